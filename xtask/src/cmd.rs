@@ -1,0 +1,264 @@
+//! External commands as values: built first, then printed (`--dry-run`), inspected (tests) or run.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use anyhow::{bail, Context, Result};
+
+/// A value that must never be printed: `Debug` and `Display` show `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// One external program invocation. Secrets travel only in `secret_env` or `stdin`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cmd {
+    pub program: String,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub secret_env: Vec<(String, Secret)>,
+    pub stdin: Option<Secret>,
+    pub dir: Option<PathBuf>,
+}
+
+impl Cmd {
+    pub fn new(program: impl Into<String>) -> Self {
+        Cmd {
+            program: program.into(),
+            args: Vec::new(),
+            env: Vec::new(),
+            secret_env: Vec::new(),
+            stdin: None,
+            dir: None,
+        }
+    }
+
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// `--flag value` pairs, a common shape for tool options.
+    pub fn opt(self, flag: &str, value: impl Into<String>) -> Self {
+        self.arg(flag).arg(value)
+    }
+
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn secret_env(mut self, key: impl Into<String>, value: Secret) -> Self {
+        self.secret_env.push((key.into(), value));
+        self
+    }
+
+    pub fn stdin_secret(mut self, value: Secret) -> Self {
+        self.stdin = Some(value);
+        self
+    }
+
+    pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.dir = Some(dir.into());
+        self
+    }
+
+    /// The first words, e.g. `docker buildx build`, for messages.
+    pub fn short_name(&self) -> String {
+        let mut words = vec![self.program.clone()];
+        words.extend(
+            self.args
+                .iter()
+                .take_while(|a| !a.starts_with('-'))
+                .take(2)
+                .cloned(),
+        );
+        words.join(" ")
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new(&self.program);
+        command.args(&self.args);
+        command.envs(self.env.iter().map(|(k, v)| (k, v)));
+        command.envs(self.secret_env.iter().map(|(k, v)| (k, v.expose())));
+        if let Some(dir) = &self.dir {
+            command.current_dir(dir);
+        }
+        command
+    }
+
+    /// Runs with output shown (grouped in GitHub Actions); fails on a non-zero exit.
+    pub fn run(&self) -> Result<()> {
+        crate::github::group(&self.short_name(), || {
+            let status = self.spawn(Stdio::inherit(), Stdio::inherit())?.wait()?;
+            if !status.success() {
+                bail!("`{}` failed ({status})", self.short_name());
+            }
+            Ok(())
+        })
+    }
+
+    /// Runs and captures standard output and error; the exit status is the caller's to judge.
+    pub fn output(&self) -> Result<Output> {
+        let child = self.spawn(Stdio::piped(), Stdio::piped())?;
+        let out = child.wait_with_output()?;
+        Ok(Output {
+            success: out.status.success(),
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
+    /// Runs and returns standard output; a failure carries the tool's own error text.
+    pub fn read(&self) -> Result<String> {
+        let out = self.output()?;
+        if !out.success {
+            bail!(
+                "`{}` failed ({}): {}",
+                self.short_name(),
+                out.code
+                    .map_or("signal".to_string(), |c| format!("exit {c}")),
+                out.stderr.trim()
+            );
+        }
+        Ok(out.stdout)
+    }
+
+    fn spawn(&self, stdout: Stdio, stderr: Stdio) -> Result<std::process::Child> {
+        let mut command = self.command();
+        command.stdout(stdout).stderr(stderr);
+        command.stdin(if self.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        let mut child = command.spawn().with_context(|| {
+            format!(
+                "cannot start `{}`: is it installed and on PATH? (`cargo xtask doctor` shows the fix)",
+                self.program
+            )
+        })?;
+        if let Some(secret) = &self.stdin {
+            use std::io::Write;
+            let mut input = child.stdin.take().expect("stdin is piped");
+            input.write_all(secret.expose().as_bytes())?;
+        }
+        Ok(child)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub success: bool,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Shell-like rendering for `--dry-run` and logs: secrets appear only as `***`.
+impl fmt::Display for Cmd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (k, v) in &self.env {
+            write!(f, "{k}={} ", quote(v))?;
+        }
+        for (k, _) in &self.secret_env {
+            write!(f, "{k}=*** ")?;
+        }
+        write!(f, "{}", quote(&self.program))?;
+        for a in &self.args {
+            write!(f, " {}", quote(a))?;
+        }
+        if self.stdin.is_some() {
+            write!(f, " <<< ***")?;
+        }
+        Ok(())
+    }
+}
+
+fn quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@+%^".contains(c));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_hides_secrets_and_quotes_spaces() {
+        let cmd = Cmd::new("helm")
+            .args(["registry", "login", "ghcr.io"])
+            .opt("--username", "octo cat")
+            .arg("--password-stdin")
+            .env("HELM_EXPERIMENTAL_OCI", "1")
+            .secret_env("TOKEN", Secret::new("s3cr3t"))
+            .stdin_secret(Secret::new("s3cr3t"));
+        let shown = cmd.to_string();
+        assert_eq!(
+            shown,
+            "HELM_EXPERIMENTAL_OCI=1 TOKEN=*** helm registry login ghcr.io --username 'octo cat' --password-stdin <<< ***"
+        );
+        assert!(!format!("{cmd:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn short_name_stops_at_first_flag() {
+        let cmd = Cmd::new("docker").args(["buildx", "build", "--platform", "x", "."]);
+        assert_eq!(cmd.short_name(), "docker buildx build");
+    }
+
+    #[test]
+    fn read_reports_the_tools_error() {
+        let err = Cmd::new("sh")
+            .args(["-c", "echo broken >&2; exit 3"])
+            .read()
+            .unwrap_err();
+        assert_eq!(err.to_string(), "`sh` failed (exit 3): broken");
+    }
+
+    #[test]
+    fn secret_reaches_the_program_on_stdin() {
+        let out = Cmd::new("cat")
+            .stdin_secret(Secret::new("tok"))
+            .read()
+            .unwrap();
+        assert_eq!(out, "tok");
+    }
+}

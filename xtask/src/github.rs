@@ -1,0 +1,145 @@
+//! GitHub Actions integration: workflow commands, step outputs and the job summary when running
+//! in Actions; plain text otherwise. The environment is passed in so tests can set it.
+
+use std::collections::BTreeMap;
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+/// The parts of the Actions environment the release reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Actions {
+    pub output: Option<PathBuf>,
+    pub summary: Option<PathBuf>,
+    /// Set when the runtime token needed by the `type=gha` cache is exposed to `run:` steps.
+    pub cache_runtime: bool,
+    /// `refs/tags/v1.2.3` on a release event.
+    pub ref_name: Option<String>,
+}
+
+impl Actions {
+    pub fn from_env() -> Option<Actions> {
+        Self::from_vars(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Option<Actions> {
+        if var("GITHUB_ACTIONS").as_deref() != Some("true") {
+            return None;
+        }
+        Some(Actions {
+            output: var("GITHUB_OUTPUT").map(PathBuf::from),
+            summary: var("GITHUB_STEP_SUMMARY").map(PathBuf::from),
+            cache_runtime: var("ACTIONS_RUNTIME_TOKEN").is_some()
+                && (var("ACTIONS_RESULTS_URL").is_some() || var("ACTIONS_CACHE_URL").is_some()),
+            ref_name: var("GITHUB_REF_NAME").filter(|r| !r.is_empty()),
+        })
+    }
+
+    /// Appends `key=value` lines to `$GITHUB_OUTPUT`.
+    pub fn set_outputs(&self, outputs: &BTreeMap<&str, String>) -> Result<()> {
+        let Some(path) = &self.output else {
+            return Ok(());
+        };
+        let mut text = String::new();
+        for (k, v) in outputs {
+            text.push_str(&format!("{k}={v}\n"));
+        }
+        append(path, &text)
+    }
+
+    pub fn add_summary(&self, markdown: &str) -> Result<()> {
+        let Some(path) = &self.summary else {
+            return Ok(());
+        };
+        append(path, markdown)
+    }
+}
+
+fn append(path: &PathBuf, text: &str) -> Result<()> {
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+fn in_actions() -> bool {
+    std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true")
+}
+
+/// Folds long tool output in the Actions log; a plain heading elsewhere.
+pub fn group<T>(title: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    if in_actions() {
+        println!("::group::{title}");
+        let result = f();
+        println!("::endgroup::");
+        result
+    } else {
+        eprintln!("==> {title}");
+        f()
+    }
+}
+
+/// Prints a failure so that Actions annotates the run with it.
+pub fn report_error(error: &anyhow::Error) {
+    let text = format!("{error:#}");
+    if in_actions() {
+        // Workflow commands end at a newline; encode them as the runner expects.
+        let encoded = text
+            .replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A");
+        println!("::error::{encoded}");
+    }
+    eprintln!("error: {text}");
+}
+
+pub fn step(message: &str) {
+    eprintln!("--> {message}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_active_in_actions() {
+        assert_eq!(Actions::from_vars(|_| None), None);
+        let vars = |k: &str| match k {
+            "GITHUB_ACTIONS" => Some("true".to_string()),
+            "ACTIONS_RUNTIME_TOKEN" => Some("x".to_string()),
+            "ACTIONS_RESULTS_URL" => Some("https://results".to_string()),
+            "GITHUB_REF_NAME" => Some("v1.2.3".to_string()),
+            _ => None,
+        };
+        let actions = Actions::from_vars(vars).unwrap();
+        assert!(actions.cache_runtime);
+        assert_eq!(actions.ref_name.as_deref(), Some("v1.2.3"));
+    }
+
+    #[test]
+    fn outputs_append_key_value_lines() {
+        let dir = std::env::temp_dir().join(format!("kube9-gh-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("out");
+        let actions = Actions {
+            output: Some(path.clone()),
+            ..Default::default()
+        };
+        actions
+            .set_outputs(&BTreeMap::from([("digest", "sha256:ab".to_string())]))
+            .unwrap();
+        actions
+            .set_outputs(&BTreeMap::from([("tags", "v1,1".to_string())]))
+            .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "digest=sha256:ab\ntags=v1,1\n"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
