@@ -34,6 +34,9 @@ if [ "$TARGETARCH" = "$BUILDARCH" ]; then cc=gcc; else cc="$gnu-gcc"; fi
 upper=$(echo "$triple" | tr 'a-z-' 'A-Z_')
 lower=$(echo "$triple" | tr '-' '_')
 export "CARGO_TARGET_${upper}_LINKER=$cc" "CC_${lower}=$cc" CARGO_BUILD_TARGET="$triple"
+# cc-rs reruns build scripts when SOURCE_DATE_EPOCH changes, which would rebuild every
+# dependency for each new commit; the compiled output does not depend on it.
+unset SOURCE_DATE_EPOCH
 exec cargo "$@"
 SH
 

@@ -309,6 +309,18 @@ impl Registry {
         }
     }
 
+    /// A blob's bytes (configs are small; this is for checking labels after a push).
+    pub async fn blob(&self, digest: &str) -> Result<Vec<u8>> {
+        let reference = self.repository.digest(digest);
+        self.retrying("reading a blob", || async {
+            let mut out = Vec::new();
+            self.client.pull_blob(&reference, digest, &mut out).await?;
+            Ok(out)
+        })
+        .await
+        .map_err(|e| self.explain(&format!("reading blob {digest}"), e))
+    }
+
     async fn push_blob_once(
         &self,
         image: &Image,
@@ -391,6 +403,45 @@ impl Registry {
     }
 }
 
+/// Pushes a single-layer artifact (e.g. the Trivy database, as a mirror serves it).
+pub async fn push_artifact(
+    repository: &Repository,
+    tag: &str,
+    config_type: &str,
+    config: &[u8],
+    layer_type: &str,
+    layer: &[u8],
+) -> Result<String> {
+    let registry = Registry::new(
+        repository.clone(),
+        Credentials::from_env().as_ref(),
+        Retry::default(),
+    );
+    let (config_digest, layer_digest) =
+        (crate::layout::sha256(config), crate::layout::sha256(layer));
+    for (bytes, digest) in [(config, &config_digest), (layer, &layer_digest)] {
+        let reference = repository.digest(digest);
+        let body = bytes::Bytes::copy_from_slice(bytes);
+        registry
+            .retrying("uploading a blob", || {
+                registry.client.push_blob(&reference, body.clone(), digest)
+            })
+            .await
+            .map_err(|e| registry.explain("uploading an artifact blob", e))?;
+    }
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": MANIFEST_MEDIA_TYPE,
+        "config": {"mediaType": config_type, "digest": config_digest, "size": config.len()},
+        "layers": [{"mediaType": layer_type, "digest": layer_digest, "size": layer.len()}],
+    });
+    let bytes = serde_json::to_vec(&manifest)?;
+    registry
+        .put_manifest(&repository.tag(tag), &bytes, MANIFEST_MEDIA_TYPE)
+        .await?;
+    Ok(crate::layout::sha256(&bytes))
+}
+
 /// The registry's own words, without request URLs' query strings or bodies.
 fn short(err: &OciDistributionError) -> String {
     match err {
@@ -446,7 +497,7 @@ mod tests {
         };
         let c = Credentials::from_vars(vars).unwrap();
         assert_eq!(c.username, "octocat");
-        assert_eq!(format!("{c:?}").contains("ghs_token"), false);
+        assert!(!format!("{c:?}").contains("ghs_token"));
         assert!(Credentials::from_vars(|_| None).is_none());
     }
 

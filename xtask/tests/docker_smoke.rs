@@ -1,0 +1,76 @@
+//! The Docker engine builds a two-platform OCI index with buildx, and containerd's `ctr` pulls
+//! only the arm64 variant of it, the way a kubelet's runtime on an arm64 node does.
+
+mod support;
+
+use support::*;
+
+#[test]
+fn buildx_builds_two_platforms_and_ctr_pulls_only_arm64() {
+    let env = env();
+    let context = temp_dir("smoke-ctx");
+    std::fs::write(context.join("amd64.txt"), "amd64\n").unwrap();
+    std::fs::write(context.join("arm64.txt"), "arm64\n").unwrap();
+    std::fs::write(
+        context.join("Dockerfile"),
+        "FROM scratch\nARG TARGETARCH\nCOPY ${TARGETARCH}.txt /arch.txt\n",
+    )
+    .unwrap();
+    let repo = env.repository("smoke");
+    ok(docker()
+        .args([
+            "buildx",
+            "build",
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "--provenance=false",
+        ])
+        .args([
+            "--output",
+            &format!("type=image,name={repo}:v1,push=true,oci-mediatypes=true"),
+        ])
+        .arg(&context));
+    let raw = ok(skopeo()
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{repo}:v1")));
+    let index: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(
+        index["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    let digest_of = |arch: &str| {
+        index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["platform"]["architecture"] == arch)
+            .unwrap_or_else(|| panic!("no {arch} in {raw}"))["digest"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (amd64, arm64) = (digest_of("amd64"), digest_of("arm64"));
+
+    let namespace = unique("kube9-test");
+    ok(ctr().args([
+        "-n",
+        &namespace,
+        "images",
+        "pull",
+        "--plain-http",
+        "--platform",
+        "linux/arm64",
+        &format!("{repo}:v1"),
+    ]));
+    let content = ok(ctr().args(["-n", &namespace, "content", "ls", "-q"]));
+    assert!(
+        content.contains(&arm64),
+        "the arm64 manifest was fetched: {content}"
+    );
+    assert!(
+        !content.contains(&amd64),
+        "the amd64 manifest was not fetched: {content}"
+    );
+    let _ = run(ctr().args(["-n", &namespace, "images", "rm", &format!("{repo}:v1")]));
+    let _ = run(ctr().args(["-n", &namespace, "content", "prune", "references"]));
+}
