@@ -13,6 +13,7 @@ pub mod record;
 pub mod registry;
 pub mod release_chart;
 pub mod release_image;
+pub mod reproducible;
 pub mod scan;
 pub mod setup;
 pub mod tools;

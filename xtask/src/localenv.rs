@@ -23,7 +23,7 @@ const DOCKER_RUN_DIR: &str = "/run/kube9-env";
 
 pub const RUST_STANDIN: &str = "kube9-env/rust:1.95.0-slim-bookworm";
 pub const RUNTIME_STANDIN: &str = "kube9-env/static-debian12:nonroot";
-pub const TRIVY_DB_PATH: &str = "aquasec/trivy-db:2";
+pub const TRIVY_DB_PATH: &str = "aquasec/trivy-db";
 pub const AUTH_USER: &str = "kube9-test";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -221,10 +221,6 @@ fn start_docker() -> Result<(Option<u32>, Option<String>, Option<String>)> {
     std::fs::create_dir_all(run)?;
     let socket = run.join("docker.sock");
     let host = format!("unix://{}", socket.display());
-    let containerd = run
-        .join("exec/containerd/containerd.sock")
-        .display()
-        .to_string();
     let pid_file = run.join("docker.pid");
     // A dockerd left by a crashed run: reuse it if it answers, otherwise clear it away.
     if let Some(pid) = std::fs::read_to_string(&pid_file)
@@ -234,7 +230,7 @@ fn start_docker() -> Result<(Option<u32>, Option<String>, Option<String>)> {
         if alive(pid) && docker_answers(Some(&host)) {
             // Left by a crashed run: adopt it, so that this run's `down` stops it.
             eprintln!("    adopting the running dockerd (pid {pid})");
-            return Ok((Some(pid), Some(host), Some(containerd)));
+            return Ok((Some(pid), Some(host), find_containerd(run)));
         }
         stop_pid(pid, Duration::from_secs(20));
     }
@@ -267,7 +263,16 @@ fn start_docker() -> Result<(Option<u32>, Option<String>, Option<String>)> {
             run.join("dockerd.log").display()
         );
     }
-    Ok((Some(pid), Some(host), Some(containerd)))
+    Ok((Some(pid), Some(host), find_containerd(run)))
+}
+
+/// The containerd that dockerd runs for itself; `ctr` uses it in a namespace of its own.
+fn find_containerd(run: &Path) -> Option<String> {
+    walkdir::WalkDir::new(run)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_name() == "containerd.sock")
+        .map(|e| e.path().display().to_string())
 }
 
 pub fn which(program: &str) -> Option<PathBuf> {
@@ -502,7 +507,7 @@ fn push_trivy_db(registry: &str) -> Result<String> {
     let db = crate::workspace::root().join("xtask/tests/fixtures/trivy-db/db.tar.gz");
     let layer = std::fs::read(&db).with_context(|| format!("cannot read {}", db.display()))?;
     let repository = crate::registry::Repository::parse(&format!("{registry}/{TRIVY_DB_PATH}"))?;
-    let reference = format!("{registry}/{TRIVY_DB_PATH}");
+    let reference = format!("{registry}/{TRIVY_DB_PATH}:2");
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(crate::registry::push_artifact(
         &repository,
@@ -511,6 +516,7 @@ fn push_trivy_db(registry: &str) -> Result<String> {
         b"{}",
         "application/vnd.aquasec.trivy.db.layer.v1.tar+gzip",
         &layer,
+        "db.tar.gz",
     ))?;
     Ok(reference)
 }

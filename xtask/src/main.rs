@@ -21,6 +21,10 @@ enum Command {
     ReleaseImage(ImageArgs),
     /// Publish the Helm chart for an image that is already published.
     ReleaseChart(ChartArgs),
+    /// The image, then the chart: stops at the first failure.
+    Release(ReleaseArgs),
+    /// Build the same commit twice (the second time without cache) and compare the digests.
+    VerifyReproducible(ImageArgs),
     /// Check the tools a release needs and say how to fix what is missing.
     Doctor,
     /// Install what the release and its tests need (Debian 12; idempotent).
@@ -34,6 +38,22 @@ enum Command {
     Ci(CiArgs),
     /// Render the chart's Chart.yaml and values.yaml from their templates for development.
     ChartSync,
+}
+
+#[derive(clap::Args)]
+struct ReleaseArgs {
+    #[command(flatten)]
+    image: ImageArgs,
+    /// Where the chart is pushed; it lands at <this>/kube9-operator.
+    #[arg(long, default_value = xtask::DEFAULT_CHART_REPOSITORY)]
+    chart_repository: String,
+    /// Seconds the chart step waits for the image.
+    #[arg(long, default_value_t = 600)]
+    wait_timeout: u64,
+    /// Release into a local registry that this command starts (with the whole local
+    /// environment); it stays up afterwards so the result can be pulled: `cargo xtask env down`.
+    #[arg(long)]
+    local: bool,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -50,6 +70,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::ReleaseChart(args) => {
             release_chart::run(&args)?;
+        }
+        Command::Release(args) => release(args)?,
+        Command::VerifyReproducible(args) => {
+            xtask::reproducible::run(&args)?;
         }
         Command::Doctor => {
             if !tools::doctor() {
@@ -87,6 +111,62 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn release(mut args: ReleaseArgs) -> Result<()> {
+    if args.local {
+        let dir = ci::env_dir();
+        let state = localenv::up(&dir, true)?;
+        // The tools and the engine of the local environment, for this process and its children.
+        for (k, v) in state.vars() {
+            std::env::set_var(k, v);
+        }
+        let registry = state.registry.address();
+        args.image.repository = format!("{registry}/alto9/kube9-operator");
+        args.chart_repository = format!("oci://{registry}/alto9/charts");
+        args.image.trivy_db_repository = Some(state.trivy_db_repository.clone());
+        args.image
+            .build_args
+            .extend(state.base_image_args.iter().cloned());
+    }
+    let image = &args.image;
+    let chart = ChartArgs {
+        version: image.version.clone(),
+        repository: image.repository.clone(),
+        chart_repository: args.chart_repository.clone(),
+        platforms: image.platforms.clone(),
+        chart: "charts/kube9-operator".into(),
+        source: image.source.clone(),
+        out_dir: image.out_dir.clone(),
+        wait_timeout: args.wait_timeout,
+        poll_interval: 10,
+        dry_run: image.dry_run,
+    };
+    if image.dry_run {
+        println!("== step 1 of 2: image");
+        release_image::run(image)?;
+        println!("\n== step 2 of 2: chart (after the image is served)");
+        release_chart::run(&chart)?;
+        return Ok(());
+    }
+    let record = release_image::run(image)?;
+    if image.no_push {
+        println!("--no-push: the chart step needs a published image and was not run");
+        return Ok(());
+    }
+    let record = record.expect("a run that is not a dry run yields a record");
+    let chart_record = release_chart::run(&chart)?;
+    println!("\nreleased {} and its chart:", record.version);
+    println!("  docker pull {}@{}", record.repository, record.digest);
+    let plain_http = if args.local { " --plain-http" } else { "" };
+    println!(
+        "  helm install kube9-operator oci://{} --version {}{plain_http}",
+        chart_record.chart, chart_record.version
+    );
+    if args.local {
+        println!("the local environment stays up for that; stop it with: cargo xtask env down");
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {

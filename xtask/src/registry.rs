@@ -411,6 +411,7 @@ pub async fn push_artifact(
     config: &[u8],
     layer_type: &str,
     layer: &[u8],
+    layer_title: &str,
 ) -> Result<String> {
     let registry = Registry::new(
         repository.clone(),
@@ -433,7 +434,10 @@ pub async fn push_artifact(
         "schemaVersion": 2,
         "mediaType": MANIFEST_MEDIA_TYPE,
         "config": {"mediaType": config_type, "digest": config_digest, "size": config.len()},
-        "layers": [{"mediaType": layer_type, "digest": layer_digest, "size": layer.len()}],
+        "layers": [{
+            "mediaType": layer_type, "digest": layer_digest, "size": layer.len(),
+            "annotations": {"org.opencontainers.image.title": layer_title},
+        }],
     });
     let bytes = serde_json::to_vec(&manifest)?;
     registry

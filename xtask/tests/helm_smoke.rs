@@ -25,6 +25,7 @@ fn helm_pushes_and_pulls_a_chart() {
         .arg("--plain-http"));
     let _ = pushed;
     let back = work.join("back");
+    std::fs::create_dir_all(&back).unwrap();
     ok(helm()
         .args([
             "pull",
