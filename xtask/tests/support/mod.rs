@@ -266,3 +266,147 @@ pub fn layout_from_rootfs(rootfs: &Path, platforms: &[(&str, &str)], dest: &Path
     std::fs::write(dest.join("index.json"), serde_json::to_vec(&top).unwrap()).unwrap();
     index_digest
 }
+
+/// A git repository with a fast fixture Dockerfile (no compiler, no emulation) that stands in for
+/// the operator's where a test is about the pipeline: the rootfs of a fixture Debian image with
+/// its dpkg status (so Trivy finds the fixture advisories), and a per-platform payload.
+pub fn fixture_image_repo(rootfs: &str, payload: &str) -> PathBuf {
+    let dir = temp_dir("fixture-repo");
+    copy_tree(
+        &fixtures().join("trivy-db").join(rootfs),
+        &dir.join("rootfs"),
+    );
+    std::fs::write(dir.join("payload-amd64.txt"), format!("{payload} amd64\n")).unwrap();
+    std::fs::write(dir.join("payload-arm64.txt"), format!("{payload} arm64\n")).unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM scratch\nARG TARGETARCH\nARG VERSION\nCOPY rootfs/ /\nCOPY payload-${TARGETARCH}.txt /payload.txt\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join(".gitignore"), "target/\n").unwrap();
+    commit_all(&dir, "fixture image");
+    dir
+}
+
+/// `cargo xtask release-image` on a source repository, with the local environment's Trivy
+/// database and no credentials unless the caller adds them.
+pub fn release_image_cmd(source: &Path, version: &str, repository: &str) -> Command {
+    let env = env();
+    let mut cmd = xtask();
+    cmd.args([
+        "release-image",
+        "--version",
+        version,
+        "--repository",
+        repository,
+        "--source",
+    ])
+    .arg(source)
+    .args([
+        "--trivy-db-repository",
+        &env.trivy_db_repository,
+        "--trivy-cache-dir",
+    ])
+    .arg(source.join("target/trivy-cache"))
+    .env_remove("GITHUB_ACTIONS")
+    .env_remove("GITHUB_TOKEN")
+    .env_remove("GITHUB_ACTOR")
+    .env_remove("REGISTRY_USERNAME")
+    .env_remove("REGISTRY_PASSWORD");
+    cmd
+}
+
+/// The tags of a repository, as skopeo sees them (none when it does not exist).
+pub fn tags(repository: &str) -> Vec<String> {
+    let out = run(skopeo()
+        .args(["list-tags", "--tls-verify=false"])
+        .arg(format!("docker://{repository}")));
+    if !out.status.success() {
+        assert!(
+            text(&out).contains("name unknown")
+                || text(&out).contains("NAME_UNKNOWN")
+                || text(&out).contains("404"),
+            "{}",
+            text(&out)
+        );
+        return Vec::new();
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut tags: Vec<String> = v["Tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect();
+    tags.sort();
+    tags
+}
+
+/// The digest a tag points to, as skopeo sees it.
+pub fn digest_of(reference: &str) -> String {
+    let raw = ok(skopeo()
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{reference}")));
+    xtask::layout::sha256(raw.as_bytes())
+}
+
+pub fn image_record(source: &Path) -> xtask::record::ImageRecord {
+    let path = source.join("target/release/image.json");
+    serde_json::from_slice(
+        &std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
+}
+
+/// Watches every process's command line while it runs, for a secret that must not appear there.
+pub struct CmdlineWatch {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<(Vec<String>, usize)>>,
+}
+
+impl CmdlineWatch {
+    pub fn start(secret: &str) -> CmdlineWatch {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (flag, secret) = (stop.clone(), secret.to_string());
+        let handle = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            let mut samples = 0;
+            while !flag.load(Ordering::Relaxed) {
+                for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+                    if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+                        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                        if cmdline.contains(&secret) {
+                            seen.push(cmdline);
+                        }
+                    }
+                }
+                samples += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            (seen, samples)
+        });
+        CmdlineWatch {
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    /// Command lines that held the secret, and how many times /proc was sampled.
+    pub fn finish(mut self) -> (Vec<String>, usize) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.take().unwrap().join().unwrap()
+    }
+}
+
+/// Files under `dir` whose bytes contain `secret`.
+pub fn files_containing(dir: &Path, secret: &str) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .filter(|e| {
+            std::fs::read(e.path()).is_ok_and(|b| String::from_utf8_lossy(&b).contains(secret))
+        })
+        .map(|e| e.path().to_path_buf())
+        .collect()
+}
