@@ -193,6 +193,42 @@ impl HelmPlan {
     }
 }
 
+/// Rewrites a chart archive so that its bytes depend only on its contents: helm 3 stamps every
+/// entry with the time of packaging (and ignores SOURCE_DATE_EPOCH before 3.18), which would give
+/// every run of the same release a new chart digest.
+pub fn normalize_package(path: &Path, epoch: i64) -> Result<()> {
+    use std::io::Read;
+    let mut entries = Vec::new();
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(fs::File::open(path)?));
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let path = entry.path()?.into_owned();
+        let mode = entry.header().mode()?;
+        let kind = entry.header().entry_type();
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data)?;
+        entries.push((path, mode, kind, data));
+    }
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut builder = tar::Builder::new(Vec::new());
+    for (path, mode, kind, data) in entries {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(kind);
+        header.set_mode(mode);
+        header.set_mtime(u64::try_from(epoch).unwrap_or(0));
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_size(data.len() as u64);
+        builder.append_data(&mut header, &path, data.as_slice())?;
+    }
+    let tar = builder.into_inner()?;
+    // flate2 writes a zero modification time and no file name into the gzip header.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    std::io::Write::write_all(&mut gz, &tar)?;
+    fs::write(path, gz.finish()?)?;
+    Ok(())
+}
+
 /// `helm template` of a packaged chart, for checking what it deploys.
 pub fn template(chart: &Path, set: &[(&str, &str)]) -> Cmd {
     let mut cmd = Cmd::new("helm")

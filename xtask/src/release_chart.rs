@@ -260,72 +260,25 @@ pub fn run(args: &ChartArgs) -> Result<ChartRecord> {
         .run()
         .context("helm lint rejected the stamped chart")?;
     helm.package().run().context("helm package failed")?;
+    chart::normalize_package(&helm.package_file(), source.commit_time)?;
     let package = std::fs::read(helm.package_file())
         .with_context(|| format!("helm wrote no {}", helm.package_file().display()))?;
     let layer = sha256(&package);
 
-    let chart_repo = Repository::parse(&helm.repository.chart_repository())?;
-    let charts = Registry::new(chart_repo.clone(), credentials.as_ref(), Retry::default());
-    let existing = runtime.block_on(charts.manifest(&chart_repo.tag(&release.plain())))?;
-    let pushed = match existing {
-        Some((manifest, _)) => {
-            let theirs = chart_layer(&manifest).unwrap_or_default();
-            ensure!(
-                theirs == layer,
-                "{chart_repo}:{} already holds a different chart ({theirs}, this one is {layer}): a \
-                 released chart version is never overwritten; release a new version instead",
-                release.plain()
-            );
-            println!(
-                "{chart_repo}:{} already holds this chart: nothing to push",
-                release.plain()
-            );
-            false
-        }
-        None => {
-            let result = (|| {
-                if let Some(c) = &credentials {
-                    helm.login(&c.username, c.password.clone())
-                        .run()
-                        .context("helm registry login failed")?;
-                }
-                helm.push().run().context("helm push failed")
-            })();
-            let _ = std::fs::remove_file(&helm.registry_config);
-            result?;
-            true
-        }
-    };
-
-    github::step("verifying the published chart");
-    let verify_dir = args.out_dir().join("chart-verify");
-    let _ = std::fs::remove_dir_all(&verify_dir);
-    std::fs::create_dir_all(&verify_dir)?;
-    helm.pull(&verify_dir)
-        .run()
-        .context("cannot pull the chart back")?;
-    let pulled = verify_dir.join(format!("{}-{}.tgz", chart::CHART_NAME, release.plain()));
-    let rendered = chart::template(&pulled, &[]).read()?;
-    let expected_image = format!("{image_repository}:{}@{digest}", release.plain());
-    let images_rendered = chart::rendered_images(&rendered);
-    ensure!(
-        images_rendered == [expected_image.clone()],
-        "the published chart deploys {images_rendered:?}, not {expected_image}"
+    // Helm keeps the login in a file of its own outside the repository, removed at the end.
+    let result = publish(
+        args,
+        &helm,
+        &release,
+        &image_repository,
+        &images,
+        &digest,
+        &layer,
+        credentials.as_ref(),
+        &runtime,
     );
-    runtime
-        .block_on(images.manifest(&image_repository.digest(&digest)))?
-        .with_context(|| format!("{image_repository}@{digest} does not resolve"))?;
-
-    let chart_digest = runtime
-        .block_on(charts.digest_of(&release.plain()))?
-        .context("the chart is missing right after the push")?;
-    let record = ChartRecord {
-        version: release.plain(),
-        chart: chart_repo.to_string(),
-        chart_digest,
-        image: expected_image,
-        pushed,
-    };
+    let _ = std::fs::remove_file(&helm.registry_config);
+    let record = result?;
     record::write(&args.out_dir().join("chart.json"), &record)?;
     if let Some(actions) = &actions {
         actions.set_outputs(&BTreeMap::from([
@@ -347,4 +300,81 @@ pub fn run(args: &ChartArgs) -> Result<ChartRecord> {
         record.chart, record.version
     );
     Ok(record)
+}
+
+/// Pushes the packaged chart unless the same one is there, then pulls it back and checks it.
+#[allow(clippy::too_many_arguments)]
+fn publish(
+    args: &ChartArgs,
+    helm: &HelmPlan,
+    release: &ReleaseVersion,
+    image_repository: &Repository,
+    images: &Registry,
+    digest: &str,
+    layer: &str,
+    credentials: Option<&Credentials>,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<ChartRecord> {
+    if let Some(c) = credentials {
+        helm.login(&c.username, c.password.clone())
+            .run()
+            .context("helm registry login failed")?;
+    }
+    let chart_repo = Repository::parse(&helm.repository.chart_repository())?;
+    let charts = Registry::new(chart_repo.clone(), credentials, Retry::default());
+    let existing = runtime.block_on(charts.manifest(&chart_repo.tag(&release.plain())))?;
+    let pushed = match existing {
+        Some((manifest, _)) => {
+            let theirs = chart_layer(&manifest).unwrap_or_default();
+            ensure!(
+                theirs == layer,
+                "{chart_repo}:{} already holds a different chart ({theirs}, this one is {layer}): a \
+                 released chart version is never overwritten; release a new version instead",
+                release.plain()
+            );
+            println!(
+                "{chart_repo}:{} already holds this chart: nothing to push",
+                release.plain()
+            );
+            false
+        }
+        None => {
+            helm.push().run().context("helm push failed")?;
+            true
+        }
+    };
+
+    github::step("verifying the published chart");
+    let verify_dir = args.out_dir().join("chart-verify");
+    let _ = std::fs::remove_dir_all(&verify_dir);
+    std::fs::create_dir_all(&verify_dir)?;
+    helm.pull(&verify_dir)
+        .run()
+        .context("cannot pull the chart back")?;
+    let pulled = verify_dir.join(format!("{}-{}.tgz", chart::CHART_NAME, release.plain()));
+    ensure!(
+        sha256(&std::fs::read(&pulled)?) == layer,
+        "the chart pulled back differs from the one packaged"
+    );
+    let rendered = chart::template(&pulled, &[]).read()?;
+    let expected_image = format!("{image_repository}:{}@{digest}", release.plain());
+    let images_rendered = chart::rendered_images(&rendered);
+    ensure!(
+        images_rendered == [expected_image.clone()],
+        "the published chart deploys {images_rendered:?}, not {expected_image}"
+    );
+    runtime
+        .block_on(images.manifest(&image_repository.digest(&digest)))?
+        .with_context(|| format!("{image_repository}@{digest} does not resolve"))?;
+
+    let chart_digest = runtime
+        .block_on(charts.digest_of(&release.plain()))?
+        .context("the chart is missing right after the push")?;
+    Ok(ChartRecord {
+        version: release.plain(),
+        chart: chart_repo.to_string(),
+        chart_digest,
+        image: expected_image,
+        pushed,
+    })
 }

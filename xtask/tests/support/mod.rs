@@ -410,3 +410,37 @@ pub fn files_containing(dir: &Path, secret: &str) -> Vec<PathBuf> {
         .map(|e| e.path().to_path_buf())
         .collect()
 }
+
+/// A fixture image repository that also carries the project's chart, for chart releases.
+pub fn fixture_release_repo(rootfs: &str, payload: &str) -> PathBuf {
+    let dir = fixture_image_repo(rootfs, payload);
+    std::fs::create_dir_all(dir.join("charts")).unwrap();
+    copy_tree(
+        &project_root().join("charts/kube9-operator"),
+        &dir.join("charts/kube9-operator"),
+    );
+    commit_all(&dir, "chart");
+    dir
+}
+
+/// `cargo xtask release-chart` for a source repository, charts under `<registry>/<charts>`.
+pub fn release_chart_cmd(source: &Path, version: &str, repository: &str, charts: &str) -> Command {
+    let mut cmd = xtask();
+    cmd.args([
+        "release-chart",
+        "--version",
+        version,
+        "--repository",
+        repository,
+        "--chart-repository",
+        charts,
+        "--source",
+    ])
+    .arg(source)
+    .env_remove("GITHUB_ACTIONS")
+    .env_remove("GITHUB_TOKEN")
+    .env_remove("GITHUB_ACTOR")
+    .env_remove("REGISTRY_USERNAME")
+    .env_remove("REGISTRY_PASSWORD");
+    cmd
+}
