@@ -138,6 +138,7 @@ fn release(mut args: ReleaseArgs) -> Result<()> {
         chart: "charts/kube9-operator".into(),
         source: image.source.clone(),
         out_dir: image.out_dir.clone(),
+        image_digest: None,
         wait_timeout: args.wait_timeout,
         poll_interval: 10,
         dry_run: image.dry_run,

