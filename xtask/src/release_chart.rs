@@ -373,7 +373,7 @@ fn publish(
         "the published chart deploys {images_rendered:?}, not {expected_image}"
     );
     runtime
-        .block_on(images.manifest(&image_repository.digest(&digest)))?
+        .block_on(images.manifest(&image_repository.digest(digest)))?
         .with_context(|| format!("{image_repository}@{digest} does not resolve"))?;
 
     let chart_digest = runtime
