@@ -124,7 +124,10 @@ fn release_publishes_the_image_then_a_chart_pinned_to_its_digest() {
         .args(["template", "kube9"])
         .arg(pulled.join("kube9-operator-2.3.4.tgz")));
     let image = format!("{repo}:2.3.4@{digest}");
-    assert_eq!(xtask::chart::rendered_images(&manifests), [image.clone()]);
+    assert_eq!(
+        xtask::chart::rendered_images(&manifests),
+        std::slice::from_ref(&image)
+    );
     assert!(manifests.contains("app.kubernetes.io/version: \"2.3.4\""));
     let namespace = unique("kube9-test");
     ok(ctr().args([
