@@ -115,6 +115,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
 
 fn release(mut args: ReleaseArgs) -> Result<()> {
     if args.local {
+        for line in setup::run()? {
+            eprintln!("  {line}");
+        }
         let dir = ci::env_dir();
         let state = localenv::up(&dir, true)?;
         // The tools and the engine of the local environment, for this process and its children.
