@@ -179,6 +179,19 @@ impl Image {
     }
 }
 
+/// The platforms an image index (as served by a registry) lists, as `os/architecture`: a
+/// variant such as arm64's `v8` does not change which nodes can run it.
+pub fn index_platforms(index: &[u8]) -> Result<Vec<String>> {
+    let index: Index =
+        serde_json::from_slice(index).context("the registry served an invalid index")?;
+    Ok(index
+        .manifests
+        .iter()
+        .filter_map(|m| m.platform.as_ref())
+        .map(|p| format!("{}/{}", p.os, p.architecture))
+        .collect())
+}
+
 fn hex(digest: &str) -> Result<&str> {
     match digest.strip_prefix("sha256:") {
         Some(h) if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) => Ok(h),
@@ -221,6 +234,18 @@ mod tests {
         assert_eq!(
             sha256(b""),
             "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn index_platforms_ignore_variants() {
+        let index = br#"{"manifests": [
+            {"mediaType": "m", "digest": "d", "size": 1, "platform": {"os": "linux", "architecture": "amd64"}},
+            {"mediaType": "m", "digest": "d", "size": 1, "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
+            {"mediaType": "m", "digest": "d", "size": 1}]}"#;
+        assert_eq!(
+            index_platforms(index).unwrap(),
+            ["linux/amd64", "linux/arm64"]
         );
     }
 

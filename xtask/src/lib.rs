@@ -1,5 +1,6 @@
 //! Release automation for the kube9-operator: `cargo xtask --help`.
 
+pub mod bench;
 pub mod chart;
 pub mod ci;
 pub mod cmd;

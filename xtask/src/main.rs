@@ -36,6 +36,8 @@ enum Command {
     },
     /// The whole test suite: setup, environment, fmt, clippy, every test.
     Ci(CiArgs),
+    /// Measure build speed, cache, size and publish cost; writes docs/benchmarks.md.
+    Bench(xtask::bench::BenchArgs),
     /// Render the chart's Chart.yaml and values.yaml from their templates for development.
     ChartSync,
 }
@@ -97,6 +99,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Ci(args) => ci::run(&args)?,
+        Command::Bench(args) => xtask::bench::run(&args)?,
         Command::ChartSync => {
             let dir = workspace::root().join("charts").join(chart::CHART_NAME);
             let data = chart::ChartData::development(

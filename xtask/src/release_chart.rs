@@ -119,19 +119,7 @@ async fn wait_for_image(
                         registry.repository
                     );
                 }
-                let index: serde_json::Value = serde_json::from_slice(&bytes)?;
-                let served: Vec<String> = index["manifests"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|m| {
-                        format!(
-                            "{}/{}",
-                            m["platform"]["os"].as_str().unwrap_or(""),
-                            m["platform"]["architecture"].as_str().unwrap_or("")
-                        )
-                    })
-                    .collect();
+                let served = crate::layout::index_platforms(&bytes)?;
                 let missing: Vec<&String> =
                     platforms.iter().filter(|p| !served.contains(p)).collect();
                 if missing.is_empty() {
@@ -275,17 +263,16 @@ pub fn run(args: &ChartArgs) -> Result<ChartRecord> {
     let layer = sha256(&package);
 
     // Helm keeps the login in a file of its own outside the repository, removed at the end.
-    let result = publish(
-        args,
-        &helm,
-        &release,
-        &image_repository,
-        &images,
-        &digest,
-        &layer,
-        credentials.as_ref(),
-        &runtime,
-    );
+    let publication = Publication {
+        helm: &helm,
+        release: &release,
+        image_repository: &image_repository,
+        images: &images,
+        digest: &digest,
+        layer: &layer,
+        verify_dir: args.out_dir().join("chart-verify"),
+    };
+    let result = publish(&publication, credentials.as_ref(), &runtime);
     let _ = std::fs::remove_file(&helm.registry_config);
     let record = result?;
     record::write(&args.out_dir().join("chart.json"), &record)?;
@@ -311,19 +298,34 @@ pub fn run(args: &ChartArgs) -> Result<ChartRecord> {
     Ok(record)
 }
 
+/// A packaged chart and the published image it must deploy.
+struct Publication<'a> {
+    helm: &'a HelmPlan,
+    release: &'a ReleaseVersion,
+    image_repository: &'a Repository,
+    images: &'a Registry,
+    /// The image index digest the chart pins.
+    digest: &'a str,
+    /// The digest of the packaged chart archive.
+    layer: &'a str,
+    verify_dir: PathBuf,
+}
+
 /// Pushes the packaged chart unless the same one is there, then pulls it back and checks it.
-#[allow(clippy::too_many_arguments)]
 fn publish(
-    args: &ChartArgs,
-    helm: &HelmPlan,
-    release: &ReleaseVersion,
-    image_repository: &Repository,
-    images: &Registry,
-    digest: &str,
-    layer: &str,
+    p: &Publication,
     credentials: Option<&Credentials>,
     runtime: &tokio::runtime::Runtime,
 ) -> Result<ChartRecord> {
+    let Publication {
+        helm,
+        release,
+        image_repository,
+        images,
+        digest,
+        layer,
+        ..
+    } = *p;
     if let Some(c) = credentials {
         helm.login(&c.username, c.password.clone())
             .run()
@@ -354,10 +356,10 @@ fn publish(
     };
 
     github::step("verifying the published chart");
-    let verify_dir = args.out_dir().join("chart-verify");
-    let _ = std::fs::remove_dir_all(&verify_dir);
-    std::fs::create_dir_all(&verify_dir)?;
-    helm.pull(&verify_dir)
+    let verify_dir = &p.verify_dir;
+    let _ = std::fs::remove_dir_all(verify_dir);
+    std::fs::create_dir_all(verify_dir)?;
+    helm.pull(verify_dir)
         .run()
         .context("cannot pull the chart back")?;
     let pulled = verify_dir.join(format!("{}-{}.tgz", chart::CHART_NAME, release.plain()));

@@ -334,19 +334,7 @@ async fn verify(registry: &Registry, plan: &ImagePlan, image: &Image) -> Result<
         registry.repository,
         image.index.digest
     );
-    let index: serde_json::Value = serde_json::from_slice(&bytes)?;
-    let served: Vec<String> = index["manifests"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|m| {
-            format!(
-                "{}/{}",
-                m["platform"]["os"].as_str().unwrap_or("?"),
-                m["platform"]["architecture"].as_str().unwrap_or("?")
-            )
-        })
-        .collect();
+    let served = crate::layout::index_platforms(&bytes)?;
     for p in &plan.build.platforms {
         ensure!(
             served.contains(p),

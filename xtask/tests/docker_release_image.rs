@@ -56,18 +56,7 @@ fn publishes_both_platforms_under_every_tag_with_labels() {
     );
 
     // A node's runtime fetches only its own platform.
-    let namespace = unique("kube9-test");
-    ok(ctr().args([
-        "-n",
-        &namespace,
-        "images",
-        "pull",
-        "--plain-http",
-        "--platform",
-        "linux/arm64",
-        &format!("{repo}:1.2.3"),
-    ]));
-    let content = ok(ctr().args(["-n", &namespace, "content", "ls", "-q"]));
+    let content = ctr_pull_arm64(&format!("{repo}:1.2.3"));
     let arm64 = &record
         .platforms
         .iter()
@@ -84,7 +73,6 @@ fn publishes_both_platforms_under_every_tag_with_labels() {
         content.contains(arm64.as_str()) && !content.contains(amd64.as_str()),
         "{content}"
     );
-    let _ = run(ctr().args(["-n", &namespace, "images", "rm", &format!("{repo}:1.2.3")]));
 
     // Labels, as `docker inspect` shows them after a pull.
     ok(docker().args([
@@ -358,6 +346,20 @@ fn a_registry_that_is_down_fails_before_the_build_after_retries() {
     );
     assert!(log.contains("may be down or rate-limiting"), "{log}");
     assert!(!log.contains("--> building"), "nothing was built: {log}");
+}
+
+#[test]
+fn a_rate_limiting_registry_is_retried_with_backoff() {
+    let env = env();
+    let source = fixture_image_repo("rootfs-high", "rate-limited");
+    let proxy = rate_limiting_proxy(&env.registry, 2);
+    let repo = format!("{proxy}/test/{}", unique("rate-limited"));
+    let out = run(&mut release_image_cmd(&source, "v1.0.0", &repo));
+    assert!(out.status.success(), "{}", text(&out));
+    let log = text(&out);
+    assert!(log.contains("rate limited (test fake)"), "{log}");
+    assert!(log.contains("(attempt 1 of 5), retrying in 500ms"), "{log}");
+    assert!(image_record(&source).pushed);
 }
 
 #[test]

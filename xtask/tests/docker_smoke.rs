@@ -51,18 +51,7 @@ fn buildx_builds_two_platforms_and_ctr_pulls_only_arm64() {
     };
     let (amd64, arm64) = (digest_of("amd64"), digest_of("arm64"));
 
-    let namespace = unique("kube9-test");
-    ok(ctr().args([
-        "-n",
-        &namespace,
-        "images",
-        "pull",
-        "--plain-http",
-        "--platform",
-        "linux/arm64",
-        &format!("{repo}:v1"),
-    ]));
-    let content = ok(ctr().args(["-n", &namespace, "content", "ls", "-q"]));
+    let content = ctr_pull_arm64(&format!("{repo}:v1"));
     assert!(
         content.contains(&arm64),
         "the arm64 manifest was fetched: {content}"
@@ -71,6 +60,4 @@ fn buildx_builds_two_platforms_and_ctr_pulls_only_arm64() {
         !content.contains(&amd64),
         "the amd64 manifest was not fetched: {content}"
     );
-    let _ = run(ctr().args(["-n", &namespace, "images", "rm", &format!("{repo}:v1")]));
-    let _ = run(ctr().args(["-n", &namespace, "content", "prune", "references"]));
 }

@@ -113,6 +113,26 @@ pub fn ctr() -> Command {
     cmd
 }
 
+/// Pulls `reference` for linux/arm64 the way a kubelet's runtime does, in a containerd namespace
+/// of its own; returns the digests of the content it fetched.
+pub fn ctr_pull_arm64(reference: &str) -> String {
+    let namespace = unique("kube9-test");
+    ok(ctr().args([
+        "-n",
+        &namespace,
+        "images",
+        "pull",
+        "--plain-http",
+        "--platform",
+        "linux/arm64",
+        reference,
+    ]));
+    let content = ok(ctr().args(["-n", &namespace, "content", "ls", "-q"]));
+    let _ = run(ctr().args(["-n", &namespace, "images", "rm", reference]));
+    let _ = run(ctr().args(["-n", &namespace, "content", "prune", "references"]));
+    content
+}
+
 /// The xtask binary under test.
 pub fn xtask() -> Command {
     Command::new(env!("CARGO_BIN_EXE_xtask"))
@@ -443,4 +463,44 @@ pub fn release_chart_cmd(source: &Path, version: &str, repository: &str, charts:
     .env_remove("REGISTRY_USERNAME")
     .env_remove("REGISTRY_PASSWORD");
     cmd
+}
+
+/// A hand-written fake, named as such: a TCP proxy in front of the real registry that answers
+/// the first `refusals` connections with `429 Too Many Requests` (a rate limit the real registry
+/// cannot be made to produce), then passes traffic through untouched. Returns its address.
+pub fn rate_limiting_proxy(upstream: &str, refusals: usize) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let upstream = upstream.to_string();
+    std::thread::spawn(move || {
+        for (n, client) in listener.incoming().enumerate() {
+            let Ok(mut client) = client else { continue };
+            if n < refusals {
+                let mut buf = [0u8; 4096];
+                let _ = client.read(&mut buf);
+                let body = r#"{"errors":[{"code":"TOOMANYREQUESTS","message":"rate limited (test fake)"}]}"#;
+                let _ = write!(
+                    client,
+                    "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                continue;
+            }
+            let Ok(server) = std::net::TcpStream::connect(&upstream) else {
+                continue;
+            };
+            let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let (mut c1, mut s1) = (client, server);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c1, &mut s1);
+                let _ = s1.shutdown(std::net::Shutdown::Write);
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut s2, &mut c2);
+                let _ = c2.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    address
 }
