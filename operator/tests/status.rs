@@ -1,80 +1,16 @@
-//! The status writer against a recorded Kubernetes API exchange. No API server can run on these
-//! machines, so a local HTTP server stands in for one: it records each request and answers the
-//! way kube-apiserver does (server-side apply returns the object; a denial is a 403 Status).
+//! The status writer against a recorded Kubernetes API exchange, with a local HTTP server
+//! standing in for the API server (see `api_stand_in`).
 
-use std::sync::{Arc, Mutex};
+mod api_stand_in;
+
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::State as Extract;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::IntoResponse;
+use api_stand_in::{client, stand_in};
+use axum::http::Method;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube9_operator::state::State;
 use kube9_operator::status::{self, Status};
-
-#[derive(Debug, Clone)]
-struct Recorded {
-    method: Method,
-    uri: String,
-    content_type: String,
-    body: serde_json::Value,
-}
-
-#[derive(Clone, Default)]
-struct ApiStandIn {
-    requests: Arc<Mutex<Vec<Recorded>>>,
-    /// The status code answered next; 200 echoes the applied object back.
-    answer: Arc<Mutex<u16>>,
-}
-
-async fn handle(
-    Extract(api): Extract<ApiStandIn>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> impl IntoResponse {
-    let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
-    api.requests.lock().unwrap().push(Recorded {
-        method,
-        uri: uri.to_string(),
-        content_type: headers
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_string())
-            .unwrap_or_default(),
-        body: body.clone(),
-    });
-    let code = *api.answer.lock().unwrap();
-    if code == 200 {
-        (StatusCode::OK, axum::Json(body))
-    } else {
-        let status = serde_json::json!({
-            "kind": "Status", "apiVersion": "v1", "status": "Failure",
-            "message": "configmaps \"kube9-operator-status\" is forbidden: User \"system:serviceaccount:kube9-system:kube9-operator\" cannot patch resource \"configmaps\"",
-            "reason": "Forbidden", "code": code,
-        });
-        (StatusCode::from_u16(code).unwrap(), axum::Json(status))
-    }
-}
-
-async fn stand_in() -> (ApiStandIn, kube::Client) {
-    let api = ApiStandIn {
-        answer: Arc::new(Mutex::new(200)),
-        ..Default::default()
-    };
-    let app = axum::Router::new().fallback(handle).with_state(api.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (api, client(&url))
-}
-
-fn client(url: &str) -> kube::Client {
-    let mut config = kube::Config::new(url.parse().unwrap());
-    config.connect_timeout = Some(Duration::from_millis(500));
-    kube::Client::try_from(config).unwrap()
-}
 
 #[tokio::test]
 async fn writes_the_configmap_with_one_server_side_apply() {
