@@ -120,6 +120,12 @@ pub fn check_buildx() -> Check {
                     }
                 }
             }
+            if platforms.trim().is_empty() {
+                check.problem = Some(
+                    "the builder is not running: is the Docker engine up? (Debian: cargo xtask env up)"
+                        .into(),
+                );
+            }
             if check.problem.is_none()
                 && !(platforms.contains("linux/amd64") && platforms.contains("linux/arm64"))
             {
@@ -179,6 +185,7 @@ fn simple(
     }
 }
 
+/// Every tool, in the order a release needs them.
 pub fn check_all() -> Vec<Check> {
     vec![
         simple(
