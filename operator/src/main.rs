@@ -43,6 +43,7 @@ async fn main() -> anyhow::Result<()> {
         commit = build_info::COMMIT,
         "starting"
     );
+    kube9_operator::install_tls_provider();
 
     let state = Arc::new(State::default());
     let (stop_tx, stop_rx) = watch::channel(false);

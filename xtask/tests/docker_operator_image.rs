@@ -38,13 +38,13 @@ fn the_operator_is_released_for_both_platforms_and_reports_its_build() {
     for arg in &env.build_args {
         cmd.args(["--build-arg", arg]);
     }
-    let log = ok(&mut cmd);
-    let record: xtask::record::ImageRecord =
-        serde_json::from_slice(&std::fs::read(out_dir.join("image.json")).unwrap()).unwrap();
     let commit = ok(std::process::Command::new("git")
         .arg("-C")
         .arg(&root)
         .args(["rev-parse", "HEAD"]));
+    let log = ok(&mut cmd);
+    let record: xtask::record::ImageRecord =
+        serde_json::from_slice(&std::fs::read(out_dir.join("image.json")).unwrap()).unwrap();
     assert_eq!(record.commit, commit.trim());
 
     for platform in ["linux/amd64", "linux/arm64"] {

@@ -75,6 +75,7 @@ pub async fn stand_in() -> (ApiStandIn, kube::Client) {
 }
 
 pub fn client(url: &str) -> kube::Client {
+    kube9_operator::install_tls_provider();
     let mut config = kube::Config::new(url.parse().unwrap());
     config.connect_timeout = Some(Duration::from_millis(500));
     kube::Client::try_from(config).unwrap()
