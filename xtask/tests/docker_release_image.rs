@@ -116,6 +116,51 @@ fn prerelease_gets_only_its_own_tags() {
 }
 
 #[test]
+fn in_github_actions_it_sets_outputs_a_summary_and_log_groups() {
+    let env = env();
+    let source = fixture_image_repo("rootfs-high", "actions");
+    let repo = env.repository("actions");
+    let runner = temp_dir("runner");
+    let (output, summary) = (runner.join("output"), runner.join("summary"));
+    let out = ok(release_image_cmd(&source, "v1.4.0", &repo)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", &output)
+        .env("GITHUB_STEP_SUMMARY", &summary));
+    let record = image_record(&source);
+    let outputs = std::fs::read_to_string(&output).unwrap();
+    assert!(
+        outputs.contains(&format!("digest={}\n", record.digest)),
+        "{outputs}"
+    );
+    assert!(
+        outputs.contains("tags=v1.4.0,1.4.0,1.4,1,latest\n"),
+        "{outputs}"
+    );
+    assert!(
+        outputs.contains(&format!("image={repo}@{}\n", record.digest)),
+        "{outputs}"
+    );
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        summary.contains("### Image 1.4.0") && summary.contains("| linux/arm64 |"),
+        "{summary}"
+    );
+    assert!(
+        out.contains("::group::docker buildx build") && out.contains("::endgroup::"),
+        "{out}"
+    );
+
+    // A failure is annotated for the Actions log.
+    let failed = run(release_image_cmd(&source, "v1.4", &repo).env("GITHUB_ACTIONS", "true"));
+    assert!(!failed.status.success());
+    assert!(
+        text(&failed).contains("::error::`v1.4` is not a release version"),
+        "{}",
+        text(&failed)
+    );
+}
+
+#[test]
 fn backport_never_moves_latest_or_the_newer_major() {
     let env = env();
     let repo = env.repository("backport");
