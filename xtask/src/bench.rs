@@ -104,7 +104,7 @@ fn timed_build(plan: &BuildPlan) -> Result<(f64, String)> {
                 .join("\n")
         );
     }
-    Ok((secs, Image::open(&plan.output)?.index.digest))
+    Ok((secs, crate::layout::top_digest(&plan.output)?))
 }
 
 fn uncompressed_size(image: &Image, platform: &crate::layout::PlatformImage) -> Result<u64> {

@@ -179,6 +179,19 @@ impl Image {
     }
 }
 
+/// The digest of what a layout holds: an index for several platforms, a manifest for one.
+pub fn top_digest(root: &Path) -> Result<String> {
+    let top: Index = serde_json::from_slice(&fs::read(root.join("index.json"))?)?;
+    let [only] = top.manifests.as_slice() else {
+        bail!(
+            "expected one image in {}, found {}",
+            root.display(),
+            top.manifests.len()
+        );
+    };
+    Ok(only.digest.clone())
+}
+
 /// The platforms an image index (as served by a registry) lists, as `os/architecture`: a
 /// variant such as arm64's `v8` does not change which nodes can run it.
 pub fn index_platforms(index: &[u8]) -> Result<Vec<String>> {

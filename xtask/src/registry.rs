@@ -280,16 +280,20 @@ impl Registry {
 
     /// The digest a tag points to, or `None` when the tag does not exist.
     pub async fn digest_of(&self, tag: &str) -> Result<Option<String>> {
-        let reference = self.repository.tag(tag);
+        self.digest_at(&self.repository.tag(tag)).await
+    }
+
+    /// The digest of what a tag or digest reference names, or `None` when it does not exist.
+    pub async fn digest_at(&self, reference: &Reference) -> Result<Option<String>> {
         let result = self
-            .retrying("reading a tag", || {
-                self.client.fetch_manifest_digest(&reference, &self.auth)
+            .retrying("reading a manifest digest", || {
+                self.client.fetch_manifest_digest(reference, &self.auth)
             })
             .await;
         match result {
             Ok(d) => Ok(Some(d)),
             Err(e) if classify(&e) == Failure::NotFound => Ok(None),
-            Err(e) => Err(self.explain(&format!("reading {}:{tag}", self.repository), e)),
+            Err(e) => Err(self.explain(&format!("reading {reference}"), e)),
         }
     }
 
@@ -374,29 +378,42 @@ impl Registry {
             .store_auth_if_needed(&self.repository.host, &self.auth)
             .await;
         let mut report = PushReport::default();
-        for platform in &image.platforms {
-            for blob in std::iter::once(&platform.config).chain(&platform.layers) {
-                self.push_blob_once(image, blob, &mut report).await?;
+        let index = image.blob(&image.index.digest)?;
+        // A registry accepts a manifest only once everything it references is there, so an index
+        // it already holds is complete: a re-run then writes nothing but moved tags.
+        let complete = self
+            .digest_at(&self.repository.digest(&image.index.digest))
+            .await?
+            .is_some();
+        if complete {
+            report.blobs_present = image.platforms.iter().map(|p| 1 + p.layers.len()).sum();
+        } else {
+            for platform in &image.platforms {
+                for blob in std::iter::once(&platform.config).chain(&platform.layers) {
+                    self.push_blob_once(image, blob, &mut report).await?;
+                }
+                let bytes = image.blob(&platform.manifest.digest)?;
+                self.put_manifest(
+                    &self.repository.digest(&platform.manifest.digest),
+                    &bytes,
+                    MANIFEST_MEDIA_TYPE,
+                )
+                .await?;
             }
-            let bytes = image.blob(&platform.manifest.digest)?;
             self.put_manifest(
-                &self.repository.digest(&platform.manifest.digest),
-                &bytes,
-                MANIFEST_MEDIA_TYPE,
+                &self.repository.digest(&image.index.digest),
+                &index,
+                INDEX_MEDIA_TYPE,
             )
             .await?;
         }
-        let index = image.blob(&image.index.digest)?;
-        self.put_manifest(
-            &self.repository.digest(&image.index.digest),
-            &index,
-            INDEX_MEDIA_TYPE,
-        )
-        .await?;
         for tag in tags {
-            self.put_manifest(&self.repository.tag(tag), &index, INDEX_MEDIA_TYPE)
-                .await?;
-            eprintln!("    {}:{tag} -> {}", self.repository, image.index.digest);
+            let current = self.digest_of(tag).await?;
+            if current.as_deref() != Some(image.index.digest.as_str()) {
+                self.put_manifest(&self.repository.tag(tag), &index, INDEX_MEDIA_TYPE)
+                    .await?;
+                eprintln!("    {}:{tag} -> {}", self.repository, image.index.digest);
+            }
             report.tags.push(tag.clone());
         }
         Ok(report)
