@@ -524,7 +524,9 @@ fn push_trivy_db(registry: &str) -> Result<String> {
 /// Starts the environment in `dir` (or reuses a live one there).
 pub fn up(dir: &Path, standins: bool) -> Result<EnvState> {
     if let Some(state) = read_state(dir)? {
-        if alive(state.registry.pid)
+        // env.sh is written last: without it, an earlier `up` stopped half-way.
+        if dir.join("env.sh").exists()
+            && alive(state.registry.pid)
             && alive(state.auth_registry.pid)
             && state.dockerd_pid.is_none_or(alive)
         {
