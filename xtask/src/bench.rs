@@ -214,10 +214,16 @@ fn measure(args: &BenchArgs, env: &EnvState) -> Result<()> {
     let main_rs = ctx.join("operator/src/main.rs");
     let mut source_times = Vec::new();
     for i in 0..args.runs.min(2) {
+        // A change no earlier run made, so that BuildKit cannot answer it from its cache.
+        let marker = format!(
+            "{}-{i}-{:?}",
+            std::process::id(),
+            std::time::SystemTime::now()
+        );
         std::fs::write(
             &main_rs,
             format!(
-                "{}\n// bench change {i}\n",
+                "{}\n// bench change {marker}\n",
                 std::fs::read_to_string(&main_rs)?
             ),
         )?;
