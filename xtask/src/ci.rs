@@ -170,8 +170,8 @@ pub fn run(args: &CiArgs) -> Result<()> {
         .any(|(g, _)| *g != "workflows" && !args.skip.iter().any(|s| s == g));
     let env_dir = workspace::root().join("target/kube9-env/ci");
     let state = if needs_env {
-        let standins = !args.skip.iter().any(|s| s == "docker");
-        Some(phases.time("environment up", || localenv::up(&env_dir, standins))?)
+        let docker = !args.skip.iter().any(|s| s == "docker");
+        Some(phases.time("environment up", || localenv::up(&env_dir, docker))?)
     } else {
         None
     };

@@ -521,8 +521,9 @@ fn push_trivy_db(registry: &str) -> Result<String> {
     Ok(reference)
 }
 
-/// Starts the environment in `dir` (or reuses a live one there).
-pub fn up(dir: &Path, standins: bool) -> Result<EnvState> {
+/// Starts the environment in `dir` (or reuses a live one there); without `docker`, only the
+/// registries and the Trivy database (for machines without an engine: `ci --skip docker`).
+pub fn up(dir: &Path, docker: bool) -> Result<EnvState> {
     if let Some(state) = read_state(dir)? {
         // env.sh is written last: without it, an earlier `up` stopped half-way.
         if dir.join("env.sh").exists()
@@ -542,10 +543,14 @@ pub fn up(dir: &Path, standins: bool) -> Result<EnvState> {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir)?;
     let dir = dir.canonicalize()?;
-    github::step("registering QEMU binfmt for arm64");
-    register_binfmt()?;
-    github::step("starting the Docker engine");
-    let (dockerd_pid, docker_host, containerd_address) = start_docker()?;
+    let (dockerd_pid, docker_host, containerd_address) = if docker {
+        github::step("registering QEMU binfmt for arm64");
+        register_binfmt()?;
+        github::step("starting the Docker engine");
+        start_docker()?
+    } else {
+        (None, None, None)
+    };
     let mut state = EnvState {
         dir: dir.clone(),
         dockerd_pid,
@@ -569,7 +574,9 @@ pub fn up(dir: &Path, standins: bool) -> Result<EnvState> {
         write_state(&state)?;
         github::step("serving the Trivy database from the registry");
         state.trivy_db_repository = push_trivy_db(&state.registry.address())?;
-        if standins {
+        // Stand-ins only for the engine started here: one the machine already had (a laptop,
+        // a runner) can pull the real base images.
+        if docker_host.is_some() {
             state.base_image_args =
                 ensure_standins(docker_host.as_deref(), &state.registry.address())?;
         }
