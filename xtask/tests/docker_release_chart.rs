@@ -69,23 +69,7 @@ fn release_publishes_the_image_then_a_chart_pinned_to_its_digest() {
     let source = fixture_release_repo("rootfs-high", "full");
     let repo = env.repository("full");
     let (charts_url, chart_repo) = charts(&env);
-    let release = || {
-        let mut cmd = release_image_cmd(&source, "v2.3.4", &repo);
-        cmd.args(["--chart-repository", &charts_url]);
-        // `release` takes the image step's flags plus the chart's; swap the subcommand.
-        let args: Vec<String> = cmd
-            .get_args()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
-        let mut release = xtask();
-        release
-            .arg("release")
-            .args(&args[1..])
-            .env_remove("GITHUB_ACTIONS")
-            .env_remove("GITHUB_TOKEN")
-            .env_remove("GITHUB_ACTOR");
-        release
-    };
+    let release = || release_cmd(&source, "v2.3.4", &repo, &charts_url);
     let first = ok(&mut release());
     let image_at = first.find("published 127.0.0.1").expect("image published");
     let chart_at = first
@@ -201,16 +185,7 @@ fn a_failed_image_step_leaves_no_chart() {
     let source = fixture_release_repo("rootfs-critical", "failed");
     let repo = env.repository("failed");
     let (charts_url, chart_repo) = charts(&env);
-    let args: Vec<String> = release_image_cmd(&source, "v1.0.0", &repo)
-        .get_args()
-        .skip(1)
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    let out = run(xtask()
-        .arg("release")
-        .args(&args)
-        .args(["--chart-repository", &charts_url])
-        .env_remove("GITHUB_ACTIONS"));
+    let out = run(&mut release_cmd(&source, "v1.0.0", &repo, &charts_url));
     assert!(!out.status.success());
     assert!(text(&out).contains("nothing was pushed"), "{}", text(&out));
     assert!(

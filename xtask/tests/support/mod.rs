@@ -327,13 +327,33 @@ pub fn release_image_cmd(source: &Path, version: &str, repository: &str) -> Comm
         &env.trivy_db_repository,
         "--trivy-cache-dir",
     ])
-    .arg(source.join("target/trivy-cache"))
-    .env_remove("GITHUB_ACTIONS")
-    .env_remove("GITHUB_TOKEN")
-    .env_remove("GITHUB_ACTOR")
-    .env_remove("REGISTRY_USERNAME")
-    .env_remove("REGISTRY_PASSWORD");
+    .arg(source.join("target/trivy-cache"));
+    outside_actions(&mut cmd);
     cmd
+}
+
+/// `cargo xtask release`: the image step's flags (as `release_image_cmd`) plus the chart's.
+pub fn release_cmd(source: &Path, version: &str, repository: &str, charts: &str) -> Command {
+    let image = release_image_cmd(source, version, repository);
+    let mut cmd = xtask();
+    cmd.arg("release")
+        .args(image.get_args().skip(1))
+        .args(["--chart-repository", charts]);
+    outside_actions(&mut cmd);
+    cmd
+}
+
+/// No GitHub Actions behaviour and no credentials unless a test adds them.
+pub fn outside_actions(cmd: &mut Command) {
+    for var in [
+        "GITHUB_ACTIONS",
+        "GITHUB_TOKEN",
+        "GITHUB_ACTOR",
+        "REGISTRY_USERNAME",
+        "REGISTRY_PASSWORD",
+    ] {
+        cmd.env_remove(var);
+    }
 }
 
 /// The tags of a repository, as skopeo sees them (none when it does not exist).
@@ -456,12 +476,8 @@ pub fn release_chart_cmd(source: &Path, version: &str, repository: &str, charts:
         charts,
         "--source",
     ])
-    .arg(source)
-    .env_remove("GITHUB_ACTIONS")
-    .env_remove("GITHUB_TOKEN")
-    .env_remove("GITHUB_ACTOR")
-    .env_remove("REGISTRY_USERNAME")
-    .env_remove("REGISTRY_PASSWORD");
+    .arg(source);
+    outside_actions(&mut cmd);
     cmd
 }
 
