@@ -230,14 +230,10 @@ pub fn normalize_package(path: &Path, epoch: i64) -> Result<()> {
 }
 
 /// `helm template` of a packaged chart, for checking what it deploys.
-pub fn template(chart: &Path, set: &[(&str, &str)]) -> Cmd {
-    let mut cmd = Cmd::new("helm")
+pub fn template(chart: &Path) -> Cmd {
+    Cmd::new("helm")
         .args(["template", "kube9"])
-        .arg(chart.display().to_string());
-    for (k, v) in set {
-        cmd = cmd.opt("--set", format!("{k}={v}"));
-    }
-    cmd
+        .arg(chart.display().to_string())
 }
 
 /// The operator image a rendered chart deploys.

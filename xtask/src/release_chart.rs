@@ -367,7 +367,7 @@ fn publish(
         sha256(&std::fs::read(&pulled)?) == layer,
         "the chart pulled back differs from the one packaged"
     );
-    let rendered = chart::template(&pulled, &[]).read()?;
+    let rendered = chart::template(&pulled).read()?;
     let expected_image = format!("{image_repository}:{}@{digest}", release.plain());
     let images_rendered = chart::rendered_images(&rendered);
     ensure!(

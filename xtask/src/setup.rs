@@ -59,21 +59,13 @@ fn installed(package: &str) -> bool {
 }
 
 fn docker_is_recent() -> bool {
-    Cmd::new("dpkg-query")
-        .args(["-W", "-f=${Version}", "docker.io"])
-        .read()
-        .ok()
-        .and_then(|v| crate::tools::parse_version(&v))
-        .is_some_and(|v| v >= (26, 0, 0))
+    let dpkg = Cmd::new("dpkg-query").args(["-W", "-f=${Version}", "docker.io"]);
+    crate::tools::version_at_least(dpkg, (26, 0, 0))
 }
 
+/// An engine that answers (Docker Desktop, a runner's) serves as well.
 fn engine_answers() -> bool {
-    Cmd::new("docker")
-        .args(["version", "--format", "{{.Server.Version}}"])
-        .read()
-        .ok()
-        .and_then(|v| crate::tools::parse_version(&v))
-        .is_some_and(|v| v >= (24, 0, 0))
+    crate::tools::version_at_least(crate::tools::docker_server_version(), (24, 0, 0))
 }
 
 /// A second sources file for trixie, pinned low so that nothing else is upgraded from it.

@@ -185,6 +185,19 @@ fn simple(
     }
 }
 
+/// The Docker engine's version question (the client alone answers nothing).
+pub fn docker_server_version() -> Cmd {
+    Cmd::new("docker").args(["version", "--format", "{{.Server.Version}}"])
+}
+
+/// Whether `cmd` prints a version of at least `min`.
+pub fn version_at_least(cmd: Cmd, min: (u64, u64, u64)) -> bool {
+    cmd.read()
+        .ok()
+        .and_then(|v| parse_version(&v))
+        .is_some_and(|v| v >= min)
+}
+
 /// Every tool, in the order a release needs them.
 pub fn check_all() -> Vec<Check> {
     vec![
@@ -195,13 +208,7 @@ pub fn check_all() -> Vec<Check> {
             "apt-get install git",
             true,
         ),
-        simple(
-            "docker",
-            Cmd::new("docker").args(["version", "--format", "{{.Server.Version}}"]),
-            (24, 0, 0),
-            SETUP,
-            true,
-        ),
+        simple("docker", docker_server_version(), (24, 0, 0), SETUP, true),
         check_buildx(),
         simple(
             "trivy",
