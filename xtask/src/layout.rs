@@ -43,8 +43,6 @@ pub struct Descriptor {
 #[derive(Debug, Deserialize)]
 struct Index {
     manifests: Vec<Descriptor>,
-    #[serde(default)]
-    annotations: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,8 +72,10 @@ impl PlatformImage {
 pub struct Image {
     pub root: PathBuf,
     pub index: Descriptor,
-    pub annotations: serde_json::Map<String, serde_json::Value>,
     pub platforms: Vec<PlatformImage>,
+    /// Provenance attestations (`unknown/unknown` entries), only with `--provenance`: pushed
+    /// with the index, never scanned or counted as a platform.
+    pub attestations: Vec<PlatformImage>,
 }
 
 impl Image {
@@ -85,22 +85,14 @@ impl Image {
             "{} is not an OCI image layout (no oci-layout file)",
             root.display()
         );
-        let top: Index = serde_json::from_slice(&fs::read(root.join("index.json"))?)
-            .context("index.json of the OCI layout is not valid")?;
-        let [index] = top.manifests.as_slice() else {
-            bail!(
-                "expected one image in {}, found {}",
-                root.display(),
-                top.manifests.len()
-            );
-        };
+        let index = top_descriptor(root)?;
         ensure!(
             index.media_type == INDEX_MEDIA_TYPE,
             "the build produced {} instead of an OCI image index: build with oci-mediatypes=true for several platforms",
             index.media_type
         );
         let inner: Index = serde_json::from_slice(&read_blob(root, &index.digest)?)?;
-        let mut platforms = Vec::new();
+        let (mut platforms, mut attestations) = (Vec::new(), Vec::new());
         for manifest in inner.manifests {
             let Some(platform) = manifest.platform.clone() else {
                 bail!(
@@ -108,24 +100,24 @@ impl Image {
                     manifest.digest
                 )
             };
-            ensure!(
-                platform.os != "unknown",
-                "the index holds an attestation manifest ({}); build with --provenance=false",
-                manifest.digest
-            );
             let m: Manifest = serde_json::from_slice(&read_blob(root, &manifest.digest)?)?;
-            platforms.push(PlatformImage {
+            let image = PlatformImage {
                 platform,
                 manifest,
                 config: m.config,
                 layers: m.layers,
-            });
+            };
+            if image.platform.os == "unknown" {
+                attestations.push(image);
+            } else {
+                platforms.push(image);
+            }
         }
         Ok(Image {
             root: root.to_path_buf(),
-            index: index.clone(),
-            annotations: inner.annotations.unwrap_or_default(),
+            index,
             platforms,
+            attestations,
         })
     }
 
@@ -135,19 +127,6 @@ impl Image {
 
     pub fn platform_names(&self) -> Vec<String> {
         self.platforms.iter().map(|p| p.platform.name()).collect()
-    }
-
-    /// The image config's labels for one platform.
-    pub fn labels(
-        &self,
-        platform: &PlatformImage,
-    ) -> Result<serde_json::Map<String, serde_json::Value>> {
-        let config: serde_json::Value =
-            serde_json::from_slice(&self.blob(&platform.config.digest)?)?;
-        Ok(config["config"]["Labels"]
-            .as_object()
-            .cloned()
-            .unwrap_or_default())
     }
 
     /// A layout holding only `platform`, sharing blobs by hard link, for tools that read one
@@ -179,9 +158,10 @@ impl Image {
     }
 }
 
-/// The digest of what a layout holds: an index for several platforms, a manifest for one.
-pub fn top_digest(root: &Path) -> Result<String> {
-    let top: Index = serde_json::from_slice(&fs::read(root.join("index.json"))?)?;
+/// The descriptor of what a layout holds: an index for several platforms, a manifest for one.
+fn top_descriptor(root: &Path) -> Result<Descriptor> {
+    let top: Index = serde_json::from_slice(&fs::read(root.join("index.json"))?)
+        .context("index.json of the OCI layout is not valid")?;
     let [only] = top.manifests.as_slice() else {
         bail!(
             "expected one image in {}, found {}",
@@ -189,7 +169,11 @@ pub fn top_digest(root: &Path) -> Result<String> {
             top.manifests.len()
         );
     };
-    Ok(only.digest.clone())
+    Ok(only.clone())
+}
+
+pub fn top_digest(root: &Path) -> Result<String> {
+    Ok(top_descriptor(root)?.digest)
 }
 
 /// The platforms an image index (as served by a registry) lists, as `os/architecture`: a

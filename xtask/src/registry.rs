@@ -388,7 +388,7 @@ impl Registry {
         if complete {
             report.blobs_present = image.platforms.iter().map(|p| 1 + p.layers.len()).sum();
         } else {
-            for platform in &image.platforms {
+            for platform in image.platforms.iter().chain(&image.attestations) {
                 for blob in std::iter::once(&platform.config).chain(&platform.layers) {
                     self.push_blob_once(image, blob, &mut report).await?;
                 }

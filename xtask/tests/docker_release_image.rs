@@ -161,6 +161,28 @@ fn in_github_actions_it_sets_outputs_a_summary_and_log_groups() {
 }
 
 #[test]
+fn provenance_on_request_is_published_with_the_index() {
+    let env = env();
+    let source = fixture_image_repo("rootfs-high", "provenance");
+    let repo = env.repository("provenance");
+    ok(release_image_cmd(&source, "v1.0.0", &repo).arg("--provenance"));
+    let raw = ok(skopeo()
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{repo}:v1.0.0")));
+    let served = xtask::layout::index_platforms(raw.as_bytes()).unwrap();
+    assert!(
+        served.contains(&"unknown/unknown".to_string()),
+        "{served:?}"
+    );
+    assert!(served.contains(&"linux/arm64".to_string()), "{served:?}");
+    assert_eq!(
+        image_record(&source).platforms.len(),
+        2,
+        "attestations are not platforms"
+    );
+}
+
+#[test]
 fn backport_never_moves_latest_or_the_newer_major() {
     let env = env();
     let repo = env.repository("backport");
