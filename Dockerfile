@@ -1,48 +1,53 @@
-# The kube9-operator image: a static binary on a distroless base, cross-compiled for every
-# platform on the build machine's own architecture (no QEMU emulation of the compiler).
+# The kube9-operator image: a static binary on a distroless base. Both platforms' binaries are
+# cross-compiled in one cargo invocation on the build machine's own architecture: no QEMU, and
+# the host side (proc macros, build scripts) is compiled once for both.
 #
-# Base images are build arguments so that air-gapped and test environments can substitute
-# mirrors; the defaults are the public images pinned by digest (update tag and digest together,
-# e.g. with Dependabot).
-ARG RUST_IMAGE=docker.io/library/rust:1.95.0-slim-bookworm@sha256:d7482085ff5b415f84dba5647ae71606650bdef00db7aeb69f4b3d170c3e4082
-ARG RUNTIME_IMAGE=gcr.io/distroless/static-debian12:nonroot@sha256:d093aa3e30dbadd3efe1310db061a14da60299baff8450a17fe0ccc514a16639
+# Base images are named literally, tag and digest, so that Dependabot can update them; a
+# mirror (or the local test environment) substitutes them with
+# `docker buildx build --build-context <image>=docker-image://<mirror>`.
+FROM --platform=$BUILDPLATFORM docker.io/library/rust:1.95.0-slim-bookworm@sha256:d7482085ff5b415f84dba5647ae71606650bdef00db7aeb69f4b3d170c3e4082 AS rust
 
-FROM --platform=$BUILDPLATFORM ${RUST_IMAGE} AS toolchain
+# cargo-auditable embeds the dependency list in the binary, so that Trivy (and anyone) can see
+# the crates inside it. Its own stage runs beside the toolchain's downloads.
+FROM rust AS auditable
+RUN cargo install cargo-auditable --locked --version 0.7.7 --root /opt/cargo-auditable
+
+# The C cross compiler is only for `ring` (TLS). Packages are pinned by version, so a rebuild
+# of a released commit uses the same compiler (update them together with the base image).
+FROM rust AS toolchain
 ARG BUILDARCH
-# The cross C compiler is only for `ring` (TLS); it depends on BUILDARCH alone, so both target
-# platforms share this layer.
 RUN set -eu; \
     case "$BUILDARCH" in \
-      amd64) cross="gcc-aarch64-linux-gnu libc6-dev-arm64-cross" ;; \
-      arm64) cross="gcc-x86-64-linux-gnu libc6-dev-amd64-cross" ;; \
+      amd64) cross="gcc-12-aarch64-linux-gnu=12.2.0-14cross1 binutils-aarch64-linux-gnu=2.40-2 libc6-dev-arm64-cross=2.36-8cross1" ;; \
+      arm64) cross="gcc-12-x86-64-linux-gnu=12.2.0-14cross1 binutils-x86-64-linux-gnu=2.40-2 libc6-dev-amd64-cross=2.36-8cross1" ;; \
       *) echo "unsupported build architecture $BUILDARCH" >&2; exit 1 ;; \
     esac; \
     apt-get update -q; \
     apt-get install -y -q --no-install-recommends $cross; \
     rm -rf /var/lib/apt/lists/*; \
     rustup target add x86_64-unknown-linux-musl aarch64-unknown-linux-musl
-COPY --chmod=0755 <<'SH' /usr/local/bin/cargo-target
+COPY --from=auditable /opt/cargo-auditable/bin/cargo-auditable /usr/local/cargo/bin/
+COPY --chmod=0755 <<'SH' /usr/local/bin/cargo-musl
 #!/bin/sh
-# Runs cargo for the musl target of $TARGETARCH with the matching C compiler and linker.
+# Runs `cargo auditable <command>` for both musl targets at once, each with its C compiler and
+# linker: the native gcc for the build machine's architecture, the cross gcc for the other.
 set -eu
-case "$TARGETARCH" in
-  amd64) triple=x86_64-unknown-linux-musl; gnu=x86_64-linux-gnu ;;
-  arm64) triple=aarch64-unknown-linux-musl; gnu=aarch64-linux-gnu ;;
-  *) echo "unsupported target architecture $TARGETARCH" >&2; exit 1 ;;
+case "$(uname -m)" in
+  x86_64) amd64=gcc; arm64=aarch64-linux-gnu-gcc-12 ;;
+  aarch64) amd64=x86_64-linux-gnu-gcc-12; arm64=gcc ;;
+  *) echo "unsupported build architecture $(uname -m)" >&2; exit 1 ;;
 esac
-if [ "$TARGETARCH" = "$BUILDARCH" ]; then cc=gcc; else cc="$gnu-gcc"; fi
-upper=$(echo "$triple" | tr 'a-z-' 'A-Z_')
-lower=$(echo "$triple" | tr '-' '_')
-export "CARGO_TARGET_${upper}_LINKER=$cc" "CC_${lower}=$cc" CARGO_BUILD_TARGET="$triple"
+export CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_LINKER="$amd64" CC_x86_64_unknown_linux_musl="$amd64"
+export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER="$arm64" CC_aarch64_unknown_linux_musl="$arm64"
 # cc-rs reruns build scripts when SOURCE_DATE_EPOCH changes, which would rebuild every
 # dependency for each new commit; the compiled output does not depend on it.
 unset SOURCE_DATE_EPOCH
-exec cargo "$@"
+command="$1"; shift
+exec cargo auditable "$command" --target x86_64-unknown-linux-musl --target aarch64-unknown-linux-musl "$@"
 SH
 
+# No TARGETARCH here: BuildKit runs this stage once for every platform of the build.
 FROM toolchain AS build
-ARG TARGETARCH
-ARG BUILDARCH
 WORKDIR /src
 # Dependencies first, from the manifests alone: a change to the operator's source reuses them.
 COPY Cargo.toml Cargo.lock ./
@@ -52,22 +57,24 @@ RUN mkdir -p operator/src xtask/src \
     && echo 'fn main() {}' > operator/src/main.rs \
     && touch operator/src/lib.rs \
     && echo 'fn main() {}' > xtask/src/main.rs
-RUN --mount=type=cache,id=cargo-registry,target=/usr/local/cargo/registry,sharing=locked \
-    cargo-target build --release --locked --package kube9-operator
+RUN --mount=type=cache,id=cargo-registry,target=/usr/local/cargo/registry \
+    cargo-musl build --release --locked --package kube9-operator
 COPY operator/src operator/src
 # Declared only now so that a new version or commit does not rebuild the dependencies.
 ARG VERSION
 ARG COMMIT
 ARG SOURCE_DATE_EPOCH
-RUN --mount=type=cache,id=cargo-registry,target=/usr/local/cargo/registry,sharing=locked \
+RUN --mount=type=cache,id=cargo-registry,target=/usr/local/cargo/registry \
     set -eu; \
     touch operator/src/*.rs; \
-    KUBE9_VERSION="$VERSION" KUBE9_COMMIT="$COMMIT" cargo-target build --release --locked --package kube9-operator; \
-    mkdir -p /out; \
-    cp target/*-unknown-linux-musl/release/kube9-operator /out/kube9-operator
+    KUBE9_VERSION="$VERSION" KUBE9_COMMIT="$COMMIT" cargo-musl build --release --locked --package kube9-operator; \
+    mkdir -p /out/amd64 /out/arm64; \
+    cp target/x86_64-unknown-linux-musl/release/kube9-operator /out/amd64/; \
+    cp target/aarch64-unknown-linux-musl/release/kube9-operator /out/arm64/
 
-FROM ${RUNTIME_IMAGE}
-COPY --from=build /out/kube9-operator /usr/local/bin/kube9-operator
+FROM gcr.io/distroless/static-debian12:nonroot@sha256:d093aa3e30dbadd3efe1310db061a14da60299baff8450a17fe0ccc514a16639
+ARG TARGETARCH
+COPY --from=build /out/${TARGETARCH}/kube9-operator /usr/local/bin/kube9-operator
 USER 65532:65532
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/kube9-operator"]

@@ -9,7 +9,7 @@ fn dry_run(args: &[&str]) -> std::process::Output {
         "dry-run",
         &[
             ("Dockerfile", "FROM scratch\n"),
-            ("charts/kube9-operator/.keep", ""),
+            ("charts/kube9-operator/Chart.yaml.j2", ""),
         ],
     );
     // No docker, no helm, no trivy, no registry: PATH holds git only, DOCKER_HOST leads nowhere.
@@ -44,19 +44,28 @@ fn dry_run_prints_the_whole_plan_without_any_tool() {
     assert!(out.status.success(), "{}", text(&out));
     let plan = text(&out);
     for expected in [
-        "tags     v1.2.3 1.2.3 1.2 1 latest",
+        "tags       v1.2.3 1.2.3 1.2 1 latest",
         "the registry was not asked: floating tags assume no higher release exists",
+        " archive --format=tar --output ",
         "docker buildx build --file",
         "--platform linux/amd64,linux/arm64",
         "--annotation index:org.opencontainers.image.version=1.2.3",
         "rewrite-timestamp=true",
+        "trivy image --download-db-only",
         "trivy image --input",
+        "--list-all-pkgs",
+        "trivy convert --format cyclonedx",
         "gate: no finding of severity CRITICAL or above",
-        "tags in order: v1.2.3, 1.2.3, 1.2, 1, latest",
+        "tag ghcr.io/alto9/kube9-operator: v1.2.3, 1.2.3",
+        "floating tags 1.2, 1, latest",
+        "as a referrer",
+        "cosign sign --yes ghcr.io/alto9/kube9-operator@<index-digest>",
+        "cosign attest --yes --type cyclonedx",
         "helm lint --strict",
         "helm push",
         "oci://ghcr.io/alto9/charts",
-        "image must be ghcr.io/alto9/kube9-operator:1.2.3@<published digest>",
+        "the chart deploys ghcr.io/alto9/kube9-operator:1.2.3@<index-digest>",
+        "cosign verify --output json --certificate-identity",
     ] {
         assert!(plan.contains(expected), "missing {expected:?} in:\n{plan}");
     }
@@ -66,7 +75,7 @@ fn dry_run_prints_the_whole_plan_without_any_tool() {
 fn dry_run_of_a_prerelease_takes_no_floating_tag() {
     let out = dry_run(&["release-image", "--dry-run", "--version", "v1.0.0-beta.1"]);
     assert!(
-        text(&out).contains("tags     v1.0.0-beta.1 1.0.0-beta.1\n"),
+        text(&out).contains("tags       v1.0.0-beta.1 1.0.0-beta.1\n"),
         "{}",
         text(&out)
     );
@@ -94,4 +103,109 @@ fn the_version_comes_from_the_release_tag_in_actions() {
         "{}",
         text(&out)
     );
+}
+
+#[test]
+fn two_dry_runs_print_the_same_bytes() {
+    let args = ["release", "--dry-run", "--version", "v1.2.3"];
+    let (a, b) = (dry_run(&args), dry_run(&args));
+    assert!(a.status.success(), "{}", text(&a));
+    // Each dry run has a source of its own; the plan differs only in that path.
+    let strip = |o: &std::process::Output, from: &str| text(o).replace(from, "<source>");
+    let source = |o: &std::process::Output| {
+        let t = text(o);
+        let start = t.find("git -C ").unwrap() + 7;
+        t[start..].split_whitespace().next().unwrap().to_string()
+    };
+    assert_eq!(strip(&a, &source(&a)), strip(&b, &source(&b)));
+}
+
+#[test]
+fn the_plan_is_readable_as_json() {
+    let out = dry_run(&["release-image", "--plan-json", "-", "--version", "v1.2.3"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["mode"], "stop-at-first-failure");
+    let kinds: Vec<&str> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    let build = kinds.iter().position(|k| *k == "run").unwrap();
+    let push = kinds.iter().position(|k| *k == "push-content").unwrap();
+    let gate = kinds.iter().position(|k| *k == "gate").unwrap();
+    assert!(build < gate && gate < push, "{kinds:?}");
+}
+
+#[test]
+fn verify_reproducible_plans_two_builds_and_runs_none_in_a_dry_run() {
+    let out = dry_run(&["verify-reproducible", "--dry-run", "--version", "v1.2.3"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let plan = text(&out);
+    assert_eq!(plan.matches("docker buildx build").count(), 2, "{plan}");
+    assert_eq!(plan.matches("--no-cache").count(), 1, "{plan}");
+    assert!(plan.contains("hold the same index digest"), "{plan}");
+    assert!(!plan.contains("built sha256:"), "nothing ran: {plan}");
+}
+
+#[test]
+fn no_command_accepts_a_flag_it_would_ignore() {
+    for (command, flag) in [
+        ("verify-reproducible", "--no-push"),
+        ("verify-reproducible", "--public-check"),
+        ("release-image", "--public-check"),
+        ("release-image", "--image-digest"),
+        ("release", "--image-digest"),
+        ("verify-release", "--source"),
+    ] {
+        let out = run(xtask().args([command, flag, "x", "--version", "v1.2.3", "--dry-run"]));
+        assert!(!out.status.success(), "{command} accepted {flag}");
+        assert!(text(&out).contains("unexpected argument"), "{}", text(&out));
+    }
+}
+
+#[test]
+fn input_that_cannot_work_is_refused_before_anything_runs() {
+    for (args, expected) in [
+        (
+            vec!["--repository", "https://ghcr.io/alto9/x"],
+            "has a scheme",
+        ),
+        (
+            vec!["--repository", "user:tok@ghcr.io/alto9/x"],
+            "credentials",
+        ),
+        (
+            vec!["--repository", "ghcr.io/alto9/../x"],
+            "not a valid repository path",
+        ),
+        (
+            vec!["--platforms", "linux/s390x"],
+            "not a platform the Dockerfile builds",
+        ),
+    ] {
+        let mut all = vec!["release-image", "--dry-run", "--version", "v1.2.3"];
+        all.extend(args.iter().copied());
+        let out = dry_run(&all);
+        assert!(!out.status.success(), "{args:?} was accepted");
+        assert!(text(&out).contains(expected), "{args:?}: {}", text(&out));
+    }
+    let digest = dry_run(&[
+        "release-chart",
+        "--dry-run",
+        "--version",
+        "v1.2.3",
+        "--image-digest",
+        "sha256:abc",
+    ]);
+    assert!(!digest.status.success());
+    assert!(
+        text(&digest).contains("64 lowercase hex"),
+        "{}",
+        text(&digest)
+    );
+    let long = format!("v1.0.0-{}", "a".repeat(60));
+    let out = dry_run(&["release-image", "--dry-run", "--version", &long]);
+    assert!(text(&out).contains("63 characters"), "{}", text(&out));
 }

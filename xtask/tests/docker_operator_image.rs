@@ -13,7 +13,7 @@ fn the_operator_is_released_for_both_platforms_and_reports_its_build() {
     let repo = env.repository("kube9-operator");
     let charts = format!("oci://{}/{}", env.registry, unique("charts"));
     let out_dir = temp_dir("operator-release");
-    let version = xtask::workspace::operator_version();
+    let version = xtask::release::workspace::operator_version();
     let mut cmd = xtask();
     cmd.args([
         "release",
@@ -24,26 +24,23 @@ fn the_operator_is_released_for_both_platforms_and_reports_its_build() {
         "--chart-repository",
         &charts,
     ])
-    .args([
-        "--trivy-db-repository",
-        &env.trivy_db_repository,
-        "--trivy-cache-dir",
-    ])
-    .arg(out_dir.join("trivy-cache"))
+    .args(trivy_args(&env, &out_dir))
     .arg("--out-dir")
     .arg(&out_dir)
-    // The checkout may carry uncommitted work while developing; CI's clone is clean.
-    .arg("--allow-dirty")
-    .env_remove("GITHUB_ACTIONS");
-    for arg in &env.build_args {
-        cmd.args(["--build-arg", arg]);
+    // The checkout may carry uncommitted work while developing (the commit is what is built);
+    // CI's clone is clean.
+    .arg("--allow-dirty");
+    outside_actions(&mut cmd);
+    signing(&mut cmd, &env);
+    for context in &env.build_contexts {
+        cmd.args(["--build-context", context]);
     }
     let commit = ok(std::process::Command::new("git")
         .arg("-C")
         .arg(&root)
         .args(["rev-parse", "HEAD"]));
     let log = ok(&mut cmd);
-    let record: xtask::record::ImageRecord =
+    let record: xtask::release::record::ImageRecord =
         serde_json::from_slice(&std::fs::read(out_dir.join("image.json")).unwrap()).unwrap();
     assert_eq!(record.commit, commit.trim());
 
@@ -103,4 +100,44 @@ fn the_operator_is_released_for_both_platforms_and_reports_its_build() {
         format!("{repo}:{version}@{}", record.digest)
     );
     assert!(log.contains("helm install kube9-operator"), "{log}");
+
+    // The scan saw the code: the crates the binary carries, at the versions Cargo.lock pins.
+    let lock = std::fs::read_to_string(root.join("Cargo.lock")).unwrap();
+    for platform in ["linux-amd64", "linux-arm64"] {
+        let report =
+            xtask::release::scan::read_report(&out_dir.join(format!("scan/trivy-{platform}.json")))
+                .unwrap();
+        let crates: Vec<(String, String)> = report
+            .results
+            .iter()
+            .filter(|r| r.kind == "rustbinary")
+            .flat_map(|r| {
+                r.packages
+                    .iter()
+                    .map(|p| (p.name.clone(), p.version.clone()))
+            })
+            .collect();
+        assert!(crates.len() > 100, "{platform}: {} crates", crates.len());
+        for name in ["kube-client", "tokio", "rustls", "axum"] {
+            let locked = locked_version(&lock, name);
+            assert!(
+                crates.contains(&(name.to_string(), locked.clone())),
+                "{platform} lacks {name} {locked}"
+            );
+        }
+    }
+}
+
+/// The version Cargo.lock pins for a crate (the first entry of that name).
+fn locked_version(lock: &str, name: &str) -> String {
+    let entry = lock
+        .split("[[package]]")
+        .find(|p| p.contains(&format!("\nname = \"{name}\"\n")))
+        .unwrap_or_else(|| panic!("{name} is not in Cargo.lock"));
+    entry
+        .lines()
+        .find_map(|l| l.strip_prefix("version = \""))
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap()
+        .to_string()
 }

@@ -60,7 +60,7 @@ fn the_chart_follows_an_image_published_while_it_waits() {
         "the chart step had to wait: {}",
         text(&out)
     );
-    assert_eq!(tags(&chart_repo), ["1.1.0"]);
+    assert_eq!(release_tags(&chart_repo), ["1.1.0"]);
 }
 
 #[test]
@@ -85,9 +85,9 @@ fn release_publishes_the_image_then_a_chart_pinned_to_its_digest() {
         serde_json::from_slice(&std::fs::read(source.join("target/release/chart.json")).unwrap())
             .unwrap();
     assert_eq!(chart["image"], format!("{repo}:2.3.4@{digest}"));
-    assert_eq!(tags(&chart_repo), ["2.3.4"]);
+    assert_eq!(release_tags(&chart_repo), ["2.3.4"]);
     assert!(
-        !tags(&repo).contains(&"2.3.4".to_string())
+        !release_tags(&repo).contains(&"2.3.4".to_string())
             || digest_of(&format!("{repo}:2.3.4")) == digest,
         "the chart never lands in the image's repository"
     );
@@ -109,7 +109,7 @@ fn release_publishes_the_image_then_a_chart_pinned_to_its_digest() {
         .arg(pulled.join("kube9-operator-2.3.4.tgz")));
     let image = format!("{repo}:2.3.4@{digest}");
     assert_eq!(
-        xtask::chart::rendered_images(&manifests),
+        xtask::release::chart::rendered_images(&manifests),
         std::slice::from_ref(&image)
     );
     assert!(manifests.contains("app.kubernetes.io/version: \"2.3.4\""));
@@ -119,7 +119,14 @@ fn release_publishes_the_image_then_a_chart_pinned_to_its_digest() {
     // The same release again: a no-op that succeeds, with the same chart digest.
     let chart_digest = digest_of(&format!("{chart_repo}:2.3.4"));
     let again = ok(&mut release());
-    assert!(again.contains("already holds this build"), "{again}");
+    assert!(
+        again.contains("already holds this commit's build"),
+        "{again}"
+    );
+    assert!(
+        !again.contains("docker buildx build"),
+        "nothing was built: {again}"
+    );
     assert!(again.contains("already holds this chart"), "{again}");
     assert_eq!(digest_of(&format!("{chart_repo}:2.3.4")), chart_digest);
 
@@ -158,7 +165,7 @@ fn a_prerelease_publishes_a_prerelease_chart() {
         &repo,
         &charts_url,
     ));
-    assert_eq!(tags(&chart_repo), ["1.0.0-rc.2"]);
+    assert_eq!(release_tags(&chart_repo), ["1.0.0-rc.2"]);
     let pulled = temp_dir("pulled-pre");
     ok(helm()
         .args([
@@ -205,36 +212,36 @@ fn the_chart_step_logs_in_with_the_token_on_stdin_only() {
     let charts_url = format!("oci://{}/{path}/charts", env.auth_registry);
     ok(release_image_cmd(&source, "v1.0.0", &repo)
         .env("REGISTRY_USERNAME", &env.auth_user)
-        .env("REGISTRY_PASSWORD", &env.auth_password)
-        .args(["--public-check", "skip"]));
+        .env("REGISTRY_PASSWORD", &env.auth_password));
+    let tmp = temp_dir("tmpdir");
+    let logins = LoginDirWatch::start(&tmp, &login_encoding(&env.auth_user, &env.auth_password));
     let watch = CmdlineWatch::start(&env.auth_password);
-    let child = release_chart_cmd(&source, "v1.0.0", &repo, &charts_url)
+    let out = run(release_chart_cmd(&source, "v1.0.0", &repo, &charts_url)
         .env("REGISTRY_USERNAME", &env.auth_user)
         .env("REGISTRY_PASSWORD", &env.auth_password)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let out = child.wait_with_output().unwrap();
-    let (cmdlines, samples) = watch.finish();
+        .env("TMPDIR", &tmp));
+    let seen = watch.finish();
+    let dirs = logins.finish();
     assert!(out.status.success(), "{}", text(&out));
-    assert!(samples > 10);
-    assert_eq!(
-        cmdlines,
-        Vec::<String>::new(),
-        "the token appeared on a command line"
-    );
-    assert!(!text(&out).contains(&env.auth_password));
     assert!(
         text(&out).contains("==> helm registry login"),
         "it logged in: {}",
         text(&out)
     );
-    assert_eq!(
-        files_containing(&source, &env.auth_password),
-        Vec::<std::path::PathBuf>::new()
+    assert_kept_secret(
+        &seen,
+        &text(&out),
+        &env.auth_user,
+        &env.auth_password,
+        &[&source],
     );
-    let login_file = std::env::temp_dir().join(format!("kube9-helm-registry-{pid}.json"));
-    assert!(!login_file.exists(), "helm's login file was removed");
+    // helm and cosign wrote the login (base64 `user:token`) into a private directory only,
+    // which is gone now.
+    assert!(dirs.with_login, "the watch saw the login file: {dirs:?}");
+    assert!(dirs.modes.iter().all(|m| m & 0o777 == 0o700), "{dirs:?}");
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "the login directory was removed"
+    );
 }

@@ -16,7 +16,10 @@ fn publishes_both_platforms_under_every_tag_with_labels() {
     let record = image_record(&source);
     assert!(record.pushed);
     assert_eq!(record.tags, ["v1.2.3", "1.2.3", "1.2", "1", "latest"]);
-    assert_eq!(tags(&repo), ["1", "1.2", "1.2.3", "latest", "v1.2.3"]);
+    assert_eq!(
+        release_tags(&repo),
+        ["1", "1.2", "1.2.3", "latest", "v1.2.3"]
+    );
     for tag in &record.tags {
         assert_eq!(digest_of(&format!("{repo}:{tag}")), record.digest, "{tag}");
     }
@@ -104,6 +107,70 @@ fn publishes_both_platforms_under_every_tag_with_labels() {
         "https://github.com/alto9/kube9-operator"
     );
     let _ = run(docker().args(["image", "rm", &format!("{repo}:v1.2.3")]));
+
+    // Signed, with each platform's SBOM attached twice: as an OCI referrer of its manifest
+    // (the referrers tag schema here) and as a signed CycloneDX attestation; the index digest
+    // is what it was.
+    let all = tags(&repo);
+    let hex = |d: &str| d.trim_start_matches("sha256:").to_string();
+    assert!(
+        all.contains(&format!("sha256-{}.sig", hex(&record.digest))),
+        "{all:?}"
+    );
+    let registry = xtask::release::registry::Registry::anonymous(
+        &xtask::release::registry::Repository::parse(&repo).unwrap(),
+    );
+    for p in &record.platforms {
+        assert!(
+            all.contains(&format!("sha256-{}.att", hex(&p.manifest))),
+            "{all:?}"
+        );
+        let sboms = registry
+            .referrers(&p.manifest, "application/vnd.cyclonedx+json")
+            .unwrap();
+        assert_eq!(sboms.len(), 1, "{}: {sboms:?}", p.platform);
+        let (manifest, _) = registry
+            .manifest(&registry.repository.digest(&sboms[0].digest))
+            .unwrap()
+            .unwrap();
+        let manifest: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+        assert_eq!(manifest["subject"]["digest"], p.manifest.as_str());
+        let sbom: serde_json::Value = serde_json::from_slice(
+            &registry
+                .blob(manifest["layers"][0]["digest"].as_str().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(sbom["bomFormat"], "CycloneDX");
+        assert!(
+            sbom.to_string().contains("fixture-libhigh"),
+            "the SBOM lists the packages"
+        );
+        ok(tool("cosign")
+            .args([
+                "verify-attestation",
+                "--type",
+                "cyclonedx",
+                "--insecure-ignore-tlog=true",
+            ])
+            .args([
+                "--allow-http-registry",
+                "--allow-insecure-registry",
+                "--key",
+            ])
+            .arg(&env.cosign_pub)
+            .arg(format!("{repo}@{}", p.manifest)));
+    }
+    ok(tool("cosign")
+        .args([
+            "verify",
+            "--insecure-ignore-tlog=true",
+            "--allow-http-registry",
+        ])
+        .args(["--allow-insecure-registry", "--key"])
+        .arg(&env.cosign_pub)
+        .arg(format!("{repo}@{}", record.digest)));
+    assert_eq!(digest_of(&format!("{repo}:v1.2.3")), record.digest);
 }
 
 #[test]
@@ -112,7 +179,7 @@ fn prerelease_gets_only_its_own_tags() {
     let source = fixture_image_repo("rootfs-high", "beta");
     let repo = env.repository("beta");
     ok(&mut release_image_cmd(&source, "v1.0.0-beta.1", &repo));
-    assert_eq!(tags(&repo), ["1.0.0-beta.1", "v1.0.0-beta.1"]);
+    assert_eq!(release_tags(&repo), ["1.0.0-beta.1", "v1.0.0-beta.1"]);
 }
 
 #[test]
@@ -169,7 +236,11 @@ fn provenance_on_request_is_published_with_the_index() {
     let raw = ok(skopeo()
         .args(["inspect", "--raw", "--tls-verify=false"])
         .arg(format!("docker://{repo}:v1.0.0")));
-    let served = xtask::layout::index_platforms(raw.as_bytes()).unwrap();
+    let served: Vec<String> = xtask::release::layout::index_platforms(raw.as_bytes())
+        .unwrap()
+        .into_iter()
+        .map(|p| p.0)
+        .collect();
     assert!(
         served.contains(&"unknown/unknown".to_string()),
         "{served:?}"
@@ -224,7 +295,7 @@ fn critical_finding_blocks_the_push_and_keeps_the_reports() {
         "{log}"
     );
     assert!(
-        log.contains("CVE-2099-0001 (CRITICAL in fixture-libcritical)"),
+        log.contains("CVE-2099-0001 (CRITICAL in fixture-libcritical 1.0.0-1, fixed in 1.0.1-1)"),
         "{log}"
     );
     assert!(
@@ -259,8 +330,8 @@ fn high_only_image_is_published_and_its_sarif_lists_the_finding() {
         .unwrap();
     assert!(sarif.contains("CVE-2099-0002"));
     let record = image_record(&source);
-    assert_eq!(record.scan["passed"], true);
-    assert_eq!(record.scan["platforms"][0]["counts"]["HIGH"], 1);
+    assert!(record.scan.passed);
+    assert_eq!(record.scan.platforms[0]["counts"]["HIGH"], 1);
 }
 
 #[test]
@@ -316,34 +387,47 @@ fn an_image_over_the_size_budget_is_not_pushed() {
 }
 
 #[test]
-fn rerunning_a_release_uploads_nothing_and_another_build_is_refused() {
+fn rerunning_a_release_builds_nothing_and_another_commit_is_refused() {
     let env = env();
     let source = fixture_image_repo("rootfs-high", "rerun");
     let repo = env.repository("rerun");
     ok(&mut release_image_cmd(&source, "v1.0.0", &repo));
     let first = image_record(&source);
     assert!(first.blobs_uploaded > 0);
+    let tags_before = tags(&repo);
+    // A re-run (a newer BuildKit, a CVE published since: nothing of that matters) verifies
+    // what is published and re-emits its record instead of building again.
     let again = ok(&mut release_image_cmd(&source, "v1.0.0", &repo));
-    assert!(again.contains("already holds this build"), "{again}");
+    assert!(
+        again.contains("already holds this commit's build"),
+        "{again}"
+    );
+    assert!(
+        !again.contains("docker buildx build"),
+        "nothing was built: {again}"
+    );
+    assert!(
+        !again.contains("cosign sign"),
+        "nothing was signed again: {again}"
+    );
     let second = image_record(&source);
-    assert_eq!(
-        second.digest, first.digest,
-        "the same commit builds the same digest"
-    );
-    assert_eq!(
-        (second.blobs_uploaded, second.bytes_uploaded),
-        (0, 0),
-        "no blob is uploaded again"
-    );
+    assert_eq!(second.digest, first.digest);
+    assert!(second.pushed);
+    assert_eq!((second.blobs_uploaded, second.bytes_uploaded), (0, 0));
+    assert_eq!(tags(&repo), tags_before, "the registry is unchanged");
 
     std::fs::write(source.join("payload-arm64.txt"), "changed\n").unwrap();
     commit_all(&source, "change");
     let out = run(&mut release_image_cmd(&source, "v1.0.0", &repo));
     assert!(!out.status.success());
+    let log = text(&out);
     assert!(
-        text(&out).contains("a released version is never overwritten"),
-        "{}",
-        text(&out)
+        log.contains("a released version is never overwritten"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("--> [1/"),
+        "refused before anything ran: {log}"
     );
     assert_eq!(
         digest_of(&format!("{repo}:v1.0.0")),
@@ -432,8 +516,9 @@ fn a_rate_limiting_registry_is_retried_with_backoff() {
 #[test]
 fn authenticated_registry_works_with_credentials_only_and_never_shows_the_token() {
     let env = env();
-    let source = fixture_image_repo("rootfs-high", "auth");
-    let repo = format!("{}/test/{}", env.auth_registry, unique("auth"));
+    let source = fixture_release_repo("rootfs-high", "auth");
+    let path = unique("auth");
+    let repo = format!("{}/{path}/kube9-operator", env.auth_registry);
 
     let anonymous = run(&mut release_image_cmd(&source, "v1.0.0", &repo));
     assert!(!anonymous.status.success());
@@ -449,42 +534,211 @@ fn authenticated_registry_works_with_credentials_only_and_never_shows_the_token(
     assert!(!wrong.status.success());
     assert!(text(&wrong).contains("packages: write"), "{}", text(&wrong));
 
+    // The login directory is made under TMPDIR: it must be gone when the run ends.
+    let tmp = temp_dir("tmpdir");
     let watch = CmdlineWatch::start(&env.auth_password);
     let out = run(release_image_cmd(&source, "v1.0.0", &repo)
         .env("GITHUB_ACTOR", &env.auth_user)
         .env("GITHUB_TOKEN", &env.auth_password)
-        .args(["--public-check", "warn"]));
-    let (cmdlines, samples) = watch.finish();
+        .env("TMPDIR", &tmp));
+    let seen = watch.finish();
     assert!(out.status.success(), "{}", text(&out));
-    assert!(samples > 10, "the command lines were watched throughout");
-    assert_eq!(
-        cmdlines,
-        Vec::<String>::new(),
-        "the token appeared on a command line"
-    );
     assert!(
-        !text(&out).contains(&env.auth_password),
-        "the token appeared in the log"
-    );
-    assert_eq!(
-        files_containing(&source, &env.auth_password),
-        Vec::<std::path::PathBuf>::new()
-    );
-    assert!(
-        text(&out).contains("cannot be pulled without a login: make the package public"),
-        "{}",
+        text(&out).contains("cosign login"),
+        "cosign logged in: {}",
         text(&out)
+    );
+    assert_kept_secret(
+        &seen,
+        &text(&out),
+        &env.auth_user,
+        &env.auth_password,
+        &[&source, &tmp],
+    );
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "the login directory was removed"
     );
     assert!(image_record(&source).pushed);
 
-    // With the default check, a registry that refuses anonymous pulls fails the release.
-    let strict = run(release_image_cmd(&source, "v1.0.0", &repo)
-        .env("GITHUB_ACTOR", &env.auth_user)
-        .env("GITHUB_TOKEN", &env.auth_password));
+    // The last check of a release: a registry that refuses anonymous pulls fails it, and says
+    // which settings page to change and that re-running the check alone finishes the release.
+    let charts = format!("oci://{}/{path}/charts", env.auth_registry);
+    ok(release_chart_cmd(&source, "v1.0.0", &repo, &charts)
+        .env("REGISTRY_USERNAME", &env.auth_user)
+        .env("REGISTRY_PASSWORD", &env.auth_password));
+    let strict = run(verify_release_cmd("v1.0.0", &repo, &charts)
+        .env("REGISTRY_USERNAME", &env.auth_user)
+        .env("REGISTRY_PASSWORD", &env.auth_password));
     assert!(!strict.status.success());
+    let log = text(&strict);
+    assert!(log.contains("cannot be pulled without a login"), "{log}");
+    assert!(log.contains("re-run this job alone"), "{log}");
     assert!(
-        text(&strict).contains("Change visibility > Public"),
+        log.contains("2 of 9 checks failed"),
+        "only the anonymous pulls fail: {log}"
+    );
+    let private = run(verify_release_cmd("v1.0.0", &repo, &charts)
+        .env("REGISTRY_USERNAME", &env.auth_user)
+        .env("REGISTRY_PASSWORD", &env.auth_password)
+        .args(["--public-check", "skip"]));
+    assert!(private.status.success(), "{}", text(&private));
+}
+
+#[test]
+fn a_crate_advisory_in_the_binary_blocks_the_push_and_keeps_both_sarif_files() {
+    let env = env();
+    let source = fixture_app_repo();
+    let repo = env.repository("crate-advisory");
+    let out = run(&mut rust_release_image_cmd(&source, "v1.0.0", &repo));
+    assert!(!out.status.success());
+    let log = text(&out);
+    assert!(
+        log.contains("CVE-2099-0003 (CRITICAL in kube9-fixture-vulnerable 1.0.0, fixed in 1.0.1)"),
+        "{log}"
+    );
+    assert!(log.contains("Rust packages"), "the counts are shown: {log}");
+    assert_eq!(tags(&repo), Vec::<String>::new(), "nothing was pushed");
+    for platform in ["linux-amd64", "linux-arm64"] {
+        let sarif = std::fs::read_to_string(
+            source.join(format!("target/release/scan/trivy-{platform}.sarif")),
+        )
+        .unwrap();
+        assert!(sarif.contains("CVE-2099-0003"), "{platform}");
+    }
+    let issue = std::fs::read_to_string(source.join("target/release/issue-1.0.0.md")).unwrap();
+    assert!(
+        issue.contains("| CVE-2099-0003 | CRITICAL | kube9-fixture-vulnerable | 1.0.0 | 1.0.1 |"),
+        "{issue}"
+    );
+}
+
+/// The fixture database with its `UpdatedAt` moved `hours` into the past, served from a
+/// repository of its own.
+fn database_updated_hours_ago(env: &TestEnv, hours: i64) -> String {
+    use std::io::Read;
+    let fixture = std::fs::read(fixtures().join("trivy-db-cargo/db.tar.gz")).unwrap();
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(fixture.as_slice()));
+    let mut builder = tar::Builder::new(Vec::new());
+    let updated = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(hours);
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().into_owned();
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).unwrap();
+        if path.ends_with("metadata.json") {
+            let mut meta: serde_json::Value = serde_json::from_slice(&data).unwrap();
+            meta["UpdatedAt"] = updated.strftime("%Y-%m-%dT%H:%M:%SZ").to_string().into();
+            data = serde_json::to_vec(&meta).unwrap();
+        }
+        let mut header = entry.header().clone();
+        header.set_size(data.len() as u64);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, &path, data.as_slice())
+            .unwrap();
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, &builder.into_inner().unwrap()).unwrap();
+    let repository = format!("{}/test/{}", env.registry, unique("old-trivy-db"));
+    let parsed = xtask::release::registry::Repository::parse(&repository).unwrap();
+    xtask::devenv::localenv::push_database(&parsed, "2", &gz.finish().unwrap()).unwrap();
+    format!("{repository}:2")
+}
+
+#[test]
+fn an_old_database_is_refused_unless_a_test_environment_allows_it() {
+    let env = env();
+    let source = fixture_image_repo("rootfs-high", "old-db");
+    let repo = env.repository("old-db");
+    let old = database_updated_hours_ago(&env, 100);
+    let mut cmd = xtask();
+    cmd.args([
+        "release-image",
+        "--version",
+        "v1.0.0",
+        "--repository",
+        &repo,
+    ])
+    .args([
+        "--no-rust-binary",
+        "--trivy-db-repository",
+        &old,
+        "--source",
+    ])
+    .arg(&source);
+    outside_actions(&mut cmd);
+    signing(&mut cmd, &env);
+    let out = run(&mut cmd);
+    assert!(!out.status.success());
+    let log = text(&out);
+    assert!(
+        log.contains("(100 hours ago), more than the 72 hours --max-db-age allows"),
+        "{log}"
+    );
+    assert!(!log.contains("--> [13/"), "no platform was scanned: {log}");
+    assert_eq!(tags(&repo), Vec::<String>::new());
+    // The explicit opt-out a test environment uses.
+    ok(cmd.arg("--allow-stale-db"));
+    assert!(tags(&repo).contains(&"v1.0.0".to_string()));
+}
+
+#[test]
+fn a_release_after_a_local_release_does_not_scan_with_the_fixture_database() {
+    let env = env();
+    let source = fixture_release_repo("rootfs-high", "local-then-real");
+    let env_dir = temp_dir("local-env");
+    let mut local = xtask();
+    local
+        .args([
+            "release",
+            "--local",
+            "--version",
+            "v1.0.0",
+            "--no-rust-binary",
+            "--source",
+        ])
+        .arg(&source)
+        .env("KUBE9_LOCAL_ENV_DIR", &env_dir);
+    outside_actions(&mut local);
+    let out = run(&mut local);
+    let _ = run(xtask()
+        .args(["env", "down"])
+        .env("KUBE9_LOCAL_ENV_DIR", &env_dir));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        !source.join("target/trivy-cache").exists(),
+        "the local environment kept its fixture database in its own cache"
+    );
+    // A real release from the same checkout must fetch a current database: from a mirror that
+    // is unreachable here, it stops before scanning instead of judging with the fixture.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut real = xtask();
+    real.args([
+        "release-image",
+        "--version",
+        "v1.0.1",
+        "--no-rust-binary",
+        "--source",
+    ])
+    .arg(&source)
+    .args(["--repository", &env.repository("after-local")])
+    .args([
+        "--trivy-db-repository",
+        &format!("127.0.0.1:{port}/aquasec/trivy-db:2"),
+    ]);
+    outside_actions(&mut real);
+    signing(&mut real, &env);
+    let out = run(&mut real);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("trivy could not fetch its vulnerability database"),
         "{}",
-        text(&strict)
+        text(&out)
     );
 }

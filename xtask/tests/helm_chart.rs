@@ -34,10 +34,10 @@ fn lint_passes_strictly() {
 
 #[test]
 fn image_is_repo_and_app_version_by_default() {
-    let version = xtask::workspace::operator_version();
+    let version = xtask::release::workspace::operator_version();
     let manifests = rendered(&[]);
     assert_eq!(
-        xtask::chart::rendered_images(&manifests),
+        xtask::release::chart::rendered_images(&manifests),
         [format!("ghcr.io/alto9/kube9-operator:{version}")]
     );
     assert!(manifests.contains("imagePullPolicy: IfNotPresent"));
@@ -48,7 +48,7 @@ fn a_digest_pins_the_image() {
     let digest = format!("sha256:{}", "0123456789abcdef".repeat(4));
     let manifests = rendered(&["image.tag=1.2.3", &format!("image.digest={digest}")]);
     assert_eq!(
-        xtask::chart::rendered_images(&manifests),
+        xtask::release::chart::rendered_images(&manifests),
         [format!("ghcr.io/alto9/kube9-operator:1.2.3@{digest}")]
     );
 }

@@ -26,7 +26,7 @@ fn skopeo_pushes_and_pulls_a_two_platform_index() {
         .args(["inspect", "--raw", "--tls-verify=false"])
         .arg(format!("docker://{repo}:v1")));
     assert_eq!(
-        xtask::layout::sha256(raw.as_bytes()),
+        xtask::release::layout::sha256(raw.as_bytes()),
         digest,
         "the registry serves the index byte for byte"
     );
@@ -39,7 +39,7 @@ fn skopeo_pushes_and_pulls_a_two_platform_index() {
         .args(["copy", "--all", "--src-tls-verify=false"])
         .arg(format!("docker://{repo}@{digest}"))
         .arg(format!("oci:{}", back.display())));
-    let pulled = xtask::layout::Image::open(&back).unwrap();
+    let pulled = xtask::release::layout::Image::open(&back).unwrap();
     assert_eq!(pulled.index.digest, digest);
     assert_eq!(pulled.platform_names(), ["linux/amd64", "linux/arm64"]);
 }
@@ -78,11 +78,11 @@ fn authenticated_registry_needs_the_right_password() {
     assert!(right.status.success(), "{}", text(&right));
     // And an anonymous request is refused outright.
     assert_eq!(
-        xtask::localenv::http_status(&env.auth_registry, "/v2/"),
+        xtask::devenv::localenv::http_status(&env.auth_registry, "/v2/"),
         Some(401)
     );
     assert_eq!(
-        xtask::localenv::http_status(&env.registry, "/v2/"),
+        xtask::devenv::localenv::http_status(&env.registry, "/v2/"),
         Some(200)
     );
 }

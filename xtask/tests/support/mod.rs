@@ -17,8 +17,14 @@ pub struct TestEnv {
     pub auth_password: String,
     pub trivy_db_repository: String,
     pub trivy_cache: PathBuf,
-    pub build_args: Vec<String>,
+    /// `--build-context` values serving the project Dockerfile's base images from stand-ins.
+    pub build_contexts: Vec<String>,
+    /// The stand-in for the Rust base image, for fixture Dockerfiles.
+    pub rust_standin: String,
     pub containerd_address: Option<String>,
+    pub cosign_key: String,
+    pub cosign_password: String,
+    pub cosign_pub: PathBuf,
 }
 
 const HOW: &str = "run the suite with `cargo xtask ci`, or `cargo xtask env up` and then \
@@ -29,22 +35,29 @@ fn var(name: &str) -> String {
         .unwrap_or_else(|_| panic!("{name} is not set: the local environment is not up; {HOW}"))
 }
 
+fn read(file_var: &str) -> String {
+    let path = var(file_var);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}; {HOW}"))
+}
+
 pub fn env() -> TestEnv {
-    let password_file = var("KUBE9_TEST_AUTH_PASSWORD_FILE");
     TestEnv {
         registry: var("KUBE9_TEST_REGISTRY"),
         auth_registry: var("KUBE9_TEST_AUTH_REGISTRY"),
         auth_user: var("KUBE9_TEST_AUTH_USER"),
-        auth_password: std::fs::read_to_string(&password_file)
-            .unwrap_or_else(|e| panic!("cannot read {password_file}: {e}; {HOW}")),
+        auth_password: read("KUBE9_TEST_AUTH_PASSWORD_FILE"),
         trivy_db_repository: var("KUBE9_TEST_TRIVY_DB_REPOSITORY"),
         trivy_cache: PathBuf::from(var("KUBE9_TEST_TRIVY_CACHE")),
-        build_args: std::env::var("KUBE9_TEST_BUILD_ARGS")
+        build_contexts: std::env::var("KUBE9_TEST_BUILD_CONTEXTS")
             .unwrap_or_default()
             .split_whitespace()
             .map(String::from)
             .collect(),
+        rust_standin: std::env::var("KUBE9_TEST_RUST_STANDIN").unwrap_or_default(),
         containerd_address: std::env::var("KUBE9_TEST_CONTAINERD_ADDRESS").ok(),
+        cosign_key: read("KUBE9_TEST_COSIGN_KEY"),
+        cosign_password: read("KUBE9_TEST_COSIGN_PASSWORD_FILE"),
+        cosign_pub: PathBuf::from(var("KUBE9_TEST_COSIGN_PUB")),
     }
 }
 
@@ -69,17 +82,12 @@ impl TestEnv {
     }
 }
 
-/// A program the tests need; a clear failure when it is missing.
+/// A program the tests need, found where the xtask finds it; a clear failure when missing.
 pub fn tool(name: &str) -> Command {
-    let found = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .any(|d| d.join(name).is_file());
-    assert!(
-        found,
-        "`{name}` is not installed or not on PATH: run `cargo xtask setup` ({HOW})"
-    );
-    Command::new(name)
+    let path = xtask::release::tools::which(name).unwrap_or_else(|| {
+        panic!("`{name}` is not installed or not on PATH: run `cargo xtask setup` ({HOW})")
+    });
+    Command::new(path)
 }
 
 pub fn skopeo() -> Command {
@@ -138,14 +146,23 @@ pub fn xtask() -> Command {
     Command::new(env!("CARGO_BIN_EXE_xtask"))
 }
 
+/// A command as the test log shows it: the program and its arguments, never its environment
+/// (which may carry the test environment's secrets).
+fn shown(cmd: &Command) -> String {
+    let mut words = vec![cmd.get_program().to_string_lossy().into_owned()];
+    words.extend(cmd.get_args().map(|a| a.to_string_lossy().into_owned()));
+    words.join(" ")
+}
+
 /// Runs a command and returns its output, printing both streams for the test log.
 pub fn run(cmd: &mut Command) -> Output {
     let out = cmd
         .stdin(Stdio::null())
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", shown(cmd)));
     eprintln!(
-        "$ {cmd:?}\n{}{}",
+        "$ {}\n{}{}",
+        shown(cmd),
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
@@ -157,7 +174,8 @@ pub fn ok(cmd: &mut Command) -> String {
     let out = run(cmd);
     assert!(
         out.status.success(),
-        "{cmd:?} failed: {}",
+        "{} failed: {}",
+        shown(cmd),
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -246,7 +264,7 @@ pub fn layout_from_rootfs(rootfs: &Path, platforms: &[(&str, &str)], dest: &Path
         format!("sha256:{}", out.split_whitespace().next().unwrap())
     };
     let put = |bytes: &[u8]| -> (String, usize) {
-        let digest = xtask::layout::sha256(bytes);
+        let digest = xtask::release::layout::sha256(bytes);
         std::fs::write(blobs.join(digest.trim_start_matches("sha256:")), bytes).unwrap();
         (digest, bytes.len())
     };
@@ -308,9 +326,19 @@ pub fn fixture_image_repo(rootfs: &str, payload: &str) -> PathBuf {
     dir
 }
 
-/// `cargo xtask release-image` on a source repository, with the local environment's Trivy
-/// database and no credentials unless the caller adds them.
+/// `cargo xtask release-image` on a source repository with a fixture Dockerfile (no Rust
+/// binary inside), the local environment's Trivy database (a fixture, so judged at any age, in
+/// a cache of the source's own), its signing key, and no credentials unless the caller adds
+/// them.
 pub fn release_image_cmd(source: &Path, version: &str, repository: &str) -> Command {
+    let mut cmd = rust_release_image_cmd(source, version, repository);
+    cmd.arg("--no-rust-binary");
+    cmd
+}
+
+/// `release-image` for a source whose image carries a Rust binary (the scan must see it),
+/// with the environment's stand-ins for the public base images.
+pub fn rust_release_image_cmd(source: &Path, version: &str, repository: &str) -> Command {
     let env = env();
     let mut cmd = xtask();
     cmd.args([
@@ -319,17 +347,70 @@ pub fn release_image_cmd(source: &Path, version: &str, repository: &str) -> Comm
         version,
         "--repository",
         repository,
-        "--source",
     ])
+    .arg("--source")
     .arg(source)
-    .args([
-        "--trivy-db-repository",
-        &env.trivy_db_repository,
-        "--trivy-cache-dir",
-    ])
-    .arg(source.join("target/trivy-cache"));
+    .args(trivy_args(&env, source));
+    for context in &env.build_contexts {
+        cmd.args(["--build-context", context]);
+    }
     outside_actions(&mut cmd);
+    signing(&mut cmd, &env);
     cmd
+}
+
+/// The project Dockerfile's Rust base image, as its `FROM` line names it.
+pub fn rust_base_image() -> String {
+    let dockerfile = std::fs::read_to_string(project_root().join("Dockerfile")).unwrap();
+    dockerfile
+        .lines()
+        .find(|l| l.starts_with("FROM ") && l.contains("/rust:"))
+        .and_then(|l| l.split_whitespace().find(|w| w.contains("/rust:")))
+        .expect("the Dockerfile names a Rust base image")
+        .to_string()
+}
+
+/// A git repository holding the fixture app (it depends on the crate the fixture database
+/// has CVE-2099-0003 against), built with cargo-auditable the way the project's Dockerfile
+/// builds the operator. Both platforms' images carry the same build-machine binary: the gate
+/// reads the crate list it embeds, nothing runs it.
+pub fn fixture_app_repo() -> PathBuf {
+    let dir = temp_dir("fixture-app");
+    copy_tree(&fixtures().join("trivy-db-cargo/app"), &dir.join("app"));
+    let dockerfile = format!(
+        "FROM --platform=$BUILDPLATFORM {} AS rust\n\
+         FROM rust AS auditable\n\
+         RUN cargo install cargo-auditable --locked --version 0.7.7 --root /opt/cargo-auditable\n\
+         FROM rust AS build\n\
+         COPY --from=auditable /opt/cargo-auditable/bin/cargo-auditable /usr/local/cargo/bin/\n\
+         WORKDIR /app\n\
+         COPY app/ ./\n\
+         RUN cargo auditable build --release --locked --offline\n\
+         FROM scratch\n\
+         COPY --from=build /app/target/release/fixture-app /usr/local/bin/fixture-app\n",
+        rust_base_image()
+    );
+    std::fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
+    std::fs::write(dir.join(".gitignore"), "target/\n").unwrap();
+    commit_all(&dir, "fixture app");
+    dir
+}
+
+/// The environment's fixture database, judged at any age, cached beside the source.
+pub fn trivy_args(env: &TestEnv, source: &Path) -> Vec<String> {
+    vec![
+        "--trivy-db-repository".into(),
+        env.trivy_db_repository.clone(),
+        "--trivy-cache-dir".into(),
+        source.join("target/trivy-cache").display().to_string(),
+        "--allow-stale-db".into(),
+    ]
+}
+
+/// The environment's key pair signs, through the environment only.
+pub fn signing(cmd: &mut Command, env: &TestEnv) {
+    cmd.env("COSIGN_PRIVATE_KEY", &env.cosign_key)
+        .env("COSIGN_PASSWORD", &env.cosign_password);
 }
 
 /// `cargo xtask release`: the image step's flags (as `release_image_cmd`) plus the chart's.
@@ -340,17 +421,44 @@ pub fn release_cmd(source: &Path, version: &str, repository: &str, charts: &str)
         .args(image.get_args().skip(1))
         .args(["--chart-repository", charts]);
     outside_actions(&mut cmd);
+    signing(&mut cmd, &env());
     cmd
 }
 
-/// No GitHub Actions behaviour and no credentials unless a test adds them.
+/// `cargo xtask verify-release` with the environment's public key.
+pub fn verify_release_cmd(version: &str, repository: &str, charts: &str) -> Command {
+    let env = env();
+    let mut cmd = xtask();
+    cmd.args([
+        "verify-release",
+        "--version",
+        version,
+        "--repository",
+        repository,
+    ])
+    .args(["--chart-repository", charts, "--key"])
+    .arg(&env.cosign_pub)
+    .arg("--out-dir")
+    .arg(temp_dir("verify"));
+    outside_actions(&mut cmd);
+    cmd
+}
+
+/// No GitHub Actions behaviour, no credentials and no signing key unless a test adds them.
 pub fn outside_actions(cmd: &mut Command) {
     for var in [
         "GITHUB_ACTIONS",
         "GITHUB_TOKEN",
         "GITHUB_ACTOR",
+        "GITHUB_REPOSITORY",
         "REGISTRY_USERNAME",
         "REGISTRY_PASSWORD",
+        "COSIGN_PRIVATE_KEY",
+        "COSIGN_PASSWORD",
+        "KUBE9_BUILD_CONTEXTS",
+        "TRIVY_DB_REPOSITORY",
+        "TRIVY_CACHE_DIR",
+        "KUBE9_ALLOW_STALE_DB",
     ] {
         cmd.env_remove(var);
     }
@@ -382,15 +490,24 @@ pub fn tags(repository: &str) -> Vec<String> {
     tags
 }
 
+/// The release's own tags: without cosign's signatures and attestations
+/// (`sha256-<hex>.sig`, `.att`) and referrers indexes (`sha256-<hex>`).
+pub fn release_tags(repository: &str) -> Vec<String> {
+    tags(repository)
+        .into_iter()
+        .filter(|t| !t.starts_with("sha256-"))
+        .collect()
+}
+
 /// The digest a tag points to, as skopeo sees it.
 pub fn digest_of(reference: &str) -> String {
     let raw = ok(skopeo()
         .args(["inspect", "--raw", "--tls-verify=false"])
         .arg(format!("docker://{reference}")));
-    xtask::layout::sha256(raw.as_bytes())
+    xtask::release::layout::sha256(raw.as_bytes())
 }
 
-pub fn image_record(source: &Path) -> xtask::record::ImageRecord {
+pub fn image_record(source: &Path) -> xtask::release::record::ImageRecord {
     let path = source.join("target/release/image.json");
     serde_json::from_slice(
         &std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
@@ -398,10 +515,40 @@ pub fn image_record(source: &Path) -> xtask::record::ImageRecord {
     .unwrap()
 }
 
-/// Watches every process's command line while it runs, for a secret that must not appear there.
+/// What a watch saw: command lines holding the secret, and the programs whose environment
+/// held it.
+pub struct Seen {
+    pub cmdlines: Vec<String>,
+    pub environ_programs: Vec<String>,
+    pub samples: usize,
+}
+
+/// Watches every process's command line and environment while a run goes on, for a secret
+/// that may appear in neither (the environment only of the processes that need it).
 pub struct CmdlineWatch {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    handle: Option<std::thread::JoinHandle<(Vec<String>, usize)>>,
+    handle: Option<std::thread::JoinHandle<Seen>>,
+}
+
+fn sample(secret: &str, seen: &mut Seen) {
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if cmdline.contains(secret) {
+                seen.cmdlines.push(cmdline);
+            }
+        }
+        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+        if String::from_utf8_lossy(&environ).contains(secret) {
+            let exe = std::fs::read_link(entry.path().join("exe"))
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            if !seen.environ_programs.contains(&exe) {
+                seen.environ_programs.push(exe);
+            }
+        }
+    }
+    seen.samples += 1;
 }
 
 impl CmdlineWatch {
@@ -409,21 +556,16 @@ impl CmdlineWatch {
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (flag, secret) = (stop.clone(), secret.to_string());
         let handle = std::thread::spawn(move || {
-            let mut seen = Vec::new();
-            let mut samples = 0;
+            let mut seen = Seen {
+                cmdlines: Vec::new(),
+                environ_programs: Vec::new(),
+                samples: 0,
+            };
             while !flag.load(Ordering::Relaxed) {
-                for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-                    if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
-                        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-                        if cmdline.contains(&secret) {
-                            seen.push(cmdline);
-                        }
-                    }
-                }
-                samples += 1;
+                sample(&secret, &mut seen);
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
-            (seen, samples)
+            seen
         });
         CmdlineWatch {
             stop,
@@ -431,10 +573,95 @@ impl CmdlineWatch {
         }
     }
 
-    /// Command lines that held the secret, and how many times /proc was sampled.
-    pub fn finish(mut self) -> (Vec<String>, usize) {
+    pub fn finish(mut self) -> Seen {
         self.stop.store(true, Ordering::Relaxed);
         self.handle.take().unwrap().join().unwrap()
+    }
+}
+
+/// What a watch of a temporary directory saw of the run's private login directories.
+#[derive(Debug, Default)]
+pub struct LoginDirs {
+    pub modes: Vec<u32>,
+    /// Whether a file in one held the encoded login.
+    pub with_login: bool,
+}
+
+/// Watches `tmp` (a run's TMPDIR) for the run's login directories (`kube9-login-*`).
+pub struct LoginDirWatch {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<LoginDirs>>,
+}
+
+impl LoginDirWatch {
+    pub fn start(tmp: &Path, encoded: &str) -> LoginDirWatch {
+        use std::os::unix::fs::PermissionsExt;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (flag, tmp, encoded) = (stop.clone(), tmp.to_path_buf(), encoded.to_string());
+        let handle = std::thread::spawn(move || {
+            let mut seen = LoginDirs::default();
+            while !flag.load(Ordering::Relaxed) {
+                for dir in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+                    let ours = dir
+                        .file_name()
+                        .to_string_lossy()
+                        .starts_with("kube9-login-");
+                    if let (true, Ok(meta)) = (ours, dir.metadata()) {
+                        let mode = meta.permissions().mode();
+                        if !seen.modes.contains(&mode) {
+                            seen.modes.push(mode);
+                        }
+                        seen.with_login |= !files_containing(&dir.path(), &encoded).is_empty();
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            seen
+        });
+        LoginDirWatch {
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    pub fn finish(mut self) -> LoginDirs {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.take().unwrap().join().unwrap()
+    }
+}
+
+/// The secret as tools write it into login files: base64 of `user:secret`.
+pub fn login_encoding(user: &str, secret: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"))
+}
+
+/// Asserts that a secret reached no command line, no log, no file under `dirs` (plain or in
+/// the base64 login form), and the environment of no program but the xtask itself.
+pub fn assert_kept_secret(seen: &Seen, log: &str, user: &str, secret: &str, dirs: &[&Path]) {
+    assert!(seen.samples > 10, "the processes were watched throughout");
+    assert_eq!(
+        seen.cmdlines,
+        Vec::<String>::new(),
+        "the secret appeared on a command line"
+    );
+    let xtask = std::fs::canonicalize(env!("CARGO_BIN_EXE_xtask")).unwrap();
+    for program in &seen.environ_programs {
+        assert_eq!(
+            Path::new(program),
+            xtask,
+            "{program} had the secret in its environment"
+        );
+    }
+    let encoded = login_encoding(user, secret);
+    assert!(!log.contains(secret), "the secret appeared in the log");
+    assert!(
+        !log.contains(&encoded),
+        "the secret appeared base64-encoded in the log"
+    );
+    for dir in dirs {
+        assert_eq!(files_containing(dir, secret), Vec::<PathBuf>::new());
+        assert_eq!(files_containing(dir, &encoded), Vec::<PathBuf>::new());
     }
 }
 
@@ -472,12 +699,12 @@ pub fn release_chart_cmd(source: &Path, version: &str, repository: &str, charts:
         version,
         "--repository",
         repository,
-        "--chart-repository",
-        charts,
-        "--source",
     ])
+    .args(["--chart-repository", charts])
+    .arg("--source")
     .arg(source);
     outside_actions(&mut cmd);
+    signing(&mut cmd, &env());
     cmd
 }
 

@@ -1,0 +1,257 @@
+//! `cargo xtask ci`: the whole suite on a fresh Debian machine or a prepared laptop. Installs
+//! what is missing, starts the local environment, runs fmt, clippy and every test against it,
+//! and stops what it started. `.ci/run` calls exactly this.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+
+use crate::devenv::{localenv, setup};
+use crate::flags;
+use crate::release::cmd::Cmd;
+use crate::release::{tools, workspace};
+
+/// Test groups, by the prefix of their file in `xtask/tests/`, and what they need.
+pub const GROUPS: &[(&str, &str)] = &[
+    ("registry", "two local registries, skopeo"),
+    ("helm", "helm and a registry"),
+    ("trivy", "trivy and the database served by the registry"),
+    (
+        "docker",
+        "a Docker engine with buildx for linux/amd64 and linux/arm64, ctr, trivy, helm",
+    ),
+    ("workflows", "actionlint and zizmor"),
+    (
+        "act",
+        "act, and the local environment's engine, registries, trivy, helm and cosign",
+    ),
+];
+
+struct Phases(Vec<(String, f64, bool)>);
+
+impl Phases {
+    fn time<T>(&mut self, name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        eprintln!("\n=== {name}");
+        let start = Instant::now();
+        let result = f();
+        let secs = start.elapsed().as_secs_f64();
+        self.0.push((name.to_string(), secs, result.is_ok()));
+        eprintln!(
+            "=== {name}: {} in {secs:.1}s",
+            if result.is_ok() { "ok" } else { "FAILED" }
+        );
+        result
+    }
+}
+
+fn cargo(args: &[&str], vars: &[(String, String)]) -> Cmd {
+    let mut cmd = Cmd::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(args.iter().copied())
+        .dir(workspace::root());
+    for (k, v) in vars {
+        cmd = cmd.env(k, v);
+    }
+    cmd
+}
+
+fn run_cargo(args: &[&str], vars: &[(String, String)]) -> Result<()> {
+    cargo(args, vars).run()
+}
+
+/// Test targets of the xtask crate, minus the skipped groups.
+fn test_targets(skip: &[String]) -> Result<Vec<String>> {
+    let mut targets = Vec::new();
+    for entry in std::fs::read_dir(workspace::root().join("xtask/tests"))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            let name = path.file_stem().unwrap().to_string_lossy().to_string();
+            if !skip.iter().any(|g| name.starts_with(g.as_str())) {
+                targets.push(name);
+            }
+        }
+    }
+    targets.sort();
+    Ok(targets)
+}
+
+/// The cargo test invocations: everything, or everything but the skipped groups.
+fn test_invocations(skip: &[String]) -> Result<Vec<Vec<String>>> {
+    let base = ["test", "--no-fail-fast"].map(String::from);
+    if skip.is_empty() {
+        return Ok(vec![base
+            .iter()
+            .cloned()
+            .chain(["--workspace".to_string()])
+            .collect()]);
+    }
+    let operator = base
+        .iter()
+        .cloned()
+        .chain(["--package", "kube9-operator"].map(String::from))
+        .collect();
+    let mut xtask: Vec<String> = base
+        .iter()
+        .cloned()
+        .chain(["--package", "xtask", "--lib", "--bins"].map(String::from))
+        .collect();
+    for t in test_targets(skip)? {
+        xtask.push("--test".into());
+        xtask.push(t);
+    }
+    Ok(vec![operator, xtask])
+}
+
+/// Adds one `test result: ok. 3 passed; 0 failed; 1 ignored; ...` line to the totals.
+fn count(line: &str, totals: &mut (u64, u64, u64)) {
+    let Some(rest) = line.strip_prefix("test result: ") else {
+        return;
+    };
+    for part in rest.split([';', '.']) {
+        let mut words = part.split_whitespace();
+        if let (Some(n), Some(what)) = (words.next(), words.next()) {
+            let n: u64 = n.parse().unwrap_or(0);
+            match what {
+                "passed" => totals.0 += n,
+                "failed" => totals.1 += n,
+                "ignored" => totals.2 += n,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Runs the tests, echoing their output, and adds up cargo's `test result:` lines.
+fn run_tests(skip: &[String], vars: &[(String, String)]) -> Result<(u64, u64, u64)> {
+    let mut totals = (0, 0, 0);
+    for args in test_invocations(skip)? {
+        let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut child = cargo(&arg_refs, vars).spawn(Stdio::piped(), Stdio::inherit())?;
+        for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
+            let line = line?;
+            println!("{line}");
+            count(&line, &mut totals);
+        }
+        if !child.wait()?.success() && totals.1 == 0 {
+            // A build failure or a crash prints no failed count of its own.
+            totals.1 += 1;
+        }
+    }
+    Ok(totals)
+}
+
+pub fn run(args: &flags::Ci) -> Result<()> {
+    for g in &args.skip {
+        if !GROUPS.iter().any(|(name, _)| name == g) {
+            bail!(
+                "unknown test group `{g}`: the groups are {}",
+                GROUPS.iter().map(|g| g.0).collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
+    let started = Instant::now();
+    let mut phases = Phases(Vec::new());
+    if args.no_install {
+        eprintln!("installing nothing (--no-install)");
+    } else {
+        let report = phases.time("setup", setup::run)?;
+        for line in report {
+            eprintln!("  {line}");
+        }
+    }
+    let needs_env = GROUPS
+        .iter()
+        .any(|(g, _)| *g != "workflows" && !args.skip.iter().any(|s| s == g));
+    let env_dir = super::ci_env_dir();
+    let state = if needs_env {
+        let docker = !args.skip.iter().any(|s| s == "docker");
+        Some(phases.time("environment up", || localenv::up(&env_dir, docker))?)
+    } else {
+        None
+    };
+    let mut vars = state.as_ref().map(|s| s.vars()).unwrap_or_default();
+    if state.is_none() {
+        let path = tools::search_path().to_string_lossy().into_owned();
+        vars.push(("PATH".into(), path));
+    }
+    vars.push(("KUBE9_SKIP_GROUPS".into(), args.skip.join(",")));
+
+    let result = (|| -> Result<(u64, u64, u64)> {
+        phases.time("cargo fmt --check", || {
+            run_cargo(&["fmt", "--all", "--check"], &vars)
+        })?;
+        phases.time("cargo clippy", || {
+            run_cargo(
+                &[
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ],
+                &vars,
+            )
+        })?;
+        phases.time("tests", || run_tests(&args.skip, &vars))
+    })();
+    if state.is_some() {
+        let _ = phases.time("environment down", || localenv::down(&env_dir));
+    }
+
+    eprintln!("\nphases:");
+    for (name, secs, ok) in &phases.0 {
+        eprintln!(
+            "  {name:<22} {secs:>7.1}s {}",
+            if *ok { "ok" } else { "FAILED" }
+        );
+    }
+    eprintln!(
+        "  {:<22} {:>7.1}s",
+        "total",
+        started.elapsed().as_secs_f64()
+    );
+    if args.skip.is_empty() {
+        eprintln!("skipped groups: none");
+    } else {
+        for g in &args.skip {
+            let needs = GROUPS.iter().find(|(n, _)| n == g).map_or("", |(_, d)| d);
+            eprintln!("skipped group on request: {g} (needs {needs})");
+        }
+    }
+    let (passed, failed, ignored) = result?;
+    println!("ci: {passed} passed, {failed} failed, {ignored} skipped");
+    if failed > 0 {
+        bail!("{failed} tests failed");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_cargo_result_lines() {
+        let mut totals = (0, 0, 0);
+        count("test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s", &mut totals);
+        count(
+            "test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out",
+            &mut totals,
+        );
+        count("running 3 tests", &mut totals);
+        assert_eq!(totals, (15, 2, 1));
+    }
+
+    #[test]
+    fn skipping_a_group_drops_its_test_files_only() {
+        let all = test_targets(&[]).unwrap();
+        let without_docker = test_targets(&["docker".into()]).unwrap();
+        assert!(without_docker.iter().all(|t| !t.starts_with("docker")));
+        assert_eq!(
+            all.iter().filter(|t| !t.starts_with("docker")).count(),
+            without_docker.len()
+        );
+    }
+}

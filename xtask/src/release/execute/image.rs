@@ -1,0 +1,514 @@
+//! The image steps: check the build, size and scan, push, tag, attach, verify, record.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{bail, ensure, Context, Result};
+
+use super::Executor;
+use crate::release::github;
+use crate::release::layout::{self, Image};
+use crate::release::notify::{self, Notify};
+use crate::release::plan::{platform_digest, Report, Step, INDEX_DIGEST};
+use crate::release::record::{self, ImageRecord, PlatformRecord, ScanRecord};
+use crate::release::registry::{Artifact, Repository};
+use crate::release::scan::{self, Severity, Verdict};
+
+use crate::release::scan::SBOM_ARTIFACT_TYPE;
+
+impl Executor {
+    pub(super) fn image_step(&mut self, step: &Step) -> Result<()> {
+        match step {
+            Step::CheckBuild { layout, platforms } => self.check_build(layout, platforms),
+            Step::CheckSize { budget } => check_sizes(self.image()?, *budget),
+            Step::SplitPlatform { platform, dest } => {
+                let image = self.image()?;
+                image.write_single_platform(image.platform(platform)?, dest)
+            }
+            Step::CheckDatabase {
+                metadata,
+                max_age_hours,
+            } => check_database(metadata, *max_age_hours),
+            Step::Gate {
+                severity,
+                reports,
+                require_rust,
+                enforce,
+                notify,
+            } => self.gate(*severity, reports, *require_rust, *enforce, notify),
+            Step::PullPublished {
+                repository,
+                digest,
+                layout,
+            } => {
+                let digest = match digest {
+                    Some(d) => d.clone(),
+                    None => self.bound(INDEX_DIGEST)?,
+                };
+                self.image = Some(self.registry(repository).pull_layout(&digest, layout)?);
+                Ok(())
+            }
+            Step::SameBuild { first, second } => same_build(first, second),
+            Step::Rescanned {
+                version,
+                severity,
+                reports,
+                sarif_dir,
+                notify,
+            } => rescanned(version, *severity, reports, sarif_dir, notify),
+            _ => self.publish_step(step),
+        }
+    }
+
+    fn publish_step(&mut self, step: &Step) -> Result<()> {
+        match step {
+            Step::PushContent { repository } => {
+                self.pushed = self.registry(repository).push_content(self.image()?)?;
+                let p = &self.pushed;
+                eprintln!(
+                    "    uploaded {} blobs ({} bytes), {} already present",
+                    p.blobs_uploaded, p.bytes_uploaded, p.blobs_present
+                );
+                Ok(())
+            }
+            Step::PushVersionTags { repository, tags } => self.push_version_tags(repository, tags),
+            Step::MoveFloatingTags {
+                repository,
+                version,
+                candidates,
+            } => {
+                let version = semver::Version::parse(version)?;
+                self.floating = self
+                    .registry(repository)
+                    .move_floating(&version, candidates)?;
+                for (tag, holder) in &self.floating.left {
+                    eprintln!("    not {tag}: held by the higher release {holder}");
+                }
+                Ok(())
+            }
+            Step::AttachSbom {
+                repository,
+                platform,
+                sbom,
+                created,
+            } => self.attach_sbom(repository, platform, sbom, created),
+            Step::VerifyImage {
+                repository,
+                tag,
+                platforms,
+                version,
+                commit,
+            } => self.verify_image(repository, tag, platforms, version, commit),
+            Step::RecordImage {
+                path,
+                repository,
+                version,
+                commit,
+                pushed,
+            } => self.record_image(path, repository, (version, commit), *pushed),
+            _ => unreachable!("image steps only"),
+        }
+    }
+
+    fn check_build(&mut self, layout: &Path, platforms: &[String]) -> Result<()> {
+        let image = Image::open(layout)?;
+        let mut built = image.platform_names();
+        built.sort();
+        let mut wanted = platforms.to_vec();
+        wanted.sort();
+        ensure!(
+            built == wanted,
+            "the build produced {built:?}, not the requested {wanted:?}"
+        );
+        println!("built {} ({})", image.index.digest, built.join(", "));
+        self.bind(INDEX_DIGEST, &image.index.digest.clone());
+        for p in &image.platforms {
+            println!(
+                "  {:<14} {:>8.2} MB compressed",
+                p.platform,
+                p.compressed_size() as f64 / 1e6
+            );
+            self.bind(&platform_digest(&p.platform), &p.manifest.digest.clone());
+        }
+        self.image = Some(image);
+        Ok(())
+    }
+
+    fn gate(
+        &mut self,
+        severity: Severity,
+        reports: &[Report],
+        require_rust: bool,
+        enforce: bool,
+        notify: &Notify,
+    ) -> Result<()> {
+        self.verdicts = reports
+            .iter()
+            .map(|r| {
+                let report = scan::read_report(&r.json)?;
+                Ok(scan::judge(&r.platform, &report, severity, require_rust))
+            })
+            .collect::<Result<_>>()?;
+        self.gate = severity.to_string();
+        for v in &self.verdicts {
+            println!(
+                "scanned {}: {} OS packages, {} Rust packages; findings {:?}",
+                v.platform, v.os_packages, v.rust_packages, v.counts
+            );
+        }
+        self.scan_summary(severity)?;
+        let failures: Vec<String> = self.verdicts.iter().flat_map(gate_failures).collect();
+        if failures.is_empty() {
+            return Ok(());
+        }
+        if !enforce {
+            for f in &failures {
+                github::warning(&format!("published image: {f}"));
+            }
+            return Ok(());
+        }
+        let dir = reports
+            .first()
+            .and_then(|r| r.json.parent())
+            .unwrap_or(Path::new("."));
+        self.notify_failure(severity, notify);
+        bail!(
+            "the image failed its checks, so nothing was pushed:\n  {}\nreports: {}",
+            failures.join("\n  "),
+            dir.display()
+        )
+    }
+
+    fn scan_summary(&self, severity: Severity) -> Result<()> {
+        let Some(actions) = &self.actions else {
+            return Ok(());
+        };
+        let mut md = format!("### Scan (gate: {severity})\n\n| platform | OS packages | Rust packages | findings |\n|---|---|---|---|\n");
+        for v in &self.verdicts {
+            md.push_str(&format!(
+                "| {} | {} | {} | {:?} |\n",
+                v.platform, v.os_packages, v.rust_packages, v.counts
+            ));
+        }
+        actions.add_summary(&md)
+    }
+
+    fn notify_failure(&self, severity: Severity, notify: &Notify) {
+        let Some(image) = self.image.as_ref() else {
+            return;
+        };
+        let blocking: Vec<Verdict> = self
+            .verdicts
+            .iter()
+            .filter(|v| !v.blocking.is_empty())
+            .cloned()
+            .collect();
+        if blocking.is_empty() {
+            return;
+        }
+        let why = format!(
+            "The release gate ({severity}) stopped this version: nothing was published. Build \
+             {}.",
+            image.index.digest
+        );
+        let issue = notify::findings_issue(&notify.image, &notify.version, &blocking, &why);
+        notify.send(&issue);
+    }
+
+    fn push_version_tags(&mut self, repository: &Repository, tags: &[String]) -> Result<()> {
+        let image = self.image()?;
+        let digest = image.index.digest.clone();
+        let index = image.blob(&digest)?;
+        let registry = self.registry(repository);
+        for tag in tags {
+            if !registry.push_version_tag(tag, &digest, &index)? {
+                println!("{repository}:{tag} already holds this build");
+            }
+        }
+        self.version_tags = tags.to_vec();
+        Ok(())
+    }
+
+    fn attach_sbom(
+        &mut self,
+        repository: &Repository,
+        platform: &str,
+        sbom: &Path,
+        created: &str,
+    ) -> Result<()> {
+        let blob = std::fs::read(sbom).with_context(|| format!("no SBOM at {}", sbom.display()))?;
+        let subject = self.image()?.platform(platform)?.manifest.clone();
+        let artifact = Artifact {
+            artifact_type: SBOM_ARTIFACT_TYPE.to_string(),
+            blob,
+            title: sbom
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            created: created.to_string(),
+        };
+        let digest = self
+            .registry(repository)
+            .add_referrer(&subject, &artifact)
+            .with_context(|| {
+                format!("the {platform} SBOM could not be attached; nothing further was published")
+            })?;
+        eprintln!("    {platform} SBOM {digest} refers to {}", subject.digest);
+        Ok(())
+    }
+
+    /// Reads back what the registry serves under the version tag: the digest (the scanned one,
+    /// or on a re-run the published one, which is then bound), every platform, the labels.
+    fn verify_image(
+        &mut self,
+        repository: &Repository,
+        tag: &str,
+        platforms: &[String],
+        version: &str,
+        commit: &str,
+    ) -> Result<()> {
+        let registry = self.registry(repository);
+        let (bytes, digest) = registry
+            .manifest(&repository.tag(tag))?
+            .with_context(|| format!("{repository}:{tag} is missing"))?;
+        if let Some(built) = self.bindings.get(INDEX_DIGEST) {
+            ensure!(
+                digest == *built,
+                "{repository}:{tag} serves {digest}, not the scanned {built}"
+            );
+        }
+        self.bind(INDEX_DIGEST, &digest);
+        let served: BTreeMap<String, String> =
+            layout::index_platforms(&bytes)?.into_iter().collect();
+        for p in platforms {
+            let manifest = served.get(p).with_context(|| {
+                format!(
+                    "the index lacks {p} (it lists {:?})",
+                    served.keys().collect::<Vec<_>>()
+                )
+            })?;
+            self.bind(&platform_digest(p), manifest);
+            check_labels(&registry, manifest, p, (version, commit))?;
+        }
+        println!(
+            "verified {repository}:{tag} -> {digest} ({})",
+            platforms.join(", ")
+        );
+        Ok(())
+    }
+
+    fn record_image(
+        &mut self,
+        path: &Path,
+        repository: &Repository,
+        (version, commit): (&str, &str),
+        pushed: bool,
+    ) -> Result<()> {
+        let record = ImageRecord {
+            version: version.to_string(),
+            repository: repository.to_string(),
+            digest: self.bindings.get(INDEX_DIGEST).cloned().unwrap_or_default(),
+            commit: commit.to_string(),
+            tags: self
+                .version_tags
+                .iter()
+                .chain(&self.floating.taken)
+                .cloned()
+                .collect(),
+            platforms: self.platform_records(),
+            pushed,
+            scan: ScanRecord::new(&self.gate, &self.verdicts),
+            blobs_uploaded: self.pushed.blobs_uploaded,
+            bytes_uploaded: self.pushed.bytes_uploaded,
+        };
+        record::write(path, &record)?;
+        if record.pushed {
+            if let Some(actions) = &self.actions {
+                image_outputs(actions, &record)?;
+            }
+            println!(
+                "published {}@{} as {}",
+                record.repository,
+                record.digest,
+                record.tags.join(", ")
+            );
+        } else {
+            println!("checks passed; --no-push: nothing was published");
+        }
+        Ok(())
+    }
+
+    fn platform_records(&self) -> Vec<PlatformRecord> {
+        let Some(image) = &self.image else {
+            return Vec::new();
+        };
+        image
+            .platforms
+            .iter()
+            .map(|p| PlatformRecord {
+                platform: p.platform.clone(),
+                manifest: p.manifest.digest.clone(),
+                compressed_bytes: p.compressed_size(),
+            })
+            .collect()
+    }
+}
+
+fn gate_failures(v: &Verdict) -> Vec<String> {
+    let mut failures = v.problems.clone();
+    if !v.blocking.is_empty() {
+        let ids: Vec<String> = v.blocking.iter().map(|f| f.to_string()).collect();
+        failures.push(format!("{}: {}", v.platform, ids.join(", ")));
+    }
+    failures
+}
+
+pub fn check_sizes(image: &Image, budget: u64) -> Result<()> {
+    let over: Vec<String> = image
+        .platforms
+        .iter()
+        .filter(|p| p.compressed_size() > budget)
+        .map(|p| {
+            format!(
+                "{} is {:.1} MB compressed, over the {} MB budget",
+                p.platform,
+                p.compressed_size() as f64 / 1e6,
+                budget / 1_000_000
+            )
+        })
+        .collect();
+    if !over.is_empty() {
+        bail!(
+            "the image failed its checks, so nothing was pushed:\n  {}",
+            over.join("\n  ")
+        );
+    }
+    Ok(())
+}
+
+fn check_database(metadata: &Path, max_age_hours: Option<u64>) -> Result<()> {
+    let text = std::fs::read(metadata)
+        .with_context(|| format!("trivy left no database metadata at {}", metadata.display()))?;
+    let meta: scan::DbMetadata = serde_json::from_slice(&text)
+        .with_context(|| format!("{} is not Trivy's database metadata", metadata.display()))?;
+    let hours = scan::check_db_age(&meta, jiff::Timestamp::now(), max_age_hours)?;
+    if max_age_hours.is_none() && hours > 72.0 {
+        github::warning(&format!(
+            "the vulnerability database is {hours:.0} hours old; judged anyway (--allow-stale-db)"
+        ));
+    } else {
+        println!(
+            "vulnerability database updated {} ({hours:.0} hours ago)",
+            meta.updated_at
+        );
+    }
+    Ok(())
+}
+
+fn check_labels(
+    registry: &crate::release::registry::Registry,
+    manifest: &str,
+    platform: &str,
+    (version, commit): (&str, &str),
+) -> Result<()> {
+    let labels = registry.labels(manifest)?;
+    let get = |k: &str| {
+        labels
+            .get(&format!("org.opencontainers.image.{k}"))
+            .map(String::as_str)
+    };
+    ensure!(
+        get("version") == Some(version) && get("revision") == Some(commit),
+        "the {platform} image in the registry lacks the labels version {version} and revision {commit}"
+    );
+    Ok(())
+}
+
+fn image_outputs(actions: &crate::release::github::Actions, record: &ImageRecord) -> Result<()> {
+    let reference = format!("{}@{}", record.repository, record.digest);
+    actions.set_outputs(&BTreeMap::from([
+        ("digest", record.digest.clone()),
+        ("tags", record.tags.join(",")),
+        ("image", reference.clone()),
+        ("repository", record.repository.clone()),
+    ]))?;
+    let mut summary = format!(
+        "### Image {}\n\n| | |\n|---|---|\n| image | `{reference}` |\n| tags | {} |\n",
+        record.version,
+        record.tags.join(", ")
+    );
+    for p in &record.platforms {
+        summary.push_str(&format!(
+            "| {} | {:.2} MB compressed |\n",
+            p.platform,
+            p.compressed_bytes as f64 / 1e6
+        ));
+    }
+    actions.add_summary(&summary)
+}
+
+fn same_build(first: &Path, second: &Path) -> Result<()> {
+    let (a, b) = (layout::top_digest(first)?, layout::top_digest(second)?);
+    println!("first build:  {a}\nsecond build: {b}");
+    ensure!(
+        a == b,
+        "the two builds differ ({a} and {b}): the image is not reproducible; compare the layouts \
+         in {} and {}",
+        first.display(),
+        second.display()
+    );
+    println!("reproducible: both builds gave the same index digest");
+    Ok(())
+}
+
+/// A rescan's verdict on one version: each SARIF file gets a category of its own (GitHub keeps
+/// one analysis per category), and findings at `severity` or above are reported.
+fn rescanned(
+    version: &str,
+    severity: Severity,
+    reports: &[Report],
+    sarif_dir: &Path,
+    notify: &Notify,
+) -> Result<()> {
+    std::fs::create_dir_all(sarif_dir)?;
+    let mut verdicts = Vec::new();
+    for r in reports {
+        let slug = r.platform.replace('/', "-");
+        let category = format!("trivy-rescan-{version}-{slug}");
+        let mut sarif: serde_json::Value = serde_json::from_slice(&std::fs::read(&r.sarif)?)?;
+        for run in sarif["runs"].as_array_mut().into_iter().flatten() {
+            run["automationDetails"] = serde_json::json!({"id": format!("{category}/")});
+        }
+        let dest = sarif_dir.join(format!("{category}.sarif"));
+        std::fs::write(&dest, serde_json::to_vec_pretty(&sarif)?)?;
+        let verdict = scan::judge(&r.platform, &scan::read_report(&r.json)?, severity, false);
+        verdicts.push(Verdict {
+            findings: verdict.blocking.clone(),
+            ..verdict
+        });
+    }
+    let found: Vec<Verdict> = verdicts
+        .into_iter()
+        .filter(|v| !v.blocking.is_empty())
+        .collect();
+    if found.is_empty() {
+        println!("{version}: no finding of {severity} or above");
+        return Ok(());
+    }
+    let count: usize = found.iter().map(|v| v.blocking.len()).sum();
+    github::warning(&format!(
+        "{}:{version} has {count} finding(s) of {severity} or above since its release",
+        notify.image
+    ));
+    let why = format!(
+        "The weekly rescan with today's vulnerability database found {severity} or higher \
+         findings in this published image."
+    );
+    notify.send(&notify::findings_issue(
+        &notify.image,
+        version,
+        &found,
+        &why,
+    ));
+    Ok(())
+}

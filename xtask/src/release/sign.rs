@@ -1,0 +1,256 @@
+//! Signatures with cosign: the image index and the chart are signed, each platform's SBOM is
+//! attached as a signed CycloneDX attestation. On GitHub the identity is the workflow (keyless,
+//! GitHub's OIDC token); elsewhere a key pair whose private half and password come from the
+//! environment only (`COSIGN_PRIVATE_KEY`, `COSIGN_PASSWORD`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+use serde::Serialize;
+
+use crate::release::cmd::{Cmd, Secret};
+use crate::release::github::Actions;
+use crate::release::registry::Repository;
+
+/// GitHub's OIDC issuer, the only one a keyless release signature may come from.
+pub const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
+
+/// Who signs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "mode", rename_all = "lowercase")]
+pub enum Signer {
+    /// A key pair; Sigstore's transparency log is not used (it is not reachable everywhere),
+    /// so verification needs `--insecure-ignore-tlog`.
+    Key { key: Secret, password: Secret },
+    /// GitHub Actions' OIDC identity, recorded in Sigstore's transparency log.
+    Keyless { request_token: Secret },
+}
+
+impl Signer {
+    /// A key from the environment first (a maintainer's laptop, the tests), else the
+    /// workflow's OIDC identity in GitHub Actions.
+    pub fn from_env(actions: Option<&Actions>) -> Result<Signer> {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        if let Some(key) = var("COSIGN_PRIVATE_KEY") {
+            let password = var("COSIGN_PASSWORD").unwrap_or_default();
+            return Ok(Signer::Key {
+                key: Secret::new(key),
+                password: Secret::new(password),
+            });
+        }
+        match (
+            actions.filter(|a| a.oidc),
+            var("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
+        ) {
+            (Some(_), Some(token)) => Ok(Signer::Keyless {
+                request_token: Secret::new(token),
+            }),
+            _ => bail!(
+                "nothing to sign with: set COSIGN_PRIVATE_KEY (the key's PEM text) and \
+                 COSIGN_PASSWORD in the environment (make a pair with `cosign generate-key-pair`), \
+                 or run in GitHub Actions with `permissions: id-token: write` for keyless \
+                 signing; --no-sign publishes without signatures"
+            ),
+        }
+    }
+
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Signer::Key { .. } => {
+                "key pair from COSIGN_PRIVATE_KEY, without the transparency log (--tlog-upload=false): verify with --insecure-ignore-tlog"
+            }
+            Signer::Keyless { .. } => "keyless, the workflow's GitHub OIDC identity, logged in Rekor",
+        }
+    }
+
+    fn apply(&self, cmd: Cmd) -> Cmd {
+        match self {
+            Signer::Key { key, password } => cmd
+                .opt("--key", "env://COSIGN_PRIVATE_KEY")
+                .arg("--tlog-upload=false")
+                .secret_env("COSIGN_PRIVATE_KEY", key.clone())
+                .secret_env("COSIGN_PASSWORD", password.clone()),
+            Signer::Keyless { request_token } => {
+                cmd.secret_env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", request_token.clone())
+            }
+        }
+    }
+}
+
+/// How a signature is checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "mode", rename_all = "lowercase")]
+pub enum Verifier {
+    Key {
+        public_key: PathBuf,
+    },
+    /// The release workflow of `repository` at the release's tag, and GitHub's issuer.
+    Keyless {
+        identity: String,
+    },
+}
+
+impl Verifier {
+    /// `https://github.com/<owner>/<name>/.github/workflows/release.yml@refs/tags/<tag>`.
+    pub fn release_workflow(repository: &str, tag: &str) -> Verifier {
+        Verifier::Keyless {
+            identity: format!(
+                "https://github.com/{repository}/.github/workflows/release.yml@refs/tags/{tag}"
+            ),
+        }
+    }
+
+    fn apply(&self, cmd: Cmd) -> Cmd {
+        match self {
+            Verifier::Key { public_key } => cmd
+                .opt("--key", public_key.display().to_string())
+                .arg("--insecure-ignore-tlog=true"),
+            Verifier::Keyless { identity } => cmd
+                .opt("--certificate-identity", identity)
+                .opt("--certificate-oidc-issuer", GITHUB_ISSUER),
+        }
+    }
+}
+
+/// cosign's view of one registry: where its login lives and whether plain HTTP is allowed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cosign {
+    /// A private directory holding the registry login (`DOCKER_CONFIG`), when logged in.
+    pub login_dir: Option<String>,
+    pub plain_http: bool,
+}
+
+impl Cosign {
+    pub fn for_repository(repository: &Repository, login_dir: Option<&str>) -> Cosign {
+        Cosign {
+            login_dir: login_dir.map(String::from),
+            plain_http: repository.is_loopback(),
+        }
+    }
+
+    fn cosign(&self, words: &[&str]) -> Cmd {
+        let mut cmd = Cmd::new("cosign").args(words.iter().copied());
+        if let Some(dir) = &self.login_dir {
+            cmd = cmd.env("DOCKER_CONFIG", dir);
+        }
+        if self.plain_http {
+            cmd = cmd.args(["--allow-http-registry", "--allow-insecure-registry"]);
+        }
+        cmd
+    }
+
+    /// Signs `reference` (`repo@sha256:...`); the signature lands under `sha256-<hex>.sig`.
+    pub fn sign(&self, signer: &Signer, reference: &str) -> Cmd {
+        signer.apply(self.cosign(&["sign", "--yes"])).arg(reference)
+    }
+
+    /// Attaches the CycloneDX SBOM as a signed attestation (`sha256-<hex>.att`).
+    pub fn attest(&self, signer: &Signer, sbom: &Path, reference: &str) -> Cmd {
+        signer
+            .apply(self.cosign(&["attest", "--yes", "--type", "cyclonedx"]))
+            .opt("--predicate", sbom.display().to_string())
+            .arg(reference)
+    }
+
+    pub fn verify(&self, verifier: &Verifier, reference: &str) -> Cmd {
+        verifier
+            .apply(self.cosign(&["verify", "--output", "json"]))
+            .arg(reference)
+    }
+
+    pub fn verify_attestation(&self, verifier: &Verifier, reference: &str) -> Cmd {
+        verifier
+            .apply(self.cosign(&[
+                "verify-attestation",
+                "--type",
+                "cyclonedx",
+                "--output",
+                "json",
+            ]))
+            .arg(reference)
+    }
+}
+
+/// cosign's login into the private directory, the password on stdin.
+pub fn login(host: &str, username: &str, password: &Secret, login_dir: &str) -> Cmd {
+    Cmd::new("cosign")
+        .args(["login", host])
+        .opt("--username", username)
+        .arg("--password-stdin")
+        .env("DOCKER_CONFIG", login_dir)
+        .stdin_secret(password.clone())
+}
+
+/// The tag cosign stores a signature (`sig`) or attestation (`att`) of `digest` under.
+pub fn cosign_tag(digest: &str, kind: &str) -> String {
+    format!("{}.{kind}", digest.replace(':', "-"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> Signer {
+        Signer::Key {
+            key: Secret::new("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----"),
+            password: Secret::new("pw"),
+        }
+    }
+
+    #[test]
+    fn key_signing_takes_the_key_from_the_environment_and_skips_the_log() {
+        let cosign = Cosign {
+            login_dir: Some("<login-dir>".into()),
+            plain_http: true,
+        };
+        let cmd = cosign.sign(&key(), "127.0.0.1:5000/x@sha256:ab");
+        assert_eq!(
+            cmd.to_string(),
+            "DOCKER_CONFIG=<login-dir> COSIGN_PRIVATE_KEY=*** COSIGN_PASSWORD=*** cosign sign --yes \
+             --allow-http-registry --allow-insecure-registry --key env://COSIGN_PRIVATE_KEY \
+             --tlog-upload=false 127.0.0.1:5000/x@sha256:ab"
+        );
+        assert!(!format!("{cmd:?}").contains("SIGSTORE PRIVATE"));
+    }
+
+    #[test]
+    fn keyless_verification_pins_the_release_workflow_and_githubs_issuer() {
+        let cosign = Cosign {
+            login_dir: None,
+            plain_http: false,
+        };
+        let verifier = Verifier::release_workflow("alto9/kube9-operator", "v1.2.3");
+        let cmd = cosign.verify(&verifier, "ghcr.io/alto9/kube9-operator@sha256:ab");
+        assert_eq!(
+            cmd.to_string(),
+            "cosign verify --output json --certificate-identity \
+             https://github.com/alto9/kube9-operator/.github/workflows/release.yml@refs/tags/v1.2.3 \
+             --certificate-oidc-issuer https://token.actions.githubusercontent.com \
+             ghcr.io/alto9/kube9-operator@sha256:ab"
+        );
+    }
+
+    #[test]
+    fn the_sbom_is_attested_as_cyclonedx() {
+        let cosign = Cosign {
+            login_dir: None,
+            plain_http: false,
+        };
+        let cmd = cosign.attest(&key(), Path::new("sbom.json"), "r@sha256:ab");
+        assert!(cmd
+            .args
+            .join(" ")
+            .starts_with("attest --yes --type cyclonedx"));
+        assert!(cmd.args.join(" ").contains("--predicate sbom.json"));
+        assert_eq!(cosign_tag("sha256:ab", "att"), "sha256-ab.att");
+    }
+
+    #[test]
+    fn the_login_password_travels_on_stdin() {
+        let cmd = login("ghcr.io", "octocat", &Secret::new("tok"), "/tmp/d");
+        assert_eq!(
+            cmd.to_string(),
+            "DOCKER_CONFIG=/tmp/d cosign login ghcr.io --username octocat --password-stdin <<< ***"
+        );
+    }
+}

@@ -1,0 +1,299 @@
+//! The release version and the tags it earns. Pure: the registry's tags come in as data.
+
+use std::fmt;
+
+use anyhow::{bail, Result};
+use semver::Version;
+use serde::Serialize;
+
+/// The limit Kubernetes sets on a label value; the chart puts the version in one.
+pub const LABEL_LIMIT: usize = 63;
+
+/// A release version as given (`v1.2.3` or `1.2.3`), checked to be strict semver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseVersion {
+    version: Version,
+}
+
+impl ReleaseVersion {
+    pub fn parse(raw: &str) -> Result<Self> {
+        let hint = "use a strict semantic version such as v1.2.3 or v1.0.0-beta.1";
+        let plain = raw.strip_prefix('v').unwrap_or(raw);
+        if plain.is_empty() {
+            bail!("the release version is empty: {hint}");
+        }
+        let version = match Version::parse(plain) {
+            Ok(v) => v,
+            Err(e) => bail!("`{raw}` is not a release version ({e}): {hint}"),
+        };
+        if !version.build.is_empty() {
+            bail!(
+                "`{raw}` carries build metadata (`+{}`), which an image tag cannot hold: release `v{}` instead",
+                version.build,
+                Version { build: semver::BuildMetadata::EMPTY, ..version.clone() }
+            );
+        }
+        let release = ReleaseVersion { version };
+        if release.plain().len() > LABEL_LIMIT {
+            bail!(
+                "`{raw}` is too long: the chart's app.kubernetes.io/version label holds at most \
+                 {LABEL_LIMIT} characters; shorten the pre-release part"
+            );
+        }
+        Ok(release)
+    }
+
+    pub fn semver(&self) -> &Version {
+        &self.version
+    }
+
+    /// `1.2.3`: the chart version, appVersion and the operator's `--version`.
+    pub fn plain(&self) -> String {
+        self.version.to_string()
+    }
+
+    /// `v1.2.3`: the git tag and the first image tag.
+    pub fn tag(&self) -> String {
+        format!("v{}", self.version)
+    }
+
+    pub fn is_prerelease(&self) -> bool {
+        !self.version.pre.is_empty()
+    }
+}
+
+impl fmt::Display for ReleaseVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.tag())
+    }
+}
+
+/// Whether a floating tag moves to this release, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Floating {
+    pub tag: String,
+    /// `None` when this release takes the tag; otherwise the higher release that keeps it.
+    pub held_by: Option<String>,
+}
+
+/// The tags of one release: version tags never move; floating tags only move forward.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TagPlan {
+    pub version_tags: Vec<String>,
+    pub floating: Vec<Floating>,
+}
+
+impl TagPlan {
+    /// The floating tags this release takes, as planned from the tags read before the build.
+    pub fn floating_taken(&self) -> Vec<String> {
+        self.floating
+            .iter()
+            .filter(|f| f.held_by.is_none())
+            .map(|f| f.tag.clone())
+            .collect()
+    }
+
+    /// Version tags first, then the floating tags this release takes: the order of pushing.
+    pub fn tags_to_push(&self) -> Vec<String> {
+        let mut tags = self.version_tags.clone();
+        tags.extend(self.floating_taken());
+        tags
+    }
+}
+
+/// Releases already published, read from a repository's tags (anything else, such as cosign's
+/// `sha256-<hex>.sig` or a referrers index `sha256-<hex>`, is ignored).
+pub fn published_versions<'a>(tags: impl IntoIterator<Item = &'a str>) -> Vec<Version> {
+    tags.into_iter()
+        .filter_map(|t| ReleaseVersion::parse(t).ok())
+        .map(|r| r.version)
+        .collect()
+}
+
+/// The floating tags a stable version could hold: `MAJOR.MINOR`, `MAJOR` (never a bare `0`,
+/// which would claim stability for the unstable 0.x line) and `latest`.
+fn floating_candidates(v: &Version) -> Vec<String> {
+    let mut tags = vec![format!("{}.{}", v.major, v.minor)];
+    if v.major > 0 {
+        tags.push(v.major.to_string());
+    }
+    tags.push("latest".to_string());
+    tags
+}
+
+/// Whether `p` is in the scope of the floating tag `tag` (`1.2`, `1` or `latest`).
+fn in_scope(tag: &str, p: &Version) -> bool {
+    let mut parts = tag.split('.').map(|n| n.parse::<u64>());
+    match (parts.next(), parts.next()) {
+        (Some(Ok(major)), Some(Ok(minor))) => p.major == major && p.minor == minor,
+        (Some(Ok(major)), None) => p.major == major,
+        _ => tag == "latest",
+    }
+}
+
+/// The release that should hold a floating tag: the highest stable one in its scope.
+pub fn holder<'a>(tag: &str, published: &'a [Version]) -> Option<&'a Version> {
+    published
+        .iter()
+        .filter(|p| p.pre.is_empty() && in_scope(tag, p))
+        .max()
+}
+
+/// Computes the tags for `release` given the versions already in the registry. A release
+/// marked as a pre-release (on GitHub, or by `prerelease`) takes no floating tag even when its
+/// version has no pre-release part.
+pub fn plan_tags(release: &ReleaseVersion, published: &[Version], prerelease: bool) -> TagPlan {
+    let v = release.semver();
+    let version_tags = vec![release.tag(), release.plain()];
+    if release.is_prerelease() || prerelease {
+        return TagPlan {
+            version_tags,
+            floating: Vec::new(),
+        };
+    }
+    let floating = floating_candidates(v)
+        .into_iter()
+        .map(|tag| {
+            let held_by = holder(&tag, published)
+                .filter(|h| *h > v)
+                .map(|h| h.to_string());
+            Floating { tag, held_by }
+        })
+        .collect();
+    TagPlan {
+        version_tags,
+        floating,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(version: &str, published: &[&str]) -> Vec<String> {
+        let release = ReleaseVersion::parse(version).unwrap();
+        plan_tags(
+            &release,
+            &published_versions(published.iter().copied()),
+            false,
+        )
+        .tags_to_push()
+    }
+
+    #[test]
+    fn accepts_with_and_without_v() {
+        assert_eq!(ReleaseVersion::parse("v1.2.3").unwrap().plain(), "1.2.3");
+        assert_eq!(ReleaseVersion::parse("1.2.3").unwrap().tag(), "v1.2.3");
+    }
+
+    #[test]
+    fn refuses_what_is_not_strict_semver() {
+        for bad in [
+            "v1.2",
+            "1.2.3.4",
+            "latest",
+            "01.2.3",
+            "1.02.3",
+            "v1.2.3-01",
+            "",
+            "v",
+            "1.2.3 ",
+            "vv1.2.3",
+        ] {
+            let err = ReleaseVersion::parse(bad)
+                .map(|_| ())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("v1.2.3"), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn refuses_build_metadata_and_overlong_tags() {
+        let err = ReleaseVersion::parse("v1.2.3+build.5")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("release `v1.2.3` instead"), "{err}");
+        let long = format!("1.0.0-{}", "a".repeat(58));
+        assert!(ReleaseVersion::parse(&long)
+            .unwrap_err()
+            .to_string()
+            .contains("63 characters"));
+        let fits = format!("1.0.0-{}", "a".repeat(57));
+        assert!(ReleaseVersion::parse(&fits).is_ok());
+    }
+
+    #[test]
+    fn stable_release_gets_all_tags() {
+        assert_eq!(
+            plan("v1.2.3", &[]),
+            ["v1.2.3", "1.2.3", "1.2", "1", "latest"]
+        );
+    }
+
+    #[test]
+    fn zero_major_gets_no_bare_zero() {
+        assert_eq!(
+            plan("v0.4.1", &["v0.3.0"]),
+            ["v0.4.1", "0.4.1", "0.4", "latest"]
+        );
+    }
+
+    #[test]
+    fn prerelease_gets_only_its_own_version() {
+        assert_eq!(
+            plan("v1.0.0-beta.1", &[]),
+            ["v1.0.0-beta.1", "1.0.0-beta.1"]
+        );
+    }
+
+    #[test]
+    fn backport_never_moves_latest() {
+        let published = ["v2.0.1", "2.0.1", "2.0", "2", "latest", "v1.9.0", "1.9.0"];
+        assert_eq!(plan("v1.9.1", &published), ["v1.9.1", "1.9.1", "1.9", "1"]);
+        // A patch to an older minor keeps neither the minor above it nor the major.
+        let published = ["v1.9.0", "v1.8.4"];
+        assert_eq!(plan("v1.8.5", &published), ["v1.8.5", "1.8.5", "1.8"]);
+    }
+
+    #[test]
+    fn plan_names_the_release_that_holds_a_tag() {
+        let release = ReleaseVersion::parse("v1.9.1").unwrap();
+        let plan = plan_tags(&release, &published_versions(["v2.0.1"]), false);
+        let latest = plan.floating.iter().find(|f| f.tag == "latest").unwrap();
+        assert_eq!(latest.held_by.as_deref(), Some("2.0.1"));
+    }
+
+    #[test]
+    fn prereleases_and_foreign_tags_never_hold_floating_tags() {
+        let published = ["v2.0.0-rc.1", "buildcache", "sha256-abc.sig", "2.0.0-rc.1"];
+        assert_eq!(
+            plan("v1.9.1", &published),
+            ["v1.9.1", "1.9.1", "1.9", "1", "latest"]
+        );
+    }
+
+    #[test]
+    fn rerun_of_the_highest_release_keeps_its_tags() {
+        assert_eq!(
+            plan("v1.2.3", &["v1.2.3", "1.2.3"]),
+            ["v1.2.3", "1.2.3", "1.2", "1", "latest"]
+        );
+    }
+
+    #[test]
+    fn a_github_prerelease_takes_no_floating_tag_even_with_a_plain_version() {
+        let release = ReleaseVersion::parse("v1.3.0").unwrap();
+        let plan = plan_tags(&release, &[], true);
+        assert_eq!(plan.tags_to_push(), ["v1.3.0", "1.3.0"]);
+    }
+
+    #[test]
+    fn holder_is_the_highest_stable_release_in_scope() {
+        let published = published_versions(["v1.9.1", "v2.0.1", "v2.1.0-rc.1", "v1.8.0"]);
+        assert_eq!(holder("latest", &published).unwrap().to_string(), "2.0.1");
+        assert_eq!(holder("1", &published).unwrap().to_string(), "1.9.1");
+        assert_eq!(holder("1.8", &published).unwrap().to_string(), "1.8.0");
+        assert_eq!(holder("2.1", &published), None);
+    }
+}

@@ -1,0 +1,20 @@
+//! `cargo xtask env up|down|status`: the local environment, e.g. for `cargo test`.
+
+use anyhow::Result;
+
+use crate::devenv::{self, localenv};
+use crate::flags::{self, EnvAction};
+
+impl flags::Env {
+    pub fn run(self) -> Result<()> {
+        let dir = devenv::local_env_dir();
+        match self.action {
+            EnvAction::Up => {
+                localenv::up(&dir, true)?;
+                localenv::print(&dir)
+            }
+            EnvAction::Down => localenv::down(&dir),
+            EnvAction::Status => localenv::print(&dir),
+        }
+    }
+}
