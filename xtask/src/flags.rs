@@ -260,7 +260,7 @@ pub struct VerifyRelease {
     pub chart_repository: String,
     /// The public key of a key-signed release (cosign.pub); without it the signatures must be
     /// the release workflow's keyless ones.
-    #[arg(long)]
+    #[arg(long, env = "KUBE9_COSIGN_PUBLIC_KEY")]
     pub key: Option<PathBuf>,
     /// The GitHub repository whose release workflow signed (keyless), `owner/name`.
     #[arg(

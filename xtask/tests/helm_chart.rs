@@ -89,8 +89,6 @@ fn deployment_runs_locked_down_with_probes() {
         "path: /readyz",
         "fieldPath: metadata.namespace",
         "kind: ServiceAccount",
-        "kind: ClusterRole",
-        "kind: ClusterRoleBinding",
         "kind: Role\n",
         "kind: RoleBinding",
         "kind: Service\n",
@@ -98,12 +96,80 @@ fn deployment_runs_locked_down_with_probes() {
     ] {
         assert!(manifests.contains(expected), "missing {expected:?}");
     }
-    // The cluster-wide role only reads.
-    let cluster_role = manifests
-        .split("---")
-        .find(|d| d.contains("kind: ClusterRole\n"))
-        .unwrap();
-    for verb in ["create", "update", "patch", "delete"] {
-        assert!(!cluster_role.contains(verb), "ClusterRole grants {verb}");
+    assert!(!manifests.contains("ClusterRole"), "no cluster-wide role");
+}
+
+/// The documents of a rendering, parsed.
+fn documents(manifests: &str) -> Vec<serde_json::Value> {
+    manifests
+        .split("\n---")
+        .filter(|d| d.contains("kind:"))
+        .map(|d| serde_saphyr::from_str(d).unwrap())
+        .collect()
+}
+
+#[test]
+fn the_role_allows_only_what_the_operator_does() {
+    let docs = documents(&rendered(&[]));
+    let role = docs.iter().find(|d| d["kind"] == "Role").unwrap();
+    assert_eq!(role["metadata"]["namespace"], "kube9-system");
+    assert_eq!(
+        role["rules"],
+        serde_json::json!([
+            {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create"]},
+            {"apiGroups": [""], "resources": ["configmaps"],
+             "resourceNames": ["kube9-operator-status"], "verbs": ["get", "patch"]}
+        ])
+    );
+    // The name the operator writes is the one the role allows.
+    assert_eq!(
+        kube9_operator::status::CONFIGMAP_NAME,
+        "kube9-operator-status"
+    );
+    let binding = docs.iter().find(|d| d["kind"] == "RoleBinding").unwrap();
+    assert_eq!(binding["roleRef"]["name"], role["metadata"]["name"]);
+    assert!(docs
+        .iter()
+        .all(|d| !d["kind"].as_str().unwrap().starts_with("Cluster")));
+}
+
+#[test]
+fn service_account_tokens_are_mounted_only_where_needed() {
+    let docs = documents(&rendered(&[]));
+    let account = docs.iter().find(|d| d["kind"] == "ServiceAccount").unwrap();
+    assert_eq!(account["automountServiceAccountToken"], false);
+    let deployment = docs.iter().find(|d| d["kind"] == "Deployment").unwrap();
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["automountServiceAccountToken"],
+        true
+    );
+}
+
+#[test]
+fn the_longest_version_a_release_accepts_keeps_every_label_valid() {
+    // 63 characters: the longest `ReleaseVersion` accepts (the app.kubernetes.io/version limit).
+    let version = format!("1.0.0-{}", "a".repeat(57));
+    assert!(xtask::release::version::ReleaseVersion::parse(&version).is_ok());
+    let digest = format!("sha256:{}", "0".repeat(64));
+    let data = xtask::release::chart::ChartData::release(
+        &version,
+        true,
+        "ghcr.io/alto9/kube9-operator",
+        &digest,
+    );
+    let dest = temp_dir("long-version");
+    let staged = xtask::release::chart::stage(&chart(), &dest, &data).unwrap();
+    let out = run(helm().args(["template", "kube9"]).arg(&staged));
+    assert!(out.status.success(), "{}", text(&out));
+    let manifests = String::from_utf8(out.stdout).unwrap();
+    for doc in documents(&manifests) {
+        for (key, value) in doc["metadata"]["labels"].as_object().unwrap() {
+            let value = value.as_str().unwrap();
+            assert!(value.len() <= 63, "{key}: {value}");
+            assert!(
+                !value.ends_with('-') && !value.ends_with('.'),
+                "{key}: {value}"
+            );
+        }
     }
 }

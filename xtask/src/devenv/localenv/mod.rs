@@ -13,6 +13,7 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 pub use services::{alive, http_status, push_database};
+pub use standins::external_bases;
 
 use crate::release::github;
 use crate::release::{record, tools};
