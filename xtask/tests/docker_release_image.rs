@@ -414,6 +414,7 @@ fn rerunning_a_release_builds_nothing_and_another_commit_is_refused() {
     assert_eq!(second.digest, first.digest);
     assert!(second.pushed);
     assert_eq!((second.blobs_uploaded, second.bytes_uploaded), (0, 0));
+    assert_eq!(second.tags, first.tags, "its outputs are emitted again");
     assert_eq!(tags(&repo), tags_before, "the registry is unchanged");
 
     std::fs::write(source.join("payload-arm64.txt"), "changed\n").unwrap();
@@ -740,5 +741,172 @@ fn a_release_after_a_local_release_does_not_scan_with_the_fixture_database() {
         text(&out).contains("trivy could not fetch its vulnerability database"),
         "{}",
         text(&out)
+    );
+}
+
+#[test]
+fn a_tag_list_paged_ten_at_a_time_is_read_to_its_end() {
+    use xtask::release::registry::{Registry, Repository};
+    let env = env();
+    let path = format!("test/{}", unique("paged"));
+    // 25 releases and latest in the registry; the highest, v9.0.0, is on the third page.
+    let layout = temp_dir("paged-layout");
+    layout_from_rootfs(
+        &fixtures().join("trivy-db/rootfs-high"),
+        &[("linux", "amd64"), ("linux", "arm64")],
+        &layout,
+    );
+    let image = xtask::release::layout::Image::open(&layout).unwrap();
+    let direct =
+        Registry::anonymous(&Repository::parse(&format!("{}/{path}", env.registry)).unwrap());
+    direct.push_content(&image).unwrap();
+    let index = image.blob(&image.index.digest).unwrap();
+    let mut tags: Vec<String> = (0..24).map(|i| format!("v1.0.{i}")).collect();
+    tags.extend(["v9.0.0".to_string(), "latest".to_string()]);
+    for tag in &tags {
+        direct
+            .push_version_tag(tag, &image.index.digest, &index)
+            .unwrap();
+    }
+    let proxy = fakes::paging_proxy(&env.registry, 10);
+    let source = fixture_image_repo("rootfs-high", "paged");
+    let out = ok(&mut release_image_cmd(
+        &source,
+        "v2.0.0",
+        &format!("{}/{path}", proxy.address),
+    ));
+    assert!(
+        out.contains("not latest: held by the higher release 9.0.0"),
+        "{out}"
+    );
+    assert!(
+        *proxy.tag_pages.lock().unwrap() >= 3,
+        "the list was read page by page"
+    );
+    assert_eq!(
+        digest_of(&format!("{}/{path}:latest", env.registry)),
+        image.index.digest,
+        "latest stays on 9.0.0"
+    );
+    assert_eq!(
+        digest_of(&format!("{}/{path}:2", env.registry)),
+        image_record(&source).digest
+    );
+}
+
+#[test]
+fn two_releases_at_once_always_leave_latest_on_the_higher() {
+    let env = env();
+    for round in 0..3 {
+        let repo = env.repository("race");
+        let older = fixture_image_repo("rootfs-high", &format!("older-{round}"));
+        let newer = fixture_image_repo("rootfs-high", &format!("newer-{round}"));
+        let start = |cmd: &mut std::process::Command| {
+            cmd.stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let a = start(&mut release_image_cmd(&older, "v1.9.1", &repo));
+        let b = start(&mut release_image_cmd(&newer, "v2.0.1", &repo));
+        for child in [a, b] {
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "{}", text(&out));
+        }
+        let (one, two) = (image_record(&older).digest, image_record(&newer).digest);
+        assert_eq!(digest_of(&format!("{repo}:latest")), two, "round {round}");
+        assert_eq!(digest_of(&format!("{repo}:2")), two, "round {round}");
+        assert_eq!(digest_of(&format!("{repo}:1")), one, "round {round}");
+    }
+}
+
+#[test]
+fn the_signing_key_and_its_password_reach_cosign_only() {
+    let env = env();
+    let source = fixture_image_repo("rootfs-high", "key-leak");
+    let repo = env.repository("key-leak");
+    // A line from the middle of the key's PEM text: its encrypted body.
+    let key_line = env.cosign_key.lines().nth(2).unwrap().to_string();
+    let tmp = temp_dir("tmpdir");
+    let key_watch = CmdlineWatch::start(&key_line);
+    let password_watch = CmdlineWatch::start(&env.cosign_password);
+    let out = run(release_image_cmd(&source, "v1.0.0", &repo).env("TMPDIR", &tmp));
+    let seen = [key_watch.finish(), password_watch.finish()];
+    assert!(out.status.success(), "{}", text(&out));
+    for (seen, secret) in seen
+        .iter()
+        .zip([key_line.as_str(), env.cosign_password.as_str()])
+    {
+        assert!(
+            seen.environ_programs.iter().any(|p| p.ends_with("/cosign")),
+            "the watch saw cosign hold it: {:?}",
+            seen.environ_programs
+        );
+        assert_kept_secret_from(
+            seen,
+            &text(&out),
+            ("cosign", secret),
+            &[&source, &tmp],
+            &["cosign"],
+        );
+    }
+}
+
+#[test]
+fn a_wrong_key_password_stops_the_release_before_its_chart_and_a_rerun_finishes_it() {
+    let env = env();
+    let source = fixture_release_repo("rootfs-high", "wrong-key");
+    let repo = env.repository("wrong-key");
+    let charts = format!("oci://{}/{}", env.registry, unique("charts"));
+    let chart_repo = format!("{}/kube9-operator", charts.trim_start_matches("oci://"));
+    let out =
+        run(release_cmd(&source, "v1.0.0", &repo, &charts)
+            .env("COSIGN_PASSWORD", "not-the-password"));
+    assert!(!out.status.success());
+    let log = text(&out);
+    assert!(log.contains("cosign could not sign the index"), "{log}");
+    assert!(
+        log.contains("no chart is published for an unsigned image"),
+        "{log}"
+    );
+    assert_eq!(tags(&chart_repo), Vec::<String>::new(), "no chart");
+    assert!(release_tags(&repo).contains(&"v1.0.0".to_string()));
+    assert!(
+        !tags(&repo).iter().any(|t| t.ends_with(".sig")),
+        "nothing was signed"
+    );
+
+    let again = ok(&mut release_cmd(&source, "v1.0.0", &repo, &charts));
+    assert!(
+        again.contains("already holds this commit's build"),
+        "{again}"
+    );
+    assert!(
+        !again.contains("docker buildx build"),
+        "nothing was rebuilt: {again}"
+    );
+    assert!(
+        tags(&repo).iter().any(|t| t.ends_with(".sig")),
+        "signed now"
+    );
+    assert_eq!(release_tags(&chart_repo), ["1.0.0"]);
+
+    // Checked against another key, the signatures do not verify, and the report says which.
+    let other = temp_dir("other-key");
+    ok(tool("cosign")
+        .arg("generate-key-pair")
+        .env("COSIGN_PASSWORD", "")
+        .current_dir(&other));
+    let verify = run(&mut verify_release_with_key(
+        "v1.0.0",
+        &repo,
+        &charts,
+        &other.join("cosign.pub"),
+    ));
+    assert!(!verify.status.success());
+    let log = text(&verify);
+    assert!(
+        log.contains("signature of the index") && log.contains("does not verify"),
+        "{log}"
     );
 }

@@ -61,3 +61,23 @@ fn buildx_builds_two_platforms_and_ctr_pulls_only_arm64() {
         "the amd64 manifest was not fetched: {content}"
     );
 }
+
+#[test]
+fn doctor_finds_the_installed_tools_and_the_environments_engine() {
+    // As a maintainer's shell right after `cargo xtask release --local`: neither the tools'
+    // directory on PATH nor the environment's engine in DOCKER_HOST.
+    let out = run(xtask()
+        .arg("doctor")
+        .env_remove("DOCKER_HOST")
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin"));
+    let report = text(&out);
+    assert!(out.status.success(), "{report}");
+    for tool in ["docker", "docker buildx", "trivy", "helm", "cosign", "act"] {
+        let line = report
+            .lines()
+            .find(|l| l.starts_with(&format!("{tool:<14} ")))
+            .unwrap_or_else(|| panic!("no line for {tool}: {report}"));
+        assert!(line.contains(" ok "), "{line}");
+    }
+    assert!(report.contains("A release can run here."), "{report}");
+}

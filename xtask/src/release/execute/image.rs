@@ -278,6 +278,10 @@ impl Executor {
             );
         }
         self.bind(INDEX_DIGEST, &digest);
+        if self.version_tags.is_empty() {
+            // A re-run: the version tags are the ones found, not written.
+            self.version_tags = vec![tag.to_string(), version.to_string()];
+        }
         let served: BTreeMap<String, String> =
             layout::index_platforms(&bytes)?.into_iter().collect();
         for p in platforms {
@@ -511,4 +515,56 @@ fn rescanned(
         &why,
     ));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::release::layout::PlatformImage;
+    use oci_client::manifest::{ImageIndexEntry, OciDescriptor};
+
+    fn platform(name: &str, layer_bytes: i64) -> PlatformImage {
+        let entry = ImageIndexEntry {
+            media_type: String::new(),
+            digest: String::new(),
+            size: 500,
+            platform: None,
+            annotations: None,
+            artifact_type: None,
+        };
+        PlatformImage {
+            platform: name.into(),
+            manifest: entry,
+            config: OciDescriptor {
+                size: 1_000,
+                ..Default::default()
+            },
+            layers: vec![OciDescriptor {
+                size: layer_bytes,
+                ..Default::default()
+            }],
+        }
+    }
+
+    #[test]
+    fn every_platform_over_the_budget_is_named() {
+        let image = Image {
+            root: "l".into(),
+            index: platform("x", 0).manifest,
+            platforms: vec![
+                platform("linux/amd64", 2_500_000),
+                platform("linux/arm64", 900_000),
+            ],
+            attestations: Vec::new(),
+        };
+        // manifest + config + layers: what a pull transfers.
+        assert_eq!(image.platforms[1].compressed_size(), 901_500);
+        let err = check_sizes(&image, 1_000_000).unwrap_err().to_string();
+        assert!(
+            err.contains("linux/amd64 is 2.5 MB compressed, over the 1 MB budget"),
+            "{err}"
+        );
+        assert!(!err.contains("linux/arm64"), "{err}");
+        assert!(check_sizes(&image, 3_000_000).is_ok());
+    }
 }

@@ -5,6 +5,9 @@ mod chart;
 mod image;
 mod verify;
 
+pub use chart::{wait_for_image, Patience};
+pub use image::check_sizes;
+
 use std::collections::BTreeMap;
 use std::time::Instant;
 

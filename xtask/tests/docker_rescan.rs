@@ -1,0 +1,150 @@
+//! Developers hear of vulnerabilities: a release whose gate fails, and a weekly rescan of the
+//! published images that finds a HIGH or CRITICAL finding, open one GitHub issue per image
+//! version (updated, never duplicated), against a stand-in for GitHub's issues API.
+
+mod support;
+
+use support::fakes::FakeGithub;
+use support::*;
+
+/// A command run as a GitHub Actions job would run it, with the stand-in's API.
+fn in_actions(cmd: &mut std::process::Command, api: &str) {
+    cmd.env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_API_URL", api)
+        .env("GITHUB_REPOSITORY", "alto9/kube9-operator")
+        .env("GITHUB_TOKEN", "gh-token-for-issues");
+}
+
+fn rescan_cmd(repository: &str, out_dir: &std::path::Path) -> std::process::Command {
+    let env = env();
+    let mut cmd = xtask();
+    cmd.args(["rescan", "--repository", repository, "--minors", "2"])
+        .args([
+            "--trivy-db-repository",
+            &env.trivy_db_repository,
+            "--allow-stale-db",
+        ])
+        .arg("--trivy-cache-dir")
+        .arg(out_dir.join("trivy-cache"))
+        .arg("--out-dir")
+        .arg(out_dir);
+    outside_actions(&mut cmd);
+    cmd
+}
+
+#[test]
+fn a_rescan_reports_each_supported_version_once_and_updates_its_issue() {
+    let env = env();
+    let repo = env.repository("rescan");
+    // Three releases; with two supported minor lines, 1.2.0 is no longer scanned.
+    for (version, payload) in [("v1.2.0", "old"), ("v1.3.0", "one"), ("v1.4.0", "two")] {
+        let source = fixture_image_repo("rootfs-high", payload);
+        ok(&mut release_image_cmd(&source, version, &repo));
+    }
+    let (github, api) = FakeGithub::start();
+    let out_dir = temp_dir("rescan");
+    let mut cmd = rescan_cmd(&repo, &out_dir);
+    in_actions(&mut cmd, &api);
+    let first = ok(&mut cmd);
+    assert!(
+        first.contains("1.4.0") && first.contains("1.3.0") && !first.contains("1.2.0 sha256"),
+        "{first}"
+    );
+    let titles: Vec<String> = github
+        .issues
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|i| i["title"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            format!("Vulnerabilities in {repo} 1.4.0"),
+            format!("Vulnerabilities in {repo} 1.3.0")
+        ]
+    );
+    let body = github.issues.lock().unwrap()[0]["body"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        body.contains("| CVE-2099-0002 | HIGH | fixture-libhigh | 2.0.0-1 | 2.0.1-1 |"),
+        "{body}"
+    );
+    assert!(github
+        .tokens
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|t| t == "Bearer gh-token-for-issues"));
+
+    // Each report has a category of its own for the Security tab.
+    let mut sarif: Vec<String> = std::fs::read_dir(out_dir.join("sarif"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    sarif.sort();
+    assert_eq!(sarif.len(), 4, "{sarif:?}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("sarif").join(&sarif[0])).unwrap())
+            .unwrap();
+    assert_eq!(report["version"], "2.1.0");
+    assert_eq!(
+        report["runs"][0]["automationDetails"]["id"],
+        "trivy-rescan-1.3.0-linux-amd64/"
+    );
+
+    // Next week: the same findings update the same issues.
+    let mut again = rescan_cmd(&repo, &out_dir);
+    in_actions(&mut again, &api);
+    ok(&mut again);
+    assert_eq!(github.issues.lock().unwrap().len(), 2, "no duplicate issue");
+}
+
+#[test]
+fn off_github_the_issue_text_goes_to_a_file() {
+    let env = env();
+    let repo = env.repository("rescan-local");
+    let source = fixture_image_repo("rootfs-high", "local");
+    ok(&mut release_image_cmd(&source, "v2.0.0", &repo));
+    let out_dir = temp_dir("rescan-local");
+    ok(&mut rescan_cmd(&repo, &out_dir));
+    let issue = std::fs::read_to_string(out_dir.join("issue-2.0.0.md")).unwrap();
+    assert!(
+        issue.starts_with(&format!("# Vulnerabilities in {repo} 2.0.0")),
+        "{issue}"
+    );
+    assert!(issue.contains("CVE-2099-0002"));
+}
+
+#[test]
+fn a_release_stopped_by_its_gate_opens_an_issue_and_still_fails() {
+    let env = env();
+    let (github, api) = FakeGithub::start();
+    let source = fixture_image_repo("rootfs-critical", "gate-issue");
+    let repo = env.repository("gate-issue");
+    let mut cmd = release_image_cmd(&source, "v1.0.0", &repo);
+    in_actions(&mut cmd, &api);
+    let out = run(&mut cmd);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("::error::the image failed its checks"),
+        "{}",
+        text(&out)
+    );
+    let issues = github.issues.lock().unwrap();
+    assert_eq!(issues.len(), 1, "{}", text(&out));
+    assert_eq!(
+        issues[0]["title"],
+        format!("Vulnerabilities in {repo} 1.0.0")
+    );
+    assert!(issues[0]["body"]
+        .as_str()
+        .unwrap()
+        .contains("CVE-2099-0001"));
+    assert_eq!(
+        issues[0]["labels"],
+        serde_json::json!(["vulnerability-report"])
+    );
+}

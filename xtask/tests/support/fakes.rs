@@ -1,0 +1,283 @@
+//! Hand-written fakes, each named as one, for what the real programs cannot be made to do
+//! here: a registry proxy that pages tag lists the way GHCR does, a registry whose answers a
+//! test scripts (for the chart step's wait), and a stand-in for GitHub's issues API (which
+//! cannot be reached from these machines). Each runs in-process on a loopback port.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, patch};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+/// Serves `router` on a free loopback port from a thread of its own; returns `127.0.0.1:PORT`.
+fn serve(router: Router) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, router).await.unwrap();
+        });
+    });
+    address
+}
+
+/// A fake, named as such: a proxy in front of the real registry that passes every request
+/// through, except tag lists, which it serves `page` tags at a time with a `Link` header to
+/// the next page (GHCR pages its tag lists; the local registry would answer in one piece).
+/// Counts the tag-list requests it answers.
+pub struct PagingProxy {
+    pub address: String,
+    pub tag_pages: Arc<Mutex<usize>>,
+}
+
+#[derive(Clone)]
+struct Paging {
+    upstream: String,
+    page: usize,
+    tag_pages: Arc<Mutex<usize>>,
+}
+
+pub fn paging_proxy(upstream: &str, page: usize) -> PagingProxy {
+    let tag_pages = Arc::new(Mutex::new(0));
+    let state = Paging {
+        upstream: upstream.to_string(),
+        page,
+        tag_pages: tag_pages.clone(),
+    };
+    let router = Router::new().fallback(any(forward)).with_state(state);
+    PagingProxy {
+        address: serve(router),
+        tag_pages,
+    }
+}
+
+async fn forward(
+    State(s): State<Paging>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if uri.path().ends_with("/tags/list") {
+        return page_of_tags(&s, &uri).await;
+    }
+    let url = format!(
+        "http://{}{}",
+        s.upstream,
+        uri.path_and_query().map_or("", |p| p.as_str())
+    );
+    let mut request = reqwest::Client::new().request(method, url).body(body);
+    for (k, v) in headers.iter().filter(|(k, _)| *k != "host") {
+        request = request.header(k, v);
+    }
+    let Ok(upstream) = request.send().await else {
+        return StatusCode::BAD_GATEWAY.into_response();
+    };
+    let status = upstream.status();
+    let mut out = HeaderMap::new();
+    for (k, v) in upstream.headers() {
+        out.insert(k, v.clone());
+    }
+    let bytes = upstream.bytes().await.unwrap_or_default();
+    (status, out, bytes).into_response()
+}
+
+async fn page_of_tags(s: &Paging, uri: &Uri) -> Response {
+    *s.tag_pages.lock().unwrap() += 1;
+    let query: BTreeMap<String, String> =
+        uri.query().map(serde_urlencoded_pairs).unwrap_or_default();
+    let url = format!("http://{}{}?n=100000", s.upstream, uri.path());
+    let Ok(response) = reqwest::get(url).await else {
+        return StatusCode::BAD_GATEWAY.into_response();
+    };
+    let full: Value = response.json().await.unwrap_or(json!({}));
+    let mut tags: Vec<String> = full["tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.as_str().map(String::from))
+        .collect();
+    tags.sort();
+    let after: Vec<String> = match query.get("last") {
+        Some(last) => tags.into_iter().filter(|t| t > last).collect(),
+        None => tags,
+    };
+    let n = query
+        .get("n")
+        .and_then(|n| n.parse::<usize>().ok())
+        .map_or(s.page, |n| n.min(s.page));
+    let page: Vec<String> = after.iter().take(n).cloned().collect();
+    let mut headers = HeaderMap::new();
+    if after.len() > page.len() {
+        let next = format!(
+            "<{}?n={n}&last={}>; rel=\"next\"",
+            uri.path(),
+            page.last().unwrap()
+        );
+        headers.insert("link", next.parse().unwrap());
+    }
+    (headers, Json(json!({"name": full["name"], "tags": page}))).into_response()
+}
+
+fn serde_urlencoded_pairs(query: &str) -> BTreeMap<String, String> {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// A fake, named as such: a registry that serves one manifest under one tag, as a test sets
+/// it (absent, an index lacking a platform, the full index), so that the chart step's wait
+/// can be watched through each state.
+#[derive(Clone, Default)]
+pub struct ScriptedRegistry {
+    pub manifest: Arc<Mutex<Option<Vec<u8>>>>,
+    pub requests: Arc<Mutex<usize>>,
+}
+
+impl ScriptedRegistry {
+    pub fn start() -> (ScriptedRegistry, String) {
+        let registry = ScriptedRegistry::default();
+        let router = Router::new()
+            .route("/v2/", get(|| async { StatusCode::OK }))
+            .fallback(any(scripted_manifest))
+            .with_state(registry.clone());
+        (registry, serve(router))
+    }
+
+    pub fn set(&self, manifest: Option<Vec<u8>>) {
+        *self.manifest.lock().unwrap() = manifest;
+    }
+}
+
+async fn scripted_manifest(State(r): State<ScriptedRegistry>, method: Method) -> Response {
+    *r.requests.lock().unwrap() += 1;
+    let Some(bytes) = r.manifest.lock().unwrap().clone() else {
+        let body = json!({"errors": [{"code": "MANIFEST_UNKNOWN", "message": "not here (scripted fake)"}]});
+        return (StatusCode::NOT_FOUND, Json(body)).into_response();
+    };
+    let digest = xtask::release::layout::sha256(&bytes);
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "content-type",
+        "application/vnd.oci.image.index.v1+json".parse().unwrap(),
+    );
+    headers.insert("docker-content-digest", digest.parse().unwrap());
+    headers.insert("content-length", bytes.len().to_string().parse().unwrap());
+    if method == Method::HEAD {
+        return (StatusCode::OK, headers).into_response();
+    }
+    (StatusCode::OK, headers, bytes).into_response()
+}
+
+/// A stand-in, named as such, for GitHub's issues API (these machines cannot reach GitHub):
+/// lists, opens and updates issues in memory, and keeps the token each request carried.
+#[derive(Clone, Default)]
+pub struct FakeGithub {
+    pub issues: Arc<Mutex<Vec<Value>>>,
+    pub tokens: Arc<Mutex<Vec<String>>>,
+}
+
+#[derive(serde::Deserialize)]
+struct ListQuery {
+    labels: Option<String>,
+    page: Option<usize>,
+}
+
+impl FakeGithub {
+    /// Returns the stand-in and its API address (`http://127.0.0.1:PORT`).
+    pub fn start() -> (FakeGithub, String) {
+        let github = FakeGithub::default();
+        let router = Router::new()
+            .route(
+                "/repos/{owner}/{repo}/issues",
+                get(list_issues).post(open_issue),
+            )
+            .route("/repos/{owner}/{repo}/issues/{number}", patch(update_issue))
+            .with_state(github.clone());
+        let address = serve(router);
+        (github, format!("http://{address}"))
+    }
+
+    fn token(&self, headers: &HeaderMap) {
+        let auth = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        self.tokens.lock().unwrap().push(auth);
+    }
+}
+
+async fn list_issues(
+    State(g): State<FakeGithub>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Json<Value> {
+    g.token(&headers);
+    // Thirty to a page, as GitHub does by default; the labels filter matches any label.
+    let issues = g.issues.lock().unwrap();
+    let matching: Vec<&Value> = issues
+        .iter()
+        .filter(|i| {
+            q.labels.as_ref().is_none_or(|l| {
+                i["labels"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|x| x == l.as_str())
+            })
+        })
+        .collect();
+    let page = q.page.unwrap_or(1);
+    Json(json!(matching
+        .into_iter()
+        .skip((page - 1) * 30)
+        .take(30)
+        .collect::<Vec<_>>()))
+}
+
+async fn open_issue(
+    State(g): State<FakeGithub>,
+    Path((owner, repo)): Path<(String, String)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    g.token(&headers);
+    let mut issues = g.issues.lock().unwrap();
+    let number = issues.len() + 1;
+    let issue = json!({
+        "number": number,
+        "title": body["title"],
+        "body": body["body"],
+        "labels": body["labels"],
+        "html_url": format!("https://github.com/{owner}/{repo}/issues/{number}"),
+    });
+    issues.push(issue.clone());
+    (StatusCode::CREATED, Json(issue))
+}
+
+async fn update_issue(
+    State(g): State<FakeGithub>,
+    Path((_, _, number)): Path<(String, String, usize)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Result<Json<Value>, StatusCode> {
+    g.token(&headers);
+    let mut issues = g.issues.lock().unwrap();
+    let issue = issues.get_mut(number - 1).ok_or(StatusCode::NOT_FOUND)?;
+    issue["body"] = body["body"].clone();
+    Ok(Json(issue.clone()))
+}
