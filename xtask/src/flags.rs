@@ -354,18 +354,18 @@ pub struct Bench {
 #[derive(Args, Debug, Clone)]
 pub struct WorkflowSim {
     /// The workflow's event: `release` (release.yml), `dispatch` (release.yml by hand) or
-    /// `pull-request` (ci.yml).
+    /// `pull-request` (ci.yml's image job).
     #[arg(value_enum)]
     pub event: SimEvent,
-    /// The release tag the event names.
+    /// The release tag the event names (it is created in the simulated checkout).
     #[arg(long, default_value = "v1.2.3")]
     pub tag: String,
-    /// Mark the GitHub release as a pre-release.
+    /// Mark the GitHub release (or the dispatch) as a pre-release.
     #[arg(long)]
     pub prerelease: bool,
-    /// The Dockerfile the simulated checkout carries instead of the project's (a fast fixture).
+    /// Build the small fixture app instead of the operator (seconds instead of minutes).
     #[arg(long)]
-    pub dockerfile: Option<PathBuf>,
+    pub fixture_app: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -8,6 +8,9 @@ use crate::release::plan::chart::ChartFacts;
 use crate::release::plan::image::{ImageFacts, Published};
 use crate::release::registry::Registry;
 use crate::release::scan::SBOM_ARTIFACT_TYPE;
+
+/// What actions/attest-build-provenance attaches to the index (a Sigstore bundle).
+pub const PROVENANCE_ARTIFACT_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 use crate::release::sign::cosign_tag;
 use crate::release::version::ReleaseVersion;
 
@@ -46,7 +49,11 @@ fn published(registry: &Registry, release: &ReleaseVersion, tags: &[String]) -> 
             attested.push(platform.clone());
         }
     }
+    let provenance = !registry
+        .referrers(&digest, PROVENANCE_ARTIFACT_TYPE)?
+        .is_empty();
     Ok(Published {
+        provenance,
         signed: tags.contains(&cosign_tag(&digest, "sig")),
         digest,
         platforms,

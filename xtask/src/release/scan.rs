@@ -174,8 +174,11 @@ impl ScanPlan {
             .arg(self.json.display().to_string())
     }
 
+    /// The summary and findings in the log (`--scanners` says which columns to show).
     pub fn table(&self) -> Cmd {
-        self.convert("table").arg(self.json.display().to_string())
+        self.convert("table")
+            .opt("--scanners", "vuln,secret")
+            .arg(self.json.display().to_string())
     }
 
     /// The SBOM of exactly the scanned bytes, from the same report.

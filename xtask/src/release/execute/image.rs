@@ -105,7 +105,11 @@ impl Executor {
                 version,
                 commit,
                 pushed,
-            } => self.record_image(path, repository, (version, commit), *pushed),
+                provenance_missing,
+            } => {
+                self.provenance_missing = *provenance_missing;
+                self.record_image(path, repository, (version, commit), *pushed)
+            }
             _ => unreachable!("image steps only"),
         }
     }
@@ -328,7 +332,7 @@ impl Executor {
         record::write(path, &record)?;
         if record.pushed {
             if let Some(actions) = &self.actions {
-                image_outputs(actions, &record)?;
+                image_outputs(actions, &record, self.provenance_missing)?;
             }
             println!(
                 "published {}@{} as {}",
@@ -428,9 +432,19 @@ fn check_labels(
     Ok(())
 }
 
-fn image_outputs(actions: &crate::release::github::Actions, record: &ImageRecord) -> Result<()> {
+fn image_outputs(
+    actions: &crate::release::github::Actions,
+    record: &ImageRecord,
+    provenance_missing: bool,
+) -> Result<()> {
     let reference = format!("{}@{}", record.repository, record.digest);
+    let provenance = if provenance_missing {
+        "missing"
+    } else {
+        "present"
+    };
     actions.set_outputs(&BTreeMap::from([
+        ("provenance", provenance.to_string()),
         ("digest", record.digest.clone()),
         ("tags", record.tags.join(",")),
         ("image", reference.clone()),

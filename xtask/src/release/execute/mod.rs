@@ -21,11 +21,21 @@ use crate::release::plan::{Mode, Plan, Step, LOGIN_DIR};
 use crate::release::registry::{Converged, Credentials, PushReport, Registry, Repository, Retry};
 use crate::release::scan::Verdict;
 
+/// How a check of a verification ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    /// Failed, but only a warning was asked for (`--public-check warn`).
+    Warned,
+    Failed,
+}
+
 /// One finished check of a verification.
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
     pub what: String,
-    pub ok: bool,
+    pub status: Status,
     pub detail: String,
 }
 
@@ -59,6 +69,8 @@ pub struct Executor {
     version_tags: Vec<String>,
     floating: Converged,
     chart_pushed: bool,
+    /// Whether the workflow should attach GitHub's build provenance (told in the outputs).
+    provenance_missing: bool,
     checks: Vec<Check>,
     timings: Vec<Timing>,
 }
@@ -82,6 +94,7 @@ pub fn execute(
         version_tags: Vec::new(),
         floating: Converged::default(),
         chart_pushed: false,
+        provenance_missing: false,
         checks: Vec::new(),
         timings: Vec::new(),
     };
@@ -109,14 +122,14 @@ impl Executor {
                     return Err(e);
                 }
                 eprintln!("    FAILED: {e:#}");
-                self.checks.push(Check {
-                    what: step.describe(),
-                    ok: false,
-                    detail: format!("{e:#}"),
-                });
+                self.record(&step.describe(), Status::Failed, &format!("{e:#}"));
             }
         }
-        let failed = self.checks.iter().filter(|c| !c.ok).count();
+        let failed = self
+            .checks
+            .iter()
+            .filter(|c| c.status == Status::Failed)
+            .count();
         if failed > 0 {
             bail!(
                 "{failed} of {} checks failed (see above)",
@@ -173,9 +186,13 @@ impl Executor {
 
     fn pass(&mut self, what: &str, detail: &str) {
         eprintln!("    ok: {what}");
+        self.record(what, Status::Ok, detail);
+    }
+
+    fn record(&mut self, what: &str, status: Status, detail: &str) {
         self.checks.push(Check {
             what: what.to_string(),
-            ok: true,
+            status,
             detail: detail.to_string(),
         });
     }

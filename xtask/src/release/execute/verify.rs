@@ -167,16 +167,19 @@ impl Executor {
                     bail!(message)
                 }
                 crate::release::github::warning(&message);
-                self.pass(&what, "private (warned)");
+                self.record(&what, super::Status::Warned, &message);
                 Ok(())
             }
         }
     }
 
     fn record_verification(&mut self, path: &Path) -> Result<()> {
-        let failed: Vec<&super::Check> = self.checks.iter().filter(|c| !c.ok).collect();
+        let failed = self
+            .checks
+            .iter()
+            .filter(|c| c.status == super::Status::Failed);
         let report = serde_json::json!({
-            "passed": failed.is_empty(),
+            "passed": failed.count() == 0,
             "index_digest": self.bindings.get(INDEX_DIGEST),
             "chart_digest": self.bindings.get(CHART_DIGEST),
             "checks": self.checks,
@@ -184,8 +187,13 @@ impl Executor {
         crate::release::record::write(path, &report)?;
         println!("\nverification ({}):", path.display());
         for c in &self.checks {
-            println!("  {} {}", if c.ok { "ok  " } else { "FAIL" }, c.what);
-            if !c.ok {
+            let mark = match c.status {
+                super::Status::Ok => "ok  ",
+                super::Status::Warned => "WARN",
+                super::Status::Failed => "FAIL",
+            };
+            println!("  {mark} {}", c.what);
+            if c.status != super::Status::Ok {
                 println!("       {}", c.detail);
             }
         }

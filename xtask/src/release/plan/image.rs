@@ -61,6 +61,8 @@ pub struct Published {
     pub sboms: Vec<String>,
     /// Platforms whose SBOM is attested.
     pub attested: Vec<String>,
+    /// Whether GitHub's build provenance is attached to the index.
+    pub provenance: bool,
 }
 
 /// What the registry said before planning; `tags: None` when it was not asked (dry run,
@@ -235,6 +237,7 @@ pub fn plan(inputs: &ImageInputs, facts: &ImageFacts) -> Result<Plan> {
         version: b.release.plain(),
         commit: b.source.commit.clone(),
         pushed: inputs.push,
+        provenance_missing: inputs.push && facts.published.as_ref().is_none_or(|p| !p.provenance),
     });
     Ok(plan)
 }

@@ -145,6 +145,9 @@ pub enum Step {
         commit: String,
         /// Whether the plan published (else it built and scanned only).
         pushed: bool,
+        /// Whether the published index still lacks GitHub's build provenance (the workflow
+        /// attests it then, once).
+        provenance_missing: bool,
     },
     /// Polls until the registry serves the image with every platform; binds its digest.
     WaitForImage {

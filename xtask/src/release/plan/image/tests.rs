@@ -177,6 +177,7 @@ fn published(signed: bool, sboms: &[&str], attested: &[&str]) -> Published {
         signed,
         sboms: sboms.iter().map(|s| s.to_string()).collect(),
         attested: attested.iter().map(|s| s.to_string()).collect(),
+        provenance: true,
     }
 }
 

@@ -1,0 +1,154 @@
+//! What a simulated run did: act's log (which jobs ran in which order, which steps ran and
+//! how they ended) and what the stand-ins recorded.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+/// The records of the stand-in actions, one list per file of the outbox.
+#[derive(Debug, Clone, Default)]
+pub struct Outbox {
+    /// `(category, file)` of every SARIF upload.
+    pub sarif: Vec<(String, String)>,
+    /// `(subject name, subject digest, push to registry)` of every provenance attestation.
+    pub attestations: Vec<(String, String, String)>,
+    /// Lines of caches.tsv and setup.tsv.
+    pub caches: Vec<String>,
+    pub setup: Vec<String>,
+}
+
+fn lines(dir: &Path, name: &str) -> Result<Vec<Vec<String>>> {
+    let text = match std::fs::read_to_string(dir.join(name)) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(text
+        .lines()
+        .map(|l| l.split('\t').map(String::from).collect())
+        .collect())
+}
+
+impl Outbox {
+    pub fn read(dir: &Path) -> Result<Outbox> {
+        let field = |l: &Vec<String>, i: usize| l.get(i).cloned().unwrap_or_default();
+        Ok(Outbox {
+            sarif: lines(dir, "sarif.tsv")?
+                .iter()
+                .map(|l| (field(l, 1), field(l, 2)))
+                .collect(),
+            attestations: lines(dir, "attestations.tsv")?
+                .iter()
+                .map(|l| (field(l, 1), field(l, 2), field(l, 3)))
+                .collect(),
+            caches: lines(dir, "caches.tsv")?
+                .iter()
+                .map(|l| l.join(" "))
+                .collect(),
+            setup: lines(dir, "setup.tsv")?
+                .iter()
+                .map(|l| l.join(" "))
+                .collect(),
+        })
+    }
+}
+
+/// One run of act.
+#[derive(Debug, Clone)]
+pub struct SimRun {
+    pub success: bool,
+    pub log: String,
+    pub outbox: Outbox,
+}
+
+impl SimRun {
+    /// The jobs in the order they started (act prefixes every line with `[workflow/job]`).
+    pub fn jobs(&self) -> Vec<String> {
+        let mut jobs: Vec<String> = Vec::new();
+        for line in self.log.lines() {
+            let Some(rest) = line.strip_prefix('[') else {
+                continue;
+            };
+            let Some((prefix, _)) = rest.split_once(']') else {
+                continue;
+            };
+            // `[workflow/job   ]`, padded; other lines may start with `[` too.
+            let Some((_, job)) = prefix.split_once('/') else {
+                continue;
+            };
+            let job = job.trim().to_string();
+            if !jobs.contains(&job) {
+                jobs.push(job);
+            }
+        }
+        jobs
+    }
+
+    fn step_line(&self, job: &str, mark: &str, step: &str) -> bool {
+        self.log.lines().any(|l| {
+            let in_job = l
+                .strip_prefix('[')
+                .and_then(|r| r.split_once(']'))
+                .and_then(|(p, _)| p.split_once('/'))
+                .is_some_and(|(_, j)| j.trim() == job);
+            in_job && l.contains(mark) && l.contains(step)
+        })
+    }
+
+    /// Whether a step of `job` ran (act does not mention steps it skipped).
+    pub fn ran(&self, job: &str, step: &str) -> bool {
+        self.step_line(job, "⭐ Run Main", step)
+    }
+
+    pub fn succeeded(&self, job: &str, step: &str) -> bool {
+        self.step_line(job, "✅  Success - Main", step)
+    }
+
+    pub fn failed(&self, job: &str, step: &str) -> bool {
+        self.step_line(job, "❌  Failure - Main", step)
+    }
+
+    /// A line for people: which jobs ran, what the stand-ins saw, and where act is not GitHub.
+    pub fn summary(&self) -> String {
+        let mut text = format!(
+            "jobs, in order: {}\nresult: {}\n",
+            self.jobs().join(" -> "),
+            if self.success { "success" } else { "FAILED" }
+        );
+        for (category, file) in &self.outbox.sarif {
+            text.push_str(&format!("SARIF for code scanning: {category} ({file})\n"));
+        }
+        for (name, digest, push) in &self.outbox.attestations {
+            text.push_str(&format!(
+                "provenance asked for: {name}@{digest} (push {push})\n"
+            ));
+        }
+        text.push_str(
+            "act is not GitHub: signing used the local key instead of the workflow's OIDC \
+             identity; there was no Actions cache service, no code scanning (SARIF was only \
+             checked) and no attestation service (provenance was only recorded)\n",
+        );
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_and_steps_are_read_from_acts_log() {
+        let run = SimRun {
+            success: false,
+            log:
+                "[release/image] ⭐ Run Main Build\n[release/image]   ❌  Failure - Main Build\n\
+                  [release/image] ⭐ Run Main Upload\n[release/image]   ✅  Success - Main Upload\n"
+                    .into(),
+            outbox: Outbox::default(),
+        };
+        assert_eq!(run.jobs(), ["image"]);
+        assert!(run.ran("image", "Build") && run.failed("image", "Build"));
+        assert!(run.succeeded("image", "Upload"));
+        assert!(!run.ran("chart", "Build"));
+    }
+}

@@ -1,0 +1,272 @@
+//! The workflows' own logic, executed before GitHub runs it: `release.yml` and `ci.yml` run
+//! with act (host mode) against the local environment, every action served by a stand-in
+//! (xtask/tests/fixtures/actions), the registry reached through the repository variables the
+//! workflows read, GITHUB_TOKEN the registry's credential. Each scenario is checked in the
+//! registry and in act's log. Where act is not GitHub (OIDC, the cache service, code
+//! scanning), the run's summary says so.
+
+mod support;
+
+use support::fakes::FakeGithub;
+use support::*;
+use xtask::devenv::workflow_sim::{Event, RunOptions, Sim, SimEnv, SimRun};
+
+fn sim_env(github_api: &str) -> SimEnv {
+    let env = env();
+    SimEnv {
+        registry: env.auth_registry.clone(),
+        actor: env.auth_user.clone(),
+        token: env.auth_password.clone(),
+        trivy_db_repository: env.trivy_db_repository.clone(),
+        build_contexts: env.build_contexts.clone(),
+        docker_host: std::env::var("DOCKER_HOST").ok(),
+        cosign_key: env.cosign_key.clone(),
+        cosign_password: env.cosign_password.clone(),
+        cosign_public_key: env.cosign_pub.clone(),
+        github_api: github_api.to_string(),
+        target_dir: std::env::var("CARGO_TARGET_DIR")
+            .map(Into::into)
+            .unwrap_or_else(|_| project_root().join("target")),
+    }
+}
+
+/// A simulation of its own and the registry paths its workflows publish to.
+fn simulation(name: &str, github_api: &str) -> (Sim, String, String) {
+    let sim = Sim::new(&temp_dir(name), sim_env(github_api)).unwrap();
+    let base = format!("{}/{}", env().auth_registry, unique(name));
+    (
+        sim,
+        format!("{base}/kube9-operator"),
+        format!("oci://{base}/charts"),
+    )
+}
+
+/// The repository variables pointing the workflows at the local registry. The registry wants
+/// a login even to pull, so the last check only warns.
+fn vars<'a>(image: &'a str, charts: &'a str, db: &'a str) -> Vec<(&'static str, &'a str)> {
+    vec![
+        ("IMAGE_REPOSITORY", image),
+        ("CHART_REPOSITORY", charts),
+        ("TRIVY_DB_REPOSITORY", db),
+        ("PUBLIC_CHECK", "warn"),
+    ]
+}
+
+/// Tags and the digest each points to, read with the registry's credential.
+fn registry_state(repository: &str) -> Vec<(String, String)> {
+    let env = env();
+    let registry = xtask::release::registry::Registry::new(
+        xtask::release::registry::Repository::parse(repository).unwrap(),
+        Some(&xtask::release::registry::Credentials {
+            username: env.auth_user.clone(),
+            password: xtask::release::cmd::Secret::new(env.auth_password.clone()),
+        }),
+        Default::default(),
+    );
+    let mut tags = registry.tags().unwrap();
+    tags.sort();
+    tags.into_iter()
+        .map(|t| {
+            let digest = registry.digest_of(&t).unwrap().unwrap_or_default();
+            (t, digest)
+        })
+        .collect()
+}
+
+fn digest(state: &[(String, String)], tag: &str) -> String {
+    state
+        .iter()
+        .find(|(t, _)| t == tag)
+        .map(|(_, d)| d.clone())
+        .unwrap_or_else(|| panic!("no tag {tag} in {state:?}"))
+}
+
+fn report(run: &SimRun) {
+    eprintln!("{}", run.summary());
+}
+
+const RELEASE_STEP: &str = "Build, scan, publish and sign the image";
+
+#[test]
+fn the_release_workflow_runs_end_to_end_and_again_and_for_a_github_prerelease() {
+    let env = env();
+    let (sim, image, charts) = simulation("sim-release", "http://127.0.0.1:9");
+    let chart_repo = format!("{}/kube9-operator", charts.trim_start_matches("oci://"));
+    let vars = vars(&image, &charts, &env.trivy_db_repository);
+
+    // A published release of the real Dockerfile: image, then chart, then verify.
+    sim.tag("v1.2.3").unwrap();
+    let release = Event::Release {
+        tag: "v1.2.3".into(),
+        prerelease: false,
+    };
+    let all = RunOptions {
+        vars: &vars,
+        ..Default::default()
+    };
+    let first = sim.run(&release, &all).unwrap();
+    report(&first);
+    assert!(first.success, "the release failed");
+    assert_eq!(first.jobs(), ["image", "chart", "verify"]);
+    assert!(first.succeeded("image", RELEASE_STEP));
+    assert!(first.ran("image", "Build provenance"));
+    assert!(!first.ran("image", "Say when a scan report could not be uploaded"));
+    let categories: Vec<&str> = first.outbox.sarif.iter().map(|s| s.0.as_str()).collect();
+    assert_eq!(categories, ["trivy-linux-amd64", "trivy-linux-arm64"]);
+    let state = registry_state(&image);
+    let published = digest(&state, "v1.2.3");
+    for tag in ["1.2.3", "1.2", "1", "latest"] {
+        assert_eq!(digest(&state, tag), published, "{tag}");
+    }
+    // The digest the image job output is the one provenance was asked for and the chart pins.
+    assert_eq!(
+        first.outbox.attestations,
+        [(image.clone(), published.clone(), "true".into())]
+    );
+    let chart = registry_state(&chart_repo);
+    assert!(chart.iter().any(|(t, _)| t == "1.2.3"), "{chart:?}");
+    assert!(first.log.contains(&format!(
+        "published chart {charts}/kube9-operator version 1.2.3 -> {image}:1.2.3@{published}"
+    )));
+
+    // The same release event again: nothing in the registry changes.
+    let again = sim.run(&release, &all).unwrap();
+    report(&again);
+    assert!(again.success);
+    assert!(
+        !again.log.contains("docker buildx build"),
+        "nothing was built again"
+    );
+    assert_eq!(
+        registry_state(&image),
+        state,
+        "the image repository is unchanged"
+    );
+    assert_eq!(
+        registry_state(&chart_repo),
+        chart,
+        "the chart repository is unchanged"
+    );
+
+    // A GitHub pre-release with a plain version: its own tags only; and code scanning is down,
+    // which must not stop its chart.
+    sim.use_fixture_app(false).unwrap();
+    sim.tag("v1.3.0").unwrap();
+    let pre = Event::Release {
+        tag: "v1.3.0".into(),
+        prerelease: true,
+    };
+    let outage = [("KUBE9_SIM_SARIF_FAILS", "1")];
+    let run = sim
+        .run(
+            &pre,
+            &RunOptions {
+                env: &outage,
+                ..all
+            },
+        )
+        .unwrap();
+    report(&run);
+    assert!(run.success, "a failed SARIF upload never fails the release");
+    assert!(run.failed("image", "Upload the linux/amd64 scan"));
+    assert!(run.succeeded("image", "Say when a scan report could not be uploaded"));
+    assert_eq!(run.jobs(), ["image", "chart", "verify"]);
+    let after = registry_state(&image);
+    assert_ne!(digest(&after, "v1.3.0"), published);
+    for tag in ["1.2", "1", "latest"] {
+        assert_eq!(digest(&after, tag), published, "{tag} did not move");
+    }
+    assert!(after.iter().all(|(t, _)| t != "1.3"), "{after:?}");
+}
+
+#[test]
+fn a_critical_finding_fails_the_image_job_keeps_both_reports_and_publishes_nothing() {
+    let env = env();
+    let (github, api) = FakeGithub::start();
+    let (sim, image, charts) = simulation("sim-critical", &api);
+    sim.use_fixture_app(true).unwrap();
+    sim.tag("v1.0.0").unwrap();
+    let event = Event::Release {
+        tag: "v1.0.0".into(),
+        prerelease: false,
+    };
+    let vars = vars(&image, &charts, &env.trivy_db_repository);
+    let options = RunOptions {
+        vars: &vars,
+        ..Default::default()
+    };
+    let run = sim.run(&event, &options).unwrap();
+    report(&run);
+    assert!(!run.success);
+    assert!(run.failed("image", RELEASE_STEP));
+    assert!(run.log.contains("CVE-2099-0003"));
+    assert!(run.succeeded("image", "Upload the linux/amd64 scan"));
+    assert!(run.succeeded("image", "Upload the linux/arm64 scan"));
+    assert_eq!(run.outbox.sarif.len(), 2);
+    assert!(!run.ran("image", "Build provenance"));
+    assert_eq!(run.jobs(), ["image"], "neither the chart nor the check ran");
+    assert_eq!(
+        registry_state(&image),
+        Vec::<(String, String)>::new(),
+        "nothing was pushed"
+    );
+    let issues = github.issues.lock().unwrap();
+    assert_eq!(issues.len(), 1, "developers hear of it");
+    assert!(issues[0]["body"]
+        .as_str()
+        .unwrap()
+        .contains("CVE-2099-0003"));
+}
+
+#[test]
+fn a_dispatch_with_an_invalid_version_is_refused_before_anything_is_built() {
+    let env = env();
+    let (sim, image, charts) = simulation("sim-dispatch", "http://127.0.0.1:9");
+    // Even with a tag of that name, `v1.2` is no release version.
+    sim.tag("v1.2").unwrap();
+    let event = Event::Dispatch {
+        version: "v1.2".into(),
+        prerelease: false,
+    };
+    let vars = vars(&image, &charts, &env.trivy_db_repository);
+    let options = RunOptions {
+        vars: &vars,
+        ..Default::default()
+    };
+    let run = sim.run(&event, &options).unwrap();
+    report(&run);
+    assert!(!run.success);
+    assert!(run.failed("image", RELEASE_STEP));
+    assert!(
+        run.log.contains("`v1.2` is not a release version"),
+        "the xtask said why"
+    );
+    assert!(
+        !run.log.contains("docker buildx build"),
+        "nothing was built"
+    );
+    assert_eq!(run.jobs(), ["image"]);
+    assert_eq!(registry_state(&image), Vec::<(String, String)>::new());
+}
+
+#[test]
+fn a_pull_request_builds_and_scans_without_pushing() {
+    let (sim, _, _) = simulation("sim-pr", "http://127.0.0.1:9");
+    sim.use_fixture_app(false).unwrap();
+    let db = env().trivy_db_repository;
+    let options = RunOptions {
+        vars: &[("TRIVY_DB_REPOSITORY", &db)],
+        job: Some("image"),
+        ..Default::default()
+    };
+    let run = sim.run(&Event::PullRequest, &options).unwrap();
+    report(&run);
+    assert!(run.success);
+    assert!(run.succeeded(
+        "pull-request image (build and scan, no push)",
+        "Build and scan"
+    ));
+    assert!(run.log.contains("--no-push: nothing was published"));
+    assert!(run.log.contains("Rust packages"), "it scanned");
+    assert!(!run.log.contains("cosign"), "nothing was signed");
+}
