@@ -24,9 +24,7 @@ fn sim_env(github_api: &str) -> SimEnv {
         cosign_password: env.cosign_password.clone(),
         cosign_public_key: env.cosign_pub.clone(),
         github_api: github_api.to_string(),
-        target_dir: std::env::var("CARGO_TARGET_DIR")
-            .map(Into::into)
-            .unwrap_or_else(|_| project_root().join("target")),
+        target_dir: xtask::devenv::workflow_sim::runner_target_dir().unwrap(),
     }
 }
 

@@ -4,7 +4,7 @@
 use anyhow::{bail, Context, Result};
 
 use crate::devenv::localenv::{self, EnvState, AUTH_USER};
-use crate::devenv::workflow_sim::{Event, RunOptions, Sim, SimEnv};
+use crate::devenv::workflow_sim::{self, Event, RunOptions, Sim, SimEnv};
 use crate::devenv::{self, setup};
 use crate::flags::{self, SimEvent};
 use crate::release::workspace;
@@ -75,7 +75,7 @@ fn sim_env(env: &EnvState) -> Result<SimEnv> {
         cosign_public_key: env.cosign.public_key.clone(),
         // Nothing answers there: a failed gate's issue is written to a file and warned about.
         github_api: "http://127.0.0.1:9".into(),
-        target_dir: workspace::root().join("target"),
+        target_dir: workflow_sim::runner_target_dir()?,
     })
 }
 

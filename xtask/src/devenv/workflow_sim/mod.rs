@@ -35,8 +35,7 @@ pub struct SimEnv {
     pub cosign_public_key: PathBuf,
     /// GitHub's API for issues; a closed port when nothing should answer.
     pub github_api: String,
-    /// Where the workflows' `cargo build` goes: this workspace's, so only the xtask crate is
-    /// compiled again for each job's checkout.
+    /// Where the workflows' `cargo build` goes (`runner_target_dir`).
     pub target_dir: PathBuf,
 }
 
@@ -189,6 +188,36 @@ impl Sim {
             outbox: Outbox::read(&run_dir.join("outbox"))?,
         })
     }
+}
+
+/// The target directory the simulated runners build the xtask in: a directory of its own (so
+/// that their builds never replace the binary the tests run), seeded once with hard links to
+/// `target/debug`'s dependencies, so only the xtask crate is compiled for each job.
+pub fn runner_target_dir() -> Result<PathBuf> {
+    let target = workspace::root().join("target");
+    let dir = target.join("workflow-sim-target");
+    if dir.join("debug").is_dir() {
+        return Ok(dir);
+    }
+    // Made aside and renamed into place: simulations starting together do not clash.
+    let staging = target.join(format!("workflow-sim-target.{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(staging.join("debug"))?;
+    for part in ["deps", "build", ".fingerprint"] {
+        let from = target.join("debug").join(part);
+        if from.is_dir() {
+            Cmd::new("cp")
+                .arg("-al")
+                .arg(from.display().to_string())
+                .arg(staging.join("debug").display().to_string())
+                .read()
+                .context("cannot seed the simulated runners' target directory")?;
+        }
+    }
+    if std::fs::rename(&staging, &dir).is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    Ok(dir)
 }
 
 /// The Rust base image the project's Dockerfile names (fixtures build from the same one).
