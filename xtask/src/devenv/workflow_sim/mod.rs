@@ -194,12 +194,15 @@ impl Sim {
 /// that their builds never replace the binary the tests run), seeded once with hard links to
 /// `target/debug`'s dependencies, so only the xtask crate is compiled for each job.
 pub fn runner_target_dir() -> Result<PathBuf> {
+    // Simulations starting together in one process seed it once.
+    static SEEDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = SEEDING.lock().unwrap_or_else(|e| e.into_inner());
     let target = workspace::root().join("target");
     let dir = target.join("workflow-sim-target");
     if dir.join("debug").is_dir() {
         return Ok(dir);
     }
-    // Made aside and renamed into place: simulations starting together do not clash.
+    // Made aside and renamed into place: processes starting together do not clash.
     let staging = target.join(format!("workflow-sim-target.{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(staging.join("debug"))?;
