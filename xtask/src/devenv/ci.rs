@@ -20,7 +20,7 @@ pub const GROUPS: &[(&str, &str)] = &[
     ("trivy", "trivy and the database served by the registry"),
     (
         "docker",
-        "a Docker engine with buildx for linux/amd64 and linux/arm64, ctr, trivy, helm",
+        "a Docker engine with buildx for linux/amd64 and linux/arm64, ctr, trivy, helm, cosign",
     ),
     ("workflows", "actionlint and zizmor"),
     (
@@ -142,21 +142,13 @@ fn run_tests(skip: &[String], vars: &[(String, String)]) -> Result<(u64, u64, u6
 }
 
 pub fn run(args: &flags::Ci) -> Result<()> {
-    for g in &args.skip {
-        if !GROUPS.iter().any(|(name, _)| name == g) {
-            bail!(
-                "unknown test group `{g}`: the groups are {}",
-                GROUPS.iter().map(|g| g.0).collect::<Vec<_>>().join(", ")
-            );
-        }
-    }
+    check_groups(&args.skip)?;
     let started = Instant::now();
     let mut phases = Phases(Vec::new());
     if args.no_install {
         eprintln!("installing nothing (--no-install)");
     } else {
-        let report = phases.time("setup", setup::run)?;
-        for line in report {
+        for line in phases.time("setup", setup::run)? {
             eprintln!("  {line}");
         }
     }
@@ -170,36 +162,68 @@ pub fn run(args: &flags::Ci) -> Result<()> {
     } else {
         None
     };
-    let mut vars = state.as_ref().map(|s| s.vars()).unwrap_or_default();
+    let vars = test_vars(state.as_ref(), &args.skip);
+    let result = checks_and_tests(&mut phases, &args.skip, &vars);
+    if state.is_some() {
+        let _ = phases.time("environment down", || localenv::down(&env_dir));
+    }
+    summary(&phases, started, &args.skip);
+    let (passed, failed, ignored) = result?;
+    println!("ci: {passed} passed, {failed} failed, {ignored} skipped");
+    if failed > 0 {
+        bail!("{failed} tests failed");
+    }
+    Ok(())
+}
+
+fn check_groups(skip: &[String]) -> Result<()> {
+    for g in skip {
+        if !GROUPS.iter().any(|(name, _)| name == g) {
+            bail!(
+                "unknown test group `{g}`: the groups are {}",
+                GROUPS.iter().map(|g| g.0).collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// What the tests read: the environment's addresses, or without one the tools' PATH.
+fn test_vars(state: Option<&localenv::EnvState>, skip: &[String]) -> Vec<(String, String)> {
+    let mut vars = state.map(|s| s.vars()).unwrap_or_default();
     if state.is_none() {
         let path = tools::search_path().to_string_lossy().into_owned();
         vars.push(("PATH".into(), path));
     }
-    vars.push(("KUBE9_SKIP_GROUPS".into(), args.skip.join(",")));
+    vars.push(("KUBE9_SKIP_GROUPS".into(), skip.join(",")));
+    vars
+}
 
-    let result = (|| -> Result<(u64, u64, u64)> {
-        phases.time("cargo fmt --check", || {
-            run_cargo(&["fmt", "--all", "--check"], &vars)
-        })?;
-        phases.time("cargo clippy", || {
-            run_cargo(
-                &[
-                    "clippy",
-                    "--workspace",
-                    "--all-targets",
-                    "--",
-                    "-D",
-                    "warnings",
-                ],
-                &vars,
-            )
-        })?;
-        phases.time("tests", || run_tests(&args.skip, &vars))
-    })();
-    if state.is_some() {
-        let _ = phases.time("environment down", || localenv::down(&env_dir));
-    }
+fn checks_and_tests(
+    phases: &mut Phases,
+    skip: &[String],
+    vars: &[(String, String)],
+) -> Result<(u64, u64, u64)> {
+    phases.time("cargo fmt --check", || {
+        run_cargo(&["fmt", "--all", "--check"], vars)
+    })?;
+    phases.time("cargo clippy", || {
+        run_cargo(
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
+            vars,
+        )
+    })?;
+    phases.time("tests", || run_tests(skip, vars))
+}
 
+fn summary(phases: &Phases, started: Instant, skip: &[String]) {
     eprintln!("\nphases:");
     for (name, secs, ok) in &phases.0 {
         eprintln!(
@@ -212,20 +236,13 @@ pub fn run(args: &flags::Ci) -> Result<()> {
         "total",
         started.elapsed().as_secs_f64()
     );
-    if args.skip.is_empty() {
+    if skip.is_empty() {
         eprintln!("skipped groups: none");
-    } else {
-        for g in &args.skip {
-            let needs = GROUPS.iter().find(|(n, _)| n == g).map_or("", |(_, d)| d);
-            eprintln!("skipped group on request: {g} (needs {needs})");
-        }
     }
-    let (passed, failed, ignored) = result?;
-    println!("ci: {passed} passed, {failed} failed, {ignored} skipped");
-    if failed > 0 {
-        bail!("{failed} tests failed");
+    for g in skip {
+        let needs = GROUPS.iter().find(|(n, _)| n == g).map_or("", |(_, d)| d);
+        eprintln!("skipped group on request: {g} (needs {needs})");
     }
-    Ok(())
 }
 
 #[cfg(test)]

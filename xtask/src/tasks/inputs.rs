@@ -11,8 +11,9 @@ use crate::release::cmd::Secret;
 use crate::release::github::Actions;
 use crate::release::layout;
 use crate::release::notify::{GithubIssues, Notify};
+use crate::release::plan::build::BuildInputs;
 use crate::release::plan::chart::ChartInputs;
-use crate::release::plan::image::{BuildInputs, ImageInputs};
+use crate::release::plan::image::ImageInputs;
 use crate::release::registry::{Credentials, Repository};
 use crate::release::scan::TrivyDb;
 use crate::release::sign::Signer;
@@ -78,7 +79,7 @@ fn build_args(args: &[String]) -> Result<Vec<(String, String)>> {
                 .split_once('=')
                 .with_context(|| format!("--build-arg `{a}` is not KEY=VALUE"))?;
             ensure!(
-                !["VERSION", "COMMIT", "SOURCE_DATE_EPOCH"].contains(&k),
+                !["VERSION", "COMMIT", "SOURCE_DATE_EPOCH", "PLATFORMS"].contains(&k),
                 "--build-arg {k} is set by the release itself"
             );
             Ok((k.to_string(), v.to_string()))

@@ -5,7 +5,7 @@ use anyhow::Result;
 
 use super::inputs;
 use crate::flags;
-use crate::release::plan::image;
+use crate::release::plan::build;
 use crate::release::source;
 
 impl flags::VerifyReproducible {
@@ -21,7 +21,7 @@ impl flags::VerifyReproducible {
         if !self.output.offline() {
             source::require_clean(&build.source, self.source.allow_dirty)?;
         }
-        let plan = image::reproducible(&build);
+        let plan = build::reproducible(&build);
         super::show_then_run(&self.output, &plan, None, None)?;
         Ok(())
     }

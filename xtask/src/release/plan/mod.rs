@@ -3,6 +3,7 @@
 //! tests inspect it, and the executor runs exactly its steps. Planning is pure: the inputs and
 //! the registry's facts come in as data.
 
+pub mod build;
 pub mod chart;
 pub mod image;
 pub mod rescan;

@@ -1,5 +1,8 @@
 use super::*;
+use crate::release::buildx::Cache;
 use crate::release::cmd::Secret;
+use crate::release::source::Source;
+use crate::release::version::ReleaseVersion;
 
 fn inputs() -> ImageInputs {
     ImageInputs {
