@@ -8,9 +8,12 @@
 FROM --platform=$BUILDPLATFORM docker.io/library/rust:1.95.0-slim-bookworm@sha256:d7482085ff5b415f84dba5647ae71606650bdef00db7aeb69f4b3d170c3e4082 AS rust
 
 # cargo-auditable embeds the dependency list in the binary, so that Trivy (and anyone) can see
-# the crates inside it. Its own stage runs beside the toolchain's downloads.
+# the crates inside it. Only the operator's own link needs it, so its stage compiles beside the
+# dependencies; unoptimized and without debug information, since its speed is irrelevant and
+# its output the same.
 FROM rust AS auditable
-RUN cargo install cargo-auditable --locked --version 0.7.7 --root /opt/cargo-auditable
+RUN --mount=type=cache,id=cargo-registry,target=/usr/local/cargo/registry \
+    CARGO_PROFILE_DEV_DEBUG=0 cargo install cargo-auditable --locked --version 0.7.7 --debug --root /opt/cargo-auditable
 
 # The C cross compiler is only for `ring` (TLS). Packages are pinned by version, so a rebuild
 # of a released commit uses the same compiler (update them together with the base image).
@@ -26,11 +29,10 @@ RUN set -eu; \
     apt-get install -y -q --no-install-recommends $cross; \
     rm -rf /var/lib/apt/lists/*; \
     rustup target add x86_64-unknown-linux-musl aarch64-unknown-linux-musl
-COPY --from=auditable /opt/cargo-auditable/bin/cargo-auditable /usr/local/cargo/bin/
 COPY --chmod=0755 <<'SH' /usr/local/bin/cargo-musl
 #!/bin/sh
-# Runs `cargo auditable <command>` for both musl targets at once, each with its C compiler and
-# linker: the native gcc for the build machine's architecture, the cross gcc for the other.
+# Runs `cargo <arguments>` for the musl targets of $PLATFORMS at once, each with its C compiler
+# and linker: the native gcc for the build machine's architecture, the cross gcc for the other.
 set -eu
 case "$(uname -m)" in
   x86_64) amd64=gcc; arm64=aarch64-linux-gnu-gcc-12 ;;
@@ -42,12 +44,33 @@ export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER="$arm64" CC_aarch64_unknow
 # cc-rs reruns build scripts when SOURCE_DATE_EPOCH changes, which would rebuild every
 # dependency for each new commit; the compiled output does not depend on it.
 unset SOURCE_DATE_EPOCH
-command="$1"; shift
-exec cargo auditable "$command" --target x86_64-unknown-linux-musl --target aarch64-unknown-linux-musl "$@"
+targets=""
+for platform in $(echo "$PLATFORMS" | tr ',' ' '); do
+  case "$platform" in
+    linux/amd64) targets="$targets --target x86_64-unknown-linux-musl" ;;
+    linux/arm64) targets="$targets --target aarch64-unknown-linux-musl" ;;
+    *) echo "unsupported platform $platform" >&2; exit 1 ;;
+  esac
+done
+exec cargo "$@" $targets
+SH
+COPY --chmod=0755 <<'SH' /usr/local/bin/collect-binaries
+#!/bin/sh
+# /out/<arch>/kube9-operator for each platform of $PLATFORMS.
+set -eu
+for platform in $(echo "$PLATFORMS" | tr ',' ' '); do
+  arch="${platform#linux/}"
+  case "$arch" in amd64) triple=x86_64-unknown-linux-musl ;; arm64) triple=aarch64-unknown-linux-musl ;; esac
+  mkdir -p "/out/$arch"
+  cp "target/$triple/release/kube9-operator" "/out/$arch/"
+done
 SH
 
-# No TARGETARCH here: BuildKit runs this stage once for every platform of the build.
+# No TARGETARCH here: BuildKit runs this stage once for every platform of the build, and
+# compiles the host side (proc macros, build scripts) once for all of them.
 FROM toolchain AS build
+# The platforms of the whole build (the release passes them), one value for all of them.
+ARG PLATFORMS=linux/amd64,linux/arm64
 WORKDIR /src
 # Dependencies first, from the manifests alone: a change to the operator's source reuses them.
 COPY Cargo.toml Cargo.lock ./
@@ -59,6 +82,9 @@ RUN mkdir -p operator/src xtask/src \
     && echo 'fn main() {}' > xtask/src/main.rs
 RUN --mount=type=cache,id=cargo-registry,target=/usr/local/cargo/registry \
     cargo-musl build --release --locked --package kube9-operator
+# Dependencies carry no audit data of their own: cargo-auditable wraps only the workspace's
+# crates, so the layer above is reused by `cargo auditable build` unchanged.
+COPY --from=auditable /opt/cargo-auditable/bin/cargo-auditable /usr/local/cargo/bin/
 COPY operator/src operator/src
 # Declared only now so that a new version or commit does not rebuild the dependencies.
 ARG VERSION
@@ -67,10 +93,8 @@ ARG SOURCE_DATE_EPOCH
 RUN --mount=type=cache,id=cargo-registry,target=/usr/local/cargo/registry \
     set -eu; \
     touch operator/src/*.rs; \
-    KUBE9_VERSION="$VERSION" KUBE9_COMMIT="$COMMIT" cargo-musl build --release --locked --package kube9-operator; \
-    mkdir -p /out/amd64 /out/arm64; \
-    cp target/x86_64-unknown-linux-musl/release/kube9-operator /out/amd64/; \
-    cp target/aarch64-unknown-linux-musl/release/kube9-operator /out/arm64/
+    KUBE9_VERSION="$VERSION" KUBE9_COMMIT="$COMMIT" cargo-musl auditable build --release --locked --package kube9-operator; \
+    collect-binaries
 
 FROM gcr.io/distroless/static-debian12:nonroot@sha256:d093aa3e30dbadd3efe1310db061a14da60299baff8450a17fe0ccc514a16639
 ARG TARGETARCH

@@ -429,6 +429,66 @@ fn every_external_base_image_is_pinned_by_tag_and_digest() {
     assert!(!dockerfile.contains("ARG RUST_IMAGE") && !dockerfile.contains("${RUST_IMAGE}"));
 }
 
+/// The Dockerfile compiles every platform's binary in one stage on the build machine: no
+/// TARGETARCH there, so BuildKit runs it once for a multi-platform build. The dependencies are a
+/// layer of their own that neither the operator's source, nor the release's version, nor the
+/// cargo-auditable binary reaches; only the final stage is per platform.
+#[test]
+fn the_dockerfile_compiles_every_platform_in_one_stage_with_dependencies_apart() {
+    let dockerfile = std::fs::read_to_string(project_root().join("Dockerfile")).unwrap();
+    let stage = |name: &str| -> String {
+        let start = dockerfile
+            .find(&format!(" AS {name}\n"))
+            .unwrap_or_else(|| panic!("no stage {name}"));
+        let rest = &dockerfile[start..];
+        rest[..rest[1..].find("\nFROM ").map_or(rest.len(), |e| e + 1)].to_string()
+    };
+    let build = stage("build");
+    assert!(!build.contains("TARGETARCH"), "{build}");
+    let at = |what: &str| {
+        build
+            .find(what)
+            .unwrap_or_else(|| panic!("the build stage lacks `{what}`"))
+    };
+    let dependencies = at("cargo-musl build --release --locked");
+    for later in [
+        "COPY operator/src",
+        "ARG VERSION",
+        "ARG COMMIT",
+        "COPY --from=auditable",
+    ] {
+        assert!(
+            dependencies < at(later),
+            "`{later}` comes before the dependencies"
+        );
+    }
+    assert!(at("cargo-musl auditable build --release --locked") > at("COPY operator/src"));
+    let rust = dockerfile
+        .lines()
+        .find(|l| l.ends_with(" AS rust"))
+        .unwrap();
+    assert!(
+        rust.starts_with("FROM --platform=$BUILDPLATFORM "),
+        "{rust}"
+    );
+    assert!(dockerfile.contains(" cargo install cargo-auditable --locked --version 0.7.7 "));
+    // The act scenarios' fixture app installs it the same way, so that BuildKit shares the stage.
+    let fixture = xtask::devenv::workflow_sim::fixture_dockerfile("base", "app");
+    let install = |text: &str| -> String {
+        let start = text.find("FROM rust AS auditable\n").unwrap();
+        let stage = &text[start..];
+        let end = [stage.find("\nFROM "), stage.find("\n\n")];
+        let end = start + end.into_iter().flatten().min().unwrap();
+        text[start..end].to_string()
+    };
+    assert_eq!(install(&fixture), install(&dockerfile));
+    let last = &dockerfile[dockerfile.rfind("\nFROM ").unwrap()..];
+    assert!(
+        last.contains("COPY --from=build /out/${TARGETARCH}/kube9-operator"),
+        "{last}"
+    );
+}
+
 /// Every xtask command in the workflows, with sample values for its variables.
 fn xtask_commands() -> Vec<Vec<String>> {
     let samples = [

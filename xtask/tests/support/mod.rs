@@ -379,19 +379,7 @@ pub fn rust_base_image() -> String {
 pub fn fixture_app_repo() -> PathBuf {
     let dir = temp_dir("fixture-app");
     copy_tree(&fixtures().join("trivy-db-cargo/app"), &dir.join("app"));
-    let dockerfile = format!(
-        "FROM --platform=$BUILDPLATFORM {} AS rust\n\
-         FROM rust AS auditable\n\
-         RUN cargo install cargo-auditable --locked --version 0.7.7 --root /opt/cargo-auditable\n\
-         FROM rust AS build\n\
-         COPY --from=auditable /opt/cargo-auditable/bin/cargo-auditable /usr/local/cargo/bin/\n\
-         WORKDIR /app\n\
-         COPY app/ ./\n\
-         RUN cargo auditable build --release --locked --offline\n\
-         FROM scratch\n\
-         COPY --from=build /app/target/release/fixture-app /usr/local/bin/fixture-app\n",
-        rust_base_image()
-    );
+    let dockerfile = xtask::devenv::workflow_sim::fixture_dockerfile(&rust_base_image(), "app");
     std::fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
     std::fs::write(dir.join(".gitignore"), "target/\n").unwrap();
     commit_all(&dir, "fixture app");
@@ -647,8 +635,8 @@ pub fn login_encoding(user: &str, secret: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"))
 }
 
-/// Asserts that a secret reached no command line, no log, no file under `dirs` (plain or in
-/// the base64 login form), and the environment of no program but the xtask itself.
+/// Asserts that a secret reached no command line, no log, no file under `dirs` (in any of
+/// `secret_forms`), and the environment of no program but the xtask itself.
 pub fn assert_kept_secret(seen: &Seen, log: &str, user: &str, secret: &str, dirs: &[&Path]) {
     assert_kept_secret_from(seen, log, (user, secret), dirs, &[]);
 }
@@ -679,16 +667,36 @@ pub fn assert_kept_secret_from(
             "{program} had the secret in its environment"
         );
     }
-    let encoded = login_encoding(user, secret);
-    assert!(!log.contains(secret), "the secret appeared in the log");
-    assert!(
-        !log.contains(&encoded),
-        "the secret appeared base64-encoded in the log"
-    );
-    for dir in dirs {
-        assert_eq!(files_containing(dir, secret), Vec::<PathBuf>::new());
-        assert_eq!(files_containing(dir, &encoded), Vec::<PathBuf>::new());
+    for (form, encoded) in secret_forms(user, secret) {
+        assert!(
+            !log.contains(&encoded),
+            "the secret appeared {form} in the log"
+        );
+        for dir in dirs {
+            assert_eq!(
+                files_containing(dir, &encoded),
+                Vec::<PathBuf>::new(),
+                "the secret appeared {form} in these files"
+            );
+        }
     }
+}
+
+/// Every form in which the tools a release runs write a secret: as it is, JSON-escaped (docker
+/// and helm login files, cosign's and trivy's JSON), base64 alone (cosign's key material) and
+/// base64 of `user:secret` (registry login files).
+pub fn secret_forms(user: &str, secret: &str) -> Vec<(&'static str, String)> {
+    use base64::Engine;
+    let json = serde_json::to_string(secret).unwrap();
+    vec![
+        ("as it is", secret.to_string()),
+        ("JSON-escaped", json.trim_matches('"').to_string()),
+        (
+            "base64-encoded",
+            base64::engine::general_purpose::STANDARD.encode(secret),
+        ),
+        ("base64-encoded with its user", login_encoding(user, secret)),
+    ]
 }
 
 /// Files under `dir` whose bytes contain `secret`.

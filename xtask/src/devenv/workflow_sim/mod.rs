@@ -240,7 +240,8 @@ pub fn fixture_dockerfile(rust_base: &str, app_dir: &str) -> String {
     format!(
         "FROM --platform=$BUILDPLATFORM {rust_base} AS rust\n\
          FROM rust AS auditable\n\
-         RUN cargo install cargo-auditable --locked --version 0.7.7 --root /opt/cargo-auditable\n\
+         RUN --mount=type=cache,id=cargo-registry,target=/usr/local/cargo/registry \\\n    \
+         CARGO_PROFILE_DEV_DEBUG=0 cargo install cargo-auditable --locked --version 0.7.7 --debug --root /opt/cargo-auditable\n\
          FROM rust AS build\n\
          COPY --from=auditable /opt/cargo-auditable/bin/cargo-auditable /usr/local/cargo/bin/\n\
          WORKDIR /app\n\
