@@ -74,6 +74,10 @@ pub struct Output {
     /// Write the plan as JSON to this file (`-` for standard output) and run nothing.
     #[arg(long, value_name = "FILE")]
     pub plan_json: Option<PathBuf>,
+    /// After a successful run, write how long each step took to this file, as JSON (what
+    /// `cargo xtask bench` reads).
+    #[arg(long, value_name = "FILE")]
+    pub timings: Option<PathBuf>,
 }
 
 /// The git checkout a release is built from.
@@ -346,6 +350,10 @@ pub struct Bench {
     /// Pairs of cold builds compared (old Dockerfile, new; one platform, both).
     #[arg(long, default_value_t = 2)]
     pub pairs: usize,
+    /// The git revision whose Dockerfile the current one is compared with: the last one
+    /// before both platforms were compiled in one stage.
+    #[arg(long, default_value = "3941a72")]
+    pub previous: String,
     /// Where the table is written.
     #[arg(long, default_value = "docs/benchmarks.md")]
     pub output: PathBuf,

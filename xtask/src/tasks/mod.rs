@@ -82,5 +82,10 @@ fn show_then_run(
         return Ok(None);
     }
     println!();
-    execute::execute(plan, credentials, actions).map(Some)
+    let outcome = execute::execute(plan, credentials, actions)?;
+    if let Some(path) = &output.timings {
+        let json = serde_json::to_vec_pretty(&outcome.timings)?;
+        std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(Some(outcome))
 }

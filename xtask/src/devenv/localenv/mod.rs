@@ -137,7 +137,7 @@ pub fn read_state(dir: &Path) -> Result<Option<EnvState>> {
 }
 
 /// Whether an environment in `dir` finished starting and still runs.
-fn running(dir: &Path) -> Result<Option<EnvState>> {
+pub fn running(dir: &Path) -> Result<Option<EnvState>> {
     let Some(state) = read_state(dir)? else {
         return Ok(None);
     };

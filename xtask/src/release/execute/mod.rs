@@ -3,6 +3,7 @@
 
 mod chart;
 mod image;
+mod scan;
 mod verify;
 
 pub use chart::{wait_for_image, Patience};
@@ -39,10 +40,13 @@ pub struct Check {
     pub detail: String,
 }
 
-/// How long a step took, for `cargo xtask bench` and the curious.
-#[derive(Debug, Clone, Serialize)]
+/// How long a step took, for `cargo xtask bench` and the curious (`--timings`).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Timing {
+    /// The step's kind (`run:cosign`, `attach-sbom`, ...).
     pub step: String,
+    /// What the step does, as the plan says it.
+    pub what: String,
     pub seconds: f64,
 }
 
@@ -115,6 +119,7 @@ impl Executor {
             let result = self.step(step);
             self.timings.push(Timing {
                 step: crate::release::plan::step_kind(step),
+                what: step.describe(),
                 seconds: started.elapsed().as_secs_f64(),
             });
             if let Err(e) = result {
