@@ -45,55 +45,8 @@ fn the_operator_is_released_for_both_platforms_and_reports_its_build() {
     let record: xtask::release::record::ImageRecord =
         serde_json::from_slice(&std::fs::read(out_dir.join("image.json")).unwrap()).unwrap();
     assert_eq!(record.commit, commit.trim());
-
     for platform in ["linux/amd64", "linux/arm64"] {
-        let reference = format!("{repo}@{}", record.digest);
-        let printed = ok(docker().args([
-            "run",
-            "--rm",
-            "--pull",
-            "always",
-            "--platform",
-            platform,
-            &reference,
-            "--version",
-        ]));
-        assert_eq!(
-            printed.trim(),
-            format!("kube9-operator {version} (commit {})", commit.trim()),
-            "{platform}"
-        );
-        let size = record
-            .platforms
-            .iter()
-            .find(|p| p.platform == platform)
-            .unwrap()
-            .compressed_bytes;
-        eprintln!("{platform}: {:.2} MB compressed", size as f64 / 1e6);
-        assert!(size < 200_000_000, "{platform} is over the 200 MB limit");
-        assert!(size < 20_000_000, "{platform} is over the 20 MB target");
-        // No shell, and not root.
-        let shell = run(docker().args([
-            "run",
-            "--rm",
-            "--platform",
-            platform,
-            "--entrypoint",
-            "/bin/sh",
-            &reference,
-            "-c",
-            "true",
-        ]));
-        assert!(!shell.status.success(), "the image has no shell");
-        let user = ok(docker().args([
-            "image",
-            "inspect",
-            "--format",
-            "{{.Config.User}}",
-            &reference,
-        ]));
-        assert_eq!(user.trim(), "65532:65532");
-        let _ = run(docker().args(["image", "rm", &reference]));
+        assert_runs_small_and_locked_down(&repo, &record, platform, version, commit.trim());
     }
     let chart: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out_dir.join("chart.json")).unwrap()).unwrap();
@@ -102,7 +55,67 @@ fn the_operator_is_released_for_both_platforms_and_reports_its_build() {
         format!("{repo}:{version}@{}", record.digest)
     );
     assert!(log.contains("helm install kube9-operator"), "{log}");
+    assert_the_scan_saw_the_locked_crates(&root, &out_dir);
+}
 
+/// The binary reports its build, the image is small, has no shell and does not run as root.
+fn assert_runs_small_and_locked_down(
+    repo: &str,
+    record: &xtask::release::record::ImageRecord,
+    platform: &str,
+    version: &str,
+    commit: &str,
+) {
+    let reference = format!("{repo}@{}", record.digest);
+    let printed = ok(docker().args([
+        "run",
+        "--rm",
+        "--pull",
+        "always",
+        "--platform",
+        platform,
+        &reference,
+        "--version",
+    ]));
+    assert_eq!(
+        printed.trim(),
+        format!("kube9-operator {version} (commit {commit})"),
+        "{platform}"
+    );
+    let size = record
+        .platforms
+        .iter()
+        .find(|p| p.platform == platform)
+        .unwrap()
+        .compressed_bytes;
+    eprintln!("{platform}: {:.2} MB compressed", size as f64 / 1e6);
+    assert!(size < 200_000_000, "{platform} is over the 200 MB limit");
+    assert!(size < 20_000_000, "{platform} is over the 20 MB target");
+    // No shell, and not root.
+    let shell = run(docker().args([
+        "run",
+        "--rm",
+        "--platform",
+        platform,
+        "--entrypoint",
+        "/bin/sh",
+        &reference,
+        "-c",
+        "true",
+    ]));
+    assert!(!shell.status.success(), "the image has no shell");
+    let user = ok(docker().args([
+        "image",
+        "inspect",
+        "--format",
+        "{{.Config.User}}",
+        &reference,
+    ]));
+    assert_eq!(user.trim(), "65532:65532");
+    let _ = run(docker().args(["image", "rm", &reference]));
+}
+
+fn assert_the_scan_saw_the_locked_crates(root: &std::path::Path, out_dir: &std::path::Path) {
     // The scan saw the code: the crates the binary carries, at the versions Cargo.lock pins.
     let lock = std::fs::read_to_string(root.join("Cargo.lock")).unwrap();
     for platform in ["linux-amd64", "linux-arm64"] {

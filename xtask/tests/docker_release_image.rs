@@ -23,6 +23,13 @@ fn publishes_both_platforms_under_every_tag_with_labels() {
     for tag in &record.tags {
         assert_eq!(digest_of(&format!("{repo}:{tag}")), record.digest, "{tag}");
     }
+    assert_index_annotations_and_platforms(&repo);
+    assert_a_node_pulls_only_its_platform(&repo, &record);
+    assert_labels_after_a_pull(&repo, &source);
+    assert_signed_with_an_sbom_per_platform(&env, &repo, &record);
+}
+
+fn assert_index_annotations_and_platforms(repo: &str) {
     // The index carries the annotations GHCR shows, and both platforms.
     let raw = ok(skopeo()
         .args(["inspect", "--raw", "--tls-verify=false"])
@@ -57,7 +64,9 @@ fn publishes_both_platforms_under_every_tag_with_labels() {
         ["linux/amd64", "linux/arm64"],
         "no unknown/unknown attestation entries"
     );
+}
 
+fn assert_a_node_pulls_only_its_platform(repo: &str, record: &xtask::release::record::ImageRecord) {
     // A node's runtime fetches only its own platform.
     let content = ctr_pull_arm64(&format!("{repo}:1.2.3"));
     let arm64 = &record
@@ -76,7 +85,9 @@ fn publishes_both_platforms_under_every_tag_with_labels() {
         content.contains(arm64.as_str()) && !content.contains(amd64.as_str()),
         "{content}"
     );
+}
 
+fn assert_labels_after_a_pull(repo: &str, source: &std::path::Path) {
     // Labels, as `docker inspect` shows them after a pull.
     ok(docker().args([
         "pull",
@@ -94,7 +105,7 @@ fn publishes_both_platforms_under_every_tag_with_labels() {
     let labels: serde_json::Value = serde_json::from_str(&labels).unwrap();
     let commit = ok(std::process::Command::new("git")
         .arg("-C")
-        .arg(&source)
+        .arg(source)
         .args(["rev-parse", "HEAD"]));
     assert_eq!(labels["org.opencontainers.image.version"], "1.2.3");
     assert_eq!(labels["org.opencontainers.image.revision"], commit.trim());
@@ -107,18 +118,24 @@ fn publishes_both_platforms_under_every_tag_with_labels() {
         "https://github.com/alto9/kube9-operator"
     );
     let _ = run(docker().args(["image", "rm", &format!("{repo}:v1.2.3")]));
+}
 
+fn assert_signed_with_an_sbom_per_platform(
+    env: &TestEnv,
+    repo: &str,
+    record: &xtask::release::record::ImageRecord,
+) {
     // Signed, with each platform's SBOM attached twice: as an OCI referrer of its manifest
     // (the referrers tag schema here) and as a signed CycloneDX attestation; the index digest
     // is what it was.
-    let all = tags(&repo);
+    let all = tags(repo);
     let hex = |d: &str| d.trim_start_matches("sha256:").to_string();
     assert!(
         all.contains(&format!("sha256-{}.sig", hex(&record.digest))),
         "{all:?}"
     );
     let registry = xtask::release::registry::Registry::anonymous(
-        &xtask::release::registry::Repository::parse(&repo).unwrap(),
+        &xtask::release::registry::Repository::parse(repo).unwrap(),
     );
     for p in &record.platforms {
         assert!(
