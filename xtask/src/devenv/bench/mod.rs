@@ -128,6 +128,17 @@ fn context_copy(work: &Path, name: &str) -> Result<PathBuf> {
     Ok(ctx)
 }
 
+/// A name no earlier run used: the environment's registry outlives a bench run, and process
+/// ids repeat after a reboot, so a repository named by the process id alone may already hold
+/// an image (the chart step would then notice it at once, and a "first" push upload nothing).
+fn run_id() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    format!("{}-{secs}", std::process::id())
+}
+
 /// `a / b`, shown with both figures.
 fn ratio_text(ratio: f64, a: f64, b: f64) -> String {
     format!("{ratio:.2} ({a:.0} s / {b:.0} s)")

@@ -15,8 +15,8 @@ use crate::release::layout::{Image, PlatformImage};
 use crate::release::registry::{PushReport, Registry, Repository, Retry};
 use crate::release::workspace;
 
-use super::push_row;
 use super::report::{median, Row};
+use super::{push_row, run_id};
 
 const VERSION: &str = "v0.0.0-bench";
 
@@ -59,7 +59,7 @@ pub fn measure(env: &EnvState, image: &Image, runs: usize, rows: &mut Vec<Row>) 
     let repo = Repository::parse(&format!(
         "{}/bench/kube9-operator-{}",
         env.registry.address(),
-        std::process::id()
+        run_id()
     ))?;
     let registry = Registry::new(repo, None, Retry::default());
     let start = Instant::now();
@@ -94,11 +94,18 @@ pub fn measure(env: &EnvState, image: &Image, runs: usize, rows: &mut Vec<Row>) 
     push_row(
         rows,
         Row::new(
-            "image served -> chart step notices it",
-            format!("{:.1} s (poll interval 10 s)", latency.as_secs_f64()),
+            "image pushed -> chart step notices it",
+            format!(
+                "{:.1} s after the push started (the push took {:.1} s; poll interval 10 s)",
+                latency.noticed.as_secs_f64(),
+                latency.pushed.as_secs_f64()
+            ),
             "cargo xtask release-chart while cargo xtask release-image publishes",
         )
-        .goal("<= one poll interval", latency <= Duration::from_secs(10)),
+        .goal(
+            "<= one poll interval after the push",
+            latency.noticed <= latency.pushed + Duration::from_secs(10),
+        ),
     );
     Ok(())
 }
@@ -113,8 +120,8 @@ fn push(registry: &Registry, image: &Image) -> Result<PushReport> {
 
 /// Starts the chart step against a repository without the image, publishes the image, and
 /// measures how long the waiting step takes to see it.
-fn chart_latency(env: &EnvState, image: &Image) -> Result<Duration> {
-    let id = std::process::id();
+fn chart_latency(env: &EnvState, image: &Image) -> Result<Latency> {
+    let id = run_id();
     let repo = format!("{}/bench/latency-{id}", env.registry.address());
     let charts = format!("oci://{}/bench/charts-{id}", env.registry.address());
     let out_dir = workspace::root().join("target/bench/chart");
@@ -126,21 +133,31 @@ fn chart_latency(env: &EnvState, image: &Image) -> Result<Duration> {
         .env("GITHUB_ACTIONS", "false")
         .spawn(Stdio::piped(), Stdio::null())?;
     let stdout = child.stdout.take().context("the chart step's output")?;
-    // Let the step start polling and back off to its full interval before the image appears.
+    // Let the step start polling and back off to its full interval (it looks 0, 1, 3, 7, 15,
+    // 25 s after its start), then publish between two looks.
     std::thread::sleep(Duration::from_secs(20));
     let registry = Registry::new(Repository::parse(&repo)?, None, Retry::default());
+    let pushing = Instant::now();
     push(&registry, image)?;
-    let published = Instant::now();
+    let pushed = pushing.elapsed();
     let mut noticed = None;
     for line in BufReader::new(stdout).lines() {
         if line?.contains("is served with") {
-            noticed = Some(published.elapsed());
+            noticed = Some(pushing.elapsed());
             break;
         }
     }
     let _ = child.kill();
     let _ = child.wait();
-    noticed.context("the chart step never saw the image")
+    let noticed = noticed.context("the chart step never saw the image")?;
+    Ok(Latency { pushed, noticed })
+}
+
+/// From the start of the push: when it ended, and when the chart step said it saw the image
+/// (the tag is the push's last write, so the step may notice it before the push returns).
+struct Latency {
+    pushed: Duration,
+    noticed: Duration,
 }
 
 /// A signed release of the checkout's commit into the environment's registry (its build warm
@@ -150,11 +167,7 @@ pub fn signing(env: &EnvState, work: &Path, rows: &mut Vec<Row>) -> Result<()> {
     let read = |p: &Path| {
         std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))
     };
-    let repo = format!(
-        "{}/bench/signed-{}",
-        env.registry.address(),
-        std::process::id()
-    );
+    let repo = format!("{}/bench/signed-{}", env.registry.address(), run_id());
     let mut cmd = Cmd::new(std::env::current_exe()?.display().to_string())
         .args([
             "release-image",
@@ -199,7 +212,7 @@ fn signing_row(timings: &[Timing]) -> Row {
     let attach = sum(&|t| t.step == "attach-sbom");
     let added = cosign + convert + attach;
     Row::new(
-        "signing and SBOMs in one release-image run (warm build)",
+        "signing and SBOMs in one release-image run",
         format!(
             "{added:.1} s of {total:.1} s ({:.0} %): cosign sign and attest {cosign:.1} s, SBOM \
              conversion {convert:.1} s, SBOM referrers {attach:.1} s",
