@@ -299,11 +299,7 @@ fn source_change(b: &Builder, runs: usize) -> Result<f64> {
     let mut times = Vec::new();
     for i in 0..runs.clamp(1, 2) {
         // A change no earlier run made, so that BuildKit cannot answer it from its cache.
-        let marker = format!(
-            "{}-{i}-{:?}",
-            std::process::id(),
-            std::time::SystemTime::now()
-        );
+        let marker = format!("{}-{i}", super::run_id());
         std::fs::write(&main_rs, format!("{original}\n// bench change {marker}\n"))?;
         times.push(
             b.build(&b.plan(
