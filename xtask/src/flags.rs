@@ -330,6 +330,8 @@ pub enum EnvAction {
     Up,
     Down,
     Status,
+    /// Empty the build cache of the environment's engine (the environment must be up).
+    Prune,
 }
 
 #[derive(Args, Debug, Clone)]

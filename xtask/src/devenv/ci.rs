@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Result};
 
-use crate::devenv::{localenv, setup};
+use crate::devenv::{disk, localenv, setup};
 use crate::flags;
 use crate::release::cmd::Cmd;
 use crate::release::{tools, workspace};
@@ -33,14 +33,25 @@ struct Phases(Vec<(String, f64, bool)>);
 
 impl Phases {
     fn time<T>(&mut self, name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.time_judged(name, f, |_| true)
+    }
+
+    /// Like `time`, for a phase that can end without an error and still have failed.
+    fn time_judged<T>(
+        &mut self,
+        name: &str,
+        f: impl FnOnce() -> Result<T>,
+        passed: impl FnOnce(&T) -> bool,
+    ) -> Result<T> {
         eprintln!("\n=== {name}");
         let start = Instant::now();
         let result = f();
         let secs = start.elapsed().as_secs_f64();
-        self.0.push((name.to_string(), secs, result.is_ok()));
+        let ok = result.as_ref().is_ok_and(passed);
+        self.0.push((name.to_string(), secs, ok));
         eprintln!(
             "=== {name}: {} in {secs:.1}s",
-            if result.is_ok() { "ok" } else { "FAILED" }
+            if ok { "ok" } else { "FAILED" }
         );
         result
     }
@@ -133,8 +144,15 @@ fn run_tests(skip: &[String], vars: &[(String, String)]) -> Result<(u64, u64, u6
             println!("{line}");
             count(&line, &mut totals);
         }
-        if !child.wait()?.success() && totals.1 == 0 {
+        let failed_before = totals.1;
+        let status = child.wait()?;
+        if !status.success() && totals.1 == failed_before {
             // A build failure or a crash prints no failed count of its own.
+            eprintln!(
+                "cargo {} ended with {status} and reported no failed test: a compile error or a \
+                 crash (see above); counted as one failure",
+                args.join(" ")
+            );
             totals.1 += 1;
         }
     }
@@ -204,6 +222,10 @@ fn checks_and_tests(
     skip: &[String],
     vars: &[(String, String)],
 ) -> Result<(u64, u64, u64)> {
+    // After `up`, which may have emptied an over-grown build cache.
+    phases.time("disk space", || {
+        disk::require_free(&workspace::root(), disk::CI_NEEDS, "the test suite")
+    })?;
     phases.time("cargo fmt --check", || {
         run_cargo(&["fmt", "--all", "--check"], vars)
     })?;
@@ -220,7 +242,7 @@ fn checks_and_tests(
             vars,
         )
     })?;
-    phases.time("tests", || run_tests(skip, vars))
+    phases.time_judged("tests", || run_tests(skip, vars), |t| t.1 == 0)
 }
 
 fn summary(phases: &Phases, started: Instant, skip: &[String]) {
@@ -248,6 +270,18 @@ fn summary(phases: &Phases, started: Instant, skip: &[String]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_phase_with_failed_tests_is_marked_failed() {
+        let mut phases = Phases(Vec::new());
+        let totals = phases.time_judged("tests", || Ok((3, 1, 0)), |t| t.1 == 0);
+        assert!(totals.is_ok());
+        phases
+            .time_judged("more", || Ok((3, 0, 0)), |t| t.1 == 0)
+            .unwrap();
+        let marks: Vec<bool> = phases.0.iter().map(|p| p.2).collect();
+        assert_eq!(marks, [false, true]);
+    }
 
     #[test]
     fn counts_cargo_result_lines() {

@@ -3,8 +3,9 @@
 //! installs into, then `PATH`), and the engine is the one the local environment started when
 //! the default one does not answer.
 
-use crate::devenv::localenv;
+use crate::devenv::{disk, localenv};
 use crate::release::cmd::Cmd;
+use crate::release::workspace;
 
 /// One check: what was found and, when it falls short, the fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -227,6 +228,32 @@ fn docker_command() -> impl Fn() -> Cmd {
     }
 }
 
+/// Room for the test suite's builds on the workspace's filesystem.
+fn check_disk() -> Check {
+    let fix = "cargo xtask env prune (empties the build cache), or remove old clones' target/";
+    match disk::free_bytes(&workspace::root()) {
+        Ok(free) => Check {
+            name: "disk space",
+            found: Some(format!("{} free", disk::show(free))),
+            problem: (free < disk::CI_NEEDS).then(|| {
+                format!(
+                    "`cargo xtask ci` needs about {}",
+                    disk::show(disk::CI_NEEDS)
+                )
+            }),
+            fix,
+            required: false,
+        },
+        Err(e) => Check {
+            name: "disk space",
+            found: None,
+            problem: Some(format!("{e:#}")),
+            fix,
+            required: false,
+        },
+    }
+}
+
 /// Every tool, in the order a release needs them.
 pub fn check_all() -> Vec<Check> {
     let docker = docker_command();
@@ -282,6 +309,7 @@ pub fn check_all() -> Vec<Check> {
             "cargo xtask setup (workflow simulation and its tests)",
             false,
         ),
+        check_disk(),
     ]
 }
 

@@ -6,6 +6,7 @@
 pub mod bench;
 pub mod ci;
 pub mod debian;
+pub mod disk;
 pub mod doctor;
 pub mod localenv;
 pub mod setup;

@@ -1,4 +1,4 @@
-//! `cargo xtask env up|down|status`: the local environment, e.g. for `cargo test`.
+//! `cargo xtask env up|down|status|prune`: the local environment, e.g. for `cargo test`.
 
 use anyhow::Result;
 
@@ -15,6 +15,7 @@ impl flags::Env {
             }
             EnvAction::Down => localenv::down(&dir),
             EnvAction::Status => localenv::print(&dir),
+            EnvAction::Prune => localenv::prune(&dir),
         }
     }
 }

@@ -138,8 +138,10 @@ pub fn ctr_pull_arm64(reference: &str) -> String {
         reference,
     ]));
     let content = ok(ctr().args(["-n", &namespace, "content", "ls", "-q"]));
-    let _ = run(ctr().args(["-n", &namespace, "images", "rm", reference]));
+    // Cleared away, namespace and all, so that test runs leave nothing in the engine.
+    let _ = run(ctr().args(["-n", &namespace, "images", "rm", "--sync", reference]));
     let _ = run(ctr().args(["-n", &namespace, "content", "prune", "references"]));
+    let _ = run(ctr().args(["namespaces", "rm", &namespace]));
     content
 }
 

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 pub use services::{alive, http_status, push_database};
 pub use standins::external_bases;
 
+use super::disk;
 use crate::release::github;
 use crate::release::{record, tools};
 
@@ -222,6 +223,7 @@ fn start_services(state: &mut EnvState, own_engine: bool) -> Result<()> {
     // a runner) can pull the real base images.
     if own_engine {
         let host = state.docker_host.as_deref();
+        disk::bound_build_cache(host, disk::BUILD_CACHE_BUDGET)?;
         state.standins = standins::ensure(host, &state.registry.address())?;
         state.build_contexts = state
             .standins
@@ -244,6 +246,24 @@ pub fn down(dir: &Path) -> Result<()> {
         services::stop_pid(pid, std::time::Duration::from_secs(30));
     }
     std::fs::remove_file(state_file(dir))?;
+    Ok(())
+}
+
+/// `cargo xtask env prune`: the engine's build cache, emptied; says what that freed.
+pub fn prune(dir: &Path) -> Result<()> {
+    use anyhow::Context;
+    let state = running(dir)?.context("the environment is not up: cargo xtask env up")?;
+    let host = state.docker_host.as_deref();
+    let before = disk::free_bytes(dir)?;
+    let cache = disk::build_cache_bytes(host)?;
+    disk::prune_build_cache(host)?;
+    let after = disk::free_bytes(dir)?;
+    println!(
+        "build cache of {} emptied; free space {} -> {}",
+        disk::show(cache),
+        disk::show(before),
+        disk::show(after)
+    );
     Ok(())
 }
 

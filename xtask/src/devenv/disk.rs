@@ -1,0 +1,144 @@
+//! Disk space: what the environment's engine keeps, and whether a run has room to finish.
+//!
+//! A full disk does not fail cleanly: the linker dies with a bus error half-way through the test
+//! build. So `ci` checks for room first, and `env up` keeps the engine's build cache bounded.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+
+use crate::release::cmd::Cmd;
+
+pub const GB: u64 = 1_000_000_000;
+
+/// What a run of `cargo xtask ci` on a clean clone needs: the debug build of the workspace and
+/// its tests (about 5 GB) and the layers its image builds add to the engine (about 3 GB).
+pub const CI_NEEDS: u64 = 12 * GB;
+
+/// The most build cache the environment's own engine keeps between runs: enough for the
+/// warm layers of both platforms and a few source versions.
+pub const BUILD_CACHE_BUDGET: u64 = 20 * GB;
+
+/// Bytes free for unprivileged use on the filesystem holding `path`.
+pub fn free_bytes(path: &Path) -> Result<u64> {
+    let out = Cmd::new("df")
+        .args(["--output=avail", "-B1"])
+        .arg(path.display().to_string())
+        .read()?;
+    out.lines()
+        .nth(1)
+        .and_then(|l| l.trim().parse().ok())
+        .with_context(|| format!("cannot read free space from `df`: {out:?}"))
+}
+
+/// Fails unless the filesystem holding `path` has `needed` bytes free.
+pub fn require_free(path: &Path, needed: u64, what: &str) -> Result<()> {
+    let free = free_bytes(path)?;
+    if free < needed {
+        bail!(
+            "only {} free on the filesystem of {}, and {what} needs about {}: a full disk \
+             fails half-way (the linker dies with a bus error). Free space: \
+             `cargo xtask env prune` empties the environment's build cache; old clones' \
+             `target/` folders are the other large item",
+            show(free),
+            path.display(),
+            show(needed)
+        );
+    }
+    Ok(())
+}
+
+pub fn show(bytes: u64) -> String {
+    format!("{:.1} GB", bytes as f64 / GB as f64)
+}
+
+/// Parses a size as Docker prints it (`38.83GB`, `993.3MB`, `4.096kB`, `0B`; powers of 1000).
+pub fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| c.is_ascii_alphabetic())?;
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let scale = match unit {
+        "B" => 1.0,
+        "kB" | "KB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        "TB" => 1e12,
+        _ => return None,
+    };
+    Some((number * scale).round() as u64)
+}
+
+fn docker(host: Option<&str>) -> Cmd {
+    let cmd = Cmd::new("docker");
+    match host {
+        Some(h) => cmd.env("DOCKER_HOST", h),
+        None => cmd,
+    }
+}
+
+/// The build cache's size, shared records included: `Total:` of `docker buildx du`.
+pub fn build_cache_bytes(host: Option<&str>) -> Result<u64> {
+    let out = docker(host).args(["buildx", "du"]).read()?;
+    out.lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("Total:"))
+        .and_then(parse_size)
+        .with_context(|| format!("no `Total:` line in `docker buildx du`: {out:?}"))
+}
+
+/// Empties the build cache when it is over `budget`. BuildKit's own limits
+/// (`--keep-storage`, the daemon's `defaultKeepStorage`) count only records no image shares,
+/// and on the containerd image store nearly all are shared: measured here, a 38.8 GB cache
+/// stayed whole under a 12 GB limit. Only `prune --all` without filters frees it.
+pub fn bound_build_cache(host: Option<&str>, budget: u64) -> Result<Option<u64>> {
+    let size = build_cache_bytes(host)?;
+    if size <= budget {
+        return Ok(None);
+    }
+    eprintln!(
+        "    the build cache holds {}, over its budget of {}: emptying it (the next image \
+         build is cold)",
+        show(size),
+        show(budget)
+    );
+    prune_build_cache(host)?;
+    Ok(Some(size))
+}
+
+pub fn prune_build_cache(host: Option<&str>) -> Result<()> {
+    docker(host)
+        .args(["buildx", "prune", "--all", "--force"])
+        .read()
+        .context("docker buildx prune failed")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_docker_sizes() {
+        assert_eq!(parse_size("38.83GB"), Some(38_830_000_000));
+        assert_eq!(parse_size("993.3MB"), Some(993_300_000));
+        assert_eq!(parse_size("4.096kB"), Some(4_096));
+        assert_eq!(parse_size("0B"), Some(0));
+        assert_eq!(parse_size(" 1.2TB "), Some(1_200_000_000_000));
+        assert_eq!(parse_size("12 parsecs"), None);
+        assert_eq!(parse_size("GB"), None);
+    }
+
+    #[test]
+    fn the_root_filesystem_has_some_free_space() {
+        assert!(free_bytes(Path::new("/")).unwrap() > 0);
+    }
+
+    #[test]
+    fn too_little_room_names_the_fix() {
+        let err = require_free(Path::new("/"), u64::MAX, "the test suite").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("the test suite needs about"), "{text}");
+        assert!(text.contains("cargo xtask env prune"), "{text}");
+    }
+}
