@@ -3,6 +3,7 @@
 //! and stops what it started. `.ci/run` calls exactly this.
 
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Instant;
 
@@ -181,7 +182,12 @@ pub fn run(args: &flags::Ci) -> Result<()> {
         None
     };
     let vars = test_vars(state.as_ref(), &args.skip);
-    let result = checks_and_tests(&mut phases, &args.skip, &vars);
+    // The engine's layers go to the machine's directory only when the environment started it.
+    let engine_dir = state
+        .as_ref()
+        .and_then(|s| s.dockerd_pid)
+        .map(|_| PathBuf::from(localenv::MACHINE_DIR));
+    let result = checks_and_tests(&mut phases, &args.skip, &vars, engine_dir);
     if state.is_some() {
         let _ = phases.time("environment down", || localenv::down(&env_dir));
     }
@@ -221,10 +227,11 @@ fn checks_and_tests(
     phases: &mut Phases,
     skip: &[String],
     vars: &[(String, String)],
+    engine_dir: Option<PathBuf>,
 ) -> Result<(u64, u64, u64)> {
     // After `up`, which may have emptied an over-grown build cache.
     phases.time("disk space", || {
-        disk::require_free(&workspace::root(), disk::CI_NEEDS, "the test suite")
+        disk::require_ci_room(&workspace::root(), engine_dir.as_deref())
     })?;
     phases.time("cargo fmt --check", || {
         run_cargo(&["fmt", "--all", "--check"], vars)

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-pub use services::{alive, http_status, push_database};
+pub use services::{alive, http_status, push_database, MACHINE_DIR};
 pub use standins::external_bases;
 
 use super::disk;
