@@ -134,21 +134,26 @@ fn count(line: &str, totals: &mut (u64, u64, u64)) {
     }
 }
 
+/// A cargo run that failed without counting a failed test: a build failure or a crash, which
+/// print no count of their own.
+fn unreported_failure(success: bool, failed_before: u64, failed_after: u64) -> bool {
+    !success && failed_after == failed_before
+}
+
 /// Runs the tests, echoing their output, and adds up cargo's `test result:` lines.
 fn run_tests(skip: &[String], vars: &[(String, String)]) -> Result<(u64, u64, u64)> {
     let mut totals = (0, 0, 0);
     for args in test_invocations(skip)? {
         let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let failed_before = totals.1;
         let mut child = cargo(&arg_refs, vars).spawn(Stdio::piped(), Stdio::inherit())?;
         for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
             let line = line?;
             println!("{line}");
             count(&line, &mut totals);
         }
-        let failed_before = totals.1;
         let status = child.wait()?;
-        if !status.success() && totals.1 == failed_before {
-            // A build failure or a crash prints no failed count of its own.
+        if unreported_failure(status.success(), failed_before, totals.1) {
             eprintln!(
                 "cargo {} ended with {status} and reported no failed test: a compile error or a \
                  crash (see above); counted as one failure",
@@ -277,6 +282,17 @@ fn summary(phases: &Phases, started: Instant, skip: &[String]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_failure_without_a_count_is_added() {
+        assert!(unreported_failure(false, 0, 0), "a compile error");
+        assert!(
+            unreported_failure(false, 2, 2),
+            "a crash after earlier failures"
+        );
+        assert!(!unreported_failure(false, 0, 1), "counted by cargo already");
+        assert!(!unreported_failure(true, 0, 0));
+    }
 
     #[test]
     fn a_phase_with_failed_tests_is_marked_failed() {

@@ -539,13 +539,20 @@ fn sample(secret: &str, seen: &mut Seen) {
                 seen.cmdlines.push(cmdline);
             }
         }
+        // A child between fork and exec still has the xtask's environment, and may be the new
+        // program by the time `exe` is read: only a sample whose program is the same before and
+        // after reading the environment names who held it (the next sample sees it settled).
+        let exe = || {
+            std::fs::read_link(entry.path().join("exe"))
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        };
+        let before = exe();
         let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
         if String::from_utf8_lossy(&environ).contains(secret) {
-            let exe = std::fs::read_link(entry.path().join("exe"))
-                .map(|p| p.display().to_string())
-                .unwrap_or_default();
-            if !seen.environ_programs.contains(&exe) {
-                seen.environ_programs.push(exe);
+            let after = exe();
+            if before == after && !seen.environ_programs.contains(&after) {
+                seen.environ_programs.push(after);
             }
         }
     }
