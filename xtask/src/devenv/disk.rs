@@ -7,6 +7,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
+use crate::devenv::docker;
 use crate::release::cmd::Cmd;
 
 pub const GB: u64 = 1_000_000_000;
@@ -91,14 +92,6 @@ pub fn parse_size(text: &str) -> Option<u64> {
         _ => return None,
     };
     Some((number * scale).round() as u64)
-}
-
-fn docker(host: Option<&str>) -> Cmd {
-    let cmd = Cmd::new("docker");
-    match host {
-        Some(h) => cmd.env("DOCKER_HOST", h),
-        None => cmd,
-    }
 }
 
 /// The build cache's size, shared records included: `Total:` of `docker buildx du`.

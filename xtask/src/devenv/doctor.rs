@@ -3,7 +3,7 @@
 //! installs into, then `PATH`), and the engine is the one the local environment started when
 //! the default one does not answer.
 
-use crate::devenv::{disk, localenv};
+use crate::devenv::{disk, docker, localenv};
 use crate::release::cmd::Cmd;
 use crate::release::workspace;
 
@@ -222,10 +222,7 @@ fn docker_command() -> impl Fn() -> Cmd {
     } else {
         localenv::running_docker_host()
     };
-    move || match &host {
-        Some(h) => Cmd::new("docker").env("DOCKER_HOST", h),
-        None => Cmd::new("docker"),
-    }
+    move || docker(host.as_deref())
 }
 
 /// Room for the test suite's builds on the workspace's filesystem.

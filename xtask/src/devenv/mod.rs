@@ -14,7 +14,17 @@ pub mod workflow_sim;
 
 use std::path::PathBuf;
 
+use crate::release::cmd::Cmd;
 use crate::release::workspace;
+
+/// `docker`, against `host` when given (the environment's own engine), else the caller's.
+pub fn docker(host: Option<&str>) -> Cmd {
+    let cmd = Cmd::new("docker");
+    match host {
+        Some(h) => cmd.env("DOCKER_HOST", h),
+        None => cmd,
+    }
+}
 
 /// The environment `cargo xtask env` and `release --local` manage (`KUBE9_LOCAL_ENV_DIR`
 /// moves it, so that a test's environment never touches a developer's).

@@ -65,11 +65,7 @@ fn measure(args: &flags::Bench, env: &EnvState) -> Result<()> {
 }
 
 fn docker(env: &EnvState) -> Cmd {
-    let cmd = Cmd::new("docker");
-    match &env.docker_host {
-        Some(host) => cmd.env("DOCKER_HOST", host),
-        None => cmd,
-    }
+    devenv::docker(env.docker_host.as_deref())
 }
 
 /// Copies of the build context, so that source changes can be made without touching the

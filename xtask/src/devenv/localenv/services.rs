@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use super::{CosignKeys, Service, AUTH_USER, TRIVY_DB_PATH};
+use crate::devenv::docker;
 use crate::release::cmd::{Cmd, Secret};
 use crate::release::github;
 use crate::release::net::block_on;
@@ -198,11 +199,10 @@ pub fn push_database(repository: &Repository, tag: &str, layer: &[u8]) -> Result
 }
 
 fn docker_answers(host: Option<&str>) -> bool {
-    let mut cmd = Cmd::new("docker").args(["info", "--format", "{{.ServerVersion}}"]);
-    if let Some(h) = host {
-        cmd = cmd.env("DOCKER_HOST", h);
-    }
-    cmd.output().is_ok_and(|o| o.success)
+    docker(host)
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .output()
+        .is_ok_and(|o| o.success)
 }
 
 /// QEMU for running arm64 images (the build itself cross-compiles), then the engine.

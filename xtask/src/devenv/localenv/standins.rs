@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::services::MACHINE_DIR;
-use crate::devenv::debian;
+use crate::devenv::{debian, docker};
 use crate::release::cmd::Cmd;
 use crate::release::{github, tools, workspace};
 
@@ -89,14 +89,6 @@ pub fn external_bases(dockerfile: &str) -> Vec<String> {
 pub fn project_dockerfile() -> Result<String> {
     let path = workspace::root().join("Dockerfile");
     std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))
-}
-
-fn docker(host: Option<&str>) -> Cmd {
-    let cmd = Cmd::new("docker");
-    match host {
-        Some(h) => cmd.env("DOCKER_HOST", h),
-        None => cmd,
-    }
 }
 
 /// Builds what is missing and pushes both stand-ins to `registry`.
