@@ -187,11 +187,7 @@ pub fn run(args: &flags::Ci) -> Result<()> {
         None
     };
     let vars = test_vars(state.as_ref(), &args.skip);
-    // The engine's layers go to the machine's directory only when the environment started it.
-    let engine_dir = state
-        .as_ref()
-        .and_then(|s| s.dockerd_pid)
-        .map(|_| PathBuf::from(localenv::MACHINE_DIR));
+    let engine_dir = state.as_ref().and_then(localenv::EnvState::engine_data_dir);
     let result = checks_and_tests(&mut phases, &args.skip, &vars, engine_dir);
     if state.is_some() {
         let _ = phases.time("environment down", || localenv::down(&env_dir));

@@ -14,7 +14,7 @@ pub const GB: u64 = 1_000_000_000;
 
 /// What a run of `cargo xtask ci` on a clean clone needs. Measured with an empty build cache:
 /// free space fell by 8.7 GB at most (`target/` 6.4 GB, the engine's layers 1.7 GB).
-pub const CI_NEEDS: u64 = CI_WORKSPACE_NEEDS + CI_ENGINE_NEEDS;
+const CI_NEEDS: u64 = CI_WORKSPACE_NEEDS + CI_ENGINE_NEEDS;
 const CI_WORKSPACE_NEEDS: u64 = 9 * GB;
 const CI_ENGINE_NEEDS: u64 = 3 * GB;
 
@@ -22,12 +22,24 @@ const CI_ENGINE_NEEDS: u64 = 3 * GB;
 /// its layers (`engine_dir`, when it started one); the sum when both share a filesystem.
 pub fn require_ci_room(workspace: &Path, engine_dir: Option<&Path>) -> Result<()> {
     let apart = engine_dir.filter(|e| !same_filesystem(workspace, e));
-    match apart {
-        None => require_free(workspace, CI_NEEDS, "the test suite"),
-        Some(engine) => {
-            require_free(workspace, CI_WORKSPACE_NEEDS, "the test suite's build")?;
-            require_free(engine, CI_ENGINE_NEEDS, "the test suite's image layers")
-        }
+    for (path, needed, what) in ci_room(workspace, apart) {
+        require_free(path, needed, what)?;
+    }
+    Ok(())
+}
+
+/// Where `ci` needs how much room, given the engine's directory when it is on a filesystem of
+/// its own.
+fn ci_room<'a>(
+    workspace: &'a Path,
+    engine_apart: Option<&'a Path>,
+) -> Vec<(&'a Path, u64, &'static str)> {
+    match engine_apart {
+        None => vec![(workspace, CI_NEEDS, "the test suite")],
+        Some(engine) => vec![
+            (workspace, CI_WORKSPACE_NEEDS, "the test suite's build"),
+            (engine, CI_ENGINE_NEEDS, "the test suite's image layers"),
+        ],
     }
 }
 
@@ -42,7 +54,7 @@ fn same_filesystem(a: &Path, b: &Path) -> bool {
 
 /// The most build cache the environment's own engine keeps between runs: enough for the
 /// warm layers of both platforms and a few source versions.
-pub const BUILD_CACHE_BUDGET: u64 = 20 * GB;
+const BUILD_CACHE_BUDGET: u64 = 20 * GB;
 
 /// Bytes free for unprivileged use on the filesystem holding `path`.
 pub fn free_bytes(path: &Path) -> Result<u64> {
@@ -104,23 +116,22 @@ pub fn build_cache_bytes(host: Option<&str>) -> Result<u64> {
         .with_context(|| format!("no `Total:` line in `docker buildx du`: {out:?}"))
 }
 
-/// Empties the build cache when it is over `budget`. BuildKit's own limits
+/// Empties the build cache when it is over its budget. BuildKit's own limits
 /// (`--keep-storage`, the daemon's `defaultKeepStorage`) count only records no image shares,
 /// and on the containerd image store nearly all are shared: measured here, a 38.8 GB cache
 /// stayed whole under a 12 GB limit. Only `prune --all` without filters frees it.
-pub fn bound_build_cache(host: Option<&str>, budget: u64) -> Result<Option<u64>> {
+pub fn bound_build_cache(host: Option<&str>) -> Result<()> {
     let size = build_cache_bytes(host)?;
-    if size <= budget {
-        return Ok(None);
+    if size <= BUILD_CACHE_BUDGET {
+        return Ok(());
     }
     eprintln!(
         "    the build cache holds {}, over its budget of {}: emptying it (the next image \
          build is cold)",
         show(size),
-        show(budget)
+        show(BUILD_CACHE_BUDGET)
     );
-    prune_build_cache(host)?;
-    Ok(Some(size))
+    prune_build_cache(host)
 }
 
 pub fn prune_build_cache(host: Option<&str>) -> Result<()> {
@@ -149,9 +160,14 @@ mod tests {
     #[test]
     fn one_filesystem_is_asked_for_the_sum() {
         assert!(same_filesystem(Path::new("/"), Path::new("/")));
-        let err = require_ci_room(Path::new("/"), Some(Path::new("/"))).err();
-        let free = free_bytes(Path::new("/")).unwrap();
-        assert_eq!(err.is_some(), free < CI_NEEDS, "{err:?}");
+        let (ws, engine) = (Path::new("/w"), Path::new("/e"));
+        assert_eq!(ci_room(ws, None), [(ws, CI_NEEDS, "the test suite")]);
+        let apart: Vec<_> = ci_room(ws, Some(engine))
+            .into_iter()
+            .map(|(p, n, _)| (p, n))
+            .collect();
+        assert_eq!(apart, [(ws, 9 * GB), (engine, 3 * GB)]);
+        assert_eq!(CI_NEEDS, 12 * GB);
     }
 
     #[test]

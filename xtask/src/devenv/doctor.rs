@@ -232,12 +232,9 @@ fn check_disk() -> Check {
         Ok(free) => Check {
             name: "disk space",
             found: Some(format!("{} free", disk::show(free))),
-            problem: (free < disk::CI_NEEDS).then(|| {
-                format!(
-                    "`cargo xtask ci` needs about {}",
-                    disk::show(disk::CI_NEEDS)
-                )
-            }),
+            problem: disk::require_ci_room(&workspace::root(), None)
+                .err()
+                .map(|e| format!("{e:#}")),
             fix,
             required: false,
         },

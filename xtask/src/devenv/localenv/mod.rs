@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-pub use services::{alive, http_status, push_database, MACHINE_DIR};
+pub use services::{alive, http_status, push_database};
 pub use standins::external_bases;
 
 use super::disk;
@@ -63,6 +63,11 @@ pub struct EnvState {
 }
 
 impl EnvState {
+    /// Where the engine's layers go, when this environment started the engine.
+    pub fn engine_data_dir(&self) -> Option<PathBuf> {
+        self.dockerd_pid.map(|_| services::engine_data_dir())
+    }
+
     /// The environment's own Trivy cache, apart from a real release's.
     pub fn trivy_cache_dir(&self) -> PathBuf {
         self.dir.join("trivy-cache")
@@ -223,7 +228,7 @@ fn start_services(state: &mut EnvState, own_engine: bool) -> Result<()> {
     // a runner) can pull the real base images.
     if own_engine {
         let host = state.docker_host.as_deref();
-        disk::bound_build_cache(host, disk::BUILD_CACHE_BUDGET)?;
+        disk::bound_build_cache(host)?;
         state.standins = standins::ensure(host, &state.registry.address())?;
         state.build_contexts = state
             .standins

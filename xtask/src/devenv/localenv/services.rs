@@ -18,6 +18,11 @@ use crate::release::{layout, tools, workspace};
 
 /// Machine-wide state that outlives a run: Docker's data (layer cache, stand-in images).
 pub const MACHINE_DIR: &str = "/var/lib/kube9-env";
+/// Where the environment's own dockerd keeps its images and build cache.
+pub fn engine_data_dir() -> PathBuf {
+    Path::new(MACHINE_DIR).join("docker")
+}
+
 /// The managed dockerd's runtime files; one dockerd per machine.
 const DOCKER_RUN_DIR: &str = "/run/kube9-env";
 
@@ -232,7 +237,7 @@ fn start_docker() -> Result<Engine> {
         return Ok(engine);
     }
     tools::which("dockerd").context("dockerd is not installed: run `cargo xtask setup`")?;
-    let data = Path::new(MACHINE_DIR).join("docker");
+    let data = engine_data_dir();
     std::fs::create_dir_all(&data)?;
     let config = serde_json::json!({
         "features": {"containerd-snapshotter": true},
