@@ -73,13 +73,20 @@ FROM toolchain AS build
 ARG PLATFORMS=linux/amd64,linux/arm64
 WORKDIR /src
 # Dependencies first, from the manifests alone: a change to the operator's source reuses them.
+# The release tooling's manifests are there only for the workspace to resolve; none of it is
+# built here.
 COPY Cargo.toml Cargo.lock ./
 COPY operator/Cargo.toml operator/
 COPY xtask/Cargo.toml xtask/
-RUN mkdir -p operator/src xtask/src \
+COPY xtask/release/Cargo.toml xtask/release/
+COPY xtask/release-cli/Cargo.toml xtask/release-cli/
+COPY xtask/devenv/Cargo.toml xtask/devenv/
+RUN mkdir -p operator/src xtask/src xtask/release/src xtask/release-cli/src xtask/devenv/src \
     && echo 'fn main() {}' > operator/src/main.rs \
     && touch operator/src/lib.rs \
-    && echo 'fn main() {}' > xtask/src/main.rs
+    && echo 'fn main() {}' > xtask/src/main.rs \
+    && touch xtask/release/src/lib.rs xtask/release-cli/src/lib.rs xtask/devenv/src/lib.rs \
+    && echo 'fn main() {}' > xtask/release-cli/src/main.rs
 RUN --mount=type=cache,id=cargo-registry,target=/usr/local/cargo/registry \
     cargo-musl build --release --locked --package kube9-operator
 # Dependencies carry no audit data of their own: cargo-auditable wraps only the workspace's

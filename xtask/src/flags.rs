@@ -1,14 +1,12 @@
-//! The command line, in one place (rust-analyzer's xtask keeps its `flags` the same way). Each
-//! subcommand is a struct; `impl flags::<Command> { fn run(self) }` lives in `tasks/`.
+//! The command line of `cargo xtask`, in one place (rust-analyzer's xtask keeps its `flags`
+//! the same way): the release commands, as `kube9-release` has them, and the developer
+//! environment's. `impl flags::<Command> { fn run(self) }` lives in `tasks/`.
 
 use std::path::PathBuf;
 
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
-use crate::release::buildx::{CacheMode, DEFAULT_PLATFORMS};
-use crate::release::plan::verify::PublicCheck;
-use crate::release::scan::Severity;
-use crate::release::{DEFAULT_CHART_REPOSITORY, DEFAULT_IMAGE_REPOSITORY};
+use kube9_release_cli::flags as release;
 
 /// Release automation for the kube9-operator: the same commands on a laptop and in GitHub Actions.
 #[derive(Parser)]
@@ -21,17 +19,17 @@ pub struct Xtask {
 #[derive(Subcommand)]
 pub enum Command {
     /// Build, scan, publish, sign and verify the multi-platform image.
-    ReleaseImage(ReleaseImage),
+    ReleaseImage(release::ReleaseImage),
     /// Publish (and sign) the Helm chart for an image that is already published.
-    ReleaseChart(ReleaseChart),
+    ReleaseChart(release::ReleaseChart),
     /// The image, the chart, then the checks a user would run: stops at the first failure.
-    Release(Release),
+    Release(ReleaseLocal),
     /// Check a published release: tags, platforms, labels, signatures, SBOMs, the chart's pin.
-    VerifyRelease(VerifyRelease),
+    VerifyRelease(release::VerifyRelease),
     /// Build the same commit twice (the second time without cache) and compare the digests.
-    VerifyReproducible(VerifyReproducible),
+    VerifyReproducible(release::VerifyReproducible),
     /// Scan the published images again with today's database and report what is found.
-    Rescan(Rescan),
+    Rescan(release::Rescan),
     /// Check the tools a release needs and say how to fix what is missing.
     Doctor(Doctor),
     /// Install what the release and its tests need (Debian 12; idempotent).
@@ -48,269 +46,15 @@ pub enum Command {
     ChartSync(ChartSync),
 }
 
-/// Which release: the version and where its image lives.
+/// `release`, and `--local`: into the local environment, which it starts.
 #[derive(Args, Debug, Clone)]
-pub struct Target {
-    /// Release version, e.g. v1.2.3 (default in GitHub Actions: the release tag).
-    #[arg(long)]
-    pub version: Option<String>,
-    /// Image repository, registry host included.
-    #[arg(long, default_value = DEFAULT_IMAGE_REPOSITORY)]
-    pub repository: String,
-    /// Platforms of the image (the Dockerfile builds linux/amd64 and linux/arm64).
-    #[arg(long, value_delimiter = ',', default_values_t = DEFAULT_PLATFORMS.iter().map(|p| p.to_string()))]
-    pub platforms: Vec<String>,
-}
-
-/// Where the output goes, and whether anything runs.
-#[derive(Args, Debug, Clone)]
-pub struct Output {
-    /// Where reports, layouts and records go (default: <source>/target/release).
-    #[arg(long)]
-    pub out_dir: Option<PathBuf>,
-    /// Print the plan (every step and command) and run nothing; touches no network.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Write the plan as JSON to this file (`-` for standard output) and run nothing.
-    #[arg(long, value_name = "FILE")]
-    pub plan_json: Option<PathBuf>,
-    /// After a successful run, write how long each step took to this file, as JSON (what
-    /// `cargo xtask bench` reads).
-    #[arg(long, value_name = "FILE")]
-    pub timings: Option<PathBuf>,
-}
-
-/// The git checkout a release is built from.
-#[derive(Args, Debug, Clone)]
-pub struct SourceArgs {
-    /// The git checkout to release (default: this repository).
-    #[arg(long)]
-    pub source: Option<PathBuf>,
-    /// Build the commit even though the working tree has uncommitted changes (they are not
-    /// in the image).
-    #[arg(long)]
-    pub allow_dirty: bool,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct BuildArgs {
-    /// Dockerfile, relative to --source.
-    #[arg(long, default_value = "Dockerfile")]
-    pub dockerfile: PathBuf,
-    /// Build context, relative to --source.
-    #[arg(long, default_value = ".")]
-    pub context: PathBuf,
-    #[arg(long, value_enum, default_value = "auto")]
-    pub cache: CacheMode,
-    /// The cache's scope (GitHub Actions cache) or tag (registry cache): releases keep one of
-    /// their own, which pull requests cannot write.
-    #[arg(long, default_value = "kube9-operator")]
-    pub cache_scope: String,
-    /// Extra build arguments (KEY=VALUE).
-    #[arg(long = "build-arg")]
-    pub build_args: Vec<String>,
-    /// A base image from a mirror: IMAGE=docker-image://MIRROR (the Dockerfile keeps naming
-    /// the public image). Several are separated by spaces in KUBE9_BUILD_CONTEXTS.
-    #[arg(
-        long = "build-context",
-        env = "KUBE9_BUILD_CONTEXTS",
-        value_delimiter = ' '
-    )]
-    pub build_contexts: Vec<String>,
-    /// Add provenance attestations to the index (they change its digest on every build).
-    #[arg(long)]
-    pub provenance: bool,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct ScanArgs {
-    /// The lowest severity that fails the scan gate.
-    #[arg(long, value_enum, default_value = "CRITICAL")]
-    pub severity: Severity,
-    /// Largest allowed compressed size of one platform's image, in MB (10^6 bytes).
-    #[arg(long, default_value_t = 200)]
-    pub size_budget_mb: u64,
-    /// A mirror of Trivy's vulnerability database.
-    #[arg(long, env = "TRIVY_DB_REPOSITORY")]
-    pub trivy_db_repository: Option<String>,
-    /// Where Trivy keeps its database between runs (default: <source>/target/trivy-cache).
-    #[arg(long, env = "TRIVY_CACHE_DIR")]
-    pub trivy_cache_dir: Option<PathBuf>,
-    /// The oldest vulnerability database the gate accepts, in hours.
-    #[arg(long, default_value_t = 72)]
-    pub max_db_age: u64,
-    /// Judge with a database of any age (test environments, whose database is a fixture).
-    #[arg(long, env = "KUBE9_ALLOW_STALE_DB", action = ArgAction::SetTrue)]
-    pub allow_stale_db: bool,
-    /// The image carries no Rust binary: do not require the scan to list Rust packages.
-    #[arg(long)]
-    pub no_rust_binary: bool,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct SignArgs {
-    /// Publish without signatures and attestations (only for registries that cannot hold
-    /// them); otherwise COSIGN_PRIVATE_KEY/COSIGN_PASSWORD or GitHub's OIDC identity sign.
-    #[arg(long)]
-    pub no_sign: bool,
-}
-
-/// GitHub's view of the release.
-#[derive(Args, Debug, Clone)]
-pub struct GithubRelease {
-    /// Marked as a pre-release on GitHub: no floating tag moves, the chart is a pre-release.
-    #[arg(long, value_name = "BOOL", default_value = "false", action = ArgAction::Set)]
-    pub prerelease: bool,
-    /// Require the checkout to be the version's tag (refs/tags/<version>), as on GitHub.
-    #[arg(long)]
-    pub require_tag: bool,
-    /// The commit the GitHub release names (github.sha); the tag must be that commit.
-    #[arg(long, requires = "require_tag")]
-    pub expect_commit: Option<String>,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct ChartArgs {
-    /// Where the chart is pushed; it lands at <this>/kube9-operator.
-    #[arg(long, default_value = DEFAULT_CHART_REPOSITORY)]
-    pub chart_repository: String,
-    /// The chart's source directory, relative to --source.
-    #[arg(long, default_value = "charts/kube9-operator")]
-    pub chart: PathBuf,
-    /// Seconds the chart step waits for the image.
-    #[arg(long, default_value_t = 600)]
-    pub wait_timeout: u64,
-    /// Longest pause between two looks at the registry, in seconds.
-    #[arg(long, default_value_t = 10)]
-    pub poll_interval: u64,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct ReleaseImage {
+pub struct ReleaseLocal {
     #[command(flatten)]
-    pub target: Target,
-    #[command(flatten)]
-    pub output: Output,
-    #[command(flatten)]
-    pub source: SourceArgs,
-    #[command(flatten)]
-    pub build: BuildArgs,
-    #[command(flatten)]
-    pub scan: ScanArgs,
-    #[command(flatten)]
-    pub sign: SignArgs,
-    #[command(flatten)]
-    pub github: GithubRelease,
-    /// Build, check and scan, but publish nothing (pull requests).
-    #[arg(long)]
-    pub no_push: bool,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct ReleaseChart {
-    #[command(flatten)]
-    pub target: Target,
-    #[command(flatten)]
-    pub output: Output,
-    #[command(flatten)]
-    pub source: SourceArgs,
-    #[command(flatten)]
-    pub chart: ChartArgs,
-    #[command(flatten)]
-    pub sign: SignArgs,
-    #[command(flatten)]
-    pub github: GithubRelease,
-    /// The image index digest the image step published (default: from image.json, if any);
-    /// the registry must serve exactly this digest.
-    #[arg(long)]
-    pub image_digest: Option<String>,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct Release {
-    #[command(flatten)]
-    pub target: Target,
-    #[command(flatten)]
-    pub output: Output,
-    #[command(flatten)]
-    pub source: SourceArgs,
-    #[command(flatten)]
-    pub build: BuildArgs,
-    #[command(flatten)]
-    pub scan: ScanArgs,
-    #[command(flatten)]
-    pub sign: SignArgs,
-    #[command(flatten)]
-    pub github: GithubRelease,
-    #[command(flatten)]
-    pub chart: ChartArgs,
-    /// Whether the image and chart must be pullable without a login, checked last.
-    #[arg(long, value_enum, default_value = "require")]
-    pub public_check: PublicCheck,
+    pub release: release::Release,
     /// Release into a local registry that this command starts (with the whole local
     /// environment); it stays up afterwards so the result can be pulled: `cargo xtask env down`.
     #[arg(long)]
     pub local: bool,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct VerifyRelease {
-    #[command(flatten)]
-    pub target: Target,
-    #[command(flatten)]
-    pub output: Output,
-    /// Where the chart was pushed.
-    #[arg(long, default_value = DEFAULT_CHART_REPOSITORY)]
-    pub chart_repository: String,
-    /// The public key of a key-signed release (cosign.pub); without it the signatures must be
-    /// the release workflow's keyless ones.
-    #[arg(long, env = "KUBE9_COSIGN_PUBLIC_KEY")]
-    pub key: Option<PathBuf>,
-    /// The GitHub repository whose release workflow signed (keyless), `owner/name`.
-    #[arg(
-        long,
-        env = "GITHUB_REPOSITORY",
-        default_value = "alto9/kube9-operator"
-    )]
-    pub github_repository: String,
-    /// Whether the image and chart must be pullable without a login.
-    #[arg(long, value_enum, default_value = "require")]
-    pub public_check: PublicCheck,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct VerifyReproducible {
-    #[command(flatten)]
-    pub target: Target,
-    #[command(flatten)]
-    pub output: Output,
-    #[command(flatten)]
-    pub source: SourceArgs,
-    #[command(flatten)]
-    pub build: BuildArgs,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct Rescan {
-    /// Image repository, registry host included.
-    #[arg(long, default_value = DEFAULT_IMAGE_REPOSITORY)]
-    pub repository: String,
-    /// How many minor lines are supported: the newest release of each is scanned, with latest.
-    #[arg(long, default_value_t = 3)]
-    pub minors: usize,
-    /// Findings of this severity or above are reported (issue per image version).
-    #[arg(long, value_enum, default_value = "HIGH")]
-    pub severity: Severity,
-    #[arg(long, env = "TRIVY_DB_REPOSITORY")]
-    pub trivy_db_repository: Option<String>,
-    #[arg(long, env = "TRIVY_CACHE_DIR")]
-    pub trivy_cache_dir: Option<PathBuf>,
-    #[arg(long, default_value_t = 72)]
-    pub max_db_age: u64,
-    #[arg(long, env = "KUBE9_ALLOW_STALE_DB", action = ArgAction::SetTrue)]
-    pub allow_stale_db: bool,
-    #[command(flatten)]
-    pub output: Output,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -352,10 +96,10 @@ pub struct Bench {
     /// Pairs of cold builds compared (old Dockerfile, new; one platform, both).
     #[arg(long, default_value_t = 2)]
     pub pairs: usize,
-    /// The git revision whose Dockerfile the current one is compared with: the last one
-    /// before both platforms were compiled in one stage.
-    #[arg(long, default_value = "3941a72")]
-    pub previous: String,
+    /// The release whose build the current one is compared with: a tag or any git revision
+    /// (default: the latest release tag, `v*`, before HEAD).
+    #[arg(long)]
+    pub baseline: Option<String>,
     /// Where the table is written.
     #[arg(long, default_value = "docs/benchmarks.md")]
     pub output: PathBuf,

@@ -7,30 +7,13 @@
 
 mod support;
 
+use kube9_devenv::workflow_sim::{Event, RunOptions, Sim, SimRun};
 use support::fakes::FakeGithub;
 use support::*;
-use xtask::devenv::workflow_sim::{Event, RunOptions, Sim, SimEnv, SimRun};
-
-fn sim_env(github_api: &str) -> SimEnv {
-    let env = env();
-    SimEnv {
-        registry: env.auth_registry.clone(),
-        actor: env.auth_user.clone(),
-        token: env.auth_password.clone(),
-        trivy_db_repository: env.trivy_db_repository.clone(),
-        build_contexts: env.build_contexts.clone(),
-        docker_host: std::env::var("DOCKER_HOST").ok(),
-        cosign_key: env.cosign_key.clone(),
-        cosign_password: env.cosign_password.clone(),
-        cosign_public_key: env.cosign_pub.clone(),
-        github_api: github_api.to_string(),
-        target_dir: xtask::devenv::workflow_sim::runner_target_dir().unwrap(),
-    }
-}
 
 /// A simulation of its own and the registry paths its workflows publish to.
 fn simulation(name: &str, github_api: &str) -> (Sim, String, String) {
-    let sim = Sim::new(&temp_dir(name), sim_env(github_api)).unwrap();
+    let sim = Sim::new(&temp_dir(name), &env(), github_api).unwrap();
     let base = format!("{}/{}", env().auth_registry, unique(name));
     (
         sim,
@@ -53,11 +36,11 @@ fn vars<'a>(image: &'a str, charts: &'a str, db: &'a str) -> Vec<(&'static str, 
 /// Tags and the digest each points to, read with the registry's credential.
 fn registry_state(repository: &str) -> Vec<(String, String)> {
     let env = env();
-    let registry = xtask::release::registry::Registry::new(
-        xtask::release::registry::Repository::parse(repository).unwrap(),
-        Some(&xtask::release::registry::Credentials {
+    let registry = kube9_release::registry::Registry::new(
+        kube9_release::registry::Repository::parse(repository).unwrap(),
+        Some(&kube9_release::registry::Credentials {
             username: env.auth_user.clone(),
-            password: xtask::release::cmd::Secret::new(env.auth_password.clone()),
+            password: kube9_release::cmd::Secret::new(env.auth_password().clone()),
         }),
         Default::default(),
     );

@@ -132,7 +132,7 @@ fn the_plan_is_readable_as_json() {
         .iter()
         .map(|s| s["step"].as_str().unwrap())
         .collect();
-    let build = kinds.iter().position(|k| *k == "run").unwrap();
+    let build = kinds.iter().position(|k| *k == "build").unwrap();
     let push = kinds.iter().position(|k| *k == "push-content").unwrap();
     let gate = kinds.iter().position(|k| *k == "gate").unwrap();
     assert!(build < gate && gate < push, "{kinds:?}");

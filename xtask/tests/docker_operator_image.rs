@@ -42,7 +42,7 @@ fn the_operator_is_released_for_both_platforms_and_reports_its_build() {
         .arg(&root)
         .args(["rev-parse", "HEAD"]));
     let log = ok(&mut cmd);
-    let record: xtask::release::record::ImageRecord =
+    let record: kube9_release::record::ImageRecord =
         serde_json::from_slice(&std::fs::read(out_dir.join("image.json")).unwrap()).unwrap();
     assert_eq!(record.commit, commit.trim());
     for platform in ["linux/amd64", "linux/arm64"] {
@@ -61,7 +61,7 @@ fn the_operator_is_released_for_both_platforms_and_reports_its_build() {
 /// The binary reports its build, the image is small, has no shell and does not run as root.
 fn assert_runs_small_and_locked_down(
     repo: &str,
-    record: &xtask::release::record::ImageRecord,
+    record: &kube9_release::record::ImageRecord,
     platform: &str,
     version: &str,
     commit: &str,
@@ -120,7 +120,7 @@ fn assert_the_scan_saw_the_locked_crates(root: &std::path::Path, out_dir: &std::
     let lock = std::fs::read_to_string(root.join("Cargo.lock")).unwrap();
     for platform in ["linux-amd64", "linux-arm64"] {
         let report =
-            xtask::release::scan::read_report(&out_dir.join(format!("scan/trivy-{platform}.json")))
+            kube9_release::scan::read_report(&out_dir.join(format!("scan/trivy-{platform}.json")))
                 .unwrap();
         let crates: Vec<(String, String)> = report
             .results

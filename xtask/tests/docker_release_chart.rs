@@ -5,7 +5,7 @@ mod support;
 
 use support::*;
 
-fn charts(env: &TestEnv) -> (String, String) {
+fn charts(env: &EnvState) -> (String, String) {
     let path = unique("charts");
     (
         format!("oci://{}/{path}", env.registry),
@@ -70,7 +70,7 @@ fn release_publishes_the_image_then_a_chart_pinned_to_its_digest() {
     let repo = env.repository("full");
     let (charts_url, chart_repo) = charts(&env);
     let release = || release_cmd(&source, "v2.3.4", &repo, &charts_url);
-    let first = ok(&mut release());
+    let first = ok_as_planned(release);
     let image_at = first.find("published 127.0.0.1").expect("image published");
     let chart_at = first
         .find("published chart oci://")
@@ -109,7 +109,7 @@ fn release_publishes_the_image_then_a_chart_pinned_to_its_digest() {
         .arg(pulled.join("kube9-operator-2.3.4.tgz")));
     let image = format!("{repo}:2.3.4@{digest}");
     assert_eq!(
-        xtask::release::chart::rendered_images(&manifests),
+        kube9_release::chart::rendered_images(&manifests),
         std::slice::from_ref(&image)
     );
     assert!(manifests.contains("app.kubernetes.io/version: \"2.3.4\""));
@@ -212,13 +212,13 @@ fn the_chart_step_logs_in_with_the_token_on_stdin_only() {
     let charts_url = format!("oci://{}/{path}/charts", env.auth_registry);
     ok(release_image_cmd(&source, "v1.0.0", &repo)
         .env("REGISTRY_USERNAME", &env.auth_user)
-        .env("REGISTRY_PASSWORD", &env.auth_password));
+        .env("REGISTRY_PASSWORD", env.auth_password()));
     let tmp = temp_dir("tmpdir");
-    let logins = LoginDirWatch::start(&tmp, &login_encoding(&env.auth_user, &env.auth_password));
-    let watch = CmdlineWatch::start(&env.auth_password);
+    let logins = LoginDirWatch::start(&tmp, &login_encoding(&env.auth_user, &env.auth_password()));
+    let watch = CmdlineWatch::start(&env.auth_password());
     let out = run(release_chart_cmd(&source, "v1.0.0", &repo, &charts_url)
         .env("REGISTRY_USERNAME", &env.auth_user)
-        .env("REGISTRY_PASSWORD", &env.auth_password)
+        .env("REGISTRY_PASSWORD", env.auth_password())
         .env("TMPDIR", &tmp));
     let seen = watch.finish();
     let dirs = logins.finish();
@@ -232,7 +232,7 @@ fn the_chart_step_logs_in_with_the_token_on_stdin_only() {
         &seen,
         &text(&out),
         &env.auth_user,
-        &env.auth_password,
+        &env.auth_password(),
         &[&source],
     );
     // helm and cosign wrote the login (base64 `user:token`) into a private directory only,

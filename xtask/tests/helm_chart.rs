@@ -34,10 +34,10 @@ fn lint_passes_strictly() {
 
 #[test]
 fn image_is_repo_and_app_version_by_default() {
-    let version = xtask::release::workspace::operator_version();
+    let version = kube9_release::workspace::operator_version();
     let manifests = rendered(&[]);
     assert_eq!(
-        xtask::release::chart::rendered_images(&manifests),
+        kube9_release::chart::rendered_images(&manifests),
         [format!("ghcr.io/alto9/kube9-operator:{version}")]
     );
     assert!(manifests.contains("imagePullPolicy: IfNotPresent"));
@@ -48,7 +48,7 @@ fn a_digest_pins_the_image() {
     let digest = format!("sha256:{}", "0123456789abcdef".repeat(4));
     let manifests = rendered(&["image.tag=1.2.3", &format!("image.digest={digest}")]);
     assert_eq!(
-        xtask::release::chart::rendered_images(&manifests),
+        kube9_release::chart::rendered_images(&manifests),
         [format!("ghcr.io/alto9/kube9-operator:1.2.3@{digest}")]
     );
 }
@@ -149,16 +149,17 @@ fn service_account_tokens_are_mounted_only_where_needed() {
 fn the_longest_version_a_release_accepts_keeps_every_label_valid() {
     // 63 characters: the longest `ReleaseVersion` accepts (the app.kubernetes.io/version limit).
     let version = format!("1.0.0-{}", "a".repeat(57));
-    assert!(xtask::release::version::ReleaseVersion::parse(&version).is_ok());
+    assert!(kube9_release::version::ReleaseVersion::parse(&version).is_ok());
     let digest = format!("sha256:{}", "0".repeat(64));
-    let data = xtask::release::chart::ChartData::release(
+    let data = kube9_release::chart::ChartData::release(
         &version,
         true,
         "ghcr.io/alto9/kube9-operator",
+        &version,
         &digest,
     );
     let dest = temp_dir("long-version");
-    let staged = xtask::release::chart::stage(&chart(), &dest, &data).unwrap();
+    let staged = kube9_release::chart::stage(&chart(), &dest, &data).unwrap();
     let out = run(helm().args(["template", "kube9"]).arg(&staged));
     assert!(out.status.success(), "{}", text(&out));
     let manifests = String::from_utf8(out.stdout).unwrap();

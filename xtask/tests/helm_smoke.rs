@@ -15,7 +15,7 @@ fn helm_pushes_and_pulls_a_chart() {
         .arg(&work));
     let package = work.join(format!(
         "kube9-operator-{}.tgz",
-        xtask::release::workspace::operator_version()
+        kube9_release::workspace::operator_version()
     ));
     let charts = format!("oci://{}/{}", env.registry, unique("charts"));
     let pushed = ok(helm()
@@ -31,7 +31,7 @@ fn helm_pushes_and_pulls_a_chart() {
             "pull",
             &format!("{charts}/kube9-operator"),
             "--version",
-            xtask::release::workspace::operator_version(),
+            kube9_release::workspace::operator_version(),
             "--plain-http",
             "--destination",
         ])

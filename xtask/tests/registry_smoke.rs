@@ -26,7 +26,7 @@ fn skopeo_pushes_and_pulls_a_two_platform_index() {
         .args(["inspect", "--raw", "--tls-verify=false"])
         .arg(format!("docker://{repo}:v1")));
     assert_eq!(
-        xtask::release::layout::sha256(raw.as_bytes()),
+        kube9_release::layout::sha256(raw.as_bytes()),
         digest,
         "the registry serves the index byte for byte"
     );
@@ -39,7 +39,7 @@ fn skopeo_pushes_and_pulls_a_two_platform_index() {
         .args(["copy", "--all", "--src-tls-verify=false"])
         .arg(format!("docker://{repo}@{digest}"))
         .arg(format!("oci:{}", back.display())));
-    let pulled = xtask::release::layout::Image::open(&back).unwrap();
+    let pulled = kube9_release::layout::Image::open(&back).unwrap();
     assert_eq!(pulled.index.digest, digest);
     assert_eq!(pulled.platform_names(), ["linux/amd64", "linux/arm64"]);
 }
@@ -67,22 +67,30 @@ fn login(registry: &str, user: &str, password: &str) -> std::process::Output {
 #[test]
 fn authenticated_registry_needs_the_right_password() {
     let env = env();
-    let wrong = login(&env.auth_registry, &env.auth_user, "not-the-password");
+    let wrong = login(
+        &env.auth_registry.address(),
+        &env.auth_user,
+        "not-the-password",
+    );
     assert!(!wrong.status.success(), "a wrong password must be refused");
     assert!(
         text(&wrong).contains("invalid username/password"),
         "{}",
         text(&wrong)
     );
-    let right = login(&env.auth_registry, &env.auth_user, &env.auth_password);
+    let right = login(
+        &env.auth_registry.address(),
+        &env.auth_user,
+        &env.auth_password(),
+    );
     assert!(right.status.success(), "{}", text(&right));
     // And an anonymous request is refused outright.
     assert_eq!(
-        xtask::devenv::localenv::http_status(&env.auth_registry, "/v2/"),
+        kube9_devenv::localenv::http_status(&env.auth_registry.address(), "/v2/"),
         Some(401)
     );
     assert_eq!(
-        xtask::devenv::localenv::http_status(&env.registry, "/v2/"),
+        kube9_devenv::localenv::http_status(&env.registry.address(), "/v2/"),
         Some(200)
     );
 }

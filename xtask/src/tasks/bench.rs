@@ -2,11 +2,16 @@
 
 use anyhow::Result;
 
-use crate::devenv::bench;
 use crate::flags;
+use kube9_devenv::bench;
 
 impl flags::Bench {
     pub fn run(self) -> Result<()> {
-        bench::run(&self)
+        bench::run(&bench::Options {
+            runs: self.runs,
+            pairs: self.pairs,
+            baseline: self.baseline,
+            output: self.output,
+        })
     }
 }

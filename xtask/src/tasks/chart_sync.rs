@@ -4,8 +4,8 @@
 use anyhow::Result;
 
 use crate::flags;
-use crate::release::chart::{self, ChartData};
-use crate::release::{workspace, DEFAULT_IMAGE_REPOSITORY};
+use kube9_release::chart::{self, ChartData};
+use kube9_release::{workspace, DEFAULT_IMAGE_REPOSITORY};
 
 impl flags::ChartSync {
     pub fn run(self) -> Result<()> {

@@ -2,11 +2,14 @@
 
 use anyhow::Result;
 
-use crate::devenv::ci;
 use crate::flags;
+use kube9_devenv::ci;
 
 impl flags::Ci {
     pub fn run(self) -> Result<()> {
-        ci::run(&self)
+        ci::run(&ci::Options {
+            skip: self.skip,
+            no_install: self.no_install,
+        })
     }
 }

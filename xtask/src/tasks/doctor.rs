@@ -2,8 +2,8 @@
 
 use anyhow::Result;
 
-use crate::devenv::doctor;
 use crate::flags;
+use kube9_devenv::doctor;
 
 impl flags::Doctor {
     pub fn run(self) -> Result<()> {

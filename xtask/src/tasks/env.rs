@@ -2,8 +2,8 @@
 
 use anyhow::Result;
 
-use crate::devenv::{self, localenv};
 use crate::flags::{self, EnvAction};
+use kube9_devenv::{self as devenv, localenv};
 
 impl flags::Env {
     pub fn run(self) -> Result<()> {

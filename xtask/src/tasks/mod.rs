@@ -1,31 +1,19 @@
-//! One file per command: `impl flags::<Command> { pub fn run(self) -> Result<()> }`. The
-//! release commands gather their inputs and the registry's facts, plan, then print or run the
-//! plan; the environment commands call into `devenv`.
+//! One file per developer-environment command: `impl flags::<Command> { fn run(self) }`. The
+//! release commands are `kube9_release_cli`'s own; `release --local` is here, since it
+//! starts the local environment first.
 
 mod bench;
 mod chart_sync;
 mod ci;
 mod doctor;
 mod env;
-mod inputs;
 mod release;
-mod release_chart;
-mod release_image;
-mod rescan;
 mod setup;
-mod verify_release;
-mod verify_reproducible;
 mod workflow_sim;
 
-use std::io::Write;
-
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::flags::{self, Command};
-use crate::release::execute::{self, Outcome};
-use crate::release::github::Actions;
-use crate::release::plan::Plan;
-use crate::release::registry::Credentials;
 
 impl flags::Xtask {
     pub fn run(self) -> Result<()> {
@@ -45,47 +33,4 @@ impl flags::Xtask {
             Command::ChartSync(c) => c.run(),
         }
     }
-}
-
-impl flags::Output {
-    /// Whether the plan is only shown: nothing runs and no network is touched.
-    pub fn offline(&self) -> bool {
-        self.dry_run || self.plan_json.is_some()
-    }
-
-    /// Prints the plan, or writes it as JSON; `true` when that is all that was asked.
-    pub fn show(&self, plan: &Plan) -> Result<bool> {
-        if let Some(path) = &self.plan_json {
-            let mut json = serde_json::to_string_pretty(plan)?;
-            json.push('\n');
-            if path.as_os_str() == "-" {
-                std::io::stdout().write_all(json.as_bytes())?;
-            } else {
-                std::fs::write(path, json)
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-            }
-            return Ok(true);
-        }
-        print!("{plan}");
-        Ok(self.dry_run)
-    }
-}
-
-/// Shows the plan, then (unless only showing was asked) runs it.
-fn show_then_run(
-    output: &flags::Output,
-    plan: &Plan,
-    credentials: Option<Credentials>,
-    actions: Option<Actions>,
-) -> Result<Option<Outcome>> {
-    if output.show(plan)? {
-        return Ok(None);
-    }
-    println!();
-    let outcome = execute::execute(plan, credentials, actions)?;
-    if let Some(path) = &output.timings {
-        let json = serde_json::to_vec_pretty(&outcome.timings)?;
-        std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    Ok(Some(outcome))
 }

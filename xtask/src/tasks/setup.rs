@@ -2,8 +2,8 @@
 
 use anyhow::Result;
 
-use crate::devenv::setup;
 use crate::flags;
+use kube9_devenv::setup;
 
 impl flags::Setup {
     pub fn run(self) -> Result<()> {

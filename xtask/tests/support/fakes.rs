@@ -168,7 +168,7 @@ async fn scripted_manifest(State(r): State<ScriptedRegistry>, method: Method) ->
         let body = json!({"errors": [{"code": "MANIFEST_UNKNOWN", "message": "not here (scripted fake)"}]});
         return (StatusCode::NOT_FOUND, Json(body)).into_response();
     };
-    let digest = xtask::release::layout::sha256(&bytes);
+    let digest = kube9_release::layout::sha256(&bytes);
     let mut headers = HeaderMap::new();
     headers.insert(
         "content-type",

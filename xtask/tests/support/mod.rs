@@ -12,55 +12,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-pub struct TestEnv {
-    pub registry: String,
-    pub auth_registry: String,
-    pub auth_user: String,
-    pub auth_password: String,
-    pub trivy_db_repository: String,
-    pub trivy_cache: PathBuf,
-    /// `--build-context` values serving the project Dockerfile's base images from stand-ins.
-    pub build_contexts: Vec<String>,
-    /// The stand-in for the Rust base image, for fixture Dockerfiles.
-    pub rust_standin: String,
-    pub containerd_address: Option<String>,
-    pub cosign_key: String,
-    pub cosign_password: String,
-    pub cosign_pub: PathBuf,
-}
+pub use kube9_devenv::localenv::EnvState;
 
-const HOW: &str = "run the suite with `cargo xtask ci`, or `cargo xtask env up` and then \
-                   `source target/kube9-env/local/env.sh` before `cargo test`";
-
-fn var(name: &str) -> String {
-    std::env::var(name)
-        .unwrap_or_else(|_| panic!("{name} is not set: the local environment is not up; {HOW}"))
-}
-
-fn read(file_var: &str) -> String {
-    let path = var(file_var);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}; {HOW}"))
-}
-
-pub fn env() -> TestEnv {
-    TestEnv {
-        registry: var("KUBE9_TEST_REGISTRY"),
-        auth_registry: var("KUBE9_TEST_AUTH_REGISTRY"),
-        auth_user: var("KUBE9_TEST_AUTH_USER"),
-        auth_password: read("KUBE9_TEST_AUTH_PASSWORD_FILE"),
-        trivy_db_repository: var("KUBE9_TEST_TRIVY_DB_REPOSITORY"),
-        trivy_cache: PathBuf::from(var("KUBE9_TEST_TRIVY_CACHE")),
-        build_contexts: std::env::var("KUBE9_TEST_BUILD_CONTEXTS")
-            .unwrap_or_default()
-            .split_whitespace()
-            .map(String::from)
-            .collect(),
-        rust_standin: std::env::var("KUBE9_TEST_RUST_STANDIN").unwrap_or_default(),
-        containerd_address: std::env::var("KUBE9_TEST_CONTAINERD_ADDRESS").ok(),
-        cosign_key: read("KUBE9_TEST_COSIGN_KEY"),
-        cosign_password: read("KUBE9_TEST_COSIGN_PASSWORD_FILE"),
-        cosign_pub: PathBuf::from(var("KUBE9_TEST_COSIGN_PUB")),
-    }
+/// The local environment the tests run against, as its `env.json` describes it.
+pub fn env() -> EnvState {
+    EnvState::from_env().unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// A name no other test (or earlier run) uses.
@@ -77,17 +33,24 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
-impl TestEnv {
-    /// A repository of its own in the open registry.
-    pub fn repository(&self, prefix: &str) -> String {
+/// A repository of a test's own in the open registry.
+pub trait Repositories {
+    fn repository(&self, prefix: &str) -> String;
+}
+
+impl Repositories for EnvState {
+    fn repository(&self, prefix: &str) -> String {
         format!("{}/test/{}", self.registry, unique(prefix))
     }
 }
 
 /// A program the tests need, found where the xtask finds it; a clear failure when missing.
 pub fn tool(name: &str) -> Command {
-    let path = xtask::release::tools::which(name).unwrap_or_else(|| {
-        panic!("`{name}` is not installed or not on PATH: run `cargo xtask setup` ({HOW})")
+    let path = kube9_release::tools::which(name).unwrap_or_else(|| {
+        panic!(
+            "`{name}` is not installed or not on PATH: run `cargo xtask setup` (and the suite \
+             with `cargo xtask ci`)"
+        )
     });
     Command::new(path)
 }
@@ -268,7 +231,7 @@ pub fn layout_from_rootfs(rootfs: &Path, platforms: &[(&str, &str)], dest: &Path
         format!("sha256:{}", out.split_whitespace().next().unwrap())
     };
     let put = |bytes: &[u8]| -> (String, usize) {
-        let digest = xtask::release::layout::sha256(bytes);
+        let digest = kube9_release::layout::sha256(bytes);
         std::fs::write(blobs.join(digest.trim_start_matches("sha256:")), bytes).unwrap();
         (digest, bytes.len())
     };
@@ -381,7 +344,7 @@ pub fn rust_base_image() -> String {
 pub fn fixture_app_repo() -> PathBuf {
     let dir = temp_dir("fixture-app");
     copy_tree(&fixtures().join("trivy-db-cargo/app"), &dir.join("app"));
-    let dockerfile = xtask::devenv::workflow_sim::fixture_dockerfile(&rust_base_image(), "app");
+    let dockerfile = kube9_devenv::workflow_sim::fixture_dockerfile(&rust_base_image(), "app");
     std::fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
     std::fs::write(dir.join(".gitignore"), "target/\n").unwrap();
     commit_all(&dir, "fixture app");
@@ -389,7 +352,7 @@ pub fn fixture_app_repo() -> PathBuf {
 }
 
 /// The environment's fixture database, judged at any age, cached beside the source.
-pub fn trivy_args(env: &TestEnv, source: &Path) -> Vec<String> {
+pub fn trivy_args(env: &EnvState, source: &Path) -> Vec<String> {
     vec![
         "--trivy-db-repository".into(),
         env.trivy_db_repository.clone(),
@@ -400,9 +363,9 @@ pub fn trivy_args(env: &TestEnv, source: &Path) -> Vec<String> {
 }
 
 /// The environment's key pair signs, through the environment only.
-pub fn signing(cmd: &mut Command, env: &TestEnv) {
-    cmd.env("COSIGN_PRIVATE_KEY", &env.cosign_key)
-        .env("COSIGN_PASSWORD", &env.cosign_password);
+pub fn signing(cmd: &mut Command, env: &EnvState) {
+    cmd.env("COSIGN_PRIVATE_KEY", env.cosign_key())
+        .env("COSIGN_PASSWORD", env.cosign_password());
 }
 
 /// `cargo xtask release`: the image step's flags (as `release_image_cmd`) plus the chart's.
@@ -419,7 +382,7 @@ pub fn release_cmd(source: &Path, version: &str, repository: &str, charts: &str)
 
 /// `cargo xtask verify-release` with the environment's public key.
 pub fn verify_release_cmd(version: &str, repository: &str, charts: &str) -> Command {
-    verify_release_with_key(version, repository, charts, &env().cosign_pub)
+    verify_release_with_key(version, repository, charts, &env().cosign.public_key)
 }
 
 /// `cargo xtask verify-release` with a public key of the caller's.
@@ -465,6 +428,43 @@ pub fn outside_actions(cmd: &mut Command) {
     }
 }
 
+/// Runs `command` twice: once for its plan (`--plan-json`, nothing runs), then for real with
+/// `--timings`; the steps executed must be exactly the steps planned, in order. Returns the
+/// real run's output.
+pub fn ok_as_planned(mut command: impl FnMut() -> Command) -> String {
+    let dir = temp_dir("as-planned");
+    let (plan_file, timings_file) = (dir.join("plan.json"), dir.join("timings.json"));
+    ok(command().arg("--plan-json").arg(&plan_file));
+    let out = ok(command().arg("--timings").arg(&timings_file));
+    let read = |p: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+    };
+    let planned: Vec<(String, String)> = read(&plan_file)["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["step"].as_str().unwrap().into(),
+                s["what"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let executed: Vec<(String, String)> = read(&timings_file)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["step"].as_str().unwrap().into(),
+                s["what"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(executed, planned, "the run executed exactly its plan");
+    out
+}
+
 /// The tags of a repository, as skopeo sees them (none when it does not exist).
 pub fn tags(repository: &str) -> Vec<String> {
     let out = run(skopeo()
@@ -505,10 +505,10 @@ pub fn digest_of(reference: &str) -> String {
     let raw = ok(skopeo()
         .args(["inspect", "--raw", "--tls-verify=false"])
         .arg(format!("docker://{reference}")));
-    xtask::release::layout::sha256(raw.as_bytes())
+    kube9_release::layout::sha256(raw.as_bytes())
 }
 
-pub fn image_record(source: &Path) -> xtask::release::record::ImageRecord {
+pub fn image_record(source: &Path) -> kube9_release::record::ImageRecord {
     let path = source.join("target/release/image.json");
     serde_json::from_slice(
         &std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),

@@ -1,0 +1,341 @@
+//! Cold builds compared in rounds, one right after the other (the previous release build, the
+//! current one, the current one without cargo-auditable, one platform alone), where their time
+//! goes, and what the builder's cache saves afterwards.
+
+use anyhow::Result;
+
+use kube9_release::buildx::Cache;
+use kube9_release::layout::Image;
+
+use super::builds::{self, Build, Builder, Dockerfile, BOTH};
+use super::report::{median, Row};
+use super::{push_row, ratio_text};
+
+/// Every cold build of the run.
+pub struct Cold {
+    pub previous: Vec<Build>,
+    pub both: Vec<Build>,
+    pub no_auditable: Vec<Build>,
+    pub amd64: Vec<Build>,
+    /// Built once, right after the last amd64 build.
+    pub arm64: Vec<Build>,
+}
+
+impl Cold {
+    pub fn image(&self) -> Result<Image> {
+        Image::open(&self.both[0].output)
+    }
+
+    pub fn previous_image(&self) -> Result<Image> {
+        Image::open(&self.previous[0].output)
+    }
+
+    fn both_secs(&self) -> f64 {
+        median(self.both.iter().map(|b| b.secs).collect())
+    }
+}
+
+pub fn measure(
+    b: &Builder,
+    pairs: usize,
+    rows: &mut Vec<Row>,
+    notes: &mut Vec<String>,
+) -> Result<Cold> {
+    // Crates downloaded and base images pulled once, before anything is timed: the first pair
+    // must not pay for them.
+    eprintln!("warm-up build (fills the cargo registry cache mount):");
+    b.build(&b.plan(Dockerfile::Current, BOTH, Cache::Builder, "warm-up"))?;
+    let cold_build = |file, platforms: &[&str], name: String| {
+        b.build(&b.plan(file, platforms, Cache::None, &name))
+    };
+    let mut cold = Cold {
+        previous: Vec::new(),
+        both: Vec::new(),
+        no_auditable: Vec::new(),
+        amd64: Vec::new(),
+        arm64: Vec::new(),
+    };
+    // Each round builds the things compared one right after the other.
+    for i in 0..pairs.max(1) {
+        eprintln!("cold builds, round {} of {pairs}:", i + 1);
+        cold.previous.push(cold_build(
+            Dockerfile::Previous,
+            BOTH,
+            format!("previous-{i}"),
+        )?);
+        cold.both
+            .push(cold_build(Dockerfile::Current, BOTH, format!("both-{i}"))?);
+        cold.no_auditable.push(cold_build(
+            Dockerfile::NoAuditable,
+            BOTH,
+            format!("no-auditable-{i}"),
+        )?);
+        cold.amd64.push(cold_build(
+            Dockerfile::Current,
+            &["linux/amd64"],
+            format!("amd64-{i}"),
+        )?);
+    }
+    cold.arm64.push(cold_build(
+        Dockerfile::Current,
+        &["linux/arm64"],
+        "arm64".into(),
+    )?);
+    comparisons(&cold, rows);
+    timings(&cold, rows);
+    breakdown(&cold, rows, notes);
+    Ok(cold)
+}
+
+/// The median of pair ratios `a[i] / b[i]`, and each pair's figure.
+fn pair_ratios(a: &[Build], b: &[Build]) -> (f64, String) {
+    let ratios: Vec<(f64, String)> = a
+        .iter()
+        .zip(b)
+        .map(|(a, b)| (a.secs / b.secs, ratio_text(a.secs / b.secs, a.secs, b.secs)))
+        .collect();
+    let each: Vec<String> = ratios.iter().map(|r| r.1.clone()).collect();
+    let median = median(ratios.iter().map(|r| r.0).collect());
+    (
+        median,
+        format!("median {median:.2}; pairs: {}", each.join(", ")),
+    )
+}
+
+fn comparisons(cold: &Cold, rows: &mut Vec<Row>) {
+    let (new_old, text) = pair_ratios(&cold.both, &cold.previous);
+    push_row(
+        rows,
+        Row::new(
+            "cold build of both platforms: current / previous release build",
+            text,
+            "cargo xtask bench",
+        )
+        .goal("<= 0.8", new_old <= 0.8),
+    );
+    let (_, text) = pair_ratios(&cold.both, &cold.no_auditable);
+    push_row(
+        rows,
+        Row::new(
+            "cold build of both platforms: with / without cargo-auditable",
+            text,
+            "cargo xtask bench",
+        ),
+    );
+    let (both_one, text) = pair_ratios(&cold.both, &cold.amd64);
+    push_row(
+        rows,
+        Row::new(
+            "cold build: both platforms / linux/amd64 alone",
+            text,
+            "cargo xtask bench",
+        )
+        .goal("<= 1.6", both_one <= 1.6),
+    );
+}
+
+/// Each kind of cold build's time, arm64 against amd64, and whether every cold build of both
+/// platforms gave one digest.
+fn timings(cold: &Cold, rows: &mut Vec<Row>) {
+    let cold_cmd = |platforms: &str| {
+        format!("cargo xtask verify-reproducible --version v0.0.0 --platforms {platforms}")
+    };
+    let kinds: [(&str, &[Build], String); 5] = [
+        (
+            "both platforms",
+            &cold.both,
+            cold_cmd("linux/amd64,linux/arm64"),
+        ),
+        (
+            "both platforms, previous release build",
+            &cold.previous,
+            "cargo xtask bench".into(),
+        ),
+        (
+            "both platforms, without cargo-auditable",
+            &cold.no_auditable,
+            "cargo xtask bench".into(),
+        ),
+        ("linux/amd64", &cold.amd64, cold_cmd("linux/amd64")),
+        (
+            "linux/arm64 (cross-compiled)",
+            &cold.arm64,
+            cold_cmd("linux/arm64"),
+        ),
+    ];
+    for (what, builds, reproduce) in kinds {
+        let secs = median(builds.iter().map(|b| b.secs).collect());
+        push_row(
+            rows,
+            Row::new(
+                format!("cold build, {what}"),
+                format!("{secs:.0} s"),
+                reproduce,
+            ),
+        );
+    }
+    // The arm64 build ran right after the last amd64 one: that is its pair.
+    let last_amd64 = cold.amd64.last().map_or(f64::NAN, |b| b.secs);
+    let arm64 = cold.arm64.last().map_or(f64::NAN, |b| b.secs);
+    let ratio = arm64 / last_amd64;
+    push_row(
+        rows,
+        Row::new(
+            "arm64 / amd64 cold build time",
+            ratio_text(ratio, arm64, last_amd64),
+            "cargo xtask bench",
+        )
+        .goal("<= 1.3 (no emulated compiler)", ratio <= 1.3),
+    );
+    let same: Vec<&Build> = cold.both.iter().collect();
+    let reproducible = builds::same_digest(&same);
+    push_row(
+        rows,
+        Row::new(
+            "index digest of every cold build of both platforms",
+            format!(
+                "{} builds: {}",
+                same.len(),
+                if reproducible {
+                    "one digest"
+                } else {
+                    "DIFFERENT digests"
+                }
+            ),
+            "cargo xtask verify-reproducible --version v0.0.0",
+        )
+        .goal("reproducible (one digest)", reproducible),
+    );
+}
+
+/// One row per phase: both platforms in one build, and each platform alone.
+fn breakdown(cold: &Cold, rows: &mut Vec<Row>, notes: &mut Vec<String>) {
+    let phase_median = |builds: &[&Build], phase: &str| {
+        let secs: Vec<f64> = builds
+            .iter()
+            .filter_map(|b| builds::phases(&b.steps).get(phase).copied())
+            .collect();
+        if secs.is_empty() {
+            "-".to_string()
+        } else {
+            format!("{:.0} s", median(secs))
+        }
+    };
+    let both: Vec<&Build> = cold.both.iter().collect();
+    let amd64: Vec<&Build> = cold.amd64.iter().collect();
+    let arm64: Vec<&Build> = cold.arm64.iter().collect();
+    for (phase, _) in builds::PHASES {
+        let value = format!(
+            "both: {}; amd64 alone: {}; arm64 alone: {}",
+            phase_median(&both, phase),
+            phase_median(&amd64, phase),
+            phase_median(&arm64, phase)
+        );
+        push_row(
+            rows,
+            Row::new(
+                format!("cold build time in: {phase}"),
+                value,
+                "cargo xtask bench (BuildKit step times)",
+            ),
+        );
+    }
+    notes.push(
+        "Step times are BuildKit's own, read from its plain progress output; steps of different \
+         stages run at the same time (cargo-auditable's install beside the toolchain's), so they \
+         add up to more than the build's wall time. \"Dependencies\" and \"operator crate\" are \
+         one cargo invocation for every platform of the build: the host side (proc macros, \
+         build scripts) is compiled once; each target's crates and its link are compiled once \
+         per target."
+            .to_string(),
+    );
+}
+
+/// Warm rebuilds on the builder's cache: no change, an operator source change, a chart and
+/// README change.
+pub fn incremental(b: &Builder, runs: usize, cold: &Cold, rows: &mut Vec<Row>) -> Result<()> {
+    let cold_secs = cold.both_secs();
+    let mut warm = Vec::new();
+    for i in 0..runs.max(1) {
+        warm.push(
+            b.build(&b.plan(
+                Dockerfile::Current,
+                BOTH,
+                Cache::Builder,
+                &format!("warm-{i}"),
+            ))?
+            .secs,
+        );
+    }
+    let warm = median(warm);
+    push_row(
+        rows,
+        Row::new(
+            "warm rebuild, no change / cold",
+            format!("{:.3} ({warm:.1} s)", warm / cold_secs),
+            "cargo xtask release-image --no-push twice",
+        )
+        .goal("<= 0.1", warm / cold_secs <= 0.1),
+    );
+    let source = source_change(b, runs)?;
+    push_row(
+        rows,
+        Row::new(
+            "rebuild after an operator source change / cold",
+            format!("{:.3} ({source:.0} s)", source / cold_secs),
+            "edit operator/src/main.rs, cargo xtask release-image --no-push",
+        )
+        .goal(
+            "<= 0.5 (dependencies from cache)",
+            source / cold_secs <= 0.5,
+        ),
+    );
+    unrelated_change(b, cold, rows)
+}
+
+fn source_change(b: &Builder, runs: usize) -> Result<f64> {
+    let main_rs = b.context.join("operator/src/main.rs");
+    let original = std::fs::read_to_string(&main_rs)?;
+    let mut times = Vec::new();
+    for i in 0..runs.clamp(1, 2) {
+        // A change no earlier run made, so that BuildKit cannot answer it from its cache.
+        let marker = format!("{}-{i}", super::run_id());
+        std::fs::write(&main_rs, format!("{original}\n// bench change {marker}\n"))?;
+        times.push(
+            b.build(&b.plan(
+                Dockerfile::Current,
+                BOTH,
+                Cache::Builder,
+                &format!("src-{i}"),
+            ))?
+            .secs,
+        );
+    }
+    std::fs::write(&main_rs, original)?;
+    Ok(median(times))
+}
+
+/// Back to the cold build's sources: a chart or README change must not rebuild a layer.
+fn unrelated_change(b: &Builder, cold: &Cold, rows: &mut Vec<Row>) -> Result<()> {
+    std::fs::write(b.context.join("README.md"), "changed\n")?;
+    std::fs::write(
+        b.context.join("charts/kube9-operator/values.yaml"),
+        "# changed\n",
+    )?;
+    let build = b.build(&b.plan(Dockerfile::Current, BOTH, Cache::Builder, "unrelated"))?;
+    let same = build.digest == cold.both[0].digest;
+    push_row(
+        rows,
+        Row::new(
+            "rebuild after a chart/README change",
+            format!(
+                "{:.1} s, digest {}",
+                build.secs,
+                if same { "unchanged" } else { "CHANGED" }
+            ),
+            "edit README.md, cargo xtask release-image --no-push",
+        )
+        .goal("no layer rebuilt (same digest)", same),
+    );
+    Ok(())
+}

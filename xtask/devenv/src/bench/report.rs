@@ -1,0 +1,129 @@
+//! The table `cargo xtask bench` writes, with what it ran on: the machine, and the versions
+//! of the engine and tools, as measured.
+
+use anyhow::Result;
+
+use kube9_release::cmd::Cmd;
+
+pub struct Row {
+    pub what: String,
+    pub value: String,
+    pub target: String,
+    pub met: Option<bool>,
+    pub reproduce: String,
+}
+
+impl Row {
+    pub fn new(
+        what: impl Into<String>,
+        value: impl Into<String>,
+        reproduce: impl Into<String>,
+    ) -> Row {
+        Row {
+            what: what.into(),
+            value: value.into(),
+            target: "-".into(),
+            met: None,
+            reproduce: reproduce.into(),
+        }
+    }
+
+    /// The same row with a goal and whether the measurement met it.
+    pub fn goal(mut self, target: impl Into<String>, met: bool) -> Row {
+        self.target = target.into();
+        self.met = Some(met);
+        self
+    }
+}
+
+pub fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(|a, b| a.total_cmp(b));
+    match xs.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => xs[n / 2],
+        n => (xs[n / 2 - 1] + xs[n / 2]) / 2.0,
+    }
+}
+
+fn first_line(cmd: Cmd) -> String {
+    cmd.read()
+        .ok()
+        .and_then(|o| o.lines().next().map(|l| l.trim().to_string()))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// What the run measured on: machine, engine, builder and tools, each asked for its version.
+pub fn environment(docker: &dyn Fn() -> Cmd) -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let engine = first_line(docker().args(["version", "--format", "{{.Server.Version}}"]));
+    let store = first_line(docker().args(["info", "--format", "{{.Driver}}"]));
+    let buildx = first_line(docker().args(["buildx", "version"]));
+    let driver = docker()
+        .args(["buildx", "inspect"])
+        .read()
+        .ok()
+        .and_then(|o| {
+            o.lines().find_map(|l| {
+                l.trim()
+                    .strip_prefix("Driver:")
+                    .map(|d| d.trim().to_string())
+            })
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let trivy = first_line(Cmd::new("trivy").arg("--version"));
+    let cosign = first_line(Cmd::new("dpkg-query").args(["-W", "-f=${Version}", "cosign"]));
+    format!(
+        "{cores} cores ({cpu}); Docker engine {engine} (storage {store}), {buildx}, builder \
+         driver `{driver}`; trivy {trivy}; cosign {cosign}"
+    )
+}
+
+pub fn render(rows: &[Row], notes: &[String], environment: &str) -> Result<String> {
+    let date = Cmd::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .read()?;
+    let mut out = format!(
+        "# Benchmarks\n\nMeasured by `cargo xtask bench` on {}: {environment}. The project's \
+         real Dockerfile builds on the local environment. Times are compared as ratios within \
+         this one run on a shared, noisy machine: cold builds run in interleaved pairs (the two \
+         things compared, one after the other) and the median of the pairs' ratios is the \
+         figure; quick figures are medians of repeated runs.\n\n| measurement | value | target \
+         | met | reproduce with |\n| --- | --- | --- | --- | --- |\n",
+        date.trim()
+    );
+    for r in rows {
+        let met = match r.met {
+            Some(true) => "yes",
+            Some(false) => "NO",
+            None => "-",
+        };
+        out.push_str(&format!(
+            "| {} | {} | {} | {met} | `{}` |\n",
+            r.what, r.value, r.target, r.reproduce
+        ));
+    }
+    if !notes.is_empty() {
+        out.push('\n');
+        for n in notes {
+            out.push_str(&format!("{n}\n"));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn median_of_an_even_count_is_the_mean_of_the_middle_two() {
+        assert_eq!(super::median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(super::median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+}

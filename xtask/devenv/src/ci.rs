@@ -1,0 +1,347 @@
+//! `cargo xtask ci`: the whole suite on a fresh Debian machine or a prepared laptop. Installs
+//! what is missing, starts the local environment, runs fmt, clippy and every test against it,
+//! and stops what it started. `.ci/run` calls exactly this.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+
+use crate::{disk, localenv, setup};
+use kube9_release::cmd::Cmd;
+use kube9_release::{tools, workspace};
+
+/// Test groups, by the prefix of their file in `xtask/tests/`, and what they need.
+pub const GROUPS: &[(&str, &str)] = &[
+    ("registry", "two local registries, skopeo"),
+    ("helm", "helm and a registry"),
+    ("trivy", "trivy and the database served by the registry"),
+    (
+        "docker",
+        "a Docker engine with buildx for linux/amd64 and linux/arm64, ctr, trivy, helm, cosign",
+    ),
+    ("workflows", "actionlint and zizmor"),
+    (
+        "act",
+        "act, and the local environment's engine, registries, trivy, helm and cosign",
+    ),
+];
+
+struct Phases(Vec<(String, f64, bool)>);
+
+impl Phases {
+    fn time<T>(&mut self, name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.time_judged(name, f, |_| true)
+    }
+
+    /// Like `time`, for a phase that can end without an error and still have failed.
+    fn time_judged<T>(
+        &mut self,
+        name: &str,
+        f: impl FnOnce() -> Result<T>,
+        passed: impl FnOnce(&T) -> bool,
+    ) -> Result<T> {
+        eprintln!("\n=== {name}");
+        let start = Instant::now();
+        let result = f();
+        let secs = start.elapsed().as_secs_f64();
+        let ok = result.as_ref().is_ok_and(passed);
+        self.0.push((name.to_string(), secs, ok));
+        eprintln!(
+            "=== {name}: {} in {secs:.1}s",
+            if ok { "ok" } else { "FAILED" }
+        );
+        result
+    }
+}
+
+fn cargo(args: &[&str], vars: &[(String, String)]) -> Cmd {
+    let mut cmd = Cmd::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(args.iter().copied())
+        .dir(workspace::root());
+    for (k, v) in vars {
+        cmd = cmd.env(k, v);
+    }
+    cmd
+}
+
+fn run_cargo(args: &[&str], vars: &[(String, String)]) -> Result<()> {
+    cargo(args, vars).run()
+}
+
+/// Test targets of the xtask crate, minus the skipped groups.
+fn test_targets(skip: &[String]) -> Result<Vec<String>> {
+    let mut targets = Vec::new();
+    for entry in std::fs::read_dir(workspace::root().join("xtask/tests"))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            let name = path.file_stem().unwrap().to_string_lossy().to_string();
+            if !skip.iter().any(|g| name.starts_with(g.as_str())) {
+                targets.push(name);
+            }
+        }
+    }
+    targets.sort();
+    Ok(targets)
+}
+
+/// The cargo test invocations: everything, or everything but the skipped groups.
+fn test_invocations(skip: &[String]) -> Result<Vec<Vec<String>>> {
+    let base = ["test", "--no-fail-fast"].map(String::from);
+    if skip.is_empty() {
+        return Ok(vec![base
+            .iter()
+            .cloned()
+            .chain(["--workspace".to_string()])
+            .collect()]);
+    }
+    let libraries = base
+        .iter()
+        .cloned()
+        .chain(
+            [
+                "--package",
+                "kube9-operator",
+                "--package",
+                "kube9-release",
+                "--package",
+                "kube9-release-cli",
+                "--package",
+                "kube9-devenv",
+            ]
+            .map(String::from),
+        )
+        .collect();
+    let mut xtask: Vec<String> = base
+        .iter()
+        .cloned()
+        .chain(["--package", "xtask", "--bins"].map(String::from))
+        .collect();
+    for t in test_targets(skip)? {
+        xtask.push("--test".into());
+        xtask.push(t);
+    }
+    Ok(vec![libraries, xtask])
+}
+
+/// Adds one `test result: ok. 3 passed; 0 failed; 1 ignored; ...` line to the totals.
+fn count(line: &str, totals: &mut (u64, u64, u64)) {
+    let Some(rest) = line.strip_prefix("test result: ") else {
+        return;
+    };
+    for part in rest.split([';', '.']) {
+        let mut words = part.split_whitespace();
+        if let (Some(n), Some(what)) = (words.next(), words.next()) {
+            let n: u64 = n.parse().unwrap_or(0);
+            match what {
+                "passed" => totals.0 += n,
+                "failed" => totals.1 += n,
+                "ignored" => totals.2 += n,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// A cargo run that failed without counting a failed test: a build failure or a crash, which
+/// print no count of their own.
+fn unreported_failure(success: bool, failed_before: u64, failed_after: u64) -> bool {
+    !success && failed_after == failed_before
+}
+
+/// Runs the tests, echoing their output, and adds up cargo's `test result:` lines.
+fn run_tests(skip: &[String], vars: &[(String, String)]) -> Result<(u64, u64, u64)> {
+    let mut totals = (0, 0, 0);
+    for args in test_invocations(skip)? {
+        let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let failed_before = totals.1;
+        let mut child = cargo(&arg_refs, vars).spawn(Stdio::piped(), Stdio::inherit())?;
+        for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
+            let line = line?;
+            println!("{line}");
+            count(&line, &mut totals);
+        }
+        let status = child.wait()?;
+        if unreported_failure(status.success(), failed_before, totals.1) {
+            eprintln!(
+                "cargo {} ended with {status} and reported no failed test: a compile error or a \
+                 crash (see above); counted as one failure",
+                args.join(" ")
+            );
+            totals.1 += 1;
+        }
+    }
+    Ok(totals)
+}
+
+/// What `cargo xtask ci` was asked.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Test groups not to run.
+    pub skip: Vec<String>,
+    /// Install nothing; fail when a tool is missing.
+    pub no_install: bool,
+}
+
+pub fn run(args: &Options) -> Result<()> {
+    check_groups(&args.skip)?;
+    let started = Instant::now();
+    let mut phases = Phases(Vec::new());
+    if args.no_install {
+        eprintln!("installing nothing (--no-install)");
+    } else {
+        for line in phases.time("setup", setup::run)? {
+            eprintln!("  {line}");
+        }
+    }
+    let needs_env = GROUPS
+        .iter()
+        .any(|(g, _)| *g != "workflows" && !args.skip.iter().any(|s| s == g));
+    let env_dir = super::ci_env_dir();
+    let state = if needs_env {
+        let docker = !args.skip.iter().any(|s| s == "docker");
+        Some(phases.time("environment up", || localenv::up(&env_dir, docker))?)
+    } else {
+        None
+    };
+    let vars = test_vars(state.as_ref(), &args.skip);
+    let engine_dir = state.as_ref().and_then(localenv::EnvState::engine_data_dir);
+    let result = checks_and_tests(&mut phases, &args.skip, &vars, engine_dir);
+    if state.is_some() {
+        let _ = phases.time("environment down", || localenv::down(&env_dir));
+    }
+    summary(&phases, started, &args.skip);
+    let (passed, failed, ignored) = result?;
+    println!("ci: {passed} passed, {failed} failed, {ignored} skipped");
+    if failed > 0 {
+        bail!("{failed} tests failed");
+    }
+    Ok(())
+}
+
+fn check_groups(skip: &[String]) -> Result<()> {
+    for g in skip {
+        if !GROUPS.iter().any(|(name, _)| name == g) {
+            bail!(
+                "unknown test group `{g}`: the groups are {}",
+                GROUPS.iter().map(|g| g.0).collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// What the tests read: the environment's addresses, or without one the tools' PATH.
+fn test_vars(state: Option<&localenv::EnvState>, skip: &[String]) -> Vec<(String, String)> {
+    let mut vars = state.map(|s| s.exports()).unwrap_or_default();
+    if state.is_none() {
+        let path = tools::search_path().to_string_lossy().into_owned();
+        vars.push(("PATH".into(), path));
+    }
+    vars.push(("KUBE9_SKIP_GROUPS".into(), skip.join(",")));
+    vars
+}
+
+fn checks_and_tests(
+    phases: &mut Phases,
+    skip: &[String],
+    vars: &[(String, String)],
+    engine_dir: Option<PathBuf>,
+) -> Result<(u64, u64, u64)> {
+    // After `up`, which may have emptied an over-grown build cache.
+    phases.time("disk space", || {
+        disk::require_ci_room(&workspace::root(), engine_dir.as_deref())
+    })?;
+    phases.time("cargo fmt --check", || {
+        run_cargo(&["fmt", "--all", "--check"], vars)
+    })?;
+    phases.time("cargo clippy", || {
+        run_cargo(
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
+            vars,
+        )
+    })?;
+    phases.time_judged("tests", || run_tests(skip, vars), |t| t.1 == 0)
+}
+
+fn summary(phases: &Phases, started: Instant, skip: &[String]) {
+    eprintln!("\nphases:");
+    for (name, secs, ok) in &phases.0 {
+        eprintln!(
+            "  {name:<22} {secs:>7.1}s {}",
+            if *ok { "ok" } else { "FAILED" }
+        );
+    }
+    eprintln!(
+        "  {:<22} {:>7.1}s",
+        "total",
+        started.elapsed().as_secs_f64()
+    );
+    if skip.is_empty() {
+        eprintln!("skipped groups: none");
+    }
+    for g in skip {
+        let needs = GROUPS.iter().find(|(n, _)| n == g).map_or("", |(_, d)| d);
+        eprintln!("skipped group on request: {g} (needs {needs})");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_failure_without_a_count_is_added() {
+        assert!(unreported_failure(false, 0, 0), "a compile error");
+        assert!(
+            unreported_failure(false, 2, 2),
+            "a crash after earlier failures"
+        );
+        assert!(!unreported_failure(false, 0, 1), "counted by cargo already");
+        assert!(!unreported_failure(true, 0, 0));
+    }
+
+    #[test]
+    fn a_phase_with_failed_tests_is_marked_failed() {
+        let mut phases = Phases(Vec::new());
+        let totals = phases.time_judged("tests", || Ok((3, 1, 0)), |t| t.1 == 0);
+        assert!(totals.is_ok());
+        phases
+            .time_judged("more", || Ok((3, 0, 0)), |t| t.1 == 0)
+            .unwrap();
+        let marks: Vec<bool> = phases.0.iter().map(|p| p.2).collect();
+        assert_eq!(marks, [false, true]);
+    }
+
+    #[test]
+    fn counts_cargo_result_lines() {
+        let mut totals = (0, 0, 0);
+        count("test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s", &mut totals);
+        count(
+            "test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out",
+            &mut totals,
+        );
+        count("running 3 tests", &mut totals);
+        assert_eq!(totals, (15, 2, 1));
+    }
+
+    #[test]
+    fn skipping_a_group_drops_its_test_files_only() {
+        let all = test_targets(&[]).unwrap();
+        let without_docker = test_targets(&["docker".into()]).unwrap();
+        assert!(without_docker.iter().all(|t| !t.starts_with("docker")));
+        assert_eq!(
+            all.iter().filter(|t| !t.starts_with("docker")).count(),
+            without_docker.len()
+        );
+    }
+}

@@ -1,0 +1,366 @@
+//! The programs the release runs, their minimum versions and how to get them (`cargo xtask
+//! doctor`). Tools are looked for where a release finds them (the directory `cargo xtask setup`
+//! installs into, then `PATH`), and the engine is the one the local environment started when
+//! the default one does not answer.
+
+use crate::{disk, docker, localenv};
+use kube9_release::cmd::Cmd;
+use kube9_release::workspace;
+
+/// One check: what was found and, when it falls short, the fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub name: &'static str,
+    pub found: Option<String>,
+    pub problem: Option<String>,
+    pub fix: &'static str,
+    /// Needed to publish (as opposed to only testing, like skopeo and ctr).
+    pub required: bool,
+}
+
+impl Check {
+    pub fn ok(&self) -> bool {
+        self.found.is_some() && self.problem.is_none()
+    }
+}
+
+const SETUP: &str = "cargo xtask setup (Debian), or see the README's setup section";
+
+fn first_line(out: &str) -> String {
+    out.lines().next().unwrap_or("").trim().to_string()
+}
+
+/// Parses the first `MAJOR.MINOR[.PATCH]` in a tool's version output.
+pub fn parse_version(text: &str) -> Option<(u64, u64, u64)> {
+    let start = text.find(|c: char| c.is_ascii_digit())?;
+    let rest = &text[start..];
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(rest.len());
+    let mut parts = rest[..end]
+        .split('.')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.parse::<u64>());
+    let major = parts.next()?.ok()?;
+    let minor = parts.next().unwrap_or(Ok(0)).ok()?;
+    let patch = parts.next().unwrap_or(Ok(0)).ok()?;
+    // A bare number like "26" after text is not a version unless followed by a dot.
+    if !rest[..end].contains('.') {
+        return parse_version(&rest[end..]);
+    }
+    Some((major, minor, patch))
+}
+
+fn at_least(found: Option<(u64, u64, u64)>, min: (u64, u64, u64), name: &str) -> Option<String> {
+    match found {
+        Some(v) if v >= min => None,
+        Some(v) => Some(format!(
+            "{name} {}.{}.{} is older than the {}.{}.{} the release needs",
+            v.0, v.1, v.2, min.0, min.1, min.2
+        )),
+        None => Some(format!("cannot read the version of {name}")),
+    }
+}
+
+fn probe(cmd: Cmd) -> Result<String, String> {
+    match cmd.output() {
+        Ok(out) if out.success => Ok(out.stdout + &out.stderr),
+        Ok(out) => Err(first_line(&(out.stderr + &out.stdout))),
+        Err(e) => Err(format!("{e:#}")),
+    }
+}
+
+/// The builder must build several platforms into an OCI layout with `rewrite-timestamp`
+/// (BuildKit 0.13): the `docker` driver on the containerd image store, or a container driver.
+pub fn check_buildx(docker: &dyn Fn() -> Cmd) -> Check {
+    let fix = "Debian: cargo xtask setup; elsewhere Docker Desktop with \"Use containerd for pulling and storing images\", or `docker buildx create --use` (docker-container driver)";
+    let mut check = Check {
+        name: "docker buildx",
+        found: None,
+        problem: None,
+        fix,
+        required: true,
+    };
+    let version = match probe(docker().args(["buildx", "version"])) {
+        Ok(v) => v,
+        Err(e) => {
+            check.problem = Some(e);
+            return check;
+        }
+    };
+    check.found = Some(first_line(&version));
+    if let Some(p) = at_least(
+        parse_version(&version.replace("github.com/docker/buildx", "")),
+        (0, 13, 0),
+        "buildx",
+    ) {
+        check.problem = Some(p);
+        return check;
+    }
+    match probe(docker().args(["buildx", "inspect", "--bootstrap"])) {
+        Err(e) => check.problem = Some(format!("no running builder: {e}")),
+        Ok(inspect) => {
+            let buildkit = inspect
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("BuildKit version:"));
+            let driver = inspect
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("Driver:"))
+                .unwrap_or("")
+                .trim();
+            let platforms = inspect
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("Platforms:"))
+                .unwrap_or("");
+            if let Some(v) = buildkit {
+                check.found = Some(format!(
+                    "{} (driver {driver}, BuildKit {})",
+                    first_line(&version),
+                    v.trim()
+                ));
+                // Docker's embedded BuildKit reports v0.0.0+unknown; the daemon version decides.
+                if !v.contains("unknown") {
+                    if let Some(p) = at_least(parse_version(v), (0, 13, 0), "BuildKit") {
+                        check.problem = Some(format!("{p} (rewrite-timestamp)"));
+                    }
+                }
+            }
+            if platforms.trim().is_empty() {
+                check.problem = Some(
+                    "the builder is not running: is the Docker engine up? (Debian: cargo xtask env up)"
+                        .into(),
+                );
+            }
+            if check.problem.is_none()
+                && !(platforms.contains("linux/amd64") && platforms.contains("linux/arm64"))
+            {
+                check.problem = Some(format!(
+                    "the builder cannot build linux/arm64 (platforms: {}): register QEMU binfmt (apt-get install qemu-user-static binfmt-support) or use a cross-compiling builder",
+                    platforms.trim()
+                ));
+            }
+            if check.problem.is_none() && driver == "docker" {
+                check.problem = docker_store_problem(docker);
+            }
+        }
+    }
+    check
+}
+
+/// The classic docker image store can neither hold a multi-platform index nor export cache.
+fn docker_store_problem(docker: &dyn Fn() -> Cmd) -> Option<String> {
+    let info = probe(docker().args([
+        "info",
+        "--format",
+        "{{json .DriverStatus}} {{.ServerVersion}}",
+    ]));
+    match info {
+        Err(e) => Some(format!("the Docker engine does not answer: {e}")),
+        Ok(text) if text.contains("io.containerd.snapshotter") => {
+            at_least(parse_version(text.rsplit(' ').next().unwrap_or("")), (24, 0, 0), "dockerd")
+        }
+        Ok(_) => Some(
+            "the docker driver uses the classic image store, which cannot build multi-platform OCI images: enable the containerd image store (\"features\": {\"containerd-snapshotter\": true}) or `docker buildx create --use`".into(),
+        ),
+    }
+}
+
+fn simple(
+    name: &'static str,
+    cmd: Cmd,
+    min: (u64, u64, u64),
+    fix: &'static str,
+    required: bool,
+) -> Check {
+    match probe(cmd) {
+        Ok(out) => Check {
+            name,
+            problem: at_least(parse_version(&out), min, name),
+            found: Some(first_line(&out)),
+            fix,
+            required,
+        },
+        Err(e) => Check {
+            name,
+            found: None,
+            problem: Some(e),
+            fix,
+            required,
+        },
+    }
+}
+
+/// The Docker engine's version question (the client alone answers nothing).
+pub fn docker_server_version() -> Cmd {
+    Cmd::new("docker").args(["version", "--format", "{{.Server.Version}}"])
+}
+
+/// Whether `cmd` prints a version of at least `min`.
+pub fn version_at_least(cmd: Cmd, min: (u64, u64, u64)) -> bool {
+    cmd.read()
+        .ok()
+        .and_then(|v| parse_version(&v))
+        .is_some_and(|v| v >= min)
+}
+
+/// cosign's Debian build reports its version as `devel`; the package knows it.
+fn cosign_version() -> Cmd {
+    let reports = Cmd::new("cosign").arg("version").read().unwrap_or_default();
+    if reports.contains("GitVersion:    devel") || reports.contains("GitVersion: devel") {
+        Cmd::new("dpkg-query").args(["-W", "-f=cosign ${Version}", "cosign"])
+    } else {
+        Cmd::new("cosign").arg("version")
+    }
+}
+
+/// The engine: the caller's (`DOCKER_HOST` or the default socket), else the one the local
+/// environment started.
+fn docker_command() -> impl Fn() -> Cmd {
+    let default_answers = probe(docker_server_version()).is_ok();
+    let host = if default_answers {
+        None
+    } else {
+        localenv::running_docker_host()
+    };
+    move || docker(host.as_deref())
+}
+
+/// Room for the test suite's builds on the workspace's filesystem.
+fn check_disk() -> Check {
+    let fix = "cargo xtask env prune (empties the build cache), or remove old clones' target/";
+    match disk::free_bytes(&workspace::root()) {
+        Ok(free) => Check {
+            name: "disk space",
+            found: Some(format!("{} free", disk::show(free))),
+            problem: disk::require_ci_room(&workspace::root(), None)
+                .err()
+                .map(|e| format!("{e:#}")),
+            fix,
+            required: false,
+        },
+        Err(e) => Check {
+            name: "disk space",
+            found: None,
+            problem: Some(format!("{e:#}")),
+            fix,
+            required: false,
+        },
+    }
+}
+
+/// Every tool, in the order a release needs them.
+pub fn check_all() -> Vec<Check> {
+    let docker = docker_command();
+    vec![
+        simple(
+            "git",
+            Cmd::new("git").arg("--version"),
+            (2, 0, 0),
+            "apt-get install git",
+            true,
+        ),
+        simple(
+            "docker",
+            docker().args(["version", "--format", "{{.Server.Version}}"]),
+            (24, 0, 0),
+            SETUP,
+            true,
+        ),
+        check_buildx(&docker),
+        simple(
+            "trivy",
+            Cmd::new("trivy").arg("--version"),
+            (0, 50, 0),
+            SETUP,
+            true,
+        ),
+        simple(
+            "helm",
+            Cmd::new("helm").args(["version", "--short"]),
+            (3, 8, 0),
+            SETUP,
+            true,
+        ),
+        simple("cosign", cosign_version(), (2, 0, 0), SETUP, true),
+        simple(
+            "skopeo",
+            Cmd::new("skopeo").arg("--version"),
+            (1, 0, 0),
+            "apt-get install skopeo (tests only)",
+            false,
+        ),
+        simple(
+            "ctr",
+            Cmd::new("ctr").arg("--version"),
+            (1, 6, 0),
+            "apt-get install containerd (tests only)",
+            false,
+        ),
+        simple(
+            "act",
+            Cmd::new("act").arg("--version"),
+            (0, 2, 89),
+            "cargo xtask setup (workflow simulation and its tests)",
+            false,
+        ),
+        check_disk(),
+    ]
+}
+
+/// Prints the table; fails when a release cannot run here.
+pub fn run() -> anyhow::Result<()> {
+    let checks = check_all();
+    let mut ready = true;
+    for c in &checks {
+        let status = if c.ok() {
+            "ok"
+        } else if c.required {
+            "MISSING"
+        } else {
+            "missing (tests only)"
+        };
+        println!(
+            "{:<14} {:<22} {}",
+            c.name,
+            status,
+            c.found.as_deref().unwrap_or("-")
+        );
+        if let Some(problem) = &c.problem {
+            println!("{:<14} problem: {problem}", "");
+            println!("{:<14} fix: {}", "", c.fix);
+        }
+        ready &= c.ok() || !c.required;
+    }
+    println!();
+    if !ready {
+        anyhow::bail!("a release cannot run here until the problems above are fixed");
+    }
+    println!("A release can run here.");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_versions_from_tool_output() {
+        assert_eq!(parse_version("Version: 0.76.0"), Some((0, 76, 0)));
+        assert_eq!(parse_version("v3.17.2+gcc0bbbd"), Some((3, 17, 2)));
+        assert_eq!(
+            parse_version("github.com/docker/buildx 0.13.1 0.13.1+ds1"),
+            Some((0, 13, 1))
+        );
+        assert_eq!(parse_version("skopeo version 1.9.3"), Some((1, 9, 3)));
+        assert_eq!(parse_version("26.1.5+dfsg1"), Some((26, 1, 5)));
+        assert_eq!(parse_version("nothing"), None);
+    }
+
+    #[test]
+    fn minimums_are_enforced() {
+        assert!(at_least(Some((3, 7, 9)), (3, 8, 0), "helm")
+            .unwrap()
+            .contains("older"));
+        assert!(at_least(Some((3, 8, 0)), (3, 8, 0), "helm").is_none());
+    }
+}

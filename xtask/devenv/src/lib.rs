@@ -1,0 +1,40 @@
+//! The developer environment: installing the tools (`setup`), the local services a release and
+//! the tests run against (`localenv`), `doctor`, the test suite (`ci`), measurements (`bench`)
+//! and running the GitHub workflows here (`workflow_sim`). It uses the release library; the
+//! library never uses it.
+
+pub mod bench;
+pub mod ci;
+pub mod debian;
+pub mod disk;
+pub mod doctor;
+pub mod localenv;
+pub mod setup;
+pub mod workflow_sim;
+
+use std::path::PathBuf;
+
+use kube9_release::cmd::Cmd;
+use kube9_release::workspace;
+
+/// `docker`, against `host` when given (the environment's own engine), else the caller's.
+pub fn docker(host: Option<&str>) -> Cmd {
+    let cmd = Cmd::new("docker");
+    match host {
+        Some(h) => cmd.env("DOCKER_HOST", h),
+        None => cmd,
+    }
+}
+
+/// The environment `cargo xtask env` and `release --local` manage (`KUBE9_LOCAL_ENV_DIR`
+/// moves it, so that a test's environment never touches a developer's).
+pub fn local_env_dir() -> PathBuf {
+    std::env::var_os("KUBE9_LOCAL_ENV_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace::root().join("target/kube9-env/local"))
+}
+
+/// The environment `cargo xtask ci` starts and stops.
+pub fn ci_env_dir() -> PathBuf {
+    workspace::root().join("target/kube9-env/ci")
+}

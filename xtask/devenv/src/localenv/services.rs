@@ -1,0 +1,328 @@
+//! The local environment's processes: dockerd, the registries, QEMU binfmt, the Trivy database
+//! as a mirror serves it, and the cosign key pair.
+
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use super::{CosignKeys, Service, AUTH_USER, TRIVY_DB_PATH};
+use crate::docker;
+use kube9_release::cmd::{Cmd, Secret};
+use kube9_release::github;
+use kube9_release::net::block_on;
+use kube9_release::registry::{Registry, Repository};
+use kube9_release::{layout, tools, workspace};
+
+/// Machine-wide state that outlives a run: Docker's data (layer cache, stand-in images).
+pub const MACHINE_DIR: &str = "/var/lib/kube9-env";
+/// Where the environment's own dockerd keeps its images and build cache.
+pub fn engine_data_dir() -> PathBuf {
+    Path::new(MACHINE_DIR).join("docker")
+}
+
+/// The managed dockerd's runtime files; one dockerd per machine.
+const DOCKER_RUN_DIR: &str = "/run/kube9-env";
+
+/// The socket of the environments' own dockerd.
+pub fn docker_host() -> String {
+    format!("unix://{DOCKER_RUN_DIR}/docker.sock")
+}
+
+/// The engine the environment uses: its own dockerd, or none of its own.
+#[derive(Debug, Default)]
+pub struct Engine {
+    pub pid: Option<u32>,
+    pub host: Option<String>,
+    pub containerd: Option<String>,
+}
+
+pub fn alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "))
+}
+
+pub fn stop_pid(pid: u32, grace: Duration) {
+    if !alive(pid) {
+        return;
+    }
+    let _ = Cmd::new("kill").arg(pid.to_string()).output();
+    let start = Instant::now();
+    while alive(pid) && start.elapsed() < grace {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if alive(pid) {
+        let _ = Cmd::new("kill").args(["-9", &pid.to_string()]).output();
+    }
+}
+
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// The HTTP status a GET of `path` gets, to learn whether a registry answers (and how).
+pub fn http_status(address: &str, path: &str) -> Option<u16> {
+    let url = format!("http://{address}{path}");
+    block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .ok()?;
+        Some(client.get(url).send().await.ok()?.status().as_u16())
+    })
+}
+
+fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) -> Result<()> {
+    let start = Instant::now();
+    while !ready() {
+        if start.elapsed() > timeout {
+            bail!("{what} did not come up within {}s", timeout.as_secs());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok(())
+}
+
+/// Starts a registry on a free loopback port; with `htpasswd`, it requires a login.
+pub fn start_registry(dir: &Path, name: &str, htpasswd: Option<&Path>) -> Result<Service> {
+    let root = dir.join(name);
+    std::fs::create_dir_all(root.join("data"))?;
+    for _ in 0..5 {
+        let port = free_port()?;
+        let auth = htpasswd.map_or(String::new(), |h| {
+            format!(
+                "auth:\n  htpasswd:\n    realm: kube9-test\n    path: {}\n",
+                h.display()
+            )
+        });
+        let config = format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{auth}",
+            root.join("data").display()
+        );
+        let config_path = root.join("config.yml");
+        std::fs::write(&config_path, config)?;
+        let pid = Cmd::new("docker-registry")
+            .arg("serve")
+            .arg(config_path.display().to_string())
+            .spawn_logged(&root.join("log"))
+            .context("cannot start docker-registry: run `cargo xtask setup`")?;
+        let address = format!("127.0.0.1:{port}");
+        let up = wait_until(name, Duration::from_secs(15), || {
+            !alive(pid) || http_status(&address, "/v2/").is_some()
+        });
+        if up.is_ok() && alive(pid) {
+            return Ok(Service { pid, port });
+        }
+        // Most likely another process took the port between our probe and the registry's bind.
+        stop_pid(pid, Duration::from_secs(2));
+    }
+    bail!(
+        "the {name} registry would not start; see {}",
+        root.join("log").display()
+    )
+}
+
+fn random_hex(bytes: usize) -> Result<String> {
+    use std::io::Read;
+    let mut buf = vec![0u8; bytes];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut buf)?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// A file only root can read.
+fn write_private(path: &Path, content: &str) -> Result<()> {
+    std::fs::write(path, content)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(())
+}
+
+/// The registry that requires a login; its password stays in a file readable by root only.
+pub fn start_auth_registry(dir: &Path) -> Result<(Service, PathBuf)> {
+    let password = Secret::new(random_hex(16)?);
+    let password_file = dir.join("auth-password");
+    write_private(&password_file, password.expose())?;
+    let htpasswd = Cmd::new("htpasswd")
+        .args(["-B", "-i", "-n", AUTH_USER])
+        .stdin_secret(password)
+        .read()
+        .context("htpasswd failed: apt-get install apache2-utils")?;
+    let htpasswd_file = dir.join("htpasswd");
+    std::fs::write(&htpasswd_file, htpasswd.trim())?;
+    Ok((
+        start_registry(dir, "auth-registry", Some(&htpasswd_file))?,
+        password_file,
+    ))
+}
+
+/// A key pair made with `cosign generate-key-pair`, its password random.
+pub fn cosign_keys(dir: &Path) -> Result<CosignKeys> {
+    let keys = CosignKeys {
+        private_key: dir.join("cosign.key"),
+        public_key: dir.join("cosign.pub"),
+        password: dir.join("cosign-password"),
+    };
+    let password = random_hex(16)?;
+    write_private(&keys.password, &password)?;
+    Cmd::new("cosign")
+        .arg("generate-key-pair")
+        .secret_env("COSIGN_PASSWORD", Secret::new(password))
+        .dir(dir)
+        .read()
+        .context("cosign generate-key-pair failed: run `cargo xtask setup`")?;
+    std::fs::set_permissions(&keys.private_key, std::fs::Permissions::from_mode(0o600))?;
+    Ok(keys)
+}
+
+/// Serves the fixture vulnerability database (with its Rust-crate advisory) the way a Trivy
+/// DB mirror does.
+pub fn push_trivy_db(registry: &str) -> Result<String> {
+    let db = workspace::root().join("xtask/tests/fixtures/trivy-db-cargo/db.tar.gz");
+    let layer = std::fs::read(&db).with_context(|| format!("cannot read {}", db.display()))?;
+    let repository = Repository::parse(&format!("{registry}/{TRIVY_DB_PATH}"))?;
+    push_database(&repository, "2", &layer)?;
+    Ok(format!("{registry}/{TRIVY_DB_PATH}:2"))
+}
+
+/// A Trivy database as an OCI artifact: Trivy wants its config type, its layer type and the
+/// layer's title.
+pub fn push_database(repository: &Repository, tag: &str, layer: &[u8]) -> Result<String> {
+    let registry = Registry::anonymous(repository);
+    let config = b"{}";
+    registry.push_blob(config)?;
+    registry.push_blob(layer)?;
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": layout::MANIFEST_MEDIA_TYPE,
+        "config": {"mediaType": "application/vnd.aquasec.trivy.config.v1+json",
+                   "digest": layout::sha256(config), "size": config.len()},
+        "layers": [{
+            "mediaType": "application/vnd.aquasec.trivy.db.layer.v1.tar+gzip",
+            "digest": layout::sha256(layer), "size": layer.len(),
+            "annotations": {"org.opencontainers.image.title": "db.tar.gz"},
+        }],
+    });
+    let bytes = serde_json::to_vec(&manifest)?;
+    registry.put_manifest(&repository.tag(tag), &bytes, layout::MANIFEST_MEDIA_TYPE)?;
+    Ok(layout::sha256(&bytes))
+}
+
+fn docker_answers(host: Option<&str>) -> bool {
+    docker(host)
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .output()
+        .is_ok_and(|o| o.success)
+}
+
+/// QEMU for running arm64 images (the build itself cross-compiles), then the engine.
+pub fn start_engine() -> Result<Engine> {
+    github::step("registering QEMU binfmt for arm64");
+    register_binfmt()?;
+    github::step("starting the Docker engine");
+    start_docker()
+}
+
+/// Uses the engine the machine already has; otherwise starts dockerd on the containerd image
+/// store, with its socket and runtime files of its own.
+fn start_docker() -> Result<Engine> {
+    if std::env::var_os("DOCKER_HOST").is_some() || docker_answers(None) {
+        let containerd = Path::new("/run/containerd/containerd.sock")
+            .exists()
+            .then(|| "/run/containerd/containerd.sock".to_string());
+        return Ok(Engine {
+            containerd,
+            ..Engine::default()
+        });
+    }
+    let run = Path::new(DOCKER_RUN_DIR);
+    std::fs::create_dir_all(run)?;
+    let host = docker_host();
+    if let Some(engine) = adopt_dockerd(run, &host)? {
+        return Ok(engine);
+    }
+    tools::which("dockerd").context("dockerd is not installed: run `cargo xtask setup`")?;
+    let data = engine_data_dir();
+    std::fs::create_dir_all(&data)?;
+    let config = serde_json::json!({
+        "features": {"containerd-snapshotter": true},
+        "data-root": data,
+        "exec-root": run.join("exec"),
+        "pidfile": run.join("docker.pid"),
+        "hosts": [host],
+    });
+    let config_path = run.join("daemon.json");
+    std::fs::write(&config_path, serde_json::to_vec_pretty(&config)?)?;
+    let log = run.join("dockerd.log");
+    let pid = Cmd::new("dockerd")
+        .opt("--config-file", config_path.display().to_string())
+        .spawn_logged(&log)?;
+    wait_until("dockerd", Duration::from_secs(90), || {
+        !alive(pid) || docker_answers(Some(&host))
+    })
+    .with_context(|| format!("see {}", log.display()))?;
+    if !alive(pid) {
+        bail!("dockerd exited at start; see {}", log.display());
+    }
+    Ok(Engine {
+        pid: Some(pid),
+        host: Some(host),
+        containerd: find_containerd(run),
+    })
+}
+
+/// A dockerd left by a crashed run: adopted if it answers (so that this run's `down` stops
+/// it), otherwise cleared away.
+fn adopt_dockerd(run: &Path, host: &str) -> Result<Option<Engine>> {
+    let pid_file = run.join("docker.pid");
+    let pid = std::fs::read_to_string(&pid_file)
+        .ok()
+        .and_then(|p| p.trim().parse::<u32>().ok());
+    if let Some(pid) = pid {
+        if alive(pid) && docker_answers(Some(host)) {
+            eprintln!("    adopting the running dockerd (pid {pid})");
+            return Ok(Some(Engine {
+                pid: Some(pid),
+                host: Some(host.to_string()),
+                containerd: find_containerd(run),
+            }));
+        }
+        stop_pid(pid, Duration::from_secs(20));
+    }
+    let _ = std::fs::remove_file(run.join("docker.sock"));
+    let _ = std::fs::remove_file(&pid_file);
+    Ok(None)
+}
+
+/// The containerd that dockerd runs for itself; `ctr` uses it in a namespace of its own.
+fn find_containerd(run: &Path) -> Option<String> {
+    walkdir::WalkDir::new(run)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_name() == "containerd.sock")
+        .map(|e| e.path().display().to_string())
+}
+
+fn register_binfmt() -> Result<()> {
+    if Path::new("/proc/sys/fs/binfmt_misc/qemu-aarch64").exists() {
+        return Ok(());
+    }
+    if !Path::new("/proc/sys/fs/binfmt_misc/status").exists() {
+        Cmd::new("mount")
+            .args([
+                "-t",
+                "binfmt_misc",
+                "binfmt_misc",
+                "/proc/sys/fs/binfmt_misc",
+            ])
+            .read()
+            .context("cannot mount binfmt_misc (are you root?)")?;
+    }
+    Cmd::new("update-binfmts")
+        .args(["--enable", "qemu-aarch64"])
+        .read()?;
+    if !Path::new("/proc/sys/fs/binfmt_misc/qemu-aarch64").exists() {
+        bail!("qemu-aarch64 is not registered: apt-get install qemu-user-static binfmt-support");
+    }
+    Ok(())
+}

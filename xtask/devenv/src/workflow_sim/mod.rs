@@ -1,0 +1,263 @@
+//! The GitHub workflows, run here by act (nektos/act, host mode: no runner image) against the
+//! local environment, before GitHub ever runs them: job order, `needs`, outputs, `if:`
+//! conditions, `env:` expressions, event payloads and inputs all execute for real. Every
+//! `uses:` is served by a stand-in from `xtask/tests/fixtures/actions` (a test fixture, never
+//! used by a release); what only GitHub has (OIDC, the cache service, code scanning) is said
+//! to be missing, not pretended.
+
+mod act;
+mod outcome;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+pub use outcome::{Outbox, SimRun};
+
+use crate::localenv::EnvState;
+use kube9_release::cmd::Cmd;
+use kube9_release::workspace;
+
+/// The event a workflow runs for.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Release { tag: String, prerelease: bool },
+    Dispatch { version: String, prerelease: bool },
+    PullRequest,
+}
+
+impl Event {
+    fn name(&self) -> &'static str {
+        match self {
+            Event::Release { .. } => "release",
+            Event::Dispatch { .. } => "workflow_dispatch",
+            Event::PullRequest => "pull_request",
+        }
+    }
+
+    fn workflow(&self) -> &'static str {
+        match self {
+            Event::PullRequest => "ci.yml",
+            _ => "release.yml",
+        }
+    }
+
+    fn payload(&self) -> serde_json::Value {
+        match self {
+            Event::Release { tag, prerelease } => serde_json::json!({
+                "action": "published",
+                "release": {"tag_name": tag, "prerelease": prerelease, "draft": false},
+            }),
+            Event::Dispatch {
+                version,
+                prerelease,
+            } => serde_json::json!({"inputs": {"version": version, "prerelease": prerelease}}),
+            Event::PullRequest => serde_json::json!({"pull_request": {"number": 1}}),
+        }
+    }
+}
+
+/// How one run differs: the repository variables, only one job, more runner environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions<'a> {
+    pub vars: &'a [(&'a str, &'a str)],
+    pub job: Option<&'a str>,
+    pub env: &'a [(&'a str, &'a str)],
+}
+
+/// A simulation: a clone of the commit under test, in which workflows run against a local
+/// environment.
+pub struct Sim {
+    pub dir: PathBuf,
+    pub repo: PathBuf,
+    env: EnvState,
+    /// GitHub's API for issues; a closed port when nothing should answer.
+    github_api: String,
+    /// Where the workflows' `cargo build` goes (`runner_target_dir`).
+    target_dir: PathBuf,
+    runs: std::cell::Cell<usize>,
+}
+
+fn git(repo: &Path) -> Cmd {
+    Cmd::new("git")
+        .opt("-C", repo.display().to_string())
+        .env("GIT_AUTHOR_NAME", "workflow-sim")
+        .env("GIT_AUTHOR_EMAIL", "workflow-sim@localhost")
+        .env("GIT_COMMITTER_NAME", "workflow-sim")
+        .env("GIT_COMMITTER_EMAIL", "workflow-sim@localhost")
+}
+
+impl Sim {
+    /// Clones this repository's HEAD (the commit under test) into `dir/repo`.
+    pub fn new(dir: &Path, env: &EnvState, github_api: &str) -> Result<Sim> {
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir)?;
+        let repo = dir.join("repo");
+        Cmd::new("git")
+            .args(["clone", "--quiet"])
+            .arg(workspace::root().display().to_string())
+            .arg(repo.display().to_string())
+            .read()
+            .context("cannot clone the commit under test")?;
+        Ok(Sim {
+            dir: dir.to_path_buf(),
+            repo,
+            env: env.clone(),
+            github_api: github_api.to_string(),
+            target_dir: runner_target_dir()?,
+            runs: std::cell::Cell::new(0),
+        })
+    }
+
+    /// Commits a fast fixture in place of the operator's Dockerfile: the fixture app, built
+    /// with cargo-auditable like the operator, its crate at the version with the fixture
+    /// database's CRITICAL advisory (`vulnerable`) or the fixed one.
+    pub fn use_fixture_app(&self, vulnerable: bool) -> Result<()> {
+        let app = self.repo.join("fixture-app");
+        Cmd::new("cp")
+            .arg("-a")
+            .arg(
+                workspace::root()
+                    .join("xtask/tests/fixtures/trivy-db-cargo/app")
+                    .display()
+                    .to_string(),
+            )
+            .arg(app.display().to_string())
+            .read()?;
+        if !vulnerable {
+            fix_the_crate(&app)?;
+        }
+        std::fs::write(
+            self.repo.join("Dockerfile"),
+            fixture_dockerfile(&rust_base()?, "fixture-app"),
+        )?;
+        std::fs::write(self.repo.join(".dockerignore"), "target\n")?;
+        git(&self.repo).args(["add", "-A"]).read()?;
+        let what = if vulnerable { "vulnerable" } else { "fixed" };
+        git(&self.repo)
+            .args(["commit", "--quiet", "-m"])
+            .arg(format!(
+                "workflow-sim: the {what} fixture app instead of the operator"
+            ))
+            .read()?;
+        Ok(())
+    }
+
+    /// A lightweight tag at the clone's HEAD.
+    pub fn tag(&self, tag: &str) -> Result<()> {
+        git(&self.repo).args(["tag", "--force", tag]).read()?;
+        Ok(())
+    }
+
+    pub fn head(&self) -> Result<String> {
+        Ok(git(&self.repo)
+            .args(["rev-parse", "HEAD"])
+            .read()?
+            .trim()
+            .to_string())
+    }
+
+    /// Runs the event's workflow.
+    pub fn run(&self, event: &Event, options: &RunOptions) -> Result<SimRun> {
+        let n = self.runs.get() + 1;
+        self.runs.set(n);
+        let run_dir = self.dir.join(format!("run-{n}"));
+        std::fs::create_dir_all(run_dir.join("outbox"))?;
+        let cmd = act::command(self, &run_dir, event, options)?;
+        eprintln!("==> act {} {} ({})", event.name(), event.workflow(), cmd);
+        let out = cmd.output()?;
+        let log = format!("{}{}", out.stdout, out.stderr);
+        eprintln!("{log}");
+        Ok(SimRun {
+            success: out.success,
+            log,
+            outbox: Outbox::read(&run_dir.join("outbox"))?,
+        })
+    }
+}
+
+/// The target directory the simulated runners build the xtask in: a directory of its own (so
+/// that their builds never replace the binary the tests run), seeded once with hard links to
+/// `target/debug`'s dependencies, so only the xtask crate is compiled for each job.
+pub fn runner_target_dir() -> Result<PathBuf> {
+    // Simulations starting together in one process seed it once.
+    static SEEDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = SEEDING.lock().unwrap_or_else(|e| e.into_inner());
+    let target = workspace::root().join("target");
+    let dir = target.join("workflow-sim-target");
+    if dir.join("debug").is_dir() {
+        return Ok(dir);
+    }
+    // Made aside and renamed into place: processes starting together do not clash.
+    let staging = target.join(format!("workflow-sim-target.{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(staging.join("debug"))?;
+    for part in ["deps", "build", ".fingerprint"] {
+        let from = target.join("debug").join(part);
+        if from.is_dir() {
+            Cmd::new("cp")
+                .arg("-al")
+                .arg(from.display().to_string())
+                .arg(staging.join("debug").display().to_string())
+                .read()
+                .context("cannot seed the simulated runners' target directory")?;
+        }
+    }
+    if std::fs::rename(&staging, &dir).is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    Ok(dir)
+}
+
+/// The Rust base image the project's Dockerfile names (fixtures build from the same one).
+pub fn rust_base() -> Result<String> {
+    let dockerfile = std::fs::read_to_string(workspace::root().join("Dockerfile"))?;
+    crate::localenv::external_bases(&dockerfile)
+        .into_iter()
+        .find(|image| image.contains("/rust:"))
+        .context("the Dockerfile names no Rust base image")
+}
+
+/// A Dockerfile that builds the fixture app in `app_dir` with cargo-auditable (the same
+/// stages as the operator's, so BuildKit shares them) and puts it in an empty image. Both
+/// platforms carry the same build-machine binary: the gate reads the crate list it embeds,
+/// nothing runs it.
+pub fn fixture_dockerfile(rust_base: &str, app_dir: &str) -> String {
+    format!(
+        "FROM --platform=$BUILDPLATFORM {rust_base} AS rust\n\
+         FROM rust AS auditable\n\
+         RUN --mount=type=cache,id=cargo-registry,target=/usr/local/cargo/registry \\\n    \
+         CARGO_PROFILE_DEV_DEBUG=0 cargo install cargo-auditable --locked --version 0.7.7 --debug --root /opt/cargo-auditable\n\
+         FROM rust AS build\n\
+         COPY --from=auditable /opt/cargo-auditable/bin/cargo-auditable /usr/local/cargo/bin/\n\
+         WORKDIR /app\n\
+         COPY {app_dir}/ ./\n\
+         RUN cargo auditable build --release --locked --offline\n\
+         FROM scratch\n\
+         COPY --from=build /app/target/release/fixture-app /usr/local/bin/fixture-app\n"
+    )
+}
+
+/// The fixture crate at 1.0.1, which the fixture database's advisory spares.
+fn fix_the_crate(app: &Path) -> Result<()> {
+    let manifest = app.join("kube9-fixture-vulnerable/Cargo.toml");
+    let text = std::fs::read_to_string(&manifest)?;
+    std::fs::write(
+        &manifest,
+        text.replace("version = \"1.0.0\"", "version = \"1.0.1\""),
+    )?;
+    let lock = app.join("Cargo.lock");
+    let text = std::fs::read_to_string(&lock)?;
+    let fixed = text.replace(
+        "name = \"kube9-fixture-vulnerable\"\nversion = \"1.0.0\"",
+        "name = \"kube9-fixture-vulnerable\"\nversion = \"1.0.1\"",
+    );
+    std::fs::write(&lock, fixed)?;
+    let app_manifest = app.join("Cargo.toml");
+    let text = std::fs::read_to_string(&app_manifest)?;
+    std::fs::write(
+        &app_manifest,
+        text.replace("version = \"1.0.0\" }", "version = \"1.0.1\" }"),
+    )?;
+    Ok(())
+}

@@ -1,0 +1,275 @@
+//! From flags and environment to the inputs of a plan: the version, the source, the
+//! repositories, the cache, the database, the signer, the credentials.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, ensure, Context, Result};
+
+use crate::flags;
+use kube9_release::buildx::{self, Cache, CacheInputs};
+use kube9_release::cmd::Secret;
+use kube9_release::config::Config;
+use kube9_release::layout;
+use kube9_release::notify::{GithubIssues, Notify};
+use kube9_release::plan::build::BuildInputs;
+use kube9_release::plan::chart::ChartInputs;
+use kube9_release::plan::image::ImageInputs;
+use kube9_release::registry::Repository;
+use kube9_release::scan::TrivyDb;
+use kube9_release::sign::Signer;
+use kube9_release::source::{self, Source};
+use kube9_release::version::ReleaseVersion;
+use kube9_release::workspace;
+
+/// The version from `--version`, else the GitHub release tag.
+pub fn release_version(flag: Option<&str>, config: &Config) -> Result<ReleaseVersion> {
+    let actions = config.actions.as_ref();
+    let raw = match (flag, actions.and_then(|a| a.ref_name.as_deref())) {
+        (Some(v), _) => v,
+        (None, Some(r)) => r,
+        (None, None) => bail!("no release version: pass --version v1.2.3"),
+    };
+    ReleaseVersion::parse(raw)
+}
+
+impl flags::SourceArgs {
+    pub fn dir(&self) -> PathBuf {
+        self.source.clone().unwrap_or_else(workspace::root)
+    }
+
+    pub fn read(&self) -> Result<Source> {
+        source::read(&self.dir())
+    }
+}
+
+impl flags::Output {
+    pub fn dir(&self, source: &std::path::Path) -> PathBuf {
+        self.out_dir
+            .clone()
+            .unwrap_or_else(|| source.join("target/release"))
+    }
+}
+
+impl flags::Target {
+    pub fn repository(&self) -> Result<Repository> {
+        Repository::parse(&self.repository).context("--repository")
+    }
+
+    pub fn platforms(&self) -> Result<Vec<String>> {
+        buildx::check_platforms(&self.platforms)?;
+        Ok(self.platforms.clone())
+    }
+}
+
+impl flags::GithubRelease {
+    /// On GitHub the release is its tag: the checkout must be that tag's commit (and the
+    /// commit the release names), checked before anything is built.
+    pub fn check(&self, source: &Source, release: &ReleaseVersion) -> Result<()> {
+        if self.require_tag {
+            source::require_release_commit(source, &release.tag(), self.expect_commit.as_deref())?;
+        }
+        Ok(())
+    }
+}
+
+/// `KEY=VALUE` pairs; the release sets VERSION, COMMIT and SOURCE_DATE_EPOCH itself.
+fn build_args(args: &[String]) -> Result<Vec<(String, String)>> {
+    args.iter()
+        .map(|a| {
+            let (k, v) = a
+                .split_once('=')
+                .with_context(|| format!("--build-arg `{a}` is not KEY=VALUE"))?;
+            ensure!(
+                !["VERSION", "COMMIT", "SOURCE_DATE_EPOCH", "PLATFORMS"].contains(&k),
+                "--build-arg {k} is set by the release itself"
+            );
+            Ok((k.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+/// `--build-context` values, else the environment's (`KUBE9_BUILD_CONTEXTS`).
+fn build_contexts(flags: &[String], config: &Config) -> Result<Vec<String>> {
+    let given = if flags.is_empty() {
+        &config.build_contexts
+    } else {
+        flags
+    };
+    let contexts: Vec<String> = given.iter().filter(|c| !c.is_empty()).cloned().collect();
+    for c in &contexts {
+        ensure!(
+            c.split_once('=')
+                .is_some_and(|(name, value)| !name.is_empty() && value.contains("://")),
+            "--build-context `{c}` is not NAME=docker-image://MIRROR"
+        );
+    }
+    Ok(contexts)
+}
+
+/// The signer a run uses; a dry run without one shows GitHub's keyless signing and says so.
+pub fn signer(sign: &flags::SignArgs, config: &Config, offline: bool) -> Result<Option<Signer>> {
+    if sign.no_sign {
+        return Ok(None);
+    }
+    match Signer::from_config(config) {
+        Ok(s) => Ok(Some(s)),
+        Err(_) if offline => Ok(Some(Signer::Keyless {
+            request_token: Secret::new(""),
+        })),
+        Err(e) => Err(e),
+    }
+}
+
+/// The database: flags first, then the environment; the cache beside the checkout.
+pub fn trivy_db(db: &flags::DbArgs, config: &Config, dir: &std::path::Path) -> TrivyDb {
+    let allow_stale = db.allow_stale_db || config.allow_stale_db;
+    TrivyDb {
+        repository: db
+            .trivy_db_repository
+            .clone()
+            .or(config.trivy_db_repository.clone())
+            .filter(|r| !r.is_empty()),
+        cache_dir: db
+            .trivy_cache_dir
+            .clone()
+            .or(config.trivy_cache_dir.clone())
+            .unwrap_or_else(|| dir.join("target/trivy-cache")),
+        max_age_hours: (!allow_stale).then_some(db.max_db_age),
+    }
+}
+
+/// The flags of the image step, borrowed from whichever command carries them.
+pub struct ImageFlags<'a> {
+    pub target: &'a flags::Target,
+    pub output: &'a flags::Output,
+    pub source: &'a flags::SourceArgs,
+    pub build: &'a flags::BuildArgs,
+    pub scan: &'a flags::ScanArgs,
+    pub github: &'a flags::GithubRelease,
+    pub push: bool,
+}
+
+/// The image step's inputs; `signer` is the caller's to choose (from the environment, or the
+/// local environment's key).
+pub fn image_inputs(
+    f: &ImageFlags,
+    release: &ReleaseVersion,
+    config: &Config,
+    signer: Option<Signer>,
+) -> Result<ImageInputs> {
+    let source = f.source.read()?;
+    let repository = f.target.repository()?;
+    let out_dir = f.output.dir(&source.dir);
+    let actions = config.actions.as_ref();
+    let cache = Cache::choose(&CacheInputs {
+        mode: f.build.cache,
+        actions,
+        repository: &repository.to_string(),
+        scope: &f.build.cache_scope,
+        local_dir: &source.dir.join("target/buildx-cache"),
+    })?;
+    let github = actions.and(GithubIssues::from_config(&config.github));
+    Ok(ImageInputs {
+        prerelease: f.github.prerelease,
+        db: trivy_db(&f.scan.db, config, &source.dir),
+        severity: f.scan.severity,
+        require_rust: !f.scan.no_rust_binary,
+        size_budget: f.scan.size_budget_mb * 1_000_000,
+        push: f.push,
+        signer: if f.push { signer } else { None },
+        credentials: config.registry.clone(),
+        notify: Notify {
+            image: repository.to_string(),
+            version: release.plain(),
+            file: out_dir.join(format!("issue-{}.md", release.plain())),
+            github,
+        },
+        repository,
+        build: BuildInputs {
+            release: release.clone(),
+            platforms: f.target.platforms()?,
+            dockerfile: f.build.dockerfile.clone(),
+            context: f.build.context.clone(),
+            build_args: build_args(&f.build.build_args)?,
+            build_contexts: build_contexts(&f.build.build_contexts, config)?,
+            cache,
+            provenance: f.build.provenance,
+            docker_host: None,
+            out_dir,
+            source,
+        },
+    })
+}
+
+/// What `verify-reproducible` builds.
+pub fn build_inputs(
+    target: &flags::Target,
+    output: &flags::Output,
+    source: &flags::SourceArgs,
+    build: &flags::BuildArgs,
+    (release, config): (&ReleaseVersion, &Config),
+) -> Result<BuildInputs> {
+    let source = source.read()?;
+    let repository = target.repository()?;
+    Ok(BuildInputs {
+        release: release.clone(),
+        platforms: target.platforms()?,
+        dockerfile: build.dockerfile.clone(),
+        context: build.context.clone(),
+        build_args: build_args(&build.build_args)?,
+        build_contexts: build_contexts(&build.build_contexts, config)?,
+        cache: Cache::choose(&CacheInputs {
+            mode: build.cache,
+            actions: None,
+            repository: &repository.to_string(),
+            scope: &build.cache_scope,
+            local_dir: &source.dir.join("target/buildx-cache"),
+        })?,
+        provenance: build.provenance,
+        docker_host: None,
+        out_dir: output.dir(&source.dir),
+        source,
+    })
+}
+
+/// The flags of the chart step.
+pub struct ChartFlags<'a> {
+    pub target: &'a flags::Target,
+    pub output: &'a flags::Output,
+    pub source: &'a flags::SourceArgs,
+    pub chart: &'a flags::ChartArgs,
+    pub github: &'a flags::GithubRelease,
+}
+
+pub fn chart_inputs(
+    f: &ChartFlags,
+    (release, config): (&ReleaseVersion, &Config),
+    expected_digest: Option<String>,
+    signer: Option<Signer>,
+) -> Result<ChartInputs> {
+    if let Some(d) = &expected_digest {
+        layout::check_digest(d).context("--image-digest")?;
+    }
+    let source = f.source.read()?;
+    let chart_dir = source.dir.join(&f.chart.chart);
+    ensure!(
+        chart_dir.join("Chart.yaml.j2").is_file(),
+        "{} holds no chart templates (Chart.yaml.j2): point --chart at the chart's directory",
+        chart_dir.display()
+    );
+    Ok(ChartInputs {
+        release: release.clone(),
+        prerelease: f.github.prerelease,
+        image: f.target.repository()?,
+        charts: Repository::parse(&f.chart.chart_repository).context("--chart-repository")?,
+        platforms: f.target.platforms()?,
+        chart: f.chart.chart.clone(),
+        out_dir: f.output.dir(&source.dir),
+        expected_digest,
+        wait_timeout: f.chart.wait_timeout,
+        poll_interval: f.chart.poll_interval,
+        signer,
+        credentials: config.registry.clone(),
+        source,
+    })
+}

@@ -1,0 +1,128 @@
+//! `release`: the image, then the chart, then the checks a user would run, as one plan
+//! (`kube9_release::plan::release`). `cargo xtask release --local` runs the same command
+//! into a local environment it starts (`run_local`).
+
+use anyhow::Result;
+
+use super::inputs::{self, ChartFlags, ImageFlags};
+use crate::flags;
+use kube9_release::config::Config;
+use kube9_release::facts;
+use kube9_release::plan::local::{self, LocalTarget};
+use kube9_release::plan::release::{self, ReleaseFacts, ReleaseInputs};
+use kube9_release::registry::{Registry, Retry};
+use kube9_release::source;
+
+impl flags::Release {
+    pub fn run(self) -> Result<()> {
+        self.run_with(None)
+    }
+
+    fn run_with(self, local: Option<&LocalTarget>) -> Result<()> {
+        let config = Config::get();
+        let mut inputs = self.inputs(config)?;
+        if let Some(target) = local {
+            inputs = local::into_local(&inputs, target);
+        }
+        let facts = if self.output.offline() {
+            ReleaseFacts::default()
+        } else {
+            self.check_source(&inputs)?;
+            read_facts(&inputs)?
+        };
+        let plan = release::plan(&inputs, &facts)?;
+        let credentials = inputs.image.credentials.clone();
+        let outcome =
+            super::show_then_run(&self.output, &plan, credentials, config.actions.clone())?;
+        if let Some(outcome) = outcome {
+            let digest = outcome.bindings.index.clone().unwrap_or_default();
+            print_result(&inputs, &digest, local.is_some());
+        }
+        Ok(())
+    }
+
+    fn inputs(&self, config: &Config) -> Result<ReleaseInputs> {
+        let release = inputs::release_version(self.target.version.as_deref(), config)?;
+        let signer = inputs::signer(&self.sign, config, self.output.offline())?;
+        let image = inputs::image_inputs(&self.image_flags(), &release, config, signer.clone())?;
+        let chart = inputs::chart_inputs(&self.chart_flags(), (&release, config), None, signer)?;
+        Ok(ReleaseInputs {
+            image,
+            chart,
+            public_check: self.public_check,
+            github_repository: config.github.repository.clone(),
+        })
+    }
+
+    fn check_source(&self, inputs: &ReleaseInputs) -> Result<()> {
+        let build = &inputs.image.build;
+        source::require_clean(&build.source, self.source.allow_dirty)?;
+        self.github.check(&build.source, &build.release)
+    }
+
+    fn image_flags(&self) -> ImageFlags<'_> {
+        ImageFlags {
+            target: &self.target,
+            output: &self.output,
+            source: &self.source,
+            build: &self.build,
+            scan: &self.scan,
+            github: &self.github,
+            push: true,
+        }
+    }
+
+    fn chart_flags(&self) -> ChartFlags<'_> {
+        ChartFlags {
+            target: &self.target,
+            output: &self.output,
+            source: &self.source,
+            chart: &self.chart,
+            github: &self.github,
+        }
+    }
+}
+
+/// `release` into a local environment: the same plan, composed for `target`; the signer is
+/// the environment's key unless `--no-sign`.
+pub fn run_local(flags: flags::Release, mut target: LocalTarget) -> Result<()> {
+    if flags.sign.no_sign {
+        target.signer = None;
+    }
+    flags.run_with(Some(&target))
+}
+
+/// What the registries hold: asked first, so that a registry that is down or refuses the
+/// token fails before anything is built.
+fn read_facts(inputs: &ReleaseInputs) -> Result<ReleaseFacts> {
+    let image = &inputs.image;
+    let registry = Registry::new(
+        image.repository.clone(),
+        image.credentials.as_ref(),
+        Retry::default(),
+    );
+    Ok(ReleaseFacts {
+        image: facts::image(&registry, &image.build.release)?,
+        chart: super::release_chart::chart_facts(&inputs.chart)?,
+    })
+}
+
+fn print_result(inputs: &ReleaseInputs, digest: &str, local: bool) {
+    let chart = &inputs.chart;
+    let plain_http = if chart.charts.is_loopback() {
+        " --plain-http"
+    } else {
+        ""
+    };
+    let image = &inputs.image;
+    println!("\nreleased {} and its chart:", image.build.release);
+    println!("  docker pull {}@{digest}", image.repository);
+    println!(
+        "  helm install kube9-operator {} --version {}{plain_http}",
+        chart.helm().chart_repository().oci_url(),
+        image.build.release.plain()
+    );
+    if local {
+        println!("the local environment stays up for that; stop it with: cargo xtask env down");
+    }
+}

@@ -1,0 +1,63 @@
+//! `release-chart`: publish the chart once the registry serves its image.
+
+use anyhow::Result;
+
+use super::inputs::{self, ChartFlags};
+use crate::flags;
+use kube9_release::config::Config;
+use kube9_release::facts;
+use kube9_release::plan::chart::{self, ChartFacts, ChartInputs};
+use kube9_release::record::{self, ImageRecord};
+use kube9_release::registry::{Registry, Retry};
+
+impl flags::ReleaseChart {
+    pub fn run(self) -> Result<()> {
+        let config = Config::get();
+        let release = inputs::release_version(self.target.version.as_deref(), config)?;
+        let flags = ChartFlags {
+            target: &self.target,
+            output: &self.output,
+            source: &self.source,
+            chart: &self.chart,
+            github: &self.github,
+        };
+        let flag = self.image_digest.clone().filter(|d| !d.is_empty());
+        let signer = inputs::signer(&self.sign, config, self.output.offline())?;
+        let mut inputs = inputs::chart_inputs(&flags, (&release, config), flag, signer)?;
+        let facts = if self.output.offline() {
+            ChartFacts::default()
+        } else {
+            self.github.check(&inputs.source, &release)?;
+            if inputs.expected_digest.is_none() {
+                inputs.expected_digest = recorded_digest(&inputs)?;
+            }
+            chart_facts(&inputs)?
+        };
+        let plan = chart::plan(&inputs, &facts);
+        let credentials = inputs.credentials.clone();
+        super::show_then_run(&self.output, &plan, credentials, config.actions.clone())?;
+        Ok(())
+    }
+}
+
+/// The digest image.json records for this version and repository, when the image step ran
+/// in this checkout.
+fn recorded_digest(inputs: &ChartInputs) -> Result<Option<String>> {
+    let recorded: Option<ImageRecord> = record::read(&inputs.out_dir.join("image.json"))?;
+    Ok(recorded
+        .filter(|r| {
+            r.pushed
+                && r.version == inputs.release.plain()
+                && r.repository == inputs.image.to_string()
+        })
+        .map(|r| r.digest))
+}
+
+pub fn chart_facts(inputs: &ChartInputs) -> Result<ChartFacts> {
+    let charts = Registry::new(
+        inputs.helm().chart_repository(),
+        inputs.credentials.as_ref(),
+        Retry::default(),
+    );
+    facts::chart(&charts, &inputs.release.plain())
+}

@@ -1,0 +1,59 @@
+//! `release-image`: build, check and scan the image, then publish, sign and verify it, or
+//! (a re-run) verify what is published and finish what a failed run left out.
+
+use anyhow::Result;
+
+use super::inputs::{self, ImageFlags};
+use crate::flags;
+use kube9_release::config::Config;
+use kube9_release::plan::image::{self, ImageFacts};
+use kube9_release::registry::{Registry, Retry};
+use kube9_release::{facts, source};
+
+impl flags::ReleaseImage {
+    pub fn run(self) -> Result<()> {
+        let config = Config::get();
+        let release = inputs::release_version(self.target.version.as_deref(), config)?;
+        let signer = if self.no_push {
+            // Nothing is published, so nothing is signed and no signer is needed.
+            None
+        } else {
+            inputs::signer(&self.sign, config, self.output.offline())?
+        };
+        let inputs = inputs::image_inputs(&self.flags(), &release, config, signer)?;
+        let facts = if self.output.offline() {
+            ImageFacts::default()
+        } else {
+            source::require_clean(&inputs.build.source, self.source.allow_dirty)?;
+            self.github.check(&inputs.build.source, &release)?;
+            if self.no_push {
+                ImageFacts::default()
+            } else {
+                // Asked first: a registry that is down or refuses the token fails before the
+                // build.
+                let registry = Registry::new(
+                    inputs.repository.clone(),
+                    inputs.credentials.as_ref(),
+                    Retry::default(),
+                );
+                facts::image(&registry, &release)?
+            }
+        };
+        let plan = image::plan(&inputs, &facts)?;
+        let credentials = inputs.credentials.clone();
+        super::show_then_run(&self.output, &plan, credentials, config.actions.clone())?;
+        Ok(())
+    }
+
+    pub fn flags(&self) -> ImageFlags<'_> {
+        ImageFlags {
+            target: &self.target,
+            output: &self.output,
+            source: &self.source,
+            build: &self.build,
+            scan: &self.scan,
+            github: &self.github,
+            push: !self.no_push,
+        }
+    }
+}

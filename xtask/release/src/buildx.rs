@@ -1,0 +1,324 @@
+//! The build plan: one `docker buildx build` for every platform into a local OCI layout.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+use serde::Serialize;
+
+use crate::cmd::{Cmd, Secret};
+use crate::github::Actions;
+
+pub const DEFAULT_PLATFORMS: &[&str] = &["linux/amd64", "linux/arm64"];
+
+/// The platforms the project's Dockerfile can build (its cross-compiling stage knows these).
+pub const SUPPORTED_PLATFORMS: &[&str] = &["linux/amd64", "linux/arm64"];
+
+/// Checks requested platforms against what the Dockerfile supports.
+pub fn check_platforms(platforms: &[String]) -> Result<()> {
+    if platforms.is_empty() {
+        bail!("no platform requested: use --platforms linux/amd64,linux/arm64");
+    }
+    for p in platforms {
+        if !SUPPORTED_PLATFORMS.contains(&p.as_str()) {
+            bail!(
+                "`{p}` is not a platform the Dockerfile builds: choose from {}",
+                SUPPORTED_PLATFORMS.join(", ")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Where build cache comes from and goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CacheMode {
+    /// The GitHub Actions cache on GitHub (when its runtime token is exposed); elsewhere the
+    /// builder's own cache, which a laptop's engine keeps between builds.
+    Auto,
+    /// `type=gha` in the scope of `--cache-scope`, every layer (`mode=max`).
+    Gha,
+    /// `type=registry` in `<repository>-buildcache:<scope>`.
+    Registry,
+    /// `type=local` in target/buildx-cache, for builders that do not keep a cache themselves.
+    Local,
+    /// The builder's own cache only: nothing imported or exported.
+    Builder,
+    /// No cache at all.
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Cache {
+    /// The runtime token is the cache service's credential; only buildx is given it.
+    Gha {
+        scope: String,
+        token: Secret,
+    },
+    Registry {
+        reference: String,
+    },
+    Local {
+        dir: PathBuf,
+    },
+    Builder,
+    None,
+}
+
+/// What a cache choice needs to know.
+pub struct CacheInputs<'a> {
+    pub mode: CacheMode,
+    pub actions: Option<&'a Actions>,
+    pub repository: &'a str,
+    pub scope: &'a str,
+    pub local_dir: &'a Path,
+}
+
+impl Cache {
+    /// `auto` picks the GitHub cache only where it can work: a `run:` step sees the runtime
+    /// token only if the workflow exposes it, and without it buildx fails the build.
+    pub fn choose(i: &CacheInputs) -> Result<Cache> {
+        let gha = i
+            .actions
+            .and_then(|a| a.runtime_token.clone())
+            .map(|token| Cache::Gha {
+                scope: i.scope.to_string(),
+                token,
+            });
+        Ok(match (i.mode, gha) {
+            (CacheMode::Auto | CacheMode::Gha, Some(gha)) => gha,
+            (CacheMode::Gha, None) => bail!(
+                "--cache gha needs ACTIONS_RUNTIME_TOKEN and ACTIONS_RESULTS_URL: expose them with \
+                 crazy-max/ghaction-github-runtime, or use --cache local"
+            ),
+            // Exporting every layer to a directory costs more than a rebuild saves when the
+            // builder keeps its own cache (measured: 93 s for the operator, docs/benchmarks.md).
+            (CacheMode::Auto, None) | (CacheMode::Builder, _) => Cache::Builder,
+            (CacheMode::Local, _) => Cache::Local {
+                dir: i.local_dir.to_path_buf(),
+            },
+            (CacheMode::Registry, _) => Cache::Registry {
+                reference: format!("{}-buildcache:{}", i.repository, i.scope),
+            },
+            (CacheMode::None, _) => Cache::None,
+        })
+    }
+
+    fn apply(&self, cmd: Cmd) -> Cmd {
+        match self {
+            Cache::Gha { scope, token } => cmd
+                .arg(format!("--cache-from=type=gha,scope={scope}"))
+                .arg(format!(
+                    "--cache-to=type=gha,scope={scope},mode=max,ignore-error=true"
+                ))
+                .secret_env("ACTIONS_RUNTIME_TOKEN", token.clone()),
+            Cache::Registry { reference } => cmd
+                .arg(format!("--cache-from=type=registry,ref={reference}"))
+                .arg(format!(
+                    "--cache-to=type=registry,ref={reference},mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true"
+                )),
+            // A local cache only grows when exported over itself; export beside it and swap.
+            Cache::Local { dir } => cmd
+                .arg(format!("--cache-from=type=local,src={}", dir.display()))
+                .arg(format!(
+                    "--cache-to=type=local,dest={},mode=max",
+                    staged_cache(dir).display()
+                )),
+            Cache::Builder => cmd,
+            Cache::None => cmd.arg("--no-cache"),
+        }
+    }
+}
+
+pub fn staged_cache(dir: &Path) -> PathBuf {
+    let mut name = dir.file_name().unwrap_or_default().to_os_string();
+    name.push(".new");
+    dir.with_file_name(name)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BuildPlan {
+    pub dockerfile: PathBuf,
+    pub context: PathBuf,
+    pub platforms: Vec<String>,
+    pub build_args: Vec<(String, String)>,
+    /// `name=source` pairs: a base image served from a mirror while the Dockerfile keeps
+    /// naming the public image (so that Dependabot can still update it).
+    pub build_contexts: Vec<String>,
+    pub labels: Vec<(String, String)>,
+    pub cache: Cache,
+    pub provenance: bool,
+    pub output: PathBuf,
+    /// The engine to use, when not the caller's default.
+    pub docker_host: Option<String>,
+    pub source_date_epoch: i64,
+}
+
+impl BuildPlan {
+    pub fn command(&self) -> Cmd {
+        let mut cmd = Cmd::new("docker")
+            .args(["buildx", "build"])
+            .opt("--file", self.dockerfile.display().to_string())
+            .opt("--platform", self.platforms.join(","));
+        for (k, v) in &self.build_args {
+            cmd = cmd.opt("--build-arg", format!("{k}={v}"));
+        }
+        for c in &self.build_contexts {
+            cmd = cmd.opt("--build-context", c);
+        }
+        for (k, v) in &self.labels {
+            cmd = cmd.opt("--label", format!("{k}={v}"));
+        }
+        // GHCR shows an image's description from the index, not from per-image labels.
+        for (k, v) in &self.labels {
+            cmd = cmd.opt("--annotation", format!("index:{k}={v}"));
+        }
+        // Attestations add `unknown/unknown` entries and change the digest on every run.
+        cmd = cmd
+            .arg(format!("--provenance={}", self.provenance))
+            .arg("--sbom=false");
+        cmd = self.cache.apply(cmd);
+        cmd = cmd.opt(
+            "--output",
+            format!(
+                "type=oci,dest={},tar=false,oci-mediatypes=true,rewrite-timestamp=true",
+                self.output.display()
+            ),
+        );
+        // BuildKit reads it from the environment for timestamps of its own.
+        cmd = cmd.env("SOURCE_DATE_EPOCH", self.source_date_epoch.to_string());
+        if let Some(host) = &self.docker_host {
+            cmd = cmd.env("DOCKER_HOST", host);
+        }
+        cmd.arg("--progress=plain")
+            .arg(self.context.display().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(cache: Cache) -> BuildPlan {
+        BuildPlan {
+            dockerfile: "ctx/Dockerfile".into(),
+            context: "ctx".into(),
+            platforms: DEFAULT_PLATFORMS.iter().map(|p| p.to_string()).collect(),
+            build_args: vec![("VERSION".into(), "1.2.3".into())],
+            build_contexts: vec![
+                "docker.io/library/rust:1@sha256:ab=docker-image://127.0.0.1:5000/base/rust:1"
+                    .into(),
+            ],
+            labels: vec![("org.opencontainers.image.version".into(), "1.2.3".into())],
+            cache,
+            provenance: false,
+            output: "target/release/oci".into(),
+            docker_host: None,
+            source_date_epoch: 1_700_000_000,
+        }
+    }
+
+    #[test]
+    fn one_build_for_all_platforms_into_an_oci_layout() {
+        let cmd = plan(Cache::None).command();
+        assert_eq!(cmd.program, "docker");
+        let args = cmd.args.join(" ");
+        assert!(args
+            .starts_with("buildx build --file ctx/Dockerfile --platform linux/amd64,linux/arm64"));
+        assert!(args.contains("--build-arg VERSION=1.2.3"));
+        assert!(args.contains("--build-context docker.io/library/rust:1@sha256:ab=docker-image://127.0.0.1:5000/base/rust:1"));
+        assert!(args.contains("--label org.opencontainers.image.version=1.2.3"));
+        assert!(args.contains("--annotation index:org.opencontainers.image.version=1.2.3"));
+        assert!(args.contains("--provenance=false --sbom=false"));
+        assert!(args.contains(
+            "--output type=oci,dest=target/release/oci,tar=false,oci-mediatypes=true,rewrite-timestamp=true"
+        ));
+        assert!(args.contains("--no-cache"));
+        assert!(args.ends_with("--progress=plain ctx"));
+        assert_eq!(
+            cmd.env,
+            vec![("SOURCE_DATE_EPOCH".to_string(), "1700000000".to_string())]
+        );
+    }
+
+    fn choose(mode: CacheMode, actions: Option<&Actions>) -> Result<Cache> {
+        Cache::choose(&CacheInputs {
+            mode,
+            actions,
+            repository: "ghcr.io/alto9/kube9-operator",
+            scope: "release",
+            local_dir: Path::new("target/buildx-cache"),
+        })
+    }
+
+    #[test]
+    fn auto_cache_uses_github_only_with_its_runtime_token() {
+        let with_token = Actions {
+            runtime_token: Some(Secret::new("rt")),
+            ..Default::default()
+        };
+        let without = Actions::default();
+        assert_eq!(
+            choose(CacheMode::Auto, Some(&with_token)).unwrap(),
+            Cache::Gha {
+                scope: "release".into(),
+                token: Secret::new("rt")
+            }
+        );
+        assert_eq!(
+            choose(CacheMode::Auto, Some(&without)).unwrap(),
+            Cache::Builder
+        );
+        assert_eq!(choose(CacheMode::Auto, None).unwrap(), Cache::Builder);
+        assert_eq!(
+            choose(CacheMode::Local, None).unwrap(),
+            Cache::Local {
+                dir: "target/buildx-cache".into()
+            }
+        );
+        assert_eq!(
+            choose(CacheMode::Registry, None).unwrap(),
+            Cache::Registry {
+                reference: "ghcr.io/alto9/kube9-operator-buildcache:release".into()
+            }
+        );
+        let err = choose(CacheMode::Gha, None).unwrap_err().to_string();
+        assert!(err.contains("ghaction-github-runtime"), "{err}");
+    }
+
+    #[test]
+    fn gha_cache_is_scoped_keeps_every_layer_and_alone_gets_the_runtime_token() {
+        let cmd = plan(Cache::Gha {
+            scope: "release".into(),
+            token: Secret::new("rt"),
+        })
+        .command();
+        let args = cmd.args.join(" ");
+        assert!(args.contains("--cache-from=type=gha,scope=release"));
+        assert!(args.contains("--cache-to=type=gha,scope=release,mode=max"));
+        assert_eq!(cmd.secret_env[0].0, "ACTIONS_RUNTIME_TOKEN");
+        assert!(!cmd.to_string().contains("rt "));
+    }
+
+    #[test]
+    fn local_cache_exports_beside_the_old_one() {
+        let args = plan(Cache::Local {
+            dir: "target/cache".into(),
+        })
+        .command()
+        .args
+        .join(" ");
+        assert!(args.contains("--cache-from=type=local,src=target/cache"));
+        assert!(args.contains("--cache-to=type=local,dest=target/cache.new,mode=max"));
+    }
+
+    #[test]
+    fn only_the_dockerfiles_platforms_are_accepted() {
+        assert!(check_platforms(&["linux/amd64".into()]).is_ok());
+        let err = check_platforms(&["linux/s390x".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("linux/amd64, linux/arm64"), "{err}");
+        assert!(check_platforms(&[]).is_err());
+    }
+}

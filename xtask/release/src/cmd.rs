@@ -1,0 +1,352 @@
+//! External commands as values: built first, then printed (`--dry-run`), inspected (tests) or
+//! run. This is the one way the xtask starts a process, so that one place decides which
+//! secrets a child sees: none, unless the command names them.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use anyhow::{bail, Context, Result};
+use serde::{Serialize, Serializer};
+
+/// A value that must never be printed: `Debug`, `Display` and JSON show `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("***")
+    }
+}
+
+/// Variables that carry credentials. A child process inherits none of them; a command that
+/// needs one names it in `secret_env`.
+pub const SECRET_VARS: &[&str] = &[
+    "GITHUB_TOKEN",
+    "GH_TOKEN",
+    "REGISTRY_PASSWORD",
+    "COSIGN_PASSWORD",
+    "COSIGN_PRIVATE_KEY",
+    "ACTIONS_RUNTIME_TOKEN",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "SIGSTORE_ID_TOKEN",
+];
+
+/// One external program invocation. Secrets travel only in `secret_env` or `stdin`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cmd {
+    pub program: String,
+    pub args: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<(String, String)>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secret_env: Vec<(String, Secret)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stdin: Option<Secret>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+}
+
+impl Cmd {
+    pub fn new(program: impl Into<String>) -> Self {
+        Cmd {
+            program: program.into(),
+            args: Vec::new(),
+            env: Vec::new(),
+            secret_env: Vec::new(),
+            stdin: None,
+            dir: None,
+        }
+    }
+
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// `--flag value` pairs, a common shape for tool options.
+    pub fn opt(self, flag: &str, value: impl Into<String>) -> Self {
+        self.arg(flag).arg(value)
+    }
+
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn secret_env(mut self, key: impl Into<String>, value: Secret) -> Self {
+        self.secret_env.push((key.into(), value));
+        self
+    }
+
+    pub fn stdin_secret(mut self, value: Secret) -> Self {
+        self.stdin = Some(value);
+        self
+    }
+
+    pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.dir = Some(dir.into());
+        self
+    }
+
+    /// The first words, e.g. `docker buildx build`, for messages.
+    pub fn short_name(&self) -> String {
+        let mut words = vec![self.program.clone()];
+        words.extend(
+            self.args
+                .iter()
+                .take_while(|a| !a.starts_with('-'))
+                .take(2)
+                .cloned(),
+        );
+        words.join(" ")
+    }
+
+    /// Replaces every `from` in arguments and plain variables: the plan writes placeholders
+    /// for what only an earlier step learns (a digest, a private directory).
+    pub fn replace(mut self, from: &str, to: &str) -> Self {
+        for a in &mut self.args {
+            *a = a.replace(from, to);
+        }
+        for (_, v) in &mut self.env {
+            *v = v.replace(from, to);
+        }
+        self
+    }
+
+    fn command(&self) -> Result<Command> {
+        let path = crate::tools::search_path();
+        let program = crate::tools::which_in(&self.program, &path).with_context(|| {
+            format!(
+                "`{}` is not installed or not on PATH: `cargo xtask doctor` shows how to get it",
+                self.program
+            )
+        })?;
+        let mut command = Command::new(program);
+        command.args(&self.args);
+        for var in SECRET_VARS {
+            command.env_remove(var);
+        }
+        command.env("PATH", &path);
+        command.envs(self.env.iter().map(|(k, v)| (k, v)));
+        command.envs(self.secret_env.iter().map(|(k, v)| (k, v.expose())));
+        if let Some(dir) = &self.dir {
+            command.current_dir(dir);
+        }
+        Ok(command)
+    }
+
+    /// Runs with output shown (grouped in GitHub Actions); fails on a non-zero exit.
+    pub fn run(&self) -> Result<()> {
+        crate::github::group(&self.short_name(), || {
+            let status = self.spawn(Stdio::inherit(), Stdio::inherit())?.wait()?;
+            if !status.success() {
+                bail!("`{}` failed ({status})", self.short_name());
+            }
+            Ok(())
+        })
+    }
+
+    /// Runs and captures standard output and error; the exit status is the caller's to judge.
+    pub fn output(&self) -> Result<Output> {
+        let child = self.spawn(Stdio::piped(), Stdio::piped())?;
+        let out = child.wait_with_output()?;
+        Ok(Output {
+            success: out.status.success(),
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
+    /// Runs and returns standard output; a failure carries the tool's own error text.
+    pub fn read(&self) -> Result<String> {
+        let out = self.output()?;
+        if !out.success {
+            bail!(
+                "`{}` failed ({}): {}",
+                self.short_name(),
+                out.code
+                    .map_or("signal".to_string(), |c| format!("exit {c}")),
+                out.stderr.trim()
+            );
+        }
+        Ok(out.stdout)
+    }
+
+    /// Starts a long-running process (a daemon) with its output in `log`; returns its pid.
+    pub fn spawn_logged(&self, log: &std::path::Path) -> Result<u32> {
+        let out = std::fs::File::create(log)
+            .with_context(|| format!("cannot write {}", log.display()))?;
+        let child = self.spawn(Stdio::from(out.try_clone()?), Stdio::from(out))?;
+        Ok(child.id())
+    }
+
+    /// Starts the process with the given output streams; the caller waits for it.
+    pub fn spawn(&self, stdout: Stdio, stderr: Stdio) -> Result<std::process::Child> {
+        let mut command = self.command()?;
+        command.stdout(stdout).stderr(stderr);
+        command.stdin(if self.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("cannot start `{}`", self.program))?;
+        if let Some(secret) = &self.stdin {
+            use std::io::Write;
+            let mut input = child.stdin.take().expect("stdin is piped");
+            input.write_all(secret.expose().as_bytes())?;
+        }
+        Ok(child)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub success: bool,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Shell-like rendering for `--dry-run` and logs: secrets appear only as `***`.
+impl fmt::Display for Cmd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (k, v) in &self.env {
+            write!(f, "{k}={} ", quote(v))?;
+        }
+        for (k, _) in &self.secret_env {
+            write!(f, "{k}=*** ")?;
+        }
+        write!(f, "{}", quote(&self.program))?;
+        for a in &self.args {
+            write!(f, " {}", quote(a))?;
+        }
+        if self.stdin.is_some() {
+            write!(f, " <<< ***")?;
+        }
+        Ok(())
+    }
+}
+
+fn quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@+%^<>".contains(c));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_hides_secrets_and_quotes_spaces() {
+        let cmd = Cmd::new("helm")
+            .args(["registry", "login", "ghcr.io"])
+            .opt("--username", "octo cat")
+            .arg("--password-stdin")
+            .env("HELM_EXPERIMENTAL_OCI", "1")
+            .secret_env("TOKEN", Secret::new("s3cr3t"))
+            .stdin_secret(Secret::new("s3cr3t"));
+        let shown = cmd.to_string();
+        assert_eq!(
+            shown,
+            "HELM_EXPERIMENTAL_OCI=1 TOKEN=*** helm registry login ghcr.io --username 'octo cat' --password-stdin <<< ***"
+        );
+        assert!(!format!("{cmd:?}").contains("s3cr3t"));
+        assert!(!serde_json::to_string(&cmd).unwrap().contains("s3cr3t"));
+    }
+
+    #[test]
+    fn short_name_stops_at_first_flag() {
+        let cmd = Cmd::new("docker").args(["buildx", "build", "--platform", "x", "."]);
+        assert_eq!(cmd.short_name(), "docker buildx build");
+    }
+
+    #[test]
+    fn read_reports_the_tools_error() {
+        let err = Cmd::new("sh")
+            .args(["-c", "echo broken >&2; exit 3"])
+            .read()
+            .unwrap_err();
+        assert_eq!(err.to_string(), "`sh` failed (exit 3): broken");
+    }
+
+    #[test]
+    fn secret_reaches_the_program_on_stdin() {
+        let out = Cmd::new("cat")
+            .stdin_secret(Secret::new("tok"))
+            .read()
+            .unwrap();
+        assert_eq!(out, "tok");
+    }
+
+    #[test]
+    fn children_see_only_the_secrets_they_are_given() {
+        // The test process itself may hold a token; the child must not inherit it.
+        std::env::set_var("GH_TOKEN", "inherited-secret");
+        let env = Cmd::new("env").read().unwrap();
+        assert!(!env.contains("inherited-secret"), "{env}");
+        let given = Cmd::new("env")
+            .secret_env("GH_TOKEN", Secret::new("given"))
+            .read()
+            .unwrap();
+        assert!(given.contains("GH_TOKEN=given"));
+    }
+
+    #[test]
+    fn a_missing_program_says_how_to_get_it() {
+        let err = Cmd::new("kube9-no-such-tool")
+            .read()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cargo xtask doctor"), "{err}");
+    }
+
+    #[test]
+    fn placeholders_are_filled_in_arguments_and_variables() {
+        let cmd = Cmd::new("cosign")
+            .arg("r@<index-digest>")
+            .env("DOCKER_CONFIG", "<login-dir>")
+            .replace("<index-digest>", "sha256:ab")
+            .replace("<login-dir>", "/tmp/x");
+        assert_eq!(cmd.to_string(), "DOCKER_CONFIG=/tmp/x cosign r@sha256:ab");
+    }
+}

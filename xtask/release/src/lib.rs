@@ -1,0 +1,30 @@
+//! The release library: everything a release needs, and nothing about the machine it runs on.
+//! It depends on neither the release command line (`kube9-release-cli`) nor the developer
+//! environment (`kube9-devenv`); both depend on it.
+//!
+//! A release is a `plan::Plan` of `step::Step`s, computed from inputs and the registry's
+//! `facts`, then printed or run by `execute`.
+
+pub mod buildx;
+pub mod chart;
+pub mod cmd;
+pub mod config;
+pub mod execute;
+pub mod facts;
+pub mod github;
+pub mod layout;
+pub mod metadata;
+pub mod net;
+pub mod notify;
+pub mod plan;
+pub mod record;
+pub mod registry;
+pub mod scan;
+pub mod sign;
+pub mod source;
+pub mod step;
+pub mod tools;
+pub mod version;
+pub mod workspace;
+
+pub use config::{DEFAULT_CHART_REPOSITORY, DEFAULT_GITHUB_REPOSITORY, DEFAULT_IMAGE_REPOSITORY};

@@ -1,0 +1,123 @@
+//! The build of an image: from the commit to the buildx command that builds every platform
+//! into an OCI layout, and `verify-reproducible`'s plan (the same commit built twice). Pure.
+
+use std::path::PathBuf;
+
+use super::{Mode, Plan};
+use crate::buildx::{BuildPlan, Cache};
+use crate::metadata::ImageMetadata;
+use crate::source::Source;
+use crate::step::{ArchiveSource, Build, CheckBuild, FreshDir, SameBuild, Step, UnpackSource};
+use crate::version::ReleaseVersion;
+
+/// What is built: the commit, how, and where the layout goes.
+#[derive(Debug, Clone)]
+pub struct BuildInputs {
+    pub release: ReleaseVersion,
+    pub source: Source,
+    pub platforms: Vec<String>,
+    /// Relative to the source.
+    pub dockerfile: PathBuf,
+    pub context: PathBuf,
+    pub build_args: Vec<(String, String)>,
+    pub build_contexts: Vec<String>,
+    pub cache: Cache,
+    pub provenance: bool,
+    pub docker_host: Option<String>,
+    pub out_dir: PathBuf,
+}
+
+impl BuildInputs {
+    pub(super) fn metadata(&self) -> ImageMetadata {
+        ImageMetadata::new(&self.release, &self.source.commit, self.source.commit_time)
+    }
+
+    fn context_dir(&self) -> PathBuf {
+        self.out_dir.join("context")
+    }
+
+    /// The buildx command writing the layout to `output`, with `cache`.
+    pub fn command(&self, output: PathBuf, cache: Cache) -> BuildPlan {
+        let mut build_args = vec![
+            ("VERSION".to_string(), self.release.plain()),
+            ("COMMIT".to_string(), self.source.commit.clone()),
+            (
+                "SOURCE_DATE_EPOCH".to_string(),
+                self.source.commit_time.to_string(),
+            ),
+            // The Dockerfile compiles every platform's binary in one stage, once.
+            ("PLATFORMS".to_string(), self.platforms.join(",")),
+        ];
+        build_args.extend(self.build_args.iter().cloned());
+        BuildPlan {
+            dockerfile: self.context_dir().join(&self.dockerfile),
+            context: self.context_dir().join(&self.context),
+            platforms: self.platforms.clone(),
+            build_args,
+            build_contexts: self.build_contexts.clone(),
+            labels: self.metadata().labels(),
+            cache,
+            provenance: self.provenance,
+            output,
+            docker_host: self.docker_host.clone(),
+            source_date_epoch: self.source.commit_time,
+        }
+    }
+
+    /// The commit's tree, unpacked as the build context.
+    pub(super) fn source_steps(&self) -> Vec<Step> {
+        let archives = self.out_dir.join("source");
+        let archive = archives.join(format!("{}.tar", self.source.commit));
+        let context = self.context_dir();
+        vec![
+            Step::FreshDir(FreshDir { path: archives }),
+            Step::ArchiveSource(ArchiveSource {
+                source: self.source.clone(),
+                archive: archive.clone(),
+            }),
+            Step::FreshDir(FreshDir {
+                path: context.clone(),
+            }),
+            Step::UnpackSource(UnpackSource {
+                archive,
+                dest: context,
+            }),
+        ]
+    }
+
+    /// One build of the unpacked commit into `layout`, checked to hold every platform.
+    pub(super) fn build_steps(&self, layout: PathBuf, cache: Cache) -> Vec<Step> {
+        vec![
+            Step::FreshDir(FreshDir {
+                path: layout.clone(),
+            }),
+            Step::Build(Build {
+                plan: self.command(layout.clone(), cache),
+            }),
+            Step::CheckBuild(CheckBuild {
+                layout,
+                platforms: self.platforms.clone(),
+            }),
+        ]
+    }
+}
+
+/// `verify-reproducible`: the commit built twice, the second time without any cache, and the
+/// two index digests compared.
+pub fn reproducible(build: &BuildInputs) -> Plan {
+    let first = build.out_dir.join("reproducible-1");
+    let second = build.out_dir.join("reproducible-2");
+    let mut steps = build.source_steps();
+    steps.extend(build.build_steps(first.clone(), build.cache.clone()));
+    steps.extend(build.build_steps(second.clone(), Cache::None));
+    steps.push(Step::SameBuild(SameBuild { first, second }));
+    Plan {
+        title: format!(
+            "Build commit {} twice, the second time without cache",
+            build.source.commit
+        ),
+        notes: Vec::new(),
+        mode: Mode::StopAtFirstFailure,
+        steps,
+    }
+}

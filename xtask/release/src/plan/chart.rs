@@ -1,0 +1,238 @@
+//! The plan of `release-chart`: wait until the registry serves the image on every platform,
+//! stamp a staged copy of the chart with its digest, lint, package, push, pull back, check what
+//! it deploys, sign. Pure.
+
+use std::path::PathBuf;
+
+use super::{Mode, Plan};
+use crate::chart::{HelmPlan, CHART_NAME};
+use crate::registry::{Credentials, Repository};
+use crate::sign::{Cosign, Signer};
+use crate::source::Source;
+use crate::step::{
+    Bound, ChartRelease, CheckChart, FreshDir, LintChart, Login, LoginClient, NormalizeChart,
+    PackageChart, PullChart, PushChart, RecordChart, Sign, StageChart, Step, Subject, WaitForImage,
+};
+use crate::version::ReleaseVersion;
+
+#[derive(Debug, Clone)]
+pub struct ChartInputs {
+    pub release: ReleaseVersion,
+    pub prerelease: bool,
+    pub source: Source,
+    pub image: Repository,
+    /// Where charts are pushed (`oci://ghcr.io/alto9/charts`).
+    pub charts: Repository,
+    pub platforms: Vec<String>,
+    /// The chart's source directory, relative to the source.
+    pub chart: PathBuf,
+    pub out_dir: PathBuf,
+    /// The index digest the image step published, when known: the registry must serve it.
+    pub expected_digest: Option<String>,
+    pub wait_timeout: u64,
+    pub poll_interval: u64,
+    pub signer: Option<Signer>,
+    pub credentials: Option<Credentials>,
+}
+
+/// The chart already published under this version, if any.
+#[derive(Debug, Clone, Default)]
+pub struct ChartFacts {
+    /// Whether the published chart (if any) carries a signature already.
+    pub signed: bool,
+}
+
+impl ChartInputs {
+    pub fn helm(&self) -> HelmPlan {
+        let dir = self.out_dir.join("chart");
+        HelmPlan {
+            staged: dir.join(CHART_NAME),
+            package_dir: dir,
+            version: self.release.plain(),
+            repository: self.charts.clone(),
+            plain_http: self.charts.is_loopback(),
+        }
+    }
+
+    /// What the chart is stamped with; the image digest is learnt when the image is served.
+    pub fn chart_release(&self) -> ChartRelease {
+        ChartRelease {
+            version: self.release.plain(),
+            prerelease: self.prerelease || self.release.is_prerelease(),
+            image: self.image.clone(),
+            tag: self.release.plain(),
+        }
+    }
+}
+
+pub fn plan(inputs: &ChartInputs, facts: &ChartFacts) -> Plan {
+    let helm = inputs.helm();
+    let mut steps = vec![Step::WaitForImage(WaitForImage {
+        repository: inputs.image.clone(),
+        tag: inputs.release.tag(),
+        expected: inputs.expected_digest.clone(),
+        platforms: inputs.platforms.clone(),
+        timeout_secs: inputs.wait_timeout,
+        interval_secs: inputs.poll_interval.max(1),
+    })];
+    steps.extend(package_steps(inputs, &helm));
+    if let Some(c) = &inputs.credentials {
+        steps.push(Step::Login(Login {
+            client: LoginClient::Helm {
+                plain_http: helm.plain_http,
+            },
+            host: inputs.charts.host.clone(),
+            username: c.username.clone(),
+            password: c.password.clone(),
+        }));
+    }
+    steps.push(Step::PushChart(PushChart {
+        repository: helm.chart_repository(),
+        version: inputs.release.plain(),
+        package: helm.package_file(),
+        helm: helm.clone(),
+    }));
+    let pulled = inputs.out_dir.join("chart-verify");
+    steps.push(Step::FreshDir(FreshDir {
+        path: pulled.clone(),
+    }));
+    steps.push(Step::PullChart(PullChart {
+        helm: helm.clone(),
+        dest: pulled.clone(),
+    }));
+    steps.push(Step::CheckChart(CheckChart {
+        pulled: pulled.join(format!("{CHART_NAME}-{}.tgz", inputs.release.plain())),
+        package: helm.package_file(),
+        release: inputs.chart_release(),
+    }));
+    if !facts.signed {
+        steps.extend(signing_steps(inputs, &helm.chart_repository()));
+    }
+    steps.push(Step::RecordChart(RecordChart {
+        path: inputs.out_dir.join("chart.json"),
+        repository: helm.chart_repository(),
+        release: inputs.chart_release(),
+    }));
+    Plan {
+        title: format!("Chart {} for {}", inputs.release.plain(), inputs.image),
+        notes: vec![format!("chart      {}", helm.chart_repository().oci_url())],
+        mode: Mode::StopAtFirstFailure,
+        steps,
+    }
+}
+
+fn package_steps(inputs: &ChartInputs, helm: &HelmPlan) -> Vec<Step> {
+    vec![
+        Step::StageChart(StageChart {
+            chart: inputs.source.dir.join(&inputs.chart),
+            dest: helm.package_dir.clone(),
+            release: inputs.chart_release(),
+        }),
+        Step::LintChart(LintChart { helm: helm.clone() }),
+        Step::PackageChart(PackageChart { helm: helm.clone() }),
+        Step::NormalizeChart(NormalizeChart {
+            package: helm.package_file(),
+            epoch: inputs.source.commit_time,
+        }),
+    ]
+}
+
+fn signing_steps(inputs: &ChartInputs, chart: &Repository) -> Vec<Step> {
+    let Some(signer) = &inputs.signer else {
+        return Vec::new();
+    };
+    let mut steps = Vec::new();
+    if let Some(c) = &inputs.credentials {
+        steps.push(Step::Login(Login {
+            client: LoginClient::Cosign,
+            host: chart.host.clone(),
+            username: c.username.clone(),
+            password: c.password.clone(),
+        }));
+    }
+    steps.push(Step::Sign(Sign {
+        cosign: Cosign::for_repository(chart, inputs.credentials.is_some()),
+        signer: signer.clone(),
+        subject: Subject::new(chart, Bound::Chart),
+    }));
+    steps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs() -> ChartInputs {
+        crate::plan::testing::chart_inputs()
+    }
+
+    #[test]
+    fn the_chart_waits_for_the_image_then_publishes_checks_and_signs() {
+        let plan = plan(&inputs(), &ChartFacts::default());
+        assert_eq!(
+            plan.kinds(),
+            [
+                "wait-for-image",
+                "stage-chart",
+                "lint-chart",
+                "package-chart",
+                "normalize-chart",
+                "login",
+                "push-chart",
+                "fresh-dir",
+                "pull-chart",
+                "check-chart",
+                "login",
+                "sign",
+                "record-chart"
+            ]
+        );
+        let text = plan.to_string();
+        assert!(
+            text.contains(
+                "helm registry login ghcr.io --username octocat --password-stdin <<< ***"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("cosign sign --yes --key env://COSIGN_PRIVATE_KEY --tlog-upload=false ghcr.io/alto9/charts/kube9-operator@<chart-digest>"), "{text}");
+        assert!(
+            text.contains("the chart deploys ghcr.io/alto9/kube9-operator:1.2.3@<index-digest>"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("token") && !serde_json::to_string(&plan).unwrap().contains("token")
+        );
+    }
+
+    #[test]
+    fn a_signed_chart_is_not_signed_again_and_no_login_without_credentials() {
+        let unsigned = ChartInputs {
+            credentials: None,
+            ..inputs()
+        };
+        let plan = plan(&unsigned, &ChartFacts { signed: true });
+        assert!(!plan.has("sign"));
+        assert!(!plan.to_string().contains("registry login"));
+    }
+
+    #[test]
+    fn a_github_prerelease_marks_the_chart() {
+        let pre = ChartInputs {
+            prerelease: true,
+            ..inputs()
+        };
+        let plan = plan(&pre, &ChartFacts::default());
+        let staged = plan
+            .steps
+            .iter()
+            .find_map(|s| match s {
+                Step::StageChart(stage) => Some(stage.release.clone()),
+                _ => None,
+            })
+            .unwrap();
+        assert!(staged.prerelease);
+        assert!(plan
+            .to_string()
+            .contains("image ghcr.io/alto9/kube9-operator:1.2.3@<index-digest>)"));
+    }
+}

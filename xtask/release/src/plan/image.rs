@@ -1,0 +1,401 @@
+//! The plan of `release-image`: from the inputs and what the registry holds, the steps that
+//! build, check, scan, push, tag, attach, sign and verify, in that order. Pure.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+
+use super::build::BuildInputs;
+use super::{Mode, Plan};
+use crate::metadata;
+use crate::notify::Notify;
+use crate::registry::{Credentials, Repository};
+use crate::scan::{ReportFormat, ScanPlan, Severity, TrivyDb};
+use crate::sign::{AttestationType, Cosign, Signer};
+use crate::step::{
+    AttachSbom, Attest, Bound, CheckDatabase, CheckSize, Convert, FetchDatabase, FreshDir, Gate,
+    Login, LoginClient, MoveFloatingTags, PullPublished, PushContent, PushVersionTags, RecordImage,
+    Scan, Sign, SplitPlatform, Step, Subject, VerifyImage,
+};
+use crate::version::{self, TagPlan};
+
+/// Everything `release-image` is asked to do.
+#[derive(Debug, Clone)]
+pub struct ImageInputs {
+    pub build: BuildInputs,
+    /// GitHub's pre-release flag: no floating tags even for a plain version.
+    pub prerelease: bool,
+    pub repository: Repository,
+    pub db: TrivyDb,
+    pub severity: Severity,
+    pub require_rust: bool,
+    pub size_budget: u64,
+    pub push: bool,
+    pub signer: Option<Signer>,
+    pub credentials: Option<Credentials>,
+    pub notify: Notify,
+}
+
+/// What the registry holds under this release's version tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub digest: String,
+    /// `os/arch` and manifest digest of every platform.
+    pub platforms: Vec<(String, String)>,
+    pub revision: String,
+    pub signed: bool,
+    /// Platforms whose SBOM is attached as a referrer.
+    pub sboms: Vec<String>,
+    /// Platforms whose SBOM is attested.
+    pub attested: Vec<String>,
+    /// Whether GitHub's build provenance is attached to the index.
+    pub provenance: bool,
+}
+
+/// What the registry said before planning; `tags: None` when it was not asked (dry run,
+/// `--no-push`).
+#[derive(Debug, Clone, Default)]
+pub struct ImageFacts {
+    pub tags: Option<Vec<String>>,
+    pub published: Option<Published>,
+}
+
+fn platform_slug(platform: &str) -> String {
+    platform.replace('/', "-")
+}
+
+impl ImageInputs {
+    fn tag_plan(&self, facts: &ImageFacts) -> TagPlan {
+        let tags = facts.tags.as_deref().unwrap_or_default();
+        let published = version::published_versions(tags.iter().map(String::as_str));
+        version::plan_tags(&self.build.release, &published, self.prerelease)
+    }
+
+    fn scans(&self) -> Vec<ScanPlan> {
+        let layouts = self.build.out_dir.join("scan-layouts");
+        let reports = self.build.out_dir.join("scan");
+        self.build
+            .platforms
+            .iter()
+            .map(|p| ScanPlan::new(p, &layouts, &reports, &self.db))
+            .collect()
+    }
+
+    fn cosign(&self) -> Cosign {
+        Cosign::for_repository(&self.repository, self.credentials.is_some())
+    }
+
+    fn subject(&self, digest: Bound) -> Subject {
+        Subject::new(&self.repository, digest)
+    }
+
+    fn sbom(&self, platform: &str) -> PathBuf {
+        self.build
+            .out_dir
+            .join("scan")
+            .join(format!("sbom-{}.cdx.json", platform_slug(platform)))
+    }
+}
+
+/// The plan of `release-image`.
+pub fn plan(inputs: &ImageInputs, facts: &ImageFacts) -> Result<Plan> {
+    let b = &inputs.build;
+    let tags = inputs.tag_plan(facts);
+    let mut plan = Plan {
+        title: format!("Release {} of {}", b.release, inputs.repository),
+        notes: notes(inputs, facts, &tags),
+        mode: Mode::StopAtFirstFailure,
+        steps: Vec::new(),
+    };
+    match &facts.published {
+        Some(published) => {
+            check_rerun(inputs, published)?;
+            plan.notes.push(format!(
+                "published  {}:{} already holds this commit's build {}: verify it and finish \
+                 what is missing, build nothing",
+                inputs.repository,
+                b.release.tag(),
+                published.digest
+            ));
+            plan.steps = rerun_steps(inputs, published, &tags);
+        }
+        None => {
+            plan.steps = b.source_steps();
+            plan.steps
+                .extend(b.build_steps(b.out_dir.join("oci"), b.cache.clone()));
+            plan.steps.push(Step::CheckSize(CheckSize {
+                budget: inputs.size_budget,
+            }));
+            plan.steps.extend(scan_steps(inputs, true));
+            if inputs.push {
+                plan.steps.extend(publish_steps(inputs, &tags));
+            }
+        }
+    }
+    plan.steps.push(Step::RecordImage(RecordImage {
+        path: b.out_dir.join("image.json"),
+        repository: inputs.repository.clone(),
+        version: b.release.plain(),
+        commit: b.source.commit.clone(),
+        pushed: inputs.push,
+        provenance_missing: inputs.push && facts.published.as_ref().is_none_or(|p| !p.provenance),
+    }));
+    Ok(plan)
+}
+
+fn notes(inputs: &ImageInputs, facts: &ImageFacts, tags: &TagPlan) -> Vec<String> {
+    let b = &inputs.build;
+    let mut notes = vec![format!(
+        "commit     {} ({}){}",
+        b.source.commit,
+        metadata::rfc3339(b.source.commit_time),
+        if b.source.clean {
+            ""
+        } else {
+            ", uncommitted changes (not built)"
+        }
+    )];
+    if inputs.push {
+        notes.push(format!("tags       {}", tags.tags_to_push().join(" ")));
+        for f in &tags.floating {
+            if let Some(h) = &f.held_by {
+                notes.push(format!(
+                    "           not {}: held by the higher release {h}",
+                    f.tag
+                ));
+            }
+        }
+        if facts.tags.is_none() {
+            notes.push("           (the registry was not asked: floating tags assume no higher release exists)".into());
+        }
+        if inputs.prerelease && !b.release.is_prerelease() {
+            notes.push("           (a pre-release on GitHub: no floating tag moves)".into());
+        }
+    } else {
+        notes.push("push       none (--no-push): build, check and scan only".into());
+    }
+    notes.push("labels     (also index annotations)".into());
+    for (k, v) in b.metadata().labels() {
+        notes.push(format!("           {k}={v}"));
+    }
+    notes.push(format!("database   {}", inputs.db.describe()));
+    notes.push(match &inputs.signer {
+        Some(s) => format!("signing    {}", s.describe()),
+        None => "signing    none: nothing is signed or attested".into(),
+    });
+    notes
+}
+
+/// A version tag that already holds a build is only ever a re-run of the same commit.
+fn check_rerun(inputs: &ImageInputs, published: &Published) -> Result<()> {
+    let b = &inputs.build;
+    let tag = format!("{}:{}", inputs.repository, b.release.tag());
+    if published.revision != b.source.commit {
+        bail!(
+            "{tag} already holds {}, built from commit {}, not {}: a released version is never \
+             overwritten; release a new version instead",
+            published.digest,
+            published.revision,
+            b.source.commit
+        );
+    }
+    for p in &b.platforms {
+        if !published.platforms.iter().any(|(name, _)| name == p) {
+            bail!(
+                "{tag} already holds {} without {p}: a released version is never overwritten; \
+                 release a new version to add a platform",
+                published.digest
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The database once, then each platform: its own layout, the report, SARIF, table and SBOM;
+/// then the gate (enforced on a new build, reported on a re-run).
+fn scan_steps(inputs: &ImageInputs, enforce: bool) -> Vec<Step> {
+    let mut steps = vec![
+        Step::FreshDir(FreshDir {
+            path: inputs.build.out_dir.join("scan"),
+        }),
+        Step::FetchDatabase(FetchDatabase {
+            db: inputs.db.clone(),
+        }),
+        Step::CheckDatabase(CheckDatabase {
+            metadata: inputs.db.metadata(),
+            max_age_hours: inputs.db.max_age_hours,
+        }),
+    ];
+    let scans = inputs.scans();
+    for s in &scans {
+        steps.extend(platform_scan_steps(s, None, true));
+    }
+    steps.push(Step::Gate(Gate {
+        severity: inputs.severity,
+        reports: scans.iter().map(ScanPlan::report).collect(),
+        require_rust: inputs.require_rust,
+        enforce,
+        notify: inputs.notify.clone(),
+    }));
+    steps
+}
+
+/// One platform: its own layout, the report, then SARIF, the table and (for a release) the
+/// SBOM converted from that report.
+pub fn platform_scan_steps(scan: &ScanPlan, version: Option<&str>, sbom: bool) -> Vec<Step> {
+    let convert = |format| {
+        Step::Convert(Convert {
+            scan: scan.clone(),
+            format,
+        })
+    };
+    let mut steps = vec![
+        Step::SplitPlatform(SplitPlatform {
+            platform: scan.platform.clone(),
+            dest: scan.layout.clone(),
+        }),
+        Step::Scan(Scan {
+            scan: scan.clone(),
+            version: version.map(String::from),
+        }),
+        convert(ReportFormat::Sarif),
+        convert(ReportFormat::Table),
+    ];
+    if sbom {
+        steps.push(convert(ReportFormat::CycloneDx));
+    }
+    steps
+}
+
+/// Push, tag, attach every platform's SBOM, sign and attest, verify.
+fn publish_steps(inputs: &ImageInputs, tags: &TagPlan) -> Vec<Step> {
+    let repo = &inputs.repository;
+    let platforms = &inputs.build.platforms;
+    let mut steps = vec![
+        Step::PushContent(PushContent {
+            repository: repo.clone(),
+        }),
+        Step::PushVersionTags(PushVersionTags {
+            repository: repo.clone(),
+            tags: tags.version_tags.clone(),
+        }),
+    ];
+    steps.extend(floating_step(inputs, tags));
+    steps.extend(sbom_steps(inputs, platforms));
+    steps.extend(signing_steps(inputs, true, platforms));
+    steps.push(verify_step(inputs, tags));
+    steps
+}
+
+fn floating_step(inputs: &ImageInputs, tags: &TagPlan) -> Option<Step> {
+    let candidates = tags.floating_taken();
+    (!candidates.is_empty()).then(|| {
+        Step::MoveFloatingTags(MoveFloatingTags {
+            repository: inputs.repository.clone(),
+            version: inputs.build.release.plain(),
+            candidates,
+        })
+    })
+}
+
+fn sbom_steps(inputs: &ImageInputs, platforms: &[String]) -> Vec<Step> {
+    platforms
+        .iter()
+        .map(|p| {
+            Step::AttachSbom(AttachSbom {
+                subject: inputs.subject(Bound::Platform(p.clone())),
+                sbom: inputs.sbom(p),
+                created: metadata::rfc3339(inputs.build.source.commit_time),
+            })
+        })
+        .collect()
+}
+
+/// Logs cosign in (when there are credentials), signs the index when `sign_index`, and
+/// attests the SBOM of each of `attest`.
+fn signing_steps(inputs: &ImageInputs, sign_index: bool, attest: &[String]) -> Vec<Step> {
+    let Some(signer) = &inputs.signer else {
+        return Vec::new();
+    };
+    if !sign_index && attest.is_empty() {
+        return Vec::new();
+    }
+    let cosign = inputs.cosign();
+    let mut steps = Vec::new();
+    if let Some(c) = &inputs.credentials {
+        steps.push(Step::Login(Login {
+            client: LoginClient::Cosign,
+            host: inputs.repository.host.clone(),
+            username: c.username.clone(),
+            password: c.password.clone(),
+        }));
+    }
+    if sign_index {
+        steps.push(Step::Sign(Sign {
+            cosign: cosign.clone(),
+            signer: signer.clone(),
+            subject: inputs.subject(Bound::Index),
+        }));
+    }
+    for p in attest {
+        steps.push(Step::Attest(Attest {
+            cosign: cosign.clone(),
+            signer: signer.clone(),
+            kind: AttestationType::CycloneDx,
+            predicate: inputs.sbom(p),
+            subject: inputs.subject(Bound::Platform(p.clone())),
+        }));
+    }
+    steps
+}
+
+fn verify_step(inputs: &ImageInputs, tags: &TagPlan) -> Step {
+    let b = &inputs.build;
+    Step::VerifyImage(VerifyImage {
+        repository: inputs.repository.clone(),
+        tag: b.release.tag(),
+        platforms: b.platforms.clone(),
+        version: b.release.plain(),
+        commit: b.source.commit.clone(),
+        version_tags: tags.version_tags.clone(),
+    })
+}
+
+/// A re-run of a published version: verify it, let the floating tags catch up, and only if a
+/// previous run stopped before attaching, signing or attesting, read the published bytes back
+/// and finish that. Nothing is built, and the gate does not judge again (a CVE published since
+/// is reported, not allowed to strand the release without its chart).
+fn rerun_steps(inputs: &ImageInputs, published: &Published, tags: &TagPlan) -> Vec<Step> {
+    let missing = |done: &[String]| -> Vec<String> {
+        inputs
+            .build
+            .platforms
+            .iter()
+            .filter(|p| !done.contains(p))
+            .cloned()
+            .collect()
+    };
+    let need_sbom = missing(&published.sboms);
+    let signing = inputs.signer.is_some();
+    let need_attest = if signing {
+        missing(&published.attested)
+    } else {
+        Vec::new()
+    };
+    let need_sign = signing && !published.signed;
+    let mut steps = vec![verify_step(inputs, tags)];
+    steps.extend(floating_step(inputs, tags));
+    if !need_sbom.is_empty() || !need_attest.is_empty() {
+        steps.push(Step::PullPublished(PullPublished {
+            subject: inputs.subject(Bound::Index),
+            layout: inputs.build.out_dir.join("oci"),
+        }));
+        steps.extend(scan_steps(inputs, false));
+        steps.extend(sbom_steps(inputs, &need_sbom));
+    }
+    steps.extend(signing_steps(inputs, need_sign, &need_attest));
+    steps
+}
+
+#[cfg(test)]
+mod tests;

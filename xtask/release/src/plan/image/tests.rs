@@ -1,0 +1,217 @@
+use super::*;
+use crate::plan::testing;
+use crate::version::ReleaseVersion;
+
+fn inputs() -> ImageInputs {
+    testing::image_inputs()
+}
+
+fn facts(tags: &[&str]) -> ImageFacts {
+    ImageFacts {
+        tags: Some(tags.iter().map(|t| t.to_string()).collect()),
+        published: None,
+    }
+}
+
+const SCAN: [&str; 5] = ["split-platform", "scan", "convert", "convert", "convert"];
+
+fn expected_fresh() -> Vec<String> {
+    let mut kinds = vec![
+        "fresh-dir",
+        "archive-source",
+        "fresh-dir",
+        "unpack-source",
+        "fresh-dir",
+        "build",
+        "check-build",
+        "check-size",
+        "fresh-dir",
+        "fetch-database",
+        "check-database",
+    ];
+    kinds.extend(SCAN);
+    kinds.extend(SCAN);
+    kinds.extend([
+        "gate",
+        "push-content",
+        "push-version-tags",
+        "move-floating-tags",
+        "attach-sbom",
+        "attach-sbom",
+        "login",
+        "sign",
+        "attest",
+        "attest",
+        "verify-image",
+        "record-image",
+    ]);
+    kinds.into_iter().map(String::from).collect()
+}
+
+#[test]
+fn a_new_release_builds_scans_gates_then_pushes_tags_attaches_signs_and_verifies() {
+    let plan = plan(&inputs(), &facts(&[])).unwrap();
+    assert_eq!(plan.kinds(), expected_fresh());
+    let text = plan.to_string();
+    for expected in [
+        "git -C /src archive --format=tar --output /src/target/release/source/c0ffee.tar c0ffee",
+        "docker buildx build --file /src/target/release/context/Dockerfile",
+        "tag ghcr.io/alto9/kube9-operator: v1.2.3, 1.2.3",
+        "floating tags 1.2, 1, latest",
+        "cosign login ghcr.io --username octocat --password-stdin <<< ***",
+        "cosign sign --yes --key env://COSIGN_PRIVATE_KEY --tlog-upload=false ghcr.io/alto9/kube9-operator@<index-digest>",
+        "--predicate /src/target/release/scan/sbom-linux-arm64.cdx.json ghcr.io/alto9/kube9-operator@<linux/arm64-digest>",
+        "gate: no finding of severity CRITICAL or above, and Rust packages seen in every platform",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+    let json = serde_json::to_string(&plan).unwrap();
+    for secret in ["k3y-s3cret", "pa55-s3cret", "t0ken-s3cret"] {
+        assert!(!text.contains(secret) && !json.contains(secret), "{secret}");
+    }
+}
+
+#[test]
+fn no_push_builds_and_scans_only() {
+    let no_push = ImageInputs {
+        push: false,
+        ..inputs()
+    };
+    let plan = plan(&no_push, &ImageFacts::default()).unwrap();
+    let kinds = plan.kinds();
+    assert_eq!(kinds.last().unwrap(), "record-image");
+    assert_eq!(kinds[kinds.len() - 2], "gate");
+    for absent in [
+        "push-content",
+        "push-version-tags",
+        "attach-sbom",
+        "login",
+        "sign",
+        "attest",
+        "verify-image",
+    ] {
+        assert!(!plan.has(absent), "{absent} in {kinds:?}");
+    }
+}
+
+#[test]
+fn a_prerelease_takes_no_floating_tag() {
+    let mut beta = inputs();
+    beta.build.release = ReleaseVersion::parse("v1.3.0-beta.1").unwrap();
+    assert!(!plan(&beta, &facts(&[])).unwrap().has("move-floating-tags"));
+    let github_pre = ImageInputs {
+        prerelease: true,
+        ..inputs()
+    };
+    let plan = plan(&github_pre, &facts(&[])).unwrap();
+    assert!(!plan.has("move-floating-tags"));
+    assert!(plan.to_string().contains("a pre-release on GitHub"));
+}
+
+#[test]
+fn a_backport_plans_no_latest() {
+    let plan = plan(&inputs(), &facts(&["v2.0.1", "latest", "sha256-ab.sig"])).unwrap();
+    let text = plan.to_string();
+    assert!(text.contains("floating tags 1.2, 1:"), "{text}");
+    assert!(
+        text.contains("not latest: held by the higher release 2.0.1"),
+        "{text}"
+    );
+}
+
+fn published(signed: bool, sboms: &[&str], attested: &[&str]) -> Published {
+    Published {
+        digest: format!("sha256:{}", "a".repeat(64)),
+        platforms: vec![
+            ("linux/amd64".into(), format!("sha256:{}", "b".repeat(64))),
+            ("linux/arm64".into(), format!("sha256:{}", "c".repeat(64))),
+        ],
+        revision: "c0ffee".into(),
+        signed,
+        sboms: sboms.iter().map(|s| s.to_string()).collect(),
+        attested: attested.iter().map(|s| s.to_string()).collect(),
+        provenance: true,
+    }
+}
+
+#[test]
+fn a_rerun_of_a_complete_release_builds_nothing_and_only_verifies() {
+    let all = ["linux/amd64", "linux/arm64"];
+    let facts = ImageFacts {
+        tags: Some(vec!["v1.2.3".into(), "1.2.3".into()]),
+        published: Some(published(true, &all, &all)),
+    };
+    let plan = plan(&inputs(), &facts).unwrap();
+    assert_eq!(
+        plan.kinds(),
+        ["verify-image", "move-floating-tags", "record-image"]
+    );
+}
+
+#[test]
+fn a_rerun_after_a_failed_signature_reads_the_image_back_and_signs() {
+    let all = ["linux/amd64", "linux/arm64"];
+    let facts = ImageFacts {
+        tags: Some(vec!["v1.2.3".into()]),
+        published: Some(published(false, &all, &[])),
+    };
+    let plan = plan(&inputs(), &facts).unwrap();
+    let kinds = plan.kinds();
+    assert!(!plan.has("build") && !plan.has("push-content") && !plan.has("attach-sbom"));
+    assert!(kinds.contains(&"pull-published".to_string()));
+    let signing = ["login", "sign", "attest"];
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| signing.contains(&k.as_str()))
+            .count(),
+        4,
+        "{kinds:?}"
+    );
+    let gate = plan
+        .steps
+        .iter()
+        .find_map(|s| match s {
+            Step::Gate(gate) => Some(gate),
+            _ => None,
+        })
+        .unwrap();
+    assert!(!gate.enforce);
+}
+
+#[test]
+fn another_commit_under_a_published_version_is_refused_before_building() {
+    let mut other = published(true, &[], &[]);
+    other.revision = "deadbeef".into();
+    let facts = ImageFacts {
+        tags: Some(vec!["v1.2.3".into()]),
+        published: Some(other),
+    };
+    let err = plan(&inputs(), &facts).unwrap_err().to_string();
+    assert!(
+        err.contains("never overwritten") && err.contains("deadbeef"),
+        "{err}"
+    );
+}
+
+#[test]
+fn without_signing_nothing_is_signed() {
+    let unsigned = ImageInputs {
+        signer: None,
+        ..inputs()
+    };
+    let plan = plan(&unsigned, &facts(&[])).unwrap();
+    assert!(!plan.has("sign") && !plan.has("attest") && !plan.has("login"));
+    assert!(plan.to_string().contains("signing    none"));
+}
+
+#[test]
+fn planning_twice_gives_the_same_bytes() {
+    let a = plan(&inputs(), &facts(&["v1.0.0"])).unwrap();
+    let b = plan(&inputs(), &facts(&["v1.0.0"])).unwrap();
+    assert_eq!(a.to_string(), b.to_string());
+    assert_eq!(
+        serde_json::to_string(&a).unwrap(),
+        serde_json::to_string(&b).unwrap()
+    );
+}

@@ -1,0 +1,76 @@
+//! The plan of `release`: the image's steps, the chart's, then what a user checks, as one
+//! plan that stops at the first failure. Pure.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use super::chart::{self, ChartFacts, ChartInputs};
+use super::image::{self, ImageFacts, ImageInputs};
+use super::verify::{self, PublicCheck, VerifyInputs};
+use super::Plan;
+use crate::sign::{Signer, Verifier};
+use crate::step::{DerivePublicKey, Step};
+
+/// Everything `release` is asked to do.
+#[derive(Debug, Clone)]
+pub struct ReleaseInputs {
+    pub image: ImageInputs,
+    pub chart: ChartInputs,
+    pub public_check: PublicCheck,
+    /// `owner/name` of the repository whose release workflow signs keylessly.
+    pub github_repository: String,
+}
+
+/// What the registries hold before planning.
+#[derive(Debug, Clone, Default)]
+pub struct ReleaseFacts {
+    pub image: ImageFacts,
+    pub chart: ChartFacts,
+}
+
+pub fn plan(inputs: &ReleaseInputs, facts: &ReleaseFacts) -> Result<Plan> {
+    let image = &inputs.image;
+    let mut plan = image::plan(image, &facts.image)?.then(chart::plan(&inputs.chart, &facts.chart));
+    let (key_step, verifier) = verifier(inputs);
+    plan.steps.extend(key_step);
+    let verify = verify::plan(&VerifyInputs {
+        release: image.build.release.clone(),
+        image: image.repository.clone(),
+        charts: inputs.chart.charts.clone(),
+        platforms: image.build.platforms.clone(),
+        verifier,
+        signatures: image.signer.is_some(),
+        public_check: inputs.public_check,
+        out_dir: image.build.out_dir.clone(),
+        credentials: image.credentials.clone(),
+    });
+    plan.notes.push(String::new());
+    plan.notes.push(verify.title);
+    plan.steps.extend(verify.steps);
+    Ok(plan)
+}
+
+/// How the release's own signatures are checked: with the public half of the signing key
+/// (derived into the output directory first), or as the release workflow's keyless identity.
+fn verifier(inputs: &ReleaseInputs) -> (Option<Step>, Verifier) {
+    let image = &inputs.image;
+    match &image.signer {
+        Some(Signer::Key { key, password, .. }) => {
+            let public_key: PathBuf = image.build.out_dir.join("cosign.pub");
+            let step = Step::DerivePublicKey(DerivePublicKey {
+                key: key.clone(),
+                password: password.clone(),
+                out: public_key.clone(),
+            });
+            (Some(step), Verifier::Key { public_key })
+        }
+        _ => (
+            None,
+            Verifier::release_workflow(&inputs.github_repository, &image.build.release.tag()),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests;

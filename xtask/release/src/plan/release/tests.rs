@@ -1,0 +1,172 @@
+use super::*;
+use crate::execute::{execute_with, Recorder};
+use crate::plan::local::{into_local, LocalTarget};
+use crate::plan::testing::{key, release_inputs};
+use crate::plan::Mode;
+use crate::step::Cx;
+
+fn kinds_after(plan: &Plan, first: &str) -> Vec<String> {
+    let kinds = plan.kinds();
+    let at = kinds.iter().position(|k| k == first).unwrap();
+    kinds[at..].to_vec()
+}
+
+#[test]
+fn a_release_is_the_image_then_the_chart_then_what_a_user_checks() {
+    let plan = plan(&release_inputs(), &ReleaseFacts::default()).unwrap();
+    let kinds = plan.kinds();
+    let record_image = kinds.iter().position(|k| k == "record-image").unwrap();
+    let wait = kinds.iter().position(|k| k == "wait-for-image").unwrap();
+    let record_chart = kinds.iter().position(|k| k == "record-chart").unwrap();
+    assert!(record_image < wait && wait < record_chart, "{kinds:?}");
+    assert_eq!(
+        kinds_after(&plan, "derive-public-key"),
+        [
+            "derive-public-key",
+            "resolve-release",
+            "login",
+            "verify-signature",
+            "verify-attestation",
+            "verify-attestation",
+            "resolve-chart",
+            "verify-signature",
+            "check-sboms",
+            "anonymous-pull",
+            "anonymous-pull",
+            "record-verification"
+        ]
+    );
+    assert_eq!(plan.mode, Mode::StopAtFirstFailure);
+    let text = plan.to_string();
+    assert!(
+        text.contains("--key /src/target/release/cosign.pub --insecure-ignore-tlog=true"),
+        "a key-signed release is checked with its own public key: {text}"
+    );
+}
+
+#[test]
+fn an_unsigned_release_checks_no_signature() {
+    let mut inputs = release_inputs();
+    inputs.image.signer = None;
+    inputs.chart.signer = None;
+    let plan = plan(&inputs, &ReleaseFacts::default()).unwrap();
+    for absent in [
+        "sign",
+        "attest",
+        "derive-public-key",
+        "verify-signature",
+        "verify-attestation",
+    ] {
+        assert!(!plan.has(absent), "{absent}: {:?}", plan.kinds());
+    }
+    assert!(plan.has("check-sboms") && plan.has("resolve-chart"));
+}
+
+#[test]
+fn a_keyless_release_is_checked_as_the_release_workflow_of_its_repository() {
+    let mut inputs = release_inputs();
+    let keyless = Signer::Keyless {
+        request_token: crate::cmd::Secret::new("oidc"),
+    };
+    inputs.image.signer = Some(keyless.clone());
+    inputs.chart.signer = Some(keyless);
+    inputs.github_repository = "someone/fork".into();
+    let plan = plan(&inputs, &ReleaseFacts::default()).unwrap();
+    assert!(!plan.has("derive-public-key"));
+    let text = plan.to_string();
+    assert!(
+        text.contains("--certificate-identity https://github.com/someone/fork/.github/workflows/release.yml@refs/tags/v1.2.3"),
+        "{text}"
+    );
+}
+
+fn local_target() -> LocalTarget {
+    LocalTarget {
+        registry: "127.0.0.1:41234".into(),
+        trivy_db_repository: "127.0.0.1:41234/aquasec/trivy-db:2".into(),
+        trivy_cache_dir: "/env/trivy-cache".into(),
+        build_contexts: vec![
+            "docker.io/library/rust:1=docker-image://127.0.0.1:41234/base/rust:1".into(),
+        ],
+        docker_host: Some("unix:///run/kube9-env/docker.sock".into()),
+        signer: Some(Signer::Key {
+            key: crate::cmd::Secret::new("local-key"),
+            password: crate::cmd::Secret::new("local-password"),
+            from: "/env/cosign.key".into(),
+        }),
+    }
+}
+
+#[test]
+fn a_local_release_prints_the_local_registry_key_and_database() {
+    let mut inputs = release_inputs();
+    // A maintainer's environment may hold another key; the local release signs with its own.
+    inputs.image.signer = Some(key());
+    let local = into_local(&inputs, &local_target());
+    let plan = plan(&local, &ReleaseFacts::default()).unwrap();
+    let text = plan.to_string();
+    for expected in [
+        "Release v1.2.3 of 127.0.0.1:41234/alto9/kube9-operator",
+        "database   127.0.0.1:41234/aquasec/trivy-db:2, any age (a local environment's fixture)",
+        "signing    key pair from /env/cosign.key",
+        "--build-context docker.io/library/rust:1=docker-image://127.0.0.1:41234/base/rust:1",
+        "DOCKER_HOST=unix:///run/kube9-env/docker.sock",
+        "helm push /src/target/release/chart/kube9-operator-1.2.3.tgz oci://127.0.0.1:41234/alto9/charts --plain-http",
+        "127.0.0.1:41234/alto9/charts/kube9-operator:1.2.3 pins 127.0.0.1:41234/alto9/kube9-operator:1.2.3@<index-digest>",
+        "--allow-http-registry",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+    assert!(!text.contains("ghcr.io"), "{text}");
+    assert!(!text.contains("keyless"), "{text}");
+}
+
+#[test]
+fn the_executor_runs_exactly_the_planned_steps_in_order() {
+    let plans = [
+        plan(&release_inputs(), &ReleaseFacts::default()).unwrap(),
+        image::plan(&release_inputs().image, &ImageFacts::default()).unwrap(),
+        chart::plan(&release_inputs().chart, &ChartFacts::default()),
+    ];
+    for plan in &plans {
+        let mut recorder = Recorder::default();
+        execute_with(plan, Cx::new(None, None), &mut recorder).unwrap();
+        assert_eq!(recorder.performed, plan.kinds(), "{}", plan.title);
+    }
+}
+
+#[test]
+fn a_release_stops_at_its_first_failure_and_a_verification_goes_on() {
+    let release = plan(&release_inputs(), &ReleaseFacts::default()).unwrap();
+    let mut recorder = Recorder {
+        fail_at: Some(5),
+        ..Default::default()
+    };
+    let err = execute_with(&release, Cx::new(None, None), &mut recorder).unwrap_err();
+    assert_eq!(recorder.performed, release.kinds()[..6]);
+    // The error ends in the failed step's hint.
+    assert!(
+        format!("{err:#}").starts_with(&release.steps[5].hint()),
+        "{err:#}"
+    );
+
+    let inputs = release_inputs();
+    let verify = verify::plan(&VerifyInputs {
+        release: inputs.image.build.release.clone(),
+        image: inputs.image.repository.clone(),
+        charts: inputs.chart.charts.clone(),
+        platforms: inputs.image.build.platforms.clone(),
+        verifier: Verifier::release_workflow("alto9/kube9-operator", "v1.2.3"),
+        signatures: true,
+        public_check: PublicCheck::Require,
+        out_dir: "out".into(),
+        credentials: None,
+    });
+    let mut recorder = Recorder {
+        fail_at: Some(1),
+        ..Default::default()
+    };
+    let err = execute_with(&verify, Cx::new(None, None), &mut recorder).unwrap_err();
+    assert_eq!(recorder.performed, verify.kinds(), "every check ran");
+    assert_eq!(err.to_string(), "1 of 1 checks failed (see above)");
+}

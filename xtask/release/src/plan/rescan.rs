@@ -1,0 +1,165 @@
+//! The plan of `rescan`: the published images that are still supported (`latest` and the
+//! newest release of each supported minor line), read back and scanned with today's database.
+//! Pure: which images exist comes in as data.
+
+use std::path::PathBuf;
+
+use semver::Version;
+
+use super::image::platform_scan_steps;
+use super::{Mode, Plan};
+use crate::notify::{GithubIssues, Notify};
+use crate::registry::Repository;
+use crate::scan::{ScanPlan, Severity, TrivyDb};
+use crate::step::{Bound, CheckDatabase, FetchDatabase, PullPublished, Rescanned, Step, Subject};
+
+/// One published version to scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub version: String,
+    pub digest: String,
+    pub platforms: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RescanInputs {
+    pub repository: Repository,
+    pub images: Vec<Published>,
+    pub db: TrivyDb,
+    pub severity: Severity,
+    pub out_dir: PathBuf,
+    pub github: Option<GithubIssues>,
+}
+
+/// The versions worth scanning: the newest stable release of each of the `minors` newest
+/// minor lines (the newest of all is what `latest` holds).
+pub fn supported(versions: &[Version], minors: usize) -> Vec<Version> {
+    let mut stable: Vec<&Version> = versions.iter().filter(|v| v.pre.is_empty()).collect();
+    stable.sort();
+    stable.dedup();
+    let mut chosen: Vec<Version> = Vec::new();
+    for v in stable.into_iter().rev() {
+        if chosen
+            .iter()
+            .any(|c| (c.major, c.minor) == (v.major, v.minor))
+        {
+            continue;
+        }
+        if chosen.len() == minors {
+            break;
+        }
+        chosen.push(v.clone());
+    }
+    chosen
+}
+
+pub fn plan(inputs: &RescanInputs) -> Plan {
+    let mut steps = vec![
+        Step::FetchDatabase(FetchDatabase {
+            db: inputs.db.clone(),
+        }),
+        Step::CheckDatabase(CheckDatabase {
+            metadata: inputs.db.metadata(),
+            max_age_hours: inputs.db.max_age_hours,
+        }),
+    ];
+    for image in &inputs.images {
+        steps.extend(image_steps(inputs, image));
+    }
+    Plan {
+        title: format!("Rescan {} with today's database", inputs.repository),
+        notes: inputs
+            .images
+            .iter()
+            .map(|i| format!("image      {} {}", i.version, i.digest))
+            .collect(),
+        mode: Mode::StopAtFirstFailure,
+        steps,
+    }
+}
+
+fn image_steps(inputs: &RescanInputs, image: &Published) -> Vec<Step> {
+    let dir = inputs.out_dir.join(&image.version);
+    let mut steps = vec![Step::PullPublished(PullPublished {
+        subject: Subject::new(&inputs.repository, Bound::Given(image.digest.clone())),
+        layout: dir.join("oci"),
+    })];
+    let mut reports = Vec::new();
+    for p in &image.platforms {
+        let scan = ScanPlan::new(p, &dir.join("layouts"), &dir, &inputs.db);
+        steps.extend(platform_scan_steps(&scan, Some(&image.version), false));
+        reports.push(scan.report());
+    }
+    steps.push(Step::Rescanned(Rescanned {
+        version: image.version.clone(),
+        severity: inputs.severity,
+        reports,
+        sarif_dir: inputs.out_dir.join("sarif"),
+        notify: Notify {
+            image: inputs.repository.to_string(),
+            version: image.version.clone(),
+            file: inputs.out_dir.join(format!("issue-{}.md", image.version)),
+            github: inputs.github.clone(),
+        },
+    }));
+    steps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn versions(v: &[&str]) -> Vec<Version> {
+        v.iter().map(|s| Version::parse(s).unwrap()).collect()
+    }
+
+    #[test]
+    fn the_newest_patch_of_each_supported_minor_line() {
+        let all = versions(&[
+            "1.0.0",
+            "1.0.3",
+            "1.1.0",
+            "1.2.0-rc.1",
+            "2.0.0",
+            "2.0.1",
+            "0.9.0",
+        ]);
+        let chosen: Vec<String> = supported(&all, 3).iter().map(|v| v.to_string()).collect();
+        assert_eq!(chosen, ["2.0.1", "1.1.0", "1.0.3"]);
+        assert_eq!(supported(&all, 1)[0].to_string(), "2.0.1");
+        assert!(supported(&[], 3).is_empty());
+    }
+
+    #[test]
+    fn each_image_is_read_back_scanned_and_judged() {
+        let inputs = RescanInputs {
+            repository: Repository::parse("ghcr.io/alto9/kube9-operator").unwrap(),
+            images: vec![Published {
+                version: "1.2.3".into(),
+                digest: format!("sha256:{}", "a".repeat(64)),
+                platforms: vec!["linux/amd64".into()],
+            }],
+            db: TrivyDb {
+                repository: None,
+                cache_dir: "c".into(),
+                max_age_hours: Some(72),
+            },
+            severity: Severity::High,
+            out_dir: "out/rescan".into(),
+            github: None,
+        };
+        assert_eq!(
+            plan(&inputs).kinds(),
+            [
+                "fetch-database",
+                "check-database",
+                "pull-published",
+                "split-platform",
+                "scan",
+                "convert",
+                "convert",
+                "rescanned"
+            ]
+        );
+    }
+}

@@ -1,0 +1,218 @@
+//! The plan of `verify-release`: what a user (or the last job of a release) checks about a
+//! published release. Every check runs and is reported, passing or not. Pure.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::{Mode, Plan};
+use crate::chart::CHART_NAME;
+use crate::registry::{Credentials, Repository};
+use crate::sign::{AttestationType, Cosign, Verifier};
+use crate::step::{
+    AnonymousPull, Bound, CheckSboms, Login, LoginClient, Pullable, RecordVerification,
+    ResolveChart, ResolveRelease, Step, Subject, VerifyAttestation, VerifySignature,
+};
+use crate::version::ReleaseVersion;
+
+/// Whether the release must be pullable without a login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum PublicCheck {
+    /// Fail when the image or the chart cannot be pulled without a login.
+    Require,
+    /// Only warn (a private organisation).
+    Warn,
+    Skip,
+}
+
+#[derive(Debug, Clone)]
+pub struct VerifyInputs {
+    pub release: ReleaseVersion,
+    pub image: Repository,
+    pub charts: Repository,
+    pub platforms: Vec<String>,
+    pub verifier: Verifier,
+    /// Whether the release was signed, so that its signatures are checked (a release
+    /// published with --no-sign has none).
+    pub signatures: bool,
+    pub public_check: PublicCheck,
+    pub out_dir: PathBuf,
+    /// For packages that are still private (the first release on GHCR).
+    pub credentials: Option<Credentials>,
+}
+
+/// Where a GHCR package's visibility is changed; elsewhere, the registry's own settings.
+pub fn package_settings(repository: &Repository) -> String {
+    if repository.host != "ghcr.io" {
+        return format!("the settings of {repository} in {}", repository.host);
+    }
+    let (owner, package) = repository
+        .path
+        .split_once('/')
+        .unwrap_or((repository.path.as_str(), ""));
+    format!(
+        "https://github.com/orgs/{owner}/packages/container/{}/settings (Danger Zone > Change \
+         visibility > Public; for a user account: https://github.com/users/{owner}/packages/container/{}/settings)",
+        package.replace('/', "%2F"),
+        package.replace('/', "%2F")
+    )
+}
+
+pub fn plan(inputs: &VerifyInputs) -> Plan {
+    let chart = inputs.charts.child(CHART_NAME);
+    let mut steps = vec![Step::ResolveRelease(ResolveRelease {
+        repository: inputs.image.clone(),
+        tags: vec![inputs.release.tag(), inputs.release.plain()],
+        platforms: inputs.platforms.clone(),
+        version: inputs.release.plain(),
+    })];
+    steps.extend(login_step(inputs));
+    steps.extend(image_signature_steps(inputs));
+    steps.push(Step::ResolveChart(ResolveChart {
+        repository: chart.clone(),
+        version: inputs.release.plain(),
+        image: inputs.image.clone(),
+        tag: inputs.release.plain(),
+    }));
+    steps.extend(chart_signature_step(inputs, &chart));
+    steps.push(Step::CheckSboms(CheckSboms {
+        repository: inputs.image.clone(),
+        platforms: inputs.platforms.clone(),
+    }));
+    if inputs.public_check != PublicCheck::Skip {
+        let required = inputs.public_check == PublicCheck::Require;
+        steps.push(Step::AnonymousPull(AnonymousPull {
+            repository: inputs.image.clone(),
+            target: Pullable::Digest(Bound::Index),
+            settings: package_settings(&inputs.image),
+            required,
+        }));
+        steps.push(Step::AnonymousPull(AnonymousPull {
+            repository: chart.clone(),
+            target: Pullable::Tag(inputs.release.plain()),
+            settings: package_settings(&chart),
+            required,
+        }));
+    }
+    steps.push(Step::RecordVerification(RecordVerification {
+        path: inputs.out_dir.join("verify.json"),
+    }));
+    Plan {
+        title: format!("Verify release {} of {}", inputs.release, inputs.image),
+        notes: vec![format!("chart      {}", chart.oci_url())],
+        mode: Mode::ReportAll,
+        steps,
+    }
+}
+
+/// cosign's login, for packages that are still private (the first release on GHCR).
+fn login_step(inputs: &VerifyInputs) -> Option<Step> {
+    let c = inputs.credentials.as_ref().filter(|_| inputs.signatures)?;
+    Some(Step::Login(Login {
+        client: LoginClient::Cosign,
+        host: inputs.image.host.clone(),
+        username: c.username.clone(),
+        password: c.password.clone(),
+    }))
+}
+
+fn cosign(inputs: &VerifyInputs, repository: &Repository) -> Cosign {
+    Cosign::for_repository(repository, inputs.credentials.is_some())
+}
+
+/// The index's signature, then each platform's SBOM attestation.
+fn image_signature_steps(inputs: &VerifyInputs) -> Vec<Step> {
+    if !inputs.signatures {
+        return Vec::new();
+    }
+    let cosign = cosign(inputs, &inputs.image);
+    let mut steps = vec![Step::VerifySignature(VerifySignature {
+        cosign: cosign.clone(),
+        verifier: inputs.verifier.clone(),
+        subject: Subject::new(&inputs.image, Bound::Index),
+    })];
+    for p in &inputs.platforms {
+        steps.push(Step::VerifyAttestation(VerifyAttestation {
+            cosign: cosign.clone(),
+            verifier: inputs.verifier.clone(),
+            kind: AttestationType::CycloneDx,
+            subject: Subject::new(&inputs.image, Bound::Platform(p.clone())),
+        }));
+    }
+    steps
+}
+
+/// The chart's signature, once its digest is resolved.
+fn chart_signature_step(inputs: &VerifyInputs, chart: &Repository) -> Option<Step> {
+    inputs.signatures.then(|| {
+        Step::VerifySignature(VerifySignature {
+            cosign: cosign(inputs, chart),
+            verifier: inputs.verifier.clone(),
+            subject: Subject::new(chart, Bound::Chart),
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs(public_check: PublicCheck) -> VerifyInputs {
+        VerifyInputs {
+            release: ReleaseVersion::parse("v1.2.3").unwrap(),
+            image: Repository::parse("ghcr.io/alto9/kube9-operator").unwrap(),
+            charts: Repository::parse("oci://ghcr.io/alto9/charts").unwrap(),
+            platforms: vec!["linux/amd64".into(), "linux/arm64".into()],
+            verifier: Verifier::release_workflow("alto9/kube9-operator", "v1.2.3"),
+            signatures: true,
+            public_check,
+            out_dir: "out".into(),
+            credentials: None,
+        }
+    }
+
+    #[test]
+    fn every_check_in_order_and_the_report_last() {
+        let plan = plan(&inputs(PublicCheck::Require));
+        assert_eq!(plan.mode, Mode::ReportAll);
+        assert_eq!(
+            plan.kinds(),
+            [
+                "resolve-release",
+                "verify-signature",
+                "verify-attestation",
+                "verify-attestation",
+                "resolve-chart",
+                "verify-signature",
+                "check-sboms",
+                "anonymous-pull",
+                "anonymous-pull",
+                "record-verification"
+            ]
+        );
+        let text = plan.to_string();
+        assert!(text.contains("--certificate-identity https://github.com/alto9/kube9-operator/.github/workflows/release.yml@refs/tags/v1.2.3"), "{text}");
+        assert!(
+            text.contains("ghcr.io/alto9/kube9-operator@<linux/arm64-digest>"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_private_organisation_can_skip_the_anonymous_pull() {
+        assert!(!plan(&inputs(PublicCheck::Skip)).has("anonymous-pull"));
+    }
+
+    #[test]
+    fn the_settings_page_of_a_ghcr_package_is_named() {
+        let chart = Repository::parse("ghcr.io/alto9/charts/kube9-operator").unwrap();
+        let text = package_settings(&chart);
+        assert!(
+            text.starts_with(
+                "https://github.com/orgs/alto9/packages/container/charts%2Fkube9-operator/settings"
+            ),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,528 @@
+//! The Trivy scan: the database is fetched once and its age checked, then one JSON report per
+//! platform of the built layout, from which come the SARIF file for GitHub's Security tab, the
+//! table in the log, the CycloneDX SBOM and the gate. The gate is decided here from the full
+//! report, so the SARIF keeps every finding while only the chosen severity fails.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::cmd::Cmd;
+
+/// The media type of a CycloneDX SBOM, and the artifact type of its referrer.
+pub const SBOM_ARTIFACT_TYPE: &str = "application/vnd.cyclonedx+json";
+
+/// The oldest vulnerability database a release is judged by, in hours.
+pub const MAX_DB_AGE_HOURS: u64 = 72;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+#[value(rename_all = "UPPERCASE")]
+pub enum Severity {
+    Unknown,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    /// Trivy's words; anything else is UNKNOWN.
+    fn parse(s: &str) -> Severity {
+        match s {
+            "LOW" => Severity::Low,
+            "MEDIUM" => Severity::Medium,
+            "HIGH" => Severity::High,
+            "CRITICAL" => Severity::Critical,
+            _ => Severity::Unknown,
+        }
+    }
+}
+
+impl Serialize for Severity {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Severity {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Severity::parse(&String::deserialize(d)?))
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self {
+            Severity::Unknown => "UNKNOWN",
+            Severity::Low => "LOW",
+            Severity::Medium => "MEDIUM",
+            Severity::High => "HIGH",
+            Severity::Critical => "CRITICAL",
+        };
+        f.write_str(s)
+    }
+}
+
+/// Where Trivy gets its vulnerability database and keeps it between runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrivyDb {
+    /// A mirror such as `mirror.gcr.io/aquasec/trivy-db:2`; `None` is Trivy's default.
+    pub repository: Option<String>,
+    pub cache_dir: PathBuf,
+    /// The oldest database the gate accepts, in hours; `None` accepts any (`--allow-stale-db`).
+    pub max_age_hours: Option<u64>,
+}
+
+impl TrivyDb {
+    /// Fetches the database once, before any platform is scanned, so that every platform is
+    /// judged by the same one and its age can be checked first.
+    pub fn download(&self) -> Cmd {
+        let cmd = Cmd::new("trivy")
+            .args(["image", "--download-db-only", "--no-progress"])
+            .opt("--cache-dir", self.cache_dir.display().to_string());
+        match &self.repository {
+            Some(repo) => cmd.opt("--db-repository", repo),
+            None => cmd,
+        }
+    }
+
+    pub fn metadata(&self) -> PathBuf {
+        self.cache_dir.join("db/metadata.json")
+    }
+
+    /// Where the database comes from and how old it may be, for the plan's notes.
+    pub fn describe(&self) -> String {
+        let from = self
+            .repository
+            .as_deref()
+            .unwrap_or("Trivy's default repository");
+        match self.max_age_hours {
+            Some(h) => format!("{from}, at most {h} hours old"),
+            None => format!("{from}, any age (a local environment's fixture)"),
+        }
+    }
+}
+
+/// What Trivy records about the database it holds.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DbMetadata {
+    pub updated_at: String,
+}
+
+/// The database's age in hours at `now`, refused when over the limit: a release must not be
+/// judged by a stale (or a test fixture's) database.
+pub fn check_db_age(
+    meta: &DbMetadata,
+    now: jiff::Timestamp,
+    max_hours: Option<u64>,
+) -> Result<f64> {
+    let updated: jiff::Timestamp = meta.updated_at.parse().with_context(|| {
+        format!(
+            "the database's UpdatedAt `{}` is not a time",
+            meta.updated_at
+        )
+    })?;
+    let hours = (now.as_second() - updated.as_second()) as f64 / 3600.0;
+    if let Some(max) = max_hours {
+        anyhow::ensure!(
+            hours <= max as f64,
+            "the vulnerability database was updated {} ({hours:.0} hours ago), more than the \
+             {max} hours --max-db-age allows: let Trivy download a current one (clear the cache \
+             directory, or point TRIVY_DB_REPOSITORY at a mirror that is kept current); only a \
+             test environment should pass --allow-stale-db",
+            meta.updated_at
+        );
+    }
+    Ok(hours)
+}
+
+/// The per-platform commands of one scan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScanPlan {
+    pub platform: String,
+    pub layout: PathBuf,
+    pub json: PathBuf,
+    pub sarif: PathBuf,
+    pub sbom: PathBuf,
+    pub cache_dir: PathBuf,
+}
+
+impl ScanPlan {
+    pub fn new(platform: &str, layouts: &Path, reports: &Path, db: &TrivyDb) -> Self {
+        let slug = platform.replace('/', "-");
+        ScanPlan {
+            platform: platform.to_string(),
+            layout: layouts.join(&slug),
+            json: reports.join(format!("trivy-{slug}.json")),
+            sarif: reports.join(format!("trivy-{slug}.sarif")),
+            sbom: reports.join(format!("sbom-{slug}.cdx.json")),
+            cache_dir: db.cache_dir.clone(),
+        }
+    }
+
+    /// Every severity and every package, so the reports and the SBOM are complete; the gate is
+    /// applied afterwards. The database was fetched (and its age checked) before.
+    pub fn scan(&self) -> Cmd {
+        Cmd::new("trivy")
+            .arg("image")
+            .opt("--input", self.layout.display().to_string())
+            .opt("--scanners", "vuln,secret")
+            .arg("--list-all-pkgs")
+            .opt("--format", "json")
+            .opt("--output", self.json.display().to_string())
+            .opt("--cache-dir", self.cache_dir.display().to_string())
+            .args(["--skip-db-update", "--skip-java-db-update", "--no-progress"])
+            .opt("--exit-code", "0")
+    }
+
+    /// The JSON report converted: SARIF for the Security tab, the summary and findings in the
+    /// log (`--scanners` says which columns to show), or the SBOM of exactly the scanned bytes.
+    pub fn convert(&self, format: ReportFormat) -> Cmd {
+        let cmd = Cmd::new("trivy").args(["convert", "--format", format.trivy_name()]);
+        let cmd = match format {
+            ReportFormat::Sarif => cmd.opt("--output", self.sarif.display().to_string()),
+            ReportFormat::Table => cmd.opt("--scanners", "vuln,secret"),
+            ReportFormat::CycloneDx => cmd.opt("--output", self.sbom.display().to_string()),
+        };
+        cmd.arg(self.json.display().to_string())
+    }
+
+    /// Where this platform's reports are, for the gate.
+    pub fn report(&self) -> ReportFiles {
+        ReportFiles {
+            platform: self.platform.clone(),
+            json: self.json.clone(),
+            sarif: self.sarif.clone(),
+        }
+    }
+}
+
+/// Where the reports of one platform's scan are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReportFiles {
+    pub platform: String,
+    pub json: PathBuf,
+    pub sarif: PathBuf,
+}
+
+/// What a JSON report is converted into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportFormat {
+    Sarif,
+    Table,
+    CycloneDx,
+}
+
+impl ReportFormat {
+    fn trivy_name(self) -> &'static str {
+        match self {
+            ReportFormat::Sarif => "sarif",
+            ReportFormat::Table => "table",
+            ReportFormat::CycloneDx => "cyclonedx",
+        }
+    }
+
+    /// How the plan names it.
+    pub fn what(self) -> &'static str {
+        match self {
+            ReportFormat::Sarif | ReportFormat::Table => "report",
+            ReportFormat::CycloneDx => "sbom",
+        }
+    }
+}
+
+/// The fields of Trivy's JSON report that the gate reads.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Report {
+    #[serde(default)]
+    pub results: Vec<ReportResult>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReportResult {
+    pub target: String,
+    #[serde(default)]
+    pub class: String,
+    #[serde(default, rename = "Type")]
+    pub kind: String,
+    #[serde(default)]
+    pub packages: Vec<Package>,
+    #[serde(default)]
+    pub vulnerabilities: Vec<Vulnerability>,
+    #[serde(default)]
+    pub secrets: Vec<SecretFinding>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Package {
+    pub name: String,
+    #[serde(default)]
+    pub version: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Vulnerability {
+    #[serde(rename = "VulnerabilityID")]
+    pub id: String,
+    pub pkg_name: String,
+    #[serde(default)]
+    pub installed_version: String,
+    #[serde(default)]
+    pub fixed_version: String,
+    pub severity: Severity,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SecretFinding {
+    #[serde(rename = "RuleID")]
+    pub rule_id: String,
+    pub severity: Severity,
+}
+
+pub fn read_report(path: &Path) -> Result<Report> {
+    let text = std::fs::read(path)
+        .with_context(|| format!("trivy wrote no report at {}", path.display()))?;
+    serde_json::from_slice(&text).context("trivy's JSON report is not what the gate expects")
+}
+
+/// One finding of a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub id: String,
+    pub package: String,
+    pub installed: String,
+    pub fixed: String,
+    pub severity: Severity,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({} in {}", self.id, self.severity, self.package)?;
+        if !self.installed.is_empty() {
+            write!(f, " {}", self.installed)?;
+        }
+        if !self.fixed.is_empty() {
+            write!(f, ", fixed in {}", self.fixed)?;
+        }
+        f.write_str(")")
+    }
+}
+
+/// What one platform's scan saw and whether it passes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    pub platform: String,
+    pub os_packages: usize,
+    pub rust_packages: usize,
+    pub counts: BTreeMap<String, usize>,
+    /// Findings at or above the gate.
+    pub blocking: Vec<Finding>,
+    /// Every vulnerability, for notifications.
+    pub findings: Vec<Finding>,
+    /// Why the scan itself cannot be trusted (it saw no Rust packages).
+    pub problems: Vec<String>,
+}
+
+impl Verdict {
+    pub fn passed(&self) -> bool {
+        self.blocking.is_empty() && self.problems.is_empty()
+    }
+
+    /// Why this platform fails the gate, one line each.
+    pub fn failures(&self) -> Vec<String> {
+        let mut failures = self.problems.clone();
+        if !self.blocking.is_empty() {
+            let ids: Vec<String> = self.blocking.iter().map(|f| f.to_string()).collect();
+            failures.push(format!("{}: {}", self.platform, ids.join(", ")));
+        }
+        failures
+    }
+}
+
+/// The scan, per platform, for the job summary.
+pub fn summary(gate: Severity, verdicts: &[Verdict]) -> String {
+    let mut md = format!(
+        "### Scan (gate: {gate})\n\n| platform | OS packages | Rust packages | findings |\n|---|---|---|---|\n"
+    );
+    for v in verdicts {
+        md.push_str(&format!(
+            "| {} | {} | {} | {:?} |\n",
+            v.platform, v.os_packages, v.rust_packages, v.counts
+        ));
+    }
+    md
+}
+
+fn findings(result: &ReportResult) -> impl Iterator<Item = Finding> + '_ {
+    let vulns = result.vulnerabilities.iter().map(|v| Finding {
+        id: v.id.clone(),
+        package: v.pkg_name.clone(),
+        installed: v.installed_version.clone(),
+        fixed: v.fixed_version.clone(),
+        severity: v.severity,
+    });
+    let secrets = result.secrets.iter().map(|s| Finding {
+        id: s.rule_id.clone(),
+        package: result.target.clone(),
+        installed: String::new(),
+        fixed: String::new(),
+        severity: s.severity,
+    });
+    vulns.chain(secrets)
+}
+
+/// Applies the gate: a finding blocks at or above `gate`; with `require_rust`, a report that
+/// lists no Rust packages fails too (the scan did not see the operator's code).
+pub fn judge(platform: &str, report: &Report, gate: Severity, require_rust: bool) -> Verdict {
+    let count = |class: &str| -> usize {
+        report
+            .results
+            .iter()
+            .filter(|r| r.class == class || (class == "rustbinary" && r.kind == class))
+            .map(|r| r.packages.len())
+            .sum()
+    };
+    let rust_packages = count("rustbinary");
+    let all: Vec<Finding> = report.results.iter().flat_map(findings).collect();
+    let mut counts = BTreeMap::new();
+    for f in &all {
+        *counts.entry(f.severity.to_string()).or_insert(0) += 1;
+    }
+    let mut problems = Vec::new();
+    if require_rust && rust_packages == 0 {
+        problems.push(format!(
+            "{platform}: the scan listed no Rust packages, so it did not see the operator's \
+             code: build it with `cargo auditable build` (the Dockerfile's build stage), or pass \
+             --no-rust-binary for an image that carries no Rust binary"
+        ));
+    }
+    Verdict {
+        platform: platform.to_string(),
+        os_packages: count("os-pkgs"),
+        rust_packages,
+        counts,
+        blocking: all.iter().filter(|f| f.severity >= gate).cloned().collect(),
+        findings: all,
+        problems,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report() -> Report {
+        serde_json::from_value(serde_json::json!({"Results": [
+            {"Target": "img (debian 12)", "Class": "os-pkgs", "Type": "debian",
+             "Packages": [{"Name": "libcritical", "Version": "1.0.0-1"}, {"Name": "libhigh", "Version": "2.0.0-1"}],
+             "Vulnerabilities": [
+                {"VulnerabilityID": "CVE-2099-0001", "PkgName": "libcritical", "InstalledVersion": "1.0.0-1", "FixedVersion": "1.0.1-1", "Severity": "CRITICAL"},
+                {"VulnerabilityID": "CVE-2099-0002", "PkgName": "libhigh", "Severity": "HIGH"}]},
+            {"Target": "usr/local/bin/kube9-operator", "Class": "lang-pkgs", "Type": "rustbinary",
+             "Packages": [{"Name": "tokio", "Version": "1.0.0"}]},
+            {"Target": "/app/.env", "Class": "secret", "Secrets": [{"RuleID": "github-pat", "Severity": "CRITICAL"}]},
+            {"Target": "empty"}
+        ]}))
+        .unwrap()
+    }
+
+    #[test]
+    fn gate_counts_only_at_or_above_its_severity() {
+        let v = judge("linux/amd64", &report(), Severity::Critical, true);
+        assert!(!v.passed());
+        assert_eq!(v.blocking.len(), 2);
+        assert_eq!(v.counts["HIGH"], 1);
+        assert_eq!(v.counts["CRITICAL"], 2);
+        assert_eq!((v.os_packages, v.rust_packages), (2, 1));
+        assert_eq!(
+            v.blocking[0].to_string(),
+            "CVE-2099-0001 (CRITICAL in libcritical 1.0.0-1, fixed in 1.0.1-1)"
+        );
+        assert_eq!(
+            judge("x", &report(), Severity::High, true).blocking.len(),
+            3
+        );
+    }
+
+    #[test]
+    fn high_only_report_passes_a_critical_gate() {
+        let only_high: Report = serde_json::from_value(serde_json::json!({"Results": [
+            {"Target": "t", "Class": "lang-pkgs", "Type": "rustbinary", "Packages": [{"Name": "a"}],
+             "Vulnerabilities": [{"VulnerabilityID": "CVE-2099-0002", "PkgName": "a", "Severity": "HIGH"}]}]}))
+        .unwrap();
+        let v = judge("x", &only_high, Severity::Critical, true);
+        assert!(v.passed());
+        assert_eq!(v.counts["HIGH"], 1);
+    }
+
+    #[test]
+    fn a_scan_that_saw_no_rust_code_fails_unless_the_image_has_none() {
+        let empty = Report::default();
+        let v = judge("linux/arm64", &empty, Severity::Critical, true);
+        assert!(!v.passed());
+        assert!(
+            v.problems[0].contains("no Rust packages"),
+            "{:?}",
+            v.problems
+        );
+        assert!(judge("linux/arm64", &empty, Severity::Critical, false).passed());
+    }
+
+    #[test]
+    fn unknown_severities_are_read_as_unknown() {
+        let r: Report = serde_json::from_value(serde_json::json!({"Results": [{"Target": "t",
+            "Vulnerabilities": [{"VulnerabilityID": "X", "PkgName": "p", "Severity": "WEIRD"}]}]}))
+        .unwrap();
+        assert_eq!(r.results[0].vulnerabilities[0].severity, Severity::Unknown);
+    }
+
+    #[test]
+    fn commands_fetch_the_database_once_and_keep_every_finding() {
+        let db = TrivyDb {
+            repository: Some("127.0.0.1:5000/aquasec/trivy-db:2".into()),
+            cache_dir: "c".into(),
+            max_age_hours: Some(72),
+        };
+        assert_eq!(
+            db.download().to_string(),
+            "trivy image --download-db-only --no-progress --cache-dir c --db-repository 127.0.0.1:5000/aquasec/trivy-db:2"
+        );
+        let plan = ScanPlan::new("linux/arm64", Path::new("l"), Path::new("r"), &db);
+        let scan = plan.scan().to_string();
+        assert_eq!(
+            scan,
+            "trivy image --input l/linux-arm64 --scanners vuln,secret --list-all-pkgs --format json --output r/trivy-linux-arm64.json --cache-dir c --skip-db-update --skip-java-db-update --no-progress --exit-code 0"
+        );
+        assert!(!scan.contains("--severity"));
+        assert_eq!(
+            plan.convert(ReportFormat::CycloneDx).to_string(),
+            "trivy convert --format cyclonedx --output r/sbom-linux-arm64.cdx.json r/trivy-linux-arm64.json"
+        );
+    }
+
+    #[test]
+    fn an_old_database_is_refused_unless_allowed() {
+        let meta = DbMetadata {
+            updated_at: "2026-11-20T00:00:00Z".into(),
+        };
+        let now: jiff::Timestamp = "2026-11-28T00:00:00Z".parse().unwrap();
+        let err = check_db_age(&meta, now, Some(72)).unwrap_err().to_string();
+        assert!(err.contains("192 hours ago"), "{err}");
+        assert!(err.contains("--max-db-age"), "{err}");
+        assert_eq!(check_db_age(&meta, now, None).unwrap(), 192.0);
+        let fresh = DbMetadata {
+            updated_at: "2026-11-27T12:00:00.123456789Z".into(),
+        };
+        assert_eq!(check_db_age(&fresh, now, Some(72)).unwrap().round(), 12.0);
+    }
+}

@@ -1,0 +1,285 @@
+//! Signatures with cosign: the image index and the chart are signed, each platform's SBOM is
+//! attached as a signed CycloneDX attestation. On GitHub the identity is the workflow (keyless,
+//! GitHub's OIDC token); elsewhere a key pair whose private half and password come from the
+//! environment only (`COSIGN_PRIVATE_KEY`, `COSIGN_PASSWORD`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+use serde::Serialize;
+
+use crate::cmd::{Cmd, Secret};
+use crate::config::Config;
+use crate::registry::Repository;
+
+/// GitHub's OIDC issuer, the only one a keyless release signature may come from.
+pub const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
+
+/// Who signs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "mode", rename_all = "lowercase")]
+pub enum Signer {
+    /// A key pair; Sigstore's transparency log is not used (it is not reachable everywhere),
+    /// so verification needs `--insecure-ignore-tlog`. `from` says where the key came from.
+    Key {
+        key: Secret,
+        password: Secret,
+        from: String,
+    },
+    /// GitHub Actions' OIDC identity, recorded in Sigstore's transparency log.
+    Keyless { request_token: Secret },
+}
+
+impl Signer {
+    /// A key first (a maintainer's laptop, the tests), else the workflow's OIDC identity in
+    /// GitHub Actions.
+    pub fn from_config(config: &Config) -> Result<Signer> {
+        if let Some(k) = &config.signing_key {
+            return Ok(Signer::Key {
+                key: k.key.clone(),
+                password: k.password.clone(),
+                from: "COSIGN_PRIVATE_KEY".into(),
+            });
+        }
+        match config.actions.as_ref().and_then(|a| a.oidc.clone()) {
+            Some(request_token) => Ok(Signer::Keyless { request_token }),
+            None => bail!(
+                "nothing to sign with: set COSIGN_PRIVATE_KEY (the key's PEM text) and \
+                 COSIGN_PASSWORD in the environment (make a pair with `cosign generate-key-pair`), \
+                 or run in GitHub Actions with `permissions: id-token: write` for keyless \
+                 signing; --no-sign publishes without signatures"
+            ),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Signer::Key { from, .. } => format!(
+                "key pair from {from}, without the transparency log (--tlog-upload=false): verify with --insecure-ignore-tlog"
+            ),
+            Signer::Keyless { .. } => {
+                "keyless, the workflow's GitHub OIDC identity, logged in Rekor".into()
+            }
+        }
+    }
+
+    fn apply(&self, cmd: Cmd) -> Cmd {
+        match self {
+            Signer::Key { key, password, .. } => cmd
+                .opt("--key", "env://COSIGN_PRIVATE_KEY")
+                .arg("--tlog-upload=false")
+                .secret_env("COSIGN_PRIVATE_KEY", key.clone())
+                .secret_env("COSIGN_PASSWORD", password.clone()),
+            Signer::Keyless { request_token } => {
+                cmd.secret_env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", request_token.clone())
+            }
+        }
+    }
+}
+
+/// How a signature is checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "mode", rename_all = "lowercase")]
+pub enum Verifier {
+    Key {
+        public_key: PathBuf,
+    },
+    /// The release workflow of `repository` at the release's tag, and GitHub's issuer.
+    Keyless {
+        identity: String,
+    },
+}
+
+impl Verifier {
+    /// `https://github.com/<owner>/<name>/.github/workflows/release.yml@refs/tags/<tag>`.
+    pub fn release_workflow(repository: &str, tag: &str) -> Verifier {
+        Verifier::Keyless {
+            identity: format!(
+                "https://github.com/{repository}/.github/workflows/release.yml@refs/tags/{tag}"
+            ),
+        }
+    }
+
+    fn apply(&self, cmd: Cmd) -> Cmd {
+        match self {
+            Verifier::Key { public_key } => cmd
+                .opt("--key", public_key.display().to_string())
+                .arg("--insecure-ignore-tlog=true"),
+            Verifier::Keyless { identity } => cmd
+                .opt("--certificate-identity", identity)
+                .opt("--certificate-oidc-issuer", GITHUB_ISSUER),
+        }
+    }
+}
+
+/// What an attestation's predicate is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttestationType {
+    /// A CycloneDX SBOM.
+    CycloneDx,
+}
+
+impl AttestationType {
+    /// cosign's `--type`.
+    fn cosign_type(self) -> &'static str {
+        match self {
+            AttestationType::CycloneDx => "cyclonedx",
+        }
+    }
+
+    /// In words, for the plan and messages.
+    pub fn what(self) -> &'static str {
+        match self {
+            AttestationType::CycloneDx => "SBOM",
+        }
+    }
+}
+
+/// cosign's view of one registry: whether the run logged it in (into the run's private
+/// directory, `DOCKER_CONFIG`) and whether plain HTTP is allowed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cosign {
+    pub logged_in: bool,
+    pub plain_http: bool,
+}
+
+impl Cosign {
+    pub fn for_repository(repository: &Repository, logged_in: bool) -> Cosign {
+        Cosign {
+            logged_in,
+            plain_http: repository.is_loopback(),
+        }
+    }
+
+    fn cosign(&self, words: &[&str], login_dir: Option<&str>) -> Cmd {
+        let mut cmd = Cmd::new("cosign").args(words.iter().copied());
+        if let Some(dir) = login_dir {
+            cmd = cmd.env("DOCKER_CONFIG", dir);
+        }
+        if self.plain_http {
+            cmd = cmd.args(["--allow-http-registry", "--allow-insecure-registry"]);
+        }
+        cmd
+    }
+
+    /// Signs `reference` (`repo@sha256:...`); the signature lands under `sha256-<hex>.sig`.
+    pub fn sign(&self, signer: &Signer, reference: &str, login_dir: Option<&str>) -> Cmd {
+        signer
+            .apply(self.cosign(&["sign", "--yes"], login_dir))
+            .arg(reference)
+    }
+
+    /// Attaches `predicate` as a signed attestation (`sha256-<hex>.att`).
+    pub fn attest(
+        &self,
+        signer: &Signer,
+        kind: AttestationType,
+        predicate: &Path,
+        reference: &str,
+        login_dir: Option<&str>,
+    ) -> Cmd {
+        let words = ["attest", "--yes", "--type", kind.cosign_type()];
+        signer
+            .apply(self.cosign(&words, login_dir))
+            .opt("--predicate", predicate.display().to_string())
+            .arg(reference)
+    }
+
+    pub fn verify(&self, verifier: &Verifier, reference: &str, login_dir: Option<&str>) -> Cmd {
+        verifier
+            .apply(self.cosign(&["verify", "--output", "json"], login_dir))
+            .arg(reference)
+    }
+
+    pub fn verify_attestation(
+        &self,
+        verifier: &Verifier,
+        kind: AttestationType,
+        reference: &str,
+        login_dir: Option<&str>,
+    ) -> Cmd {
+        let words = [
+            "verify-attestation",
+            "--type",
+            kind.cosign_type(),
+            "--output",
+            "json",
+        ];
+        verifier
+            .apply(self.cosign(&words, login_dir))
+            .arg(reference)
+    }
+}
+
+/// The tag cosign stores a signature (`sig`) or attestation (`att`) of `digest` under.
+pub fn cosign_tag(digest: &str, kind: &str) -> String {
+    format!("{}.{kind}", digest.replace(':', "-"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> Signer {
+        Signer::Key {
+            key: Secret::new("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----"),
+            password: Secret::new("pw"),
+            from: "COSIGN_PRIVATE_KEY".into(),
+        }
+    }
+
+    #[test]
+    fn key_signing_takes_the_key_from_the_environment_and_skips_the_log() {
+        let cosign = Cosign {
+            logged_in: true,
+            plain_http: true,
+        };
+        let cmd = cosign.sign(&key(), "127.0.0.1:5000/x@sha256:ab", Some("<login-dir>"));
+        assert_eq!(
+            cmd.to_string(),
+            "DOCKER_CONFIG=<login-dir> COSIGN_PRIVATE_KEY=*** COSIGN_PASSWORD=*** cosign sign --yes \
+             --allow-http-registry --allow-insecure-registry --key env://COSIGN_PRIVATE_KEY \
+             --tlog-upload=false 127.0.0.1:5000/x@sha256:ab"
+        );
+        assert!(!format!("{cmd:?}").contains("SIGSTORE PRIVATE"));
+    }
+
+    #[test]
+    fn keyless_verification_pins_the_release_workflow_and_githubs_issuer() {
+        let cosign = Cosign {
+            logged_in: false,
+            plain_http: false,
+        };
+        let verifier = Verifier::release_workflow("alto9/kube9-operator", "v1.2.3");
+        let cmd = cosign.verify(&verifier, "ghcr.io/alto9/kube9-operator@sha256:ab", None);
+        assert_eq!(
+            cmd.to_string(),
+            "cosign verify --output json --certificate-identity \
+             https://github.com/alto9/kube9-operator/.github/workflows/release.yml@refs/tags/v1.2.3 \
+             --certificate-oidc-issuer https://token.actions.githubusercontent.com \
+             ghcr.io/alto9/kube9-operator@sha256:ab"
+        );
+    }
+
+    #[test]
+    fn the_sbom_is_attested_as_cyclonedx() {
+        let cosign = Cosign {
+            logged_in: false,
+            plain_http: false,
+        };
+        let cmd = cosign.attest(
+            &key(),
+            AttestationType::CycloneDx,
+            Path::new("sbom.json"),
+            "r@sha256:ab",
+            None,
+        );
+        assert!(cmd
+            .args
+            .join(" ")
+            .starts_with("attest --yes --type cyclonedx"));
+        assert!(cmd.args.join(" ").contains("--predicate sbom.json"));
+        assert_eq!(cosign_tag("sha256:ab", "att"), "sha256-ab.att");
+    }
+}

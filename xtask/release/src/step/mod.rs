@@ -1,0 +1,412 @@
+//! The steps a plan is made of: one struct per kind, each carrying its own inputs as typed
+//! fields and knowing how it is described, what its failure means (its hint) and how it runs.
+//! Steps hand results to later steps only through `Bindings`, typed values the executor
+//! passes along (the index and platform digests, the scan verdicts, the pushed tags, the
+//! chart digest); nothing is parsed back out of a string.
+//!
+//! Adding a step: write its struct and `impl Action`, add a variant to `Step` and its arm to
+//! `Step::action`, the one match over step kinds.
+
+mod build;
+mod chart;
+mod publish;
+mod scan;
+mod sign;
+mod source;
+mod verify;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+pub use build::{check_sizes, Build, CheckBuild, CheckSize, SameBuild};
+pub use chart::{
+    wait_for_image, ChartRelease, CheckChart, LintChart, NormalizeChart, PackageChart, Patience,
+    PullChart, PushChart, RecordChart, StageChart, WaitForImage,
+};
+pub use publish::{
+    AttachSbom, MoveFloatingTags, PullPublished, PushContent, PushVersionTags, RecordImage,
+    VerifyImage,
+};
+pub use scan::{CheckDatabase, Convert, FetchDatabase, Gate, Rescanned, Scan, SplitPlatform};
+pub use sign::{Attest, DerivePublicKey, Login, LoginClient, Sign};
+pub use source::{ArchiveSource, FreshDir, UnpackSource};
+pub use verify::{
+    AnonymousPull, CheckSboms, Pullable, RecordVerification, ResolveChart, ResolveRelease,
+    VerifyAttestation, VerifySignature,
+};
+
+use crate::github::Actions;
+use crate::layout::Image;
+use crate::registry::{Converged, Credentials, PushReport, Registry, Repository, Retry};
+use crate::scan::{Severity, Verdict};
+
+/// What a step does; `Step::action` gives every kind as one of these.
+pub trait Action {
+    /// One line for the printed plan. What only the run learns is shown as a placeholder.
+    fn describe(&self) -> String;
+    /// What a failure of this step means and what to do, written once, beside the step.
+    fn hint(&self) -> String;
+    fn run(&self, cx: &mut Cx) -> Result<()>;
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "step", rename_all = "kebab-case")]
+pub enum Step {
+    FreshDir(FreshDir),
+    ArchiveSource(ArchiveSource),
+    UnpackSource(UnpackSource),
+    Build(Build),
+    CheckBuild(CheckBuild),
+    CheckSize(CheckSize),
+    SameBuild(SameBuild),
+    FetchDatabase(FetchDatabase),
+    CheckDatabase(CheckDatabase),
+    SplitPlatform(SplitPlatform),
+    Scan(Scan),
+    Convert(Convert),
+    Gate(Gate),
+    Rescanned(Rescanned),
+    PullPublished(PullPublished),
+    PushContent(PushContent),
+    AttachSbom(AttachSbom),
+    Login(Login),
+    Sign(Sign),
+    Attest(Attest),
+    PushVersionTags(PushVersionTags),
+    MoveFloatingTags(MoveFloatingTags),
+    VerifyImage(VerifyImage),
+    RecordImage(RecordImage),
+    WaitForImage(WaitForImage),
+    StageChart(StageChart),
+    LintChart(LintChart),
+    PackageChart(PackageChart),
+    NormalizeChart(NormalizeChart),
+    PushChart(PushChart),
+    PullChart(PullChart),
+    CheckChart(CheckChart),
+    RecordChart(RecordChart),
+    DerivePublicKey(DerivePublicKey),
+    ResolveRelease(ResolveRelease),
+    VerifySignature(VerifySignature),
+    VerifyAttestation(VerifyAttestation),
+    CheckSboms(CheckSboms),
+    ResolveChart(ResolveChart),
+    AnonymousPull(AnonymousPull),
+    RecordVerification(RecordVerification),
+}
+
+impl Step {
+    /// The one dispatch over step kinds.
+    pub fn action(&self) -> &dyn Action {
+        match self {
+            Step::FreshDir(s) => s,
+            Step::ArchiveSource(s) => s,
+            Step::UnpackSource(s) => s,
+            Step::Build(s) => s,
+            Step::CheckBuild(s) => s,
+            Step::CheckSize(s) => s,
+            Step::SameBuild(s) => s,
+            Step::FetchDatabase(s) => s,
+            Step::CheckDatabase(s) => s,
+            Step::SplitPlatform(s) => s,
+            Step::Scan(s) => s,
+            Step::Convert(s) => s,
+            Step::Gate(s) => s,
+            Step::Rescanned(s) => s,
+            Step::PullPublished(s) => s,
+            Step::PushContent(s) => s,
+            Step::AttachSbom(s) => s,
+            Step::Login(s) => s,
+            Step::Sign(s) => s,
+            Step::Attest(s) => s,
+            Step::PushVersionTags(s) => s,
+            Step::MoveFloatingTags(s) => s,
+            Step::VerifyImage(s) => s,
+            Step::RecordImage(s) => s,
+            Step::WaitForImage(s) => s,
+            Step::StageChart(s) => s,
+            Step::LintChart(s) => s,
+            Step::PackageChart(s) => s,
+            Step::NormalizeChart(s) => s,
+            Step::PushChart(s) => s,
+            Step::PullChart(s) => s,
+            Step::CheckChart(s) => s,
+            Step::RecordChart(s) => s,
+            Step::DerivePublicKey(s) => s,
+            Step::ResolveRelease(s) => s,
+            Step::VerifySignature(s) => s,
+            Step::VerifyAttestation(s) => s,
+            Step::CheckSboms(s) => s,
+            Step::ResolveChart(s) => s,
+            Step::AnonymousPull(s) => s,
+            Step::RecordVerification(s) => s,
+        }
+    }
+
+    /// The kind as `--plan-json` names it (`push-content`, `sign`, ...).
+    pub fn kind(&self) -> String {
+        let value = serde_json::to_value(self).expect("steps serialise");
+        value["step"].as_str().unwrap_or_default().to_string()
+    }
+
+    pub fn describe(&self) -> String {
+        self.action().describe()
+    }
+
+    pub fn hint(&self) -> String {
+        self.action().hint()
+    }
+}
+
+/// A digest that only an earlier step learns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Bound {
+    /// The image index: built, read back, or waited for.
+    Index,
+    /// One platform's manifest, e.g. `linux/arm64`.
+    Platform(String),
+    /// The published chart's manifest.
+    Chart,
+    /// Known when planning (a rescan of a published version).
+    Given(String),
+}
+
+impl Bound {
+    /// How the printed plan shows it: `<index-digest>`, `<linux/arm64-digest>`.
+    pub fn placeholder(&self) -> String {
+        match self {
+            Bound::Index => "<index-digest>".into(),
+            Bound::Platform(p) => format!("<{p}-digest>"),
+            Bound::Chart => "<chart-digest>".into(),
+            Bound::Given(d) => d.clone(),
+        }
+    }
+}
+
+/// Something in a repository by a digest an earlier step learns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Subject {
+    pub repository: Repository,
+    pub digest: Bound,
+}
+
+impl Subject {
+    pub fn new(repository: &Repository, digest: Bound) -> Subject {
+        Subject {
+            repository: repository.clone(),
+            digest,
+        }
+    }
+
+    /// `repo@<index-digest>`, as the plan shows it.
+    pub fn placeholder(&self) -> String {
+        format!("{}@{}", self.repository, self.digest.placeholder())
+    }
+
+    /// What the subject is, in words: `the index`, `the linux/arm64 image`, `the chart`.
+    pub fn what(&self) -> String {
+        match &self.digest {
+            Bound::Index | Bound::Given(_) => "the index".into(),
+            Bound::Platform(p) => format!("the {p} image"),
+            Bound::Chart => "the chart".into(),
+        }
+    }
+}
+
+/// Where a step's command gets what only the run knows: placeholders for the printed plan,
+/// the bound values when it runs. One builder serves both, so the plan shows what runs.
+pub trait Values {
+    fn digest(&self, digest: &Bound) -> Result<String>;
+    /// The run's private directory for registry logins.
+    fn login_dir(&mut self) -> Result<String>;
+}
+
+/// The printed plan's values.
+pub struct Placeholders;
+
+impl Values for Placeholders {
+    fn digest(&self, digest: &Bound) -> Result<String> {
+        Ok(digest.placeholder())
+    }
+    fn login_dir(&mut self) -> Result<String> {
+        Ok("<login-dir>".into())
+    }
+}
+
+/// `repo@digest` of a subject, with its digest from `values`.
+pub fn reference(subject: &Subject, values: &dyn Values) -> Result<String> {
+    Ok(format!(
+        "{}@{}",
+        subject.repository,
+        values.digest(&subject.digest)?
+    ))
+}
+
+/// How a check of a verification ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    /// Failed, but only a warning was asked for (`--public-check warn`).
+    Warned,
+    Failed,
+}
+
+/// One finished check of a verification.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub what: String,
+    pub status: Status,
+    pub detail: String,
+}
+
+/// The scan as the gate judged it.
+#[derive(Debug, Clone)]
+pub struct Judged {
+    pub gate: Severity,
+    pub verdicts: Vec<Verdict>,
+}
+
+/// The chart as the push step left it.
+#[derive(Debug, Clone)]
+pub struct ChartPublished {
+    pub digest: String,
+    /// Whether this run pushed it (else the same chart was there).
+    pub pushed: bool,
+}
+
+/// What steps have learnt, for the steps after them: the only channel between steps.
+#[derive(Debug, Default)]
+pub struct Bindings {
+    /// The image's bytes: the built layout, or the published image read back.
+    pub image: Option<Image>,
+    pub index: Option<String>,
+    /// Each platform's manifest digest.
+    pub platforms: BTreeMap<String, String>,
+    pub scan: Option<Judged>,
+    pub pushed: Option<PushReport>,
+    /// Version tags that hold the index (written now, or found on a re-run).
+    pub version_tags: Vec<String>,
+    pub floating: Option<Converged>,
+    pub chart: Option<ChartPublished>,
+    /// The checks of a verification, passing or not.
+    pub checks: Vec<Check>,
+}
+
+impl Bindings {
+    pub fn digest(&self, digest: &Bound) -> Result<String> {
+        let found = match digest {
+            Bound::Index => self.index.clone(),
+            Bound::Platform(p) => self.platforms.get(p).cloned(),
+            Bound::Chart => self.chart.as_ref().map(|c| c.digest.clone()),
+            Bound::Given(d) => Some(d.clone()),
+        };
+        found.with_context(|| {
+            format!(
+                "internal: no step before this one learnt {}",
+                digest.placeholder()
+            )
+        })
+    }
+
+    pub fn image(&self) -> Result<&Image> {
+        self.image
+            .as_ref()
+            .context("internal: no image was built or read before this step")
+    }
+
+    /// The tags that hold the index after this run: version tags, then floating ones.
+    pub fn tags(&self) -> Vec<String> {
+        let floating = self.floating.as_ref().map(|f| f.taken.clone());
+        self.version_tags
+            .iter()
+            .cloned()
+            .chain(floating.into_iter().flatten())
+            .collect()
+    }
+}
+
+/// What a run gives every step: the bindings, and the run's own resources (the registry
+/// credentials, GitHub Actions' files, a private directory for logins).
+pub struct Cx {
+    pub bindings: Bindings,
+    credentials: Option<Credentials>,
+    actions: Option<Actions>,
+    /// Removed on every way out (the guard's drop).
+    login_dir: Option<tempfile::TempDir>,
+}
+
+impl Cx {
+    pub fn new(credentials: Option<Credentials>, actions: Option<Actions>) -> Cx {
+        Cx {
+            bindings: Bindings::default(),
+            credentials,
+            actions,
+            login_dir: None,
+        }
+    }
+
+    pub fn registry(&self, repository: &Repository) -> Registry {
+        Registry::new(
+            repository.clone(),
+            self.credentials.as_ref(),
+            Retry::default(),
+        )
+    }
+
+    pub fn actions(&self) -> Option<&Actions> {
+        self.actions.as_ref()
+    }
+
+    pub fn pass(&mut self, what: &str, detail: &str) {
+        eprintln!("    ok: {what}");
+        self.record(what, Status::Ok, detail);
+    }
+
+    pub fn record(&mut self, what: &str, status: Status, detail: &str) {
+        self.bindings.checks.push(Check {
+            what: what.to_string(),
+            status,
+            detail: detail.to_string(),
+        });
+    }
+
+    fn make_login_dir(&mut self) -> Result<PathBuf> {
+        if self.login_dir.is_none() {
+            // Only this user may read the logins inside.
+            use std::os::unix::fs::PermissionsExt;
+            let dir = tempfile::Builder::new()
+                .prefix("kube9-login-")
+                .permissions(std::fs::Permissions::from_mode(0o700))
+                .tempdir()
+                .context("cannot make a private directory for registry logins")?;
+            self.login_dir = Some(dir);
+        }
+        Ok(self.login_dir.as_ref().expect("made above").path().into())
+    }
+}
+
+impl Values for Cx {
+    fn digest(&self, digest: &Bound) -> Result<String> {
+        self.bindings.digest(digest)
+    }
+    fn login_dir(&mut self) -> Result<String> {
+        Ok(self.make_login_dir()?.display().to_string())
+    }
+}
+
+/// The first characters of a long line.
+pub fn shorten(text: &str, chars: usize) -> String {
+    match text.char_indices().nth(chars) {
+        Some((i, _)) => format!("{}...", &text[..i]),
+        None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,418 @@
+//! Publishing the image: its bytes by digest, the SBOM referrers, the version tags that never
+//! move and the floating tags that only move forward, what the registry then serves, and the
+//! record of it all.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{ensure, Context, Result};
+use serde::Serialize;
+
+use super::{Action, Bound, Cx, Subject};
+use crate::github::Actions;
+use crate::layout;
+use crate::record::{self, ImageRecord, PlatformRecord, ScanRecord};
+use crate::registry::{Artifact, Registry, Repository};
+use crate::scan::SBOM_ARTIFACT_TYPE;
+
+/// A published image read back into a layout, byte for byte (a re-run that must scan or
+/// attest again, a rescan). Learns the image.
+#[derive(Debug, Clone, Serialize)]
+pub struct PullPublished {
+    pub subject: Subject,
+    pub layout: PathBuf,
+}
+
+impl Action for PullPublished {
+    fn describe(&self) -> String {
+        format!(
+            "read {} back into {}",
+            self.subject.placeholder(),
+            self.layout.display()
+        )
+    }
+
+    fn hint(&self) -> String {
+        format!(
+            "{} could not be read back from {}; nothing further was published",
+            self.subject.placeholder(),
+            self.subject.repository.host
+        )
+    }
+
+    fn run(&self, cx: &mut Cx) -> Result<()> {
+        let digest = cx.bindings.digest(&self.subject.digest)?;
+        let image = cx
+            .registry(&self.subject.repository)
+            .pull_layout(&digest, &self.layout)?;
+        let b = &mut cx.bindings;
+        b.index = Some(image.index.digest.clone());
+        for p in &image.platforms {
+            b.platforms
+                .insert(p.platform.clone(), p.manifest.digest.clone());
+        }
+        b.image = Some(image);
+        Ok(())
+    }
+}
+
+/// Blobs, manifests and the index, by digest; no tag. Learns what was uploaded.
+#[derive(Debug, Clone, Serialize)]
+pub struct PushContent {
+    pub repository: Repository,
+}
+
+impl Action for PushContent {
+    fn describe(&self) -> String {
+        format!(
+            "push the scanned bytes to {}@{} (missing blobs only, no tag)",
+            self.repository,
+            Bound::Index.placeholder()
+        )
+    }
+
+    fn hint(&self) -> String {
+        format!(
+            "the image could not be pushed to {}; no tag was written, so nothing is published \
+             yet: re-running the release finishes it",
+            self.repository
+        )
+    }
+
+    fn run(&self, cx: &mut Cx) -> Result<()> {
+        let report = cx
+            .registry(&self.repository)
+            .push_content(cx.bindings.image()?)?;
+        eprintln!(
+            "    uploaded {} blobs ({} bytes), {} already present",
+            report.blobs_uploaded, report.bytes_uploaded, report.blobs_present
+        );
+        cx.bindings.pushed = Some(report);
+        Ok(())
+    }
+}
+
+/// A platform's SBOM as an OCI referrer of its manifest.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttachSbom {
+    pub subject: Subject,
+    pub sbom: PathBuf,
+    /// RFC 3339, the commit time: the referrer's bytes do not depend on the wall clock.
+    pub created: String,
+}
+
+impl Action for AttachSbom {
+    fn describe(&self) -> String {
+        format!(
+            "attach {} to {} as a referrer",
+            self.sbom.display(),
+            self.subject.placeholder()
+        )
+    }
+
+    fn hint(&self) -> String {
+        format!(
+            "the SBOM of {} could not be attached; nothing further was published: re-running \
+             the release finishes it",
+            self.subject.what()
+        )
+    }
+
+    fn run(&self, cx: &mut Cx) -> Result<()> {
+        let Bound::Platform(platform) = &self.subject.digest else {
+            anyhow::bail!("internal: an SBOM belongs to a platform image");
+        };
+        let blob = std::fs::read(&self.sbom)
+            .with_context(|| format!("no SBOM at {}", self.sbom.display()))?;
+        let subject = cx.bindings.image()?.platform(platform)?.manifest.clone();
+        let artifact = Artifact {
+            artifact_type: SBOM_ARTIFACT_TYPE.to_string(),
+            blob,
+            title: self
+                .sbom
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            created: self.created.clone(),
+        };
+        let digest = cx
+            .registry(&self.subject.repository)
+            .add_referrer(&subject, &artifact)?;
+        eprintln!("    {platform} SBOM {digest} refers to {}", subject.digest);
+        Ok(())
+    }
+}
+
+/// Version tags, each checked immediately before it is written. Learns the tags.
+#[derive(Debug, Clone, Serialize)]
+pub struct PushVersionTags {
+    pub repository: Repository,
+    pub tags: Vec<String>,
+}
+
+impl Action for PushVersionTags {
+    fn describe(&self) -> String {
+        format!(
+            "tag {}: {} (each checked free or already this build, right before)",
+            self.repository,
+            self.tags.join(", ")
+        )
+    }
+
+    fn hint(&self) -> String {
+        format!(
+            "the version tags of {} could not be written; re-running the release finishes them",
+            self.repository
+        )
+    }
+
+    fn run(&self, cx: &mut Cx) -> Result<()> {
+        let image = cx.bindings.image()?;
+        let digest = image.index.digest.clone();
+        let index = image.blob(&digest)?;
+        let registry = cx.registry(&self.repository);
+        for tag in &self.tags {
+            if !registry.push_version_tag(tag, &digest, &index)? {
+                println!("{}:{tag} already holds this build", self.repository);
+            }
+        }
+        cx.bindings.version_tags = self.tags.clone();
+        Ok(())
+    }
+}
+
+/// Floating tags, decided again from the registry's tags right before writing. Learns which
+/// it took.
+#[derive(Debug, Clone, Serialize)]
+pub struct MoveFloatingTags {
+    pub repository: Repository,
+    pub version: String,
+    pub candidates: Vec<String>,
+}
+
+impl Action for MoveFloatingTags {
+    fn describe(&self) -> String {
+        format!(
+            "floating tags {}: read the tags again, take those no higher release holds",
+            self.candidates.join(", ")
+        )
+    }
+
+    fn hint(&self) -> String {
+        format!(
+            "the floating tags of {} could not be moved; the version tags are published, and \
+             re-running the release moves them",
+            self.repository
+        )
+    }
+
+    fn run(&self, cx: &mut Cx) -> Result<()> {
+        let version = semver::Version::parse(&self.version)?;
+        let moved = cx
+            .registry(&self.repository)
+            .move_floating(&version, &self.candidates)?;
+        for (tag, holder) in &moved.left {
+            eprintln!("    not {tag}: held by the higher release {holder}");
+        }
+        cx.bindings.floating = Some(moved);
+        Ok(())
+    }
+}
+
+/// What the registry serves under the version tag: the digest (the built one, or on a re-run
+/// the published one, which it learns), every platform, the labels.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyImage {
+    pub repository: Repository,
+    pub tag: String,
+    pub platforms: Vec<String>,
+    pub version: String,
+    pub commit: String,
+    /// Every version tag of the release, learnt as its tags on a re-run.
+    pub version_tags: Vec<String>,
+}
+
+impl Action for VerifyImage {
+    fn describe(&self) -> String {
+        format!(
+            "verify {}:{}: digest {}, platforms {}, labels",
+            self.repository,
+            self.tag,
+            Bound::Index.placeholder(),
+            self.platforms.join(", ")
+        )
+    }
+
+    fn hint(&self) -> String {
+        format!(
+            "{}:{} is not the image this release built: nothing further was published",
+            self.repository, self.tag
+        )
+    }
+
+    fn run(&self, cx: &mut Cx) -> Result<()> {
+        let registry = cx.registry(&self.repository);
+        let (bytes, digest) = registry
+            .manifest(&self.repository.tag(&self.tag))?
+            .with_context(|| format!("{}:{} is missing", self.repository, self.tag))?;
+        if let Some(built) = &cx.bindings.index {
+            ensure!(
+                digest == *built,
+                "{}:{} serves {digest}, not the scanned {built}",
+                self.repository,
+                self.tag
+            );
+        }
+        let served: BTreeMap<String, String> =
+            layout::index_platforms(&bytes)?.into_iter().collect();
+        for p in &self.platforms {
+            let manifest = served.get(p).with_context(|| {
+                format!(
+                    "the index lacks {p} (it lists {:?})",
+                    served.keys().collect::<Vec<_>>()
+                )
+            })?;
+            check_labels(&registry, manifest, p, (&self.version, &self.commit))?;
+            cx.bindings.platforms.insert(p.clone(), manifest.clone());
+        }
+        println!(
+            "verified {}:{} -> {digest} ({})",
+            self.repository,
+            self.tag,
+            self.platforms.join(", ")
+        );
+        let b = &mut cx.bindings;
+        b.index = Some(digest);
+        if b.version_tags.is_empty() {
+            b.version_tags = self.version_tags.clone();
+        }
+        Ok(())
+    }
+}
+
+fn check_labels(
+    registry: &Registry,
+    manifest: &str,
+    platform: &str,
+    (version, commit): (&str, &str),
+) -> Result<()> {
+    let labels = registry.labels(manifest)?;
+    let get = |k: &str| {
+        labels
+            .get(&format!("org.opencontainers.image.{k}"))
+            .map(String::as_str)
+    };
+    ensure!(
+        get("version") == Some(version) && get("revision") == Some(commit),
+        "the {platform} image in the registry lacks the labels version {version} and revision {commit}"
+    );
+    Ok(())
+}
+
+/// image.json, the step outputs and the job summary, from what the steps learnt.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordImage {
+    pub path: PathBuf,
+    pub repository: Repository,
+    pub version: String,
+    pub commit: String,
+    /// Whether the plan published (else it built and scanned only).
+    pub pushed: bool,
+    /// Whether the published index still lacks GitHub's build provenance (the workflow
+    /// attests it then, once).
+    pub provenance_missing: bool,
+}
+
+impl Action for RecordImage {
+    fn describe(&self) -> String {
+        format!(
+            "record {} (and the step outputs in Actions)",
+            self.path.display()
+        )
+    }
+
+    fn hint(&self) -> String {
+        format!(
+            "{} could not be written: the image is published, re-running the release writes it",
+            self.path.display()
+        )
+    }
+
+    fn run(&self, cx: &mut Cx) -> Result<()> {
+        let record = self.record(cx);
+        record::write(&self.path, &record)?;
+        if !record.pushed {
+            println!("checks passed; --no-push: nothing was published");
+            return Ok(());
+        }
+        if let Some(actions) = cx.actions() {
+            image_outputs(actions, &record, self.provenance_missing)?;
+        }
+        println!(
+            "published {}@{} as {}",
+            record.repository,
+            record.digest,
+            record.tags.join(", ")
+        );
+        Ok(())
+    }
+}
+
+impl RecordImage {
+    fn record(&self, cx: &Cx) -> ImageRecord {
+        let b = &cx.bindings;
+        let pushed = b.pushed.clone().unwrap_or_default();
+        let platforms = b.image.iter().flat_map(|image| {
+            image.platforms.iter().map(|p| PlatformRecord {
+                platform: p.platform.clone(),
+                manifest: p.manifest.digest.clone(),
+                compressed_bytes: p.compressed_size(),
+            })
+        });
+        ImageRecord {
+            version: self.version.clone(),
+            repository: self.repository.to_string(),
+            digest: b.index.clone().unwrap_or_default(),
+            commit: self.commit.clone(),
+            tags: b.tags(),
+            platforms: platforms.collect(),
+            pushed: self.pushed,
+            scan: b
+                .scan
+                .as_ref()
+                .map(|s| ScanRecord::new(&s.gate.to_string(), &s.verdicts))
+                .unwrap_or_default(),
+            blobs_uploaded: pushed.blobs_uploaded,
+            bytes_uploaded: pushed.bytes_uploaded,
+        }
+    }
+}
+
+fn image_outputs(actions: &Actions, record: &ImageRecord, provenance_missing: bool) -> Result<()> {
+    let reference = format!("{}@{}", record.repository, record.digest);
+    let provenance = if provenance_missing {
+        "missing"
+    } else {
+        "present"
+    };
+    actions.set_outputs(&BTreeMap::from([
+        ("provenance", provenance.to_string()),
+        ("digest", record.digest.clone()),
+        ("tags", record.tags.join(",")),
+        ("image", reference.clone()),
+        ("repository", record.repository.clone()),
+    ]))?;
+    let mut summary = format!(
+        "### Image {}\n\n| | |\n|---|---|\n| image | `{reference}` |\n| tags | {} |\n",
+        record.version,
+        record.tags.join(", ")
+    );
+    for p in &record.platforms {
+        summary.push_str(&format!(
+            "| {} | {:.2} MB compressed |\n",
+            p.platform,
+            p.compressed_bytes as f64 / 1e6
+        ));
+    }
+    actions.add_summary(&summary)
+}

@@ -1,0 +1,346 @@
+//! The scan: the database once (and its age), each platform's layout and report, the reports
+//! converted, the gate on a release, and a rescan's report on a published version.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+
+use super::{Action, Cx, Judged};
+use crate::github;
+use crate::notify::{self, Notify};
+use crate::scan::{self, ReportFiles, ReportFormat, ScanPlan, Severity, TrivyDb, Verdict};
+
+/// The vulnerability database, fetched once before any platform is scanned.
+#[derive(Debug, Clone, Serialize)]
+pub struct FetchDatabase {
+    pub db: TrivyDb,
+}
+
+impl Action for FetchDatabase {
+    fn describe(&self) -> String {
+        format!("database: {}", self.db.download())
+    }
+
+    fn hint(&self) -> String {
+        "trivy could not fetch its vulnerability database; nothing was pushed: point \
+         TRIVY_DB_REPOSITORY (or --trivy-db-repository) at a reachable mirror"
+            .into()
+    }
+
+    fn run(&self, _: &mut Cx) -> Result<()> {
+        self.db.download().run()
+    }
+}
+
+/// The database's age, at most `max_age_hours`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckDatabase {
+    pub metadata: PathBuf,
+    pub max_age_hours: Option<u64>,
+}
+
+impl Action for CheckDatabase {
+    fn describe(&self) -> String {
+        match self.max_age_hours {
+            Some(h) => format!("check the database: updated at most {h} hours ago"),
+            None => "check the database: any age accepted (--allow-stale-db)".into(),
+        }
+    }
+
+    fn hint(&self) -> String {
+        "the vulnerability database cannot judge this release; nothing was scanned or pushed".into()
+    }
+
+    fn run(&self, _: &mut Cx) -> Result<()> {
+        let text = std::fs::read(&self.metadata).with_context(|| {
+            format!(
+                "trivy left no database metadata at {}",
+                self.metadata.display()
+            )
+        })?;
+        let meta: scan::DbMetadata = serde_json::from_slice(&text).with_context(|| {
+            format!(
+                "{} is not Trivy's database metadata",
+                self.metadata.display()
+            )
+        })?;
+        let hours = scan::check_db_age(&meta, jiff::Timestamp::now(), self.max_age_hours)?;
+        if self.max_age_hours.is_none() && hours > scan::MAX_DB_AGE_HOURS as f64 {
+            github::warning(&format!(
+                "the vulnerability database is {hours:.0} hours old; judged anyway (--allow-stale-db)"
+            ));
+        } else {
+            println!(
+                "vulnerability database updated {} ({hours:.0} hours ago)",
+                meta.updated_at
+            );
+        }
+        Ok(())
+    }
+}
+
+/// A layout of one platform alone, for Trivy.
+#[derive(Debug, Clone, Serialize)]
+pub struct SplitPlatform {
+    pub platform: String,
+    pub dest: PathBuf,
+}
+
+impl Action for SplitPlatform {
+    fn describe(&self) -> String {
+        format!("layout of {} alone: {}", self.platform, self.dest.display())
+    }
+
+    fn hint(&self) -> String {
+        format!(
+            "the {} image could not be laid out for the scan; nothing was pushed",
+            self.platform
+        )
+    }
+
+    fn run(&self, cx: &mut Cx) -> Result<()> {
+        let image = cx.bindings.image()?;
+        image.write_single_platform(image.platform(&self.platform)?, &self.dest)
+    }
+}
+
+/// One platform's scan: every severity and package, into a JSON report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Scan {
+    pub scan: ScanPlan,
+    /// The version, when scanning a published one (a rescan).
+    pub version: Option<String>,
+}
+
+impl Action for Scan {
+    fn describe(&self) -> String {
+        let what = match &self.version {
+            Some(v) => format!("scan {v} {}", self.scan.platform),
+            None => format!("scan {}", self.scan.platform),
+        };
+        format!("{what}: {}", self.scan.scan())
+    }
+
+    fn hint(&self) -> String {
+        format!(
+            "trivy failed (scan {}); nothing was pushed",
+            self.scan.platform
+        )
+    }
+
+    fn run(&self, _: &mut Cx) -> Result<()> {
+        self.scan.scan().run()
+    }
+}
+
+/// A platform's JSON report converted: SARIF for the Security tab, the table in the log, or
+/// the CycloneDX SBOM of exactly the scanned bytes.
+#[derive(Debug, Clone, Serialize)]
+pub struct Convert {
+    pub scan: ScanPlan,
+    pub format: ReportFormat,
+}
+
+impl Action for Convert {
+    fn describe(&self) -> String {
+        format!("{}: {}", self.format.what(), self.scan.convert(self.format))
+    }
+
+    fn hint(&self) -> String {
+        format!(
+            "trivy failed ({} of {}); nothing was pushed",
+            self.format.what(),
+            self.scan.platform
+        )
+    }
+
+    fn run(&self, _: &mut Cx) -> Result<()> {
+        self.scan.convert(self.format).run()
+    }
+}
+
+/// Judges the reports; with `enforce`, a finding at `severity` or above (or a scan that saw no
+/// Rust packages, with `require_rust`) stops the release. Learns the verdicts.
+#[derive(Debug, Clone, Serialize)]
+pub struct Gate {
+    pub severity: Severity,
+    pub reports: Vec<ReportFiles>,
+    pub require_rust: bool,
+    pub enforce: bool,
+    /// Who hears of a failed gate: an issue text, and on GitHub the issue itself.
+    pub notify: Notify,
+}
+
+impl Action for Gate {
+    fn describe(&self) -> String {
+        let rust = if self.require_rust {
+            ", and Rust packages seen in every platform"
+        } else {
+            ""
+        };
+        if self.enforce {
+            format!(
+                "gate: no finding of severity {} or above{rust}",
+                self.severity
+            )
+        } else {
+            "report the findings (already published: the gate decided at the first run)".into()
+        }
+    }
+
+    fn hint(&self) -> String {
+        let dir = self
+            .reports
+            .first()
+            .and_then(|r| r.json.parent())
+            .unwrap_or(Path::new("."));
+        format!(
+            "the image failed its checks, so nothing was pushed (reports: {})",
+            dir.display()
+        )
+    }
+
+    fn run(&self, cx: &mut Cx) -> Result<()> {
+        let verdicts = self
+            .reports
+            .iter()
+            .map(|r| {
+                let report = scan::read_report(&r.json)?;
+                Ok(scan::judge(
+                    &r.platform,
+                    &report,
+                    self.severity,
+                    self.require_rust,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for v in &verdicts {
+            println!(
+                "scanned {}: {} OS packages, {} Rust packages; findings {:?}",
+                v.platform, v.os_packages, v.rust_packages, v.counts
+            );
+        }
+        if let Some(actions) = cx.actions() {
+            actions.add_summary(&scan::summary(self.severity, &verdicts))?;
+        }
+        let failures: Vec<String> = verdicts.iter().flat_map(Verdict::failures).collect();
+        let index = cx.bindings.index.clone().unwrap_or_default();
+        cx.bindings.scan = Some(Judged {
+            gate: self.severity,
+            verdicts: verdicts.clone(),
+        });
+        if failures.is_empty() {
+            return Ok(());
+        }
+        if !self.enforce {
+            for f in &failures {
+                github::warning(&format!("published image: {f}"));
+            }
+            return Ok(());
+        }
+        self.notify_failure(&verdicts, &index);
+        bail!("{}", failures.join("; "))
+    }
+}
+
+impl Gate {
+    fn notify_failure(&self, verdicts: &[Verdict], index: &str) {
+        let blocking: Vec<Verdict> = verdicts
+            .iter()
+            .filter(|v| !v.blocking.is_empty())
+            .cloned()
+            .collect();
+        if blocking.is_empty() {
+            return;
+        }
+        let why = format!(
+            "The release gate ({}) stopped this version: nothing was published. Build {index}.",
+            self.severity
+        );
+        let issue =
+            notify::findings_issue(&self.notify.image, &self.notify.version, &blocking, &why);
+        self.notify.send(&issue);
+    }
+}
+
+/// A rescan's verdict on one published version: its SARIF files named for the Security tab
+/// (GitHub keeps one analysis per category), its findings at `severity` or above reported
+/// (an issue per version).
+#[derive(Debug, Clone, Serialize)]
+pub struct Rescanned {
+    pub version: String,
+    pub severity: Severity,
+    pub reports: Vec<ReportFiles>,
+    pub sarif_dir: PathBuf,
+    pub notify: Notify,
+}
+
+impl Action for Rescanned {
+    fn describe(&self) -> String {
+        format!(
+            "judge {}: report findings of {} or above",
+            self.version, self.severity
+        )
+    }
+
+    fn hint(&self) -> String {
+        format!(
+            "the rescan of {} could not be reported: its reports are in {}",
+            self.version,
+            self.sarif_dir.display()
+        )
+    }
+
+    fn run(&self, _: &mut Cx) -> Result<()> {
+        std::fs::create_dir_all(&self.sarif_dir)?;
+        let mut found = Vec::new();
+        for r in &self.reports {
+            self.categorise(r)?;
+            let verdict = scan::judge(
+                &r.platform,
+                &scan::read_report(&r.json)?,
+                self.severity,
+                false,
+            );
+            if !verdict.blocking.is_empty() {
+                found.push(Verdict {
+                    findings: verdict.blocking.clone(),
+                    ..verdict
+                });
+            }
+        }
+        if found.is_empty() {
+            println!("{}: no finding of {} or above", self.version, self.severity);
+            return Ok(());
+        }
+        let count: usize = found.iter().map(|v| v.blocking.len()).sum();
+        github::warning(&format!(
+            "{}:{} has {count} finding(s) of {} or above since its release",
+            self.notify.image, self.version, self.severity
+        ));
+        let why = format!(
+            "The weekly rescan with today's vulnerability database found {} or higher \
+             findings in this published image.",
+            self.severity
+        );
+        let issue = notify::findings_issue(&self.notify.image, &self.version, &found, &why);
+        self.notify.send(&issue);
+        Ok(())
+    }
+}
+
+impl Rescanned {
+    /// The SARIF file with a category of its own: `trivy-rescan-<version>-<platform>`.
+    fn categorise(&self, r: &ReportFiles) -> Result<()> {
+        let slug = r.platform.replace('/', "-");
+        let category = format!("trivy-rescan-{}-{slug}", self.version);
+        let mut sarif: serde_json::Value = serde_json::from_slice(&std::fs::read(&r.sarif)?)?;
+        for run in sarif["runs"].as_array_mut().into_iter().flatten() {
+            run["automationDetails"] = serde_json::json!({"id": format!("{category}/")});
+        }
+        let dest = self.sarif_dir.join(format!("{category}.sarif"));
+        std::fs::write(&dest, serde_json::to_vec_pretty(&sarif)?)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,201 @@
+//! Logins into the run's private directory, signatures and attestations with cosign.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::{reference, Action, Cx, Placeholders, Subject, Values};
+use crate::cmd::{Cmd, Secret};
+use crate::sign::{AttestationType, Cosign, Signer};
+
+/// Which tool keeps the login.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoginClient {
+    /// `cosign login`, into `DOCKER_CONFIG`.
+    Cosign,
+    /// `helm registry login`, into `HELM_REGISTRY_CONFIG`; `--insecure` for plain HTTP.
+    Helm { plain_http: bool },
+}
+
+/// A registry login into the run's private directory, the password on stdin.
+#[derive(Debug, Clone, Serialize)]
+pub struct Login {
+    pub client: LoginClient,
+    pub host: String,
+    pub username: String,
+    pub password: Secret,
+}
+
+impl Login {
+    pub fn command(&self, values: &mut dyn Values) -> Result<Cmd> {
+        let dir = values.login_dir()?;
+        let cmd = match &self.client {
+            LoginClient::Cosign => Cmd::new("cosign")
+                .args(["login", &self.host])
+                .env("DOCKER_CONFIG", dir),
+            LoginClient::Helm { plain_http } => {
+                let cmd = Cmd::new("helm")
+                    .env("HELM_REGISTRY_CONFIG", format!("{dir}/registry.json"))
+                    .args(["registry", "login", &self.host]);
+                if *plain_http {
+                    cmd.arg("--insecure")
+                } else {
+                    cmd
+                }
+            }
+        };
+        Ok(cmd
+            .opt("--username", &self.username)
+            .arg("--password-stdin")
+            .stdin_secret(self.password.clone()))
+    }
+}
+
+impl Action for Login {
+    fn describe(&self) -> String {
+        let cmd = self.command(&mut Placeholders).expect("placeholders");
+        format!("login: {cmd}")
+    }
+
+    fn hint(&self) -> String {
+        format!(
+            "{} refused the login: check the token and its `packages: write` permission; \
+             nothing further was published",
+            self.host
+        )
+    }
+
+    fn run(&self, cx: &mut Cx) -> Result<()> {
+        self.command(cx)?.run()
+    }
+}
+
+/// The run's login directory, when cosign was logged in.
+pub fn login_dir(cosign: &Cosign, values: &mut dyn Values) -> Result<Option<String>> {
+    if cosign.logged_in {
+        Ok(Some(values.login_dir()?))
+    } else {
+        Ok(None)
+    }
+}
+
+/// A cosign signature of `subject` (`sha256-<hex>.sig`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Sign {
+    pub cosign: Cosign,
+    pub signer: Signer,
+    pub subject: Subject,
+}
+
+impl Sign {
+    pub fn command(&self, values: &mut dyn Values) -> Result<Cmd> {
+        let target = reference(&self.subject, values)?;
+        let login = login_dir(&self.cosign, values)?;
+        Ok(self.cosign.sign(&self.signer, &target, login.as_deref()))
+    }
+}
+
+impl Action for Sign {
+    fn describe(&self) -> String {
+        let cmd = self.command(&mut Placeholders).expect("placeholders");
+        format!("sign {}: {cmd}", self.subject.what())
+    }
+
+    fn hint(&self) -> String {
+        format!(
+            "cosign could not sign {}: check COSIGN_PRIVATE_KEY and COSIGN_PASSWORD (or the \
+             job's `id-token: write`); nothing further was published, and no chart is \
+             published for an unsigned image. Re-running the release finishes it",
+            self.subject.what()
+        )
+    }
+
+    fn run(&self, cx: &mut Cx) -> Result<()> {
+        self.command(cx)?.run()
+    }
+}
+
+/// A signed attestation of `subject` with `predicate` (`sha256-<hex>.att`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Attest {
+    pub cosign: Cosign,
+    pub signer: Signer,
+    pub kind: AttestationType,
+    pub predicate: PathBuf,
+    pub subject: Subject,
+}
+
+impl Attest {
+    pub fn command(&self, values: &mut dyn Values) -> Result<Cmd> {
+        let target = reference(&self.subject, values)?;
+        let login = login_dir(&self.cosign, values)?;
+        Ok(self.cosign.attest(
+            &self.signer,
+            self.kind,
+            &self.predicate,
+            &target,
+            login.as_deref(),
+        ))
+    }
+
+    fn what(&self) -> String {
+        format!("the {} of {}", self.kind.what(), self.subject.what())
+    }
+}
+
+impl Action for Attest {
+    fn describe(&self) -> String {
+        let cmd = self.command(&mut Placeholders).expect("placeholders");
+        format!("attest {}: {cmd}", self.what())
+    }
+
+    fn hint(&self) -> String {
+        format!(
+            "cosign could not attest {}: check COSIGN_PRIVATE_KEY and COSIGN_PASSWORD (or the \
+             job's `id-token: write`); nothing further was published, and no chart is \
+             published for an unsigned image. Re-running the release finishes it",
+            self.what()
+        )
+    }
+
+    fn run(&self, cx: &mut Cx) -> Result<()> {
+        self.command(cx)?.run()
+    }
+}
+
+/// The public half of the signing key, for checking the release's own signatures.
+#[derive(Debug, Clone, Serialize)]
+pub struct DerivePublicKey {
+    pub key: Secret,
+    pub password: Secret,
+    pub out: PathBuf,
+}
+
+impl DerivePublicKey {
+    pub fn command(&self) -> Cmd {
+        Cmd::new("cosign")
+            .args(["public-key", "--key", "env://COSIGN_PRIVATE_KEY"])
+            .opt("--outfile", self.out.display().to_string())
+            .secret_env("COSIGN_PRIVATE_KEY", self.key.clone())
+            .secret_env("COSIGN_PASSWORD", self.password.clone())
+    }
+}
+
+impl Action for DerivePublicKey {
+    fn describe(&self) -> String {
+        format!("public key: {}", self.command())
+    }
+
+    fn hint(&self) -> String {
+        "cosign could not derive the public key from COSIGN_PRIVATE_KEY: check the key and \
+         COSIGN_PASSWORD; the release is published, `cargo xtask verify-release --key \
+         cosign.pub` checks it"
+            .into()
+    }
+
+    fn run(&self, _: &mut Cx) -> Result<()> {
+        self.command().run()
+    }
+}

@@ -1,0 +1,412 @@
+//! The checks of `verify-release`: each records its verdict, passing or not, and the report
+//! lists them all.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{bail, ensure, Context, Result};
+use serde::Serialize;
+
+use super::{reference, Action, Bound, ChartPublished, Cx, Placeholders, Status, Subject, Values};
+use crate::chart;
+use crate::cmd::Cmd;
+use crate::layout;
+use crate::registry::{Registry, Repository};
+use crate::scan::SBOM_ARTIFACT_TYPE;
+use crate::sign::{AttestationType, Cosign, Verifier};
+
+/// Resolves the version tags to one index with every platform and the right labels; learns
+/// the index and platform digests.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResolveRelease {
+    pub repository: Repository,
+    pub tags: Vec<String>,
+    pub platforms: Vec<String>,
+    pub version: String,
+}
+
+impl Action for ResolveRelease {
+    fn describe(&self) -> String {
+        format!(
+            "resolve {}:{} to one index with every platform and its labels",
+            self.repository,
+            self.tags.join(", ")
+        )
+    }
+
+    fn hint(&self) -> String {
+        format!(
+            "{} does not serve release {} as published: re-run the release (it finishes what a \
+             failed run left out)",
+            self.repository, self.version
+        )
+    }
+
+    fn run(&self, cx: &mut Cx) -> Result<()> {
+        let registry = cx.registry(&self.repository);
+        let digest = self.one_digest(&registry)?;
+        let (bytes, _) = registry
+            .manifest(&self.repository.digest(&digest))?
+            .context("the index vanished")?;
+        let served: BTreeMap<String, String> =
+            layout::index_platforms(&bytes)?.into_iter().collect();
+        for p in &self.platforms {
+            let manifest = served
+                .get(p)
+                .with_context(|| format!("{}@{digest} has no {p} image", self.repository))?;
+            let revision = platform_revision(&registry, manifest, &self.version)?;
+            eprintln!("    {p}: {manifest}, commit {revision}");
+            cx.bindings.platforms.insert(p.clone(), manifest.clone());
+        }
+        cx.bindings.index = Some(digest.clone());
+        cx.pass(&self.describe(), &digest);
+        Ok(())
+    }
+}
+
+impl ResolveRelease {
+    /// The digest every version tag names.
+    fn one_digest(&self, registry: &Registry) -> Result<String> {
+        let mut digest: Option<String> = None;
+        for tag in &self.tags {
+            let found = registry.digest_of(tag)?.with_context(|| {
+                format!("{}:{tag} does not exist: the release was not published (or the package is private and no credentials were given)", self.repository)
+            })?;
+            if let Some(first) = &digest {
+                ensure!(
+                    *first == found,
+                    "{}:{tag} is {found}, but {} is {first}",
+                    self.repository,
+                    self.tags[0]
+                );
+            }
+            digest = Some(found);
+        }
+        digest.context("no version tag to resolve")
+    }
+}
+
+/// The platform image's revision label, after checking its version label.
+fn platform_revision(registry: &Registry, manifest: &str, version: &str) -> Result<String> {
+    let labels = registry.labels(manifest)?;
+    let label = |k: &str| {
+        labels
+            .get(&format!("org.opencontainers.image.{k}"))
+            .cloned()
+    };
+    let labelled = label("version").unwrap_or_default();
+    ensure!(
+        labelled == version,
+        "{}@{manifest} is labelled version `{labelled}`, not {version}",
+        registry.repository
+    );
+    Ok(label("revision").unwrap_or_else(|| "?".into()))
+}
+
+/// A cosign signature of `subject` verifies with the expected key or identity.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifySignature {
+    pub cosign: Cosign,
+    pub verifier: Verifier,
+    pub subject: Subject,
+}
+
+impl VerifySignature {
+    pub fn command(&self, values: &mut dyn Values) -> Result<Cmd> {
+        let target = reference(&self.subject, values)?;
+        let login = super::sign::login_dir(&self.cosign, values)?;
+        Ok(self
+            .cosign
+            .verify(&self.verifier, &target, login.as_deref()))
+    }
+
+    fn what(&self) -> String {
+        format!("signature of {}", self.subject.what())
+    }
+}
+
+impl Action for VerifySignature {
+    fn describe(&self) -> String {
+        let cmd = self.command(&mut Placeholders).expect("placeholders");
+        format!("{}: {cmd}", self.what())
+    }
+
+    fn hint(&self) -> String {
+        format!(
+            "the {} does not verify: the release is not what its signer published, or it is \
+             checked against the wrong key or identity",
+            self.what()
+        )
+    }
+
+    fn run(&self, cx: &mut Cx) -> Result<()> {
+        self.command(cx)?.read()?;
+        cx.pass(&self.what(), "ok");
+        Ok(())
+    }
+}
+
+/// A signed attestation of `subject` of one type verifies.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyAttestation {
+    pub cosign: Cosign,
+    pub verifier: Verifier,
+    pub kind: AttestationType,
+    pub subject: Subject,
+}
+
+impl VerifyAttestation {
+    pub fn command(&self, values: &mut dyn Values) -> Result<Cmd> {
+        let target = reference(&self.subject, values)?;
+        let login = super::sign::login_dir(&self.cosign, values)?;
+        Ok(self
+            .cosign
+            .verify_attestation(&self.verifier, self.kind, &target, login.as_deref()))
+    }
+
+    fn what(&self) -> String {
+        format!(
+            "{} attestation of {}",
+            self.kind.what(),
+            self.subject.what()
+        )
+    }
+}
+
+impl Action for VerifyAttestation {
+    fn describe(&self) -> String {
+        let cmd = self.command(&mut Placeholders).expect("placeholders");
+        format!("{}: {cmd}", self.what())
+    }
+
+    fn hint(&self) -> String {
+        format!(
+            "the {} does not verify: re-run the release (it attests what a failed run left \
+             out), or check against the right key or identity",
+            self.what()
+        )
+    }
+
+    fn run(&self, cx: &mut Cx) -> Result<()> {
+        self.command(cx)?.read()?;
+        cx.pass(&self.what(), "ok");
+        Ok(())
+    }
+}
+
+/// Each platform has a CycloneDX SBOM referrer.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckSboms {
+    pub repository: Repository,
+    pub platforms: Vec<String>,
+}
+
+impl Action for CheckSboms {
+    fn describe(&self) -> String {
+        format!(
+            "SBOM referrers of {} for {}",
+            self.repository,
+            self.platforms.join(", ")
+        )
+    }
+
+    fn hint(&self) -> String {
+        "an SBOM referrer is missing: re-run the release (cargo xtask release-image finishes \
+         what a failed run left out)"
+            .into()
+    }
+
+    fn run(&self, cx: &mut Cx) -> Result<()> {
+        let registry = cx.registry(&self.repository);
+        for p in &self.platforms {
+            let digest = cx.bindings.digest(&Bound::Platform(p.clone()))?;
+            let found = registry.referrers(&digest, SBOM_ARTIFACT_TYPE)?;
+            ensure!(
+                !found.is_empty(),
+                "{}@{digest} ({p}) has no CycloneDX SBOM referrer",
+                self.repository
+            );
+        }
+        cx.pass(&self.describe(), "one SBOM per platform");
+        Ok(())
+    }
+}
+
+/// The published chart pins exactly the image index; learns the chart's digest.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResolveChart {
+    pub repository: Repository,
+    pub version: String,
+    pub image: Repository,
+    /// The image tag the chart must name (`1.2.3`).
+    pub tag: String,
+}
+
+impl Action for ResolveChart {
+    fn describe(&self) -> String {
+        format!(
+            "{}:{} pins {}:{}@{}",
+            self.repository,
+            self.version,
+            self.image,
+            self.tag,
+            Bound::Index.placeholder()
+        )
+    }
+
+    fn hint(&self) -> String {
+        format!(
+            "the chart {}:{} does not deploy the released image: do not install it",
+            self.repository, self.version
+        )
+    }
+
+    fn run(&self, cx: &mut Cx) -> Result<()> {
+        let registry = cx.registry(&self.repository);
+        let (manifest, digest) = registry
+            .manifest(&self.repository.tag(&self.version))?
+            .with_context(|| {
+                format!(
+                    "{}:{} does not exist: the chart was not published",
+                    self.repository, self.version
+                )
+            })?;
+        let layer = chart::chart_layer(&manifest).context("the chart manifest holds no chart")?;
+        let pinned = chart::packaged_image(&registry.blob(&layer)?)?;
+        let index = cx.bindings.digest(&Bound::Index)?;
+        ensure!(
+            pinned.repository == self.image.to_string()
+                && pinned.tag == self.tag
+                && pinned.digest == index,
+            "the chart deploys {}:{}@{}, not {}:{}@{index}",
+            pinned.repository,
+            pinned.tag,
+            pinned.digest,
+            self.image,
+            self.tag
+        );
+        let detail = format!(
+            "{}@{digest} pins {}:{}@{index}",
+            self.repository, self.image, self.tag
+        );
+        cx.bindings.chart = Some(ChartPublished {
+            digest,
+            pushed: false,
+        });
+        cx.pass(&self.describe(), &detail);
+        Ok(())
+    }
+}
+
+/// What an anonymous client can pull: the image by digest, or the chart by tag.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pullable {
+    Digest(Bound),
+    Tag(String),
+}
+
+/// An anonymous pull, as a cluster without credentials does it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnonymousPull {
+    pub repository: Repository,
+    pub target: Pullable,
+    /// Where the package is made public.
+    pub settings: String,
+    pub required: bool,
+}
+
+impl AnonymousPull {
+    fn shown(&self, values: &dyn Values) -> Result<String> {
+        Ok(match &self.target {
+            Pullable::Digest(d) => format!("{}@{}", self.repository, values.digest(d)?),
+            Pullable::Tag(t) => format!("{}:{t}", self.repository),
+        })
+    }
+}
+
+impl Action for AnonymousPull {
+    fn describe(&self) -> String {
+        let shown = self.shown(&Placeholders).expect("placeholders");
+        format!("pull {shown} without a login")
+    }
+
+    fn hint(&self) -> String {
+        format!(
+            "make the package public once at {}, then re-run this job alone (the release is \
+             otherwise complete); a private organisation sets the repository variable \
+             PUBLIC_CHECK=skip",
+            self.settings
+        )
+    }
+
+    fn run(&self, cx: &mut Cx) -> Result<()> {
+        let shown = self.shown(cx)?;
+        let target = match &self.target {
+            Pullable::Digest(d) => self.repository.digest(&cx.bindings.digest(d)?),
+            Pullable::Tag(t) => self.repository.tag(t),
+        };
+        let what = format!("anonymous pull of {shown}");
+        let why = match Registry::anonymous(&self.repository).manifest(&target) {
+            Ok(Some(_)) => {
+                cx.pass(&what, "public");
+                return Ok(());
+            }
+            Ok(None) => "not found".to_string(),
+            Err(e) => format!("{e:#}"),
+        };
+        let message = format!("{shown} cannot be pulled without a login ({why})");
+        if self.required {
+            bail!(message)
+        }
+        let message = format!("{message}: {}", self.hint());
+        crate::github::warning(&message);
+        cx.record(&what, Status::Warned, &message);
+        Ok(())
+    }
+}
+
+/// The verification report: every check, passing or not.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordVerification {
+    pub path: PathBuf,
+}
+
+impl Action for RecordVerification {
+    fn describe(&self) -> String {
+        format!("report {}", self.path.display())
+    }
+
+    fn hint(&self) -> String {
+        format!(
+            "{} could not be written; the checks above are the report",
+            self.path.display()
+        )
+    }
+
+    fn run(&self, cx: &mut Cx) -> Result<()> {
+        let b = &cx.bindings;
+        let failed = b.checks.iter().filter(|c| c.status == Status::Failed);
+        let report = serde_json::json!({
+            "passed": failed.count() == 0,
+            "index_digest": b.index,
+            "platforms": b.platforms,
+            "chart_digest": b.chart.as_ref().map(|c| c.digest.clone()),
+            "checks": b.checks,
+        });
+        crate::record::write(&self.path, &report)?;
+        println!("\nverification ({}):", self.path.display());
+        for c in &b.checks {
+            let mark = match c.status {
+                Status::Ok => "ok  ",
+                Status::Warned => "WARN",
+                Status::Failed => "FAIL",
+            };
+            println!("  {mark} {}", c.what);
+            if c.status != Status::Ok {
+                println!("       {}", c.detail);
+            }
+        }
+        Ok(())
+    }
+}
