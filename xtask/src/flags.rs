@@ -114,9 +114,13 @@ pub struct WorkflowSim {
     /// The release tag the event names (it is created in the simulated checkout).
     #[arg(long, default_value = "v1.2.3")]
     pub tag: String,
-    /// Mark the GitHub release (or the dispatch) as a pre-release.
+    /// Mark the GitHub release (of a dispatch: the tag's) as a pre-release.
     #[arg(long)]
     pub prerelease: bool,
+    /// The ref a dispatch is started from (default: the tag, `refs/tags/<tag>`; e.g.
+    /// `refs/heads/main` to see it refused).
+    #[arg(long)]
+    pub git_ref: Option<String>,
     /// Build the small fixture app instead of the operator (seconds instead of minutes).
     #[arg(long)]
     pub fixture_app: bool,

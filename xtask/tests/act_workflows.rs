@@ -1,20 +1,20 @@
 //! The workflows' own logic, executed before GitHub runs it: `release.yml` and `ci.yml` run
 //! with act (host mode) against the local environment, every action served by a stand-in
-//! (xtask/tests/fixtures/actions), the registry reached through the repository variables the
-//! workflows read, GITHUB_TOKEN the registry's credential. Each scenario is checked in the
-//! registry and in act's log. Where act is not GitHub (OIDC, the cache service, code
-//! scanning), the run's summary says so.
+//! (xtask/tests/fixtures/actions) that refuses what the real action refuses. Each job gets
+//! what GitHub gives it and no more (its token's permissions, an OIDC identity only with
+//! `id-token: write`), GHCR and GitHub's API are stood in for and refuse what they refuse.
+//! Each scenario is checked in the registry, in what the API stand-in recorded, and in act's
+//! log.
 
 mod support;
 
 use kube9_devenv::workflow_sim::{Event, RunOptions, Sim, SimRun};
-use support::fakes::FakeGithub;
 use support::*;
 
-/// A simulation of its own and the registry paths its workflows publish to.
-fn simulation(name: &str, github_api: &str) -> (Sim, String, String) {
-    let sim = Sim::new(&temp_dir(name), &env(), github_api).unwrap();
-    let base = format!("{}/{}", env().auth_registry, unique(name));
+/// A simulation of `revision` and the registry paths its workflows publish to ("GHCR").
+fn simulation_at(name: &str, revision: &str) -> (Sim, String, String) {
+    let sim = Sim::at(&temp_dir(name), &env(), revision).unwrap();
+    let base = format!("{}/{}", sim.ghcr(), unique(name));
     (
         sim,
         format!("{base}/kube9-operator"),
@@ -22,8 +22,12 @@ fn simulation(name: &str, github_api: &str) -> (Sim, String, String) {
     )
 }
 
-/// The repository variables pointing the workflows at the local registry. The registry wants
-/// a login even to pull, so the last check only warns.
+fn simulation(name: &str) -> (Sim, String, String) {
+    simulation_at(name, "HEAD")
+}
+
+/// The repository variables pointing the workflows at the local "GHCR". The packages there
+/// want a login even to pull, so the last check only warns.
 fn vars<'a>(image: &'a str, charts: &'a str, db: &'a str) -> Vec<(&'static str, &'a str)> {
     vec![
         ("IMAGE_REPOSITORY", image),
@@ -33,14 +37,15 @@ fn vars<'a>(image: &'a str, charts: &'a str, db: &'a str) -> Vec<(&'static str, 
     ]
 }
 
-/// Tags and the digest each points to, read with the registry's credential.
-fn registry_state(repository: &str) -> Vec<(String, String)> {
+/// Tags and the digest each points to, read behind the GHCR stand-in with the registry's
+/// own credential.
+fn registry_state(sim: &Sim, repository: &str) -> Vec<(String, String)> {
     let env = env();
     let registry = kube9_release::registry::Registry::new(
-        kube9_release::registry::Repository::parse(repository).unwrap(),
+        kube9_release::registry::Repository::parse(&sim.behind_ghcr(repository)).unwrap(),
         Some(&kube9_release::registry::Credentials {
             username: env.auth_user.clone(),
-            password: kube9_release::cmd::Secret::new(env.auth_password().clone()),
+            password: kube9_release::cmd::Secret::new(env.auth_password()),
         }),
         Default::default(),
     );
@@ -71,7 +76,7 @@ const RELEASE_STEP: &str = "Build, scan, publish and sign the image";
 #[test]
 fn the_release_workflow_runs_end_to_end_and_again_and_for_a_github_prerelease() {
     let env = env();
-    let (sim, image, charts) = simulation("sim-release", "http://127.0.0.1:9");
+    let (sim, image, charts) = simulation("sim-release");
     let chart_repo = format!("{}/kube9-operator", charts.trim_start_matches("oci://"));
     let vars = vars(&image, &charts, &env.trivy_db_repository);
 
@@ -90,21 +95,37 @@ fn the_release_workflow_runs_end_to_end_and_again_and_for_a_github_prerelease() 
     assert!(first.success, "the release failed");
     assert_eq!(first.jobs(), ["image", "chart", "verify"]);
     assert!(first.succeeded("image", RELEASE_STEP));
-    assert!(first.ran("image", "Build provenance"));
+    assert!(first.succeeded("image", "Log in for the build provenance"));
+    assert!(first.succeeded("image", "Build provenance"));
+    assert!(first.succeeded("image", "Log out"));
+    assert!(first.succeeded("image", "Move the floating tags"));
     assert!(!first.ran("image", "Say when a scan report could not be uploaded"));
     let categories: Vec<&str> = first.outbox.sarif.iter().map(|s| s.0.as_str()).collect();
     assert_eq!(categories, ["trivy-linux-amd64", "trivy-linux-arm64"]);
-    let state = registry_state(&image);
+    assert_eq!(
+        sim.github().analyses().len(),
+        2,
+        "both reached code scanning"
+    );
+    let state = registry_state(&sim, &image);
     let published = digest(&state, "v1.2.3");
     for tag in ["1.2.3", "1.2", "1", "latest"] {
         assert_eq!(digest(&state, tag), published, "{tag}");
     }
-    // The digest the image job output is the one provenance was asked for and the chart pins.
+    // The digest the image job output is the one provenance was attested for (with GitHub,
+    // and pushed to the registry), the one the chart pins, and what verify checked.
     assert_eq!(
         first.outbox.attestations,
         [(image.clone(), published.clone(), "true".into())]
     );
-    let chart = registry_state(&chart_repo);
+    assert_eq!(sim.github().attestations().len(), 1);
+    let hex = published.trim_start_matches("sha256:");
+    assert!(state.iter().any(|(t, _)| *t == format!("sha256-{hex}.att")));
+    assert!(
+        first.log.contains("ok  build provenance of the index"),
+        "verified"
+    );
+    let chart = registry_state(&sim, &chart_repo);
     assert!(chart.iter().any(|(t, _)| t == "1.2.3"), "{chart:?}");
     assert!(first.log.contains(&format!(
         "published chart {charts}/kube9-operator version 1.2.3 -> {image}:1.2.3@{published}"
@@ -118,13 +139,14 @@ fn the_release_workflow_runs_end_to_end_and_again_and_for_a_github_prerelease() 
         !again.log.contains("docker buildx build"),
         "nothing was built again"
     );
+    assert!(!again.ran("image", "Build provenance"), "attested once");
     assert_eq!(
-        registry_state(&image),
+        registry_state(&sim, &image),
         state,
         "the image repository is unchanged"
     );
     assert_eq!(
-        registry_state(&chart_repo),
+        registry_state(&sim, &chart_repo),
         chart,
         "the chart repository is unchanged"
     );
@@ -152,7 +174,7 @@ fn the_release_workflow_runs_end_to_end_and_again_and_for_a_github_prerelease() 
     assert!(run.failed("image", "Upload the linux/amd64 scan"));
     assert!(run.succeeded("image", "Say when a scan report could not be uploaded"));
     assert_eq!(run.jobs(), ["image", "chart", "verify"]);
-    let after = registry_state(&image);
+    let after = registry_state(&sim, &image);
     assert_ne!(digest(&after, "v1.3.0"), published);
     for tag in ["1.2", "1", "latest"] {
         assert_eq!(digest(&after, tag), published, "{tag} did not move");
@@ -163,8 +185,7 @@ fn the_release_workflow_runs_end_to_end_and_again_and_for_a_github_prerelease() 
 #[test]
 fn a_critical_finding_fails_the_image_job_keeps_both_reports_and_publishes_nothing() {
     let env = env();
-    let (github, api) = FakeGithub::start();
-    let (sim, image, charts) = simulation("sim-critical", &api);
+    let (sim, image, charts) = simulation("sim-critical");
     sim.use_fixture_app(true).unwrap();
     sim.tag("v1.0.0").unwrap();
     let event = Event::Release {
@@ -187,11 +208,11 @@ fn a_critical_finding_fails_the_image_job_keeps_both_reports_and_publishes_nothi
     assert!(!run.ran("image", "Build provenance"));
     assert_eq!(run.jobs(), ["image"], "neither the chart nor the check ran");
     assert_eq!(
-        registry_state(&image),
+        registry_state(&sim, &image),
         Vec::<(String, String)>::new(),
         "nothing was pushed"
     );
-    let issues = github.issues.lock().unwrap();
+    let issues = sim.github().issues();
     assert_eq!(issues.len(), 1, "developers hear of it");
     assert!(issues[0]["body"]
         .as_str()
@@ -202,12 +223,12 @@ fn a_critical_finding_fails_the_image_job_keeps_both_reports_and_publishes_nothi
 #[test]
 fn a_dispatch_with_an_invalid_version_is_refused_before_anything_is_built() {
     let env = env();
-    let (sim, image, charts) = simulation("sim-dispatch", "http://127.0.0.1:9");
+    let (sim, image, charts) = simulation("sim-dispatch");
     // Even with a tag of that name, `v1.2` is no release version.
     sim.tag("v1.2").unwrap();
     let event = Event::Dispatch {
         version: "v1.2".into(),
-        prerelease: false,
+        git_ref: "refs/tags/v1.2".into(),
     };
     let vars = vars(&image, &charts, &env.trivy_db_repository);
     let options = RunOptions {
@@ -227,12 +248,61 @@ fn a_dispatch_with_an_invalid_version_is_refused_before_anything_is_built() {
         "nothing was built"
     );
     assert_eq!(run.jobs(), ["image"]);
-    assert_eq!(registry_state(&image), Vec::<(String, String)>::new());
+    assert_eq!(registry_state(&sim, &image), Vec::<(String, String)>::new());
 }
 
 #[test]
-fn a_pull_request_builds_and_scans_without_pushing() {
-    let (sim, _, _) = simulation("sim-pr", "http://127.0.0.1:9");
+fn a_dispatch_signs_only_from_its_tag_and_asks_github_whether_it_is_a_prerelease() {
+    let env = env();
+    let (sim, image, charts) = simulation("sim-dispatch-ref");
+    sim.use_fixture_app(false).unwrap();
+    sim.tag("v2.0.0").unwrap();
+    let vars = vars(&image, &charts, &env.trivy_db_repository);
+    let options = RunOptions {
+        vars: &vars,
+        ..Default::default()
+    };
+    // Started from main, it would sign as main's workflow: refused before anything is built.
+    sim.github().publish_release("v2.0.0", true);
+    let from_main = Event::Dispatch {
+        version: "v2.0.0".into(),
+        git_ref: "refs/heads/main".into(),
+    };
+    let run = sim.run(&from_main, &options).unwrap();
+    report(&run);
+    assert!(!run.success);
+    assert!(run.failed("image", RELEASE_STEP));
+    assert!(
+        run.log
+            .contains("gh workflow run release.yml --ref v2.0.0 -f version=v2.0.0"),
+        "the fix is named"
+    );
+    assert!(!run.log.contains("docker buildx build"));
+    assert_eq!(registry_state(&sim, &image), Vec::<(String, String)>::new());
+
+    // From the tag it signs as the tag's workflow; the GitHub release says pre-release, so
+    // no floating tag moves though nobody ticked a box.
+    let from_tag = Event::Dispatch {
+        version: "v2.0.0".into(),
+        git_ref: "refs/tags/v2.0.0".into(),
+    };
+    let run = sim.run(&from_tag, &options).unwrap();
+    report(&run);
+    assert!(run.success, "the dispatch from the tag failed");
+    assert!(run
+        .log
+        .contains("the GitHub release of v2.0.0 is a pre-release"));
+    let state = registry_state(&sim, &image);
+    assert!(state.iter().any(|(t, _)| t == "v2.0.0"), "{state:?}");
+    assert!(
+        state.iter().all(|(t, _)| t != "latest" && t != "2"),
+        "{state:?}"
+    );
+}
+
+#[test]
+fn a_pull_request_builds_and_scans_without_pushing_or_a_signer() {
+    let (sim, _, _) = simulation("sim-pr");
     sim.use_fixture_app(false).unwrap();
     let db = env().trivy_db_repository;
     let options = RunOptions {
@@ -250,4 +320,50 @@ fn a_pull_request_builds_and_scans_without_pushing() {
     assert!(run.log.contains("--no-push: nothing was published"));
     assert!(run.log.contains("Rust packages"), "it scanned");
     assert!(!run.log.contains("cosign"), "nothing was signed");
+}
+
+/// The simulation is as strict as GitHub: the workflows and release tool of 090486b, which
+/// passed the earlier (kind) simulation, fail here exactly where GitHub failed them: the
+/// pull-request image job (no signer in a job without `id-token: write`) and the release's
+/// provenance step (no login in ~/.docker/config.json).
+#[test]
+fn the_workflows_of_090486b_fail_here_where_github_failed_them() {
+    let env = env();
+    let (sim, image, charts) = simulation_at("sim-strict", "090486b");
+    sim.use_fixture_app(false).unwrap();
+    let db = env.trivy_db_repository.clone();
+    let pr = RunOptions {
+        vars: &[("TRIVY_DB_REPOSITORY", &db)],
+        job: Some("image"),
+        ..Default::default()
+    };
+    let run = sim.run(&Event::PullRequest, &pr).unwrap();
+    report(&run);
+    assert!(!run.success, "the pull-request image job passed");
+    assert!(run.failed(
+        "pull-request image (build and scan, no push)",
+        "Build and scan"
+    ));
+    assert!(run.log.contains("nothing to sign with"), "GitHub's failure");
+
+    sim.tag("v1.0.0").unwrap();
+    let vars = vars(&image, &charts, &db);
+    let options = RunOptions {
+        vars: &vars,
+        ..Default::default()
+    };
+    let release = Event::Release {
+        tag: "v1.0.0".into(),
+        prerelease: false,
+    };
+    let run = sim.run(&release, &options).unwrap();
+    report(&run);
+    assert!(!run.success, "the release passed");
+    assert!(run.succeeded("image", RELEASE_STEP));
+    assert!(run.failed("image", "Build provenance"));
+    assert!(
+        run.log.contains("No credential file found at "),
+        "GitHub's failure, in the action's words"
+    );
+    assert_eq!(run.jobs(), ["image"], "the chart never published");
 }

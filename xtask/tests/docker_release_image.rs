@@ -531,6 +531,38 @@ fn a_rate_limiting_registry_is_retried_with_backoff() {
 }
 
 #[test]
+fn a_registry_whose_referrers_api_redirects_or_rate_limits_still_gets_every_sbom() {
+    use kube9_release::registry::{Registry, Repository};
+    let env = env();
+    let source = fixture_image_repo("rootfs-high", "referrers");
+    let proxy = fakes::ghcr_referrers_proxy(&env.registry.address());
+    let path = format!("test/{}", unique("referrers"));
+    let repo = format!("{}/{path}", proxy.address);
+    let out = ok(&mut release_image_cmd(&source, "v1.0.0", &repo));
+    assert!(
+        *proxy.refused.lock().unwrap() >= 2,
+        "it was answered with a redirect and a 429"
+    );
+    assert!(out.contains("reading the referrers tag instead"), "{out}");
+    // Every platform's SBOM is listed in the referrers tag schema, as on GHCR.
+    let direct =
+        Registry::anonymous(&Repository::parse(&format!("{}/{path}", env.registry)).unwrap());
+    for p in &image_record(&source).platforms {
+        let sboms = direct
+            .referrers(&p.manifest, "application/vnd.cyclonedx+json")
+            .unwrap();
+        assert_eq!(sboms.len(), 1, "{}", p.platform);
+    }
+    // A re-run finds them through the same answers and attaches nothing again.
+    let again = ok(&mut release_image_cmd(&source, "v1.0.0", &repo));
+    assert!(
+        again.contains("already holds this commit's build"),
+        "{again}"
+    );
+    assert!(!again.contains("as a referrer"), "{again}");
+}
+
+#[test]
 fn authenticated_registry_works_with_credentials_only_and_never_shows_the_token() {
     let env = env();
     let source = fixture_release_repo("rootfs-high", "auth");
@@ -593,7 +625,7 @@ fn authenticated_registry_works_with_credentials_only_and_never_shows_the_token(
     assert!(log.contains("cannot be pulled without a login"), "{log}");
     assert!(log.contains("re-run this job alone"), "{log}");
     assert!(
-        log.contains("2 of 9 checks failed"),
+        log.contains("2 of 12 checks failed"),
         "only the anonymous pulls fail: {log}"
     );
     let private = run(verify_release_cmd("v1.0.0", &repo, &charts)
@@ -886,25 +918,19 @@ fn a_wrong_key_password_stops_the_release_before_its_chart_and_a_rerun_finishes_
         "{log}"
     );
     assert_eq!(tags(&chart_repo), Vec::<String>::new(), "no chart");
-    assert!(release_tags(&repo).contains(&"v1.0.0".to_string()));
-    assert!(
-        !tags(&repo).iter().any(|t| t.ends_with(".sig")),
-        "nothing was signed"
-    );
+    // The bytes are in the registry by digest, but no tag names them: nothing a user pulls
+    // by tag is unsigned.
+    assert_eq!(tags(&repo), Vec::<String>::new(), "the tags are unchanged");
 
+    // A re-run builds the same bytes again (one commit, one digest), uploads none of them,
+    // and finishes: signatures, then tags, then the chart.
     let again = ok(&mut release_cmd(&source, "v1.0.0", &repo, &charts));
-    assert!(
-        again.contains("already holds this commit's build"),
-        "{again}"
-    );
-    assert!(
-        !again.contains("docker buildx build"),
-        "nothing was rebuilt: {again}"
-    );
+    assert!(again.contains("uploaded 0 blobs (0 bytes)"), "{again}");
     assert!(
         tags(&repo).iter().any(|t| t.ends_with(".sig")),
         "signed now"
     );
+    assert!(release_tags(&repo).contains(&"v1.0.0".to_string()));
     assert_eq!(release_tags(&chart_repo), ["1.0.0"]);
 
     // Checked against another key, the signatures do not verify, and the report says which.

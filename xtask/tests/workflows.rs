@@ -64,7 +64,6 @@ fn a_release_publishes_the_image_then_the_chart_then_checks_what_users_get() {
     assert_eq!(w["on"]["release"]["types"], json!(["published"]));
     let inputs = &w["on"]["workflow_dispatch"]["inputs"];
     assert_eq!(inputs["version"]["required"], true);
-    assert_eq!(inputs["prerelease"]["type"], "boolean");
     assert_eq!(w["permissions"], json!({}), "nothing is granted by default");
     let jobs = &w["jobs"];
     assert_eq!(jobs["chart"]["needs"], "image");
@@ -88,7 +87,7 @@ fn a_release_publishes_the_image_then_the_chart_then_checks_what_users_get() {
     );
     assert_eq!(
         jobs["verify"]["permissions"],
-        json!({"contents": "read", "packages": "read"})
+        json!({"contents": "read", "packages": "read", "attestations": "read"})
     );
     assert_eq!(jobs["cache"]["permissions"], json!({"contents": "read"}));
 }
@@ -97,6 +96,8 @@ fn a_release_publishes_the_image_then_the_chart_then_checks_what_users_get() {
 fn releases_queue_and_are_never_cancelled() {
     let w = workflow("release.yml");
     assert_eq!(w["concurrency"]["cancel-in-progress"], false);
+    // Without it GitHub keeps one waiting run and cancels the one before: a release lost.
+    assert_eq!(w["concurrency"]["queue"], "max");
     let group = w["concurrency"]["group"].as_str().unwrap();
     // One group for every release (not one per version), another for the cache warm-up.
     assert!(
@@ -309,6 +310,119 @@ fn rescans_run_weekly_with_their_own_permissions() {
     assert_eq!(upload["with"]["sarif_file"], "target/rescan/sarif");
 }
 
+/// The position of the first step of `job` matching `found`.
+fn position(w: &Value, job: &str, found: impl Fn(&Value) -> bool) -> usize {
+    steps(w, job)
+        .iter()
+        .position(found)
+        .unwrap_or_else(|| panic!("{job} has no such step"))
+}
+
+#[test]
+fn the_cache_token_is_exposed_directly_before_the_step_that_uses_it() {
+    for (file, job) in [
+        ("release.yml", "image"),
+        ("release.yml", "cache"),
+        ("ci.yml", "image"),
+    ] {
+        let w = workflow(file);
+        let runtime = position(&w, job, |s| uses(s, "crazy-max/ghaction-github-runtime"));
+        let next = &steps(&w, job)[runtime + 1];
+        assert!(
+            next["run"]
+                .as_str()
+                .is_some_and(|r| r.contains("/debug/kube9-release\" release-image")),
+            "{file} {job}: the setup actions before it never see ACTIONS_RUNTIME_TOKEN: {next}"
+        );
+        let setups = [
+            "docker/setup-buildx-action",
+            "aquasecurity/setup-trivy",
+            "sigstore/cosign-installer",
+        ];
+        for setup in setups {
+            if let Some(at) = steps(&w, job).iter().position(|s| uses(s, setup)) {
+                assert!(
+                    at < runtime,
+                    "{file} {job}: {setup} after the runtime token"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn build_provenance_logs_in_for_its_step_alone_and_floating_tags_move_after_it() {
+    let w = workflow("release.yml");
+    let release = position(&w, "image", |s| s["id"] == "release");
+    let login = position(&w, "image", |s| uses(s, "docker/login-action"));
+    let attest = position(&w, "image", |s| uses(s, "actions/attest-build-provenance"));
+    let logout = position(&w, "image", |s| {
+        s["run"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("docker logout"))
+    });
+    let floating = position(&w, "image", |s| s["name"] == "Move the floating tags");
+    assert!(release < login && login + 1 == attest && attest + 1 == logout && logout < floating);
+    let steps = steps(&w, "image");
+    assert!(steps[release]["run"]
+        .as_str()
+        .unwrap()
+        .contains("--hold-floating-tags"));
+    assert!(!steps[floating]["run"]
+        .as_str()
+        .unwrap()
+        .contains("--hold-floating-tags"));
+    assert_eq!(
+        steps[login]["if"], steps[attest]["if"],
+        "a login only when it attests"
+    );
+    assert_eq!(
+        steps[login]["with"]["password"],
+        "${{ secrets.GITHUB_TOKEN }}"
+    );
+    assert_eq!(
+        steps[logout]["if"],
+        "always() && steps.login.outcome == 'success'"
+    );
+    assert_eq!(steps[attest]["with"]["push-to-registry"], true);
+}
+
+#[test]
+fn cosign_is_a_current_2_x() {
+    for file in workflow_files() {
+        let w = workflow(file.file_name().unwrap().to_str().unwrap());
+        for job in w["jobs"].as_object().unwrap().values() {
+            for step in job["steps"].as_array().unwrap() {
+                if uses(step, "sigstore/cosign-installer") {
+                    // 2.6 or later (cosign-installer's advice); still 2.x, whose .sig/.att
+                    // layout Kyverno, Ratify and CRI-O read from GHCR today.
+                    let release = step["with"]["cosign-release"].as_str().unwrap();
+                    let minor: u32 = release
+                        .strip_prefix("v2.")
+                        .and_then(|r| r.split('.').next())
+                        .and_then(|m| m.parse().ok())
+                        .unwrap_or_else(|| panic!("{release} is not cosign 2.x"));
+                    assert!(minor >= 6, "{release}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_dispatch_asks_github_whether_the_tag_is_a_prerelease() {
+    let w = workflow("release.yml");
+    let inputs = &w["on"]["workflow_dispatch"]["inputs"];
+    assert!(
+        inputs["prerelease"].is_null(),
+        "no box someone may forget to tick"
+    );
+    assert_eq!(
+        w["env"]["RELEASE_PRERELEASE"],
+        "${{ github.event_name == 'release' && (github.event.release.prerelease && 'true' || 'false') || 'github' }}"
+    );
+}
+
 /// `owner/repo[/path] commit verified-on` lines of `.github/action-pins.txt`.
 fn pins() -> Vec<(String, String, String)> {
     std::fs::read_to_string(project_root().join(".github/action-pins.txt"))
@@ -493,7 +607,7 @@ fn the_dockerfile_compiles_every_platform_in_one_stage_with_dependencies_apart()
 fn xtask_commands() -> Vec<Vec<String>> {
     let samples = [
         ("\"$RELEASE_VERSION\"", "v1.2.3".to_string()),
-        ("\"$RELEASE_PRERELEASE\"", "false".to_string()),
+        ("\"$RELEASE_PRERELEASE\"", "github".to_string()),
         ("\"$RELEASE_COMMIT\"", String::new()),
         ("\"$CI_VERSION\"", "v0.0.0-ci.1".to_string()),
         ("\"$CACHE_VERSION\"", "v0.0.0-main.1".to_string()),
@@ -561,10 +675,18 @@ fn the_workflows_call_the_xtask_with_flags_it_has() {
             "no workflow runs `xtask {expected}`: {names:?}"
         );
     }
+    let kube9_release =
+        std::path::Path::new(env!("CARGO_BIN_EXE_xtask")).with_file_name("kube9-release");
+    assert!(
+        kube9_release.is_file(),
+        "{} is not built: cargo build --package kube9-release-cli",
+        kube9_release.display()
+    );
     for command in &commands {
-        // The real command line parser decides; --dry-run keeps it from doing anything. The
-        // environment is the one a runner gives (the cache service's token exposed).
-        let mut cmd = xtask();
+        // The real command line parser of the binary the workflows build decides; --dry-run
+        // keeps it from doing anything. The environment is the one a runner gives (the cache
+        // service's token exposed).
+        let mut cmd = std::process::Command::new(&kube9_release);
         outside_actions(&mut cmd);
         cmd.args(command)
             .env("GITHUB_ACTIONS", "true")

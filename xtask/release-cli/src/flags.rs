@@ -149,12 +149,22 @@ pub struct SignArgs {
     pub no_sign: bool,
 }
 
+/// Whether the release is a pre-release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Prerelease {
+    True,
+    False,
+    /// The GitHub release of the tag says (GitHub's API, with GITHUB_TOKEN).
+    Github,
+}
+
 /// GitHub's view of the release.
 #[derive(Args, Debug, Clone)]
 pub struct GithubRelease {
     /// Marked as a pre-release on GitHub: no floating tag moves, the chart is a pre-release.
-    #[arg(long, value_name = "BOOL", default_value = "false", action = ArgAction::Set)]
-    pub prerelease: bool,
+    /// `github` asks the GitHub release of the tag (a run started by hand).
+    #[arg(long, value_enum, default_value = "false")]
+    pub prerelease: Prerelease,
     /// Require the checkout to be the version's tag (refs/tags/<version>), as on GitHub.
     #[arg(long)]
     pub require_tag: bool,
@@ -195,9 +205,14 @@ pub struct ReleaseImage {
     pub sign: SignArgs,
     #[command(flatten)]
     pub github: GithubRelease,
-    /// Build, check and scan, but publish nothing (pull requests).
+    /// Build, check and scan, but publish nothing (pull requests): nothing is signed either,
+    /// so no signer is needed.
     #[arg(long)]
     pub no_push: bool,
+    /// Publish all but the floating tags (`latest`, `1`, `1.2`); a re-run moves them. The
+    /// release workflow attests build provenance in between.
+    #[arg(long)]
+    pub hold_floating_tags: bool,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -66,6 +66,9 @@ pub struct Cmd {
     pub stdin: Option<Secret>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dir: Option<PathBuf>,
+    /// Start from an empty environment (a simulated runner), not the caller's.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub clean_env: bool,
 }
 
 impl Cmd {
@@ -77,6 +80,7 @@ impl Cmd {
             secret_env: Vec::new(),
             stdin: None,
             dir: None,
+            clean_env: false,
         }
     }
 
@@ -119,6 +123,12 @@ impl Cmd {
         self
     }
 
+    /// Nothing of the caller's environment reaches the program: only what the command names.
+    pub fn clean_env(mut self) -> Self {
+        self.clean_env = true;
+        self
+    }
+
     /// The first words, e.g. `docker buildx build`, for messages.
     pub fn short_name(&self) -> String {
         let mut words = vec![self.program.clone()];
@@ -154,6 +164,9 @@ impl Cmd {
         })?;
         let mut command = Command::new(program);
         command.args(&self.args);
+        if self.clean_env {
+            command.env_clear();
+        }
         for var in SECRET_VARS {
             command.env_remove(var);
         }

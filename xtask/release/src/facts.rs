@@ -11,7 +11,7 @@ use crate::scan::SBOM_ARTIFACT_TYPE;
 
 /// What actions/attest-build-provenance attaches to the index (a Sigstore bundle).
 pub const PROVENANCE_ARTIFACT_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
-use crate::sign::cosign_tag;
+use crate::sign::{cosign_tag, AttestationType};
 use crate::version::ReleaseVersion;
 
 /// The tags, and the published build under the version tag if there is one.
@@ -35,7 +35,7 @@ fn published(registry: &Registry, release: &ReleaseVersion, tags: &[String]) -> 
         .with_context(|| format!("{repo}:{} vanished while it was read", release.tag()))?;
     let platforms = layout::index_platforms(&bytes)?;
     let mut revision = String::new();
-    let (mut sboms, mut attested) = (Vec::new(), Vec::new());
+    let (mut sboms, mut attested, mut signed_platforms) = (Vec::new(), Vec::new(), Vec::new());
     for (platform, manifest) in &platforms {
         let labels = registry.labels(manifest)?;
         revision = labels
@@ -48,19 +48,53 @@ fn published(registry: &Registry, release: &ReleaseVersion, tags: &[String]) -> 
         if tags.contains(&cosign_tag(manifest, "att")) {
             attested.push(platform.clone());
         }
+        if tags.contains(&cosign_tag(manifest, "sig")) {
+            signed_platforms.push(platform.clone());
+        }
     }
-    let provenance = !registry
-        .referrers(&digest, PROVENANCE_ARTIFACT_TYPE)?
-        .is_empty();
     Ok(Published {
-        provenance,
+        provenance: has_provenance(registry, &digest, tags)?,
         signed: tags.contains(&cosign_tag(&digest, "sig")),
+        signed_platforms,
         digest,
         platforms,
         revision,
         sboms,
         attested,
     })
+}
+
+/// GitHub's build provenance (a Sigstore bundle referrer), or the release's own (a cosign
+/// attestation of the index whose predicate is SLSA provenance).
+fn has_provenance(registry: &Registry, index: &str, tags: &[String]) -> Result<bool> {
+    if !registry
+        .referrers(index, PROVENANCE_ARTIFACT_TYPE)?
+        .is_empty()
+    {
+        return Ok(true);
+    }
+    let att = cosign_tag(index, "att");
+    if !tags.contains(&att) {
+        return Ok(false);
+    }
+    let types = attestation_types(registry, &att)?;
+    Ok(types
+        .iter()
+        .any(|t| t == AttestationType::SlsaProvenance.predicate_type()))
+}
+
+/// The predicate types cosign recorded in an attestation tag (`sha256-<hex>.att`).
+pub fn attestation_types(registry: &Registry, att_tag: &str) -> Result<Vec<String>> {
+    let Some((bytes, _)) = registry.manifest(&registry.repository.tag(att_tag))? else {
+        return Ok(Vec::new());
+    };
+    let manifest: oci_client::manifest::OciImageManifest = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{}:{att_tag} is not an attestation", registry.repository))?;
+    Ok(manifest
+        .layers
+        .iter()
+        .filter_map(|l| l.annotations.as_ref()?.get("predicateType").cloned())
+        .collect())
 }
 
 /// Whether the chart of this version is published and signed already.

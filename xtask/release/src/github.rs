@@ -109,9 +109,10 @@ fn encode(text: &str) -> String {
         .replace('\n', "%0A")
 }
 
-/// Prints a failure so that Actions annotates the run with it.
+/// Prints a failure so that Actions annotates the run with it: one line, whatever the error
+/// quotes (a typed version, a tool's output) holds.
 pub fn report_error(error: &anyhow::Error) {
-    let text = format!("{error:#}");
+    let text = crate::text::one_line(&format!("{error:#}"));
     if in_actions() {
         println!("::error::{}", encode(&text));
     }

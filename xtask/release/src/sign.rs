@@ -118,6 +118,8 @@ impl Verifier {
 pub enum AttestationType {
     /// A CycloneDX SBOM.
     CycloneDx,
+    /// SLSA v1 build provenance.
+    SlsaProvenance,
 }
 
 impl AttestationType {
@@ -125,6 +127,15 @@ impl AttestationType {
     fn cosign_type(self) -> &'static str {
         match self {
             AttestationType::CycloneDx => "cyclonedx",
+            AttestationType::SlsaProvenance => "slsaprovenance1",
+        }
+    }
+
+    /// The in-toto predicate type cosign records for it.
+    pub fn predicate_type(self) -> &'static str {
+        match self {
+            AttestationType::CycloneDx => "https://cyclonedx.org/bom",
+            AttestationType::SlsaProvenance => "https://slsa.dev/provenance/v1",
         }
     }
 
@@ -132,6 +143,7 @@ impl AttestationType {
     pub fn what(self) -> &'static str {
         match self {
             AttestationType::CycloneDx => "SBOM",
+            AttestationType::SlsaProvenance => "build provenance",
         }
     }
 }

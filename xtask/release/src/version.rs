@@ -9,34 +9,38 @@ use serde::Serialize;
 /// The limit Kubernetes sets on a label value; the chart puts the version in one.
 pub const LABEL_LIMIT: usize = 63;
 
-/// A release version as given (`v1.2.3` or `1.2.3`), checked to be strict semver.
+/// A release version as given: its git tag, `v1.2.3` or `1.2.3`, checked to be strict semver.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReleaseVersion {
     version: Version,
+    /// Whether the git tag carries the `v` (`v1.2.3`): the image gets that tag too.
+    prefixed: bool,
 }
 
 impl ReleaseVersion {
     pub fn parse(raw: &str) -> Result<Self> {
         let hint = "use a strict semantic version such as v1.2.3 or v1.0.0-beta.1";
+        let shown = crate::text::shown(raw);
+        let prefixed = raw.starts_with('v');
         let plain = raw.strip_prefix('v').unwrap_or(raw);
         if plain.is_empty() {
             bail!("the release version is empty: {hint}");
         }
         let version = match Version::parse(plain) {
             Ok(v) => v,
-            Err(e) => bail!("`{raw}` is not a release version ({e}): {hint}"),
+            Err(e) => bail!("`{shown}` is not a release version ({e}): {hint}"),
         };
         if !version.build.is_empty() {
             bail!(
-                "`{raw}` carries build metadata (`+{}`), which an image tag cannot hold: release `v{}` instead",
-                version.build,
+                "`{shown}` carries build metadata (`+{}`), which an image tag cannot hold: release `v{}` instead",
+                crate::text::shown(version.build.as_str()),
                 Version { build: semver::BuildMetadata::EMPTY, ..version.clone() }
             );
         }
-        let release = ReleaseVersion { version };
+        let release = ReleaseVersion { version, prefixed };
         if release.plain().len() > LABEL_LIMIT {
             bail!(
-                "`{raw}` is too long: the chart's app.kubernetes.io/version label holds at most \
+                "`{shown}` is too long: the chart's app.kubernetes.io/version label holds at most \
                  {LABEL_LIMIT} characters; shorten the pre-release part"
             );
         }
@@ -52,9 +56,23 @@ impl ReleaseVersion {
         self.version.to_string()
     }
 
-    /// `v1.2.3`: the git tag and the first image tag.
+    /// The git tag, as given (`v1.2.3` or `1.2.3`), and the first image tag.
     pub fn tag(&self) -> String {
-        format!("v{}", self.version)
+        if self.prefixed {
+            format!("v{}", self.version)
+        } else {
+            self.version.to_string()
+        }
+    }
+
+    /// The image's version tags: the tag as given, and the plain version (`v1.2.3 1.2.3`, or
+    /// only `1.2.3`). No tag is invented that no git tag has.
+    pub fn version_tags(&self) -> Vec<String> {
+        let mut tags = vec![self.tag()];
+        if self.prefixed {
+            tags.push(self.plain());
+        }
+        tags
     }
 
     pub fn is_prerelease(&self) -> bool {
@@ -144,7 +162,7 @@ pub fn holder<'a>(tag: &str, published: &'a [Version]) -> Option<&'a Version> {
 /// version has no pre-release part.
 pub fn plan_tags(release: &ReleaseVersion, published: &[Version], prerelease: bool) -> TagPlan {
     let v = release.semver();
-    let version_tags = vec![release.tag(), release.plain()];
+    let version_tags = release.version_tags();
     if release.is_prerelease() || prerelease {
         return TagPlan {
             version_tags,
@@ -181,9 +199,45 @@ mod tests {
     }
 
     #[test]
-    fn accepts_with_and_without_v() {
-        assert_eq!(ReleaseVersion::parse("v1.2.3").unwrap().plain(), "1.2.3");
-        assert_eq!(ReleaseVersion::parse("1.2.3").unwrap().tag(), "v1.2.3");
+    fn accepts_with_and_without_v_and_keeps_the_tag_as_given() {
+        let with_v = ReleaseVersion::parse("v1.2.3").unwrap();
+        assert_eq!(
+            (with_v.tag(), with_v.plain()),
+            ("v1.2.3".into(), "1.2.3".into())
+        );
+        let without = ReleaseVersion::parse("1.2.3").unwrap();
+        assert_eq!(
+            (without.tag(), without.plain()),
+            ("1.2.3".into(), "1.2.3".into())
+        );
+        assert_eq!(without.version_tags(), ["1.2.3"]);
+    }
+
+    #[test]
+    fn tags_are_the_version_as_given() {
+        assert_eq!(plan("1.2.3", &[]), ["1.2.3", "1.2", "1", "latest"]);
+        assert_eq!(
+            plan("v1.2.3", &[]),
+            ["v1.2.3", "1.2.3", "1.2", "1", "latest"]
+        );
+        // docker/metadata-action's `{{raw}}` is the tag as given; so is ours for a pre-release.
+        assert_eq!(plan("1.0.0-rc.1", &[]), ["1.0.0-rc.1"]);
+    }
+
+    #[test]
+    fn what_was_typed_is_shown_escaped_on_one_line() {
+        for raw in ["v1.2\n.3", "\u{1b}[31mv1", "v1\r2"] {
+            let err = ReleaseVersion::parse(raw).unwrap_err().to_string();
+            assert!(
+                !err.contains('\n') && !err.contains('\r') && !err.contains('\u{1b}'),
+                "{err:?}"
+            );
+        }
+        let err = ReleaseVersion::parse("v1.2\n.3").unwrap_err().to_string();
+        assert!(
+            err.starts_with("`v1.2\\n.3` is not a release version"),
+            "{err}"
+        );
     }
 
     #[test]

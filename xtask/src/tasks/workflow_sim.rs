@@ -4,7 +4,7 @@
 use anyhow::{bail, Result};
 
 use crate::flags::{self, SimEvent};
-use kube9_devenv::localenv::{self, EnvState};
+use kube9_devenv::localenv;
 use kube9_devenv::workflow_sim::{Event, RunOptions, Sim};
 use kube9_devenv::{self as devenv, setup};
 use kube9_release::workspace;
@@ -15,12 +15,7 @@ impl flags::WorkflowSim {
             eprintln!("  {line}");
         }
         let env = localenv::up(&devenv::local_env_dir(), true)?;
-        // Nothing answers there: a failed gate's issue is written to a file and warned about.
-        let sim = Sim::new(
-            &workspace::root().join("target/workflow-sim"),
-            &env,
-            "http://127.0.0.1:9",
-        )?;
+        let sim = Sim::new(&workspace::root().join("target/workflow-sim"), &env)?;
         if self.fixture_app {
             sim.use_fixture_app(false)?;
         }
@@ -30,13 +25,21 @@ impl flags::WorkflowSim {
                 tag: self.tag.clone(),
                 prerelease: self.prerelease,
             },
-            SimEvent::Dispatch => Event::Dispatch {
-                version: self.tag.clone(),
-                prerelease: self.prerelease,
-            },
+            SimEvent::Dispatch => {
+                // What `gh workflow run release.yml --ref <tag>` starts; GitHub's release of
+                // the tag says whether it is a pre-release.
+                sim.github().publish_release(&self.tag, self.prerelease);
+                Event::Dispatch {
+                    version: self.tag.clone(),
+                    git_ref: self
+                        .git_ref
+                        .clone()
+                        .unwrap_or(format!("refs/tags/{}", self.tag)),
+                }
+            }
             SimEvent::PullRequest => Event::PullRequest,
         };
-        let (image, charts) = repositories(&env);
+        let (image, charts) = repositories(sim.ghcr());
         let vars = [
             ("IMAGE_REPOSITORY", image.as_str()),
             ("CHART_REPOSITORY", charts.as_str()),
@@ -60,12 +63,12 @@ impl flags::WorkflowSim {
     }
 }
 
-/// A repository path of this run's own, so runs never see each other's tags.
-fn repositories(env: &EnvState) -> (String, String) {
+/// A repository path of this run's own in "GHCR", so runs never see each other's tags.
+fn repositories(ghcr: &str) -> (String, String) {
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let base = format!("{}/workflow-sim/{stamp}", env.auth_registry.address());
+    let base = format!("{ghcr}/workflow-sim/{stamp}");
     (
         format!("{base}/kube9-operator"),
         format!("oci://{base}/charts"),

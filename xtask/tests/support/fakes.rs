@@ -72,9 +72,19 @@ async fn forward(
     if uri.path().ends_with("/tags/list") {
         return page_of_tags(&s, &uri).await;
     }
+    pass_through(&s.upstream, method, &uri, &headers, body).await
+}
+
+/// The request, sent on to the real registry as it came; its answer, as it came.
+async fn pass_through(
+    upstream: &str,
+    method: Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
     let url = format!(
-        "http://{}{}",
-        s.upstream,
+        "http://{upstream}{}",
         uri.path_and_query().map_or("", |p| p.as_str())
     );
     let mut request = reqwest::Client::new().request(method, url).body(body);
@@ -180,6 +190,66 @@ async fn scripted_manifest(State(r): State<ScriptedRegistry>, method: Method) ->
         return (StatusCode::OK, headers).into_response();
     }
     (StatusCode::OK, headers, bytes).into_response()
+}
+
+/// A fake, named as such: a proxy in front of the real registry that answers the referrers
+/// API (`/v2/<name>/referrers/<digest>`) the way GHCR does at times, with a redirect (to a
+/// port where nothing listens) and then a 429, in turn, and passes everything else through.
+/// Counts the referrers requests it refused.
+pub struct ReferrersProxy {
+    pub address: String,
+    pub refused: Arc<Mutex<usize>>,
+}
+
+#[derive(Clone)]
+struct Referrers {
+    upstream: String,
+    refused: Arc<Mutex<usize>>,
+}
+
+pub fn ghcr_referrers_proxy(upstream: &str) -> ReferrersProxy {
+    let refused = Arc::new(Mutex::new(0));
+    let state = Referrers {
+        upstream: upstream.to_string(),
+        refused: refused.clone(),
+    };
+    let router = Router::new()
+        .fallback(any(refuse_referrers))
+        .with_state(state);
+    ReferrersProxy {
+        address: serve(router),
+        refused,
+    }
+}
+
+async fn refuse_referrers(
+    State(s): State<Referrers>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !uri.path().contains("/referrers/") {
+        return pass_through(&s.upstream, method, &uri, &headers, body).await;
+    }
+    let n = {
+        let mut refused = s.refused.lock().unwrap();
+        *refused += 1;
+        *refused
+    };
+    if n % 2 == 1 {
+        (
+            StatusCode::SEE_OTHER,
+            [("location", "http://127.0.0.1:9/referrers")],
+        )
+            .into_response()
+    } else {
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            r#"{"errors":[{"code":"TOOMANYREQUESTS","message":"rate limited (test fake)"}]}"#,
+        )
+            .into_response()
+    }
 }
 
 /// A stand-in, named as such, for GitHub's issues API (these machines cannot reach GitHub):

@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use super::{Event, RunOptions, Sim};
+use serde_json::Value;
+
+use super::grants::{self, Grant};
+use super::{Event, RunOptions, Sim, REPOSITORY};
 use kube9_release::cmd::Cmd;
 use kube9_release::{tools, workspace};
 
@@ -77,13 +80,18 @@ fn env_line(key: &str, value: &str) -> String {
     )
 }
 
-fn runner_env(sim: &Sim, run_dir: &Path, extra: &[(&str, &str)]) -> String {
+/// What the runner's steps see besides what GitHub gives each job: where the simulation
+/// keeps its files, the local environment's builder, tools, base images and database, and
+/// the variables GitHub sets for the event.
+fn runner_env(sim: &Sim, run_dir: &Path, event: &Event, extra: &[(&str, &str)]) -> String {
     let e = &sim.env;
     let tool_path = tools::tool_dirs()
         .iter()
         .map(|d| d.display().to_string())
         .collect::<Vec<_>>()
         .join(":");
+    let git_ref = event.git_ref();
+    let workflow = event.workflow();
     let mut pairs: Vec<(String, String)> = vec![
         (
             "KUBE9_SIM_REPOSITORY".into(),
@@ -109,34 +117,166 @@ fn runner_env(sim: &Sim, run_dir: &Path, extra: &[(&str, &str)]) -> String {
             "TRIVY_CACHE_DIR".into(),
             run_dir.join("trivy-cache").display().to_string(),
         ),
-        // GitHub signs with the workflow's OIDC identity, which act cannot give: the
-        // environment's key pair stands in.
-        ("COSIGN_PRIVATE_KEY".into(), e.cosign_key()),
-        ("COSIGN_PASSWORD".into(), e.cosign_password()),
+        // The public half of the key that stands in for the workflow's OIDC identity: what a
+        // user verifies against here.
         (
             "KUBE9_COSIGN_PUBLIC_KEY".into(),
             e.cosign.public_key.display().to_string(),
         ),
-        ("GITHUB_API_URL".into(), sim.github_api.clone()),
-        ("GITHUB_REPOSITORY".into(), "alto9/kube9-operator".into()),
+        ("GITHUB_API_URL".into(), sim.github.url().to_string()),
+        ("GITHUB_SERVER_URL".into(), "https://github.com".into()),
+        ("GITHUB_REPOSITORY".into(), REPOSITORY.into()),
+        ("GITHUB_REPOSITORY_OWNER".into(), "alto9".into()),
+        ("GITHUB_REF".into(), git_ref.clone()),
+        (
+            "GITHUB_WORKFLOW_REF".into(),
+            format!("{REPOSITORY}/.github/workflows/{workflow}@{git_ref}"),
+        ),
     ];
     pairs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     pairs.iter().map(|(k, v)| env_line(k, v)).collect()
 }
 
+/// The inputs of the stand-in for `action` whose default is the job's token.
+fn token_inputs(action: &str) -> Vec<String> {
+    let path = standins_dir().join(action).join("action.yml");
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let Ok(parsed) = serde_saphyr::from_str::<Value>(&text) else {
+        return Vec::new();
+    };
+    parsed["inputs"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, i)| {
+            i["default"]
+                .as_str()
+                .is_some_and(|d| d.contains("github.token"))
+        })
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+/// The job's OIDC claims, as GitHub's provider would state them for this run.
+fn claims(event: &Event, job: &str, sha: &str) -> Value {
+    let git_ref = event.git_ref();
+    let workflow_ref = format!(
+        "{REPOSITORY}/.github/workflows/{}@{git_ref}",
+        event.workflow()
+    );
+    serde_json::json!({
+        "iss": "https://token.actions.githubusercontent.com",
+        "sub": format!("repo:{REPOSITORY}:ref:{git_ref}"),
+        "ref": git_ref, "sha": sha, "repository": REPOSITORY,
+        "repository_owner": "alto9", "event_name": event.name(), "job": job,
+        "workflow_ref": workflow_ref, "job_workflow_ref": workflow_ref,
+        "runner_environment": "github-hosted",
+    })
+}
+
+/// The workflow as act runs it, each job with what GitHub gives it (`grants::for_act`);
+/// returns its path and the secrets file's lines.
+fn workflow_for_act(sim: &Sim, run_dir: &Path, event: &Event) -> Result<(PathBuf, String)> {
+    let original = sim.repo.join(".github/workflows").join(event.workflow());
+    let text = std::fs::read_to_string(&original)
+        .with_context(|| format!("cannot read {}", original.display()))?;
+    let workflow: Value = serde_saphyr::from_str(&text)
+        .with_context(|| format!("{} is not YAML", original.display()))?;
+    let sha = sim.head()?;
+    let mut random = || random_hex(12);
+    let grants: Vec<Grant> = workflow["jobs"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(job, _)| Grant::for_job(&workflow, job, &mut random))
+        .collect();
+    let mut secrets = env_line("GITHUB_TOKEN", &format!("ghs_unissued_{}", random_hex(12)));
+    for grant in &grants {
+        sim.github.issue(grant, claims(event, &grant.job, &sha));
+        secrets.push_str(&env_line(&grant.token_secret(), &grant.token));
+        if let Some(request) = &grant.oidc_request {
+            secrets.push_str(&env_line(&grant.oidc_secret(), request));
+        }
+    }
+    secrets.push_str(&env_line(grants::SIGNING_KEY_SECRET, &sim.env.cosign_key()));
+    secrets.push_str(&env_line(
+        grants::SIGNING_PASSWORD_SECRET,
+        &sim.env.cosign_password(),
+    ));
+    let copy = grants::for_act(&workflow, &grants, &sim.github.oidc_url(), &token_inputs);
+    let path = run_dir.join(event.workflow());
+    std::fs::write(&path, serde_json::to_vec_pretty(&copy)?)?;
+    Ok((path, secrets))
+}
+
+fn random_hex(bytes: usize) -> String {
+    use std::io::Read;
+    let mut buf = vec![0u8; bytes];
+    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf));
+    read.expect("/dev/urandom is readable");
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The machine's own environment a runner needs (paths, certificates, proxies): nothing of
+/// GitHub's, and no credential.
+fn machine_env(home: &Path) -> Vec<(String, String)> {
+    let mut vars = vec![
+        ("HOME".to_string(), home.display().to_string()),
+        (
+            "PATH".to_string(),
+            tools::search_path().to_string_lossy().into_owned(),
+        ),
+        ("LANG".to_string(), "C.UTF-8".to_string()),
+    ];
+    let real_home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    for (key, default) in [
+        ("RUSTUP_HOME", format!("{real_home}/.rustup")),
+        ("CARGO_HOME", format!("{real_home}/.cargo")),
+    ] {
+        vars.push((key.into(), std::env::var(key).unwrap_or(default)));
+    }
+    for key in [
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "CURL_CA_BUNDLE",
+        "REQUESTS_CA_BUNDLE",
+        "GIT_SSL_CAINFO",
+        "NODE_EXTRA_CA_CERTS",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+        "PYENV_ROOT",
+    ] {
+        if let Ok(v) = std::env::var(key) {
+            vars.push((key.into(), v));
+        }
+    }
+    vars
+}
+
 /// The act command of one run; its files go to `run_dir`.
 pub fn command(sim: &Sim, run_dir: &Path, event: &Event, options: &RunOptions) -> Result<Cmd> {
-    let workflow = sim.repo.join(".github/workflows").join(event.workflow());
+    let (workflow, secrets) = workflow_for_act(sim, run_dir, event)?;
+    let release_id = match event {
+        Event::Release { tag, prerelease } => Some(sim.github.publish_release(tag, *prerelease)),
+        _ => None,
+    };
     let event_file = run_dir.join("event.json");
-    std::fs::write(&event_file, serde_json::to_vec_pretty(&event.payload())?)?;
-    let env_file = run_dir.join("runner.env");
-    write_private(&env_file, &runner_env(sim, run_dir, options.env))?;
-    let secret_file = run_dir.join("secrets.env");
-    write_private(
-        &secret_file,
-        &env_line("GITHUB_TOKEN", &sim.env.auth_password()),
+    std::fs::write(
+        &event_file,
+        serde_json::to_vec_pretty(&event.payload(release_id))?,
     )?;
+    let env_file = run_dir.join("runner.env");
+    write_private(&env_file, &runner_env(sim, run_dir, event, options.env))?;
+    let secret_file = run_dir.join("secrets.env");
+    write_private(&secret_file, &secrets)?;
     let mut cmd = Cmd::new("act")
+        .clean_env()
         .arg(event.name())
         .opt("--directory", sim.repo.display().to_string())
         .opt("--workflows", workflow.display().to_string())
@@ -147,10 +287,14 @@ pub fn command(sim: &Sim, run_dir: &Path, event: &Event, options: &RunOptions) -
         .opt("--actor", &sim.env.auth_user)
         .opt("--env-file", env_file.display().to_string())
         .opt("--secret-file", secret_file.display().to_string());
+    for (k, v) in machine_env(&run_dir.join("home")) {
+        cmd = cmd.env(k, v);
+    }
     for (k, v) in options.vars {
         cmd = cmd.opt("--var", format!("{k}={v}"));
     }
-    for repo in local_repositories(&workflow).context("the workflow cannot run here")? {
+    let original = sim.repo.join(".github/workflows").join(event.workflow());
+    for repo in local_repositories(&original).context("the workflow cannot run here")? {
         cmd = cmd.opt("--local-repository", repo);
     }
     if let Some(job) = options.job {

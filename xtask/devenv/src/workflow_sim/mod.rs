@@ -1,28 +1,50 @@
 //! The GitHub workflows, run here by act (nektos/act, host mode: no runner image) against the
 //! local environment, before GitHub ever runs them: job order, `needs`, outputs, `if:`
-//! conditions, `env:` expressions, event payloads and inputs all execute for real. Every
-//! `uses:` is served by a stand-in from `xtask/tests/fixtures/actions` (a test fixture, never
-//! used by a release); what only GitHub has (OIDC, the cache service, code scanning) is said
-//! to be missing, not pretended.
+//! conditions, `env:` expressions, event payloads and inputs all execute for real.
+//!
+//! Each job gets what GitHub gives it and no more (`grants`): a `GITHUB_TOKEN` with its own
+//! `permissions:`, which the GHCR stand-in (`ghcr`) and GitHub's API stand-in (`github`)
+//! honour as GitHub does; an OIDC identity only with `id-token: write` (the environment's
+//! key pair standing in for what Sigstore would certify); `GITHUB_REF`, `GITHUB_SHA` and
+//! `GITHUB_WORKFLOW_REF` as GitHub sets them for the event. The runner's environment starts
+//! empty but for the machine's paths. Every `uses:` is served by a stand-in from
+//! `xtask/tests/fixtures/actions` that refuses what the real action refuses.
 
 mod act;
+pub mod ghcr;
+pub mod github;
+pub mod grants;
 mod outcome;
+mod serve;
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+pub use github::GithubStandin;
 pub use outcome::{Outbox, SimRun};
 
 use crate::localenv::EnvState;
 use kube9_release::cmd::Cmd;
 use kube9_release::workspace;
 
+/// The GitHub repository the simulated workflows run in.
+pub const REPOSITORY: &str = "alto9/kube9-operator";
+
 /// The event a workflow runs for.
 #[derive(Debug, Clone)]
 pub enum Event {
-    Release { tag: String, prerelease: bool },
-    Dispatch { version: String, prerelease: bool },
+    /// A published GitHub release of `tag`.
+    Release {
+        tag: String,
+        prerelease: bool,
+    },
+    /// `workflow_dispatch` of `version`, started from `git_ref` (`refs/heads/main`, or the tag
+    /// itself: `gh workflow run release.yml --ref v1.2.3`).
+    Dispatch {
+        version: String,
+        git_ref: String,
+    },
     PullRequest,
 }
 
@@ -42,17 +64,29 @@ impl Event {
         }
     }
 
-    fn payload(&self) -> serde_json::Value {
+    /// `GITHUB_REF` as GitHub sets it for the event (act reads it from the payload).
+    fn git_ref(&self) -> String {
+        match self {
+            Event::Release { tag, .. } => format!("refs/tags/{tag}"),
+            Event::Dispatch { git_ref, .. } => git_ref.clone(),
+            Event::PullRequest => "refs/pull/1/merge".into(),
+        }
+    }
+
+    fn payload(&self, release_id: Option<u64>) -> serde_json::Value {
+        let repository = serde_json::json!({"full_name": REPOSITORY, "visibility": "public"});
         match self {
             Event::Release { tag, prerelease } => serde_json::json!({
                 "action": "published",
-                "release": {"tag_name": tag, "prerelease": prerelease, "draft": false},
+                "release": {"id": release_id, "tag_name": tag, "prerelease": prerelease, "draft": false},
+                "repository": repository,
             }),
-            Event::Dispatch {
-                version,
-                prerelease,
-            } => serde_json::json!({"inputs": {"version": version, "prerelease": prerelease}}),
-            Event::PullRequest => serde_json::json!({"pull_request": {"number": 1}}),
+            Event::Dispatch { version, git_ref } => serde_json::json!({
+                "inputs": {"version": version}, "ref": git_ref, "repository": repository,
+            }),
+            Event::PullRequest => serde_json::json!({
+                "number": 1, "pull_request": {"number": 1}, "repository": repository,
+            }),
         }
     }
 }
@@ -66,13 +100,15 @@ pub struct RunOptions<'a> {
 }
 
 /// A simulation: a clone of the commit under test, in which workflows run against a local
-/// environment.
+/// environment, with GitHub's API and GHCR stood in for.
 pub struct Sim {
     pub dir: PathBuf,
     pub repo: PathBuf,
     env: EnvState,
-    /// GitHub's API for issues; a closed port when nothing should answer.
-    github_api: String,
+    github: GithubStandin,
+    /// `127.0.0.1:PORT` of the GHCR stand-in, in front of the environment's registry behind a
+    /// login.
+    ghcr: String,
     /// Where the workflows' `cargo build` goes (`runner_target_dir`).
     target_dir: PathBuf,
     runs: std::cell::Cell<usize>,
@@ -89,7 +125,12 @@ fn git(repo: &Path) -> Cmd {
 
 impl Sim {
     /// Clones this repository's HEAD (the commit under test) into `dir/repo`.
-    pub fn new(dir: &Path, env: &EnvState, github_api: &str) -> Result<Sim> {
+    pub fn new(dir: &Path, env: &EnvState) -> Result<Sim> {
+        Self::at(dir, env, "HEAD")
+    }
+
+    /// A simulation of `revision`'s workflows and code (the stand-ins are this checkout's).
+    pub fn at(dir: &Path, env: &EnvState, revision: &str) -> Result<Sim> {
         let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir)?;
         let repo = dir.join("repo");
@@ -99,14 +140,43 @@ impl Sim {
             .arg(repo.display().to_string())
             .read()
             .context("cannot clone the commit under test")?;
+        let commit = workspace_commit(revision)?;
+        git(&repo)
+            .args(["checkout", "--quiet", "-B", "main", &commit])
+            .read()
+            .with_context(|| format!("cannot check out {revision} in the simulation"))?;
+        let github = GithubStandin::start();
+        let ghcr = ghcr::start(
+            &env.auth_registry.address(),
+            &env.auth_user,
+            &env.auth_password(),
+            &github,
+        );
         Ok(Sim {
             dir: dir.to_path_buf(),
             repo,
             env: env.clone(),
-            github_api: github_api.to_string(),
+            github,
+            ghcr,
             target_dir: runner_target_dir()?,
             runs: std::cell::Cell::new(0),
         })
+    }
+
+    /// GitHub's API, as the simulated workflows saw it: issues, attestations, uploads, releases.
+    pub fn github(&self) -> &GithubStandin {
+        &self.github
+    }
+
+    /// Where the simulated workflows find "GHCR": `127.0.0.1:PORT`.
+    pub fn ghcr(&self) -> &str {
+        &self.ghcr
+    }
+
+    /// The same repository in the registry behind the GHCR stand-in, for reading what the
+    /// workflows published with the environment's own login.
+    pub fn behind_ghcr(&self, repository: &str) -> String {
+        repository.replacen(&self.ghcr, &self.env.auth_registry.address(), 1)
     }
 
     /// Commits a fast fixture in place of the operator's Dockerfile: the fixture app, built
@@ -162,7 +232,9 @@ impl Sim {
         let n = self.runs.get() + 1;
         self.runs.set(n);
         let run_dir = self.dir.join(format!("run-{n}"));
-        std::fs::create_dir_all(run_dir.join("outbox"))?;
+        for sub in ["outbox", "home"] {
+            std::fs::create_dir_all(run_dir.join(sub))?;
+        }
         let cmd = act::command(self, &run_dir, event, options)?;
         eprintln!("==> act {} {} ({})", event.name(), event.workflow(), cmd);
         let out = cmd.output()?;
@@ -174,6 +246,16 @@ impl Sim {
             outbox: Outbox::read(&run_dir.join("outbox"))?,
         })
     }
+}
+
+/// The commit `revision` names in this checkout.
+fn workspace_commit(revision: &str) -> Result<String> {
+    Ok(git(&workspace::root())
+        .args(["rev-parse", "--verify", &format!("{revision}^{{commit}}")])
+        .read()
+        .with_context(|| format!("{revision} is not a commit of this checkout"))?
+        .trim()
+        .to_string())
 }
 
 /// The target directory the simulated runners build the xtask in: a directory of its own (so

@@ -14,7 +14,9 @@ use kube9_release::notify::{GithubIssues, Notify};
 use kube9_release::plan::build::BuildInputs;
 use kube9_release::plan::chart::ChartInputs;
 use kube9_release::plan::image::ImageInputs;
+use kube9_release::plan::image::ProvenanceSource;
 use kube9_release::registry::Repository;
+use kube9_release::releases;
 use kube9_release::scan::TrivyDb;
 use kube9_release::sign::Signer;
 use kube9_release::source::{self, Source};
@@ -107,10 +109,15 @@ fn build_contexts(flags: &[String], config: &Config) -> Result<Vec<String>> {
 }
 
 /// The signer a run uses; a dry run without one shows GitHub's keyless signing and says so.
-pub fn signer(sign: &flags::SignArgs, config: &Config, offline: bool) -> Result<Option<Signer>> {
+pub fn signer(
+    sign: &flags::SignArgs,
+    (release, config): (&ReleaseVersion, &Config),
+    offline: bool,
+) -> Result<Option<Signer>> {
     if sign.no_sign {
         return Ok(None);
     }
+    require_tag_identity(release, config)?;
     match Signer::from_config(config) {
         Ok(s) => Ok(Some(s)),
         Err(_) if offline => Ok(Some(Signer::Keyless {
@@ -118,6 +125,54 @@ pub fn signer(sign: &flags::SignArgs, config: &Config, offline: bool) -> Result<
         })),
         Err(e) => Err(e),
     }
+}
+
+/// A job with GitHub's OIDC identity signs as the workflow run it is: users verify a release
+/// as the release workflow at its tag, so any other ref (a run started from a branch) would
+/// publish signatures that can never verify. Refused before anything is built.
+fn require_tag_identity(release: &ReleaseVersion, config: &Config) -> Result<()> {
+    let Some(actions) = config.actions.as_ref().filter(|a| a.oidc.is_some()) else {
+        return Ok(());
+    };
+    let tag_ref = format!("refs/tags/{}", release.tag());
+    let git_ref = actions.git_ref.as_deref().unwrap_or("an unknown ref");
+    ensure!(
+        git_ref == tag_ref,
+        "this run would sign as {} ({}), but a release is verified as the release workflow at \
+         {tag_ref}: start it from the tag, `gh workflow run release.yml --ref {tag} -f \
+         version={tag}`; nothing was published",
+        actions.workflow_ref.as_deref().unwrap_or("the workflow"),
+        kube9_release::text::shown(git_ref),
+        tag = release.tag()
+    );
+    Ok(())
+}
+
+/// The pre-release flag: as given, or (`github`) the GitHub release of the tag says. A dry
+/// run asks nothing and assumes a release.
+pub fn prerelease(
+    flag: flags::Prerelease,
+    (release, config): (&ReleaseVersion, &Config),
+    offline: bool,
+) -> Result<bool> {
+    Ok(match flag {
+        flags::Prerelease::True => true,
+        flags::Prerelease::False => false,
+        flags::Prerelease::Github if offline => false,
+        flags::Prerelease::Github => {
+            let found = releases::release_of_tag(&config.github, &release.tag())?;
+            println!(
+                "the GitHub release of {} is {}",
+                release.tag(),
+                if found.prerelease {
+                    "a pre-release"
+                } else {
+                    "a release"
+                }
+            );
+            found.prerelease
+        }
+    })
 }
 
 /// The database: flags first, then the environment; the cache beside the checkout.
@@ -145,8 +200,10 @@ pub struct ImageFlags<'a> {
     pub source: &'a flags::SourceArgs,
     pub build: &'a flags::BuildArgs,
     pub scan: &'a flags::ScanArgs,
-    pub github: &'a flags::GithubRelease,
     pub push: bool,
+    pub hold_floating: bool,
+    /// Resolved from `github.prerelease`.
+    pub prerelease: bool,
 }
 
 /// The image step's inputs; `signer` is the caller's to choose (from the environment, or the
@@ -169,8 +226,17 @@ pub fn image_inputs(
         local_dir: &source.dir.join("target/buildx-cache"),
     })?;
     let github = actions.and(GithubIssues::from_config(&config.github));
+    // On GitHub the workflow attests build provenance (keyless, GitHub's attestation store);
+    // elsewhere the release attests its own with its key.
+    let provenance = if config.in_actions() {
+        ProvenanceSource::Workflow
+    } else {
+        ProvenanceSource::Release
+    };
     Ok(ImageInputs {
-        prerelease: f.github.prerelease,
+        prerelease: f.prerelease,
+        provenance,
+        hold_floating: f.hold_floating,
         db: trivy_db(&f.scan.db, config, &source.dir),
         severity: f.scan.severity,
         require_rust: !f.scan.no_rust_binary,
@@ -238,7 +304,8 @@ pub struct ChartFlags<'a> {
     pub output: &'a flags::Output,
     pub source: &'a flags::SourceArgs,
     pub chart: &'a flags::ChartArgs,
-    pub github: &'a flags::GithubRelease,
+    /// Resolved from `--prerelease`.
+    pub prerelease: bool,
 }
 
 pub fn chart_inputs(
@@ -259,7 +326,7 @@ pub fn chart_inputs(
     );
     Ok(ChartInputs {
         release: release.clone(),
-        prerelease: f.github.prerelease,
+        prerelease: f.prerelease,
         image: f.target.repository()?,
         charts: Repository::parse(&f.chart.chart_repository).context("--chart-repository")?,
         platforms: f.target.platforms()?,

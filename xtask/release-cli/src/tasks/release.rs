@@ -20,7 +20,7 @@ impl flags::Release {
 
     fn run_with(self, local: Option<&LocalTarget>) -> Result<()> {
         let config = Config::get();
-        let mut inputs = self.inputs(config)?;
+        let mut inputs = self.inputs(config, local.is_some())?;
         if let Some(target) = local {
             inputs = local::into_local(&inputs, target);
         }
@@ -41,11 +41,28 @@ impl flags::Release {
         Ok(())
     }
 
-    fn inputs(&self, config: &Config) -> Result<ReleaseInputs> {
+    fn inputs(&self, config: &Config, local: bool) -> Result<ReleaseInputs> {
         let release = inputs::release_version(self.target.version.as_deref(), config)?;
-        let signer = inputs::signer(&self.sign, config, self.output.offline())?;
-        let image = inputs::image_inputs(&self.image_flags(), &release, config, signer.clone())?;
-        let chart = inputs::chart_inputs(&self.chart_flags(), (&release, config), None, signer)?;
+        let offline = self.output.offline();
+        // A local release signs with the environment's key (`plan::local`).
+        let signer = if local {
+            None
+        } else {
+            inputs::signer(&self.sign, (&release, config), offline)?
+        };
+        let prerelease = inputs::prerelease(self.github.prerelease, (&release, config), offline)?;
+        let image = inputs::image_inputs(
+            &self.image_flags(prerelease),
+            &release,
+            config,
+            signer.clone(),
+        )?;
+        let chart = inputs::chart_inputs(
+            &self.chart_flags(prerelease),
+            (&release, config),
+            None,
+            signer,
+        )?;
         Ok(ReleaseInputs {
             image,
             chart,
@@ -60,25 +77,26 @@ impl flags::Release {
         self.github.check(&build.source, &build.release)
     }
 
-    fn image_flags(&self) -> ImageFlags<'_> {
+    fn image_flags(&self, prerelease: bool) -> ImageFlags<'_> {
         ImageFlags {
             target: &self.target,
             output: &self.output,
             source: &self.source,
             build: &self.build,
             scan: &self.scan,
-            github: &self.github,
             push: true,
+            hold_floating: false,
+            prerelease,
         }
     }
 
-    fn chart_flags(&self) -> ChartFlags<'_> {
+    fn chart_flags(&self, prerelease: bool) -> ChartFlags<'_> {
         ChartFlags {
             target: &self.target,
             output: &self.output,
             source: &self.source,
             chart: &self.chart,
-            github: &self.github,
+            prerelease,
         }
     }
 }

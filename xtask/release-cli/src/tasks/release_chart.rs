@@ -14,15 +14,16 @@ impl flags::ReleaseChart {
     pub fn run(self) -> Result<()> {
         let config = Config::get();
         let release = inputs::release_version(self.target.version.as_deref(), config)?;
+        let offline = self.output.offline();
         let flags = ChartFlags {
             target: &self.target,
             output: &self.output,
             source: &self.source,
             chart: &self.chart,
-            github: &self.github,
+            prerelease: inputs::prerelease(self.github.prerelease, (&release, config), offline)?,
         };
         let flag = self.image_digest.clone().filter(|d| !d.is_empty());
-        let signer = inputs::signer(&self.sign, config, self.output.offline())?;
+        let signer = inputs::signer(&self.sign, (&release, config), offline)?;
         let mut inputs = inputs::chart_inputs(&flags, (&release, config), flag, signer)?;
         let facts = if self.output.offline() {
             ChartFacts::default()

@@ -14,13 +14,15 @@ impl flags::ReleaseImage {
     pub fn run(self) -> Result<()> {
         let config = Config::get();
         let release = inputs::release_version(self.target.version.as_deref(), config)?;
+        let offline = self.output.offline();
         let signer = if self.no_push {
             // Nothing is published, so nothing is signed and no signer is needed.
             None
         } else {
-            inputs::signer(&self.sign, config, self.output.offline())?
+            inputs::signer(&self.sign, (&release, config), offline)?
         };
-        let inputs = inputs::image_inputs(&self.flags(), &release, config, signer)?;
+        let prerelease = inputs::prerelease(self.github.prerelease, (&release, config), offline)?;
+        let inputs = inputs::image_inputs(&self.flags(prerelease), &release, config, signer)?;
         let facts = if self.output.offline() {
             ImageFacts::default()
         } else {
@@ -45,15 +47,16 @@ impl flags::ReleaseImage {
         Ok(())
     }
 
-    pub fn flags(&self) -> ImageFlags<'_> {
+    pub fn flags(&self, prerelease: bool) -> ImageFlags<'_> {
         ImageFlags {
             target: &self.target,
             output: &self.output,
             source: &self.source,
             build: &self.build,
             scan: &self.scan,
-            github: &self.github,
             push: !self.no_push,
+            hold_floating: self.hold_floating_tags,
+            prerelease,
         }
     }
 }

@@ -15,15 +15,13 @@ impl flags::VerifyRelease {
         let config = Config::get();
         let release = inputs::release_version(self.target.version.as_deref(), config)?;
         let key = self.key.clone().or(config.cosign_public_key.clone());
+        let repository = self
+            .github_repository
+            .clone()
+            .unwrap_or(config.github.repository.clone());
         let verifier = match key {
             Some(public_key) => Verifier::Key { public_key },
-            None => {
-                let repository = self
-                    .github_repository
-                    .as_deref()
-                    .unwrap_or(&config.github.repository);
-                Verifier::release_workflow(repository, &release.tag())
-            }
+            None => Verifier::release_workflow(&repository, &release.tag()),
         };
         let cwd = std::env::current_dir()?;
         let inputs = VerifyInputs {
@@ -32,6 +30,8 @@ impl flags::VerifyRelease {
             charts: Repository::parse(&self.chart_repository).context("--chart-repository")?,
             verifier,
             signatures: true,
+            github_repository: repository,
+            github_token: config.github.token.clone(),
             public_check: self.public_check,
             out_dir: self.output.dir(&cwd),
             credentials: config.registry.clone(),

@@ -64,6 +64,36 @@ impl BuildInputs {
         }
     }
 
+    /// The SLSA v1 provenance predicate of this build (cosign adds the subject, the index):
+    /// what was built, from which commit, how, and by which tool. Only inputs, so that two
+    /// builds of one commit attest the same thing.
+    pub fn provenance(&self) -> serde_json::Value {
+        let source = crate::metadata::SOURCE_URL;
+        serde_json::json!({
+            "buildDefinition": {
+                "buildType": format!("{source}/xtask/release-image@v1"),
+                "externalParameters": {
+                    "version": self.release.tag(),
+                    "platforms": self.platforms,
+                    "dockerfile": self.dockerfile,
+                    "context": self.context,
+                },
+                "internalParameters": {
+                    "buildArgs": self.build_args,
+                    "SOURCE_DATE_EPOCH": self.source.commit_time,
+                },
+                "resolvedDependencies": [{
+                    "uri": format!("git+{source}@refs/tags/{}", self.release.tag()),
+                    "digest": {"gitCommit": self.source.commit},
+                }],
+            },
+            "runDetails": {
+                "builder": {"id": format!("{source}/xtask/release (kube9-release, key-signed)")},
+                "metadata": {"startedOn": crate::metadata::rfc3339(self.source.commit_time)},
+            },
+        })
+    }
+
     /// The commit's tree, unpacked as the build context.
     pub(super) fn source_steps(&self) -> Vec<Step> {
         let archives = self.out_dir.join("source");

@@ -1,5 +1,7 @@
 //! The plan of `release-image`: from the inputs and what the registry holds, the steps that
-//! build, check, scan, push, tag, attach, sign and verify, in that order. Pure.
+//! build, check and scan, push the bytes by digest, sign and attest them, attach the SBOMs,
+//! and only then tag: version tags, then (last) floating tags. Nothing a user pulls by tag is
+//! ever unsigned. Pure.
 
 use std::path::PathBuf;
 
@@ -15,7 +17,7 @@ use crate::sign::{AttestationType, Cosign, Signer};
 use crate::step::{
     AttachSbom, Attest, Bound, CheckDatabase, CheckSize, Convert, FetchDatabase, FreshDir, Gate,
     Login, LoginClient, MoveFloatingTags, PullPublished, PushContent, PushVersionTags, RecordImage,
-    Scan, Sign, SplitPlatform, Step, Subject, VerifyImage,
+    Scan, Sign, SplitPlatform, Step, Subject, VerifyImage, WriteFile,
 };
 use crate::version::{self, TagPlan};
 
@@ -32,8 +34,23 @@ pub struct ImageInputs {
     pub size_budget: u64,
     pub push: bool,
     pub signer: Option<Signer>,
+    /// Where the index's build provenance comes from.
+    pub provenance: ProvenanceSource,
+    /// Publish all but the floating tags, which a re-run moves (the release workflow attests
+    /// build provenance between the two).
+    pub hold_floating: bool,
     pub credentials: Option<Credentials>,
     pub notify: Notify,
+}
+
+/// Who attests the index's build provenance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProvenanceSource {
+    /// A step of the release workflow after this command (GitHub's attestation, keyless); the
+    /// step outputs say whether it is still missing.
+    Workflow,
+    /// This release, with its own signer: an SLSA provenance attestation of the index.
+    Release,
 }
 
 /// What the registry holds under this release's version tag.
@@ -44,11 +61,13 @@ pub struct Published {
     pub platforms: Vec<(String, String)>,
     pub revision: String,
     pub signed: bool,
+    /// Platforms whose manifest is signed too (what CRI-O and podman check).
+    pub signed_platforms: Vec<String>,
     /// Platforms whose SBOM is attached as a referrer.
     pub sboms: Vec<String>,
     /// Platforms whose SBOM is attested.
     pub attested: Vec<String>,
-    /// Whether GitHub's build provenance is attached to the index.
+    /// Whether build provenance is attached to the index (GitHub's, or the release's own).
     pub provenance: bool,
 }
 
@@ -87,6 +106,15 @@ impl ImageInputs {
 
     fn subject(&self, digest: Bound) -> Subject {
         Subject::new(&self.repository, digest)
+    }
+
+    fn provenance_file(&self) -> PathBuf {
+        self.build.out_dir.join("provenance.json")
+    }
+
+    /// Whether this release attests its own build provenance.
+    fn attests_provenance(&self) -> bool {
+        self.signer.is_some() && self.provenance == ProvenanceSource::Release
     }
 
     fn sbom(&self, platform: &str) -> PathBuf {
@@ -138,7 +166,9 @@ pub fn plan(inputs: &ImageInputs, facts: &ImageFacts) -> Result<Plan> {
         version: b.release.plain(),
         commit: b.source.commit.clone(),
         pushed: inputs.push,
-        provenance_missing: inputs.push && facts.published.as_ref().is_none_or(|p| !p.provenance),
+        provenance_missing: inputs.push
+            && inputs.provenance == ProvenanceSource::Workflow
+            && facts.published.as_ref().is_none_or(|p| !p.provenance),
     }));
     Ok(plan)
 }
@@ -157,6 +187,13 @@ fn notes(inputs: &ImageInputs, facts: &ImageFacts, tags: &TagPlan) -> Vec<String
     )];
     if inputs.push {
         notes.push(format!("tags       {}", tags.tags_to_push().join(" ")));
+        if inputs.hold_floating && !tags.floating_taken().is_empty() {
+            notes.push(
+                "           (floating tags held: a re-run moves them, after the workflow's \
+                 build provenance)"
+                    .into(),
+            );
+        }
         for f in &tags.floating {
             if let Some(h) = &f.held_by {
                 notes.push(format!(
@@ -180,9 +217,23 @@ fn notes(inputs: &ImageInputs, facts: &ImageFacts, tags: &TagPlan) -> Vec<String
     }
     notes.push(format!("database   {}", inputs.db.describe()));
     notes.push(match &inputs.signer {
-        Some(s) => format!("signing    {}", s.describe()),
+        Some(s) => format!(
+            "signing    {}; the index and each platform manifest",
+            s.describe()
+        ),
         None => "signing    none: nothing is signed or attested".into(),
     });
+    if inputs.push && inputs.signer.is_some() {
+        notes.push(match inputs.provenance {
+            ProvenanceSource::Workflow => {
+                "provenance GitHub's build provenance, by the workflow's next step".into()
+            }
+            ProvenanceSource::Release => format!(
+                "provenance SLSA provenance of this build, attested with the release's key ({})",
+                inputs.provenance_file().display()
+            ),
+        });
+    }
     notes
 }
 
@@ -267,29 +318,36 @@ pub fn platform_scan_steps(scan: &ScanPlan, version: Option<&str>, sbom: bool) -
     steps
 }
 
-/// Push, tag, attach every platform's SBOM, sign and attest, verify.
+/// The bytes by digest, their signatures and attestations, the SBOM referrers; then the
+/// version tags, what the registry serves under them, and last the floating tags.
 fn publish_steps(inputs: &ImageInputs, tags: &TagPlan) -> Vec<Step> {
     let repo = &inputs.repository;
     let platforms = &inputs.build.platforms;
-    let mut steps = vec![
-        Step::PushContent(PushContent {
-            repository: repo.clone(),
-        }),
-        Step::PushVersionTags(PushVersionTags {
-            repository: repo.clone(),
-            tags: tags.version_tags.clone(),
-        }),
-    ];
-    steps.extend(floating_step(inputs, tags));
+    let mut steps = vec![Step::PushContent(PushContent {
+        repository: repo.clone(),
+    })];
+    steps.extend(signing_steps(
+        inputs,
+        &Signing {
+            index: true,
+            platforms: platforms.clone(),
+            sboms: platforms.clone(),
+            provenance: inputs.attests_provenance(),
+        },
+    ));
     steps.extend(sbom_steps(inputs, platforms));
-    steps.extend(signing_steps(inputs, true, platforms));
+    steps.push(Step::PushVersionTags(PushVersionTags {
+        repository: repo.clone(),
+        tags: tags.version_tags.clone(),
+    }));
     steps.push(verify_step(inputs, tags));
+    steps.extend(floating_step(inputs, tags));
     steps
 }
 
 fn floating_step(inputs: &ImageInputs, tags: &TagPlan) -> Option<Step> {
     let candidates = tags.floating_taken();
-    (!candidates.is_empty()).then(|| {
+    (!candidates.is_empty() && !inputs.hold_floating).then(|| {
         Step::MoveFloatingTags(MoveFloatingTags {
             repository: inputs.repository.clone(),
             version: inputs.build.release.plain(),
@@ -311,16 +369,48 @@ fn sbom_steps(inputs: &ImageInputs, platforms: &[String]) -> Vec<Step> {
         .collect()
 }
 
-/// Logs cosign in (when there are credentials), signs the index when `sign_index`, and
-/// attests the SBOM of each of `attest`.
-fn signing_steps(inputs: &ImageInputs, sign_index: bool, attest: &[String]) -> Vec<Step> {
+/// What is left to sign and attest.
+struct Signing {
+    index: bool,
+    /// Platforms whose manifest is signed (CRI-O and podman check the platform they pull).
+    platforms: Vec<String>,
+    /// Platforms whose SBOM is attested.
+    sboms: Vec<String>,
+    /// The index's build provenance.
+    provenance: bool,
+}
+
+impl Signing {
+    fn is_empty(&self) -> bool {
+        !self.index && self.platforms.is_empty() && self.sboms.is_empty() && !self.provenance
+    }
+}
+
+/// Logs cosign in (when there are credentials), then signs and attests what `need` lists.
+fn signing_steps(inputs: &ImageInputs, need: &Signing) -> Vec<Step> {
     let Some(signer) = &inputs.signer else {
         return Vec::new();
     };
-    if !sign_index && attest.is_empty() {
+    if need.is_empty() {
         return Vec::new();
     }
     let cosign = inputs.cosign();
+    let sign = |digest| {
+        Step::Sign(Sign {
+            cosign: cosign.clone(),
+            signer: signer.clone(),
+            subject: inputs.subject(digest),
+        })
+    };
+    let attest = |kind, predicate, digest| {
+        Step::Attest(Attest {
+            cosign: cosign.clone(),
+            signer: signer.clone(),
+            kind,
+            predicate,
+            subject: inputs.subject(digest),
+        })
+    };
     let mut steps = Vec::new();
     if let Some(c) = &inputs.credentials {
         steps.push(Step::Login(Login {
@@ -330,21 +420,24 @@ fn signing_steps(inputs: &ImageInputs, sign_index: bool, attest: &[String]) -> V
             password: c.password.clone(),
         }));
     }
-    if sign_index {
-        steps.push(Step::Sign(Sign {
-            cosign: cosign.clone(),
-            signer: signer.clone(),
-            subject: inputs.subject(Bound::Index),
-        }));
+    if need.index {
+        steps.push(sign(Bound::Index));
     }
-    for p in attest {
-        steps.push(Step::Attest(Attest {
-            cosign: cosign.clone(),
-            signer: signer.clone(),
-            kind: AttestationType::CycloneDx,
-            predicate: inputs.sbom(p),
-            subject: inputs.subject(Bound::Platform(p.clone())),
+    for p in &need.platforms {
+        steps.push(sign(Bound::Platform(p.clone())));
+    }
+    for p in &need.sboms {
+        let digest = Bound::Platform(p.clone());
+        steps.push(attest(AttestationType::CycloneDx, inputs.sbom(p), digest));
+    }
+    if need.provenance {
+        steps.push(Step::WriteFile(WriteFile {
+            path: inputs.provenance_file(),
+            content: inputs.build.provenance(),
+            what: "the build's SLSA provenance".into(),
         }));
+        let file = inputs.provenance_file();
+        steps.push(attest(AttestationType::SlsaProvenance, file, Bound::Index));
     }
     steps
 }
@@ -361,10 +454,11 @@ fn verify_step(inputs: &ImageInputs, tags: &TagPlan) -> Step {
     })
 }
 
-/// A re-run of a published version: verify it, let the floating tags catch up, and only if a
-/// previous run stopped before attaching, signing or attesting, read the published bytes back
-/// and finish that. Nothing is built, and the gate does not judge again (a CVE published since
-/// is reported, not allowed to strand the release without its chart).
+/// A re-run of a published version: verify it, finish what a previous run left out
+/// (attachments, signatures and attestations of a release published before they all came
+/// first), then let the floating tags catch up. Nothing is built, and the gate does not judge
+/// again (a CVE published since is reported, not allowed to strand the release without its
+/// chart).
 fn rerun_steps(inputs: &ImageInputs, published: &Published, tags: &TagPlan) -> Vec<Step> {
     let missing = |done: &[String]| -> Vec<String> {
         inputs
@@ -376,24 +470,32 @@ fn rerun_steps(inputs: &ImageInputs, published: &Published, tags: &TagPlan) -> V
             .collect()
     };
     let need_sbom = missing(&published.sboms);
-    let signing = inputs.signer.is_some();
-    let need_attest = if signing {
-        missing(&published.attested)
-    } else {
-        Vec::new()
+    let need = match &inputs.signer {
+        Some(_) => Signing {
+            index: !published.signed,
+            platforms: missing(&published.signed_platforms),
+            sboms: missing(&published.attested),
+            provenance: inputs.attests_provenance() && !published.provenance,
+        },
+        None => Signing {
+            index: false,
+            platforms: Vec::new(),
+            sboms: Vec::new(),
+            provenance: false,
+        },
     };
-    let need_sign = signing && !published.signed;
     let mut steps = vec![verify_step(inputs, tags)];
-    steps.extend(floating_step(inputs, tags));
-    if !need_sbom.is_empty() || !need_attest.is_empty() {
+    if !need_sbom.is_empty() || !need.sboms.is_empty() {
         steps.push(Step::PullPublished(PullPublished {
             subject: inputs.subject(Bound::Index),
             layout: inputs.build.out_dir.join("oci"),
         }));
         steps.extend(scan_steps(inputs, false));
-        steps.extend(sbom_steps(inputs, &need_sbom));
     }
-    steps.extend(signing_steps(inputs, need_sign, &need_attest));
+    // The referrers come after the signatures, as on a first run.
+    steps.extend(signing_steps(inputs, &need));
+    steps.extend(sbom_steps(inputs, &need_sbom));
+    steps.extend(floating_step(inputs, tags));
     steps
 }
 

@@ -41,6 +41,8 @@ pub fn plan(inputs: &ReleaseInputs, facts: &ReleaseFacts) -> Result<Plan> {
         platforms: image.build.platforms.clone(),
         verifier,
         signatures: image.signer.is_some(),
+        github_repository: inputs.github_repository.clone(),
+        github_token: None,
         public_check: inputs.public_check,
         out_dir: image.build.out_dir.clone(),
         credentials: image.credentials.clone(),

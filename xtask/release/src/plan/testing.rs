@@ -3,7 +3,7 @@
 
 use super::build::BuildInputs;
 use super::chart::ChartInputs;
-use super::image::ImageInputs;
+use super::image::{ImageInputs, ProvenanceSource};
 use super::release::ReleaseInputs;
 use super::verify::PublicCheck;
 use crate::buildx::Cache;
@@ -66,6 +66,8 @@ pub fn image_inputs() -> ImageInputs {
         size_budget: 200_000_000,
         push: true,
         signer: Some(key()),
+        provenance: ProvenanceSource::Workflow,
+        hold_floating: false,
         credentials: Some(credentials()),
         notify: Notify {
             image: "ghcr.io/alto9/kube9-operator".into(),

@@ -7,11 +7,13 @@ use serde::Serialize;
 
 use super::{Mode, Plan};
 use crate::chart::CHART_NAME;
+use crate::cmd::Secret;
 use crate::registry::{Credentials, Repository};
 use crate::sign::{AttestationType, Cosign, Verifier};
 use crate::step::{
     AnonymousPull, Bound, CheckSboms, Login, LoginClient, Pullable, RecordVerification,
-    ResolveChart, ResolveRelease, Step, Subject, VerifyAttestation, VerifySignature,
+    ResolveChart, ResolveRelease, Step, Subject, VerifyAttestation, VerifyProvenance,
+    VerifySignature,
 };
 use crate::version::ReleaseVersion;
 
@@ -36,6 +38,10 @@ pub struct VerifyInputs {
     /// Whether the release was signed, so that its signatures are checked (a release
     /// published with --no-sign has none).
     pub signatures: bool,
+    /// `owner/name` of the repository whose release workflow attests build provenance.
+    pub github_repository: String,
+    /// The token `gh attestation verify` asks GitHub's API with.
+    pub github_token: Option<Secret>,
     pub public_check: PublicCheck,
     pub out_dir: PathBuf,
     /// For packages that are still private (the first release on GHCR).
@@ -63,7 +69,7 @@ pub fn plan(inputs: &VerifyInputs) -> Plan {
     let chart = inputs.charts.child(CHART_NAME);
     let mut steps = vec![Step::ResolveRelease(ResolveRelease {
         repository: inputs.image.clone(),
-        tags: vec![inputs.release.tag(), inputs.release.plain()],
+        tags: inputs.release.version_tags(),
         platforms: inputs.platforms.clone(),
         version: inputs.release.plain(),
     })];
@@ -121,25 +127,40 @@ fn cosign(inputs: &VerifyInputs, repository: &Repository) -> Cosign {
     Cosign::for_repository(repository, inputs.credentials.is_some())
 }
 
-/// The index's signature, then each platform's SBOM attestation.
+/// The signatures of the index and of each platform manifest (what a node that enforces
+/// signatures checks), each platform's SBOM attestation, the index's build provenance.
 fn image_signature_steps(inputs: &VerifyInputs) -> Vec<Step> {
     if !inputs.signatures {
         return Vec::new();
     }
     let cosign = cosign(inputs, &inputs.image);
-    let mut steps = vec![Step::VerifySignature(VerifySignature {
-        cosign: cosign.clone(),
-        verifier: inputs.verifier.clone(),
-        subject: Subject::new(&inputs.image, Bound::Index),
-    })];
+    let subject = |digest| Subject::new(&inputs.image, digest);
+    let signature = |digest| {
+        Step::VerifySignature(VerifySignature {
+            cosign: cosign.clone(),
+            verifier: inputs.verifier.clone(),
+            subject: subject(digest),
+        })
+    };
+    let platform = |p: &String| Bound::Platform(p.clone());
+    let mut steps = vec![signature(Bound::Index)];
+    steps.extend(inputs.platforms.iter().map(|p| signature(platform(p))));
     for p in &inputs.platforms {
         steps.push(Step::VerifyAttestation(VerifyAttestation {
             cosign: cosign.clone(),
             verifier: inputs.verifier.clone(),
             kind: AttestationType::CycloneDx,
-            subject: Subject::new(&inputs.image, Bound::Platform(p.clone())),
+            subject: subject(platform(p)),
         }));
     }
+    steps.push(Step::VerifyProvenance(VerifyProvenance {
+        cosign: cosign.clone(),
+        verifier: inputs.verifier.clone(),
+        subject: subject(Bound::Index),
+        github_repository: inputs.github_repository.clone(),
+        source_ref: format!("refs/tags/{}", inputs.release.tag()),
+        token: inputs.github_token.clone(),
+    }));
     steps
 }
 
@@ -166,6 +187,8 @@ mod tests {
             platforms: vec!["linux/amd64".into(), "linux/arm64".into()],
             verifier: Verifier::release_workflow("alto9/kube9-operator", "v1.2.3"),
             signatures: true,
+            github_repository: "alto9/kube9-operator".into(),
+            github_token: None,
             public_check,
             out_dir: "out".into(),
             credentials: None,
@@ -181,8 +204,11 @@ mod tests {
             [
                 "resolve-release",
                 "verify-signature",
+                "verify-signature",
+                "verify-signature",
                 "verify-attestation",
                 "verify-attestation",
+                "verify-provenance",
                 "resolve-chart",
                 "verify-signature",
                 "check-sboms",
@@ -195,6 +221,14 @@ mod tests {
         assert!(text.contains("--certificate-identity https://github.com/alto9/kube9-operator/.github/workflows/release.yml@refs/tags/v1.2.3"), "{text}");
         assert!(
             text.contains("ghcr.io/alto9/kube9-operator@<linux/arm64-digest>"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "gh attestation verify oci://ghcr.io/alto9/kube9-operator@<index-digest> --repo \
+                 alto9/kube9-operator --signer-workflow \
+                 alto9/kube9-operator/.github/workflows/release.yml --source-ref refs/tags/v1.2.3"
+            ),
             "{text}"
         );
     }

@@ -114,7 +114,7 @@ fn classify(err: &OciDistributionError) -> Failure {
 }
 
 /// The registry's own words, without request URLs' query strings or bodies.
-fn short(err: &OciDistributionError) -> String {
+pub(crate) fn short(err: &OciDistributionError) -> String {
     match err {
         OciDistributionError::ServerError { code, message, .. } => {
             let message: String = message.trim().chars().take(200).collect();

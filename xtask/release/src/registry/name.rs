@@ -73,8 +73,9 @@ fn valid_host(host: &str) -> bool {
 
 impl Repository {
     /// Parses `host/path`, or `oci://host/path` (the form helm uses for charts).
-    pub fn parse(full: &str) -> Result<Repository> {
-        let bare = full.strip_prefix("oci://").unwrap_or(full);
+    pub fn parse(raw: &str) -> Result<Repository> {
+        let full = &crate::text::shown(raw);
+        let bare = raw.strip_prefix("oci://").unwrap_or(raw);
         if bare.contains("://") {
             bail!("`{full}` has a scheme: give the repository without one ({EXAMPLE})");
         }
@@ -86,12 +87,16 @@ impl Repository {
         };
         let looks_like_host = host.contains('.') || host.contains(':') || host == "localhost";
         if !looks_like_host || !valid_host(host) {
-            bail!("`{host}` in `{full}` is not a registry host: lowercase name or IP address, optional :port ({EXAMPLE})");
+            bail!(
+                "`{}` in `{full}` is not a registry host: lowercase name or IP address, optional :port ({EXAMPLE})",
+                crate::text::shown(host)
+            );
         }
         if !path.split('/').all(valid_component) {
             bail!(
-                "`{path}` is not a valid repository path: lowercase letters and digits, separated by \
-                 `.`, `_`, `__` or dashes, components joined by `/` ({EXAMPLE})"
+                "`{}` is not a valid repository path: lowercase letters and digits, separated by \
+                 `.`, `_`, `__` or dashes, components joined by `/` ({EXAMPLE})",
+                crate::text::shown(path)
             );
         }
         Ok(Repository {

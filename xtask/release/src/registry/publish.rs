@@ -206,37 +206,52 @@ impl Registry {
         let mut index = match self.manifest(&self.repository.tag(&tag))? {
             Some((bytes, _)) => serde_json::from_slice::<OciImageIndex>(&bytes)
                 .with_context(|| format!("{}:{tag} is not a referrers index", self.repository))?,
-            None => OciImageIndex {
-                schema_version: 2,
-                media_type: Some(INDEX_MEDIA_TYPE.to_string()),
-                manifests: Vec::new(),
-                artifact_type: None,
-                annotations: None,
-            },
+            None => empty_index(),
         };
         index.manifests.push(entry.clone());
         let bytes = serde_json::to_vec(&index)?;
         self.put_manifest(&self.repository.tag(&tag), &bytes, INDEX_MEDIA_TYPE)
     }
 
-    /// The referrers of `subject` of one artifact type (native API, else the tag schema).
+    /// The referrers of `subject` of one artifact type: the registry's referrers API when it
+    /// answers with an index, else the referrers tag schema. GHCR has no referrers API and
+    /// answers the endpoint with a 404, but at times with a redirect or a 429; any answer that
+    /// is not an index means "no API here" and is not retried.
     pub fn referrers(&self, subject: &str, artifact_type: &str) -> Result<Vec<ImageIndexEntry>> {
         let reference = self.repository.digest(subject);
-        let index = block_on(async {
+        let native = block_on(async {
             self.client
                 .store_auth_if_needed(&self.repository.host, &self.auth)
                 .await;
-            self.retrying("listing referrers", || {
-                self.client.pull_referrers(&reference, Some(artifact_type))
-            })
-            .await
-            .map_err(|e| self.explain(&format!("listing the referrers of {reference}"), e))
-        })?;
+            self.client
+                .pull_referrers(&reference, Some(artifact_type))
+                .await
+        });
+        let index = match native {
+            Ok(index) => index,
+            Err(e) => {
+                eprintln!(
+                    "    the referrers API of {} answered {}: reading the referrers tag instead",
+                    self.repository.host,
+                    super::short(&e)
+                );
+                self.referrers_tag(subject)?
+            }
+        };
         Ok(index
             .manifests
             .into_iter()
             .filter(|m| m.artifact_type.as_deref() == Some(artifact_type))
             .collect())
+    }
+
+    /// The referrers index kept under the tag schema's tag (`sha256-<hex>`), empty if none.
+    fn referrers_tag(&self, subject: &str) -> Result<OciImageIndex> {
+        let tag = subject.replace(':', "-");
+        Ok(match self.manifest(&self.repository.tag(&tag))? {
+            Some((bytes, _)) => serde_json::from_slice(&bytes).unwrap_or_else(|_| empty_index()),
+            None => empty_index(),
+        })
     }
 
     /// Reads a published image into an OCI layout at `dest`, byte for byte.
@@ -266,6 +281,16 @@ impl Registry {
         std::fs::write(dest.join("index.json"), serde_json::to_vec(&top)?)?;
         std::fs::write(dest.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#)?;
         Image::open(dest)
+    }
+}
+
+fn empty_index() -> OciImageIndex {
+    OciImageIndex {
+        schema_version: 2,
+        media_type: Some(INDEX_MEDIA_TYPE.to_string()),
+        manifests: Vec::new(),
+        artifact_type: None,
+        annotations: None,
     }
 }
 

@@ -32,10 +32,10 @@ pub use publish::{
 };
 pub use scan::{CheckDatabase, Convert, FetchDatabase, Gate, Rescanned, Scan, SplitPlatform};
 pub use sign::{Attest, DerivePublicKey, Login, LoginClient, Sign};
-pub use source::{ArchiveSource, FreshDir, UnpackSource};
+pub use source::{ArchiveSource, FreshDir, UnpackSource, WriteFile};
 pub use verify::{
     AnonymousPull, CheckSboms, Pullable, RecordVerification, ResolveChart, ResolveRelease,
-    VerifyAttestation, VerifySignature,
+    VerifyAttestation, VerifyProvenance, VerifySignature,
 };
 
 use crate::github::Actions;
@@ -57,6 +57,7 @@ pub trait Action {
 #[serde(tag = "step", rename_all = "kebab-case")]
 pub enum Step {
     FreshDir(FreshDir),
+    WriteFile(WriteFile),
     ArchiveSource(ArchiveSource),
     UnpackSource(UnpackSource),
     Build(Build),
@@ -93,6 +94,7 @@ pub enum Step {
     ResolveRelease(ResolveRelease),
     VerifySignature(VerifySignature),
     VerifyAttestation(VerifyAttestation),
+    VerifyProvenance(VerifyProvenance),
     CheckSboms(CheckSboms),
     ResolveChart(ResolveChart),
     AnonymousPull(AnonymousPull),
@@ -104,6 +106,7 @@ impl Step {
     pub fn action(&self) -> &dyn Action {
         match self {
             Step::FreshDir(s) => s,
+            Step::WriteFile(s) => s,
             Step::ArchiveSource(s) => s,
             Step::UnpackSource(s) => s,
             Step::Build(s) => s,
@@ -140,6 +143,7 @@ impl Step {
             Step::ResolveRelease(s) => s,
             Step::VerifySignature(s) => s,
             Step::VerifyAttestation(s) => s,
+            Step::VerifyProvenance(s) => s,
             Step::CheckSboms(s) => s,
             Step::ResolveChart(s) => s,
             Step::AnonymousPull(s) => s,

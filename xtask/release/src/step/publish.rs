@@ -388,6 +388,11 @@ impl RecordImage {
     }
 }
 
+/// `ghcr.io` of `ghcr.io/alto9/kube9-operator`: where a workflow step logs in.
+fn registry_host(repository: &str) -> String {
+    repository.split('/').next().unwrap_or_default().to_string()
+}
+
 fn image_outputs(actions: &Actions, record: &ImageRecord, provenance_missing: bool) -> Result<()> {
     let reference = format!("{}@{}", record.repository, record.digest);
     let provenance = if provenance_missing {
@@ -401,6 +406,7 @@ fn image_outputs(actions: &Actions, record: &ImageRecord, provenance_missing: bo
         ("tags", record.tags.join(",")),
         ("image", reference.clone()),
         ("repository", record.repository.clone()),
+        ("registry", registry_host(&record.repository)),
     ]))?;
     let mut summary = format!(
         "### Image {}\n\n| | |\n|---|---|\n| image | `{reference}` |\n| tags | {} |\n",

@@ -288,6 +288,7 @@ fn one_of_each() -> Vec<Step> {
 fn expected_hint(step: &Step) -> &'static str {
     match step {
         Step::FreshDir(_) => "out/scan could not be made afresh: check that the output directory (--out-dir) is writable and has room",
+        Step::WriteFile(_) => "out/provenance.json could not be written: check that the output directory (--out-dir) is writable",
         Step::ArchiveSource(_) => "git could not archive commit c0ffee of /src; nothing was built",
         Step::UnpackSource(_) => "tar could not unpack the commit into ctx; nothing was built",
         Step::Build(_) => "the image build failed (its output is above); nothing was pushed",
@@ -324,6 +325,7 @@ fn expected_hint(step: &Step) -> &'static str {
         Step::ResolveRelease(_) => "ghcr.io/alto9/kube9-operator does not serve release 1.2.3 as published: re-run the release (it finishes what a failed run left out)",
         Step::VerifySignature(_) => "the signature of the index does not verify: the release is not what its signer published, or it is checked against the wrong key or identity",
         Step::VerifyAttestation(_) => "the SBOM attestation of the linux/arm64 image does not verify: re-run the release (it attests what a failed run left out), or check against the right key or identity",
+        Step::VerifyProvenance(_) => "the index's build provenance does not verify: on GitHub, re-run the image job (it attests provenance when it is missing); elsewhere re-run the release",
         Step::CheckSboms(_) => "an SBOM referrer is missing: re-run the release (cargo xtask release-image finishes what a failed run left out)",
         Step::ResolveChart(_) => "the chart ghcr.io/alto9/charts/kube9-operator:1.2.3 does not deploy the released image: do not install it",
         Step::AnonymousPull(_) => "make the package public once at the settings page, then re-run this job alone (the release is otherwise complete); a private organisation sets the repository variable PUBLIC_CHECK=skip",

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::{reference, Action, Bound, ChartPublished, Cx, Placeholders, Status, Subject, Values};
 use crate::chart;
-use crate::cmd::Cmd;
+use crate::cmd::{Cmd, Secret};
 use crate::layout;
 use crate::registry::{Registry, Repository};
 use crate::scan::SBOM_ARTIFACT_TYPE;
@@ -190,6 +190,69 @@ impl Action for VerifyAttestation {
     fn run(&self, cx: &mut Cx) -> Result<()> {
         self.command(cx)?.read()?;
         cx.pass(&self.what(), "ok");
+        Ok(())
+    }
+}
+
+/// The index's build provenance verifies: GitHub's attestation of the release workflow at the
+/// release's tag (`gh attestation verify`), or the release's own, with its key.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyProvenance {
+    pub cosign: Cosign,
+    pub verifier: Verifier,
+    pub subject: Subject,
+    /// `owner/name` of the repository whose release workflow attested it (keyless).
+    pub github_repository: String,
+    /// `refs/tags/v1.2.3`.
+    pub source_ref: String,
+    /// `gh` asks GitHub's API for the attestation with a token.
+    pub token: Option<Secret>,
+}
+
+impl VerifyProvenance {
+    pub fn command(&self, values: &mut dyn Values) -> Result<Cmd> {
+        let target = reference(&self.subject, values)?;
+        if let Verifier::Key { .. } = &self.verifier {
+            let login = super::sign::login_dir(&self.cosign, values)?;
+            return Ok(self.cosign.verify_attestation(
+                &self.verifier,
+                AttestationType::SlsaProvenance,
+                &target,
+                login.as_deref(),
+            ));
+        }
+        let repo = &self.github_repository;
+        let cmd = Cmd::new("gh")
+            .args(["attestation", "verify"])
+            .arg(format!("oci://{target}"))
+            .opt("--repo", repo)
+            .opt(
+                "--signer-workflow",
+                format!("{repo}/.github/workflows/release.yml"),
+            )
+            .opt("--source-ref", &self.source_ref);
+        Ok(match &self.token {
+            Some(t) => cmd.secret_env("GH_TOKEN", t.clone()),
+            None => cmd,
+        })
+    }
+}
+
+impl Action for VerifyProvenance {
+    fn describe(&self) -> String {
+        let cmd = self.command(&mut Placeholders).expect("placeholders");
+        format!("build provenance of the index: {cmd}")
+    }
+
+    fn hint(&self) -> String {
+        "the index's build provenance does not verify: on GitHub, re-run the image job (it \
+         attests provenance when it is missing); elsewhere re-run the release"
+            .into()
+    }
+
+    fn run(&self, cx: &mut Cx) -> Result<()> {
+        self.command(cx)?.read()?;
+        cx.pass("build provenance of the index", "ok");
         Ok(())
     }
 }

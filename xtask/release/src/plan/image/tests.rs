@@ -34,22 +34,24 @@ fn expected_fresh() -> Vec<String> {
     kinds.extend([
         "gate",
         "push-content",
-        "push-version-tags",
-        "move-floating-tags",
-        "attach-sbom",
-        "attach-sbom",
         "login",
+        "sign",
+        "sign",
         "sign",
         "attest",
         "attest",
+        "attach-sbom",
+        "attach-sbom",
+        "push-version-tags",
         "verify-image",
+        "move-floating-tags",
         "record-image",
     ]);
     kinds.into_iter().map(String::from).collect()
 }
 
 #[test]
-fn a_new_release_builds_scans_gates_then_pushes_tags_attaches_signs_and_verifies() {
+fn a_new_release_builds_scans_gates_pushes_signs_attaches_then_tags() {
     let plan = plan(&inputs(), &facts(&[])).unwrap();
     assert_eq!(plan.kinds(), expected_fresh());
     let text = plan.to_string();
@@ -128,6 +130,11 @@ fn published(signed: bool, sboms: &[&str], attested: &[&str]) -> Published {
         ],
         revision: "c0ffee".into(),
         signed,
+        signed_platforms: if signed {
+            vec!["linux/amd64".into(), "linux/arm64".into()]
+        } else {
+            Vec::new()
+        },
         sboms: sboms.iter().map(|s| s.to_string()).collect(),
         attested: attested.iter().map(|s| s.to_string()).collect(),
         provenance: true,
@@ -149,7 +156,7 @@ fn a_rerun_of_a_complete_release_builds_nothing_and_only_verifies() {
 }
 
 #[test]
-fn a_rerun_after_a_failed_signature_reads_the_image_back_and_signs() {
+fn a_rerun_of_a_release_tagged_before_it_was_signed_reads_it_back_and_signs_it() {
     let all = ["linux/amd64", "linux/arm64"];
     let facts = ImageFacts {
         tags: Some(vec!["v1.2.3".into()]),
@@ -160,14 +167,21 @@ fn a_rerun_after_a_failed_signature_reads_the_image_back_and_signs() {
     assert!(!plan.has("build") && !plan.has("push-content") && !plan.has("attach-sbom"));
     assert!(kinds.contains(&"pull-published".to_string()));
     let signing = ["login", "sign", "attest"];
+    // The login, the index and both platforms signed, both SBOMs attested.
     assert_eq!(
         kinds
             .iter()
             .filter(|k| signing.contains(&k.as_str()))
             .count(),
-        4,
+        6,
         "{kinds:?}"
     );
+    let floating = kinds
+        .iter()
+        .position(|k| k == "move-floating-tags")
+        .unwrap();
+    let last_signature = kinds.iter().rposition(|k| k == "attest").unwrap();
+    assert!(last_signature < floating, "{kinds:?}");
     let gate = plan
         .steps
         .iter()
@@ -214,4 +228,91 @@ fn planning_twice_gives_the_same_bytes() {
         serde_json::to_string(&a).unwrap(),
         serde_json::to_string(&b).unwrap()
     );
+}
+
+#[test]
+fn nothing_is_tagged_before_every_signature_and_attachment() {
+    let plan = plan(&inputs(), &facts(&[])).unwrap();
+    let kinds = plan.kinds();
+    let first_tag = kinds.iter().position(|k| k == "push-version-tags").unwrap();
+    for kind in ["sign", "attest", "attach-sbom", "push-content"] {
+        let last = kinds.iter().rposition(|k| k == kind).unwrap();
+        assert!(last < first_tag, "{kind} after a tag: {kinds:?}");
+    }
+    assert_eq!(
+        kinds[kinds.len() - 2],
+        "move-floating-tags",
+        "floating tags last"
+    );
+    let text = plan.to_string();
+    assert!(
+        text.contains("sign the linux/arm64 image: ")
+            && text.contains("ghcr.io/alto9/kube9-operator@<linux/arm64-digest>"),
+        "{text}"
+    );
+}
+
+#[test]
+fn held_floating_tags_are_moved_by_a_rerun() {
+    let held = ImageInputs {
+        hold_floating: true,
+        ..inputs()
+    };
+    let first = plan(&held, &facts(&[])).unwrap();
+    assert!(!first.has("move-floating-tags"));
+    assert!(first
+        .to_string()
+        .contains("floating tags held: a re-run moves them"));
+    let all = ["linux/amd64", "linux/arm64"];
+    let published = ImageFacts {
+        tags: Some(vec!["v1.2.3".into(), "1.2.3".into()]),
+        published: Some(published(true, &all, &all)),
+    };
+    let rerun = plan(&inputs(), &published).unwrap();
+    assert_eq!(
+        rerun.kinds(),
+        ["verify-image", "move-floating-tags", "record-image"]
+    );
+}
+
+#[test]
+fn off_github_the_release_attests_its_own_build_provenance() {
+    let local = ImageInputs {
+        provenance: ProvenanceSource::Release,
+        ..inputs()
+    };
+    let plan = plan(&local, &facts(&[])).unwrap();
+    let text = plan.to_string();
+    assert!(
+        text.contains("attest the build provenance of the index: ")
+            && text.contains("--type slsaprovenance1 ")
+            && text.contains("--predicate /src/target/release/provenance.json ghcr.io/alto9/kube9-operator@<index-digest>"),
+        "{text}"
+    );
+    let record = plan.steps.iter().find_map(|s| match s {
+        Step::RecordImage(r) => Some(r),
+        _ => None,
+    });
+    assert!(!record.unwrap().provenance_missing);
+    // On GitHub the workflow's own step attests it, once.
+    let github = plan_of(&inputs());
+    assert!(!github.to_string().contains("slsaprovenance1"));
+    let record = github.steps.iter().find_map(|s| match s {
+        Step::RecordImage(r) => Some(r),
+        _ => None,
+    });
+    assert!(record.unwrap().provenance_missing);
+}
+
+fn plan_of(inputs: &ImageInputs) -> Plan {
+    plan(inputs, &facts(&[])).unwrap()
+}
+
+#[test]
+fn a_version_without_v_gets_no_v_tag() {
+    let mut plain = inputs();
+    plain.build.release = ReleaseVersion::parse("1.2.3").unwrap();
+    let text = plan_of(&plain).to_string();
+    assert!(text.contains("tags       1.2.3 1.2 1 latest\n"), "{text}");
+    assert!(!text.contains("v1.2.3"), "{text}");
 }

@@ -26,8 +26,11 @@ fn a_release_is_the_image_then_the_chart_then_what_a_user_checks() {
             "resolve-release",
             "login",
             "verify-signature",
+            "verify-signature",
+            "verify-signature",
             "verify-attestation",
             "verify-attestation",
+            "verify-provenance",
             "resolve-chart",
             "verify-signature",
             "check-sboms",
@@ -56,6 +59,7 @@ fn an_unsigned_release_checks_no_signature() {
         "derive-public-key",
         "verify-signature",
         "verify-attestation",
+        "verify-provenance",
     ] {
         assert!(!plan.has(absent), "{absent}: {:?}", plan.kinds());
     }
@@ -158,6 +162,8 @@ fn a_release_stops_at_its_first_failure_and_a_verification_goes_on() {
         platforms: inputs.image.build.platforms.clone(),
         verifier: Verifier::release_workflow("alto9/kube9-operator", "v1.2.3"),
         signatures: true,
+        github_repository: "alto9/kube9-operator".into(),
+        github_token: None,
         public_check: PublicCheck::Require,
         out_dir: "out".into(),
         credentials: None,

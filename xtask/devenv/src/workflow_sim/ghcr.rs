@@ -1,0 +1,158 @@
+//! A stand-in, named as such, for GHCR's authorization in front of the local registry that
+//! holds the packages: a job's `GITHUB_TOKEN` may read with `packages: read` and write with
+//! `packages: write`, and is refused as GHCR refuses it otherwise. The registry behind it is
+//! the real one (distribution); only the decision who may do what is GHCR's, played here.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
+
+use super::github::GithubStandin;
+use super::grants::Access;
+
+#[derive(Clone)]
+struct Proxy {
+    /// `127.0.0.1:PORT` of the registry behind it.
+    upstream: String,
+    /// The registry's own login, which only this stand-in holds.
+    upstream_auth: String,
+    github: GithubStandin,
+}
+
+/// Starts the stand-in in front of `upstream` (reached with `user`/`password`); returns its
+/// address, `127.0.0.1:PORT`, where the workflows find "GHCR".
+pub fn start(upstream: &str, user: &str, password: &str, github: &GithubStandin) -> String {
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let proxy = Proxy {
+        upstream: upstream.to_string(),
+        upstream_auth: format!("Basic {basic}"),
+        github: github.clone(),
+    };
+    super::serve::serve(Router::new().fallback(any(forward)).with_state(proxy))
+}
+
+/// What a request needs: reads need `packages: read`, anything else `packages: write`.
+fn needed(method: &Method) -> Access {
+    if matches!(*method, Method::GET | Method::HEAD) {
+        Access::Read
+    } else {
+        Access::Write
+    }
+}
+
+async fn forward(
+    State(p): State<Proxy>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(refused) = refusal(&p, &headers, &method) {
+        return refused;
+    }
+    let path = uri.path_and_query().map_or("", |x| x.as_str()).to_string();
+    let url = format!("http://{}{path}", p.upstream);
+    let mut request = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client")
+        .request(method, url)
+        .header("authorization", &p.upstream_auth)
+        .body(body);
+    for (name, value) in &headers {
+        if !matches!(name.as_str(), "authorization" | "host" | "content-length") {
+            request = request.header(name, value);
+        }
+    }
+    let Ok(answer) = request.send().await else {
+        return (
+            StatusCode::BAD_GATEWAY,
+            "the registry behind the stand-in is down",
+        )
+            .into_response();
+    };
+    let status = answer.status();
+    let mut out = HeaderMap::new();
+    // The address the client reached this stand-in at.
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    for (name, value) in answer.headers() {
+        if name == "location" {
+            // Upload sessions continue through the stand-in, never around it.
+            let moved = value
+                .to_str()
+                .unwrap_or_default()
+                .replace(&p.upstream, &host);
+            if let Ok(v) = HeaderValue::from_str(&moved) {
+                out.insert(name, v);
+            }
+        } else if !matches!(
+            name.as_str(),
+            "transfer-encoding" | "connection" | "www-authenticate"
+        ) {
+            out.append(name, value.clone());
+        }
+    }
+    let bytes = answer.bytes().await.unwrap_or_default();
+    (status, out, bytes).into_response()
+}
+
+/// GHCR's answers, unless the request may go on: no login asks for one; a token GitHub did
+/// not issue is unauthorized; a token without the permission is denied.
+fn refusal(p: &Proxy, headers: &HeaderMap, method: &Method) -> Option<Response> {
+    let Some(token) = basic_password(headers) else {
+        return Some(challenge("authentication required"));
+    };
+    match p.github.permission_of(&token, "packages") {
+        None => Some(challenge("the token is not one GitHub issued to a job")),
+        Some(granted) if granted.is_some_and(|a| a >= needed(method)) => None,
+        Some(_) => {
+            let what = match needed(method) {
+                Access::Read => "read_package",
+                Access::Write => "write_package",
+            };
+            Some(denied(&format!("permission_denied: {what}")))
+        }
+    }
+}
+
+fn basic_password(headers: &HeaderMap) -> Option<String> {
+    use base64::Engine;
+    let value = headers.get("authorization")?.to_str().ok()?;
+    let encoded = value.strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    Some(text.split_once(':')?.1.to_string())
+}
+
+fn challenge(message: &str) -> Response {
+    let body = format!(r#"{{"errors":[{{"code":"UNAUTHORIZED","message":"{message}"}}]}}"#);
+    (
+        StatusCode::UNAUTHORIZED,
+        [
+            ("www-authenticate", "Basic realm=\"ghcr stand-in\""),
+            ("content-type", "application/json"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+fn denied(message: &str) -> Response {
+    let body = format!(r#"{{"errors":[{{"code":"DENIED","message":"{message}"}}]}}"#);
+    (
+        StatusCode::FORBIDDEN,
+        [("content-type", "application/json")],
+        body,
+    )
+        .into_response()
+}
