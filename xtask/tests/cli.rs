@@ -209,3 +209,52 @@ fn input_that_cannot_work_is_refused_before_anything_runs() {
     let out = dry_run(&["release-image", "--dry-run", "--version", &long]);
     assert!(text(&out).contains("63 characters"), "{}", text(&out));
 }
+
+#[test]
+fn a_dry_run_checks_the_tag_and_the_tree_as_the_run_does() {
+    let out = dry_run(&[
+        "release-image",
+        "--dry-run",
+        "--version",
+        "v3.0.0",
+        "--require-tag",
+    ]);
+    assert!(
+        !out.status.success(),
+        "the real run would fail: no tag v3.0.0"
+    );
+    assert!(
+        text(&out).contains("the checkout has no tag v3.0.0"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn what_a_user_typed_is_echoed_escaped_on_one_line() {
+    for bad in ["v1.2\n.3", "v1.2.3\u{1b}[2J", "\u{1b}]0;title\u{7}"] {
+        let out = dry_run(&["release-image", "--dry-run", "--version", bad]);
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let error: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+        assert_eq!(error.len(), 1, "one line: {stderr:?}");
+        assert_eq!(stderr.lines().count(), 1, "nothing else: {stderr:?}");
+        assert!(
+            !stderr.contains('\u{1b}') && !stderr.contains('\u{7}'),
+            "{stderr:?}"
+        );
+    }
+    let out = dry_run(&[
+        "release-image",
+        "--dry-run",
+        "--version",
+        "v1.2.3",
+        "--repository",
+        "ghcr.io/alto9/\u{1b}[31mred",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("`alto9/\\u{1b}[31mred` is not a valid repository path"),
+        "{stderr:?}"
+    );
+}

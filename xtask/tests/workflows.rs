@@ -682,13 +682,30 @@ fn the_workflows_call_the_xtask_with_flags_it_has() {
         "{} is not built: cargo build --package kube9-release-cli",
         kube9_release.display()
     );
+    // A checkout of the release's tag, as the workflows check it out: a dry run checks the
+    // tag and the clean tree as the real run does.
+    let source = git_repo(
+        "workflow-commands",
+        &[
+            ("Dockerfile", "FROM scratch\n"),
+            ("charts/kube9-operator/Chart.yaml.j2", ""),
+        ],
+    );
+    ok(std::process::Command::new("git")
+        .args(["tag", "v1.2.3"])
+        .current_dir(&source));
     for command in &commands {
         // The real command line parser of the binary the workflows build decides; --dry-run
         // keeps it from doing anything. The environment is the one a runner gives (the cache
         // service's token exposed).
         let mut cmd = std::process::Command::new(&kube9_release);
         outside_actions(&mut cmd);
-        cmd.args(command)
+        cmd.arg(&command[0]);
+        // Every command that builds from a checkout gets the tag's (not this working tree).
+        if !["verify-release", "rescan"].contains(&command[0].as_str()) {
+            cmd.arg("--source").arg(&source);
+        }
+        cmd.args(&command[1..])
             .env("GITHUB_ACTIONS", "true")
             .env("ACTIONS_RUNTIME_TOKEN", "runtime-token")
             .env("ACTIONS_RESULTS_URL", "https://results.example");

@@ -225,6 +225,36 @@ fn docker_command() -> impl Fn() -> Cmd {
     move || docker(host.as_deref())
 }
 
+/// The engine: one that answers; one that is installed but not running (started by `env up`,
+/// not by `setup`); or none installed.
+fn check_docker(docker: &dyn Fn() -> Cmd) -> Check {
+    let check = simple(
+        "docker",
+        docker().args(["version", "--format", "{{.Server.Version}}"]),
+        (24, 0, 0),
+        SETUP,
+        true,
+    );
+    if check.found.is_some() {
+        return check;
+    }
+    let client = probe(Cmd::new("docker").arg("--version"));
+    let engine = kube9_release::tools::which("dockerd");
+    match (client, engine) {
+        (Ok(client), Some(dockerd)) => Check {
+            found: Some(format!(
+                "{}; {} installed, not running",
+                first_line(&client),
+                dockerd.display()
+            )),
+            problem: Some("the Docker engine is installed but does not answer".into()),
+            fix: "cargo xtask env up (starts the environments' engine), or start your own engine",
+            ..check
+        },
+        _ => check,
+    }
+}
+
 /// Room for the test suite's builds on the workspace's filesystem.
 fn check_disk() -> Check {
     let fix = "cargo xtask env prune (empties the build cache), or remove old clones' target/";
@@ -259,13 +289,7 @@ pub fn check_all() -> Vec<Check> {
             "apt-get install git",
             true,
         ),
-        simple(
-            "docker",
-            docker().args(["version", "--format", "{{.Server.Version}}"]),
-            (24, 0, 0),
-            SETUP,
-            true,
-        ),
+        check_docker(&docker),
         check_buildx(&docker),
         simple(
             "trivy",
@@ -312,8 +336,14 @@ pub fn run() -> anyhow::Result<()> {
     let checks = check_all();
     let mut ready = true;
     for c in &checks {
+        let not_running = c
+            .found
+            .as_deref()
+            .is_some_and(|f| f.ends_with("not running"));
         let status = if c.ok() {
             "ok"
+        } else if not_running {
+            "NOT RUNNING"
         } else if c.required {
             "MISSING"
         } else {

@@ -6,6 +6,7 @@
 
 mod services;
 mod standins;
+mod users;
 
 use std::path::{Path, PathBuf};
 
@@ -256,6 +257,9 @@ pub fn up(dir: &Path, docker: bool) -> Result<EnvState> {
         build_contexts: Vec::new(),
         cosign: CosignKeys::default(),
     };
+    if state.dockerd_pid.is_some() {
+        users::add(&services::run_dir(), &dir)?;
+    }
     // Written as it goes, so that `down` can stop whatever started even if a later step fails.
     if let Err(e) = start_services(&mut state, engine.host.is_some()) {
         let _ = down(&dir);
@@ -306,10 +310,26 @@ pub fn down(dir: &Path) -> Result<()> {
         }
     }
     if let Some(pid) = state.dockerd_pid {
-        services::stop_pid(pid, std::time::Duration::from_secs(30));
+        stop_engine_unless_used(dir, pid);
     }
     std::fs::remove_file(state_file(dir))?;
     Ok(())
+}
+
+/// The environments' engine is shared: it stops with the last live environment that uses it.
+fn stop_engine_unless_used(dir: &Path, pid: u32) {
+    let run = services::run_dir();
+    users::remove(&run, dir);
+    let live = |other: &Path| running(other).ok().flatten().is_some();
+    let others = users::others(&run, dir, &live);
+    if let Some(other) = others.first() {
+        eprintln!(
+            "the Docker engine stays up: the environment in {} uses it",
+            other.display()
+        );
+        return;
+    }
+    services::stop_pid(pid, std::time::Duration::from_secs(30));
 }
 
 /// `cargo xtask env prune`: the engine's build cache, emptied; says what that freed.
@@ -330,28 +350,74 @@ pub fn prune(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// `cargo xtask env status`.
+/// `cargo xtask env status`: what the environment holds, and whether each service answers.
 pub fn print(dir: &Path) -> Result<()> {
     use anyhow::Context;
     let state = read_state(dir)?.context("the environment is not up: cargo xtask env up")?;
-    println!("registry        {}", state.registry.address());
-    println!(
-        "auth registry   {} (user {AUTH_USER}, password in {})",
-        state.auth_registry.address(),
-        state.auth_password_file.display()
-    );
-    println!("trivy database  {}", state.trivy_db_repository);
+    let registry = state.registry.address();
+    let auth = state.auth_registry.address();
+    let db_path = state
+        .trivy_db_repository
+        .strip_prefix(&format!("{registry}/"))
+        .map(|r| r.replace(':', "/manifests/"))
+        .unwrap_or_default();
+    let answers =
+        |address: &str, path: &str, expected: u16| http_status(address, path) == Some(expected);
+    let docker_answers = state
+        .docker_host
+        .as_deref()
+        .is_none_or(|host| services::docker_answers(Some(host)));
+    let rows = [
+        (
+            "registry",
+            registry.clone(),
+            answers(&registry, "/v2/", 200),
+        ),
+        (
+            "auth registry",
+            format!(
+                "{auth} (user {AUTH_USER}, password in {})",
+                state.auth_password_file.display()
+            ),
+            answers(&auth, "/v2/", 401),
+        ),
+        (
+            "trivy database",
+            state.trivy_db_repository.clone(),
+            answers(&registry, &format!("/v2/{db_path}"), 200),
+        ),
+        (
+            "docker",
+            state
+                .docker_host
+                .clone()
+                .unwrap_or_else(|| "the machine's own engine".into()),
+            docker_answers,
+        ),
+    ];
+    let mut down = Vec::new();
+    for (name, what, ok) in &rows {
+        let mark = if *ok { "ok" } else { "NOT ANSWERING" };
+        println!("{name:<15} {mark:<14} {what}");
+        if !ok {
+            down.push(*name);
+        }
+    }
     println!(
         "cosign key      {} (public: {})",
         state.cosign.private_key.display(),
         state.cosign.public_key.display()
     );
-    if let Some(h) = &state.docker_host {
-        println!("docker          {h}");
-    }
     println!(
         "\nfor `cargo test` in this shell:  source {}",
         dir.join("env.sh").display()
+    );
+    anyhow::ensure!(
+        down.is_empty(),
+        "{} of the environment in {} do not answer: restart it with `cargo xtask env down && \
+         cargo xtask env up`",
+        down.join(", "),
+        dir.display()
     );
     Ok(())
 }

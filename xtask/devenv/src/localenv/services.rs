@@ -26,6 +26,11 @@ pub fn engine_data_dir() -> PathBuf {
 /// The managed dockerd's runtime files; one dockerd per machine.
 const DOCKER_RUN_DIR: &str = "/run/kube9-env";
 
+/// The environments' dockerd's runtime files: its socket, its pid, who uses it.
+pub fn run_dir() -> PathBuf {
+    PathBuf::from(DOCKER_RUN_DIR)
+}
+
 /// The socket of the environments' own dockerd.
 pub fn docker_host() -> String {
     format!("unix://{DOCKER_RUN_DIR}/docker.sock")
@@ -208,7 +213,7 @@ pub fn push_database(repository: &Repository, tag: &str, layer: &[u8]) -> Result
     Ok(layout::sha256(&bytes))
 }
 
-fn docker_answers(host: Option<&str>) -> bool {
+pub fn docker_answers(host: Option<&str>) -> bool {
     docker(host)
         .args(["info", "--format", "{{.ServerVersion}}"])
         .output()
@@ -271,8 +276,8 @@ fn start_docker() -> Result<Engine> {
     })
 }
 
-/// A dockerd left by a crashed run: adopted if it answers (so that this run's `down` stops
-/// it), otherwise cleared away.
+/// The environments' dockerd, started by another environment (or left by a crashed one):
+/// shared if it answers (the last environment to go down stops it), otherwise cleared away.
 fn adopt_dockerd(run: &Path, host: &str) -> Result<Option<Engine>> {
     let pid_file = run.join("docker.pid");
     let pid = std::fs::read_to_string(&pid_file)
@@ -280,7 +285,7 @@ fn adopt_dockerd(run: &Path, host: &str) -> Result<Option<Engine>> {
         .and_then(|p| p.trim().parse::<u32>().ok());
     if let Some(pid) = pid {
         if alive(pid) && docker_answers(Some(host)) {
-            eprintln!("    adopting the running dockerd (pid {pid})");
+            eprintln!("    sharing the running dockerd (pid {pid})");
             return Ok(Some(Engine {
                 pid: Some(pid),
                 host: Some(host.to_string()),

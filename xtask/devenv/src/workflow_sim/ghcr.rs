@@ -32,7 +32,12 @@ pub fn start(upstream: &str, user: &str, password: &str, github: &GithubStandin)
         upstream_auth: format!("Basic {basic}"),
         github: github.clone(),
     };
-    super::serve::serve(Router::new().fallback(any(forward)).with_state(proxy))
+    // Layers are larger than axum's default body limit (2 MB).
+    let router = Router::new()
+        .fallback(any(forward))
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .with_state(proxy);
+    super::serve::serve(router)
 }
 
 /// What a request needs: reads need `packages: read`, anything else `packages: write`.

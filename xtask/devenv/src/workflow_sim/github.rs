@@ -50,6 +50,7 @@ impl GithubStandin {
             )
             .route("/repos/{owner}/{repo}/releases/{id}", patch(edit_release))
             .route("/oidc/token", get(oidc_token))
+            .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
             .with_state(standin.clone());
         standin.url = format!("http://{}", super::serve::serve(router));
         standin

@@ -120,13 +120,15 @@ impl SimRun {
         }
         for (name, digest, push) in &self.outbox.attestations {
             text.push_str(&format!(
-                "provenance asked for: {name}@{digest} (push {push})\n"
+                "provenance attested: {name}@{digest} (pushed to the registry: {push})\n"
             ));
         }
         text.push_str(
-            "act is not GitHub: signing used the local key instead of the workflow's OIDC \
-             identity; there was no Actions cache service, no code scanning (SARIF was only \
-             checked) and no attestation service (provenance was only recorded)\n",
+            "act is not GitHub: each job got its own token and, with id-token: write, an OIDC \
+             identity, from stand-ins; the environment's key pair signed where Sigstore would \
+             certify the workflow's identity; GHCR, code scanning and the attestation store \
+             were stand-ins that refuse what GitHub refuses; there was no Actions cache \
+             service\n",
         );
         text
     }

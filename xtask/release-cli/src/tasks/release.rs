@@ -24,10 +24,11 @@ impl flags::Release {
         if let Some(target) = local {
             inputs = local::into_local(&inputs, target);
         }
+        // Checked in a dry run too: they need no network.
+        self.check_source(&inputs)?;
         let facts = if self.output.offline() {
             ReleaseFacts::default()
         } else {
-            self.check_source(&inputs)?;
             read_facts(&inputs)?
         };
         let plan = release::plan(&inputs, &facts)?;

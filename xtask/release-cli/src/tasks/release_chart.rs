@@ -25,10 +25,11 @@ impl flags::ReleaseChart {
         let flag = self.image_digest.clone().filter(|d| !d.is_empty());
         let signer = inputs::signer(&self.sign, (&release, config), offline)?;
         let mut inputs = inputs::chart_inputs(&flags, (&release, config), flag, signer)?;
+        // Checked in a dry run too: it needs no network.
+        self.github.check(&inputs.source, &release)?;
         let facts = if self.output.offline() {
             ChartFacts::default()
         } else {
-            self.github.check(&inputs.source, &release)?;
             if inputs.expected_digest.is_none() {
                 inputs.expected_digest = recorded_digest(&inputs)?;
             }

@@ -23,23 +23,20 @@ impl flags::ReleaseImage {
         };
         let prerelease = inputs::prerelease(self.github.prerelease, (&release, config), offline)?;
         let inputs = inputs::image_inputs(&self.flags(prerelease), &release, config, signer)?;
-        let facts = if self.output.offline() {
+        // Checked in a dry run too: they need no network, and a dry run that passes must
+        // mean the run will not fail on them.
+        source::require_clean(&inputs.build.source, self.source.allow_dirty)?;
+        self.github.check(&inputs.build.source, &release)?;
+        let facts = if offline || self.no_push {
             ImageFacts::default()
         } else {
-            source::require_clean(&inputs.build.source, self.source.allow_dirty)?;
-            self.github.check(&inputs.build.source, &release)?;
-            if self.no_push {
-                ImageFacts::default()
-            } else {
-                // Asked first: a registry that is down or refuses the token fails before the
-                // build.
-                let registry = Registry::new(
-                    inputs.repository.clone(),
-                    inputs.credentials.as_ref(),
-                    Retry::default(),
-                );
-                facts::image(&registry, &release)?
-            }
+            // Asked first: a registry that is down or refuses the token fails before the build.
+            let registry = Registry::new(
+                inputs.repository.clone(),
+                inputs.credentials.as_ref(),
+                Retry::default(),
+            );
+            facts::image(&registry, &release)?
         };
         let plan = image::plan(&inputs, &facts)?;
         let credentials = inputs.credentials.clone();

@@ -20,9 +20,7 @@ impl flags::VerifyReproducible {
             &self.build,
             (&release, config),
         )?;
-        if !self.output.offline() {
-            source::require_clean(&build.source, self.source.allow_dirty)?;
-        }
+        source::require_clean(&build.source, self.source.allow_dirty)?;
         let plan = build::reproducible(&build);
         super::show_then_run(&self.output, &plan, None, None)?;
         Ok(())
