@@ -122,7 +122,7 @@ fn the_release_workflow_runs_end_to_end_and_again_and_for_a_github_prerelease() 
     let hex = published.trim_start_matches("sha256:");
     assert!(state.iter().any(|(t, _)| *t == format!("sha256-{hex}.att")));
     assert!(
-        first.log.contains("ok  build provenance of the index"),
+        first.log.contains("ok   build provenance of the index"),
         "verified"
     );
     let chart = registry_state(&sim, &chart_repo);

@@ -190,6 +190,67 @@ fn assert_signed_with_an_sbom_per_platform(
 }
 
 #[test]
+fn a_node_that_enforces_signatures_pulls_each_platform_with_the_release_key_only() {
+    let env = env();
+    let source = fixture_image_repo("rootfs-high", "node-policy");
+    let repo = env.repository("node-policy");
+    ok(&mut release_image_cmd(&source, "v1.0.0", &repo));
+    let record = image_record(&source);
+    let other = temp_dir("other-key");
+    ok(tool("cosign")
+        .arg("generate-key-pair")
+        .env("COSIGN_PASSWORD", "")
+        .current_dir(&other));
+    let reference = format!("{repo}:v1.0.0");
+    for p in &record.platforms {
+        let arch = p.platform.trim_start_matches("linux/");
+        let (out, pulled) =
+            pull_as_a_node_that_enforces_signatures(&reference, arch, &env.cosign.public_key);
+        assert!(out.status.success(), "{}: {}", p.platform, text(&out));
+        assert_eq!(pulled, p.manifest, "{} got its own image", p.platform);
+        let (out, _) =
+            pull_as_a_node_that_enforces_signatures(&reference, arch, &other.join("cosign.pub"));
+        assert!(!out.status.success(), "{} with another key", p.platform);
+        assert!(
+            text(&out).contains("cryptographic signature verification failed"),
+            "{}",
+            text(&out)
+        );
+    }
+
+    // What the release used to publish: the index signed, its platforms not.
+    let unsigned = fixture_image_repo("rootfs-high", "index-only");
+    let index_only = env.repository("index-only");
+    ok(release_image_cmd(&unsigned, "v1.0.0", &index_only).arg("--no-sign"));
+    let digest = image_record(&unsigned).digest;
+    ok(tool("cosign")
+        .args([
+            "sign",
+            "--yes",
+            "--key",
+            "env://COSIGN_PRIVATE_KEY",
+            "--tlog-upload=false",
+        ])
+        .args(["--allow-http-registry", "--allow-insecure-registry"])
+        .arg(format!("{index_only}@{digest}"))
+        .env("COSIGN_PRIVATE_KEY", env.cosign_key())
+        .env("COSIGN_PASSWORD", env.cosign_password()));
+    for arch in ["amd64", "arm64"] {
+        let (out, _) = pull_as_a_node_that_enforces_signatures(
+            &format!("{index_only}:v1.0.0"),
+            arch,
+            &env.cosign.public_key,
+        );
+        assert!(!out.status.success(), "{arch} of an index-only signature");
+        assert!(
+            text(&out).contains("A signature was required, but no signature exists"),
+            "{}",
+            text(&out)
+        );
+    }
+}
+
+#[test]
 fn prerelease_gets_only_its_own_tags() {
     let env = env();
     let source = fixture_image_repo("rootfs-high", "beta");

@@ -314,6 +314,13 @@ pub fn check_all() -> Vec<Check> {
             false,
         ),
         simple(
+            "skopeo-sigstore",
+            Cmd::new("skopeo-sigstore").arg("--version"),
+            (1, 18, 0),
+            "cargo xtask setup (trixie's skopeo, for checking signatures as CRI-O does; tests only)",
+            false,
+        ),
+        simple(
             "ctr",
             Cmd::new("ctr").arg("--version"),
             (1, 6, 0),

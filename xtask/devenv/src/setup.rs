@@ -251,11 +251,81 @@ fn helm(report: &mut Vec<String>) -> Result<()> {
     Ok(())
 }
 
+/// trixie's skopeo and the libraries it links (its `ldd` closure), unpacked apart: bookworm's
+/// skopeo has sigstore verification compiled out, and trixie's needs trixie's glibc. It runs
+/// through trixie's own loader (`bin/skopeo-sigstore`), which is how the tests check a release
+/// the way CRI-O and podman nodes do (`sigstoreSigned` policies).
+const SIGSTORE_SKOPEO: &[&str] = &[
+    "skopeo",
+    "libc6",
+    "libgpgme11t64",
+    "libassuan9",
+    "libgpg-error0",
+    "libsqlite3-0",
+];
+
+/// The command that runs trixie's skopeo.
+pub fn sigstore_skopeo() -> PathBuf {
+    tools_dir().join("bin/skopeo-sigstore")
+}
+
+fn skopeo_with_sigstore(report: &mut Vec<String>) -> Result<()> {
+    let wrapper = sigstore_skopeo();
+    if wrapper.exists() {
+        report.push("skopeo with sigstore (trixie): present".into());
+        return Ok(());
+    }
+    if !debian::has_apt() {
+        report.push("skopeo with sigstore: not on Debian, install skopeo >= 1.18 by hand".into());
+        return Ok(());
+    }
+    add_trixie()?;
+    let debs = tools_dir().join("download/skopeo-debs");
+    let _ = std::fs::remove_dir_all(&debs);
+    std::fs::create_dir_all(&debs)?;
+    Cmd::new("apt-get")
+        .args(["update", "-q"])
+        .run()
+        .context("apt-get update failed")?;
+    Cmd::new("apt-get")
+        .arg("download")
+        .args(SIGSTORE_SKOPEO.iter().map(|p| format!("{p}/trixie")))
+        .dir(&debs)
+        .run()
+        .context("cannot download trixie's skopeo")?;
+    let root = tools_dir().join("skopeo-trixie");
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root)?;
+    for deb in std::fs::read_dir(&debs)?.filter_map(|e| e.ok().map(|e| e.path())) {
+        Cmd::new("dpkg-deb")
+            .arg("-x")
+            .arg(deb.display().to_string())
+            .arg(root.display().to_string())
+            .run()?;
+    }
+    let r = root.display();
+    let script = format!(
+        "#!/bin/sh\n# trixie's skopeo (sigstore verification built in), through trixie's loader.\nexec {r}/usr/lib64/ld-linux-x86-64.so.2 --library-path {r}/usr/lib/x86_64-linux-gnu {r}/usr/bin/skopeo \"$@\"\n"
+    );
+    std::fs::create_dir_all(wrapper.parent().expect("bin"))?;
+    std::fs::write(&wrapper, script)?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))?;
+    std::fs::remove_dir_all(&debs)?;
+    Cmd::new(wrapper.display().to_string())
+        .arg("--version")
+        .read()
+        .context("trixie's skopeo does not run through its loader")?;
+    report.push("skopeo with sigstore (trixie): installed".into());
+    Ok(())
+}
+
 pub fn run() -> Result<Vec<String>> {
     let mut report = Vec::new();
     apt_packages(&mut report)?;
     python_tools(&mut report)?;
     npm_tools(&mut report)?;
     helm(&mut report)?;
+    skopeo_with_sigstore(&mut report)?;
     Ok(report)
 }

@@ -59,6 +59,54 @@ pub fn skopeo() -> Command {
     tool("skopeo")
 }
 
+/// Pulls one platform of `reference` the way a CRI-O or podman node does when its policy
+/// requires a sigstore signature by `key` (containers/image's `sigstoreSigned`, signatures
+/// found as cosign attaches them): trixie's skopeo, which has sigstore built in. Returns the
+/// run and the digest of the manifest it pulled.
+pub fn pull_as_a_node_that_enforces_signatures(
+    reference: &str,
+    arch: &str,
+    key: &Path,
+) -> (Output, String) {
+    let dir = temp_dir("node-policy");
+    let host = reference.split('/').next().unwrap();
+    let repository = reference.rsplit_once(':').map_or(reference, |r| r.0);
+    let policy = serde_json::json!({
+        "default": [{"type": "reject"}],
+        "transports": {"docker": {repository: [{
+            "type": "sigstoreSigned",
+            "keyPath": key,
+            "signedIdentity": {"type": "matchRepository"},
+        }]}},
+    });
+    std::fs::write(dir.join("policy.json"), policy.to_string()).unwrap();
+    std::fs::create_dir_all(dir.join("registries.d")).unwrap();
+    std::fs::write(
+        dir.join("registries.d/node.yaml"),
+        format!("docker:\n  {host}:\n    use-sigstore-attachments: true\n"),
+    )
+    .unwrap();
+    let digest_file = dir.join("digest");
+    let out = run(tool("skopeo-sigstore")
+        .args(["--override-os", "linux", "--override-arch", arch])
+        .args([
+            "copy",
+            "--quiet",
+            "--remove-signatures",
+            "--src-tls-verify=false",
+        ])
+        .arg("--policy")
+        .arg(dir.join("policy.json"))
+        .arg("--registries.d")
+        .arg(dir.join("registries.d"))
+        .arg("--digestfile")
+        .arg(&digest_file)
+        .arg(format!("docker://{reference}"))
+        .arg(format!("oci:{}:pulled", dir.join("out").display())));
+    let digest = std::fs::read_to_string(&digest_file).unwrap_or_default();
+    (out, digest)
+}
+
 pub fn helm() -> Command {
     let mut cmd = tool("helm");
     // Each test keeps helm's registry logins and cache to itself.
