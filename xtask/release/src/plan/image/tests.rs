@@ -316,3 +316,26 @@ fn a_version_without_v_gets_no_v_tag() {
     assert!(text.contains("tags       1.2.3 1.2 1 latest\n"), "{text}");
     assert!(!text.contains("v1.2.3"), "{text}");
 }
+
+#[test]
+fn a_rerun_of_a_plain_version_published_under_the_old_rule_changes_nothing() {
+    // `1.2.3` was once published as v1.2.3 and 1.2.3 (an invented v tag); a re-run now finds
+    // it under its own tag and only verifies.
+    let mut plain = inputs();
+    plain.build.release = ReleaseVersion::parse("1.2.3").unwrap();
+    let all = ["linux/amd64", "linux/arm64"];
+    let facts = ImageFacts {
+        tags: Some(
+            ["v1.2.3", "1.2.3", "1.2", "1", "latest"]
+                .map(String::from)
+                .to_vec(),
+        ),
+        published: Some(published(true, &all, &all)),
+    };
+    let plan = plan(&plain, &facts).unwrap();
+    assert_eq!(
+        plan.kinds(),
+        ["verify-image", "move-floating-tags", "record-image"]
+    );
+    assert!(plan.to_string().contains("verify ghcr.io/alto9/kube9-operator:1.2.3:"));
+}
