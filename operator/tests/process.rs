@@ -24,6 +24,12 @@ fn version_says_what_it_was_built_from() {
     if kube9_operator::build_info::is_development() {
         assert!(text.contains("development build"), "{text}");
     }
+    let native = if cfg!(target_arch = "x86_64") {
+        "linux/amd64)"
+    } else {
+        "linux/arm64)"
+    };
+    assert!(text.trim().ends_with(native), "{text}");
 }
 
 #[tokio::test]

@@ -79,8 +79,8 @@ fn assert_runs_small_and_locked_down(
     ]));
     assert_eq!(
         printed.trim(),
-        format!("kube9-operator {version} (commit {commit})"),
-        "{platform}"
+        format!("kube9-operator {version} (commit {commit}, {platform})"),
+        "the {platform} image runs its own {platform} binary"
     );
     let size = record
         .platforms

@@ -474,7 +474,9 @@ fn rerunning_a_release_builds_nothing_and_another_commit_is_refused() {
     let tags_before = tags(&repo);
     // A re-run (a newer BuildKit, a CVE published since: nothing of that matters) verifies
     // what is published and re-emits its record instead of building again.
-    let again = ok(&mut release_image_cmd(&source, "v1.0.0", &repo));
+    let again = run(&mut release_image_cmd(&source, "v1.0.0", &repo));
+    assert!(again.status.success(), "{}", text(&again));
+    let again = text(&again);
     assert!(
         again.contains("already holds this commit's build"),
         "{again}"
@@ -599,7 +601,9 @@ fn a_registry_whose_referrers_api_redirects_or_rate_limits_still_gets_every_sbom
     let proxy = fakes::ghcr_referrers_proxy(&env.registry.address());
     let path = format!("test/{}", unique("referrers"));
     let repo = format!("{}/{path}", proxy.address);
-    let out = ok(&mut release_image_cmd(&source, "v1.0.0", &repo));
+    let out = run(&mut release_image_cmd(&source, "v1.0.0", &repo));
+    assert!(out.status.success(), "{}", text(&out));
+    let out = text(&out);
     assert!(
         *proxy.refused.lock().unwrap() >= 2,
         "it was answered with a redirect and a 429"
@@ -615,7 +619,9 @@ fn a_registry_whose_referrers_api_redirects_or_rate_limits_still_gets_every_sbom
         assert_eq!(sboms.len(), 1, "{}", p.platform);
     }
     // A re-run finds them through the same answers and attaches nothing again.
-    let again = ok(&mut release_image_cmd(&source, "v1.0.0", &repo));
+    let again = run(&mut release_image_cmd(&source, "v1.0.0", &repo));
+    assert!(again.status.success(), "{}", text(&again));
+    let again = text(&again);
     assert!(
         again.contains("already holds this commit's build"),
         "{again}"
@@ -985,7 +991,9 @@ fn a_wrong_key_password_stops_the_release_before_its_chart_and_a_rerun_finishes_
 
     // A re-run builds the same bytes again (one commit, one digest), uploads none of them,
     // and finishes: signatures, then tags, then the chart.
-    let again = ok(&mut release_cmd(&source, "v1.0.0", &repo, &charts));
+    let again = run(&mut release_cmd(&source, "v1.0.0", &repo, &charts));
+    assert!(again.status.success(), "{}", text(&again));
+    let again = text(&again);
     assert!(again.contains("uploaded 0 blobs (0 bytes)"), "{again}");
     assert!(
         tags(&repo).iter().any(|t| t.ends_with(".sig")),

@@ -35,6 +35,9 @@ pub enum Command {
     VerifyReproducible(VerifyReproducible),
     /// Scan the published images again with today's database and report what is found.
     Rescan(Rescan),
+    /// Put the release-page section `verify-release` wrote into the GitHub release of the tag,
+    /// replacing the section an earlier run put there.
+    ReleaseNotes(ReleaseNotes),
 }
 
 /// Which release: the version and where its image lives.
@@ -278,6 +281,30 @@ pub struct VerifyRelease {
     /// Whether the image and chart must be pullable without a login.
     #[arg(long, value_enum, default_value = "require")]
     pub public_check: PublicCheck,
+    /// Platforms to pull by tag and run as a node would (default: every platform; this
+    /// machine's natively, the others under QEMU).
+    #[arg(long, value_delimiter = ',')]
+    pub run_platform: Vec<String>,
+    #[command(flatten)]
+    pub earlier: EarlierJobs,
+}
+
+/// What the release's earlier jobs recorded, for the report and the release page (their
+/// step outputs on GitHub; empty values are not known).
+#[derive(Args, Debug, Clone, Default)]
+pub struct EarlierJobs {
+    /// When the version tags were published (RFC 3339), the image job's `published-at`.
+    #[arg(long, value_name = "TIME")]
+    pub published_at: Option<String>,
+    /// When the image was served on every platform, the chart job's `image-served-at`.
+    #[arg(long, value_name = "TIME")]
+    pub image_served_at: Option<String>,
+    /// When the chart was served, the chart job's `chart-served-at`.
+    #[arg(long, value_name = "TIME")]
+    pub chart_served_at: Option<String>,
+    /// The image job's scan record (its `scan` output, JSON).
+    #[arg(long, value_name = "JSON")]
+    pub image_scan: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -307,4 +334,14 @@ pub struct Rescan {
     pub db: DbArgs,
     #[command(flatten)]
     pub output: Output,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReleaseNotes {
+    /// Release version, e.g. v1.2.3 (default in GitHub Actions: the release tag).
+    #[arg(long)]
+    pub version: Option<String>,
+    /// The section `verify-release` wrote (`release-notes.md`, or its `notes` output).
+    #[arg(long)]
+    pub file: PathBuf,
 }

@@ -30,6 +30,7 @@ fn it_holds_the_release_commands_only() {
             "verify-release",
             "verify-reproducible",
             "rescan",
+            "release-notes",
             "help"
         ],
         "{help}"

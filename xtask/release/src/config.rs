@@ -58,6 +58,9 @@ pub struct Config {
     pub tools_dir: PathBuf,
     /// The caller's `PATH`.
     pub path: OsString,
+    /// `RUNNER_ENVIRONMENT=github-hosted`: a machine GitHub provides, of the architecture the
+    /// job asked for.
+    pub github_hosted: bool,
 }
 
 impl Config {
@@ -100,6 +103,7 @@ impl Config {
             cosign_public_key: var("KUBE9_COSIGN_PUBLIC_KEY").map(PathBuf::from),
             tools_dir: tools_base.join("tools"),
             path,
+            github_hosted: var("RUNNER_ENVIRONMENT").as_deref() == Some("github-hosted"),
         }
     }
 

@@ -67,6 +67,19 @@ impl Actions {
         append(path, &text)
     }
 
+    /// A step output of several lines, in GitHub's `name<<DELIMITER` form; the delimiter
+    /// never occurs in the value.
+    pub fn set_multiline_output(&self, name: &str, value: &str) -> Result<()> {
+        let Some(path) = &self.output else {
+            return Ok(());
+        };
+        let mut delimiter = "KUBE9_EOF".to_string();
+        while value.contains(&delimiter) {
+            delimiter.push('_');
+        }
+        append(path, &format!("{name}<<{delimiter}\n{value}\n{delimiter}\n"))
+    }
+
     pub fn add_summary(&self, markdown: &str) -> Result<()> {
         let Some(path) = &self.summary else {
             return Ok(());

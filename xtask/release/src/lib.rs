@@ -15,6 +15,7 @@ pub mod github;
 pub mod layout;
 pub mod metadata;
 pub mod net;
+pub mod notes;
 pub mod notify;
 pub mod plan;
 pub mod record;

@@ -215,6 +215,7 @@ mod tests {
                 fixed: "1.0.1".into(),
                 severity: Severity::Critical,
             }],
+            suppressed: Vec::new(),
             problems: Vec::new(),
         };
         let issue = findings_issue("ghcr.io/alto9/kube9-operator", "1.2.3", &[verdict], "why");

@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::cmd::Cmd;
 
+pub mod sarif;
+
 /// The media type of a CycloneDX SBOM, and the artifact type of its referrer.
 pub const SBOM_ARTIFACT_TYPE: &str = "application/vnd.cyclonedx+json";
 
@@ -149,6 +151,10 @@ pub struct ScanPlan {
     pub sarif: PathBuf,
     pub sbom: PathBuf,
     pub cache_dir: PathBuf,
+    /// The OpenVEX statements the scan applies (the release's, as the gate reads them):
+    /// findings they mark `not_affected` or `fixed` are suppressed, never dropped: the
+    /// report, the table and the SARIF list them with the statement's justification.
+    pub vex: Option<PathBuf>,
 }
 
 impl ScanPlan {
@@ -161,13 +167,33 @@ impl ScanPlan {
             sarif: reports.join(format!("trivy-{slug}.sarif")),
             sbom: reports.join(format!("sbom-{slug}.cdx.json")),
             cache_dir: db.cache_dir.clone(),
+            vex: None,
+        }
+    }
+
+    /// The same scan, applying the OpenVEX document at `vex`.
+    pub fn with_vex(self, vex: Option<PathBuf>) -> Self {
+        ScanPlan { vex, ..self }
+    }
+
+    /// The JSON report with the suppressed findings put back, which the SARIF is made from
+    /// (Trivy's SARIF leaves suppressed findings out; ours keeps them, marked).
+    pub fn unsuppressed_json(&self) -> PathBuf {
+        self.json.with_extension("unsuppressed.json")
+    }
+
+    /// The report the SARIF file is converted from.
+    pub fn sarif_source(&self) -> PathBuf {
+        match self.vex {
+            Some(_) => self.unsuppressed_json(),
+            None => self.json.clone(),
         }
     }
 
     /// Every severity and every package, so the reports and the SBOM are complete; the gate is
     /// applied afterwards. The database was fetched (and its age checked) before.
     pub fn scan(&self) -> Cmd {
-        Cmd::new("trivy")
+        let cmd = Cmd::new("trivy")
             .arg("image")
             .opt("--input", self.layout.display().to_string())
             .opt("--scanners", "vuln,secret")
@@ -176,19 +202,33 @@ impl ScanPlan {
             .opt("--output", self.json.display().to_string())
             .opt("--cache-dir", self.cache_dir.display().to_string())
             .args(["--skip-db-update", "--skip-java-db-update", "--no-progress"])
-            .opt("--exit-code", "0")
+            .opt("--exit-code", "0");
+        match &self.vex {
+            Some(vex) => cmd
+                .opt("--vex", vex.display().to_string())
+                .arg("--show-suppressed"),
+            None => cmd,
+        }
     }
 
     /// The JSON report converted: SARIF for the Security tab, the summary and findings in the
     /// log (`--scanners` says which columns to show), or the SBOM of exactly the scanned bytes.
     pub fn convert(&self, format: ReportFormat) -> Cmd {
         let cmd = Cmd::new("trivy").args(["convert", "--format", format.trivy_name()]);
-        let cmd = match format {
-            ReportFormat::Sarif => cmd.opt("--output", self.sarif.display().to_string()),
-            ReportFormat::Table => cmd.opt("--scanners", "vuln,secret"),
-            ReportFormat::CycloneDx => cmd.opt("--output", self.sbom.display().to_string()),
+        let suppressed = |cmd: Cmd| match self.vex {
+            Some(_) => cmd.arg("--show-suppressed"),
+            None => cmd,
         };
-        cmd.arg(self.json.display().to_string())
+        match format {
+            ReportFormat::Sarif => cmd
+                .opt("--output", self.sarif.display().to_string())
+                .arg(self.sarif_source().display().to_string()),
+            ReportFormat::Table => suppressed(cmd.opt("--scanners", "vuln,secret"))
+                .arg(self.json.display().to_string()),
+            ReportFormat::CycloneDx => cmd
+                .opt("--output", self.sbom.display().to_string())
+                .arg(self.json.display().to_string()),
+        }
     }
 
     /// Where this platform's reports are, for the gate.
@@ -258,6 +298,25 @@ pub struct ReportResult {
     pub vulnerabilities: Vec<Vulnerability>,
     #[serde(default)]
     pub secrets: Vec<SecretFinding>,
+    /// Findings a VEX statement suppressed (only with `--show-suppressed`).
+    #[serde(default, rename = "ExperimentalModifiedFindings")]
+    pub modified: Vec<ModifiedFinding>,
+}
+
+/// A finding Trivy did not report because a statement (here: an OpenVEX one) says so.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ModifiedFinding {
+    #[serde(rename = "Type")]
+    pub kind: String,
+    /// The VEX status: `not_affected` or `fixed`.
+    pub status: String,
+    /// The statement's justification.
+    #[serde(default)]
+    pub statement: String,
+    #[serde(default)]
+    pub source: String,
+    pub finding: serde_json::Value,
 }
 
 #[derive(Debug, Deserialize)]
@@ -318,6 +377,26 @@ impl fmt::Display for Finding {
     }
 }
 
+/// A finding a VEX statement suppressed, with why: listed beside the findings, never hidden.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Suppressed {
+    pub finding: Finding,
+    /// `not_affected` or `fixed`.
+    pub status: String,
+    /// The statement's justification, e.g. `vulnerable_code_not_in_execute_path`.
+    pub justification: String,
+}
+
+impl fmt::Display for Suppressed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} suppressed by VEX: {}", self.finding, self.status)?;
+        if !self.justification.is_empty() {
+            write!(f, ", {}", self.justification)?;
+        }
+        Ok(())
+    }
+}
+
 /// What one platform's scan saw and whether it passes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Verdict {
@@ -329,6 +408,8 @@ pub struct Verdict {
     pub blocking: Vec<Finding>,
     /// Every vulnerability, for notifications.
     pub findings: Vec<Finding>,
+    /// What the release's VEX statements suppressed: not counted, not blocking, but shown.
+    pub suppressed: Vec<Suppressed>,
     /// Why the scan itself cannot be trusted (it saw no Rust packages).
     pub problems: Vec<String>,
 }
@@ -360,7 +441,37 @@ pub fn summary(gate: Severity, verdicts: &[Verdict]) -> String {
             v.platform, v.os_packages, v.rust_packages, v.counts
         ));
     }
+    let suppressed: Vec<String> = verdicts
+        .iter()
+        .flat_map(|v| v.suppressed.iter().map(move |s| format!("- {}: {s}", v.platform)))
+        .collect();
+    if !suppressed.is_empty() {
+        md.push_str("\nSuppressed by the release's VEX statements (`security/vex.json`):\n\n");
+        md.push_str(&suppressed.join("\n"));
+        md.push('\n');
+    }
     md
+}
+
+fn suppressed(result: &ReportResult) -> impl Iterator<Item = Suppressed> + '_ {
+    result
+        .modified
+        .iter()
+        .filter(|m| m.kind == "vulnerability")
+        .filter_map(|m| {
+            let v: Vulnerability = serde_json::from_value(m.finding.clone()).ok()?;
+            Some(Suppressed {
+                finding: Finding {
+                    id: v.id,
+                    package: v.pkg_name,
+                    installed: v.installed_version,
+                    fixed: v.fixed_version,
+                    severity: v.severity,
+                },
+                status: m.status.clone(),
+                justification: m.statement.clone(),
+            })
+        })
 }
 
 fn findings(result: &ReportResult) -> impl Iterator<Item = Finding> + '_ {
@@ -413,6 +524,7 @@ pub fn judge(platform: &str, report: &Report, gate: Severity, require_rust: bool
         counts,
         blocking: all.iter().filter(|f| f.severity >= gate).cloned().collect(),
         findings: all,
+        suppressed: report.results.iter().flat_map(suppressed).collect(),
         problems,
     }
 }

@@ -120,6 +120,8 @@ pub enum AttestationType {
     CycloneDx,
     /// SLSA v1 build provenance.
     SlsaProvenance,
+    /// OpenVEX statements: which findings do not affect the image, and why.
+    OpenVex,
 }
 
 impl AttestationType {
@@ -128,6 +130,7 @@ impl AttestationType {
         match self {
             AttestationType::CycloneDx => "cyclonedx",
             AttestationType::SlsaProvenance => "slsaprovenance1",
+            AttestationType::OpenVex => "openvex",
         }
     }
 
@@ -136,6 +139,7 @@ impl AttestationType {
         match self {
             AttestationType::CycloneDx => "https://cyclonedx.org/bom",
             AttestationType::SlsaProvenance => "https://slsa.dev/provenance/v1",
+            AttestationType::OpenVex => "https://openvex.dev/ns",
         }
     }
 
@@ -144,6 +148,7 @@ impl AttestationType {
         match self {
             AttestationType::CycloneDx => "SBOM",
             AttestationType::SlsaProvenance => "build provenance",
+            AttestationType::OpenVex => "VEX statements",
         }
     }
 }
@@ -192,10 +197,16 @@ impl Cosign {
         login_dir: Option<&str>,
     ) -> Cmd {
         let words = ["attest", "--yes", "--type", kind.cosign_type()];
-        signer
+        let cmd = signer
             .apply(self.cosign(&words, login_dir))
-            .opt("--predicate", predicate.display().to_string())
-            .arg(reference)
+            .opt("--predicate", predicate.display().to_string());
+        // Trivy's `--vex oci` reads the first OpenVEX attestation it finds: statements that
+        // changed replace the old ones instead of being added after them.
+        let cmd = match kind {
+            AttestationType::OpenVex => cmd.arg("--replace"),
+            _ => cmd,
+        };
+        cmd.arg(reference)
     }
 
     pub fn verify(&self, verifier: &Verifier, reference: &str, login_dir: Option<&str>) -> Cmd {

@@ -5,6 +5,7 @@ mod inputs;
 pub mod release;
 mod release_chart;
 mod release_image;
+mod release_notes;
 mod rescan;
 mod verify_release;
 mod verify_reproducible;
@@ -28,6 +29,7 @@ impl flags::Kube9Release {
             Command::VerifyRelease(c) => c.run(),
             Command::VerifyReproducible(c) => c.run(),
             Command::Rescan(c) => c.run(),
+            Command::ReleaseNotes(c) => c.run(),
         }
     }
 }

@@ -7,6 +7,7 @@ use super::inputs;
 use crate::flags;
 use kube9_release::config::Config;
 use kube9_release::plan::verify::{self, VerifyInputs};
+use kube9_release::record::{ScanRecord, Timeline};
 use kube9_release::registry::Repository;
 use kube9_release::sign::Verifier;
 
@@ -24,8 +25,15 @@ impl flags::VerifyRelease {
             None => Verifier::release_workflow(&repository, &release.tag()),
         };
         let cwd = std::env::current_dir()?;
+        let platforms = self.target.platforms()?;
+        let run_platforms = if self.run_platform.is_empty() {
+            platforms.clone()
+        } else {
+            self.run_platform.clone()
+        };
+        let (given, scan) = self.earlier.read()?;
         let inputs = VerifyInputs {
-            platforms: self.target.platforms()?,
+            platforms,
             image: self.target.repository()?,
             charts: Repository::parse(&self.chart_repository).context("--chart-repository")?,
             verifier,
@@ -36,10 +44,44 @@ impl flags::VerifyRelease {
             out_dir: self.output.dir(&cwd),
             credentials: config.registry.clone(),
             release,
+            run_platforms,
+            native_only: config.github_hosted,
+            given,
+            scan,
         };
         let plan = verify::plan(&inputs);
         let credentials = inputs.credentials.clone();
         super::show_then_run(&self.output, &plan, credentials, config.actions.clone())?;
         Ok(())
+    }
+}
+
+impl flags::EarlierJobs {
+    /// The timeline and scan the earlier jobs passed on; a time that is not RFC 3339 is an
+    /// error, an empty one is not known.
+    fn read(&self) -> Result<(Timeline, Option<ScanRecord>)> {
+        let time = |flag: &str, value: &Option<String>| -> Result<Option<String>> {
+            let Some(v) = value.as_deref().filter(|v| !v.is_empty()) else {
+                return Ok(None);
+            };
+            v.parse::<jiff::Timestamp>().with_context(|| {
+                format!("{flag} `{}` is not an RFC 3339 time", kube9_release::text::shown(v))
+            })?;
+            Ok(Some(v.to_string()))
+        };
+        let timeline = Timeline {
+            published: time("--published-at", &self.published_at)?,
+            image_served: time("--image-served-at", &self.image_served_at)?,
+            chart_served: time("--chart-served-at", &self.chart_served_at)?,
+            verified: None,
+        };
+        let scan = match self.image_scan.as_deref().filter(|v| !v.is_empty()) {
+            Some(json) => Some(
+                serde_json::from_str(json)
+                    .context("--image-scan is not the image job's `scan` output")?,
+            ),
+            None => None,
+        };
+        Ok((timeline, scan))
     }
 }

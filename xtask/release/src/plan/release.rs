@@ -46,6 +46,12 @@ pub fn plan(inputs: &ReleaseInputs, facts: &ReleaseFacts) -> Result<Plan> {
         public_check: inputs.public_check,
         out_dir: image.build.out_dir.clone(),
         credentials: image.credentials.clone(),
+        // One machine runs every platform: its own natively, the others under QEMU.
+        run_platforms: image.build.platforms.clone(),
+        native_only: false,
+        // This run's own steps record the timeline and the scan.
+        given: Default::default(),
+        scan: None,
     });
     plan.notes.push(String::new());
     plan.notes.push(verify.title);

@@ -12,9 +12,10 @@ use crate::registry::{Credentials, Repository};
 use crate::sign::{AttestationType, Cosign, Verifier};
 use crate::step::{
     AnonymousPull, Bound, CheckSboms, Login, LoginClient, Pullable, RecordVerification,
-    ResolveChart, ResolveRelease, Step, Subject, VerifyAttestation, VerifyProvenance,
-    VerifySignature,
+    ResolveChart, ResolveRelease, RunImage, Step, Subject, VerifyAttestation, VerifyProvenance,
+    VerifySignature, WriteReleaseNotes,
 };
+use crate::record::{ScanRecord, Timeline};
 use crate::version::ReleaseVersion;
 
 /// Whether the release must be pullable without a login.
@@ -46,6 +47,14 @@ pub struct VerifyInputs {
     pub out_dir: PathBuf,
     /// For packages that are still private (the first release on GHCR).
     pub credentials: Option<Credentials>,
+    /// The platforms run as a node runs them (natively where this machine's architecture
+    /// matches, else under QEMU, which the report says).
+    pub run_platforms: Vec<String>,
+    /// Emulation fails the run check (a GitHub-hosted runner: the leg proves hardware).
+    pub native_only: bool,
+    /// What the release's earlier jobs recorded: when it was published and served, its scan.
+    pub given: Timeline,
+    pub scan: Option<ScanRecord>,
 }
 
 /// Where a GHCR package's visibility is changed; elsewhere, the registry's own settings.
@@ -101,8 +110,22 @@ pub fn plan(inputs: &VerifyInputs) -> Plan {
             required,
         }));
     }
+    steps.extend(run_steps(inputs));
     steps.push(Step::RecordVerification(RecordVerification {
         path: inputs.out_dir.join("verify.json"),
+        given: inputs.given.clone(),
+    }));
+    steps.push(Step::WriteReleaseNotes(WriteReleaseNotes {
+        path: inputs.out_dir.join("release-notes.md"),
+        version: inputs.release.plain(),
+        image: inputs.image.clone(),
+        chart: chart.clone(),
+        image_cosign: Cosign::for_repository(&inputs.image, false),
+        chart_cosign: Cosign::for_repository(&chart, false),
+        verifier: inputs.verifier.clone(),
+        github_repository: inputs.github_repository.clone(),
+        source_ref: format!("refs/tags/{}", inputs.release.tag()),
+        scan: inputs.scan.clone(),
     }));
     Plan {
         title: format!("Verify release {} of {}", inputs.release, inputs.image),
@@ -110,6 +133,26 @@ pub fn plan(inputs: &VerifyInputs) -> Plan {
         mode: Mode::ReportAll,
         steps,
     }
+}
+
+/// Each platform pulled by tag and run; with the run's login only when the packages may be
+/// private (`--public-check warn|skip` with credentials).
+fn run_steps(inputs: &VerifyInputs) -> Vec<Step> {
+    let logged_in = login_step(inputs).is_some() && inputs.public_check != PublicCheck::Require;
+    inputs
+        .run_platforms
+        .iter()
+        .map(|p| {
+            Step::RunImage(RunImage {
+                repository: inputs.image.clone(),
+                tag: inputs.release.plain(),
+                platform: p.clone(),
+                version: inputs.release.plain(),
+                logged_in,
+                native_only: inputs.native_only,
+            })
+        })
+        .collect()
 }
 
 /// cosign's login, for packages that are still private (the first release on GHCR).
@@ -192,6 +235,10 @@ mod tests {
             public_check,
             out_dir: "out".into(),
             credentials: None,
+            run_platforms: vec!["linux/arm64".into()],
+            native_only: true,
+            given: Timeline::default(),
+            scan: None,
         }
     }
 
@@ -214,7 +261,9 @@ mod tests {
                 "check-sboms",
                 "anonymous-pull",
                 "anonymous-pull",
-                "record-verification"
+                "run-image",
+                "record-verification",
+                "write-release-notes"
             ]
         );
         let text = plan.to_string();

@@ -70,6 +70,7 @@ impl Action for WaitForImage {
         );
         cx.bindings.index = Some(digest);
         cx.bindings.platforms.extend(platforms);
+        cx.bindings.timeline.image_served = Some(record::now());
         Ok(())
     }
 }
@@ -377,6 +378,7 @@ impl Action for CheckChart {
             .manifest(&image.digest(&digest))?
             .with_context(|| format!("{expected} does not resolve"))?;
         println!("the chart deploys {expected}, which resolves");
+        cx.bindings.timeline.chart_served = Some(record::now());
         Ok(())
     }
 }
@@ -417,6 +419,7 @@ impl Action for RecordChart {
             chart_digest: chart.digest,
             image: self.release.image_reference(&index),
             pushed: chart.pushed,
+            timeline: cx.bindings.timeline.clone(),
         };
         record::write(&self.path, &record)?;
         if let Some(actions) = cx.actions() {
@@ -424,6 +427,14 @@ impl Action for RecordChart {
                 ("chart", self.repository.oci_url()),
                 ("chart_digest", record.chart_digest.clone()),
                 ("chart_version", record.version.clone()),
+                (
+                    "image-served-at",
+                    record.timeline.image_served.clone().unwrap_or_default(),
+                ),
+                (
+                    "chart-served-at",
+                    record.timeline.chart_served.clone().unwrap_or_default(),
+                ),
             ]))?;
             actions.add_summary(&format!(
                 "### Chart {}\n\n| | |\n|---|---|\n| chart | `{}` |\n| digest | `{}` |\n| image | `{}` |\n",

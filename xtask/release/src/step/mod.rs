@@ -9,6 +9,8 @@
 
 mod build;
 mod chart;
+mod node;
+mod page;
 mod publish;
 mod scan;
 mod sign;
@@ -26,6 +28,8 @@ pub use chart::{
     wait_for_image, ChartRelease, CheckChart, LintChart, NormalizeChart, PackageChart, Patience,
     PullChart, PushChart, RecordChart, StageChart, WaitForImage,
 };
+pub use node::{host_platform, RunImage};
+pub use page::WriteReleaseNotes;
 pub use publish::{
     AttachSbom, MoveFloatingTags, PullPublished, PushContent, PushVersionTags, RecordImage,
     VerifyImage,
@@ -40,6 +44,7 @@ pub use verify::{
 
 use crate::github::Actions;
 use crate::layout::Image;
+use crate::record::Timeline;
 use crate::registry::{Converged, Credentials, PushReport, Registry, Repository, Retry};
 use crate::scan::{Severity, Verdict};
 
@@ -98,7 +103,9 @@ pub enum Step {
     CheckSboms(CheckSboms),
     ResolveChart(ResolveChart),
     AnonymousPull(AnonymousPull),
+    RunImage(RunImage),
     RecordVerification(RecordVerification),
+    WriteReleaseNotes(WriteReleaseNotes),
 }
 
 impl Step {
@@ -147,7 +154,9 @@ impl Step {
             Step::CheckSboms(s) => s,
             Step::ResolveChart(s) => s,
             Step::AnonymousPull(s) => s,
+            Step::RunImage(s) => s,
             Step::RecordVerification(s) => s,
+            Step::WriteReleaseNotes(s) => s,
         }
     }
 
@@ -300,6 +309,12 @@ pub struct Bindings {
     pub chart: Option<ChartPublished>,
     /// The checks of a verification, passing or not.
     pub checks: Vec<Check>,
+    /// When this run reached each point of the release.
+    pub timeline: Timeline,
+    /// The commit the published image is labelled with (a verification reads it).
+    pub revision: Option<String>,
+    /// Whether the index carries the release's OpenVEX statements.
+    pub vex_attested: bool,
 }
 
 impl Bindings {

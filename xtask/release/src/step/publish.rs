@@ -171,10 +171,16 @@ impl Action for PushVersionTags {
         let digest = image.index.digest.clone();
         let index = image.blob(&digest)?;
         let registry = cx.registry(&self.repository);
+        let mut wrote = false;
         for tag in &self.tags {
-            if !registry.push_version_tag(tag, &digest, &index)? {
+            if registry.push_version_tag(tag, &digest, &index)? {
+                wrote = true;
+            } else {
                 println!("{}:{tag} already holds this build", self.repository);
             }
+        }
+        if wrote {
+            cx.bindings.timeline.published = Some(record::now());
         }
         cx.bindings.version_tags = self.tags.clone();
         Ok(())
@@ -384,6 +390,7 @@ impl RecordImage {
                 .unwrap_or_default(),
             blobs_uploaded: pushed.blobs_uploaded,
             bytes_uploaded: pushed.bytes_uploaded,
+            timeline: b.timeline.clone(),
         }
     }
 }
@@ -407,6 +414,11 @@ fn image_outputs(actions: &Actions, record: &ImageRecord, provenance_missing: bo
         ("image", reference.clone()),
         ("repository", record.repository.clone()),
         ("registry", registry_host(&record.repository)),
+        (
+            "published-at",
+            record.timeline.published.clone().unwrap_or_default(),
+        ),
+        ("scan", serde_json::to_string(&record.scan)?),
     ]))?;
     let mut summary = format!(
         "### Image {}\n\n| | |\n|---|---|\n| image | `{reference}` |\n| tags | {} |\n",

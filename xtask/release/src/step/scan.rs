@@ -142,9 +142,46 @@ pub struct Convert {
     pub format: ReportFormat,
 }
 
+impl Convert {
+    fn marks_suppressed(&self) -> bool {
+        self.format == ReportFormat::Sarif && self.scan.vex.is_some()
+    }
+
+    /// The SARIF file from the report with its suppressed findings put back, each marked
+    /// suppressed with its justification.
+    fn sarif_with_suppressed(&self) -> Result<()> {
+        let report = std::fs::read(&self.scan.json)
+            .with_context(|| format!("trivy wrote no report at {}", self.scan.json.display()))?;
+        let (all, marks) = scan::sarif::unsuppress(&report)?;
+        std::fs::write(self.scan.unsuppressed_json(), all)?;
+        self.scan.convert(self.format).run()?;
+        let path = &self.scan.sarif;
+        let mut sarif: serde_json::Value = serde_json::from_slice(&std::fs::read(path)?)
+            .with_context(|| format!("trivy's SARIF file {} does not parse", path.display()))?;
+        let marked = scan::sarif::mark(&mut sarif, &marks);
+        std::fs::write(path, serde_json::to_vec_pretty(&sarif)?)?;
+        if marked > 0 {
+            println!(
+                "{}: {marked} finding(s) in the SARIF file marked suppressed by VEX",
+                self.scan.platform
+            );
+        }
+        Ok(())
+    }
+}
+
 impl Action for Convert {
     fn describe(&self) -> String {
-        format!("{}: {}", self.format.what(), self.scan.convert(self.format))
+        let also = if self.marks_suppressed() {
+            " (findings the VEX statements suppress kept, marked suppressed)"
+        } else {
+            ""
+        };
+        format!(
+            "{}: {}{also}",
+            self.format.what(),
+            self.scan.convert(self.format)
+        )
     }
 
     fn hint(&self) -> String {
@@ -156,6 +193,9 @@ impl Action for Convert {
     }
 
     fn run(&self, _: &mut Cx) -> Result<()> {
+        if self.marks_suppressed() {
+            return self.sarif_with_suppressed();
+        }
         self.scan.convert(self.format).run()
     }
 }
@@ -220,6 +260,9 @@ impl Action for Gate {
                 "scanned {}: {} OS packages, {} Rust packages; findings {:?}",
                 v.platform, v.os_packages, v.rust_packages, v.counts
             );
+            for s in &v.suppressed {
+                println!("  {s}");
+            }
         }
         if let Some(actions) = cx.actions() {
             actions.add_summary(&scan::summary(self.severity, &verdicts))?;

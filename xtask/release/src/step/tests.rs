@@ -278,8 +278,29 @@ fn one_of_each() -> Vec<Step> {
             settings: "the settings page".into(),
             required: true,
         }),
+        Step::RunImage(RunImage {
+            repository: repo(),
+            tag: "1.2.3".into(),
+            platform: "linux/arm64".into(),
+            version: "1.2.3".into(),
+            logged_in: false,
+            native_only: true,
+        }),
         Step::RecordVerification(RecordVerification {
             path: "out/verify.json".into(),
+            given: Default::default(),
+        }),
+        Step::WriteReleaseNotes(WriteReleaseNotes {
+            path: "out/release-notes.md".into(),
+            version: "1.2.3".into(),
+            image: repo(),
+            chart: charts(),
+            image_cosign: cosign(),
+            chart_cosign: cosign(),
+            verifier: Verifier::release_workflow("alto9/kube9-operator", "v1.2.3"),
+            github_repository: "alto9/kube9-operator".into(),
+            source_ref: "refs/tags/v1.2.3".into(),
+            scan: None,
         }),
     ]
 }
@@ -329,7 +350,9 @@ fn expected_hint(step: &Step) -> &'static str {
         Step::CheckSboms(_) => "an SBOM referrer is missing: re-run the release (cargo xtask release-image finishes what a failed run left out)",
         Step::ResolveChart(_) => "the chart ghcr.io/alto9/charts/kube9-operator:1.2.3 does not deploy the released image: do not install it",
         Step::AnonymousPull(_) => "make the package public once at the settings page, then re-run this job alone (the release is otherwise complete); a private organisation sets the repository variable PUBLIC_CHECK=skip",
+        Step::RunImage(_) => "the linux/arm64 image does not run as this release: if the pull failed, make the package public (or pass --public-check warn with credentials); if it ran another build, re-run the release",
         Step::RecordVerification(_) => "out/verify.json could not be written; the checks above are the report",
+        Step::WriteReleaseNotes(_) => "out/release-notes.md could not be written; the release itself is verified",
     }
 }
 

@@ -11,6 +11,7 @@ use super::{reference, Action, Bound, ChartPublished, Cx, Placeholders, Status, 
 use crate::chart;
 use crate::cmd::{Cmd, Secret};
 use crate::layout;
+use crate::record::Timeline;
 use crate::registry::{Registry, Repository};
 use crate::scan::SBOM_ARTIFACT_TYPE;
 use crate::sign::{AttestationType, Cosign, Verifier};
@@ -56,6 +57,14 @@ impl Action for ResolveRelease {
                 .with_context(|| format!("{}@{digest} has no {p} image", self.repository))?;
             let revision = platform_revision(&registry, manifest, &self.version)?;
             eprintln!("    {p}: {manifest}, commit {revision}");
+            if let Some(first) = &cx.bindings.revision {
+                ensure!(
+                    *first == revision,
+                    "{}@{digest}: {p} is labelled commit {revision}, another platform {first}",
+                    self.repository
+                );
+            }
+            cx.bindings.revision = Some(revision);
             cx.bindings.platforms.insert(p.clone(), manifest.clone());
         }
         cx.bindings.index = Some(digest.clone());
@@ -433,6 +442,8 @@ impl Action for AnonymousPull {
 #[derive(Debug, Clone, Serialize)]
 pub struct RecordVerification {
     pub path: PathBuf,
+    /// What earlier jobs of the release recorded (publish, image and chart served).
+    pub given: Timeline,
 }
 
 impl Action for RecordVerification {
@@ -448,15 +459,25 @@ impl Action for RecordVerification {
     }
 
     fn run(&self, cx: &mut Cx) -> Result<()> {
+        let passed = !cx.bindings.checks.iter().any(|c| c.status == Status::Failed);
+        let mut timeline = cx.bindings.timeline.or(&self.given);
+        if passed {
+            timeline.verified = Some(crate::record::now());
+        }
+        cx.bindings.timeline = timeline.clone();
         let b = &cx.bindings;
-        let failed = b.checks.iter().filter(|c| c.status == Status::Failed);
         let report = serde_json::json!({
-            "passed": failed.count() == 0,
+            "passed": passed,
             "index_digest": b.index,
             "platforms": b.platforms,
             "chart_digest": b.chart.as_ref().map(|c| c.digest.clone()),
             "checks": b.checks,
+            "timeline": timeline,
+            "seconds_from_publish": timeline.durations(),
         });
+        if let Some(actions) = cx.actions() {
+            actions.add_summary(&format!("### Timings\n\n{}\n", timeline.summary()))?;
+        }
         crate::record::write(&self.path, &report)?;
         println!("\nverification ({}):", self.path.display());
         for c in &b.checks {

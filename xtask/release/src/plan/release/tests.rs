@@ -36,7 +36,10 @@ fn a_release_is_the_image_then_the_chart_then_what_a_user_checks() {
             "check-sboms",
             "anonymous-pull",
             "anonymous-pull",
-            "record-verification"
+            "run-image",
+            "run-image",
+            "record-verification",
+            "write-release-notes"
         ]
     );
     assert_eq!(plan.mode, Mode::StopAtFirstFailure);
@@ -167,6 +170,10 @@ fn a_release_stops_at_its_first_failure_and_a_verification_goes_on() {
         public_check: PublicCheck::Require,
         out_dir: "out".into(),
         credentials: None,
+        run_platforms: Vec::new(),
+        native_only: false,
+        given: Default::default(),
+        scan: None,
     });
     let mut recorder = Recorder {
         fail_at: Some(1),

@@ -1,0 +1,199 @@
+//! What a node does with a release: pull one platform's image by tag and run it. Its
+//! `--version` names the version, the commit and the platform the binary was built for; on a
+//! machine of that architecture this proves the image runs there natively, elsewhere it runs
+//! under QEMU and the check says so.
+
+use anyhow::{bail, ensure, Context, Result};
+use serde::Serialize;
+
+use super::{Action, Cx, Values};
+use crate::cmd::Cmd;
+use crate::registry::Repository;
+
+/// The platform of this machine, as OCI names it.
+pub fn host_platform() -> String {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    format!("{}/{arch}", std::env::consts::OS)
+}
+
+/// One platform's image, pulled by tag and run with `--version`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunImage {
+    pub repository: Repository,
+    pub tag: String,
+    pub platform: String,
+    pub version: String,
+    /// Pull with the run's registry login (a package that is still private); else without one.
+    pub logged_in: bool,
+    /// Emulation is a failure: a GitHub-hosted runner of this architecture was asked for.
+    pub native_only: bool,
+}
+
+impl RunImage {
+    fn reference(&self) -> String {
+        format!("{}:{}", self.repository, self.tag)
+    }
+
+    /// docker's configuration: the run's login directory, or an empty one (no login).
+    fn docker(&self, values: &mut dyn Values, empty: &str) -> Result<Cmd> {
+        let config = if self.logged_in {
+            values.login_dir()?
+        } else {
+            empty.to_string()
+        };
+        Ok(Cmd::new("docker").env("DOCKER_CONFIG", config))
+    }
+
+    pub fn pull(&self, values: &mut dyn Values, empty: &str) -> Result<Cmd> {
+        Ok(self
+            .docker(values, empty)?
+            .args(["pull", "--quiet"])
+            .opt("--platform", &self.platform)
+            .arg(self.reference()))
+    }
+
+    pub fn run_version(&self, values: &mut dyn Values, empty: &str) -> Result<Cmd> {
+        Ok(self
+            .docker(values, empty)?
+            .args(["run", "--rm", "--pull", "never"])
+            .opt("--platform", &self.platform)
+            .arg(self.reference())
+            .arg("--version"))
+    }
+
+    fn how(&self) -> String {
+        let host = host_platform();
+        if host == self.platform {
+            format!("natively on this {host} machine")
+        } else {
+            format!("under QEMU emulation on this {host} machine")
+        }
+    }
+
+    /// What `--version` must print: `kube9-operator 1.2.3 (commit <sha>, linux/arm64)`.
+    fn check_output(&self, printed: &str, commit: &str) -> Result<()> {
+        let expected = format!(
+            "kube9-operator {} (commit {commit}, {})",
+            self.version, self.platform
+        );
+        ensure!(
+            printed.trim() == expected,
+            "{} for {} printed `{}`, not `{expected}`",
+            self.reference(),
+            self.platform,
+            printed.trim()
+        );
+        Ok(())
+    }
+}
+
+impl Action for RunImage {
+    fn describe(&self) -> String {
+        let login = if self.logged_in {
+            "with the run's login"
+        } else {
+            "without a login"
+        };
+        let cmd = self
+            .run_version(&mut super::Placeholders, "<empty-dir>")
+            .expect("placeholders");
+        format!(
+            "run the {} image as a node would, {login}, {}: {cmd}",
+            self.platform,
+            self.how()
+        )
+    }
+
+    fn hint(&self) -> String {
+        format!(
+            "the {} image does not run as this release: if the pull failed, make the package \
+             public (or pass --public-check warn with credentials); if it ran another build, \
+             re-run the release",
+            self.platform
+        )
+    }
+
+    fn run(&self, cx: &mut Cx) -> Result<()> {
+        let host = host_platform();
+        if self.native_only && host != self.platform {
+            bail!(
+                "this job runs on {host}, so {} would run under emulation, which proves nothing \
+                 about {} hardware: run it on a runner of that architecture (runs-on: \
+                 ubuntu-24.04-arm for linux/arm64)",
+                self.platform,
+                self.platform
+            );
+        }
+        let commit = cx
+            .bindings
+            .revision
+            .clone()
+            .context("internal: no step before this one read the image's commit")?;
+        let empty = tempfile::tempdir().context("cannot make an empty docker configuration")?;
+        let empty = empty.path().display().to_string();
+        self.pull(cx, &empty)?.read()?;
+        let printed = self.run_version(cx, &empty)?.read()?;
+        self.check_output(&printed, &commit)?;
+        let what = format!("run the {} image", self.platform);
+        cx.pass(
+            &what,
+            &format!("`{}`, {}", printed.trim(), self.how()),
+        );
+        println!("{}: {} ({})", self.platform, printed.trim(), self.how());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(platform: &str) -> RunImage {
+        RunImage {
+            repository: Repository::parse("ghcr.io/alto9/kube9-operator").unwrap(),
+            tag: "1.2.3".into(),
+            platform: platform.into(),
+            version: "1.2.3".into(),
+            logged_in: false,
+            native_only: false,
+        }
+    }
+
+    #[test]
+    fn it_pulls_by_tag_without_a_login_and_runs_the_version() {
+        let s = step("linux/arm64");
+        assert_eq!(
+            s.pull(&mut super::super::Placeholders, "/tmp/empty")
+                .unwrap()
+                .to_string(),
+            "DOCKER_CONFIG=/tmp/empty docker pull --quiet --platform linux/arm64 ghcr.io/alto9/kube9-operator:1.2.3"
+        );
+        assert!(s.describe().contains("without a login"), "{}", s.describe());
+    }
+
+    #[test]
+    fn the_binary_must_name_the_release_commit_and_platform() {
+        let s = step("linux/arm64");
+        let ok = "kube9-operator 1.2.3 (commit abc, linux/arm64)\n";
+        assert!(s.check_output(ok, "abc").is_ok());
+        let amd = "kube9-operator 1.2.3 (commit abc, linux/amd64)";
+        let err = s.check_output(amd, "abc").unwrap_err().to_string();
+        assert!(err.contains("not `kube9-operator 1.2.3 (commit abc, linux/arm64)`"), "{err}");
+        assert!(s.check_output(ok, "def").is_err(), "another commit");
+    }
+
+    #[test]
+    fn another_architecture_is_emulated_and_says_so() {
+        let other = if host_platform() == "linux/amd64" {
+            "linux/arm64"
+        } else {
+            "linux/amd64"
+        };
+        assert!(step(other).how().starts_with("under QEMU emulation"));
+        assert!(step(&host_platform()).how().starts_with("natively"));
+    }
+}

@@ -1,0 +1,147 @@
+//! The release page's section, written once the release is verified: a file beside the
+//! verification report, and on GitHub the `notes` output the release-page job publishes.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::{Action, Bound, Cx, Status};
+use crate::notes::{self, ReleasePage};
+use crate::record::ScanRecord;
+use crate::registry::Repository;
+use crate::sign::{AttestationType, Cosign, Verifier};
+
+/// Everything the section says that is known before the run; the digests, the timeline and
+/// (in one local run) the scan come from the bindings.
+#[derive(Debug, Clone, Serialize)]
+pub struct WriteReleaseNotes {
+    pub path: PathBuf,
+    pub version: String,
+    pub image: Repository,
+    /// The chart's own repository (`ghcr.io/alto9/charts/kube9-operator`).
+    pub chart: Repository,
+    pub image_cosign: Cosign,
+    pub chart_cosign: Cosign,
+    pub verifier: Verifier,
+    /// `owner/name`, for `gh attestation verify` (keyless releases).
+    pub github_repository: String,
+    pub source_ref: String,
+    /// The image job's scan, when another job ran it.
+    pub scan: Option<ScanRecord>,
+}
+
+impl WriteReleaseNotes {
+    fn page(&self, cx: &Cx) -> Result<ReleasePage> {
+        let b = &cx.bindings;
+        let index = b.digest(&Bound::Index)?;
+        let chart_digest = b.digest(&Bound::Chart)?;
+        let at = |digest: &str| format!("{}@{digest}", self.image);
+        let mut verify = vec![
+            self.image_cosign.verify(&self.verifier, &at(&index), None),
+            self.provenance(&at(&index)),
+        ];
+        if let Some((_, first)) = b.platforms.iter().next() {
+            verify.push(self.image_cosign.verify_attestation(
+                &self.verifier,
+                AttestationType::CycloneDx,
+                &at(first),
+                None,
+            ));
+        }
+        if b.vex_attested {
+            verify.push(self.image_cosign.verify_attestation(
+                &self.verifier,
+                AttestationType::OpenVex,
+                &at(&index),
+                None,
+            ));
+        }
+        let chart_ref = format!("{}@{chart_digest}", self.chart);
+        verify.push(self.chart_cosign.verify(&self.verifier, &chart_ref, None));
+        let scan = self.scan.clone().or_else(|| {
+            b.scan
+                .as_ref()
+                .map(|s| ScanRecord::new(&s.gate.to_string(), &s.verdicts))
+        });
+        Ok(ReleasePage {
+            version: self.version.clone(),
+            image: self.image.to_string(),
+            index,
+            platforms: b.platforms.clone().into_iter().collect(),
+            chart: self.chart.oci_url(),
+            chart_digest,
+            install: self.install(),
+            verify: verify.iter().map(|c| c.to_string()).collect(),
+            scan_command: format!(
+                "trivy image --vex oci --show-suppressed {}:{}",
+                self.image, self.version
+            ),
+            scan,
+            timeline: b.timeline.clone(),
+        })
+    }
+
+    fn provenance(&self, target: &str) -> crate::cmd::Cmd {
+        match &self.verifier {
+            Verifier::Key { .. } => self.image_cosign.verify_attestation(
+                &self.verifier,
+                AttestationType::SlsaProvenance,
+                target,
+                None,
+            ),
+            _ => crate::cmd::Cmd::new("gh")
+                .args(["attestation", "verify"])
+                .arg(format!("oci://{target}"))
+                .opt("--repo", &self.github_repository)
+                .opt(
+                    "--signer-workflow",
+                    format!("{}/.github/workflows/release.yml", self.github_repository),
+                )
+                .opt("--source-ref", &self.source_ref),
+        }
+    }
+
+    fn install(&self) -> String {
+        let plain_http = if self.chart.is_loopback() {
+            " --plain-http"
+        } else {
+            ""
+        };
+        format!(
+            "helm install kube9-operator {} --version {}{plain_http}",
+            self.chart.oci_url(),
+            self.version
+        )
+    }
+}
+
+impl Action for WriteReleaseNotes {
+    fn describe(&self) -> String {
+        format!(
+            "release page: {} (and the `notes` output the release-page job publishes)",
+            self.path.display()
+        )
+    }
+
+    fn hint(&self) -> String {
+        format!(
+            "{} could not be written; the release itself is verified",
+            self.path.display()
+        )
+    }
+
+    fn run(&self, cx: &mut Cx) -> Result<()> {
+        if cx.bindings.checks.iter().any(|c| c.status == Status::Failed) {
+            println!("release page: not written, a check failed");
+            return Ok(());
+        }
+        let section = notes::render(&self.page(cx)?)?;
+        crate::record::write_text(&self.path, &section)?;
+        if let Some(actions) = cx.actions() {
+            actions.set_multiline_output("notes", &section)?;
+        }
+        println!("release page: {}", self.path.display());
+        Ok(())
+    }
+}
