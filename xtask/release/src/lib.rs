@@ -28,6 +28,7 @@ pub mod step;
 pub mod text;
 pub mod tools;
 pub mod version;
+pub mod vex;
 pub mod workspace;
 
 pub use config::{DEFAULT_CHART_REPOSITORY, DEFAULT_GITHUB_REPOSITORY, DEFAULT_IMAGE_REPOSITORY};
