@@ -77,7 +77,10 @@ impl Actions {
         while value.contains(&delimiter) {
             delimiter.push('_');
         }
-        append(path, &format!("{name}<<{delimiter}\n{value}\n{delimiter}\n"))
+        append(
+            path,
+            &format!("{name}<<{delimiter}\n{value}\n{delimiter}\n"),
+        )
     }
 
     pub fn add_summary(&self, markdown: &str) -> Result<()> {

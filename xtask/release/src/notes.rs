@@ -8,7 +8,8 @@ use serde::Serialize;
 
 use crate::record::{ScanRecord, Timeline};
 
-pub const BEGIN: &str = "<!-- kube9-release:begin (written by the release workflow; a re-run replaces it) -->";
+pub const BEGIN: &str =
+    "<!-- kube9-release:begin (written by the release workflow; a re-run replaces it) -->";
 pub const END: &str = "<!-- kube9-release:end -->";
 
 const TEMPLATE: &str = include_str!("notes/release-notes.md.j2");

@@ -443,7 +443,11 @@ pub fn summary(gate: Severity, verdicts: &[Verdict]) -> String {
     }
     let suppressed: Vec<String> = verdicts
         .iter()
-        .flat_map(|v| v.suppressed.iter().map(move |s| format!("- {}: {s}", v.platform)))
+        .flat_map(|v| {
+            v.suppressed
+                .iter()
+                .map(move |s| format!("- {}: {s}", v.platform))
+        })
         .collect();
     if !suppressed.is_empty() {
         md.push_str("\nSuppressed by the release's VEX statements (`security/vex.json`):\n\n");

@@ -65,7 +65,10 @@ impl flags::EarlierJobs {
                 return Ok(None);
             };
             v.parse::<jiff::Timestamp>().with_context(|| {
-                format!("{flag} `{}` is not an RFC 3339 time", kube9_release::text::shown(v))
+                format!(
+                    "{flag} `{}` is not an RFC 3339 time",
+                    kube9_release::text::shown(v)
+                )
             })?;
             Ok(Some(v.to_string()))
         };

@@ -11,9 +11,12 @@ fn page() -> ReleasePage {
         ],
         chart: "oci://ghcr.io/alto9/charts/kube9-operator".into(),
         chart_digest: "sha256:ddd".into(),
-        install: "helm install kube9-operator oci://ghcr.io/alto9/charts/kube9-operator --version 1.2.3".into(),
+        install:
+            "helm install kube9-operator oci://ghcr.io/alto9/charts/kube9-operator --version 1.2.3"
+                .into(),
         verify: vec!["cosign verify x".into(), "gh attestation verify y".into()],
-        scan_command: "trivy image --vex oci --show-suppressed ghcr.io/alto9/kube9-operator:1.2.3".into(),
+        scan_command: "trivy image --vex oci --show-suppressed ghcr.io/alto9/kube9-operator:1.2.3"
+            .into(),
         scan: Some(ScanRecord {
             gate: "CRITICAL".into(),
             passed: true,

@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::{Mode, Plan};
 use crate::chart::CHART_NAME;
 use crate::cmd::Secret;
+use crate::record::{ScanRecord, Timeline};
 use crate::registry::{Credentials, Repository};
 use crate::sign::{AttestationType, Cosign, Verifier};
 use crate::step::{
@@ -15,7 +16,6 @@ use crate::step::{
     ResolveChart, ResolveRelease, RunImage, Step, Subject, VerifyAttestation, VerifyProvenance,
     VerifySignature, WriteReleaseNotes,
 };
-use crate::record::{ScanRecord, Timeline};
 use crate::version::ReleaseVersion;
 
 /// Whether the release must be pullable without a login.

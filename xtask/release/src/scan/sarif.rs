@@ -139,10 +139,19 @@ mod tests {
     #[test]
     fn a_result_without_vulnerabilities_gets_the_suppressed_ones() {
         let mut r = report();
-        r["Results"][0].as_object_mut().unwrap().remove("Vulnerabilities");
+        r["Results"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("Vulnerabilities");
         let (bytes, marks) = unsuppress(&serde_json::to_vec(&r).unwrap()).unwrap();
         let back: Value = serde_json::from_slice(&bytes).unwrap();
-        assert_eq!(back["Results"][0]["Vulnerabilities"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            back["Results"][0]["Vulnerabilities"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
         assert_eq!(marks.len(), 1);
     }
 

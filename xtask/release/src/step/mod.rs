@@ -16,6 +16,7 @@ mod scan;
 mod sign;
 mod source;
 mod verify;
+mod vex;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -41,6 +42,7 @@ pub use verify::{
     AnonymousPull, CheckSboms, Pullable, RecordVerification, ResolveChart, ResolveRelease,
     VerifyAttestation, VerifyProvenance, VerifySignature,
 };
+pub use vex::{AttestVex, RenderVex, VerifyVex, VexRelease};
 
 use crate::github::Actions;
 use crate::layout::Image;
@@ -74,6 +76,7 @@ pub enum Step {
     SplitPlatform(SplitPlatform),
     Scan(Scan),
     Convert(Convert),
+    RenderVex(RenderVex),
     Gate(Gate),
     Rescanned(Rescanned),
     PullPublished(PullPublished),
@@ -82,6 +85,7 @@ pub enum Step {
     Login(Login),
     Sign(Sign),
     Attest(Attest),
+    AttestVex(AttestVex),
     PushVersionTags(PushVersionTags),
     MoveFloatingTags(MoveFloatingTags),
     VerifyImage(VerifyImage),
@@ -100,6 +104,7 @@ pub enum Step {
     VerifySignature(VerifySignature),
     VerifyAttestation(VerifyAttestation),
     VerifyProvenance(VerifyProvenance),
+    VerifyVex(VerifyVex),
     CheckSboms(CheckSboms),
     ResolveChart(ResolveChart),
     AnonymousPull(AnonymousPull),
@@ -125,6 +130,7 @@ impl Step {
             Step::SplitPlatform(s) => s,
             Step::Scan(s) => s,
             Step::Convert(s) => s,
+            Step::RenderVex(s) => s,
             Step::Gate(s) => s,
             Step::Rescanned(s) => s,
             Step::PullPublished(s) => s,
@@ -133,6 +139,7 @@ impl Step {
             Step::Login(s) => s,
             Step::Sign(s) => s,
             Step::Attest(s) => s,
+            Step::AttestVex(s) => s,
             Step::PushVersionTags(s) => s,
             Step::MoveFloatingTags(s) => s,
             Step::VerifyImage(s) => s,
@@ -151,6 +158,7 @@ impl Step {
             Step::VerifySignature(s) => s,
             Step::VerifyAttestation(s) => s,
             Step::VerifyProvenance(s) => s,
+            Step::VerifyVex(s) => s,
             Step::CheckSboms(s) => s,
             Step::ResolveChart(s) => s,
             Step::AnonymousPull(s) => s,
@@ -313,6 +321,8 @@ pub struct Bindings {
     pub timeline: Timeline,
     /// The commit the published image is labelled with (a verification reads it).
     pub revision: Option<String>,
+    /// Whether a statement of the release's VEX file applies to this image.
+    pub vex_applies: bool,
     /// Whether the index carries the release's OpenVEX statements.
     pub vex_attested: bool,
 }

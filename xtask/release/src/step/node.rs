@@ -139,10 +139,7 @@ impl Action for RunImage {
         let printed = self.run_version(cx, &empty)?.read()?;
         self.check_output(&printed, &commit)?;
         let what = format!("run the {} image", self.platform);
-        cx.pass(
-            &what,
-            &format!("`{}`, {}", printed.trim(), self.how()),
-        );
+        cx.pass(&what, &format!("`{}`, {}", printed.trim(), self.how()));
         println!("{}: {} ({})", self.platform, printed.trim(), self.how());
         Ok(())
     }
@@ -182,7 +179,10 @@ mod tests {
         assert!(s.check_output(ok, "abc").is_ok());
         let amd = "kube9-operator 1.2.3 (commit abc, linux/amd64)";
         let err = s.check_output(amd, "abc").unwrap_err().to_string();
-        assert!(err.contains("not `kube9-operator 1.2.3 (commit abc, linux/arm64)`"), "{err}");
+        assert!(
+            err.contains("not `kube9-operator 1.2.3 (commit abc, linux/arm64)`"),
+            "{err}"
+        );
         assert!(s.check_output(ok, "def").is_err(), "another commit");
     }
 

@@ -132,7 +132,12 @@ impl Action for WriteReleaseNotes {
     }
 
     fn run(&self, cx: &mut Cx) -> Result<()> {
-        if cx.bindings.checks.iter().any(|c| c.status == Status::Failed) {
+        if cx
+            .bindings
+            .checks
+            .iter()
+            .any(|c| c.status == Status::Failed)
+        {
             println!("release page: not written, a check failed");
             return Ok(());
         }

@@ -459,7 +459,11 @@ impl Action for RecordVerification {
     }
 
     fn run(&self, cx: &mut Cx) -> Result<()> {
-        let passed = !cx.bindings.checks.iter().any(|c| c.status == Status::Failed);
+        let passed = !cx
+            .bindings
+            .checks
+            .iter()
+            .any(|c| c.status == Status::Failed);
         let mut timeline = cx.bindings.timeline.or(&self.given);
         if passed {
             timeline.verified = Some(crate::record::now());

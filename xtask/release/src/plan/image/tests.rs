@@ -337,5 +337,7 @@ fn a_rerun_of_a_plain_version_published_under_the_old_rule_changes_nothing() {
         plan.kinds(),
         ["verify-image", "move-floating-tags", "record-image"]
     );
-    assert!(plan.to_string().contains("verify ghcr.io/alto9/kube9-operator:1.2.3:"));
+    assert!(plan
+        .to_string()
+        .contains("verify ghcr.io/alto9/kube9-operator:1.2.3:"));
 }
