@@ -6,6 +6,7 @@
 //! `facts`, then printed or run by `execute`.
 
 pub mod buildx;
+pub mod changelog;
 pub mod chart;
 pub mod cmd;
 pub mod config;
