@@ -5,6 +5,7 @@
 //! A release is a `plan::Plan` of `step::Step`s, computed from inputs and the registry's
 //! `facts`, then printed or run by `execute`.
 
+pub mod artifacthub;
 pub mod buildx;
 pub mod changelog;
 pub mod chart;
