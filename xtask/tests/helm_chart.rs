@@ -154,10 +154,11 @@ fn the_longest_version_a_release_accepts_keeps_every_label_valid() {
     let data = kube9_release::chart::ChartData::release(
         &version,
         true,
-        "ghcr.io/alto9/kube9-operator",
-        &version,
-        &digest,
-    );
+        ("ghcr.io/alto9/kube9-operator", &version, &digest),
+        &["linux/amd64".into(), "linux/arm64".into()],
+        None,
+    )
+    .unwrap();
     let dest = temp_dir("long-version");
     let staged = kube9_release::chart::stage(&chart(), &dest, &data).unwrap();
     let out = run(helm().args(["template", "kube9"]).arg(&staged));

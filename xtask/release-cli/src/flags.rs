@@ -82,6 +82,10 @@ pub struct SourceArgs {
     /// in the image).
     #[arg(long)]
     pub allow_dirty: bool,
+    /// Release without an entry for this version in CHANGELOG.md: for fixtures and
+    /// emergencies only; the plan says so, and the chart lists no changes.
+    #[arg(long)]
+    pub skip_changelog: bool,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -79,6 +79,26 @@ struct ChangeItem<'a> {
 }
 
 impl ChartListing {
+    /// This project's listing of the chart deploying `image` (`repo:tag[@digest]`).
+    pub fn project(
+        image: &str,
+        platforms: &[String],
+        prerelease: bool,
+        changes: Option<Vec<Change>>,
+    ) -> ChartListing {
+        let source = crate::metadata::SOURCE_URL;
+        ChartListing {
+            image: image.to_string(),
+            platforms: platforms.to_vec(),
+            license: crate::metadata::LICENSE.to_string(),
+            source: source.to_string(),
+            documentation: format!("{source}#readme"),
+            support: format!("{source}/issues"),
+            prerelease,
+            changes,
+        }
+    }
+
     /// The `artifacthub.io/*` annotations, in a fixed order, each value the string Chart.yaml
     /// must hold.
     pub fn chart_annotations(&self) -> Result<Vec<(String, String)>> {
@@ -257,6 +277,23 @@ struct Maintainer<'a> {
 ///
 /// `maintainers` are (name, email): Artifact Hub keeps only maintainers with an email
 /// (`internal/pkg/manager.go`), so a URL is refused here rather than listed as an address.
+/// The image index annotations of this project: the readme, licence, keywords, and the
+/// owners of its `artifacthub-repo.yml` as maintainers.
+pub fn project_image_annotations() -> Vec<(String, String)> {
+    let repo = RepoMetadata::parse(REPO_METADATA_PATH, PROJECT_REPO_METADATA)
+        .expect("artifacthub-repo.yml is checked by its unit test");
+    let maintainers: Vec<(String, String)> = repo
+        .owners
+        .iter()
+        .map(|o| (o.name.clone(), o.email.clone()))
+        .collect();
+    image_annotations(README_URL, crate::metadata::LICENSE, &maintainers, KEYWORDS)
+        .expect("the project's annotations are complete")
+}
+
+/// The project's `artifacthub-repo.yml`, as this tool was built with it.
+pub const PROJECT_REPO_METADATA: &str = include_str!("../../../artifacthub-repo.yml");
+
 pub fn image_annotations(
     readme_url: &str,
     license: &str,

@@ -146,6 +146,8 @@ pub struct BuildPlan {
     /// naming the public image (so that Dependabot can still update it).
     pub build_contexts: Vec<String>,
     pub labels: Vec<(String, String)>,
+    /// Annotations of the index only (Artifact Hub's `io.artifacthub.package.*`).
+    pub index_annotations: Vec<(String, String)>,
     pub cache: Cache,
     pub provenance: bool,
     pub output: PathBuf,
@@ -169,8 +171,9 @@ impl BuildPlan {
         for (k, v) in &self.labels {
             cmd = cmd.opt("--label", format!("{k}={v}"));
         }
-        // GHCR shows an image's description from the index, not from per-image labels.
-        for (k, v) in &self.labels {
+        // GHCR shows an image's description from the index, not from per-image labels, and
+        // Artifact Hub reads an index's annotations alone.
+        for (k, v) in self.labels.iter().chain(&self.index_annotations) {
             cmd = cmd.opt("--annotation", format!("index:{k}={v}"));
         }
         // Attestations add `unknown/unknown` entries and change the digest on every run.
@@ -210,6 +213,7 @@ mod tests {
                     .into(),
             ],
             labels: vec![("org.opencontainers.image.version".into(), "1.2.3".into())],
+            index_annotations: vec![("io.artifacthub.package.license".into(), "Apache-2.0".into())],
             cache,
             provenance: false,
             output: "target/release/oci".into(),
@@ -229,6 +233,7 @@ mod tests {
         assert!(args.contains("--build-context docker.io/library/rust:1@sha256:ab=docker-image://127.0.0.1:5000/base/rust:1"));
         assert!(args.contains("--label org.opencontainers.image.version=1.2.3"));
         assert!(args.contains("--annotation index:org.opencontainers.image.version=1.2.3"));
+        assert!(args.contains("--annotation index:io.artifacthub.package.license=Apache-2.0"));
         assert!(args.contains("--provenance=false --sbom=false"));
         assert!(args.contains(
             "--output type=oci,dest=target/release/oci,tar=false,oci-mediatypes=true,rewrite-timestamp=true"

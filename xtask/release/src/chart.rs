@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use crate::artifacthub::ChartListing;
+use crate::buildx::DEFAULT_PLATFORMS;
+use crate::changelog::Change;
 use crate::cmd::Cmd;
 use crate::registry::Repository;
 
@@ -25,11 +28,16 @@ pub struct ChartData {
     pub image_digest: String,
     /// `repository:tag[@digest]`, for the chart's annotations.
     pub image_reference: String,
+    /// The lines under `annotations:` in Chart.yaml: what Artifact Hub lists.
+    pub annotations: String,
 }
 
 impl ChartData {
     /// The values a checkout carries: no tag (appVersion is used) and no digest.
     pub fn development(operator_version: &str, repository: &str) -> Self {
+        let image_reference = format!("{repository}:{operator_version}");
+        let platforms: Vec<String> = DEFAULT_PLATFORMS.iter().map(|p| p.to_string()).collect();
+        let listing = ChartListing::project(&image_reference, &platforms, false, None);
         ChartData {
             chart_version: operator_version.to_string(),
             app_version: operator_version.to_string(),
@@ -37,27 +45,36 @@ impl ChartData {
             image_repository: repository.to_string(),
             image_tag: String::new(),
             image_digest: String::new(),
-            image_reference: format!("{repository}:{operator_version}"),
+            image_reference,
+            annotations: listing
+                .chart_annotations_yaml()
+                .expect("the project's own listing is complete"),
         }
     }
 
-    /// A release pins the image by its tag and the published index digest.
+    /// A release pins the image by its tag and the published index digest; Artifact Hub
+    /// lists its platforms and (unless the changelog was skipped) its changes.
     pub fn release(
         version: &str,
         prerelease: bool,
-        repository: &str,
-        tag: &str,
-        digest: &str,
-    ) -> Self {
-        ChartData {
+        (repository, tag, digest): (&str, &str, &str),
+        platforms: &[String],
+        changes: Option<Vec<Change>>,
+    ) -> Result<Self> {
+        let image_reference = format!("{repository}:{tag}@{digest}");
+        let listing = ChartListing::project(&image_reference, platforms, prerelease, changes);
+        Ok(ChartData {
             chart_version: version.to_string(),
             app_version: version.to_string(),
             prerelease,
             image_repository: repository.to_string(),
             image_tag: tag.to_string(),
             image_digest: digest.to_string(),
-            image_reference: format!("{repository}:{tag}@{digest}"),
-        }
+            annotations: listing
+                .chart_annotations_yaml()
+                .context("the chart's Artifact Hub annotations")?,
+            image_reference,
+        })
     }
 }
 
@@ -297,10 +314,11 @@ mod tests {
         let data = ChartData::release(
             "1.2.3",
             false,
-            "ghcr.io/alto9/kube9-operator",
-            "1.2.3",
-            &digest,
-        );
+            ("ghcr.io/alto9/kube9-operator", "1.2.3", &digest),
+            &["linux/amd64".into(), "linux/arm64".into()],
+            None,
+        )
+        .unwrap();
         let dest = std::env::temp_dir().join(format!("kube9-stage-{}", std::process::id()));
         let staged = stage(&chart_dir(), &dest, &data).unwrap();
         let values = fs::read_to_string(staged.join("values.yaml")).unwrap();
@@ -319,7 +337,14 @@ mod tests {
 
     #[test]
     fn prerelease_chart_is_marked() {
-        let data = ChartData::release("1.0.0-beta.1", true, "r/x", "1.0.0-beta.1", "sha256:0");
+        let data = ChartData::release(
+            "1.0.0-beta.1",
+            true,
+            ("r/x", "1.0.0-beta.1", "sha256:0"),
+            &["linux/amd64".into()],
+            None,
+        )
+        .unwrap();
         let template = fs::read_to_string(chart_dir().join("Chart.yaml.j2")).unwrap();
         let chart = render(&template, &data).unwrap();
         assert!(chart.contains("version: 1.0.0-beta.1\n"));

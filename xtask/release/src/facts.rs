@@ -54,6 +54,7 @@ fn published(registry: &Registry, release: &ReleaseVersion, tags: &[String]) -> 
     }
     Ok(Published {
         provenance: has_provenance(registry, &digest, tags)?,
+        vex: attested_vex(registry, &digest, tags)?,
         signed: tags.contains(&cosign_tag(&digest, "sig")),
         signed_platforms,
         digest,
@@ -81,6 +82,38 @@ fn has_provenance(registry: &Registry, index: &str, tags: &[String]) -> Result<b
     Ok(types
         .iter()
         .any(|t| t == AttestationType::SlsaProvenance.predicate_type()))
+}
+
+/// The OpenVEX document cosign attested on the index (the first, as Trivy reads it).
+fn attested_vex(
+    registry: &Registry,
+    index: &str,
+    tags: &[String],
+) -> Result<Option<serde_json::Value>> {
+    let att = cosign_tag(index, "att");
+    if !tags.contains(&att) {
+        return Ok(None);
+    }
+    let Some((bytes, _)) = registry.manifest(&registry.repository.tag(&att))? else {
+        return Ok(None);
+    };
+    let manifest: oci_client::manifest::OciImageManifest = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{}:{att} is not an attestation", registry.repository))?;
+    let vex_type = AttestationType::OpenVex.predicate_type();
+    for layer in &manifest.layers {
+        let annotated = layer
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get("predicateType"));
+        if annotated.map(String::as_str) != Some(vex_type) {
+            continue;
+        }
+        let envelope = registry.blob(&layer.digest)?;
+        return Ok(crate::sign::dsse_predicate(&String::from_utf8_lossy(
+            &envelope,
+        )));
+    }
+    Ok(None)
 }
 
 /// The predicate types cosign recorded in an attestation tag (`sha256-<hex>.att`).

@@ -4,6 +4,8 @@
 use crate::version::ReleaseVersion;
 
 pub const SOURCE_URL: &str = "https://github.com/alto9/kube9-operator";
+/// The licence of the operator, as an SPDX id.
+pub const LICENSE: &str = "Apache-2.0";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageMetadata {
@@ -28,7 +30,7 @@ impl ImageMetadata {
             created: rfc3339(commit_time),
             source: SOURCE_URL.into(),
             url: SOURCE_URL.into(),
-            licenses: "Apache-2.0".into(),
+            licenses: LICENSE.into(),
         }
     }
 

@@ -111,6 +111,7 @@ impl<'a> Builder<'a> {
             build_args,
             build_contexts,
             labels: Vec::new(),
+            index_annotations: Vec::new(),
             cache,
             provenance: false,
             output: self.work.join(name),

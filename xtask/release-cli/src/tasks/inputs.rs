@@ -6,21 +6,25 @@ use std::path::PathBuf;
 use anyhow::{bail, ensure, Context, Result};
 
 use crate::flags;
+use kube9_release::artifacthub;
 use kube9_release::buildx::{self, Cache, CacheInputs};
+use kube9_release::changelog;
 use kube9_release::cmd::Secret;
 use kube9_release::config::Config;
 use kube9_release::layout;
 use kube9_release::notify::{GithubIssues, Notify};
 use kube9_release::plan::build::BuildInputs;
 use kube9_release::plan::chart::ChartInputs;
-use kube9_release::plan::image::ImageInputs;
 use kube9_release::plan::image::ProvenanceSource;
+use kube9_release::plan::image::{ImageInputs, VexInputs};
 use kube9_release::registry::Repository;
 use kube9_release::releases;
 use kube9_release::scan::TrivyDb;
 use kube9_release::sign::Signer;
 use kube9_release::source::{self, Source};
+use kube9_release::step::VexRelease;
 use kube9_release::version::ReleaseVersion;
+use kube9_release::vex;
 use kube9_release::workspace;
 
 /// The version from `--version`, else the GitHub release tag.
@@ -233,7 +237,12 @@ pub fn image_inputs(
     } else {
         ProvenanceSource::Release
     };
+    let vex = vex_inputs(&source.dir, &repository, release)?;
+    let changes = changelog_entry(&source.dir, release, f.source.skip_changelog)?;
     Ok(ImageInputs {
+        vex,
+        changes,
+        repo_metadata: repo_metadata(&source.dir)?,
         prerelease: f.prerelease,
         provenance,
         hold_floating: f.hold_floating,
@@ -337,6 +346,51 @@ pub fn chart_inputs(
         poll_interval: f.chart.poll_interval,
         signer,
         credentials: config.registry.clone(),
+        changes: changelog_entry(&source.dir, release, f.source.skip_changelog)?,
+        repo_metadata: repo_metadata(&source.dir)?,
         source,
     })
+}
+
+/// `security/vex.json`, parsed and checked against what the image is built from (the crates
+/// of the source's lockfiles, the repository it is published to), before anything is built.
+pub fn vex_inputs(
+    dir: &std::path::Path,
+    repository: &Repository,
+    release: &ReleaseVersion,
+) -> Result<Option<VexInputs>> {
+    let Some(doc) = vex::read(dir)? else {
+        return Ok(None);
+    };
+    let contents = vex::Contents::new(&repository.to_string(), vex::crates_in_lockfiles(dir)?);
+    vex::check_products(vex::VEX_PATH, &doc, &contents)?;
+    Ok(Some(VexInputs {
+        source: dir.join(vex::VEX_PATH),
+        doc,
+        release: VexRelease::new(repository, &release.tag()),
+    }))
+}
+
+/// This version's entry of CHANGELOG.md; refused before anything is built when it has none,
+/// unless `--skip-changelog`.
+pub fn changelog_entry(
+    dir: &std::path::Path,
+    release: &ReleaseVersion,
+    skip: bool,
+) -> Result<Option<changelog::Entry>> {
+    if skip {
+        return Ok(None);
+    }
+    let log = changelog::read(dir)?;
+    Ok(Some(log.entry_for(release.semver())?.clone()))
+}
+
+/// The source's `artifacthub-repo.yml`, checked before anything is built; none is fine.
+pub fn repo_metadata(dir: &std::path::Path) -> Result<Option<PathBuf>> {
+    let path = dir.join(artifacthub::REPO_METADATA_PATH);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(None);
+    };
+    artifacthub::RepoMetadata::parse(artifacthub::REPO_METADATA_PATH, &text)?;
+    Ok(Some(path))
 }

@@ -48,6 +48,7 @@ impl flags::VerifyRelease {
             native_only: config.github_hosted,
             given,
             scan,
+            checkout: kube9_release::workspace::root(),
         };
         let plan = verify::plan(&inputs);
         let credentials = inputs.credentials.clone();

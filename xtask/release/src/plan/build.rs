@@ -56,6 +56,7 @@ impl BuildInputs {
             build_args,
             build_contexts: self.build_contexts.clone(),
             labels: self.metadata().labels(),
+            index_annotations: crate::artifacthub::project_image_annotations(),
             cache,
             provenance: self.provenance,
             output,

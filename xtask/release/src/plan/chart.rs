@@ -5,13 +5,15 @@
 use std::path::PathBuf;
 
 use super::{Mode, Plan};
+use crate::changelog::Entry;
 use crate::chart::{HelmPlan, CHART_NAME};
 use crate::registry::{Credentials, Repository};
 use crate::sign::{Cosign, Signer};
 use crate::source::Source;
 use crate::step::{
     Bound, ChartRelease, CheckChart, FreshDir, LintChart, Login, LoginClient, NormalizeChart,
-    PackageChart, PullChart, PushChart, RecordChart, Sign, StageChart, Step, Subject, WaitForImage,
+    PackageChart, PullChart, PushChart, PushRepoMetadata, RecordChart, Sign, StageChart, Step,
+    Subject, WaitForImage,
 };
 use crate::version::ReleaseVersion;
 
@@ -33,6 +35,10 @@ pub struct ChartInputs {
     pub poll_interval: u64,
     pub signer: Option<Signer>,
     pub credentials: Option<Credentials>,
+    /// This version's CHANGELOG.md entry, for Artifact Hub (`None`: `--skip-changelog`).
+    pub changes: Option<Entry>,
+    /// `artifacthub-repo.yml`, checked, when the source has one.
+    pub repo_metadata: Option<PathBuf>,
 }
 
 /// The chart already published under this version, if any.
@@ -61,6 +67,8 @@ impl ChartInputs {
             prerelease: self.prerelease || self.release.is_prerelease(),
             image: self.image.clone(),
             tag: self.release.plain(),
+            platforms: self.platforms.clone(),
+            changes: self.changes.as_ref().map(|e| e.changes.clone()),
         }
     }
 }
@@ -107,6 +115,12 @@ pub fn plan(inputs: &ChartInputs, facts: &ChartFacts) -> Plan {
     }));
     if !facts.signed {
         steps.extend(signing_steps(inputs, &helm.chart_repository()));
+    }
+    if let Some(file) = &inputs.repo_metadata {
+        steps.push(Step::PushRepoMetadata(PushRepoMetadata {
+            repository: helm.chart_repository(),
+            file: file.clone(),
+        }));
     }
     steps.push(Step::RecordChart(RecordChart {
         path: inputs.out_dir.join("chart.json"),

@@ -9,17 +9,20 @@ use anyhow::{bail, Result};
 
 use super::build::BuildInputs;
 use super::{Mode, Plan};
+use crate::changelog;
 use crate::metadata;
 use crate::notify::Notify;
 use crate::registry::{Credentials, Repository};
 use crate::scan::{ReportFormat, ScanPlan, Severity, TrivyDb};
 use crate::sign::{AttestationType, Cosign, Signer};
 use crate::step::{
-    AttachSbom, Attest, Bound, CheckDatabase, CheckSize, Convert, FetchDatabase, FreshDir, Gate,
-    Login, LoginClient, MoveFloatingTags, PullPublished, PushContent, PushVersionTags, RecordImage,
-    Scan, Sign, SplitPlatform, Step, Subject, VerifyImage, WriteFile,
+    AttachSbom, Attest, AttestVex, Bound, CheckDatabase, CheckSize, Convert, FetchDatabase,
+    FreshDir, Gate, Login, LoginClient, MoveFloatingTags, PullPublished, PushContent,
+    PushRepoMetadata, PushVersionTags, RecordImage, RenderVex, Scan, Sign, SplitPlatform, Step,
+    Subject, VerifyImage, VexRelease, WriteFile,
 };
 use crate::version::{self, TagPlan};
+use crate::vex;
 
 /// Everything `release-image` is asked to do.
 #[derive(Debug, Clone)]
@@ -41,6 +44,21 @@ pub struct ImageInputs {
     pub hold_floating: bool,
     pub credentials: Option<Credentials>,
     pub notify: Notify,
+    /// The release's OpenVEX statements, checked when planning.
+    pub vex: Option<VexInputs>,
+    /// This version's changelog entry; `None` with `--skip-changelog`.
+    pub changes: Option<changelog::Entry>,
+    /// `artifacthub-repo.yml`, checked, when the source has one.
+    pub repo_metadata: Option<PathBuf>,
+}
+
+/// `security/vex.json`, checked against what the image contains, and how the release's own
+/// document is named.
+#[derive(Debug, Clone)]
+pub struct VexInputs {
+    pub source: PathBuf,
+    pub doc: vex::Document,
+    pub release: VexRelease,
 }
 
 /// Who attests the index's build provenance.
@@ -69,6 +87,8 @@ pub struct Published {
     pub attested: Vec<String>,
     /// Whether build provenance is attached to the index (GitHub's, or the release's own).
     pub provenance: bool,
+    /// The OpenVEX document attested on the index, if any.
+    pub vex: Option<serde_json::Value>,
 }
 
 /// What the registry said before planning; `tags: None` when it was not asked (dry run,
@@ -96,8 +116,42 @@ impl ImageInputs {
         self.build
             .platforms
             .iter()
-            .map(|p| ScanPlan::new(p, &layouts, &reports, &self.db))
+            .map(|p| {
+                let vex = self.vex.as_ref().map(|_| self.gate_vex(p));
+                ScanPlan::new(p, &layouts, &reports, &self.db).with_vex(vex)
+            })
             .collect()
+    }
+
+    /// The statements the gate applies to one platform.
+    fn gate_vex(&self, platform: &str) -> PathBuf {
+        let slug = platform_slug(platform);
+        self.build
+            .out_dir
+            .join("scan")
+            .join(format!("vex-gate-{slug}.json"))
+    }
+
+    fn vex_file(&self) -> PathBuf {
+        self.build.out_dir.join("vex.json")
+    }
+
+    /// The gate's documents and (for a signed release) the one to attest, for `index`.
+    fn render_vex(&self, index: Bound) -> Option<Step> {
+        let vex = self.vex.as_ref()?;
+        let attest =
+            (self.push && self.signer.is_some()).then(|| (vex.release.clone(), self.vex_file()));
+        Some(Step::RenderVex(RenderVex {
+            source: vex.source.clone(),
+            index,
+            gates: self
+                .build
+                .platforms
+                .iter()
+                .map(|p| (p.clone(), self.gate_vex(p)))
+                .collect(),
+            attest,
+        }))
     }
 
     fn cosign(&self) -> Cosign {
@@ -154,6 +208,7 @@ pub fn plan(inputs: &ImageInputs, facts: &ImageFacts) -> Result<Plan> {
             plan.steps.push(Step::CheckSize(CheckSize {
                 budget: inputs.size_budget,
             }));
+            plan.steps.extend(inputs.render_vex(Bound::Index));
             plan.steps.extend(scan_steps(inputs, true));
             if inputs.push {
                 plan.steps.extend(publish_steps(inputs, &tags));
@@ -216,6 +271,19 @@ fn notes(inputs: &ImageInputs, facts: &ImageFacts, tags: &TagPlan) -> Vec<String
         notes.push(format!("           {k}={v}"));
     }
     notes.push(format!("database   {}", inputs.db.describe()));
+    notes.push(match &inputs.vex {
+        Some(v) => format!(
+            "vex        {}: {} statement(s); the gate applies those for this image, and a \
+             signed release attests them on the index",
+            v.source.display(),
+            v.doc.statements.len()
+        ),
+        None => "vex        none (no security/vex.json)".into(),
+    });
+    notes.push(match &inputs.changes {
+        Some(entry) => format!("changelog  {}", changelog_line(entry)),
+        None => "changelog  skipped (--skip-changelog): the chart lists no changes".into(),
+    });
     notes.push(match &inputs.signer {
         Some(s) => format!(
             "signing    {}; the index and each platform manifest",
@@ -235,6 +303,29 @@ fn notes(inputs: &ImageInputs, facts: &ImageFacts, tags: &TagPlan) -> Vec<String
         });
     }
     notes
+}
+
+/// `1.2.3 (2026-01-01): 2 added, 1 fixed`.
+pub fn changelog_line(entry: &changelog::Entry) -> String {
+    let version = entry
+        .version
+        .as_ref()
+        .map_or("Unreleased".to_string(), |v| v.to_string());
+    let date = entry
+        .date
+        .as_ref()
+        .map(|d| format!(" ({d})"))
+        .unwrap_or_default();
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for c in &entry.changes {
+        let kind = c.kind.artifacthub().to_string();
+        match counts.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((kind, 1)),
+        }
+    }
+    let counts: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    format!("{version}{date}: {}", counts.join(", "))
 }
 
 /// A version tag that already holds a build is only ever a re-run of the same commit.
@@ -333,6 +424,7 @@ fn publish_steps(inputs: &ImageInputs, tags: &TagPlan) -> Vec<Step> {
             platforms: platforms.clone(),
             sboms: platforms.clone(),
             provenance: inputs.attests_provenance(),
+            vex: inputs.vex.is_some(),
         },
     ));
     steps.extend(sbom_steps(inputs, platforms));
@@ -341,8 +433,17 @@ fn publish_steps(inputs: &ImageInputs, tags: &TagPlan) -> Vec<Step> {
         tags: tags.version_tags.clone(),
     }));
     steps.push(verify_step(inputs, tags));
+    steps.extend(repo_metadata_step(inputs));
     steps.extend(floating_step(inputs, tags));
     steps
+}
+
+fn repo_metadata_step(inputs: &ImageInputs) -> Option<Step> {
+    let file = inputs.repo_metadata.clone()?;
+    Some(Step::PushRepoMetadata(PushRepoMetadata {
+        repository: inputs.repository.clone(),
+        file,
+    }))
 }
 
 fn floating_step(inputs: &ImageInputs, tags: &TagPlan) -> Option<Step> {
@@ -378,11 +479,17 @@ struct Signing {
     sboms: Vec<String>,
     /// The index's build provenance.
     provenance: bool,
+    /// The index's VEX statements (when one applies; the render step decides).
+    vex: bool,
 }
 
 impl Signing {
     fn is_empty(&self) -> bool {
-        !self.index && self.platforms.is_empty() && self.sboms.is_empty() && !self.provenance
+        !self.index
+            && self.platforms.is_empty()
+            && self.sboms.is_empty()
+            && !self.provenance
+            && !self.vex
     }
 }
 
@@ -430,6 +537,15 @@ fn signing_steps(inputs: &ImageInputs, need: &Signing) -> Vec<Step> {
         let digest = Bound::Platform(p.clone());
         steps.push(attest(AttestationType::CycloneDx, inputs.sbom(p), digest));
     }
+    // Before the provenance: Trivy's `--vex oci` takes the first OpenVEX layer it meets.
+    if need.vex {
+        steps.push(Step::AttestVex(AttestVex {
+            cosign: cosign.clone(),
+            signer: signer.clone(),
+            predicate: inputs.vex_file(),
+            subject: inputs.subject(Bound::Index),
+        }));
+    }
     if need.provenance {
         steps.push(Step::WriteFile(WriteFile {
             path: inputs.provenance_file(),
@@ -476,27 +592,45 @@ fn rerun_steps(inputs: &ImageInputs, published: &Published, tags: &TagPlan) -> V
             platforms: missing(&published.signed_platforms),
             sboms: missing(&published.attested),
             provenance: inputs.attests_provenance() && !published.provenance,
+            vex: vex_outdated(inputs, published),
         },
         None => Signing {
             index: false,
             platforms: Vec::new(),
             sboms: Vec::new(),
             provenance: false,
+            vex: false,
         },
     };
     let mut steps = vec![verify_step(inputs, tags)];
-    if !need_sbom.is_empty() || !need.sboms.is_empty() {
+    let rescan = !need_sbom.is_empty() || !need.sboms.is_empty();
+    if rescan {
         steps.push(Step::PullPublished(PullPublished {
             subject: inputs.subject(Bound::Index),
             layout: inputs.build.out_dir.join("oci"),
         }));
+    }
+    if rescan || need.vex {
+        steps.extend(inputs.render_vex(Bound::Given(published.digest.clone())));
+    }
+    if rescan {
         steps.extend(scan_steps(inputs, false));
     }
     // The referrers come after the signatures, as on a first run.
     steps.extend(signing_steps(inputs, &need));
     steps.extend(sbom_steps(inputs, &need_sbom));
+    steps.extend(repo_metadata_step(inputs));
     steps.extend(floating_step(inputs, tags));
     steps
+}
+
+/// Whether the index lacks the VEX document this release would attest now.
+fn vex_outdated(inputs: &ImageInputs, published: &Published) -> bool {
+    let Some(vex) = &inputs.vex else {
+        return false;
+    };
+    let expected = vex.release.document(&vex.doc, &published.digest);
+    expected.is_some() && expected != published.vex
 }
 
 #[cfg(test)]

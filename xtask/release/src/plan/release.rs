@@ -52,6 +52,7 @@ pub fn plan(inputs: &ReleaseInputs, facts: &ReleaseFacts) -> Result<Plan> {
         // This run's own steps record the timeline and the scan.
         given: Default::default(),
         scan: None,
+        checkout: image.build.source.dir.clone(),
     });
     plan.notes.push(String::new());
     plan.notes.push(verify.title);

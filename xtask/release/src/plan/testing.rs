@@ -75,6 +75,9 @@ pub fn image_inputs() -> ImageInputs {
             file: "/src/target/release/issue-1.2.3.md".into(),
             github: None,
         },
+        vex: None,
+        changes: None,
+        repo_metadata: None,
     }
 }
 
@@ -93,6 +96,8 @@ pub fn chart_inputs() -> ChartInputs {
         poll_interval: 10,
         signer: Some(key()),
         credentials: Some(credentials()),
+        changes: None,
+        repo_metadata: None,
     }
 }
 

@@ -14,7 +14,7 @@ use crate::sign::{AttestationType, Cosign, Verifier};
 use crate::step::{
     AnonymousPull, Bound, CheckSboms, Login, LoginClient, Pullable, RecordVerification,
     ResolveChart, ResolveRelease, RunImage, Step, Subject, VerifyAttestation, VerifyProvenance,
-    VerifySignature, WriteReleaseNotes,
+    VerifySignature, VerifyVex, VexRelease, WriteReleaseNotes,
 };
 use crate::version::ReleaseVersion;
 
@@ -55,6 +55,9 @@ pub struct VerifyInputs {
     /// What the release's earlier jobs recorded: when it was published and served, its scan.
     pub given: Timeline,
     pub scan: Option<ScanRecord>,
+    /// The checkout whose history holds the release's commit (its `security/vex.json` says
+    /// which VEX statements the index must carry).
+    pub checkout: PathBuf,
 }
 
 /// Where a GHCR package's visibility is changed; elsewhere, the registry's own settings.
@@ -204,6 +207,13 @@ fn image_signature_steps(inputs: &VerifyInputs) -> Vec<Step> {
         source_ref: format!("refs/tags/{}", inputs.release.tag()),
         token: inputs.github_token.clone(),
     }));
+    steps.push(Step::VerifyVex(VerifyVex {
+        cosign: cosign.clone(),
+        verifier: inputs.verifier.clone(),
+        subject: subject(Bound::Index),
+        release: VexRelease::new(&inputs.image, &inputs.release.tag()),
+        checkout: inputs.checkout.clone(),
+    }));
     steps
 }
 
@@ -239,6 +249,7 @@ mod tests {
             native_only: true,
             given: Timeline::default(),
             scan: None,
+            checkout: "/src".into(),
         }
     }
 
@@ -256,6 +267,7 @@ mod tests {
                 "verify-attestation",
                 "verify-attestation",
                 "verify-provenance",
+                "verify-vex",
                 "resolve-chart",
                 "verify-signature",
                 "check-sboms",

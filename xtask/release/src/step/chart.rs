@@ -9,6 +9,7 @@ use anyhow::{bail, ensure, Context, Result};
 use serde::Serialize;
 
 use super::{Action, Bound, ChartPublished, Cx, Placeholders, Values};
+use crate::changelog::Change;
 use crate::chart::{self, ChartData, HelmPlan};
 use crate::layout::{self, sha256};
 use crate::record::{self, ChartRecord};
@@ -137,16 +138,20 @@ pub struct ChartRelease {
     pub image: Repository,
     /// The image tag the chart names with the digest (`1.2.3`).
     pub tag: String,
+    /// The image's platforms, for Artifact Hub.
+    pub platforms: Vec<String>,
+    /// This version's changes from CHANGELOG.md (`None`: `--skip-changelog`).
+    pub changes: Option<Vec<Change>>,
 }
 
 impl ChartRelease {
-    pub fn data(&self, digest: &str) -> ChartData {
+    pub fn data(&self, digest: &str) -> Result<ChartData> {
         ChartData::release(
             &self.version,
             self.prerelease,
-            &self.image.to_string(),
-            &self.tag,
-            digest,
+            (&self.image.to_string(), &self.tag, digest),
+            &self.platforms,
+            self.changes.clone(),
         )
     }
 
@@ -185,7 +190,7 @@ impl Action for StageChart {
     fn run(&self, cx: &mut Cx) -> Result<()> {
         let digest = cx.bindings.digest(&Bound::Index)?;
         std::fs::create_dir_all(&self.dest)?;
-        chart::stage(&self.chart, &self.dest, &self.release.data(&digest))?;
+        chart::stage(&self.chart, &self.dest, &self.release.data(&digest)?)?;
         Ok(())
     }
 }

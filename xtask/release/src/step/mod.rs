@@ -9,6 +9,7 @@
 
 mod build;
 mod chart;
+mod listing;
 mod node;
 mod page;
 mod publish;
@@ -29,6 +30,7 @@ pub use chart::{
     wait_for_image, ChartRelease, CheckChart, LintChart, NormalizeChart, PackageChart, Patience,
     PullChart, PushChart, RecordChart, StageChart, WaitForImage,
 };
+pub use listing::PushRepoMetadata;
 pub use node::{host_platform, RunImage};
 pub use page::WriteReleaseNotes;
 pub use publish::{
@@ -87,6 +89,7 @@ pub enum Step {
     Attest(Attest),
     AttestVex(AttestVex),
     PushVersionTags(PushVersionTags),
+    PushRepoMetadata(PushRepoMetadata),
     MoveFloatingTags(MoveFloatingTags),
     VerifyImage(VerifyImage),
     RecordImage(RecordImage),
@@ -141,6 +144,7 @@ impl Step {
             Step::Attest(s) => s,
             Step::AttestVex(s) => s,
             Step::PushVersionTags(s) => s,
+            Step::PushRepoMetadata(s) => s,
             Step::MoveFloatingTags(s) => s,
             Step::VerifyImage(s) => s,
             Step::RecordImage(s) => s,

@@ -63,6 +63,8 @@ fn release() -> ChartRelease {
         prerelease: false,
         image: repo(),
         tag: "1.2.3".into(),
+        platforms: vec!["linux/amd64".into(), "linux/arm64".into()],
+        changes: None,
     }
 }
 
@@ -78,6 +80,7 @@ fn build_plan() -> BuildPlan {
         build_args: Vec::new(),
         build_contexts: Vec::new(),
         labels: Vec::new(),
+        index_annotations: Vec::new(),
         cache: Cache::None,
         provenance: false,
         output: "oci".into(),
@@ -278,6 +281,29 @@ fn one_of_each() -> Vec<Step> {
             settings: "the settings page".into(),
             required: true,
         }),
+        Step::RenderVex(RenderVex {
+            source: "/src/security/vex.json".into(),
+            index: Bound::Index,
+            gates: vec![("linux/arm64".into(), "r/vex-gate-linux-arm64.json".into())],
+            attest: Some((VexRelease::new(&repo(), "v1.2.3"), "out/vex.json".into())),
+        }),
+        Step::AttestVex(AttestVex {
+            cosign: cosign(),
+            signer: key(),
+            predicate: "out/vex.json".into(),
+            subject: Subject::new(&repo(), Bound::Index),
+        }),
+        Step::VerifyVex(VerifyVex {
+            cosign: cosign(),
+            verifier: Verifier::release_workflow("alto9/kube9-operator", "v1.2.3"),
+            subject: Subject::new(&repo(), Bound::Index),
+            release: VexRelease::new(&repo(), "v1.2.3"),
+            checkout: "/src".into(),
+        }),
+        Step::PushRepoMetadata(PushRepoMetadata {
+            repository: repo(),
+            file: "/src/artifacthub-repo.yml".into(),
+        }),
         Step::RunImage(RunImage {
             repository: repo(),
             tag: "1.2.3".into(),
@@ -350,6 +376,10 @@ fn expected_hint(step: &Step) -> &'static str {
         Step::CheckSboms(_) => "an SBOM referrer is missing: re-run the release (cargo xtask release-image finishes what a failed run left out)",
         Step::ResolveChart(_) => "the chart ghcr.io/alto9/charts/kube9-operator:1.2.3 does not deploy the released image: do not install it",
         Step::AnonymousPull(_) => "make the package public once at the settings page, then re-run this job alone (the release is otherwise complete); a private organisation sets the repository variable PUBLIC_CHECK=skip",
+        Step::RenderVex(_) => "the VEX statements of /src/security/vex.json could not be written for the scan; nothing was pushed",
+        Step::AttestVex(_) => "cosign could not attest the VEX statements of the index: check COSIGN_PRIVATE_KEY and COSIGN_PASSWORD (or the job's `id-token: write`); nothing further was published. Re-running the release finishes it",
+        Step::VerifyVex(_) => "the VEX statements attached to the index are not the release's: re-run the release (it attests them again), or check against the right key or identity",
+        Step::PushRepoMetadata(_) => "/src/artifacthub-repo.yml could not be pushed to ghcr.io/alto9/kube9-operator:artifacthub.io; the release is otherwise published, and re-running it pushes the metadata",
         Step::RunImage(_) => "the linux/arm64 image does not run as this release: if the pull failed, make the package public (or pass --public-check warn with credentials); if it ran another build, re-run the release",
         Step::RecordVerification(_) => "out/verify.json could not be written; the checks above are the report",
         Step::WriteReleaseNotes(_) => "out/release-notes.md could not be written; the release itself is verified",

@@ -24,6 +24,14 @@ pub struct VexRelease {
 }
 
 impl VexRelease {
+    /// The release `tag` published to `target`.
+    pub fn new(target: &Repository, tag: &str) -> VexRelease {
+        VexRelease {
+            target: target.clone(),
+            id: format!("{}/releases/tag/{tag}#vex", crate::metadata::SOURCE_URL),
+        }
+    }
+
     pub fn document(&self, doc: &vex::Document, index: &str) -> Option<serde_json::Value> {
         vex::for_release(
             doc,

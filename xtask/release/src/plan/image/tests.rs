@@ -138,6 +138,7 @@ fn published(signed: bool, sboms: &[&str], attested: &[&str]) -> Published {
         sboms: sboms.iter().map(|s| s.to_string()).collect(),
         attested: attested.iter().map(|s| s.to_string()).collect(),
         provenance: true,
+        vex: None,
     }
 }
 

@@ -31,6 +31,7 @@ fn a_release_is_the_image_then_the_chart_then_what_a_user_checks() {
             "verify-attestation",
             "verify-attestation",
             "verify-provenance",
+            "verify-vex",
             "resolve-chart",
             "verify-signature",
             "check-sboms",
@@ -174,6 +175,7 @@ fn a_release_stops_at_its_first_failure_and_a_verification_goes_on() {
         native_only: false,
         given: Default::default(),
         scan: None,
+        checkout: "/src".into(),
     });
     let mut recorder = Recorder {
         fail_at: Some(1),
