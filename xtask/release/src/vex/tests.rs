@@ -1,3 +1,12 @@
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use super::contents::lockfile_crates;
+use super::locate::Lines;
+use super::purl::parse_purl;
 use super::*;
 
 /// A valid document; the tests change one line of it and check the line an error names.
@@ -690,12 +699,17 @@ fn source() -> tempfile::TempDir {
         "1.0.2",
     );
     lock("tools/.git/Cargo.lock", "kube9-fixture-vulnerable", "1.0.3");
+    lock(
+        "xtask/tests/fixtures/app/Cargo.lock",
+        "kube9-fixture-vulnerable",
+        "1.0.4",
+    );
     lock("tools/other/Cargo.lock", "other-crate", "2.0.0");
     dir
 }
 
 #[test]
-fn the_crates_are_those_of_every_lockfile_outside_target() {
+fn the_crates_are_those_of_every_lockfile_outside_target_git_and_tests() {
     let dir = source();
     let crates = crates_in_lockfiles(dir.path()).unwrap();
     let other = Crate {
@@ -703,6 +717,12 @@ fn the_crates_are_those_of_every_lockfile_outside_target() {
         version: "2.0.0".into(),
     };
     assert_eq!(crates, BTreeSet::from([app(), vulnerable("1.0.0"), other]));
+    // Only directories below the root are skipped: a root under tests/ is read.
+    let fixture = dir.path().join("xtask/tests/fixtures/app");
+    assert_eq!(
+        crates_in_lockfiles(&fixture).unwrap(),
+        BTreeSet::from([vulnerable("1.0.4")])
+    );
     let e = lockfile_crates("x/Cargo.lock", "[[package]]\nname = \"a\"\n\n[[package]]\n")
         .unwrap_err()
         .to_string();
@@ -882,6 +902,10 @@ fn the_projects_own_lockfiles_are_read() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let crates = crates_in_lockfiles(&root).unwrap();
     assert!(crates.iter().any(|c| c.name == "kube9-release"));
-    // The Trivy fixture's program has a lockfile of its own.
-    assert!(crates.contains(&app()), "{crates:?}");
+    // The Trivy fixture's program has a lockfile of its own, under xtask/tests: never built
+    // into the image, it is not read.
+    assert!(root
+        .join("xtask/tests/fixtures/trivy-db-cargo/app/Cargo.lock")
+        .is_file());
+    assert!(!crates.contains(&app()), "{crates:?}");
 }

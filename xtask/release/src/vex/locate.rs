@@ -1,0 +1,168 @@
+//! The JSON line locator. serde_json keeps no positions in a `Value`, yet every error of the
+//! project's file should point at the line to fix; so the text serde_json accepted is scanned
+//! once more here, and each JSON path mapped to the line its value starts on.
+
+use std::collections::HashMap;
+
+/// `path.key`, or `key` at the top: the JSON paths the locator records and errors name.
+pub(super) fn child(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// Where each value of a JSON text starts, by its JSON path (`statements[0].products[1].@id`).
+#[derive(Debug, Default)]
+pub(super) struct Lines {
+    at: HashMap<String, usize>,
+    /// The first key given twice in one object: its path, first and second line. serde_json
+    /// keeps the second silently, as Trivy's reader does, so the first would be ignored.
+    pub(super) duplicate: Option<(String, usize, usize)>,
+}
+
+impl Lines {
+    /// Scans a text serde_json has accepted.
+    pub(super) fn scan(text: &str) -> Lines {
+        let mut scanner = Scanner {
+            text,
+            pos: 0,
+            line: 1,
+            lines: Lines::default(),
+        };
+        scanner.value(String::new());
+        scanner.lines
+    }
+
+    /// The line of `path`, or of the nearest value around it: a missing field is shown at the
+    /// object that lacks it.
+    pub(super) fn line(&self, path: &str) -> usize {
+        let mut path = path;
+        loop {
+            if let Some(line) = self.at.get(path) {
+                return *line;
+            }
+            match path.rfind(['.', '[']) {
+                Some(i) => path = &path[..i],
+                None => return self.at.get("").copied().unwrap_or(1),
+            }
+        }
+    }
+}
+
+/// A scanner for text serde_json has accepted: it need not report errors, only never loop.
+struct Scanner<'a> {
+    text: &'a str,
+    pos: usize,
+    line: usize,
+    lines: Lines,
+}
+
+impl Scanner<'_> {
+    /// The byte at the scanner, if any.
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.pos).copied()
+    }
+
+    /// Skips whitespace, counting the lines it ends.
+    fn skip_space(&mut self) {
+        while let Some(b) = self.peek() {
+            match b {
+                b'\n' => self.line += 1,
+                b' ' | b'\t' | b'\r' => {}
+                _ => return,
+            }
+            self.pos += 1;
+        }
+    }
+
+    /// Records where the value at `path` starts (and the first key given twice), then skips it.
+    fn value(&mut self, path: String) {
+        self.skip_space();
+        if let Some(first) = self.lines.at.insert(path.clone(), self.line) {
+            self.lines
+                .duplicate
+                .get_or_insert((path.clone(), first, self.line));
+        }
+        match self.peek() {
+            Some(b'{') => self.object(&path),
+            Some(b'[') => self.array(&path),
+            Some(b'"') => {
+                self.string();
+            }
+            _ => self.scalar(),
+        }
+    }
+
+    /// Skips an object, recording each of its values under `path.key`.
+    fn object(&mut self, path: &str) {
+        self.pos += 1;
+        loop {
+            self.skip_space();
+            match self.peek() {
+                Some(b'"') => {
+                    let key = self.string();
+                    self.skip_space();
+                    self.pos += 1; // the colon
+                    self.value(child(path, &key));
+                }
+                Some(b'}') | None => {
+                    self.pos += 1;
+                    return;
+                }
+                Some(_) => self.pos += 1, // a comma
+            }
+        }
+    }
+
+    /// Skips an array, recording each of its values under `path[index]`.
+    fn array(&mut self, path: &str) {
+        self.pos += 1;
+        let mut index = 0;
+        loop {
+            self.skip_space();
+            match self.peek() {
+                Some(b']') | None => {
+                    self.pos += 1;
+                    return;
+                }
+                Some(b',') => {
+                    self.pos += 1;
+                    index += 1;
+                }
+                Some(_) => self.value(format!("{path}[{index}]")),
+            }
+        }
+    }
+
+    /// Skips a string and returns it decoded (a key may be written with escapes).
+    fn string(&mut self) -> String {
+        let start = self.pos;
+        self.pos += 1;
+        while let Some(b) = self.peek() {
+            self.pos += 1;
+            match b {
+                b'\\' => self.pos += 1,
+                b'"' => break,
+                _ => {}
+            }
+        }
+        let end = self.pos.min(self.text.len());
+        self.text
+            .get(start..end)
+            .and_then(|s| serde_json::from_str(s).ok())
+            .unwrap_or_default()
+    }
+
+    /// Skips a number, `true`, `false` or `null`.
+    fn scalar(&mut self) {
+        self.pos += 1;
+        while let Some(b) = self.peek() {
+            if matches!(b, b',' | b']' | b'}') || b.is_ascii_whitespace() {
+                return;
+            }
+            self.pos += 1;
+        }
+    }
+}

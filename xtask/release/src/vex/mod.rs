@@ -1,0 +1,288 @@
+//! The project's OpenVEX statements (`security/vex.json`). Trivy checks nothing in a VEX file:
+//! a misspelt justification is shown as given, and a purl that can never match is silently
+//! ignored, so a finding stays (or goes) without a word. Here the file is read strictly, every
+//! error pointing at its line, and then rewritten into the two documents a release needs: the
+//! one it attests to the published image (`for_release`), and the one its gate scans the OCI
+//! layout with (`for_gate`).
+//!
+//! The project's file may hold no statements at all: that means there is nothing to say, and
+//! nothing is published. OpenVEX wants at least one statement in a document, which is why an
+//! empty file (or one whose statements all concern other releases) publishes no document.
+//!
+//! This module holds the types of a checked document and the entry points; the work is done
+//! by its submodules, which share nothing but these types:
+//!
+//! - `locate`: where each value of the JSON text starts, for the line of an error;
+//! - `fields`: typed reading of one JSON object's fields, each error at its line;
+//! - `rules`: the OpenVEX rules of the document, its statements and their status;
+//! - `products`: a statement's products and subcomponents, each named by one purl;
+//! - `overlap`: the refusal of two statements that could both apply to one finding;
+//! - `purl`: the two purls the project accepts, an image's and a crate's;
+//! - `contents`: what the image holds, that products are checked against;
+//! - `render`: the documents a release attests and its gate scans with.
+
+use std::fmt;
+use std::fs;
+use std::io;
+use std::path::Path;
+
+use anyhow::{anyhow, Context, Result};
+use serde_json::Value;
+
+mod contents;
+mod fields;
+mod locate;
+mod overlap;
+mod products;
+mod purl;
+mod render;
+mod rules;
+
+pub use contents::{check_products, crates_in_lockfiles, Contents};
+pub use render::{for_gate, for_release};
+
+use fields::Checker;
+use locate::Lines;
+
+/// Where the project keeps its statements, relative to the source root.
+pub const VEX_PATH: &str = "security/vex.json";
+
+/// The context of the documents written here; go-vex writes this versioned form.
+pub const CONTEXT: &str = "https://openvex.dev/ns/v0.2.0";
+
+/// What a statement says about its products.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    NotAffected,
+    Affected,
+    Fixed,
+    UnderInvestigation,
+}
+
+impl Status {
+    pub const ALL: [Status; 4] = [
+        Status::NotAffected,
+        Status::Affected,
+        Status::Fixed,
+        Status::UnderInvestigation,
+    ];
+
+    /// The label OpenVEX writes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::NotAffected => "not_affected",
+            Status::Affected => "affected",
+            Status::Fixed => "fixed",
+            Status::UnderInvestigation => "under_investigation",
+        }
+    }
+
+    /// Whether Trivy hides the findings the statement covers: only these two do.
+    pub fn suppresses(self) -> bool {
+        matches!(self, Status::NotAffected | Status::Fixed)
+    }
+
+    /// The status of its label, if OpenVEX knows it.
+    fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|status| status.as_str() == s)
+    }
+}
+
+/// Why a product is not affected: OpenVEX's five machine-readable labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Justification {
+    ComponentNotPresent,
+    VulnerableCodeNotPresent,
+    VulnerableCodeNotInExecutePath,
+    VulnerableCodeCannotBeControlledByAdversary,
+    InlineMitigationsAlreadyExist,
+}
+
+impl Justification {
+    pub const ALL: [Justification; 5] = [
+        Justification::ComponentNotPresent,
+        Justification::VulnerableCodeNotPresent,
+        Justification::VulnerableCodeNotInExecutePath,
+        Justification::VulnerableCodeCannotBeControlledByAdversary,
+        Justification::InlineMitigationsAlreadyExist,
+    ];
+
+    /// The label OpenVEX writes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Justification::ComponentNotPresent => "component_not_present",
+            Justification::VulnerableCodeNotPresent => "vulnerable_code_not_present",
+            Justification::VulnerableCodeNotInExecutePath => "vulnerable_code_not_in_execute_path",
+            Justification::VulnerableCodeCannotBeControlledByAdversary => {
+                "vulnerable_code_cannot_be_controlled_by_adversary"
+            }
+            Justification::InlineMitigationsAlreadyExist => "inline_mitigations_already_exist",
+        }
+    }
+
+    /// The justification of its label, if OpenVEX knows it.
+    fn parse(s: &str) -> Option<Justification> {
+        Justification::ALL.into_iter().find(|j| j.as_str() == s)
+    }
+}
+
+/// A validated document, with what is needed to write its statements again. Its statements may
+/// be none: the project then has nothing to say, and publishes nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    pub id: String,
+    pub author: String,
+    /// RFC 3339, as written.
+    pub timestamp: String,
+    pub version: u64,
+    pub statements: Vec<Statement>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    /// `statements[<index>]`, and the line it starts on, for later errors.
+    pub path: String,
+    pub line: usize,
+    pub vulnerability: Vulnerability,
+    pub status: Status,
+    pub justification: Option<Justification>,
+    pub impact_statement: Option<String>,
+    pub action_statement: Option<String>,
+    pub action_statement_timestamp: Option<String>,
+    pub status_notes: Option<String>,
+    /// RFC 3339, as written; `None` means the document's.
+    pub timestamp: Option<String>,
+    pub products: Vec<ProductEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vulnerability {
+    pub name: String,
+    pub id: Option<String>,
+    pub description: Option<String>,
+    pub aliases: Vec<String>,
+}
+
+impl Vulnerability {
+    /// Every string Trivy compares with the ID of a finding: the name, `@id` and the aliases.
+    pub fn ids(&self) -> Vec<&str> {
+        let mut ids = vec![self.name.as_str()];
+        ids.extend(self.id.as_deref());
+        ids.extend(self.aliases.iter().map(String::as_str));
+        ids
+    }
+}
+
+/// A value of the document and where it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located<T> {
+    pub value: T,
+    /// The JSON path of the purl, e.g. `statements[0].products[1].@id`.
+    pub path: String,
+    pub line: usize,
+}
+
+/// One product of a statement: the image (with the crates of it the statement is about) or a
+/// crate wherever it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductEntry {
+    pub product: Located<Product>,
+    /// Always empty for a crate, never for an image.
+    pub subcomponents: Vec<Located<Crate>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Product {
+    Image(ImagePurl),
+    Crate(Crate),
+}
+
+impl fmt::Display for Product {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Product::Image(image) => image.fmt(f),
+            Product::Crate(krate) => krate.fmt(f),
+        }
+    }
+}
+
+/// `pkg:oci/<name>[@sha256:<hex>]?[arch=<arch>&]repository_url=<registry>/<path>`: the purl
+/// Trivy gives an image it pulled from a registry, less the parts it would not match on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImagePurl {
+    pub name: String,
+    /// The image index digest: the statement then speaks of that release only.
+    pub digest: Option<String>,
+    /// `registry/path`, decoded.
+    pub repository: String,
+    pub arch: Option<String>,
+}
+
+impl ImagePurl {
+    /// Whether the statement speaks of the release with this index digest.
+    fn in_release(&self, index_digest: &str) -> bool {
+        self.digest.as_deref().is_none_or(|d| d == index_digest)
+    }
+}
+
+/// Written as Trivy writes it: qualifiers sorted, `/` in the repository encoded.
+impl fmt::Display for ImagePurl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "pkg:oci/{}", self.name)?;
+        if let Some(digest) = &self.digest {
+            write!(f, "@{digest}")?;
+        }
+        f.write_str("?")?;
+        if let Some(arch) = &self.arch {
+            write!(f, "arch={arch}&")?;
+        }
+        write!(f, "repository_url={}", self.repository.replace('/', "%2F"))
+    }
+}
+
+/// A crate at one version, as Cargo.lock has it; shown as its purl `pkg:cargo/<name>@<version>`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Crate {
+    pub name: String,
+    pub version: String,
+}
+
+impl fmt::Display for Crate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "pkg:cargo/{}@{}", self.name, self.version)
+    }
+}
+
+/// Reads `root/security/vex.json`; a source without one has nothing to say (`None`).
+pub fn read(root: &Path) -> Result<Option<Document>> {
+    let path = root.join(VEX_PATH);
+    let text = match fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    parse(VEX_PATH, &text).map(Some)
+}
+
+/// Parses and checks a document; `file` is the name errors show. Every error names the line
+/// and the JSON path of the value to fix.
+pub fn parse(file: &str, text: &str) -> Result<Document> {
+    let value: Value = serde_json::from_str(text).map_err(|e| syntax_error(file, &e))?;
+    Checker::new(file, Lines::scan(text)).document(&value)
+}
+
+/// serde_json's message without its position, which is given in front instead.
+fn syntax_error(file: &str, e: &serde_json::Error) -> anyhow::Error {
+    let message = e.to_string();
+    let message = message
+        .rsplit_once(" at line ")
+        .map_or(message.as_str(), |(m, _)| m);
+    anyhow!(
+        "{file}:{}:{}: not valid JSON: {message}: fix the syntax there",
+        e.line(),
+        e.column()
+    )
+}
+
+#[cfg(test)]
+mod tests;
