@@ -30,6 +30,8 @@ pub enum Command {
     VerifyReproducible(release::VerifyReproducible),
     /// Scan the published images again with today's database and report what is found.
     Rescan(release::Rescan),
+    /// Put the release-page section `verify-release` wrote into the GitHub release of the tag.
+    ReleaseNotes(release::ReleaseNotes),
     /// Check the tools a release needs and say how to fix what is missing.
     Doctor(Doctor),
     /// Install what the release and its tests need (Debian 12; idempotent).

@@ -37,6 +37,33 @@ fn vars<'a>(image: &'a str, charts: &'a str, db: &'a str) -> Vec<(&'static str, 
     ]
 }
 
+/// The same, for a release of the fixture app: its images carry one build machine's binary,
+/// not the operator, so the verify jobs do not run them (the named switch `RUN_CHECK=skip`).
+fn fixture_vars<'a>(image: &'a str, charts: &'a str, db: &'a str) -> Vec<(&'static str, &'a str)> {
+    let mut vars = vars(image, charts, db);
+    vars.push(("RUN_CHECK", "skip"));
+    vars
+}
+
+/// The jobs of a whole release, in the order they finish but for the two verify legs, which
+/// run at once.
+fn release_jobs(run: &SimRun) -> Vec<String> {
+    let mut jobs = run.jobs();
+    if let Some(at) = jobs.iter().position(|j| j.starts_with("verify")) {
+        let end = (at + 2).min(jobs.len());
+        jobs[at..end].sort();
+    }
+    jobs
+}
+
+const RELEASE_JOBS: [&str; 5] = [
+    "image",
+    "chart",
+    "verify",
+    "verify on arm64",
+    "release page",
+];
+
 /// Tags and the digest each points to, read behind the GHCR stand-in with the registry's
 /// own credential.
 fn registry_state(sim: &Sim, repository: &str) -> Vec<(String, String)> {
@@ -71,6 +98,16 @@ fn report(run: &SimRun) {
     eprintln!("{}", run.summary());
 }
 
+/// The body of the GitHub release of `tag`, as the release-page job left it.
+fn release_body(sim: &Sim, tag: &str) -> String {
+    sim.github()
+        .releases()
+        .iter()
+        .find(|r| r["tag_name"] == tag)
+        .and_then(|r| r["body"].as_str().map(String::from))
+        .unwrap_or_default()
+}
+
 const RELEASE_STEP: &str = "Build, scan, publish and sign the image";
 
 #[test]
@@ -93,7 +130,7 @@ fn the_release_workflow_runs_end_to_end_and_again_and_for_a_github_prerelease() 
     let first = sim.run(&release, &all).unwrap();
     report(&first);
     assert!(first.success, "the release failed");
-    assert_eq!(first.jobs(), ["image", "chart", "verify"]);
+    assert_eq!(release_jobs(&first), RELEASE_JOBS);
     assert!(first.succeeded("image", RELEASE_STEP));
     assert!(first.succeeded("image", "Log in for the build provenance"));
     assert!(first.succeeded("image", "Build provenance"));
@@ -130,6 +167,36 @@ fn the_release_workflow_runs_end_to_end_and_again_and_for_a_github_prerelease() 
     assert!(first.log.contains(&format!(
         "published chart {charts}/kube9-operator version 1.2.3 -> {image}:1.2.3@{published}"
     )));
+    // Each verify leg pulled its platform by tag and ran it: amd64 natively, the arm64 leg
+    // (on this x86_64 host) under QEMU, and it says so.
+    assert!(
+        first
+            .log
+            .contains("linux/amd64: kube9-operator 1.2.3 (commit")
+            && first.log.contains("natively on this linux/amd64 machine"),
+        "the amd64 image ran natively"
+    );
+    assert!(
+        first
+            .log
+            .contains("linux/arm64) (under QEMU emulation on this linux/amd64 machine)"),
+        "the arm64 leg said it emulated"
+    );
+    // The release page: its section, written by the last job with `contents: write` only.
+    let page = release_body(&sim, "v1.2.3");
+    for needle in [
+        format!("`{image}:1.2.3@{published}`"),
+        format!("helm install kube9-operator {charts}/kube9-operator --version 1.2.3"),
+        "gh attestation verify oci://".to_string(),
+        "trivy image --vex oci --show-suppressed".to_string(),
+        "| linux/arm64 |".to_string(),
+        "→ verified".to_string(),
+    ] {
+        assert!(
+            page.contains(&needle),
+            "{needle} in the release page:\n{page}"
+        );
+    }
 
     // The same release event again: nothing in the registry changes.
     let again = sim.run(&release, &all).unwrap();
@@ -150,6 +217,12 @@ fn the_release_workflow_runs_end_to_end_and_again_and_for_a_github_prerelease() 
         chart,
         "the chart repository is unchanged"
     );
+    let page = release_body(&sim, "v1.2.3");
+    assert_eq!(
+        page.matches(kube9_release::notes::BEGIN).count(),
+        1,
+        "the re-run replaced its section: {page}"
+    );
 
     // A GitHub pre-release with a plain version: its own tags only; and code scanning is down,
     // which must not stop its chart.
@@ -160,11 +233,13 @@ fn the_release_workflow_runs_end_to_end_and_again_and_for_a_github_prerelease() 
         prerelease: true,
     };
     let outage = [("KUBE9_SIM_SARIF_FAILS", "1")];
+    let fixture = fixture_vars(&image, &charts, &env.trivy_db_repository);
     let run = sim
         .run(
             &pre,
             &RunOptions {
                 env: &outage,
+                vars: &fixture,
                 ..all
             },
         )
@@ -173,7 +248,7 @@ fn the_release_workflow_runs_end_to_end_and_again_and_for_a_github_prerelease() 
     assert!(run.success, "a failed SARIF upload never fails the release");
     assert!(run.failed("image", "Upload the linux/amd64 scan"));
     assert!(run.succeeded("image", "Say when a scan report could not be uploaded"));
-    assert_eq!(run.jobs(), ["image", "chart", "verify"]);
+    assert_eq!(release_jobs(&run), RELEASE_JOBS);
     let after = registry_state(&sim, &image);
     assert_ne!(digest(&after, "v1.3.0"), published);
     for tag in ["1.2", "1", "latest"] {
@@ -257,7 +332,7 @@ fn a_dispatch_signs_only_from_its_tag_and_asks_github_whether_it_is_a_prerelease
     let (sim, image, charts) = simulation("sim-dispatch-ref");
     sim.use_fixture_app(false).unwrap();
     sim.tag("v2.0.0").unwrap();
-    let vars = vars(&image, &charts, &env.trivy_db_repository);
+    let vars = fixture_vars(&image, &charts, &env.trivy_db_repository);
     let options = RunOptions {
         vars: &vars,
         ..Default::default()

@@ -12,7 +12,20 @@ fn dry_run(args: &[&str]) -> std::process::Output {
             ("charts/kube9-operator/Chart.yaml.j2", ""),
         ],
     );
-    // No docker, no helm, no trivy, no registry: PATH holds git only, DOCKER_HOST leads nowhere.
+    // The fixture keeps no changelog: the named opt-out, where the command reads it.
+    let changelog: &[&str] = if ["release", "release-image", "release-chart"].contains(&args[0]) {
+        &["--skip-changelog"]
+    } else {
+        &[]
+    };
+    let mut all = args.to_vec();
+    all.extend(changelog);
+    without_tools(&source, &all)
+}
+
+/// The xtask on `source`, with no docker, no helm, no trivy and no registry: PATH holds git
+/// only, DOCKER_HOST leads nowhere.
+fn without_tools(source: &std::path::Path, args: &[&str]) -> std::process::Output {
     let git_dir = std::path::Path::new(
         &String::from_utf8(
             std::process::Command::new("sh")
@@ -32,10 +45,107 @@ fn dry_run(args: &[&str]) -> std::process::Output {
     run(xtask()
         .args(args)
         .arg("--source")
-        .arg(&source)
+        .arg(source)
         .env("PATH", &empty)
         .env("DOCKER_HOST", "unix:///nonexistent.sock")
         .env_remove("GITHUB_ACTIONS"))
+}
+
+/// A release that would publish: no dry run, nothing signed (no key here).
+const PUBLISH: &[&str] = &[
+    "release-image",
+    "--version",
+    "v1.0.0",
+    "--repository",
+    "127.0.0.1:9/test/kube9-operator",
+    "--no-sign",
+];
+
+const LOCK: &str =
+    "version = 4\n\n[[package]]\nname = \"kube9-fixture-vulnerable\"\nversion = \"1.0.0\"\n";
+
+#[test]
+fn a_vex_file_that_breaks_a_rule_stops_the_release_before_anything_is_built() {
+    let bad = r#"{
+  "@context": "https://openvex.dev/ns/v0.2.0",
+  "@id": "https://example.com/vex", "author": "a", "timestamp": "2026-01-01T00:00:00Z",
+  "version": 1,
+  "statements": [
+    {"vulnerability": {"name": "CVE-2099-0003"},
+     "products": [{"@id": "pkg:cargo/kube9-fixture-vulnerable@1.0.0"}],
+     "status": "not_affected", "justification": "because"}
+  ]
+}"#;
+    let other_crate = bad
+        .replace("\"because\"", "\"vulnerable_code_not_present\"")
+        .replace("@1.0.0", "@1.0.2");
+    for (file, wrong) in [
+        (bad.to_string(), "security/vex.json:8: statements[0].justification: `because` is not a justification OpenVEX knows"),
+        ("{ not json".to_string(), "security/vex.json:1:3:"),
+        (other_crate, "security/vex.json:7: statements[0].products[0].@id: pkg:cargo/kube9-fixture-vulnerable@1.0.2: no crate kube9-fixture-vulnerable 1.0.2 in any Cargo.lock of the source; it has 1.0.0"),
+    ] {
+        let source = git_repo(
+            "bad-vex",
+            &[
+                ("Dockerfile", "FROM scratch\n"),
+                ("Cargo.lock", LOCK),
+                ("security/vex.json", &file),
+            ],
+        );
+        let mut args = PUBLISH.to_vec();
+        args.push("--skip-changelog");
+        let out = without_tools(&source, &args);
+        assert!(!out.status.success());
+        let log = text(&out);
+        assert!(log.contains(wrong), "{wrong} in: {log}");
+        assert!(!log.contains("-->"), "no step ran: {log}");
+    }
+}
+
+#[test]
+fn a_version_without_a_changelog_entry_is_refused_unless_skipped_and_the_plan_says_so() {
+    let changelog = "# Changelog\n\n## [Unreleased]\n\n### Added\n\n- Next thing.\n\n\
+                     ## [0.9.0] - 2026-01-01\n\n### Fixed\n\n- Old fix.\n";
+    let source = git_repo(
+        "changelog",
+        &[
+            ("Dockerfile", "FROM scratch\n"),
+            ("CHANGELOG.md", changelog),
+        ],
+    );
+    let out = without_tools(&source, PUBLISH);
+    assert!(!out.status.success());
+    let log = text(&out);
+    assert!(
+        log.contains("CHANGELOG.md has no section for 1.0.0, so nothing was built"),
+        "{log}"
+    );
+    assert!(
+        log.contains("--skip-changelog"),
+        "the opt-out is named: {log}"
+    );
+    assert!(!log.contains("-->"), "no step ran: {log}");
+
+    let dry = |extra: &[&str]| {
+        let mut args = PUBLISH.to_vec();
+        args.extend(extra);
+        args.push("--dry-run");
+        text(&without_tools(&source, &args))
+    };
+    let skipped = dry(&["--skip-changelog"]);
+    assert!(
+        skipped.contains("changelog  skipped (--skip-changelog): the chart lists no changes"),
+        "{skipped}"
+    );
+    // A pre-release lists its changes under Unreleased.
+    let mut pre = PUBLISH.to_vec();
+    pre[2] = "v1.0.0-rc.1";
+    pre.push("--dry-run");
+    let planned = text(&without_tools(&source, &pre));
+    assert!(
+        planned.contains("changelog  Unreleased: 1 added"),
+        "{planned}"
+    );
 }
 
 #[test]
@@ -94,7 +204,7 @@ fn invalid_versions_are_refused_with_a_hint() {
 fn the_version_comes_from_the_release_tag_in_actions() {
     let source = git_repo("actions", &[("Dockerfile", "FROM scratch\n")]);
     let out = run(xtask()
-        .args(["release-image", "--dry-run", "--source"])
+        .args(["release-image", "--dry-run", "--skip-changelog", "--source"])
         .arg(&source)
         .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_REF_NAME", "v4.5.6"));
@@ -157,7 +267,8 @@ fn no_command_accepts_a_flag_it_would_ignore() {
         ("release-image", "--public-check"),
         ("release-image", "--image-digest"),
         ("release", "--image-digest"),
-        ("verify-release", "--source"),
+        ("verify-release", "--skip-changelog"),
+        ("release-notes", "--source"),
     ] {
         let out = run(xtask().args([command, flag, "x", "--version", "v1.2.3", "--dry-run"]));
         assert!(!out.status.success(), "{command} accepted {flag}");

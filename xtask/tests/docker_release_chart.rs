@@ -3,6 +3,8 @@
 
 mod support;
 
+use std::path::Path;
+
 use support::*;
 
 fn charts(env: &EnvState) -> (String, String) {
@@ -244,4 +246,169 @@ fn the_chart_step_logs_in_with_the_token_on_stdin_only() {
         0,
         "the login directory was removed"
     );
+}
+
+/// `cmd` as it was, but reading the source's changelog (the helpers skip it for fixtures).
+fn with_changelog(cmd: &std::process::Command) -> std::process::Command {
+    let mut again = std::process::Command::new(cmd.get_program());
+    again.args(cmd.get_args().filter(|a| *a != "--skip-changelog"));
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => again.env(k, v),
+            None => again.env_remove(k),
+        };
+    }
+    again
+}
+
+/// What a registry holds under `repository:artifacthub.io`: the manifest's media types and
+/// the file in its one layer.
+fn artifacthub_metadata(repository: &str) -> (String, String, Vec<u8>) {
+    use kube9_release::registry::{Registry, Repository};
+    let registry = Registry::anonymous(&Repository::parse(repository).unwrap());
+    let reference = registry.repository.tag("artifacthub.io");
+    let (bytes, _) = registry
+        .manifest(&reference)
+        .unwrap()
+        .unwrap_or_else(|| panic!("{repository}:artifacthub.io is missing"));
+    let manifest: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let layer = &manifest["layers"][0];
+    let file = registry.blob(layer["digest"].as_str().unwrap()).unwrap();
+    (
+        manifest["config"]["mediaType"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+        layer["mediaType"].as_str().unwrap().to_string(),
+        file,
+    )
+}
+
+/// Chart.yaml's annotations, read out of a chart archive.
+fn chart_annotations(archive: &Path) -> std::collections::BTreeMap<String, String> {
+    use std::io::Read;
+    let bytes = std::fs::read(archive).unwrap();
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(bytes.as_slice()));
+    for entry in tar.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        if entry.path().unwrap().ends_with("Chart.yaml") {
+            let mut text = String::new();
+            entry.read_to_string(&mut text).unwrap();
+            #[derive(serde::Deserialize)]
+            struct Chart {
+                annotations: std::collections::BTreeMap<String, String>,
+            }
+            return serde_saphyr::from_str::<Chart>(&text).unwrap().annotations;
+        }
+    }
+    panic!("{} holds no Chart.yaml", archive.display())
+}
+
+#[test]
+fn artifact_hub_finds_the_chart_the_image_and_both_repositories_metadata() {
+    let env = env();
+    let source = fixture_release_repo("rootfs-high", "artifacthub");
+    std::fs::copy(
+        project_root().join("artifacthub-repo.yml"),
+        source.join("artifacthub-repo.yml"),
+    )
+    .unwrap();
+    std::fs::write(
+        source.join("CHANGELOG.md"),
+        "# Changelog\n\n## [Unreleased]\n\n## [1.0.0] - 2026-11-30\n\n### Added\n\n\
+         - Artifact Hub metadata: the chart lists its image, licence, links and changes.\n\n\
+         ### Security\n\n- Bump a crate: \"CVE-2099-0003\" # fixed.\n",
+    )
+    .unwrap();
+    commit_all(&source, "changelog and Artifact Hub metadata");
+    let repo = env.repository("artifacthub");
+    let (charts_url, chart_repo) = charts(&env);
+    let release = || with_changelog(&release_cmd(&source, "v1.0.0", &repo, &charts_url));
+    let out = ok(&mut release());
+    assert!(
+        out.contains("changelog  1.0.0 (2026-11-30): 1 added, 1 security"),
+        "{out}"
+    );
+
+    // The repository metadata, in both repositories, exactly the file, in the media types
+    // Artifact Hub looks for.
+    let yml = std::fs::read(source.join("artifacthub-repo.yml")).unwrap();
+    for repository in [&repo, &chart_repo] {
+        let (config, layer, file) = artifacthub_metadata(repository);
+        assert_eq!(config, "application/vnd.cncf.artifacthub.config.v1+yaml");
+        assert_eq!(
+            layer,
+            "application/vnd.cncf.artifacthub.repository-metadata.layer.v1.yaml"
+        );
+        assert_eq!(file, yml, "{repository}");
+    }
+
+    // The image index carries Artifact Hub's annotations with the OCI ones it requires.
+    let digest = image_record(&source).digest;
+    let registry = kube9_release::registry::Registry::anonymous(
+        &kube9_release::registry::Repository::parse(&repo).unwrap(),
+    );
+    let (index, _) = registry
+        .manifest(&registry.repository.digest(&digest))
+        .unwrap()
+        .unwrap();
+    let index: serde_json::Value = serde_json::from_slice(&index).unwrap();
+    let annotations = &index["annotations"];
+    assert_eq!(
+        annotations["io.artifacthub.package.readme-url"],
+        "https://raw.githubusercontent.com/alto9/kube9-operator/main/README.md"
+    );
+    assert_eq!(annotations["io.artifacthub.package.license"], "Apache-2.0");
+    let maintainers: serde_json::Value = serde_json::from_str(
+        annotations["io.artifacthub.package.maintainers"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(maintainers[0]["name"], "alto9");
+    for required in ["created", "description"] {
+        assert!(
+            annotations[format!("org.opencontainers.image.{required}")].is_string(),
+            "{required}: {annotations}"
+        );
+    }
+
+    // The chart as published: the image by tag and digest, and this version's changes.
+    let chart = source.join("target/release/chart-verify/kube9-operator-1.0.0.tgz");
+    let a = chart_annotations(&chart);
+    assert!(
+        a["artifacthub.io/images"].contains(&format!("image: {repo}:1.0.0@{digest}")),
+        "{a:?}"
+    );
+    assert_eq!(a["artifacthub.io/license"], "Apache-2.0");
+    assert_eq!(a["artifacthub.io/prerelease"], "false");
+    assert_eq!(a["artifacthub.io/containsSecurityUpdates"], "true");
+    #[derive(serde::Deserialize, Debug)]
+    struct Change {
+        kind: String,
+        description: String,
+    }
+    let changes: Vec<Change> = serde_saphyr::from_str(&a["artifacthub.io/changes"]).unwrap();
+    assert_eq!(changes[0].kind, "added");
+    assert_eq!(changes[1].kind, "security");
+    assert_eq!(
+        changes[1].description,
+        "Bump a crate: \"CVE-2099-0003\" # fixed."
+    );
+    let links = &a["artifacthub.io/links"];
+    assert!(
+        links.contains("https://github.com/alto9/kube9-operator"),
+        "{links}"
+    );
+
+    // Again: the metadata is there, so nothing is pushed, and the `artifacthub.io` tag does
+    // not confuse which release holds the floating tags.
+    let again = ok(&mut release());
+    assert!(
+        again.contains(&format!(
+            "{repo}:artifacthub.io already holds this metadata"
+        )),
+        "{again}"
+    );
+    assert_eq!(digest_of(&format!("{repo}:latest")), digest);
 }

@@ -684,7 +684,7 @@ fn authenticated_registry_works_with_credentials_only_and_never_shows_the_token(
     ok(release_chart_cmd(&source, "v1.0.0", &repo, &charts)
         .env("REGISTRY_USERNAME", &env.auth_user)
         .env("REGISTRY_PASSWORD", env.auth_password()));
-    let strict = run(verify_release_cmd("v1.0.0", &repo, &charts)
+    let strict = run(verify_release_cmd(&source, "v1.0.0", &repo, &charts)
         .env("REGISTRY_USERNAME", &env.auth_user)
         .env("REGISTRY_PASSWORD", env.auth_password()));
     assert!(!strict.status.success());
@@ -695,7 +695,7 @@ fn authenticated_registry_works_with_credentials_only_and_never_shows_the_token(
         log.contains("2 of 12 checks failed"),
         "only the anonymous pulls fail: {log}"
     );
-    let private = run(verify_release_cmd("v1.0.0", &repo, &charts)
+    let private = run(verify_release_cmd(&source, "v1.0.0", &repo, &charts)
         .env("REGISTRY_USERNAME", &env.auth_user)
         .env("REGISTRY_PASSWORD", env.auth_password())
         .args(["--public-check", "skip"]));
@@ -779,6 +779,7 @@ fn an_old_database_is_refused_unless_a_test_environment_allows_it() {
     ])
     .args([
         "--no-rust-binary",
+        "--skip-changelog",
         "--trivy-db-repository",
         &old,
         "--source",
@@ -813,6 +814,7 @@ fn a_release_after_a_local_release_does_not_scan_with_the_fixture_database() {
             "--version",
             "v1.0.0",
             "--no-rust-binary",
+            "--skip-changelog",
             "--source",
         ])
         .arg(&source)
@@ -840,6 +842,7 @@ fn a_release_after_a_local_release_does_not_scan_with_the_fixture_database() {
         "--version",
         "v1.0.1",
         "--no-rust-binary",
+        "--skip-changelog",
         "--source",
     ])
     .arg(&source)
@@ -1009,6 +1012,7 @@ fn a_wrong_key_password_stops_the_release_before_its_chart_and_a_rerun_finishes_
         .env("COSIGN_PASSWORD", "")
         .current_dir(&other));
     let verify = run(&mut verify_release_with_key(
+        &source,
         "v1.0.0",
         &repo,
         &charts,

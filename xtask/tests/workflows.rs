@@ -621,6 +621,18 @@ fn xtask_commands() -> Vec<Vec<String>> {
             "oci://ghcr.io/alto9/charts".to_string(),
         ),
         ("\"$PUBLIC_CHECK\"", "require".to_string()),
+        ("\"$RUN_PLATFORM\"", "linux/arm64".to_string()),
+        ("\"$PUBLISHED_AT\"", "2026-01-01T00:00:00Z".to_string()),
+        ("\"$IMAGE_SERVED_AT\"", String::new()),
+        ("\"$CHART_SERVED_AT\"", "2026-01-01T00:00:40Z".to_string()),
+        (
+            "\"$IMAGE_SCAN\"",
+            r#"{"gate":"CRITICAL","passed":true,"platforms":[]}"#.to_string(),
+        ),
+        (
+            "\"$RUNNER_TEMP/release-notes.md\"",
+            "release-notes.md".to_string(),
+        ),
     ];
     let mut commands = Vec::new();
     for file in workflow_files() {
@@ -689,6 +701,11 @@ fn the_workflows_call_the_xtask_with_flags_it_has() {
         &[
             ("Dockerfile", "FROM scratch\n"),
             ("charts/kube9-operator/Chart.yaml.j2", ""),
+            (
+                "CHANGELOG.md",
+                "# Changelog\n\n## [Unreleased]\n\n### Added\n\n- Next.\n\n\
+                 ## [1.2.3] - 2026-01-01\n\n### Fixed\n\n- A fix.\n",
+            ),
         ],
     );
     ok(std::process::Command::new("git")
@@ -702,7 +719,7 @@ fn the_workflows_call_the_xtask_with_flags_it_has() {
         outside_actions(&mut cmd);
         cmd.arg(&command[0]);
         // Every command that builds from a checkout gets the tag's (not this working tree).
-        if !["verify-release", "rescan"].contains(&command[0].as_str()) {
+        if !["verify-release", "rescan", "release-notes"].contains(&command[0].as_str()) {
             cmd.arg("--source").arg(&source);
         }
         cmd.args(&command[1..])

@@ -285,8 +285,12 @@ pub struct VerifyRelease {
     /// Whether the image and chart must be pullable without a login.
     #[arg(long, value_enum, default_value = "require")]
     pub public_check: PublicCheck,
+    /// The git checkout whose history holds the release's commit: its `security/vex.json`
+    /// says which VEX statements the index must carry (default: this repository).
+    #[arg(long)]
+    pub source: Option<PathBuf>,
     /// Platforms to pull by tag and run as a node would (default: every platform; this
-    /// machine's natively, the others under QEMU).
+    /// machine's natively, the others under QEMU); `none` for an image without the operator.
     #[arg(long, value_delimiter = ',')]
     pub run_platform: Vec<String>,
     #[command(flatten)]
@@ -348,4 +352,7 @@ pub struct ReleaseNotes {
     /// The section `verify-release` wrote (`release-notes.md`, or its `notes` output).
     #[arg(long)]
     pub file: PathBuf,
+    /// Say what would be written where, and touch neither the file nor GitHub.
+    #[arg(long)]
+    pub dry_run: bool,
 }

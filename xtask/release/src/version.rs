@@ -328,6 +328,25 @@ mod tests {
     }
 
     #[test]
+    fn tags_that_are_no_release_never_count_as_one() {
+        let hex = "a".repeat(64);
+        let tags = [
+            "v1.2.3".to_string(),
+            "artifacthub.io".into(),
+            "latest".into(),
+            "1".into(),
+            "1.2".into(),
+            format!("sha256-{hex}.sig"),
+            format!("sha256-{hex}.att"),
+            format!("sha256-{hex}"),
+        ];
+        let published = published_versions(tags.iter().map(String::as_str));
+        assert_eq!(published, [Version::parse("1.2.3").unwrap()]);
+        let plan = plan_tags(&ReleaseVersion::parse("v1.2.4").unwrap(), &published, false);
+        assert_eq!(plan.floating_taken(), ["1.2", "1", "latest"]);
+    }
+
+    #[test]
     fn rerun_of_the_highest_release_keeps_its_tags() {
         assert_eq!(
             plan("v1.2.3", &["v1.2.3", "1.2.3"]),

@@ -24,6 +24,7 @@ impl flags::Xtask {
             Command::VerifyRelease(c) => c.run(),
             Command::VerifyReproducible(c) => c.run(),
             Command::Rescan(c) => c.run(),
+            Command::ReleaseNotes(c) => c.run(),
             Command::Doctor(c) => c.run(),
             Command::Setup(c) => c.run(),
             Command::Env(c) => c.run(),

@@ -365,6 +365,9 @@ pub fn rust_release_image_cmd(source: &Path, version: &str, repository: &str) ->
     ])
     .arg("--source")
     .arg(source)
+    // Fixture repositories keep no changelog: the named opt-out (a test of the changelog
+    // rule releases without it).
+    .arg("--skip-changelog")
     .args(trivy_args(&env, source));
     for context in &env.build_contexts {
         cmd.args(["--build-context", context]);
@@ -428,13 +431,20 @@ pub fn release_cmd(source: &Path, version: &str, repository: &str, charts: &str)
     cmd
 }
 
-/// `cargo xtask verify-release` with the environment's public key.
-pub fn verify_release_cmd(version: &str, repository: &str, charts: &str) -> Command {
-    verify_release_with_key(version, repository, charts, &env().cosign.public_key)
+/// `cargo xtask verify-release` of a release of `source`, with the environment's public key.
+pub fn verify_release_cmd(source: &Path, version: &str, repository: &str, charts: &str) -> Command {
+    verify_release_with_key(
+        source,
+        version,
+        repository,
+        charts,
+        &env().cosign.public_key,
+    )
 }
 
 /// `cargo xtask verify-release` with a public key of the caller's.
 pub fn verify_release_with_key(
+    source: &Path,
     version: &str,
     repository: &str,
     charts: &str,
@@ -450,6 +460,10 @@ pub fn verify_release_with_key(
     ])
     .args(["--chart-repository", charts, "--key"])
     .arg(key)
+    // Fixture images carry no operator binary to run.
+    .args(["--run-platform", "none"])
+    .arg("--source")
+    .arg(source)
     .arg("--out-dir")
     .arg(temp_dir("verify"));
     outside_actions(&mut cmd);
@@ -793,7 +807,8 @@ pub fn release_chart_cmd(source: &Path, version: &str, repository: &str, charts:
     ])
     .args(["--chart-repository", charts])
     .arg("--source")
-    .arg(source);
+    .arg(source)
+    .arg("--skip-changelog");
     outside_actions(&mut cmd);
     signing(&mut cmd, &env());
     cmd

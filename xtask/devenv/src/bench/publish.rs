@@ -233,7 +233,7 @@ pub fn dry_run(runs: usize) -> Result<Row> {
                 "release",
                 "--dry-run",
                 "--version",
-                "v1.2.3",
+                "v0.1.0-rc.1",
                 "--allow-dirty",
             ])
             .env("GITHUB_ACTIONS", "false")
@@ -245,7 +245,7 @@ pub fn dry_run(runs: usize) -> Result<Row> {
     Ok(Row::new(
         "`release --dry-run` plan (process start to exit)",
         format!("{ms:.0} ms"),
-        "cargo xtask release --dry-run --version v1.2.3",
+        "cargo xtask release --dry-run --version v0.1.0-rc.1",
     )
     .goal("< 50 ms", ms < 50.0))
 }

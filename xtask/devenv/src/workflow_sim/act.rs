@@ -281,8 +281,11 @@ pub fn command(sim: &Sim, run_dir: &Path, event: &Event, options: &RunOptions) -
         .opt("--directory", sim.repo.display().to_string())
         .opt("--workflows", workflow.display().to_string())
         .opt("--eventpath", event_file.display().to_string())
-        // Host mode: the steps run on this machine, no runner image is needed.
+        // Host mode: the steps run on this machine, no runner image is needed. The arm64
+        // runner's jobs run here too, on x86_64: what they run for arm64 runs under QEMU, and
+        // says so (RUNNER_ENVIRONMENT is not `github-hosted`, so emulation is allowed).
         .opt("--platform", "ubuntu-latest=-self-hosted")
+        .opt("--platform", "ubuntu-24.04-arm=-self-hosted")
         .arg("--no-cache-server")
         .opt("--actor", &sim.env.auth_user)
         .opt("--env-file", env_file.display().to_string())

@@ -213,9 +213,30 @@ impl Sim {
         Ok(())
     }
 
-    /// A lightweight tag at the clone's HEAD.
+    /// A release tag, as a maintainer makes one: a stable version's CHANGELOG.md entry
+    /// committed first (when the clone has a changelog without one; a pre-release lists its
+    /// changes under Unreleased), then a lightweight tag at the clone's HEAD.
     pub fn tag(&self, tag: &str) -> Result<()> {
+        self.add_changelog_entry(tag)?;
         git(&self.repo).args(["tag", "--force", tag]).read()?;
+        Ok(())
+    }
+
+    fn add_changelog_entry(&self, tag: &str) -> Result<()> {
+        let path = self.repo.join("CHANGELOG.md");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            return Ok(());
+        };
+        let version = tag.trim_start_matches('v');
+        let stable = semver::Version::parse(version).is_ok_and(|v| v.pre.is_empty());
+        if !stable || text.contains(&format!("## [{version}]")) {
+            return Ok(());
+        }
+        std::fs::write(&path, with_entry(&text, version))?;
+        git(&self.repo)
+            .args(["commit", "--quiet", "-am"])
+            .arg(format!("workflow-sim: CHANGELOG.md entry for {version}"))
+            .read()?;
         Ok(())
     }
 
@@ -245,6 +266,28 @@ impl Sim {
             log,
             outbox: Outbox::read(&run_dir.join("outbox"))?,
         })
+    }
+}
+
+/// The changelog with a section for `version` before its first released one (after
+/// Unreleased).
+fn with_entry(text: &str, version: &str) -> String {
+    let entry = format!(
+        "## [{version}] - 2026-12-02\n\n### Added\n\n- The simulated release {version}.\n\n"
+    );
+    let released = text
+        .match_indices("\n## [")
+        .map(|(i, _)| i + 1)
+        .find(|&i| !text[i..].starts_with("## [Unreleased]"));
+    // Else before the link references at the bottom (`[unreleased]: https://...`).
+    let links = || {
+        text.match_indices("\n[")
+            .map(|(i, _)| i + 1)
+            .find(|&i| text[i..].lines().next().is_some_and(|l| l.contains("]: ")))
+    };
+    match released.or_else(links) {
+        Some(i) => format!("{}{entry}{}", &text[..i], &text[i..]),
+        None => format!("{}\n\n{}\n", text.trim_end(), entry.trim_end()),
     }
 }
 
@@ -342,4 +385,22 @@ fn fix_the_crate(app: &Path) -> Result<()> {
         text.replace("version = \"1.0.0\" }", "version = \"1.0.1\" }"),
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod changelog_tests {
+    #[test]
+    fn a_simulated_release_gets_its_section_after_unreleased() {
+        let project = include_str!("../../../../CHANGELOG.md");
+        let text = super::with_entry(project, "1.2.3");
+        let log = kube9_release::changelog::parse("CHANGELOG.md", &text).unwrap();
+        let v = semver::Version::parse("1.2.3").unwrap();
+        assert_eq!(log.entry_for(&v).unwrap().changes.len(), 1);
+        let older = super::with_entry(&text, "1.2.4");
+        let log = kube9_release::changelog::parse("CHANGELOG.md", &older).unwrap();
+        assert!(log
+            .entry_for(&semver::Version::parse("1.2.4").unwrap())
+            .is_ok());
+        assert!(log.entry_for(&v).is_ok());
+    }
 }

@@ -237,7 +237,7 @@ pub fn image_inputs(
     } else {
         ProvenanceSource::Release
     };
-    let vex = vex_inputs(&source.dir, &repository, release)?;
+    let vex = vex_inputs(&source.dir, &repository, Some(release))?;
     let changes = changelog_entry(&source.dir, release, f.source.skip_changelog)?;
     Ok(ImageInputs {
         vex,
@@ -357,7 +357,7 @@ pub fn chart_inputs(
 pub fn vex_inputs(
     dir: &std::path::Path,
     repository: &Repository,
-    release: &ReleaseVersion,
+    release: Option<&ReleaseVersion>,
 ) -> Result<Option<VexInputs>> {
     let Some(doc) = vex::read(dir)? else {
         return Ok(None);
@@ -367,7 +367,7 @@ pub fn vex_inputs(
     Ok(Some(VexInputs {
         source: dir.join(vex::VEX_PATH),
         doc,
-        release: VexRelease::new(repository, &release.tag()),
+        release: VexRelease::new(repository, &release.map(|r| r.tag()).unwrap_or_default()),
     }))
 }
 

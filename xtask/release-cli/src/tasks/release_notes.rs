@@ -13,6 +13,16 @@ impl flags::ReleaseNotes {
         let config = Config::get();
         let release = inputs::release_version(self.version.as_deref(), config)?;
         let file = self.file.display();
+        if self.dry_run {
+            println!(
+                "release page: {file} as the release tool's section of the GitHub release of {} \
+                 in {} (GET releases/tags/{}, then PATCH its body, replacing an earlier section)",
+                release.tag(),
+                config.github.repository,
+                release.tag()
+            );
+            return Ok(());
+        }
         let section = std::fs::read_to_string(&self.file)
             .with_context(|| format!("cannot read {file}: verify-release writes it"))?;
         let section = section.trim();

@@ -11,6 +11,7 @@ use kube9_release::notify::GithubIssues;
 use kube9_release::plan::rescan::{self, Published, RescanInputs};
 use kube9_release::registry::{Registry, Repository, Retry};
 use kube9_release::version;
+use kube9_release::workspace;
 
 impl flags::Rescan {
     pub fn run(self) -> Result<()> {
@@ -25,6 +26,7 @@ impl flags::Rescan {
                 Registry::new(repository.clone(), credentials.as_ref(), Retry::default());
             self.published(&registry)?
         };
+        let vex = inputs::vex_inputs(&workspace::root(), &repository, None)?;
         let inputs = RescanInputs {
             repository,
             images,
@@ -39,6 +41,7 @@ impl flags::Rescan {
                 .actions
                 .as_ref()
                 .and(GithubIssues::from_config(&config.github)),
+            vex: vex.map(|v| v.source),
         };
         let plan = rescan::plan(&inputs);
         super::show_then_run(&self.output, &plan, credentials, config.actions.clone())?;

@@ -26,10 +26,13 @@ impl flags::VerifyRelease {
         };
         let cwd = std::env::current_dir()?;
         let platforms = self.target.platforms()?;
-        let run_platforms = if self.run_platform.is_empty() {
-            platforms.clone()
-        } else {
-            self.run_platform.clone()
+        let run_platforms = match self.run_platform.as_slice() {
+            [] => platforms.clone(),
+            [none] if none == "none" => Vec::new(),
+            given => {
+                kube9_release::buildx::check_platforms(given).context("--run-platform")?;
+                given.to_vec()
+            }
         };
         let (given, scan) = self.earlier.read()?;
         let inputs = VerifyInputs {
@@ -48,7 +51,10 @@ impl flags::VerifyRelease {
             native_only: config.github_hosted,
             given,
             scan,
-            checkout: kube9_release::workspace::root(),
+            checkout: self
+                .source
+                .clone()
+                .unwrap_or_else(kube9_release::workspace::root),
         };
         let plan = verify::plan(&inputs);
         let credentials = inputs.credentials.clone();

@@ -46,8 +46,13 @@ pub fn plan(inputs: &ReleaseInputs, facts: &ReleaseFacts) -> Result<Plan> {
         public_check: inputs.public_check,
         out_dir: image.build.out_dir.clone(),
         credentials: image.credentials.clone(),
-        // One machine runs every platform: its own natively, the others under QEMU.
-        run_platforms: image.build.platforms.clone(),
+        // One machine runs every platform: its own natively, the others under QEMU (an
+        // image without the operator's binary has nothing to run).
+        run_platforms: if image.require_rust {
+            image.build.platforms.clone()
+        } else {
+            Vec::new()
+        },
         native_only: false,
         // This run's own steps record the timeline and the scan.
         given: Default::default(),

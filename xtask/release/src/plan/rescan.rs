@@ -11,7 +11,9 @@ use super::{Mode, Plan};
 use crate::notify::{GithubIssues, Notify};
 use crate::registry::Repository;
 use crate::scan::{ScanPlan, Severity, TrivyDb};
-use crate::step::{Bound, CheckDatabase, FetchDatabase, PullPublished, Rescanned, Step, Subject};
+use crate::step::{
+    Bound, CheckDatabase, FetchDatabase, PullPublished, RenderVex, Rescanned, Step, Subject,
+};
 
 /// One published version to scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +31,9 @@ pub struct RescanInputs {
     pub severity: Severity,
     pub out_dir: PathBuf,
     pub github: Option<GithubIssues>,
+    /// Today's `security/vex.json` of the checkout, checked: its statements apply to every
+    /// supported version (a finding it marks `not_affected` is listed, not reported).
+    pub vex: Option<PathBuf>,
 }
 
 /// The versions worth scanning: the newest stable release of each of the `minors` newest
@@ -84,9 +89,23 @@ fn image_steps(inputs: &RescanInputs, image: &Published) -> Vec<Step> {
         subject: Subject::new(&inputs.repository, Bound::Given(image.digest.clone())),
         layout: dir.join("oci"),
     })];
+    let gate = |p: &str| dir.join(format!("vex-gate-{}.json", p.replace('/', "-")));
+    if let Some(source) = &inputs.vex {
+        steps.push(Step::RenderVex(RenderVex {
+            source: source.clone(),
+            index: Bound::Given(image.digest.clone()),
+            gates: image
+                .platforms
+                .iter()
+                .map(|p| (p.clone(), gate(p)))
+                .collect(),
+            attest: None,
+        }));
+    }
     let mut reports = Vec::new();
     for p in &image.platforms {
-        let scan = ScanPlan::new(p, &dir.join("layouts"), &dir, &inputs.db);
+        let scan = ScanPlan::new(p, &dir.join("layouts"), &dir, &inputs.db)
+            .with_vex(inputs.vex.as_ref().map(|_| gate(p)));
         steps.extend(platform_scan_steps(&scan, Some(&image.version), false));
         reports.push(scan.report());
     }
@@ -147,6 +166,7 @@ mod tests {
             severity: Severity::High,
             out_dir: "out/rescan".into(),
             github: None,
+            vex: None,
         };
         assert_eq!(
             plan(&inputs).kinds(),
