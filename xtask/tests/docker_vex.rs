@@ -48,6 +48,7 @@ fn not_affected(vulnerability: &str, product: serde_json::Value) -> serde_json::
 /// The fixture app (its crate has CVE-2099-0003), the project's chart, and `vex_json`.
 fn source_with(vex_json: &str) -> std::path::PathBuf {
     let source = fixture_app_repo();
+    std::fs::create_dir_all(source.join("charts")).unwrap();
     copy_tree(
         &project_root().join("charts/kube9-operator"),
         &source.join("charts/kube9-operator"),

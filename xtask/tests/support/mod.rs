@@ -501,28 +501,15 @@ pub fn ok_as_planned(mut command: impl FnMut() -> Command) -> String {
     let read = |p: &Path| -> serde_json::Value {
         serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
     };
-    let planned: Vec<(String, String)> = read(&plan_file)["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s["step"].as_str().unwrap().into(),
-                s["what"].as_str().unwrap().into(),
-            )
-        })
-        .collect();
-    let executed: Vec<(String, String)> = read(&timings_file)
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s["step"].as_str().unwrap().into(),
-                s["what"].as_str().unwrap().into(),
-            )
-        })
-        .collect();
+    let kinds_and_whats = |steps: &serde_json::Value| -> Vec<(String, String)> {
+        let pair = |s: &serde_json::Value| {
+            let field = |k: &str| s[k].as_str().unwrap().to_string();
+            (field("step"), field("what"))
+        };
+        steps.as_array().unwrap().iter().map(pair).collect()
+    };
+    let planned = kinds_and_whats(&read(&plan_file)["steps"]);
+    let executed = kinds_and_whats(&read(&timings_file));
     assert_eq!(executed, planned, "the run executed exactly its plan");
     out
 }

@@ -105,6 +105,11 @@ fn runner_env(sim: &Sim, run_dir: &Path, event: &Event, extra: &[(&str, &str)]) 
             "KUBE9_SIM_DOCKER_HOST".into(),
             e.docker_host.clone().unwrap_or_default(),
         ),
+        // A GitHub-hosted runner has a Docker engine; this machine's is the environment's.
+        (
+            "DOCKER_HOST".into(),
+            e.docker_host.clone().unwrap_or_default(),
+        ),
         ("KUBE9_SIM_TOOLS".into(), tool_path),
         (
             "CARGO_TARGET_DIR".into(),

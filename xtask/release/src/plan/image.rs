@@ -123,13 +123,14 @@ impl ImageInputs {
             .collect()
     }
 
-    /// The statements the gate applies to one platform.
+    /// The statements the gate applies to one platform (beside the scan's reports, which
+    /// are emptied before each scan).
     fn gate_vex(&self, platform: &str) -> PathBuf {
         let slug = platform_slug(platform);
         self.build
             .out_dir
-            .join("scan")
-            .join(format!("vex-gate-{slug}.json"))
+            .join("vex")
+            .join(format!("gate-{slug}.json"))
     }
 
     fn vex_file(&self) -> PathBuf {

@@ -342,3 +342,81 @@ fn a_rerun_of_a_plain_version_published_under_the_old_rule_changes_nothing() {
         .to_string()
         .contains("verify ghcr.io/alto9/kube9-operator:1.2.3:"));
 }
+
+fn with_vex() -> ImageInputs {
+    let text = r#"{"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex",
+        "author": "maintainers", "timestamp": "2026-01-01T00:00:00Z", "version": 1,
+        "statements": [{"vulnerability": {"name": "CVE-2099-0003"},
+          "products": [{"@id": "pkg:cargo/kube9-fixture-vulnerable@1.0.0"}],
+          "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path"}]}"#;
+    let repository = Repository::parse("ghcr.io/alto9/kube9-operator").unwrap();
+    ImageInputs {
+        vex: Some(VexInputs {
+            source: "/src/security/vex.json".into(),
+            doc: vex::parse("security/vex.json", text).unwrap(),
+            release: VexRelease::new(&repository, "v1.2.3"),
+        }),
+        ..inputs()
+    }
+}
+
+#[test]
+fn the_vex_statements_are_applied_by_the_gate_and_attested_before_the_provenance() {
+    let local = ImageInputs {
+        provenance: ProvenanceSource::Release,
+        ..with_vex()
+    };
+    let plan = plan(&local, &facts(&[])).unwrap();
+    let kinds = plan.kinds();
+    let at = |kind: &str| kinds.iter().position(|k| k == kind).unwrap();
+    assert!(at("check-size") < at("render-vex") && at("render-vex") < at("scan"));
+    assert!(
+        at("attest-vex") < at("write-file"),
+        "before the provenance: {kinds:?}"
+    );
+    let text = plan.to_string();
+    assert!(
+        text.contains("--vex /src/target/release/vex/gate-linux-arm64.json --show-suppressed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("--type openvex ")
+            && text.contains("--replace ghcr.io/alto9/kube9-operator@<index-digest>"),
+        "{text}"
+    );
+    assert!(
+        text.contains("vex        /src/security/vex.json: 1 statement(s)"),
+        "{text}"
+    );
+    // Without a signer nothing is attested, but the gate still applies the statements.
+    let unsigned = plan_of(&ImageInputs {
+        signer: None,
+        ..with_vex()
+    });
+    assert!(!unsigned.has("attest-vex") && unsigned.has("render-vex"));
+}
+
+#[test]
+fn a_rerun_attests_the_vex_statements_only_when_the_index_lacks_them() {
+    let all = ["linux/amd64", "linux/arm64"];
+    let inputs = with_vex();
+    let mut published = published(true, &all, &all);
+    let facts_with = |published: &Published| ImageFacts {
+        tags: Some(vec!["v1.2.3".into(), "1.2.3".into()]),
+        published: Some(published.clone()),
+    };
+    let missing = plan(&inputs, &facts_with(&published)).unwrap();
+    assert!(
+        missing.has("render-vex") && missing.has("attest-vex"),
+        "{:?}",
+        missing.kinds()
+    );
+    let vex = inputs.vex.as_ref().unwrap();
+    published.vex = vex.release.document(&vex.doc, &published.digest);
+    let done = plan(&inputs, &facts_with(&published)).unwrap();
+    assert!(
+        !done.has("attest-vex") && !done.has("render-vex"),
+        "{:?}",
+        done.kinds()
+    );
+}
