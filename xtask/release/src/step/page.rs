@@ -150,3 +150,62 @@ impl Action for WriteReleaseNotes {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(verifier: Verifier, chart: &str) -> WriteReleaseNotes {
+        let image = Repository::parse("ghcr.io/alto9/kube9-operator").unwrap();
+        let chart = Repository::parse(chart).unwrap();
+        WriteReleaseNotes {
+            path: "out/release-notes.md".into(),
+            version: "1.2.3".into(),
+            image_cosign: Cosign::for_repository(&image, false),
+            chart_cosign: Cosign::for_repository(&chart, false),
+            image,
+            chart,
+            verifier,
+            github_repository: "alto9/kube9-operator".into(),
+            source_ref: "refs/tags/v1.2.3".into(),
+            scan: None,
+        }
+    }
+
+    #[test]
+    fn a_keyless_release_page_names_the_workflow_identity_and_github_attestations() {
+        let s = step(
+            Verifier::release_workflow("alto9/kube9-operator", "v1.2.3"),
+            "ghcr.io/alto9/charts/kube9-operator",
+        );
+        let provenance = s
+            .provenance("ghcr.io/alto9/kube9-operator@sha256:0")
+            .to_string();
+        assert_eq!(
+            provenance,
+            "gh attestation verify oci://ghcr.io/alto9/kube9-operator@sha256:0 --repo \
+             alto9/kube9-operator --signer-workflow \
+             alto9/kube9-operator/.github/workflows/release.yml --source-ref refs/tags/v1.2.3"
+        );
+        assert_eq!(
+            s.install(),
+            "helm install kube9-operator oci://ghcr.io/alto9/charts/kube9-operator --version 1.2.3"
+        );
+    }
+
+    #[test]
+    fn a_local_release_page_installs_over_plain_http_with_the_key() {
+        let s = step(
+            Verifier::Key {
+                public_key: "cosign.pub".into(),
+            },
+            "127.0.0.1:5000/charts/kube9-operator",
+        );
+        assert!(s.install().ends_with("--version 1.2.3 --plain-http"));
+        let provenance = s.provenance("r@sha256:0").to_string();
+        assert!(
+            provenance.contains("--type slsaprovenance1")
+                && provenance.contains("--key cosign.pub")
+        );
+    }
+}
