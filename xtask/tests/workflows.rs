@@ -732,3 +732,60 @@ fn the_workflows_call_the_xtask_with_flags_it_has() {
         ok(&mut cmd);
     }
 }
+
+#[test]
+fn arm64_is_verified_on_an_arm64_runner_and_each_leg_runs_its_own_platform() {
+    let w = workflow("release.yml");
+    let jobs = &w["jobs"];
+    assert_eq!(jobs["verify-arm64"]["runs-on"], "ubuntu-24.04-arm");
+    assert_eq!(jobs["verify"]["runs-on"], "ubuntu-latest");
+    for (job, platform) in [("verify", "linux/amd64"), ("verify-arm64", "linux/arm64")] {
+        assert_eq!(jobs[job]["needs"], json!(["image", "chart"]), "{job}");
+        let step = xtask_step(&w, job);
+        assert!(
+            step["env"]["RUN_PLATFORM"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("'{platform}' }}}}")),
+            "{job}: {step}"
+        );
+        assert!(step["run"]
+            .as_str()
+            .unwrap()
+            .contains("--run-platform \"$RUN_PLATFORM\""));
+        assert_eq!(
+            jobs[job]["permissions"],
+            json!({"contents": "read", "packages": "read", "attestations": "read"}),
+            "{job}"
+        );
+    }
+}
+
+#[test]
+fn the_release_page_is_written_last_with_contents_write_only_and_never_fails_the_release() {
+    let w = workflow("release.yml");
+    let job = &w["jobs"]["notes"];
+    assert_eq!(job["needs"], json!(["verify", "verify-arm64"]));
+    assert_eq!(job["permissions"], json!({"contents": "write"}));
+    let steps = steps(&w, "notes");
+    let write = steps
+        .iter()
+        .find(|s| s["id"] == "page")
+        .expect("the step that writes the page");
+    assert_eq!(write["continue-on-error"], true);
+    assert!(write["run"].as_str().unwrap().contains("release-notes"));
+    assert!(write["env"]["GITHUB_TOKEN"].is_string());
+    let warn = steps.last().unwrap();
+    assert_eq!(warn["if"], "steps.page.outcome == 'failure'");
+    assert!(warn["run"].as_str().unwrap().contains("::warning::"));
+    // The section comes from the verify job, through a step without the token.
+    let keep = steps
+        .iter()
+        .find(|s| s["env"]["NOTES"].is_string())
+        .unwrap();
+    assert!(keep["env"]["GITHUB_TOKEN"].is_null());
+    assert!(w["jobs"]["verify"]["outputs"]["notes"]
+        .as_str()
+        .unwrap()
+        .contains("steps.verify.outputs.notes"));
+}
