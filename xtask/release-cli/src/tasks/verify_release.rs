@@ -49,6 +49,7 @@ impl flags::VerifyRelease {
             release,
             run_platforms,
             native_only: config.github_hosted,
+            docker_host: None,
             given,
             scan,
             checkout: self

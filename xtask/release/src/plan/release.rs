@@ -54,6 +54,8 @@ pub fn plan(inputs: &ReleaseInputs, facts: &ReleaseFacts) -> Result<Plan> {
             Vec::new()
         },
         native_only: false,
+        // The engine that built it: a local release's is the environment's.
+        docker_host: image.build.docker_host.clone(),
         // This run's own steps record the timeline and the scan.
         given: Default::default(),
         scan: None,

@@ -52,6 +52,8 @@ pub struct VerifyInputs {
     pub run_platforms: Vec<String>,
     /// Emulation fails the run check (a GitHub-hosted runner: the leg proves hardware).
     pub native_only: bool,
+    /// The engine the run check uses (a local environment's); `None`: docker's own.
+    pub docker_host: Option<String>,
     /// What the release's earlier jobs recorded: when it was published and served, its scan.
     pub given: Timeline,
     pub scan: Option<ScanRecord>,
@@ -153,6 +155,7 @@ fn run_steps(inputs: &VerifyInputs) -> Vec<Step> {
                 version: inputs.release.plain(),
                 logged_in,
                 native_only: inputs.native_only,
+                docker_host: inputs.docker_host.clone(),
             })
         })
         .collect()
@@ -247,6 +250,7 @@ mod tests {
             credentials: None,
             run_platforms: vec!["linux/arm64".into()],
             native_only: true,
+            docker_host: None,
             given: Timeline::default(),
             scan: None,
             checkout: "/src".into(),

@@ -31,6 +31,8 @@ pub struct RunImage {
     pub logged_in: bool,
     /// Emulation is a failure: a GitHub-hosted runner of this architecture was asked for.
     pub native_only: bool,
+    /// The engine that pulls and runs it (a local environment's); `None`: docker's own.
+    pub docker_host: Option<String>,
 }
 
 impl RunImage {
@@ -45,7 +47,11 @@ impl RunImage {
         } else {
             empty.to_string()
         };
-        Ok(Cmd::new("docker").env("DOCKER_CONFIG", config))
+        let cmd = Cmd::new("docker").env("DOCKER_CONFIG", config);
+        Ok(match &self.docker_host {
+            Some(host) => cmd.env("DOCKER_HOST", host),
+            None => cmd,
+        })
     }
 
     pub fn pull(&self, values: &mut dyn Values, empty: &str) -> Result<Cmd> {
@@ -157,6 +163,7 @@ mod tests {
             version: "1.2.3".into(),
             logged_in: false,
             native_only: false,
+            docker_host: None,
         }
     }
 
@@ -170,6 +177,18 @@ mod tests {
             "DOCKER_CONFIG=/tmp/empty docker pull --quiet --platform linux/arm64 ghcr.io/alto9/kube9-operator:1.2.3"
         );
         assert!(s.describe().contains("without a login"), "{}", s.describe());
+        let local = RunImage {
+            docker_host: Some("unix:///run/kube9-env/docker.sock".into()),
+            ..s
+        };
+        let run = local
+            .run_version(&mut super::super::Placeholders, "/tmp/empty")
+            .unwrap()
+            .to_string();
+        assert!(
+            run.contains("DOCKER_HOST=unix:///run/kube9-env/docker.sock"),
+            "a local release runs it on the environment's engine: {run}"
+        );
     }
 
     #[test]

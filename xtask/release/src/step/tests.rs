@@ -311,6 +311,7 @@ fn one_of_each() -> Vec<Step> {
             version: "1.2.3".into(),
             logged_in: false,
             native_only: true,
+            docker_host: None,
         }),
         Step::RecordVerification(RecordVerification {
             path: "out/verify.json".into(),

@@ -127,6 +127,21 @@ fn a_local_release_prints_the_local_registry_key_and_database() {
     }
     assert!(!text.contains("ghcr.io"), "{text}");
     assert!(!text.contains("keyless"), "{text}");
+    // Each platform is pulled and run on the environment's engine, as it was built there
+    // (a fresh shell has no DOCKER_HOST).
+    let runs: Vec<String> = plan
+        .steps
+        .iter()
+        .filter(|s| s.kind() == "run-image")
+        .map(Step::describe)
+        .collect();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    for run in &runs {
+        assert!(
+            run.contains("DOCKER_HOST=unix:///run/kube9-env/docker.sock docker run"),
+            "{run}"
+        );
+    }
 }
 
 #[test]
@@ -173,6 +188,7 @@ fn a_release_stops_at_its_first_failure_and_a_verification_goes_on() {
         credentials: None,
         run_platforms: Vec::new(),
         native_only: false,
+        docker_host: None,
         given: Default::default(),
         scan: None,
         checkout: "/src".into(),
