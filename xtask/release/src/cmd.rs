@@ -142,18 +142,6 @@ impl Cmd {
         words.join(" ")
     }
 
-    /// Replaces every `from` in arguments and plain variables: the plan writes placeholders
-    /// for what only an earlier step learns (a digest, a private directory).
-    pub fn replace(mut self, from: &str, to: &str) -> Self {
-        for a in &mut self.args {
-            *a = a.replace(from, to);
-        }
-        for (_, v) in &mut self.env {
-            *v = v.replace(from, to);
-        }
-        self
-    }
-
     fn command(&self) -> Result<Command> {
         let path = crate::tools::search_path();
         let program = crate::tools::which_in(&self.program, &path).with_context(|| {
@@ -351,15 +339,5 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("cargo xtask doctor"), "{err}");
-    }
-
-    #[test]
-    fn placeholders_are_filled_in_arguments_and_variables() {
-        let cmd = Cmd::new("cosign")
-            .arg("r@<index-digest>")
-            .env("DOCKER_CONFIG", "<login-dir>")
-            .replace("<index-digest>", "sha256:ab")
-            .replace("<login-dir>", "/tmp/x");
-        assert_eq!(cmd.to_string(), "DOCKER_CONFIG=/tmp/x cosign r@sha256:ab");
     }
 }

@@ -152,3 +152,45 @@ pub fn reproducible(build: &BuildInputs) -> Plan {
         steps,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::testing;
+
+    #[test]
+    fn a_reproducibility_check_builds_twice_the_second_time_without_cache_and_compares() {
+        let build = testing::image_inputs().build;
+        let plan = reproducible(&build);
+        assert_eq!(
+            plan.kinds(),
+            [
+                "fresh-dir",
+                "archive-source",
+                "fresh-dir",
+                "unpack-source",
+                "fresh-dir",
+                "build",
+                "check-build",
+                "fresh-dir",
+                "build",
+                "check-build",
+                "same-build"
+            ]
+        );
+        let builds: Vec<String> = plan
+            .steps
+            .iter()
+            .filter(|s| s.kind() == "build")
+            .map(Step::describe)
+            .collect();
+        assert!(!builds[0].contains("--no-cache"), "{}", builds[0]);
+        assert!(builds[1].contains("--no-cache"), "{}", builds[1]);
+        assert!(builds[0].contains("reproducible-1") && builds[1].contains("reproducible-2"));
+        let text = plan.to_string();
+        assert!(
+            text.contains("the second time without cache") && text.contains("c0ffee"),
+            "{text}"
+        );
+    }
+}

@@ -293,6 +293,19 @@ fn one_of_each() -> Vec<Step> {
             predicate: "out/vex.json".into(),
             subject: Subject::new(&repo(), Bound::Index),
         }),
+        Step::WriteFile(WriteFile {
+            path: "out/provenance.json".into(),
+            content: serde_json::json!({}),
+            what: "the provenance predicate".into(),
+        }),
+        Step::VerifyProvenance(VerifyProvenance {
+            cosign: cosign(),
+            verifier: Verifier::release_workflow("alto9/kube9-operator", "v1.2.3"),
+            subject: Subject::new(&repo(), Bound::Index),
+            github_repository: "alto9/kube9-operator".into(),
+            source_ref: "refs/tags/v1.2.3".into(),
+            token: Some(Secret::new("t0ken")),
+        }),
         Step::VerifyVex(VerifyVex {
             cosign: cosign(),
             verifier: Verifier::release_workflow("alto9/kube9-operator", "v1.2.3"),
@@ -387,6 +400,22 @@ fn expected_hint(step: &Step) -> &'static str {
     }
 }
 
+/// The variants of `Step`, read from its declaration: the exhaustive matches make a new kind
+/// add its hint, and this makes it add its instance to `one_of_each`.
+fn declared_kinds() -> Vec<String> {
+    let source = include_str!("mod.rs");
+    let body = source
+        .split("pub enum Step {")
+        .nth(1)
+        .and_then(|rest| rest.split('}').next())
+        .expect("step/mod.rs declares `pub enum Step`");
+    body.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("//"))
+        .map(|l| l.split('(').next().unwrap().to_string())
+        .collect()
+}
+
 #[test]
 fn every_kind_has_its_own_hint() {
     let steps = one_of_each();
@@ -394,6 +423,24 @@ fn every_kind_has_its_own_hint() {
     kinds.sort();
     kinds.dedup();
     assert_eq!(kinds.len(), steps.len(), "one step of each kind");
+    let declared = declared_kinds();
+    assert!(declared.len() > 40, "{declared:?}");
+    for variant in &declared {
+        let kebab: String = variant
+            .chars()
+            .enumerate()
+            .flat_map(|(i, c)| {
+                let lower = c.to_ascii_lowercase();
+                let dash = (i > 0 && c.is_ascii_uppercase()).then_some('-');
+                dash.into_iter().chain(std::iter::once(lower))
+            })
+            .collect();
+        assert!(
+            kinds.contains(&kebab),
+            "one_of_each has no {variant} ({kebab}): add one, so its hint is checked"
+        );
+    }
+    assert_eq!(kinds.len(), declared.len(), "{kinds:?}\n{declared:?}");
     for step in &steps {
         assert_eq!(step.hint(), expected_hint(step), "{}", step.kind());
     }
