@@ -342,6 +342,40 @@ fn a_dry_run_checks_the_tag_and_the_tree_as_the_run_does() {
 }
 
 #[test]
+fn a_chart_release_refuses_a_dirty_tree_even_in_a_dry_run() {
+    let source = git_repo(
+        "dirty-chart",
+        &[
+            ("Dockerfile", "FROM scratch\n"),
+            ("charts/kube9-operator/Chart.yaml.j2", ""),
+        ],
+    );
+    // The chart is staged from the working tree: this edit would be published.
+    std::fs::write(source.join("charts/kube9-operator/values.yaml"), "x: 1\n").unwrap();
+    let digest = format!("sha256:{}", "a".repeat(64));
+    let args = [
+        "release-chart",
+        "--dry-run",
+        "--version",
+        "v1.2.3",
+        "--image-digest",
+        &digest,
+        "--skip-changelog",
+    ];
+    let out = without_tools(&source, &args);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("uncommitted changes") && text(&out).contains("--allow-dirty"),
+        "{}",
+        text(&out)
+    );
+    let mut allowed = args.to_vec();
+    allowed.push("--allow-dirty");
+    let out = without_tools(&source, &allowed);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
 fn what_a_user_typed_is_echoed_escaped_on_one_line() {
     for bad in ["v1.2\n.3", "v1.2.3\u{1b}[2J", "\u{1b}]0;title\u{7}"] {
         let out = dry_run(&["release-image", "--dry-run", "--version", bad]);

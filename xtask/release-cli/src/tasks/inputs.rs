@@ -22,7 +22,6 @@ use kube9_release::releases;
 use kube9_release::scan::TrivyDb;
 use kube9_release::sign::Signer;
 use kube9_release::source::{self, Source};
-use kube9_release::step::VexRelease;
 use kube9_release::version::ReleaseVersion;
 use kube9_release::vex;
 use kube9_release::workspace;
@@ -237,8 +236,9 @@ pub fn image_inputs(
     } else {
         ProvenanceSource::Release
     };
-    let vex = vex_inputs(&source.dir, &repository, Some(release))?;
-    let changes = changelog_entry(&source.dir, release, f.source.skip_changelog)?;
+    let vex = vex_inputs(&source.dir, &repository)?;
+    // An unpushed build publishes no changes: the changelog is read for a release only.
+    let changes = changelog_entry(&source.dir, release, f.source.skip_changelog || !f.push)?;
     Ok(ImageInputs {
         vex,
         changes,
@@ -354,11 +354,7 @@ pub fn chart_inputs(
 
 /// `security/vex.json`, parsed and checked against what the image is built from (the crates
 /// of the source's lockfiles, the repository it is published to), before anything is built.
-pub fn vex_inputs(
-    dir: &std::path::Path,
-    repository: &Repository,
-    release: Option<&ReleaseVersion>,
-) -> Result<Option<VexInputs>> {
+pub fn vex_inputs(dir: &std::path::Path, repository: &Repository) -> Result<Option<VexInputs>> {
     let Some(doc) = vex::read(dir)? else {
         return Ok(None);
     };
@@ -367,7 +363,6 @@ pub fn vex_inputs(
     Ok(Some(VexInputs {
         source: dir.join(vex::VEX_PATH),
         doc,
-        release: VexRelease::new(repository, &release.map(|r| r.tag()).unwrap_or_default()),
     }))
 }
 
@@ -388,8 +383,12 @@ pub fn changelog_entry(
 /// The source's `artifacthub-repo.yml`, checked before anything is built; none is fine.
 pub fn repo_metadata(dir: &std::path::Path) -> Result<Option<PathBuf>> {
     let path = dir.join(artifacthub::REPO_METADATA_PATH);
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return Ok(None);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot read {}", path.display()));
+        }
     };
     artifacthub::RepoMetadata::parse(artifacthub::REPO_METADATA_PATH, &text)?;
     Ok(Some(path))

@@ -26,7 +26,7 @@ impl flags::Rescan {
                 Registry::new(repository.clone(), credentials.as_ref(), Retry::default());
             self.published(&registry)?
         };
-        let vex = inputs::vex_inputs(&workspace::root(), &repository, None)?;
+        let vex = inputs::vex_inputs(&workspace::root(), &repository)?;
         let inputs = RescanInputs {
             repository,
             images,

@@ -129,7 +129,13 @@ pub fn plan(inputs: &ChartInputs, facts: &ChartFacts) -> Plan {
     }));
     Plan {
         title: format!("Chart {} for {}", inputs.release.plain(), inputs.image),
-        notes: vec![format!("chart      {}", helm.chart_repository().oci_url())],
+        notes: vec![
+            format!("chart      {}", helm.chart_repository().oci_url()),
+            match &inputs.changes {
+                Some(entry) => format!("changelog  {}", super::image::changelog_line(entry)),
+                None => super::image::changelog_skipped().into(),
+            },
+        ],
         mode: Mode::StopAtFirstFailure,
         steps,
     }

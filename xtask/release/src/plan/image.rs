@@ -52,13 +52,13 @@ pub struct ImageInputs {
     pub repo_metadata: Option<PathBuf>,
 }
 
-/// `security/vex.json`, checked against what the image contains, and how the release's own
-/// document is named.
+/// `security/vex.json`, checked against what the image contains. The release's own document
+/// is named after the repository the image goes to, decided when planning (a local release
+/// goes elsewhere than the inputs were read for).
 #[derive(Debug, Clone)]
 pub struct VexInputs {
     pub source: PathBuf,
     pub doc: vex::Document,
-    pub release: VexRelease,
 }
 
 /// Who attests the index's build provenance.
@@ -137,11 +137,16 @@ impl ImageInputs {
         self.build.out_dir.join("vex.json")
     }
 
+    /// The release's own VEX document: about the image where this plan publishes it.
+    fn vex_release(&self) -> VexRelease {
+        VexRelease::new(&self.repository, &self.build.release.tag())
+    }
+
     /// The gate's documents and (for a signed release) the one to attest, for `index`.
     fn render_vex(&self, index: Bound) -> Option<Step> {
         let vex = self.vex.as_ref()?;
         let attest =
-            (self.push && self.signer.is_some()).then(|| (vex.release.clone(), self.vex_file()));
+            (self.push && self.signer.is_some()).then(|| (self.vex_release(), self.vex_file()));
         Some(Step::RenderVex(RenderVex {
             source: vex.source.clone(),
             index,
@@ -190,7 +195,8 @@ pub fn plan(inputs: &ImageInputs, facts: &ImageFacts) -> Result<Plan> {
         mode: Mode::StopAtFirstFailure,
         steps: Vec::new(),
     };
-    match &facts.published {
+    // An unpushed build changes nothing published, so what is published does not shape it.
+    match facts.published.as_ref().filter(|_| inputs.push) {
         Some(published) => {
             check_rerun(inputs, published)?;
             plan.notes.push(format!(
@@ -243,7 +249,15 @@ fn notes(inputs: &ImageInputs, facts: &ImageFacts, tags: &TagPlan) -> Vec<String
     )];
     if inputs.push {
         notes.push(format!("tags       {}", tags.tags_to_push().join(" ")));
-        if inputs.hold_floating && !tags.floating_taken().is_empty() {
+        let unattested = facts.published.as_ref().is_some_and(|p| !p.provenance)
+            && inputs.provenance == ProvenanceSource::Workflow;
+        if unattested && !tags.floating_taken().is_empty() {
+            notes.push(
+                "           (floating tags held: the index has no build provenance yet; the \
+                 workflow attests it, then runs this again to move them)"
+                    .into(),
+            );
+        } else if inputs.hold_floating && !tags.floating_taken().is_empty() {
             notes.push(
                 "           (floating tags held: a re-run moves them, after the workflow's \
                  build provenance)"
@@ -281,9 +295,10 @@ fn notes(inputs: &ImageInputs, facts: &ImageFacts, tags: &TagPlan) -> Vec<String
         ),
         None => "vex        none (no security/vex.json)".into(),
     });
-    notes.push(match &inputs.changes {
-        Some(entry) => format!("changelog  {}", changelog_line(entry)),
-        None => "changelog  skipped (--skip-changelog): the chart lists no changes".into(),
+    notes.push(match (&inputs.changes, inputs.push) {
+        (Some(entry), _) => format!("changelog  {}", changelog_line(entry)),
+        (None, false) => "changelog  not read: --no-push publishes nothing".into(),
+        (None, true) => changelog_skipped().into(),
     });
     notes.push(match &inputs.signer {
         Some(s) => format!(
@@ -304,6 +319,11 @@ fn notes(inputs: &ImageInputs, facts: &ImageFacts, tags: &TagPlan) -> Vec<String
         });
     }
     notes
+}
+
+/// The plan's line for the named opt-out.
+pub fn changelog_skipped() -> &'static str {
+    "changelog  skipped (--skip-changelog): the chart lists no changes"
 }
 
 /// `1.2.3 (2026-01-01): 2 added, 1 fixed`.
@@ -621,6 +641,11 @@ fn rerun_steps(inputs: &ImageInputs, published: &Published, tags: &TagPlan) -> V
     steps.extend(signing_steps(inputs, &need));
     steps.extend(sbom_steps(inputs, &need_sbom));
     steps.extend(repo_metadata_step(inputs));
+    // Floating tags point only at an image with its build provenance: on GitHub the workflow
+    // attests it after this command, and runs it again to move them.
+    if inputs.provenance == ProvenanceSource::Workflow && !published.provenance {
+        return steps;
+    }
     steps.extend(floating_step(inputs, tags));
     steps
 }
@@ -630,7 +655,7 @@ fn vex_outdated(inputs: &ImageInputs, published: &Published) -> bool {
     let Some(vex) = &inputs.vex else {
         return false;
     };
-    let expected = vex.release.document(&vex.doc, &published.digest);
+    let expected = inputs.vex_release().document(&vex.doc, &published.digest);
     expected.is_some() && expected != published.vex
 }
 

@@ -28,11 +28,13 @@ pub struct LocalTarget {
 /// in the environment's own cache, so a later real release never scans with it), its key.
 pub fn into_local(inputs: &ReleaseInputs, target: &LocalTarget) -> ReleaseInputs {
     let mut local = inputs.clone();
-    let at = |path: &str| Repository {
+    // The same paths as the real release (`--repository`, `--chart-repository`), on the
+    // environment's registry.
+    let at = |real: &Repository| Repository {
         host: target.registry.clone(),
-        path: path.to_string(),
+        path: real.path.clone(),
     };
-    let repository = at("alto9/kube9-operator");
+    let repository = at(&inputs.image.repository);
     let image = &mut local.image;
     image.repository = repository.clone();
     image.notify.image = repository.to_string();
@@ -51,7 +53,7 @@ pub fn into_local(inputs: &ReleaseInputs, target: &LocalTarget) -> ReleaseInputs
     };
     let chart = &mut local.chart;
     chart.image = repository;
-    chart.charts = at("alto9/charts");
+    chart.charts = at(&inputs.chart.charts);
     chart.signer = target.signer.clone();
     local
 }

@@ -41,11 +41,14 @@ impl WriteReleaseNotes {
             self.image_cosign.verify(&self.verifier, &at(&index), None),
             self.provenance(&at(&index)),
         ];
-        if let Some((_, first)) = b.platforms.iter().next() {
+        // Each platform manifest is what a node pulls: its signature, and its SBOM (which
+        // `verify-attestation` prints).
+        for digest in b.platforms.values() {
+            verify.push(self.image_cosign.verify(&self.verifier, &at(digest), None));
             verify.push(self.image_cosign.verify_attestation(
                 &self.verifier,
                 AttestationType::CycloneDx,
-                &at(first),
+                &at(digest),
                 None,
             ));
         }

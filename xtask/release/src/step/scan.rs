@@ -335,9 +335,10 @@ impl Action for Rescanned {
         )
     }
 
-    fn run(&self, _: &mut Cx) -> Result<()> {
+    fn run(&self, cx: &mut Cx) -> Result<()> {
         std::fs::create_dir_all(&self.sarif_dir)?;
         let mut found = Vec::new();
+        let mut verdicts = Vec::new();
         for r in &self.reports {
             self.categorise(r)?;
             let verdict = scan::judge(
@@ -346,12 +347,24 @@ impl Action for Rescanned {
                 self.severity,
                 false,
             );
+            // What the VEX statements suppressed is said, never dropped silently.
+            for s in &verdict.suppressed {
+                println!("{} {}: {s}", self.version, verdict.platform);
+            }
+            verdicts.push(verdict.clone());
             if !verdict.blocking.is_empty() {
                 found.push(Verdict {
                     findings: verdict.blocking.clone(),
                     ..verdict
                 });
             }
+        }
+        if let Some(actions) = cx.actions() {
+            actions.add_summary(&format!(
+                "**Rescan of {}**\n\n{}",
+                self.version,
+                scan::summary(self.severity, &verdicts)
+            ))?;
         }
         if found.is_empty() {
             println!("{}: no finding of {} or above", self.version, self.severity);

@@ -157,6 +157,60 @@ fn a_rerun_of_a_complete_release_builds_nothing_and_only_verifies() {
 }
 
 #[test]
+fn a_rerun_waits_for_the_workflows_provenance_before_moving_floating_tags() {
+    let all = ["linux/amd64", "linux/arm64"];
+    let on_github = ImageInputs {
+        provenance: ProvenanceSource::Workflow,
+        ..inputs()
+    };
+    let mut without = published(true, &all, &all);
+    without.provenance = false;
+    let facts = |p: &Published| ImageFacts {
+        tags: Some(vec!["v1.2.3".into(), "1.2.3".into()]),
+        published: Some(p.clone()),
+    };
+    let held = plan(&on_github, &facts(&without)).unwrap();
+    assert_eq!(held.kinds(), ["verify-image", "record-image"]);
+    assert!(
+        held.to_string()
+            .contains("floating tags held: the index has no build provenance yet"),
+        "{held}"
+    );
+    let attested = plan(&on_github, &facts(&published(true, &all, &all))).unwrap();
+    assert_eq!(
+        attested.kinds(),
+        ["verify-image", "move-floating-tags", "record-image"]
+    );
+}
+
+#[test]
+fn an_unpushed_build_of_a_published_version_builds_and_publishes_nothing() {
+    let facts = ImageFacts {
+        tags: Some(vec!["v1.2.3".into()]),
+        published: Some(published(false, &[], &[])),
+    };
+    let local = ImageInputs {
+        push: false,
+        signer: None,
+        ..inputs()
+    };
+    let plan = plan(&local, &facts).unwrap();
+    assert!(plan.has("build") && plan.has("gate"), "{:?}", plan.kinds());
+    for absent in [
+        "push-content",
+        "sign",
+        "attest",
+        "attach-sbom",
+        "push-version-tags",
+        "push-repo-metadata",
+        "move-floating-tags",
+        "verify-image",
+    ] {
+        assert!(!plan.has(absent), "{absent}: {:?}", plan.kinds());
+    }
+}
+
+#[test]
 fn a_rerun_of_a_release_tagged_before_it_was_signed_reads_it_back_and_signs_it() {
     let all = ["linux/amd64", "linux/arm64"];
     let facts = ImageFacts {
@@ -349,12 +403,10 @@ fn with_vex() -> ImageInputs {
         "statements": [{"vulnerability": {"name": "CVE-2099-0003"},
           "products": [{"@id": "pkg:cargo/kube9-fixture-vulnerable@1.0.0"}],
           "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path"}]}"#;
-    let repository = Repository::parse("ghcr.io/alto9/kube9-operator").unwrap();
     ImageInputs {
         vex: Some(VexInputs {
             source: "/src/security/vex.json".into(),
             doc: vex::parse("security/vex.json", text).unwrap(),
-            release: VexRelease::new(&repository, "v1.2.3"),
         }),
         ..inputs()
     }
@@ -412,7 +464,7 @@ fn a_rerun_attests_the_vex_statements_only_when_the_index_lacks_them() {
         missing.kinds()
     );
     let vex = inputs.vex.as_ref().unwrap();
-    published.vex = vex.release.document(&vex.doc, &published.digest);
+    published.vex = inputs.vex_release().document(&vex.doc, &published.digest);
     let done = plan(&inputs, &facts_with(&published)).unwrap();
     assert!(
         !done.has("attest-vex") && !done.has("render-vex"),

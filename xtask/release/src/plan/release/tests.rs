@@ -145,6 +145,43 @@ fn a_local_release_prints_the_local_registry_key_and_database() {
 }
 
 #[test]
+fn a_local_release_attests_and_verifies_its_vex_statements_about_the_local_image() {
+    let text = r#"{"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex",
+        "author": "maintainers", "timestamp": "2026-01-01T00:00:00Z", "version": 1,
+        "statements": [{"vulnerability": {"name": "CVE-2099-0003"},
+          "products": [{"@id": "pkg:oci/kube9-operator?repository_url=ghcr.io/alto9/kube9-operator",
+            "subcomponents": [{"@id": "pkg:cargo/kube9-fixture-vulnerable@1.0.0"}]}],
+          "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path"}]}"#;
+    let mut inputs = release_inputs();
+    inputs.image.signer = Some(key());
+    inputs.image.vex = Some(crate::plan::image::VexInputs {
+        source: "/src/security/vex.json".into(),
+        doc: crate::vex::parse("security/vex.json", text).unwrap(),
+    });
+    let local = into_local(&inputs, &local_target());
+    let plan = plan(&local, &ReleaseFacts::default()).unwrap();
+    let local_image = "127.0.0.1:41234/alto9/kube9-operator";
+    let mut seen = Vec::new();
+    for step in &plan.steps {
+        match step {
+            Step::RenderVex(s) => {
+                let (release, _) = s.attest.as_ref().expect("a signed release attests");
+                seen.push(("render-vex", release.target.to_string()));
+            }
+            Step::VerifyVex(s) => seen.push(("verify-vex", s.release.target.to_string())),
+            _ => {}
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            ("render-vex", local_image.to_string()),
+            ("verify-vex", local_image.to_string())
+        ]
+    );
+}
+
+#[test]
 fn the_executor_runs_exactly_the_planned_steps_in_order() {
     let plans = [
         plan(&release_inputs(), &ReleaseFacts::default()).unwrap(),
