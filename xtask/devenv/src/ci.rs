@@ -206,7 +206,7 @@ pub fn run(args: &Options) -> Result<()> {
     } else {
         None
     };
-    let vars = test_vars(state.as_ref(), &args.skip);
+    let vars = test_vars(state.as_ref());
     let engine_dir = state.as_ref().and_then(localenv::EnvState::engine_data_dir);
     let result = checks_and_tests(&mut phases, &args.skip, &vars, engine_dir);
     if state.is_some() {
@@ -234,13 +234,12 @@ fn check_groups(skip: &[String]) -> Result<()> {
 }
 
 /// What the tests read: the environment's addresses, or without one the tools' PATH.
-fn test_vars(state: Option<&localenv::EnvState>, skip: &[String]) -> Vec<(String, String)> {
+fn test_vars(state: Option<&localenv::EnvState>) -> Vec<(String, String)> {
     let mut vars = state.map(|s| s.exports()).unwrap_or_default();
     if state.is_none() {
         let path = tools::search_path().to_string_lossy().into_owned();
         vars.push(("PATH".into(), path));
     }
-    vars.push(("KUBE9_SKIP_GROUPS".into(), skip.join(",")));
     vars
 }
 

@@ -248,10 +248,45 @@ fn check_docker(docker: &dyn Fn() -> Cmd) -> Check {
                 dockerd.display()
             )),
             problem: Some("the Docker engine is installed but does not answer".into()),
-            fix: "cargo xtask env up (starts the environments' engine), or start your own engine",
+            fix: ENV_UP,
             ..check
         },
         _ => check,
+    }
+}
+
+const ENV_UP: &str =
+    "cargo xtask env up (starts the environments' engine), or start your own engine";
+
+/// An installed program that does not answer because the engine it needs is stopped.
+fn is_not_running(check: &Check) -> bool {
+    check
+        .found
+        .as_deref()
+        .is_some_and(|f| f.ends_with("not running"))
+}
+
+/// buildx is a client of the engine: with the engine stopped it is not missing, it waits.
+fn buildx_without_engine() -> Check {
+    Check {
+        name: "docker buildx",
+        found: Some("its builder runs in the Docker engine, which is not running".into()),
+        problem: Some("the Docker engine does not answer".into()),
+        fix: ENV_UP,
+        required: true,
+    }
+}
+
+/// The table's word for a check.
+fn status(c: &Check) -> &'static str {
+    if c.ok() {
+        "ok"
+    } else if is_not_running(c) {
+        "NOT RUNNING"
+    } else if c.required {
+        "MISSING"
+    } else {
+        "missing (tests only)"
     }
 }
 
@@ -281,6 +316,12 @@ fn check_disk() -> Check {
 /// Every tool, in the order a release needs them.
 pub fn check_all() -> Vec<Check> {
     let docker = docker_command();
+    let engine = check_docker(&docker);
+    let buildx = if is_not_running(&engine) {
+        buildx_without_engine()
+    } else {
+        check_buildx(&docker)
+    };
     vec![
         simple(
             "git",
@@ -289,8 +330,8 @@ pub fn check_all() -> Vec<Check> {
             "apt-get install git",
             true,
         ),
-        check_docker(&docker),
-        check_buildx(&docker),
+        engine.clone(),
+        buildx,
         simple(
             "trivy",
             Cmd::new("trivy").arg("--version"),
@@ -343,23 +384,10 @@ pub fn run() -> anyhow::Result<()> {
     let checks = check_all();
     let mut ready = true;
     for c in &checks {
-        let not_running = c
-            .found
-            .as_deref()
-            .is_some_and(|f| f.ends_with("not running"));
-        let status = if c.ok() {
-            "ok"
-        } else if not_running {
-            "NOT RUNNING"
-        } else if c.required {
-            "MISSING"
-        } else {
-            "missing (tests only)"
-        };
         println!(
             "{:<14} {:<22} {}",
             c.name,
-            status,
+            status(c),
             c.found.as_deref().unwrap_or("-")
         );
         if let Some(problem) = &c.problem {
@@ -391,6 +419,34 @@ mod tests {
         assert_eq!(parse_version("skopeo version 1.9.3"), Some((1, 9, 3)));
         assert_eq!(parse_version("26.1.5+dfsg1"), Some((26, 1, 5)));
         assert_eq!(parse_version("nothing"), None);
+    }
+
+    #[test]
+    fn a_stopped_engine_is_not_running_and_a_missing_tool_is_missing() {
+        let stopped = Check {
+            name: "docker",
+            found: Some("Docker version 26.1.5; /usr/sbin/dockerd installed, not running".into()),
+            problem: Some("the Docker engine is installed but does not answer".into()),
+            fix: ENV_UP,
+            required: true,
+        };
+        assert_eq!(status(&stopped), "NOT RUNNING");
+        let buildx = buildx_without_engine();
+        assert_eq!(status(&buildx), "NOT RUNNING");
+        assert!(
+            buildx.fix.starts_with("cargo xtask env up"),
+            "{}",
+            buildx.fix
+        );
+        let missing = Check {
+            name: "trivy",
+            found: None,
+            problem: Some("No such file or directory".into()),
+            fix: SETUP,
+            required: true,
+        };
+        assert_eq!(status(&missing), "MISSING");
+        assert!(missing.fix.starts_with("cargo xtask setup"));
     }
 
     #[test]

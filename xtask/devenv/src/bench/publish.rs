@@ -202,13 +202,16 @@ pub fn signing(env: &EnvState, work: &Path, rows: &mut Vec<Row>) -> Result<()> {
     Ok(())
 }
 
+/// The step kinds that run cosign to sign or attest.
+const COSIGN_STEPS: &[&str] = &["sign", "attest", "attest-vex"];
+
 fn signing_row(timings: &[Timing]) -> Row {
     let sum = |f: &dyn Fn(&Timing) -> bool| -> f64 {
         timings.iter().filter(|t| f(t)).map(|t| t.seconds).sum()
     };
     let total = sum(&|_| true);
-    let cosign = sum(&|t| t.step == "run:cosign");
-    let convert = sum(&|t| t.what.starts_with("sbom:"));
+    let cosign = sum(&|t| COSIGN_STEPS.contains(&t.step.as_str()));
+    let convert = sum(&|t| t.step == "convert" && t.what.starts_with("sbom:"));
     let attach = sum(&|t| t.step == "attach-sbom");
     let added = cosign + convert + attach;
     Row::new(
@@ -248,4 +251,40 @@ pub fn dry_run(runs: usize) -> Result<Row> {
         "cargo xtask release --dry-run --version v0.1.0-rc.1",
     )
     .goal("< 50 ms", ms < 50.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timing(step: &str, what: &str, seconds: f64) -> Timing {
+        Timing {
+            step: step.into(),
+            what: what.into(),
+            seconds,
+            ok: true,
+        }
+    }
+
+    #[test]
+    fn the_signing_row_adds_the_cosign_sbom_and_referrer_steps_by_kind() {
+        let timings = [
+            timing("build", "docker buildx build", 10.0),
+            timing("sign", "cosign sign", 1.0),
+            timing("attest", "cosign attest", 0.5),
+            timing("attest-vex", "cosign attest --type openvex", 0.25),
+            timing("convert", "sbom: trivy convert", 0.5),
+            timing("convert", "report: trivy convert", 2.0),
+            timing("attach-sbom", "referrer", 0.75),
+        ];
+        let row = signing_row(&timings);
+        assert!(
+            row.value.starts_with(
+                "3.0 s of 15.0 s (20 %): cosign sign and attest 1.8 s, SBOM conversion 0.5 s, \
+                 SBOM referrers 0.8 s"
+            ),
+            "{}",
+            row.value
+        );
+    }
 }

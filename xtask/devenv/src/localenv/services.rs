@@ -231,7 +231,9 @@ pub fn start_engine() -> Result<Engine> {
 /// Uses the engine the machine already has; otherwise starts dockerd on the containerd image
 /// store, with its socket and runtime files of its own.
 fn start_docker() -> Result<Engine> {
-    if std::env::var_os("DOCKER_HOST").is_some() || docker_answers(None) {
+    let caller = std::env::var("DOCKER_HOST").ok();
+    let machines = || docker_answers(Some(DEFAULT_DOCKER_HOST));
+    if uses_callers_engine(caller.as_deref(), &docker_host(), machines) {
         let containerd = Path::new("/run/containerd/containerd.sock")
             .exists()
             .then(|| "/run/containerd/containerd.sock".to_string());
@@ -274,6 +276,25 @@ fn start_docker() -> Result<Engine> {
         host: Some(host),
         containerd: find_containerd(run),
     })
+}
+
+/// Docker's default socket: the machine's own engine, when it has one.
+const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
+
+/// Whether the environment builds on an engine that is not the environments' own: the one
+/// the caller's `DOCKER_HOST` names, or the machine's. A `DOCKER_HOST` naming the
+/// environments' socket (a shell that sourced `env.sh`) is that shared engine, which must be
+/// adopted and recorded as in use, never mistaken for the caller's.
+fn uses_callers_engine(
+    caller: Option<&str>,
+    environments: &str,
+    machine_answers: impl Fn() -> bool,
+) -> bool {
+    match caller {
+        Some(host) if host == environments => machine_answers(),
+        Some(_) => true,
+        None => machine_answers(),
+    }
 }
 
 /// The environments' dockerd, started by another environment (or left by a crashed one):
@@ -330,4 +351,26 @@ fn register_binfmt() -> Result<()> {
         bail!("qemu-aarch64 is not registered: apt-get install qemu-user-static binfmt-support");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shell_that_sourced_env_sh_shares_the_environments_engine() {
+        let ours = docker_host();
+        // env.sh exported the shared engine's socket: adopt it (and be recorded as its user).
+        assert!(!uses_callers_engine(Some(&ours), &ours, || false));
+        // ... unless the machine has an engine of its own, which is used as without env.sh.
+        assert!(uses_callers_engine(Some(&ours), &ours, || true));
+        // Any other DOCKER_HOST is the caller's engine.
+        assert!(uses_callers_engine(
+            Some("tcp://10.0.0.1:2376"),
+            &ours,
+            || false
+        ));
+        assert!(!uses_callers_engine(None, &ours, || false));
+        assert!(uses_callers_engine(None, &ours, || true));
+    }
 }
