@@ -485,6 +485,9 @@ pub fn outside_actions(cmd: &mut Command) {
         "TRIVY_DB_REPOSITORY",
         "TRIVY_CACHE_DIR",
         "KUBE9_ALLOW_STALE_DB",
+        "KUBE9_COSIGN_PUBLIC_KEY",
+        "GITHUB_API_URL",
+        "RUNNER_ENVIRONMENT",
     ] {
         cmd.env_remove(var);
     }
