@@ -161,6 +161,31 @@ fn a_not_affected_statement_lets_the_advisory_through_says_why_and_travels_with_
         "{source_of}"
     );
 
+    // The weekly rescan applies the same statements: listed with the reason, not reported.
+    let out_dir = temp_dir("vex-rescan");
+    let mut rescan = xtask();
+    rescan
+        .args(["rescan", "--repository", &repo, "--minors", "1"])
+        .args(["--trivy-db-repository", &env.trivy_db_repository])
+        .arg("--allow-stale-db")
+        .arg("--trivy-cache-dir")
+        .arg(out_dir.join("trivy-cache"))
+        .arg("--out-dir")
+        .arg(&out_dir)
+        .arg("--source")
+        .arg(&source);
+    outside_actions(&mut rescan);
+    let rescanned = succeeded(&run(&mut rescan));
+    assert!(
+        rescanned.contains(&format!("1.0.0 linux/arm64: {why}")),
+        "{rescanned}"
+    );
+    assert!(
+        rescanned.contains("1.0.0: no finding of HIGH or above"),
+        "{rescanned}"
+    );
+    assert!(!out_dir.join("issue-1.0.0.md").exists());
+
     // A re-run attests nothing again: the index already says exactly this.
     let again = succeeded(&run(&mut rust_release_image_cmd(&source, "v1.0.0", &repo)));
     assert!(!again.contains("cosign attest"), "{again}");

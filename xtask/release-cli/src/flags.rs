@@ -338,6 +338,9 @@ pub struct Rescan {
     /// Findings of this severity or above are reported (issue per image version).
     #[arg(long, value_enum, default_value = "HIGH")]
     pub severity: Severity,
+    /// The checkout whose `security/vex.json` the rescan applies (default: this repository).
+    #[arg(long)]
+    pub source: Option<PathBuf>,
     #[command(flatten)]
     pub db: DbArgs,
     #[command(flatten)]

@@ -26,7 +26,8 @@ impl flags::Rescan {
                 Registry::new(repository.clone(), credentials.as_ref(), Retry::default());
             self.published(&registry)?
         };
-        let vex = inputs::vex_inputs(&workspace::root(), &repository)?;
+        let checkout = self.source.clone().unwrap_or_else(workspace::root);
+        let vex = inputs::vex_inputs(&checkout, &repository)?;
         let inputs = RescanInputs {
             repository,
             images,
