@@ -33,8 +33,22 @@ pub struct Options {
     pub output: PathBuf,
 }
 
+/// The xtask binary the measurements run, as it was when the bench started: Linux names a
+/// running binary that a rebuild replaced `... (deleted)`, which cannot be started again.
+fn xtask_exe() -> Result<String> {
+    static EXE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    EXE.get_or_init(|| {
+        std::env::current_exe()
+            .ok()
+            .map(|p| p.display().to_string())
+    })
+    .clone()
+    .context("cannot tell where the running xtask binary is")
+}
+
 /// On the local environment when it is up (one engine per machine), else on one of its own.
 pub fn run(args: &Options) -> Result<()> {
+    xtask_exe()?;
     if let Some(env) = localenv::running(&devenv::local_env_dir())? {
         return measure(args, &env);
     }

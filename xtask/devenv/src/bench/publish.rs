@@ -126,7 +126,7 @@ fn chart_latency(env: &EnvState, image: &Image) -> Result<Latency> {
     let charts = format!("oci://{}/bench/charts-{id}", env.registry.address());
     let out_dir = workspace::root().join("target/bench/chart");
     let _ = std::fs::remove_dir_all(&out_dir);
-    let mut child = Cmd::new(std::env::current_exe()?.display().to_string())
+    let mut child = Cmd::new(super::xtask_exe()?)
         .args(["release-chart", "--version", VERSION, "--repository", &repo])
         .args(["--chart-repository", &charts, "--no-sign", "--allow-dirty"])
         .opt("--out-dir", out_dir.display().to_string())
@@ -168,7 +168,7 @@ pub fn signing(env: &EnvState, work: &Path, rows: &mut Vec<Row>) -> Result<()> {
         std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))
     };
     let repo = format!("{}/bench/signed-{}", env.registry.address(), run_id());
-    let mut cmd = Cmd::new(std::env::current_exe()?.display().to_string())
+    let mut cmd = Cmd::new(super::xtask_exe()?)
         .args([
             "release-image",
             "--version",
@@ -230,7 +230,7 @@ pub fn dry_run(runs: usize) -> Result<Row> {
     let mut times = Vec::new();
     for _ in 0..runs.max(5) {
         let start = Instant::now();
-        let exe = std::env::current_exe()?.display().to_string();
+        let exe = super::xtask_exe()?;
         Cmd::new(exe)
             .args([
                 "release",
