@@ -4,15 +4,24 @@
 
 mod support;
 
-use support::fakes::FakeGithub;
+use kube9_devenv::workflow_sim::grants::Access;
+use kube9_devenv::workflow_sim::GithubStandin;
 use support::*;
 
+/// GitHub's API stand-in, and the token of a job with `issues: write` (as rescan.yml's and
+/// the image job's), which it checks on every request.
+fn github() -> (GithubStandin, String) {
+    let github = GithubStandin::start();
+    let token = github.token("issues", &[("issues", Access::Write)]);
+    (github, token)
+}
+
 /// A command run as a GitHub Actions job would run it, with the stand-in's API.
-fn in_actions(cmd: &mut std::process::Command, api: &str) {
+fn in_actions(cmd: &mut std::process::Command, github: &(GithubStandin, String)) {
     cmd.env("GITHUB_ACTIONS", "true")
-        .env("GITHUB_API_URL", api)
+        .env("GITHUB_API_URL", github.0.url())
         .env("GITHUB_REPOSITORY", "alto9/kube9-operator")
-        .env("GITHUB_TOKEN", "gh-token-for-issues");
+        .env("GITHUB_TOKEN", &github.1);
 }
 
 fn rescan_cmd(repository: &str, out_dir: &std::path::Path) -> std::process::Command {
@@ -41,7 +50,8 @@ fn a_rescan_reports_each_supported_version_once_and_updates_its_issue() {
         let source = fixture_image_repo("rootfs-high", payload);
         ok(&mut release_image_cmd(&source, version, &repo));
     }
-    let (github, api) = FakeGithub::start();
+    let api = github();
+    let github = &api.0;
     let out_dir = temp_dir("rescan");
     let mut cmd = rescan_cmd(&repo, &out_dir);
     in_actions(&mut cmd, &api);
@@ -51,9 +61,7 @@ fn a_rescan_reports_each_supported_version_once_and_updates_its_issue() {
         "{first}"
     );
     let titles: Vec<String> = github
-        .issues
-        .lock()
-        .unwrap()
+        .issues()
         .iter()
         .map(|i| i["title"].as_str().unwrap().to_string())
         .collect();
@@ -64,20 +72,17 @@ fn a_rescan_reports_each_supported_version_once_and_updates_its_issue() {
             format!("Vulnerabilities in {repo} 1.3.0")
         ]
     );
-    let body = github.issues.lock().unwrap()[0]["body"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let body = github.issues()[0]["body"].as_str().unwrap().to_string();
     assert!(
         body.contains("| CVE-2099-0002 | HIGH | fixture-libhigh | 2.0.0-1 | 2.0.1-1 |"),
         "{body}"
     );
-    assert!(github
-        .tokens
-        .lock()
-        .unwrap()
-        .iter()
-        .all(|t| t == "Bearer gh-token-for-issues"));
+    let bearer = format!("Bearer {}", api.1);
+    let seen = github.authorizations();
+    assert!(
+        !seen.is_empty() && seen.iter().all(|t| *t == bearer),
+        "{seen:?}"
+    );
 
     // Each report has a category of its own for the Security tab.
     let mut sarif: Vec<String> = std::fs::read_dir(out_dir.join("sarif"))
@@ -99,7 +104,7 @@ fn a_rescan_reports_each_supported_version_once_and_updates_its_issue() {
     let mut again = rescan_cmd(&repo, &out_dir);
     in_actions(&mut again, &api);
     ok(&mut again);
-    assert_eq!(github.issues.lock().unwrap().len(), 2, "no duplicate issue");
+    assert_eq!(github.issues().len(), 2, "no duplicate issue");
 }
 
 #[test]
@@ -121,7 +126,8 @@ fn off_github_the_issue_text_goes_to_a_file() {
 #[test]
 fn a_release_stopped_by_its_gate_opens_an_issue_and_still_fails() {
     let env = env();
-    let (github, api) = FakeGithub::start();
+    let api = github();
+    let github = &api.0;
     let source = fixture_image_repo("rootfs-critical", "gate-issue");
     let repo = env.repository("gate-issue");
     let mut cmd = release_image_cmd(&source, "v1.0.0", &repo);
@@ -133,7 +139,7 @@ fn a_release_stopped_by_its_gate_opens_an_issue_and_still_fails() {
         "{}",
         text(&out)
     );
-    let issues = github.issues.lock().unwrap();
+    let issues = github.issues();
     assert_eq!(issues.len(), 1, "{}", text(&out));
     assert_eq!(
         issues[0]["title"],

@@ -1,36 +1,21 @@
 //! Hand-written fakes, each named as one, for what the real programs cannot be made to do
 //! here: a registry proxy that pages tag lists the way GHCR does, a registry whose answers a
-//! test scripts (for the chart step's wait), and a stand-in for GitHub's issues API (which
-//! cannot be reached from these machines). Each runs in-process on a loopback port.
+//! test scripts (for the chart step's wait), and a proxy answering GHCR's referrers refusals.
+//! Each runs in-process on a loopback port. (GitHub's API is the simulation's
+//! `GithubStandin`, which checks each token's permissions.)
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, patch};
+use axum::routing::{any, get};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-/// Serves `router` on a free loopback port from a thread of its own; returns `127.0.0.1:PORT`.
-fn serve(router: Router) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let address = listener.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            axum::serve(listener, router).await.unwrap();
-        });
-    });
-    address
-}
+use kube9_devenv::workflow_sim::serve::serve;
 
 /// A fake, named as such: a proxy in front of the real registry that passes every request
 /// through, except tag lists, which it serves `page` tags at a time with a `Link` header to
@@ -250,104 +235,4 @@ async fn refuse_referrers(
         )
             .into_response()
     }
-}
-
-/// A stand-in, named as such, for GitHub's issues API (these machines cannot reach GitHub):
-/// lists, opens and updates issues in memory, and keeps the token each request carried.
-#[derive(Clone, Default)]
-pub struct FakeGithub {
-    pub issues: Arc<Mutex<Vec<Value>>>,
-    pub tokens: Arc<Mutex<Vec<String>>>,
-}
-
-#[derive(serde::Deserialize)]
-struct ListQuery {
-    labels: Option<String>,
-    page: Option<usize>,
-}
-
-impl FakeGithub {
-    /// Returns the stand-in and its API address (`http://127.0.0.1:PORT`).
-    pub fn start() -> (FakeGithub, String) {
-        let github = FakeGithub::default();
-        let router = Router::new()
-            .route(
-                "/repos/{owner}/{repo}/issues",
-                get(list_issues).post(open_issue),
-            )
-            .route("/repos/{owner}/{repo}/issues/{number}", patch(update_issue))
-            .with_state(github.clone());
-        let address = serve(router);
-        (github, format!("http://{address}"))
-    }
-
-    fn token(&self, headers: &HeaderMap) {
-        let auth = headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
-        self.tokens.lock().unwrap().push(auth);
-    }
-}
-
-async fn list_issues(
-    State(g): State<FakeGithub>,
-    headers: HeaderMap,
-    Query(q): Query<ListQuery>,
-) -> Json<Value> {
-    g.token(&headers);
-    // Thirty to a page, as GitHub does by default; the labels filter matches any label.
-    let issues = g.issues.lock().unwrap();
-    let matching: Vec<&Value> = issues
-        .iter()
-        .filter(|i| {
-            q.labels.as_ref().is_none_or(|l| {
-                i["labels"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .any(|x| x == l.as_str())
-            })
-        })
-        .collect();
-    let page = q.page.unwrap_or(1);
-    Json(json!(matching
-        .into_iter()
-        .skip((page - 1) * 30)
-        .take(30)
-        .collect::<Vec<_>>()))
-}
-
-async fn open_issue(
-    State(g): State<FakeGithub>,
-    Path((owner, repo)): Path<(String, String)>,
-    headers: HeaderMap,
-    Json(body): Json<Value>,
-) -> (StatusCode, Json<Value>) {
-    g.token(&headers);
-    let mut issues = g.issues.lock().unwrap();
-    let number = issues.len() + 1;
-    let issue = json!({
-        "number": number,
-        "title": body["title"],
-        "body": body["body"],
-        "labels": body["labels"],
-        "html_url": format!("https://github.com/{owner}/{repo}/issues/{number}"),
-    });
-    issues.push(issue.clone());
-    (StatusCode::CREATED, Json(issue))
-}
-
-async fn update_issue(
-    State(g): State<FakeGithub>,
-    Path((_, _, number)): Path<(String, String, usize)>,
-    headers: HeaderMap,
-    Json(body): Json<Value>,
-) -> Result<Json<Value>, StatusCode> {
-    g.token(&headers);
-    let mut issues = g.issues.lock().unwrap();
-    let issue = issues.get_mut(number - 1).ok_or(StatusCode::NOT_FOUND)?;
-    issue["body"] = body["body"].clone();
-    Ok(Json(issue.clone()))
 }

@@ -24,6 +24,8 @@ struct Records {
     attestations: Vec<Value>,
     analyses: Vec<Value>,
     releases: Vec<Value>,
+    /// The `Authorization` value of every API request, in order.
+    authorizations: Vec<String>,
 }
 
 /// Started once per simulation (or per test); lives as long as the process.
@@ -122,6 +124,15 @@ impl GithubStandin {
         self.records.lock().expect("not poisoned").releases.clone()
     }
 
+    /// The `Authorization` header of every API request so far.
+    pub fn authorizations(&self) -> Vec<String> {
+        self.records
+            .lock()
+            .expect("not poisoned")
+            .authorizations
+            .clone()
+    }
+
     /// What `token` may do in `scope`: `None` for a token GitHub never issued, `Some(None)` for
     /// a token without that scope.
     pub fn permission_of(&self, token: &str, scope: &str) -> Option<Option<Access>> {
@@ -132,10 +143,15 @@ impl GithubStandin {
 
     /// GitHub's refusal, unless the request's token may `access` `scope`.
     fn refusal(&self, headers: &HeaderMap, scope: &str, access: Access) -> Option<Response> {
+        let mut r = self.records.lock().expect("not poisoned");
+        let authorization = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        r.authorizations.push(authorization.to_string());
         let Some(token) = bearer(headers) else {
             return Some(refusal(401, "Requires authentication"));
         };
-        let r = self.records.lock().expect("not poisoned");
         let Some(grant) = r.grants.iter().find(|g| g.token == token) else {
             return Some(refusal(401, "Bad credentials"));
         };

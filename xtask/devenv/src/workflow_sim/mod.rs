@@ -15,7 +15,7 @@ pub mod ghcr;
 pub mod github;
 pub mod grants;
 mod outcome;
-mod serve;
+pub mod serve;
 
 use std::path::{Path, PathBuf};
 
