@@ -244,3 +244,110 @@ fn the_sarif_stand_in_needs_security_events_write_and_one_category_per_upload() 
         text(&out)
     );
 }
+
+/// Runs the first step of a composite stand-in, as the runner would: its `run:` script under
+/// `bash -eo pipefail`, with `env` standing in for the step's `env:` (its inputs).
+fn composite(action: &str, env: &[(&str, &str)]) -> std::process::Output {
+    let text = std::fs::read_to_string(standin(action, "action.yml")).unwrap();
+    let parsed: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+    let script = parsed["runs"]["steps"][0]["run"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let job = Job::new();
+    std::fs::create_dir_all(job.dir.join("outbox")).unwrap();
+    std::fs::create_dir_all(job.dir.join("workspace")).unwrap();
+    let mut cmd = Command::new("bash");
+    cmd.args(["--noprofile", "--norc", "-eo", "pipefail", "-c", &script])
+        .env("KUBE9_SIM_OUTBOX", job.dir.join("outbox"))
+        .env("GITHUB_ENV", job.dir.join("github-env"))
+        .env("GITHUB_WORKSPACE", job.dir.join("workspace"))
+        .current_dir(&job.dir);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run(&mut cmd)
+}
+
+#[test]
+fn the_setup_stand_ins_refuse_the_inputs_their_pinned_actions_refuse() {
+    // dtolnay/rust-toolchain@master: no toolchain, or a component rustup does not have.
+    let out = composite("dtolnay/rust-toolchain", &[("TOOLCHAIN", "")]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("'toolchain' is a required input"),
+        "{}",
+        text(&out)
+    );
+    let out = composite(
+        "dtolnay/rust-toolchain",
+        &[
+            ("TOOLCHAIN", "stable"),
+            ("COMPONENTS", "rustfmt, no-such-tool"),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("does not contain component 'no-such-tool'"),
+        "{}",
+        text(&out)
+    );
+    let out = composite(
+        "dtolnay/rust-toolchain",
+        &[("TOOLCHAIN", "stable"), ("COMPONENTS", "rustfmt, clippy")],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+
+    // docker/setup-buildx-action v4.3.0: a boolean that is not YAML 1.2's, a version that is
+    // no buildx release.
+    let buildx = |cache: &str, version: &str| {
+        composite(
+            "docker/setup-buildx-action",
+            &[("CACHE_BINARY", cache), ("VERSION", version), ("OPTS", "")],
+        )
+    };
+    let out = buildx("yes", "v0.36.1");
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("specification: cache-binary"),
+        "{}",
+        text(&out)
+    );
+    let out = buildx("false", "0.36");
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("Cannot find Buildx release 0.36 in releases JSON"),
+        "{}",
+        text(&out)
+    );
+
+    // actions/checkout v7.0.1: a tag the repository does not have fails in git's words.
+    let repo = git_repo("checkout-standin", &[("README.md", "x\n")]);
+    let repo = repo.display().to_string();
+    let checkout = |git_ref: &str| {
+        composite(
+            "actions/checkout",
+            &[
+                ("KUBE9_SIM_REPOSITORY", repo.as_str()),
+                ("REF", git_ref),
+                ("TOKEN", "ghs_x"),
+                ("PERSIST", "false"),
+            ],
+        )
+    };
+    let out = checkout("refs/tags/v9.9.9");
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("fatal: couldn't find remote ref refs/tags/v9.9.9"),
+        "{}",
+        text(&out)
+    );
+    let out = checkout("no-such-branch");
+    assert!(
+        text(&out).contains("A branch or tag with the name 'no-such-branch' could not be found"),
+        "{}",
+        text(&out)
+    );
+    let out = checkout("main");
+    assert!(out.status.success(), "{}", text(&out));
+}
