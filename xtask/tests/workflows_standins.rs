@@ -147,6 +147,14 @@ fn the_provenance_stand_in_needs_id_token_attestations_and_a_docker_login_in_hom
         "{}",
         text(&out)
     );
+    // A login a credential store keeps leaves an empty entry, which @sigstore/oci cannot read.
+    std::fs::write(&config, r#"{"auths": {"127.0.0.1:5000": {}}}"#).unwrap();
+    let out = attest(&job, &github, &all, true);
+    assert!(
+        text(&out).contains("must be of type string or an instance of Buffer"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -261,6 +269,7 @@ fn composite(action: &str, env: &[(&str, &str)]) -> std::process::Output {
     cmd.args(["--noprofile", "--norc", "-eo", "pipefail", "-c", &script])
         .env("KUBE9_SIM_OUTBOX", job.dir.join("outbox"))
         .env("GITHUB_ENV", job.dir.join("github-env"))
+        .env("GITHUB_PATH", job.dir.join("github-path"))
         .env("GITHUB_WORKSPACE", job.dir.join("workspace"))
         .current_dir(&job.dir);
     for (k, v) in env {
@@ -320,6 +329,48 @@ fn the_setup_stand_ins_refuse_the_inputs_their_pinned_actions_refuse() {
         "{}",
         text(&out)
     );
+
+    // Azure/setup-helm v5.0.1: the version is required and must be a release.
+    let helm = |version: &str| composite("Azure/setup-helm", &[("REQUESTED", version)]);
+    let out = helm("");
+    assert!(
+        text(&out).contains("Input required and not supplied: version"),
+        "{}",
+        text(&out)
+    );
+    let out = helm("3.17");
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("https://get.helm.sh/helm-v3.17-linux-amd64.tar.gz"),
+        "{}",
+        text(&out)
+    );
+    let out = composite(
+        "Azure/setup-helm",
+        &[("REQUESTED", "v3.17.2"), ("KUBE9_SIM_TOOLS", "/nowhere")],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+
+    // sigstore/cosign-installer v4.1.2: below 2.0.0, or not a version, is refused.
+    let cosign = |release: &str| {
+        composite(
+            "sigstore/cosign-installer",
+            &[("REQUESTED", release), ("KUBE9_SIM_TOOLS", "/nowhere")],
+        )
+    };
+    let out = cosign("v1.13.1");
+    assert!(
+        text(&out).contains("cosign versions below v2.0.0 are no longer supported"),
+        "{}",
+        text(&out)
+    );
+    let out = cosign("2.6.4");
+    assert!(
+        text(&out).contains("Unable to validate requested cosign version: '2.6.4'"),
+        "{}",
+        text(&out)
+    );
+    assert!(cosign("v2.6.4").status.success());
 
     // actions/checkout v7.0.1: a tag the repository does not have fails in git's words.
     let repo = git_repo("checkout-standin", &[("README.md", "x\n")]);
