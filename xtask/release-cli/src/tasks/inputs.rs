@@ -66,6 +66,19 @@ impl flags::Target {
     }
 }
 
+/// What every release command checks before anything else, in a dry run too (it needs no
+/// network, and a dry run that passes must mean the run will not fail on it): a clean tree
+/// unless `--allow-dirty`, and with `--require-tag` the tag's commit.
+pub fn check_source(
+    source: &Source,
+    flags: &flags::SourceArgs,
+    github: &flags::GithubRelease,
+    release: &ReleaseVersion,
+) -> Result<()> {
+    source::require_clean(source, flags.allow_dirty)?;
+    github.check(source, release)
+}
+
 impl flags::GithubRelease {
     /// On GitHub the release is its tag: the checkout must be that tag's commit (and the
     /// commit the release names), checked before anything is built.

@@ -11,7 +11,6 @@ use kube9_release::facts;
 use kube9_release::plan::local::{self, LocalTarget};
 use kube9_release::plan::release::{self, ReleaseFacts, ReleaseInputs};
 use kube9_release::registry::{Registry, Retry};
-use kube9_release::source;
 
 impl flags::Release {
     pub fn run(self) -> Result<()> {
@@ -74,8 +73,7 @@ impl flags::Release {
 
     fn check_source(&self, inputs: &ReleaseInputs) -> Result<()> {
         let build = &inputs.image.build;
-        source::require_clean(&build.source, self.source.allow_dirty)?;
-        self.github.check(&build.source, &build.release)
+        inputs::check_source(&build.source, &self.source, &self.github, &build.release)
     }
 
     fn image_flags(&self, prerelease: bool) -> ImageFlags<'_> {

@@ -9,7 +9,6 @@ use kube9_release::facts;
 use kube9_release::plan::chart::{self, ChartFacts, ChartInputs};
 use kube9_release::record::{self, ImageRecord};
 use kube9_release::registry::{Registry, Retry};
-use kube9_release::source;
 
 impl flags::ReleaseChart {
     pub fn run(self) -> Result<()> {
@@ -26,10 +25,9 @@ impl flags::ReleaseChart {
         let flag = self.image_digest.clone().filter(|d| !d.is_empty());
         let signer = inputs::signer(&self.sign, (&release, config), offline)?;
         let mut inputs = inputs::chart_inputs(&flags, (&release, config), flag, signer)?;
-        // Checked in a dry run too: they need no network. The chart is staged from the working
-        // tree, so uncommitted changes would be published as if they were the commit.
-        source::require_clean(&inputs.source, self.source.allow_dirty)?;
-        self.github.check(&inputs.source, &release)?;
+        // The chart is staged from the working tree: uncommitted changes would be published
+        // as if they were the commit.
+        inputs::check_source(&inputs.source, &self.source, &self.github, &release)?;
         let facts = if self.output.offline() {
             ChartFacts::default()
         } else {

@@ -6,9 +6,9 @@ use anyhow::Result;
 use super::inputs::{self, ImageFlags};
 use crate::flags;
 use kube9_release::config::Config;
+use kube9_release::facts;
 use kube9_release::plan::image::{self, ImageFacts};
 use kube9_release::registry::{Registry, Retry};
-use kube9_release::{facts, source};
 
 impl flags::ReleaseImage {
     pub fn run(self) -> Result<()> {
@@ -23,10 +23,7 @@ impl flags::ReleaseImage {
         };
         let prerelease = inputs::prerelease(self.github.prerelease, (&release, config), offline)?;
         let inputs = inputs::image_inputs(&self.flags(prerelease), &release, config, signer)?;
-        // Checked in a dry run too: they need no network, and a dry run that passes must
-        // mean the run will not fail on them.
-        source::require_clean(&inputs.build.source, self.source.allow_dirty)?;
-        self.github.check(&inputs.build.source, &release)?;
+        inputs::check_source(&inputs.build.source, &self.source, &self.github, &release)?;
         let facts = if offline || self.no_push {
             ImageFacts::default()
         } else {

@@ -177,6 +177,12 @@ impl ImageInputs {
         self.signer.is_some() && self.provenance == ProvenanceSource::Release
     }
 
+    /// Floating tags point only at an image with its build provenance: on GitHub the workflow
+    /// attests it after this command, and runs it again to move them.
+    fn waits_for_provenance(&self, published: &Published) -> bool {
+        self.provenance == ProvenanceSource::Workflow && !published.provenance
+    }
+
     fn sbom(&self, platform: &str) -> PathBuf {
         self.build
             .out_dir
@@ -249,9 +255,11 @@ fn notes(inputs: &ImageInputs, facts: &ImageFacts, tags: &TagPlan) -> Vec<String
     )];
     if inputs.push {
         notes.push(format!("tags       {}", tags.tags_to_push().join(" ")));
-        let unattested = facts.published.as_ref().is_some_and(|p| !p.provenance)
-            && inputs.provenance == ProvenanceSource::Workflow;
-        if unattested && !tags.floating_taken().is_empty() {
+        let waits = facts
+            .published
+            .as_ref()
+            .is_some_and(|p| inputs.waits_for_provenance(p));
+        if waits && !tags.floating_taken().is_empty() {
             notes.push(
                 "           (floating tags held: the index has no build provenance yet; the \
                  workflow attests it, then runs this again to move them)"
@@ -641,12 +649,9 @@ fn rerun_steps(inputs: &ImageInputs, published: &Published, tags: &TagPlan) -> V
     steps.extend(signing_steps(inputs, &need));
     steps.extend(sbom_steps(inputs, &need_sbom));
     steps.extend(repo_metadata_step(inputs));
-    // Floating tags point only at an image with its build provenance: on GitHub the workflow
-    // attests it after this command, and runs it again to move them.
-    if inputs.provenance == ProvenanceSource::Workflow && !published.provenance {
-        return steps;
+    if !inputs.waits_for_provenance(published) {
+        steps.extend(floating_step(inputs, tags));
     }
-    steps.extend(floating_step(inputs, tags));
     steps
 }
 
