@@ -372,6 +372,46 @@ fn the_setup_stand_ins_refuse_the_inputs_their_pinned_actions_refuse() {
     );
     assert!(cosign("v2.6.4").status.success());
 
+    // docker/login-action v4.1.0 reads its inputs before it checks the credentials.
+    let out = composite(
+        "docker/login-action",
+        &[("LOGOUT", "yes"), ("USERNAME", ""), ("PASSWORD", "")],
+    );
+    assert!(
+        text(&out).contains("specification: logout"),
+        "{}",
+        text(&out)
+    );
+    let out = composite(
+        "docker/login-action",
+        &[
+            ("LOGOUT", "true"),
+            ("USERNAME", "octocat"),
+            ("PASSWORD", ""),
+        ],
+    );
+    assert!(
+        text(&out).contains("::error::Password required"),
+        "{}",
+        text(&out)
+    );
+
+    // aquasecurity/setup-trivy v0.3.1: trivy's install script wants an exact tag.
+    let out = composite(
+        "aquasecurity/setup-trivy",
+        &[
+            ("TOKEN", "ghs_x"),
+            ("REQUESTED", "0.76.0"),
+            ("CACHE", "false"),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("unable to find '0.76.0'"),
+        "{}",
+        text(&out)
+    );
+
     // actions/checkout v7.0.1: a tag the repository does not have fails in git's words.
     let repo = git_repo("checkout-standin", &[("README.md", "x\n")]);
     let repo = repo.display().to_string();
