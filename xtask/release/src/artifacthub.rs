@@ -16,7 +16,7 @@ use anyhow::{bail, Context, Result};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::changelog::{Change, ChangeKind};
+use crate::changelog::Change;
 use crate::layout::{sha256, MANIFEST_MEDIA_TYPE};
 
 /// The image's name in the chart's `artifacthub.io/images`.
@@ -137,9 +137,8 @@ impl ChartListing {
 
     fn contains_security_updates(&self) -> bool {
         self.changes
-            .iter()
-            .flatten()
-            .any(|c| c.kind == ChangeKind::Security)
+            .as_deref()
+            .is_some_and(crate::changelog::has_security)
     }
 
     fn images(&self) -> Result<String> {

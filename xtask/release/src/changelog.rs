@@ -128,7 +128,7 @@ impl Entry {
     /// Whether the entry lists a `### Security` change: Artifact Hub then marks the version as
     /// containing security updates.
     pub fn has_security(&self) -> bool {
-        self.changes.iter().any(|c| c.kind == ChangeKind::Security)
+        has_security(&self.changes)
     }
 
     fn name(&self) -> String {
@@ -137,6 +137,11 @@ impl Entry {
             None => "Unreleased".to_string(),
         }
     }
+}
+
+/// Whether `changes` hold a `### Security` change.
+pub fn has_security(changes: &[Change]) -> bool {
+    changes.iter().any(|c| c.kind == ChangeKind::Security)
 }
 
 /// A parsed changelog: its sections in file order (the guide puts the latest first).

@@ -34,6 +34,8 @@ pub struct ReleasePage {
     pub scan_command: String,
     pub scan: Option<ScanRecord>,
     pub timeline: Timeline,
+    /// This version's CHANGELOG.md entry, as markdown (none with `--skip-changelog`).
+    pub changes: Option<String>,
 }
 
 /// The marked section, markdown.

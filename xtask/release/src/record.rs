@@ -68,12 +68,7 @@ pub struct ChartRecord {
 }
 
 pub fn write<T: Serialize>(path: &Path, record: &T) -> Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut text = serde_json::to_string_pretty(record)?;
-    text.push('\n');
-    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+    write_text(path, &(serde_json::to_string_pretty(record)? + "\n"))
 }
 
 /// A text file, its directory made first.

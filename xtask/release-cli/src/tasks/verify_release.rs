@@ -35,6 +35,15 @@ impl flags::VerifyRelease {
             }
         };
         let (given, scan) = self.earlier.read()?;
+        let checkout = self
+            .source
+            .clone()
+            .unwrap_or_else(kube9_release::workspace::root);
+        // For the release page only: the release itself refused a version without its entry,
+        // and a verification never fails for the changelog.
+        let changes = inputs::changelog_entry(&checkout, &release, false)
+            .ok()
+            .flatten();
         let inputs = VerifyInputs {
             platforms,
             image: self.target.repository()?,
@@ -52,10 +61,8 @@ impl flags::VerifyRelease {
             docker_host: None,
             given,
             scan,
-            checkout: self
-                .source
-                .clone()
-                .unwrap_or_else(kube9_release::workspace::root),
+            checkout,
+            changes,
         };
         let plan = verify::plan(&inputs);
         let credentials = inputs.credentials.clone();

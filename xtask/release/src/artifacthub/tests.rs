@@ -1,3 +1,4 @@
+use crate::changelog::ChangeKind;
 use std::collections::BTreeMap;
 
 use super::*;

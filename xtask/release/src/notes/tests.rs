@@ -27,6 +27,7 @@ fn page() -> ReleasePage {
                                 "justification": "vulnerable_code_not_in_execute_path"}]
             }]),
         }),
+        changes: Some("### Fixed\n\n- A status endpoint\n".into()),
         timeline: Timeline {
             published: Some("2026-01-01T00:00:00Z".into()),
             image_served: Some("2026-01-01T00:00:12Z".into()),
@@ -52,6 +53,22 @@ fn the_section_names_digests_commands_scan_and_timings() {
     ] {
         assert!(text.contains(needle), "{needle} in:\n{text}");
     }
+}
+
+#[test]
+fn the_section_starts_with_this_versions_changes_when_the_changelog_has_them() {
+    let text = render(&page()).unwrap();
+    assert!(
+        text.contains("## Changes in 1.2.3\n\n### Fixed\n\n- A status endpoint\n"),
+        "{text}"
+    );
+    let without = render(&ReleasePage {
+        changes: None,
+        ..page()
+    })
+    .unwrap();
+    assert!(!without.contains("## Changes"), "{without}");
+    assert!(without.contains("## Install and verify 1.2.3"), "{without}");
 }
 
 #[test]

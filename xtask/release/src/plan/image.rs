@@ -500,6 +500,7 @@ fn sbom_steps(inputs: &ImageInputs, platforms: &[String]) -> Vec<Step> {
 }
 
 /// What is left to sign and attest.
+#[derive(Default)]
 struct Signing {
     index: bool,
     /// Platforms whose manifest is signed (CRI-O and podman check the platform they pull).
@@ -623,13 +624,7 @@ fn rerun_steps(inputs: &ImageInputs, published: &Published, tags: &TagPlan) -> V
             provenance: inputs.attests_provenance() && !published.provenance,
             vex: vex_outdated(inputs, published),
         },
-        None => Signing {
-            index: false,
-            platforms: Vec::new(),
-            sboms: Vec::new(),
-            provenance: false,
-            vex: false,
-        },
+        None => Signing::default(),
     };
     let mut steps = vec![verify_step(inputs, tags)];
     let rescan = !need_sbom.is_empty() || !need.sboms.is_empty();

@@ -60,6 +60,7 @@ pub fn plan(inputs: &ReleaseInputs, facts: &ReleaseFacts) -> Result<Plan> {
         given: Default::default(),
         scan: None,
         checkout: image.build.source.dir.clone(),
+        changes: image.changes.clone(),
     });
     plan.notes.push(String::new());
     plan.notes.push(verify.title);

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::{Mode, Plan};
+use crate::changelog;
 use crate::chart::CHART_NAME;
 use crate::cmd::Secret;
 use crate::record::{ScanRecord, Timeline};
@@ -60,6 +61,8 @@ pub struct VerifyInputs {
     /// The checkout whose history holds the release's commit (its `security/vex.json` says
     /// which VEX statements the index must carry).
     pub checkout: PathBuf,
+    /// This version's CHANGELOG.md entry, for the release page.
+    pub changes: Option<changelog::Entry>,
 }
 
 /// Where a GHCR package's visibility is changed; elsewhere, the registry's own settings.
@@ -131,6 +134,7 @@ pub fn plan(inputs: &VerifyInputs) -> Plan {
         github_repository: inputs.github_repository.clone(),
         source_ref: format!("refs/tags/{}", inputs.release.tag()),
         scan: inputs.scan.clone(),
+        changes: inputs.changes.as_ref().map(changelog::Entry::markdown),
     }));
     Plan {
         title: format!("Verify release {} of {}", inputs.release, inputs.image),
@@ -254,6 +258,7 @@ mod tests {
             given: Timeline::default(),
             scan: None,
             checkout: "/src".into(),
+            changes: None,
         }
     }
 

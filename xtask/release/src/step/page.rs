@@ -29,6 +29,8 @@ pub struct WriteReleaseNotes {
     pub source_ref: String,
     /// The image job's scan, when another job ran it.
     pub scan: Option<ScanRecord>,
+    /// This version's CHANGELOG.md entry, as markdown.
+    pub changes: Option<String>,
 }
 
 impl WriteReleaseNotes {
@@ -82,27 +84,18 @@ impl WriteReleaseNotes {
             ),
             scan,
             timeline: b.timeline.clone(),
+            changes: self.changes.clone(),
         })
     }
 
     fn provenance(&self, target: &str) -> crate::cmd::Cmd {
-        match &self.verifier {
-            Verifier::Key { .. } => self.image_cosign.verify_attestation(
-                &self.verifier,
-                AttestationType::SlsaProvenance,
-                target,
-                None,
-            ),
-            _ => crate::cmd::Cmd::new("gh")
-                .args(["attestation", "verify"])
-                .arg(format!("oci://{target}"))
-                .opt("--repo", &self.github_repository)
-                .opt(
-                    "--signer-workflow",
-                    format!("{}/.github/workflows/release.yml", self.github_repository),
-                )
-                .opt("--source-ref", &self.source_ref),
-        }
+        super::verify::provenance_check(
+            &self.image_cosign,
+            &self.verifier,
+            target,
+            (&self.github_repository, &self.source_ref),
+            None,
+        )
     }
 
     fn install(&self) -> String {
@@ -172,6 +165,7 @@ mod tests {
             github_repository: "alto9/kube9-operator".into(),
             source_ref: "refs/tags/v1.2.3".into(),
             scan: None,
+            changes: None,
         }
     }
 

@@ -341,6 +341,7 @@ fn one_of_each() -> Vec<Step> {
             github_repository: "alto9/kube9-operator".into(),
             source_ref: "refs/tags/v1.2.3".into(),
             scan: None,
+            changes: None,
         }),
     ]
 }

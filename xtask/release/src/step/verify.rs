@@ -218,31 +218,47 @@ pub struct VerifyProvenance {
     pub token: Option<Secret>,
 }
 
+/// The check of `target`'s build provenance a user runs: with the release's key, its own
+/// SLSA attestation; keyless, GitHub's attestation of the release workflow of `repository` at
+/// `source_ref` (`gh attestation verify` with the strict flags).
+pub(super) fn provenance_check(
+    cosign: &Cosign,
+    verifier: &Verifier,
+    target: &str,
+    (repository, source_ref): (&str, &str),
+    login: Option<&str>,
+) -> Cmd {
+    if let Verifier::Key { .. } = verifier {
+        return cosign.verify_attestation(verifier, AttestationType::SlsaProvenance, target, login);
+    }
+    Cmd::new("gh")
+        .args(["attestation", "verify"])
+        .arg(format!("oci://{target}"))
+        .opt("--repo", repository)
+        .opt(
+            "--signer-workflow",
+            format!("{repository}/.github/workflows/release.yml"),
+        )
+        .opt("--source-ref", source_ref)
+}
+
 impl VerifyProvenance {
     pub fn command(&self, values: &mut dyn Values) -> Result<Cmd> {
         let target = reference(&self.subject, values)?;
-        if let Verifier::Key { .. } = &self.verifier {
-            let login = super::sign::login_dir(&self.cosign, values)?;
-            return Ok(self.cosign.verify_attestation(
-                &self.verifier,
-                AttestationType::SlsaProvenance,
-                &target,
-                login.as_deref(),
-            ));
-        }
-        let repo = &self.github_repository;
-        let cmd = Cmd::new("gh")
-            .args(["attestation", "verify"])
-            .arg(format!("oci://{target}"))
-            .opt("--repo", repo)
-            .opt(
-                "--signer-workflow",
-                format!("{repo}/.github/workflows/release.yml"),
-            )
-            .opt("--source-ref", &self.source_ref);
-        Ok(match &self.token {
-            Some(t) => cmd.secret_env("GH_TOKEN", t.clone()),
-            None => cmd,
+        let login = match &self.verifier {
+            Verifier::Key { .. } => super::sign::login_dir(&self.cosign, values)?,
+            _ => None,
+        };
+        let cmd = provenance_check(
+            &self.cosign,
+            &self.verifier,
+            &target,
+            (&self.github_repository, &self.source_ref),
+            login.as_deref(),
+        );
+        Ok(match (&self.verifier, &self.token) {
+            (Verifier::Key { .. }, _) | (_, None) => cmd,
+            (_, Some(t)) => cmd.secret_env("GH_TOKEN", t.clone()),
         })
     }
 }

@@ -90,7 +90,7 @@ impl Action for RenderVex {
         let doc = read(&self.source)?;
         let index = index_of(&self.index, cx)?;
         for (platform, path) in &self.gates {
-            let gate = vex::for_gate(&doc, &index, platform).unwrap_or_else(|| empty(&doc));
+            let gate = vex::for_gate(&doc, &index, platform).unwrap_or_else(|| vex::empty(&doc));
             write_json(path, &gate)?;
         }
         let Some((release, path)) = &self.attest else {
@@ -110,18 +110,6 @@ impl Action for RenderVex {
         }
         Ok(())
     }
-}
-
-/// A document with no statement: Trivy applies it as nothing.
-fn empty(doc: &vex::Document) -> serde_json::Value {
-    serde_json::json!({
-        "@context": vex::CONTEXT,
-        "@id": doc.id,
-        "author": doc.author,
-        "timestamp": doc.timestamp,
-        "version": 1,
-        "statements": [],
-    })
 }
 
 fn read(source: &std::path::Path) -> Result<vex::Document> {

@@ -39,7 +39,7 @@ mod render;
 mod rules;
 
 pub use contents::{check_products, crates_in_lockfiles, Contents};
-pub use render::{for_gate, for_release};
+pub use render::{empty, for_gate, for_release};
 
 use fields::Checker;
 use locate::Lines;

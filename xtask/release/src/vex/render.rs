@@ -107,16 +107,23 @@ fn gate_crates<'a>(s: &'a Statement, index_digest: &str, arch: Option<&str>) -> 
 
 /// The document around `statements`, or `None` if there are none.
 fn document_json(id: &str, author: &str, timestamp: &str, statements: Vec<Value>) -> Option<Value> {
-    (!statements.is_empty()).then(|| {
-        json!({
-            "@context": CONTEXT,
-            "@id": id,
-            "author": author,
-            "timestamp": timestamp,
-            "version": 1,
-            "statements": statements,
-        })
+    (!statements.is_empty()).then(|| envelope(id, author, timestamp, statements))
+}
+
+fn envelope(id: &str, author: &str, timestamp: &str, statements: Vec<Value>) -> Value {
+    json!({
+        "@context": CONTEXT,
+        "@id": id,
+        "author": author,
+        "timestamp": timestamp,
+        "version": 1,
+        "statements": statements,
     })
+}
+
+/// `doc` without any statement: what Trivy applies as nothing (a gate with nothing to apply).
+pub fn empty(doc: &Document) -> Value {
+    envelope(&doc.id, &doc.author, &doc.timestamp, Vec::new())
 }
 
 /// A statement written again with new products. A statement without a timestamp gets the

@@ -229,6 +229,7 @@ fn a_release_stops_at_its_first_failure_and_a_verification_goes_on() {
         given: Default::default(),
         scan: None,
         checkout: "/src".into(),
+        changes: None,
     });
     let mut recorder = Recorder {
         fail_at: Some(1),
