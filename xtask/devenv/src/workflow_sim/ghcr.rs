@@ -115,9 +115,9 @@ fn refusal(p: &Proxy, headers: &HeaderMap, method: &Method) -> Option<Response> 
     let Some(token) = basic_password(headers) else {
         return Some(challenge("authentication required"));
     };
-    match p.github.permission_of(&token, "packages") {
+    match p.github.permissions_of(&token) {
         None => Some(challenge("the token is not one GitHub issued to a job")),
-        Some(granted) if granted.is_some_and(|a| a >= needed(method)) => None,
+        Some(granted) if granted.allows("packages", needed(method)) => None,
         Some(_) => {
             let what = match needed(method) {
                 Access::Read => "read_package",

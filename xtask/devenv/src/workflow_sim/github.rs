@@ -133,12 +133,11 @@ impl GithubStandin {
             .clone()
     }
 
-    /// What `token` may do in `scope`: `None` for a token GitHub never issued, `Some(None)` for
-    /// a token without that scope.
-    pub fn permission_of(&self, token: &str, scope: &str) -> Option<Option<Access>> {
+    /// The permissions GitHub granted with `token`: `None` for a token it never issued.
+    pub fn permissions_of(&self, token: &str) -> Option<Permissions> {
         let r = self.records.lock().expect("not poisoned");
         let grant = r.grants.iter().find(|g| g.token == token)?;
-        Some(grant.permissions.0.get(scope).copied())
+        Some(grant.permissions.clone())
     }
 
     /// GitHub's refusal, unless the request's token may `access` `scope`.
