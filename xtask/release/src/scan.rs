@@ -12,7 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::cmd::Cmd;
 
+pub mod identity;
 pub mod sarif;
+
+pub use identity::ScannedImage;
 
 /// The media type of a CycloneDX SBOM, and the artifact type of its referrer.
 pub const SBOM_ARTIFACT_TYPE: &str = "application/vnd.cyclonedx+json";
@@ -151,6 +154,8 @@ pub struct ScanPlan {
     pub sarif: PathBuf,
     pub sbom: PathBuf,
     pub cache_dir: PathBuf,
+    /// The image the reports describe (Trivy would name the layout on disk).
+    pub image: ScannedImage,
     /// The OpenVEX statements the scan applies (the release's, as the gate reads them):
     /// findings they mark `not_affected` or `fixed` are suppressed, never dropped: the
     /// report, the table and the SARIF list them with the statement's justification.
@@ -158,7 +163,13 @@ pub struct ScanPlan {
 }
 
 impl ScanPlan {
-    pub fn new(platform: &str, layouts: &Path, reports: &Path, db: &TrivyDb) -> Self {
+    pub fn new(
+        platform: &str,
+        layouts: &Path,
+        reports: &Path,
+        db: &TrivyDb,
+        image: &ScannedImage,
+    ) -> Self {
         let slug = platform.replace('/', "-");
         ScanPlan {
             platform: platform.to_string(),
@@ -167,6 +178,7 @@ impl ScanPlan {
             sarif: reports.join(format!("trivy-{slug}.sarif")),
             sbom: reports.join(format!("sbom-{slug}.cdx.json")),
             cache_dir: db.cache_dir.clone(),
+            image: image.clone(),
             vex: None,
         }
     }
@@ -613,7 +625,11 @@ mod tests {
             db.download().to_string(),
             "trivy image --download-db-only --no-progress --cache-dir c --db-repository 127.0.0.1:5000/aquasec/trivy-db:2"
         );
-        let plan = ScanPlan::new("linux/arm64", Path::new("l"), Path::new("r"), &db);
+        let image = ScannedImage {
+            repository: crate::registry::Repository::parse("ghcr.io/alto9/kube9-operator").unwrap(),
+            version: "1.2.3".into(),
+        };
+        let plan = ScanPlan::new("linux/arm64", Path::new("l"), Path::new("r"), &db, &image);
         let scan = plan.scan().to_string();
         assert_eq!(
             scan,

@@ -95,7 +95,8 @@ impl Verifier {
     pub fn release_workflow(repository: &str, tag: &str) -> Verifier {
         Verifier::Keyless {
             identity: format!(
-                "https://github.com/{repository}/.github/workflows/release.yml@refs/tags/{tag}"
+                "https://github.com/{repository}/.github/workflows/release.yml@{}",
+                crate::version::tag_ref(tag)
             ),
         }
     }
@@ -207,6 +208,28 @@ impl Cosign {
             _ => cmd,
         };
         cmd.arg(reference)
+    }
+
+    /// Signs the bytes of `blob` (a DSSE pre-authentication encoding), the base64 signature
+    /// into `signature`. No registry is involved.
+    pub fn sign_blob(&self, signer: &Signer, blob: &Path, signature: &Path) -> Cmd {
+        signer
+            .apply(Cmd::new("cosign").args(["sign-blob", "--yes"]))
+            .opt("--output-signature", signature.display().to_string())
+            .arg(blob.display().to_string())
+    }
+
+    /// Attaches a signed DSSE envelope as an attestation (`sha256-<hex>.att`), as `attest`
+    /// would have.
+    pub fn attach_attestation(
+        &self,
+        envelope: &Path,
+        reference: &str,
+        login_dir: Option<&str>,
+    ) -> Cmd {
+        self.cosign(&["attach", "attestation"], login_dir)
+            .opt("--attestation", envelope.display().to_string())
+            .arg(reference)
     }
 
     pub fn verify(&self, verifier: &Verifier, reference: &str, login_dir: Option<&str>) -> Cmd {

@@ -57,6 +57,11 @@ impl ReleaseVersion {
     }
 
     /// The git tag, as given (`v1.2.3` or `1.2.3`), and the first image tag.
+    /// `refs/tags/<tag>`: the git ref the release is built from and signed as.
+    pub fn git_ref(&self) -> String {
+        tag_ref(&self.tag())
+    }
+
     pub fn tag(&self) -> String {
         if self.prefixed {
             format!("v{}", self.version)
@@ -117,6 +122,11 @@ impl TagPlan {
         tags.extend(self.floating_taken());
         tags
     }
+}
+
+/// `refs/tags/<tag>`, the one spelling of a tag's git ref.
+pub fn tag_ref(tag: &str) -> String {
+    format!("refs/tags/{tag}")
 }
 
 /// Releases already published, read from a repository's tags (anything else, such as cosign's

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
+pub use kube9_release::buildx::external_bases;
 pub use services::{alive, http_status, push_database};
-pub use standins::external_bases;
 
 use super::disk;
 use kube9_release::cmd::Secret;

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::services::MACHINE_DIR;
 use crate::{debian, docker};
+use kube9_release::buildx::external_bases;
 use kube9_release::cmd::Cmd;
 use kube9_release::{github, tools, workspace};
 
@@ -61,37 +62,6 @@ impl Standins {
         }
         Ok(contexts)
     }
-}
-
-/// The images a Dockerfile's `FROM` lines pull (stage names and `scratch` are not images).
-pub fn external_bases(dockerfile: &str) -> Vec<String> {
-    let mut stages: Vec<String> = Vec::new();
-    let mut images = Vec::new();
-    for line in dockerfile.lines() {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        if !words
-            .first()
-            .is_some_and(|w| w.eq_ignore_ascii_case("FROM"))
-        {
-            continue;
-        }
-        let rest: Vec<&str> = words[1..]
-            .iter()
-            .copied()
-            .filter(|w| !w.starts_with("--"))
-            .collect();
-        let Some(image) = rest.first() else { continue };
-        // A FROM names an image, or a stage declared above it.
-        if *image != "scratch" && !stages.iter().any(|s| s == image) {
-            images.push(image.to_string());
-        }
-        if let [_, kw, name] = rest.as_slice() {
-            if kw.eq_ignore_ascii_case("AS") {
-                stages.push(name.to_string());
-            }
-        }
-    }
-    images
 }
 
 /// The project's Dockerfile.

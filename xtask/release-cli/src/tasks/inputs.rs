@@ -1,7 +1,7 @@
 //! From flags and environment to the inputs of a plan: the version, the source, the
 //! repositories, the cache, the database, the signer, the credentials.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, ensure, Context, Result};
 
@@ -150,7 +150,7 @@ fn require_tag_identity(release: &ReleaseVersion, config: &Config) -> Result<()>
     let Some(actions) = config.actions.as_ref().filter(|a| a.oidc.is_some()) else {
         return Ok(());
     };
-    let tag_ref = format!("refs/tags/{}", release.tag());
+    let tag_ref = release.git_ref();
     let git_ref = actions.git_ref.as_deref().unwrap_or("an unknown ref");
     ensure!(
         git_ref == tag_ref,
@@ -280,6 +280,7 @@ pub fn image_inputs(
             context: f.build.context.clone(),
             build_args: build_args(&f.build.build_args)?,
             build_contexts: build_contexts(&f.build.build_contexts, config)?,
+            base_images: base_images(&source.dir.join(&f.build.dockerfile))?,
             cache,
             provenance: f.build.provenance,
             docker_host: None,
@@ -287,6 +288,17 @@ pub fn image_inputs(
             source,
         },
     })
+}
+
+/// The base images the Dockerfile pulls, for the build's provenance.
+fn base_images(dockerfile: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(dockerfile).with_context(|| {
+        format!(
+            "cannot read the Dockerfile {} (--dockerfile names it, relative to --source)",
+            dockerfile.display()
+        )
+    })?;
+    Ok(kube9_release::buildx::external_bases(&text))
 }
 
 /// What `verify-reproducible` builds.
@@ -306,6 +318,7 @@ pub fn build_inputs(
         context: build.context.clone(),
         build_args: build_args(&build.build_args)?,
         build_contexts: build_contexts(&build.build_contexts, config)?,
+        base_images: base_images(&source.dir.join(&build.dockerfile))?,
         cache: Cache::choose(&CacheInputs {
             mode: build.cache,
             actions: None,

@@ -21,6 +21,8 @@ pub struct BuildInputs {
     pub context: PathBuf,
     pub build_args: Vec<(String, String)>,
     pub build_contexts: Vec<String>,
+    /// The images the Dockerfile's `FROM` lines pull, as written (pinned by digest).
+    pub base_images: Vec<String>,
     pub cache: Cache,
     pub provenance: bool,
     pub docker_host: Option<String>,
@@ -65,11 +67,22 @@ impl BuildInputs {
         }
     }
 
-    /// The SLSA v1 provenance predicate of this build (cosign adds the subject, the index):
-    /// what was built, from which commit, how, and by which tool. Only inputs, so that two
-    /// builds of one commit attest the same thing.
+    /// The SLSA v1 provenance predicate of this build, less the run's times (the attesting
+    /// step adds them): what was built, from which commit and base images, how, and by which
+    /// tool. Only inputs, so that two builds of one commit attest the same thing.
     pub fn provenance(&self) -> serde_json::Value {
         let source = crate::metadata::SOURCE_URL;
+        let mut dependencies = vec![serde_json::json!({
+            "uri": format!("git+{source}@{}", self.release.git_ref()),
+            "digest": {"gitCommit": self.source.commit},
+        })];
+        dependencies.extend(self.base_images.iter().filter_map(|from| {
+            let served_by = self.build_contexts.iter().find_map(|c| {
+                c.strip_prefix(from.as_str())
+                    .and_then(|rest| rest.strip_prefix('='))
+            });
+            crate::provenance::base_image(from, served_by)
+        }));
         serde_json::json!({
             "buildDefinition": {
                 "buildType": format!("{source}/xtask/release-image@v1"),
@@ -83,14 +96,10 @@ impl BuildInputs {
                     "buildArgs": self.build_args,
                     "SOURCE_DATE_EPOCH": self.source.commit_time,
                 },
-                "resolvedDependencies": [{
-                    "uri": format!("git+{source}@refs/tags/{}", self.release.tag()),
-                    "digest": {"gitCommit": self.source.commit},
-                }],
+                "resolvedDependencies": dependencies,
             },
             "runDetails": {
-                "builder": {"id": format!("{source}/xtask/release (kube9-release, key-signed)")},
-                "metadata": {"startedOn": crate::metadata::rfc3339(self.source.commit_time)},
+                "builder": {"id": format!("{source}/xtask/release-cli#key-signed")},
             },
         })
     }

@@ -13,13 +13,13 @@ use crate::changelog;
 use crate::metadata;
 use crate::notify::Notify;
 use crate::registry::{Credentials, Repository};
-use crate::scan::{ReportFormat, ScanPlan, Severity, TrivyDb};
+use crate::scan::{ReportFormat, ScanPlan, ScannedImage, Severity, TrivyDb};
 use crate::sign::{AttestationType, Cosign, Signer};
 use crate::step::{
-    AttachSbom, Attest, AttestVex, Bound, CheckDatabase, CheckSize, Convert, FetchDatabase,
-    FreshDir, Gate, Login, LoginClient, MoveFloatingTags, PullPublished, PushContent,
-    PushRepoMetadata, PushVersionTags, RecordImage, RenderVex, Scan, Sign, SplitPlatform, Step,
-    Subject, VerifyImage, VexRelease, WriteFile,
+    AttachSbom, Attest, AttestProvenance, AttestVex, Bound, CheckDatabase, CheckSize, Convert,
+    FetchDatabase, FreshDir, Gate, Login, LoginClient, MoveFloatingTags, PullPublished,
+    PushContent, PushRepoMetadata, PushVersionTags, RecordImage, RenderVex, Scan, Sign,
+    SplitPlatform, Step, Subject, VerifyImage, VexRelease,
 };
 use crate::version::{self, TagPlan};
 use crate::vex;
@@ -113,12 +113,16 @@ impl ImageInputs {
     fn scans(&self) -> Vec<ScanPlan> {
         let layouts = self.build.out_dir.join("scan-layouts");
         let reports = self.build.out_dir.join("scan");
+        let image = ScannedImage {
+            repository: self.repository.clone(),
+            version: self.build.release.plain(),
+        };
         self.build
             .platforms
             .iter()
             .map(|p| {
                 let vex = self.vex.as_ref().map(|_| self.gate_vex(p));
-                ScanPlan::new(p, &layouts, &reports, &self.db).with_vex(vex)
+                ScanPlan::new(p, &layouts, &reports, &self.db, &image).with_vex(vex)
             })
             .collect()
     }
@@ -172,9 +176,11 @@ impl ImageInputs {
         self.build.out_dir.join("provenance.json")
     }
 
-    /// Whether this release attests its own build provenance.
+    /// Whether this release attests its own build provenance (with a key: a keyless
+    /// release is the workflow's, whose provenance GitHub attests).
     fn attests_provenance(&self) -> bool {
-        self.signer.is_some() && self.provenance == ProvenanceSource::Release
+        matches!(self.signer, Some(Signer::Key { .. }))
+            && self.provenance == ProvenanceSource::Release
     }
 
     /// Floating tags point only at an image with its build provenance: on GitHub the workflow
@@ -321,7 +327,8 @@ fn notes(inputs: &ImageInputs, facts: &ImageFacts, tags: &TagPlan) -> Vec<String
                 "provenance GitHub's build provenance, by the workflow's next step".into()
             }
             ProvenanceSource::Release => format!(
-                "provenance SLSA provenance of this build, attested with the release's key ({})",
+                "provenance SLSA provenance v1 of this build in an in-toto Statement v1, \
+                 attested with the release's key ({})",
                 inputs.provenance_file().display()
             ),
         });
@@ -577,13 +584,13 @@ fn signing_steps(inputs: &ImageInputs, need: &Signing) -> Vec<Step> {
         }));
     }
     if need.provenance {
-        steps.push(Step::WriteFile(WriteFile {
-            path: inputs.provenance_file(),
-            content: inputs.build.provenance(),
-            what: "the build's SLSA provenance".into(),
+        steps.push(Step::AttestProvenance(AttestProvenance {
+            cosign: cosign.clone(),
+            signer: signer.clone(),
+            predicate: inputs.build.provenance(),
+            dir: inputs.build.out_dir.clone(),
+            subject: inputs.subject(Bound::Index),
         }));
-        let file = inputs.provenance_file();
-        steps.push(attest(AttestationType::SlsaProvenance, file, Bound::Index));
     }
     steps
 }

@@ -10,7 +10,7 @@ use super::image::platform_scan_steps;
 use super::{Mode, Plan};
 use crate::notify::{GithubIssues, Notify};
 use crate::registry::Repository;
-use crate::scan::{ScanPlan, Severity, TrivyDb};
+use crate::scan::{ScanPlan, ScannedImage, Severity, TrivyDb};
 use crate::step::{
     Bound, CheckDatabase, FetchDatabase, PullPublished, RenderVex, Rescanned, Step, Subject,
 };
@@ -103,8 +103,12 @@ fn image_steps(inputs: &RescanInputs, image: &Published) -> Vec<Step> {
         }));
     }
     let mut reports = Vec::new();
+    let scanned = ScannedImage {
+        repository: inputs.repository.clone(),
+        version: image.version.clone(),
+    };
     for p in &image.platforms {
-        let scan = ScanPlan::new(p, &dir.join("layouts"), &dir, &inputs.db)
+        let scan = ScanPlan::new(p, &dir.join("layouts"), &dir, &inputs.db, &scanned)
             .with_vex(inputs.vex.as_ref().map(|_| gate(p)));
         steps.extend(platform_scan_steps(&scan, Some(&image.version), false));
         reports.push(scan.report());

@@ -49,6 +49,10 @@ pub fn image_inputs() -> ImageInputs {
             context: ".".into(),
             build_args: Vec::new(),
             build_contexts: Vec::new(),
+            base_images: vec![
+                "docker.io/library/rust:1.95.0-slim-bookworm@sha256:d748".into(),
+                "gcr.io/distroless/static-debian12:nonroot@sha256:d093".into(),
+            ],
             cache: Cache::Builder,
             provenance: false,
             docker_host: None,

@@ -132,7 +132,7 @@ pub fn plan(inputs: &VerifyInputs) -> Plan {
         chart_cosign: Cosign::for_repository(&chart, false),
         verifier: inputs.verifier.clone(),
         github_repository: inputs.github_repository.clone(),
-        source_ref: format!("refs/tags/{}", inputs.release.tag()),
+        source_ref: inputs.release.git_ref(),
         scan: inputs.scan.clone(),
         changes: inputs.changes.as_ref().map(changelog::Entry::markdown),
     }));
@@ -211,7 +211,7 @@ fn image_signature_steps(inputs: &VerifyInputs) -> Vec<Step> {
         verifier: inputs.verifier.clone(),
         subject: subject(Bound::Index),
         github_repository: inputs.github_repository.clone(),
-        source_ref: format!("refs/tags/{}", inputs.release.tag()),
+        source_ref: inputs.release.git_ref(),
         token: inputs.github_token.clone(),
     }));
     steps.push(Step::VerifyVex(VerifyVex {

@@ -24,8 +24,14 @@ impl Action for Build {
         "the image build failed (its output is above); nothing was pushed".into()
     }
 
-    fn run(&self, _: &mut Cx) -> Result<()> {
-        self.plan.command().run()
+    fn run(&self, cx: &mut Cx) -> Result<()> {
+        let started = jiff::Timestamp::now();
+        self.plan.command().run()?;
+        cx.bindings.built = Some(crate::provenance::BuildTimes {
+            started,
+            finished: jiff::Timestamp::now(),
+        });
+        Ok(())
     }
 }
 

@@ -38,8 +38,8 @@ pub use publish::{
     VerifyImage,
 };
 pub use scan::{CheckDatabase, Convert, FetchDatabase, Gate, Rescanned, Scan, SplitPlatform};
-pub use sign::{Attest, DerivePublicKey, Login, LoginClient, Sign};
-pub use source::{ArchiveSource, FreshDir, UnpackSource, WriteFile};
+pub use sign::{Attest, AttestProvenance, DerivePublicKey, Login, LoginClient, Sign};
+pub use source::{ArchiveSource, FreshDir, UnpackSource};
 pub use verify::{
     AnonymousPull, CheckSboms, Pullable, RecordVerification, ResolveChart, ResolveRelease,
     VerifyAttestation, VerifyProvenance, VerifySignature,
@@ -66,7 +66,6 @@ pub trait Action {
 #[serde(tag = "step", rename_all = "kebab-case")]
 pub enum Step {
     FreshDir(FreshDir),
-    WriteFile(WriteFile),
     ArchiveSource(ArchiveSource),
     UnpackSource(UnpackSource),
     Build(Build),
@@ -87,6 +86,7 @@ pub enum Step {
     Login(Login),
     Sign(Sign),
     Attest(Attest),
+    AttestProvenance(AttestProvenance),
     AttestVex(AttestVex),
     PushVersionTags(PushVersionTags),
     PushRepoMetadata(PushRepoMetadata),
@@ -121,7 +121,6 @@ impl Step {
     pub fn action(&self) -> &dyn Action {
         match self {
             Step::FreshDir(s) => s,
-            Step::WriteFile(s) => s,
             Step::ArchiveSource(s) => s,
             Step::UnpackSource(s) => s,
             Step::Build(s) => s,
@@ -142,6 +141,7 @@ impl Step {
             Step::Login(s) => s,
             Step::Sign(s) => s,
             Step::Attest(s) => s,
+            Step::AttestProvenance(s) => s,
             Step::AttestVex(s) => s,
             Step::PushVersionTags(s) => s,
             Step::PushRepoMetadata(s) => s,
@@ -313,6 +313,8 @@ pub struct Bindings {
     pub index: Option<String>,
     /// Each platform's manifest digest.
     pub platforms: BTreeMap<String, String>,
+    /// When this run's build started and finished (`Build`), for its provenance.
+    pub built: Option<crate::provenance::BuildTimes>,
     pub scan: Option<Judged>,
     pub pushed: Option<PushReport>,
     /// Version tags that hold the index (written now, or found on a re-run).

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
-use super::{Action, Cx, Judged};
+use super::{Action, Bound, Cx, Judged};
 use crate::github;
 use crate::notify::{self, Notify};
 use crate::scan::{self, ReportFiles, ReportFormat, ScanPlan, Severity, TrivyDb, Verdict};
@@ -135,7 +135,9 @@ impl Action for Scan {
 }
 
 /// A platform's JSON report converted: SARIF for the Security tab, the table in the log, or
-/// the CycloneDX SBOM of exactly the scanned bytes.
+/// the CycloneDX SBOM of exactly the scanned bytes. The SARIF and the SBOM are then given the
+/// published image's identity (Trivy names the layout on disk) and each SARIF result its
+/// fingerprint.
 #[derive(Debug, Clone, Serialize)]
 pub struct Convert {
     pub scan: ScanPlan,
@@ -147,18 +149,23 @@ impl Convert {
         self.format == ReportFormat::Sarif && self.scan.vex.is_some()
     }
 
-    /// The SARIF file from the report with its suppressed findings put back, each marked
-    /// suppressed with its justification.
-    fn sarif_with_suppressed(&self) -> Result<()> {
-        let report = std::fs::read(&self.scan.json)
-            .with_context(|| format!("trivy wrote no report at {}", self.scan.json.display()))?;
-        let (all, marks) = scan::sarif::unsuppress(&report)?;
-        std::fs::write(self.scan.unsuppressed_json(), all)?;
+    /// The SARIF file, from the report with its suppressed findings put back (each marked
+    /// suppressed with its justification), naming the image, each result fingerprinted.
+    fn sarif(&self) -> Result<()> {
+        let mut marks = Vec::new();
+        if self.marks_suppressed() {
+            let report = std::fs::read(&self.scan.json).with_context(|| {
+                format!("trivy wrote no report at {}", self.scan.json.display())
+            })?;
+            let (all, m) = scan::sarif::unsuppress(&report)?;
+            std::fs::write(self.scan.unsuppressed_json(), all)?;
+            marks = m;
+        }
         self.scan.convert(self.format).run()?;
         let path = &self.scan.sarif;
-        let mut sarif: serde_json::Value = serde_json::from_slice(&std::fs::read(path)?)
-            .with_context(|| format!("trivy's SARIF file {} does not parse", path.display()))?;
+        let mut sarif = read_json(path, "SARIF file")?;
         let marked = scan::sarif::mark(&mut sarif, &marks);
+        scan::identity::identify_sarif(&mut sarif, &self.scan.image, &self.scan.platform);
         std::fs::write(path, serde_json::to_vec_pretty(&sarif)?)?;
         if marked > 0 {
             println!(
@@ -168,14 +175,43 @@ impl Convert {
         }
         Ok(())
     }
+
+    /// The SBOM, describing the platform's image as published (name, version, purl with the
+    /// platform manifest's digest).
+    fn sbom(&self, cx: &Cx) -> Result<()> {
+        let digest = cx
+            .bindings
+            .digest(&Bound::Platform(self.scan.platform.clone()))?;
+        self.scan.convert(self.format).run()?;
+        let path = &self.scan.sbom;
+        let mut bom = read_json(path, "CycloneDX SBOM")?;
+        scan::identity::identify_sbom(&mut bom, &self.scan.image, &self.scan.platform, &digest);
+        std::fs::write(path, serde_json::to_vec_pretty(&bom)?)?;
+        Ok(())
+    }
+}
+
+fn read_json(path: &Path, what: &str) -> Result<serde_json::Value> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("trivy wrote no {what} at {}", path.display()))?;
+    serde_json::from_slice(&bytes)
+        .with_context(|| format!("trivy's {what} {} does not parse", path.display()))
 }
 
 impl Action for Convert {
     fn describe(&self) -> String {
-        let also = if self.marks_suppressed() {
-            " (findings the VEX statements suppress kept, marked suppressed)"
-        } else {
-            ""
+        let image = self.scan.image.name();
+        let also = match self.format {
+            ReportFormat::Sarif if self.marks_suppressed() => format!(
+                " (naming {image}, each result fingerprinted; findings the VEX statements \
+                 suppress kept, marked suppressed)"
+            ),
+            ReportFormat::Sarif => format!(" (naming {image}, each result fingerprinted)"),
+            ReportFormat::CycloneDx => format!(
+                " (describing {image}, pkg:oci purl of <{}-digest>)",
+                self.scan.platform
+            ),
+            ReportFormat::Table => String::new(),
         };
         format!(
             "{}: {}{also}",
@@ -192,11 +228,12 @@ impl Action for Convert {
         )
     }
 
-    fn run(&self, _: &mut Cx) -> Result<()> {
-        if self.marks_suppressed() {
-            return self.sarif_with_suppressed();
+    fn run(&self, cx: &mut Cx) -> Result<()> {
+        match self.format {
+            ReportFormat::Sarif => self.sarif(),
+            ReportFormat::CycloneDx => self.sbom(cx),
+            ReportFormat::Table => self.scan.convert(self.format).run(),
         }
-        self.scan.convert(self.format).run()
     }
 }
 

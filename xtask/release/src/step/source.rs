@@ -95,29 +95,3 @@ impl Action for UnpackSource {
         self.command().run()
     }
 }
-
-/// A file whose content the plan computed (a provenance predicate).
-#[derive(Debug, Clone, Serialize)]
-pub struct WriteFile {
-    pub path: PathBuf,
-    pub content: serde_json::Value,
-    /// What the file is, for the printed plan.
-    pub what: String,
-}
-
-impl Action for WriteFile {
-    fn describe(&self) -> String {
-        format!("write {}: {}", self.what, self.path.display())
-    }
-
-    fn hint(&self) -> String {
-        format!(
-            "{} could not be written: check that the output directory (--out-dir) is writable",
-            self.path.display()
-        )
-    }
-
-    fn run(&self, _: &mut Cx) -> Result<()> {
-        crate::record::write(&self.path, &self.content)
-    }
-}

@@ -24,7 +24,11 @@ fn db() -> TrivyDb {
 }
 
 fn scan_plan() -> ScanPlan {
-    ScanPlan::new("linux/arm64", "l".as_ref(), "r".as_ref(), &db())
+    let image = crate::scan::ScannedImage {
+        repository: crate::registry::Repository::parse("ghcr.io/alto9/kube9-operator").unwrap(),
+        version: "1.2.3".into(),
+    };
+    ScanPlan::new("linux/arm64", "l".as_ref(), "r".as_ref(), &db(), &image)
 }
 
 fn helm() -> HelmPlan {
@@ -293,10 +297,12 @@ fn one_of_each() -> Vec<Step> {
             predicate: "out/vex.json".into(),
             subject: Subject::new(&repo(), Bound::Index),
         }),
-        Step::WriteFile(WriteFile {
-            path: "out/provenance.json".into(),
-            content: serde_json::json!({}),
-            what: "the provenance predicate".into(),
+        Step::AttestProvenance(AttestProvenance {
+            cosign: cosign(),
+            signer: key(),
+            predicate: serde_json::json!({}),
+            dir: "out".into(),
+            subject: Subject::new(&repo(), Bound::Index),
         }),
         Step::VerifyProvenance(VerifyProvenance {
             cosign: cosign(),
@@ -350,7 +356,7 @@ fn one_of_each() -> Vec<Step> {
 fn expected_hint(step: &Step) -> &'static str {
     match step {
         Step::FreshDir(_) => "out/scan could not be made afresh: check that the output directory (--out-dir) is writable and has room",
-        Step::WriteFile(_) => "out/provenance.json could not be written: check that the output directory (--out-dir) is writable",
+        Step::AttestProvenance(_) => "the build provenance of the index could not be signed or attached: check COSIGN_PRIVATE_KEY and COSIGN_PASSWORD; no tag names the image yet, and re-running the release finishes it",
         Step::ArchiveSource(_) => "git could not archive commit c0ffee of /src; nothing was built",
         Step::UnpackSource(_) => "tar could not unpack the commit into ctx; nothing was built",
         Step::Build(_) => "the image build failed (its output is above); nothing was pushed",

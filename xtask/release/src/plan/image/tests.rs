@@ -339,9 +339,9 @@ fn off_github_the_release_attests_its_own_build_provenance() {
     let plan = plan(&local, &facts(&[])).unwrap();
     let text = plan.to_string();
     assert!(
-        text.contains("attest the build provenance of the index: ")
-            && text.contains("--type slsaprovenance1 ")
-            && text.contains("--predicate /src/target/release/provenance.json ghcr.io/alto9/kube9-operator@<index-digest>"),
+        text.contains("attest the SLSA build provenance of the index (in-toto Statement v1, /src/target/release/provenance.json): ")
+            && text.contains("cosign sign-blob --yes --key env://COSIGN_PRIVATE_KEY --tlog-upload=false --output-signature /src/target/release/provenance.sig /src/target/release/provenance.pae")
+            && text.contains("cosign attach attestation --attestation /src/target/release/provenance.intoto.json ghcr.io/alto9/kube9-operator@<index-digest>"),
         "{text}"
     );
     let record = plan.steps.iter().find_map(|s| match s {
@@ -351,7 +351,8 @@ fn off_github_the_release_attests_its_own_build_provenance() {
     assert!(!record.unwrap().provenance_missing);
     // On GitHub the workflow's own step attests it, once.
     let github = plan_of(&inputs());
-    assert!(!github.to_string().contains("slsaprovenance1"));
+    assert!(!github.has("attest-provenance"));
+    assert!(!github.to_string().contains("provenance.intoto.json"));
     let record = github.steps.iter().find_map(|s| match s {
         Step::RecordImage(r) => Some(r),
         _ => None,
@@ -423,7 +424,7 @@ fn the_vex_statements_are_applied_by_the_gate_and_attested_before_the_provenance
     let at = |kind: &str| kinds.iter().position(|k| k == kind).unwrap();
     assert!(at("check-size") < at("render-vex") && at("render-vex") < at("scan"));
     assert!(
-        at("attest-vex") < at("write-file"),
+        at("attest-vex") < at("attest-provenance"),
         "before the provenance: {kinds:?}"
     );
     let text = plan.to_string();
