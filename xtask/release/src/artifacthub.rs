@@ -21,10 +21,15 @@ use crate::layout::{sha256, MANIFEST_MEDIA_TYPE};
 
 /// The image's name in the chart's `artifacthub.io/images`.
 pub const IMAGE_NAME: &str = "kube9-operator";
-/// The README Artifact Hub shows for the image. It fetches this URL and renders it, so it
-/// must serve raw markdown, not GitHub's HTML page.
-pub const README_URL: &str =
-    "https://raw.githubusercontent.com/alto9/kube9-operator/main/README.md";
+/// What a readme URL looks like, for the errors that ask for one.
+const README_EXAMPLE: &str =
+    "https://raw.githubusercontent.com/alto9/kube9-operator/v1.2.3/README.md";
+/// The README Artifact Hub shows for the image, at the released tag (main's would describe
+/// another version). It fetches this URL and renders it, so it must serve raw markdown, not
+/// GitHub's HTML page.
+pub fn readme_url(tag: &str) -> String {
+    format!("https://raw.githubusercontent.com/alto9/kube9-operator/{tag}/README.md")
+}
 pub const KEYWORDS: &[&str] = &["kubernetes", "operator", "kube9"];
 
 /// The repository metadata file at the checkout's root.
@@ -276,9 +281,10 @@ struct Maintainer<'a> {
 ///
 /// `maintainers` are (name, email): Artifact Hub keeps only maintainers with an email
 /// (`internal/pkg/manager.go`), so a URL is refused here rather than listed as an address.
-/// The image index annotations of this project: the readme, licence, keywords, and the
-/// owners of its `artifacthub-repo.yml` as maintainers.
-pub fn project_image_annotations() -> Vec<(String, String)> {
+/// The image index annotations of this project's release `tag`: the readme at that tag,
+/// licence, keywords, the owners of its `artifacthub-repo.yml` as maintainers, and whether it
+/// is a pre-release (without it, Artifact Hub lists an image as stable).
+pub fn project_image_annotations(tag: &str, prerelease: bool) -> Vec<(String, String)> {
     let repo = RepoMetadata::parse(REPO_METADATA_PATH, PROJECT_REPO_METADATA)
         .expect("artifacthub-repo.yml is checked by its unit test");
     let maintainers: Vec<(String, String)> = repo
@@ -286,8 +292,18 @@ pub fn project_image_annotations() -> Vec<(String, String)> {
         .iter()
         .map(|o| (o.name.clone(), o.email.clone()))
         .collect();
-    image_annotations(README_URL, crate::metadata::LICENSE, &maintainers, KEYWORDS)
-        .expect("the project's annotations are complete")
+    let mut annotations = image_annotations(
+        &readme_url(tag),
+        crate::metadata::LICENSE,
+        &maintainers,
+        KEYWORDS,
+    )
+    .expect("the project's annotations are complete");
+    annotations.push((
+        "io.artifacthub.package.prerelease".into(),
+        prerelease.to_string(),
+    ));
+    annotations
 }
 
 /// The project's `artifacthub-repo.yml`, as this tool was built with it.
@@ -313,19 +329,19 @@ pub fn image_annotations(
 
 fn readme(field: &str, url: &str) -> Result<String> {
     if url.trim().is_empty() {
-        bail!("{field} is empty: pass the URL of the raw README, such as {README_URL}");
+        bail!("{field} is empty: pass the URL of the raw README, such as {README_EXAMPLE}");
     }
     if !url.starts_with("https://") || url.contains(char::is_whitespace) {
         bail!(
             "{field}: `{}` is not an https:// URL: pass the URL of the raw README, such as \
-             {README_URL}",
+             {README_EXAMPLE}",
             crate::text::shown(url)
         );
     }
     if url.starts_with("https://github.com/") {
         bail!(
             "{field}: `{}` is GitHub's HTML page, and Artifact Hub renders what the URL serves: \
-             pass the raw file, such as {README_URL}",
+             pass the raw file, such as {README_EXAMPLE}",
             crate::text::shown(url)
         );
     }

@@ -203,8 +203,10 @@ impl ScanPlan {
     }
 
     /// Every severity and every package, so the reports and the SBOM are complete; the gate is
-    /// applied afterwards. The database was fetched (and its age checked) before.
-    pub fn scan(&self) -> Cmd {
+    /// applied afterwards. The database was fetched (and its age checked) before. The VEX
+    /// document is applied when one was written for this platform (`vex_written`): OpenVEX
+    /// has no empty document, so a platform no statement applies to has none.
+    pub fn scan(&self, vex_written: bool) -> Cmd {
         let cmd = Cmd::new("trivy")
             .arg("image")
             .opt("--input", self.layout.display().to_string())
@@ -216,10 +218,10 @@ impl ScanPlan {
             .args(["--skip-db-update", "--skip-java-db-update", "--no-progress"])
             .opt("--exit-code", "0");
         match &self.vex {
-            Some(vex) => cmd
+            Some(vex) if vex_written => cmd
                 .opt("--vex", vex.display().to_string())
                 .arg("--show-suppressed"),
-            None => cmd,
+            _ => cmd,
         }
     }
 
@@ -630,7 +632,7 @@ mod tests {
             version: "1.2.3".into(),
         };
         let plan = ScanPlan::new("linux/arm64", Path::new("l"), Path::new("r"), &db, &image);
-        let scan = plan.scan().to_string();
+        let scan = plan.scan(true).to_string();
         assert_eq!(
             scan,
             "trivy image --input l/linux-arm64 --scanners vuln,secret --list-all-pkgs --format json --output r/trivy-linux-arm64.json --cache-dir c --skip-db-update --skip-java-db-update --no-progress --exit-code 0"

@@ -256,7 +256,6 @@ pub fn image_inputs(
         vex,
         changes,
         repo_metadata: repo_metadata(&source.dir)?,
-        prerelease: f.prerelease,
         provenance,
         hold_floating: f.hold_floating,
         db: trivy_db(&f.scan.db, config, &source.dir),
@@ -275,6 +274,7 @@ pub fn image_inputs(
         repository,
         build: BuildInputs {
             release: release.clone(),
+            prerelease: f.prerelease,
             platforms: f.target.platforms()?,
             dockerfile: f.build.dockerfile.clone(),
             context: f.build.context.clone(),
@@ -313,6 +313,9 @@ pub fn build_inputs(
     let repository = target.repository()?;
     Ok(BuildInputs {
         release: release.clone(),
+        // verify-reproducible is not told GitHub's flag: a plain version GitHub marks a
+        // pre-release is listed (and so built) as one only by the release itself.
+        prerelease: false,
         platforms: target.platforms()?,
         dockerfile: build.dockerfile.clone(),
         context: build.context.clone(),

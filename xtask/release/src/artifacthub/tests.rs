@@ -3,6 +3,8 @@ use std::collections::BTreeMap;
 
 use super::*;
 
+const README: &str = "https://raw.githubusercontent.com/alto9/kube9-operator/v1.2.3/README.md";
+
 const DIGEST: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const TRICKY: &str = "fix: \"quoted\" #1 & more";
 
@@ -315,14 +317,13 @@ fn maintainers() -> Vec<(String, String)> {
 
 #[test]
 fn image_annotations_are_what_artifact_hub_reads() {
-    let annotations =
-        image_annotations(README_URL, "Apache-2.0", &maintainers(), KEYWORDS).unwrap();
+    let annotations = image_annotations(README, "Apache-2.0", &maintainers(), KEYWORDS).unwrap();
     assert_eq!(
         annotations,
         [
             (
                 "io.artifacthub.package.readme-url".to_string(),
-                README_URL.to_string()
+                README.to_string()
             ),
             ("io.artifacthub.package.license".into(), "Apache-2.0".into()),
             (
@@ -337,7 +338,7 @@ fn image_annotations_are_what_artifact_hub_reads() {
     );
     // JSON escaping, not formatting: a name with quotes reads back.
     let odd = vec![("a \"quoted\" name".to_string(), "x@example.com".to_string())];
-    let annotations = image_annotations(README_URL, "MIT", &odd, &["k"]).unwrap();
+    let annotations = image_annotations(README, "MIT", &odd, &["k"]).unwrap();
     let back: serde_json::Value =
         serde_json::from_str(get(&annotations, "io.artifacthub.package.maintainers").unwrap())
             .unwrap();
@@ -367,16 +368,16 @@ fn image_annotations_refuse_empty_or_wrong_values() {
             "is not an https:// URL",
         ),
         (
-            e(image_annotations(README_URL, "", &m, KEYWORDS)),
+            e(image_annotations(README, "", &m, KEYWORDS)),
             "io.artifacthub.package.license is empty",
         ),
         (
-            e(image_annotations(README_URL, "MIT", &[], KEYWORDS)),
+            e(image_annotations(README, "MIT", &[], KEYWORDS)),
             "io.artifacthub.package.maintainers is empty",
         ),
         (
             e(image_annotations(
-                README_URL,
+                README,
                 "MIT",
                 &[("a".into(), "".into())],
                 KEYWORDS,
@@ -385,7 +386,7 @@ fn image_annotations_refuse_empty_or_wrong_values() {
         ),
         (
             e(image_annotations(
-                README_URL,
+                README,
                 "MIT",
                 &[("a".into(), "https://github.com/a".into())],
                 KEYWORDS,
@@ -393,11 +394,11 @@ fn image_annotations_refuse_empty_or_wrong_values() {
             "not an email",
         ),
         (
-            e(image_annotations(README_URL, "MIT", &m, &[])),
+            e(image_annotations(README, "MIT", &m, &[])),
             "io.artifacthub.package.keywords is empty",
         ),
         (
-            e(image_annotations(README_URL, "MIT", &m, &["a,b"])),
+            e(image_annotations(README, "MIT", &m, &["a,b"])),
             "is not a keyword",
         ),
     ];
@@ -510,5 +511,26 @@ fn the_same_file_gives_the_same_manifest() {
     assert_ne!(
         sha256(&manifest(yml).0),
         sha256(&manifest(b"owners: []\n").0)
+    );
+}
+
+#[test]
+fn the_projects_index_names_the_tags_readme_and_says_whether_it_is_a_prerelease() {
+    let get = |a: &[(String, String)], k: &str| {
+        a.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone())
+    };
+    let rc = project_image_annotations("v0.1.0-rc.1", true);
+    assert_eq!(
+        get(&rc, "io.artifacthub.package.readme-url").as_deref(),
+        Some("https://raw.githubusercontent.com/alto9/kube9-operator/v0.1.0-rc.1/README.md")
+    );
+    assert_eq!(
+        get(&rc, "io.artifacthub.package.prerelease").as_deref(),
+        Some("true")
+    );
+    let stable = project_image_annotations("1.2.3", false);
+    assert_eq!(
+        get(&stable, "io.artifacthub.package.prerelease").as_deref(),
+        Some("false")
     );
 }

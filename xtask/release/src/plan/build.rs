@@ -14,6 +14,9 @@ use crate::version::ReleaseVersion;
 #[derive(Debug, Clone)]
 pub struct BuildInputs {
     pub release: ReleaseVersion,
+    /// GitHub's pre-release flag: no floating tags even for a plain version, and listed as
+    /// a pre-release like a semver one.
+    pub prerelease: bool,
     pub source: Source,
     pub platforms: Vec<String>,
     /// Relative to the source.
@@ -58,7 +61,10 @@ impl BuildInputs {
             build_args,
             build_contexts: self.build_contexts.clone(),
             labels: self.metadata().labels(),
-            index_annotations: crate::artifacthub::project_image_annotations(),
+            index_annotations: crate::artifacthub::project_image_annotations(
+                &self.release.tag(),
+                self.prerelease || self.release.is_prerelease(),
+            ),
             cache,
             provenance: self.provenance,
             output,

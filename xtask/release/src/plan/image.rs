@@ -28,8 +28,6 @@ use crate::vex;
 #[derive(Debug, Clone)]
 pub struct ImageInputs {
     pub build: BuildInputs,
-    /// GitHub's pre-release flag: no floating tags even for a plain version.
-    pub prerelease: bool,
     pub repository: Repository,
     pub db: TrivyDb,
     pub severity: Severity,
@@ -107,7 +105,7 @@ impl ImageInputs {
     fn tag_plan(&self, facts: &ImageFacts) -> TagPlan {
         let tags = facts.tags.as_deref().unwrap_or_default();
         let published = version::published_versions(tags.iter().map(String::as_str));
-        version::plan_tags(&self.build.release, &published, self.prerelease)
+        version::plan_tags(&self.build.release, &published, self.build.prerelease)
     }
 
     fn scans(&self) -> Vec<ScanPlan> {
@@ -289,7 +287,7 @@ fn notes(inputs: &ImageInputs, facts: &ImageFacts, tags: &TagPlan) -> Vec<String
         if facts.tags.is_none() {
             notes.push("           (the registry was not asked: floating tags assume no higher release exists)".into());
         }
-        if inputs.prerelease && !b.release.is_prerelease() {
+        if b.prerelease && !b.release.is_prerelease() {
             notes.push("           (a pre-release on GitHub: no floating tag moves)".into());
         }
     } else {

@@ -43,6 +43,7 @@ pub fn image_inputs() -> ImageInputs {
     ImageInputs {
         build: BuildInputs {
             release: ReleaseVersion::parse("v1.2.3").unwrap(),
+            prerelease: false,
             source: source(),
             platforms: vec!["linux/amd64".into(), "linux/arm64".into()],
             dockerfile: "Dockerfile".into(),
@@ -58,7 +59,6 @@ pub fn image_inputs() -> ImageInputs {
             docker_host: None,
             out_dir: "/src/target/release".into(),
         },
-        prerelease: false,
         repository: Repository::parse("ghcr.io/alto9/kube9-operator").unwrap(),
         db: TrivyDb {
             repository: None,

@@ -329,6 +329,9 @@ pub struct Bindings {
     pub revision: Option<String>,
     /// Whether a statement of the release's VEX file applies to this image.
     pub vex_applies: bool,
+    /// The platforms a gate VEX document was written for (`RenderVex`), which their scans
+    /// apply.
+    pub vex_gates: std::collections::BTreeSet<String>,
     /// Whether the index carries the release's OpenVEX statements.
     pub vex_attested: bool,
 }

@@ -119,7 +119,11 @@ impl Action for Scan {
             Some(v) => format!("scan {v} {}", self.scan.platform),
             None => format!("scan {}", self.scan.platform),
         };
-        format!("{what}: {}", self.scan.scan())
+        let when = match &self.scan.vex {
+            Some(_) => " (--vex when a statement applies to this platform)",
+            None => "",
+        };
+        format!("{what}: {}{when}", self.scan.scan(true))
     }
 
     fn hint(&self) -> String {
@@ -129,8 +133,9 @@ impl Action for Scan {
         )
     }
 
-    fn run(&self, _: &mut Cx) -> Result<()> {
-        self.scan.scan().run()
+    fn run(&self, cx: &mut Cx) -> Result<()> {
+        let written = cx.bindings.vex_gates.contains(&self.scan.platform);
+        self.scan.scan(written).run()
     }
 }
 

@@ -90,8 +90,14 @@ impl Action for RenderVex {
         let doc = read(&self.source)?;
         let index = index_of(&self.index, cx)?;
         for (platform, path) in &self.gates {
-            let gate = vex::for_gate(&doc, &index, platform).unwrap_or_else(|| vex::empty(&doc));
-            write_json(path, &gate)?;
+            let _ = std::fs::remove_file(path);
+            match vex::for_gate(&doc, &index, platform) {
+                Some(gate) => {
+                    write_json(path, &gate)?;
+                    cx.bindings.vex_gates.insert(platform.clone());
+                }
+                None => println!("no VEX statement applies to {platform}: scanned without one"),
+            }
         }
         let Some((release, path)) = &self.attest else {
             return Ok(());

@@ -5,9 +5,10 @@
 //! one it attests to the published image (`for_release`), and the one its gate scans the OCI
 //! layout with (`for_gate`).
 //!
-//! The project's file may hold no statements at all: that means there is nothing to say, and
-//! nothing is published. OpenVEX wants at least one statement in a document, which is why an
-//! empty file (or one whose statements all concern other releases) publishes no document.
+//! OpenVEX's schema wants one statement or more in a document, so a project with nothing to say
+//! keeps no file (and an empty `statements` is refused, as the schema refuses it); a release to
+//! which no statement applies publishes no document, and a platform to which none applies is
+//! scanned without one.
 //!
 //! This module holds the types of a checked document and the entry points; the work is done
 //! by its submodules, which share nothing but these types:
@@ -39,7 +40,7 @@ mod render;
 mod rules;
 
 pub use contents::{check_products, crates_in_lockfiles, Contents};
-pub use render::{empty, for_gate, for_release};
+pub use render::{for_gate, for_release};
 
 use fields::Checker;
 use locate::Lines;

@@ -121,11 +121,6 @@ fn envelope(id: &str, author: &str, timestamp: &str, statements: Vec<Value>) -> 
     })
 }
 
-/// `doc` without any statement: what Trivy applies as nothing (a gate with nothing to apply).
-pub fn empty(doc: &Document) -> Value {
-    envelope(&doc.id, &doc.author, &doc.timestamp, Vec::new())
-}
-
 /// A statement written again with new products. A statement without a timestamp gets the
 /// source document's, which is the time it was made; in a new document it would otherwise take
 /// the new document's. Its `@id`, `version`, `last_updated` and `supplier` describe it in the

@@ -130,9 +130,18 @@ impl Checker<'_> {
         let items = self.array(obj, "statements")?.ok_or_else(|| {
             self.error(
                 "statements",
-                "missing: the statements, or [] when there is nothing to say",
+                "missing: a document holds one statement or more (OpenVEX's schema); with \
+                 nothing to say, keep no document",
             )
         })?;
+        if items.is_empty() {
+            return Err(self.error(
+                "statements",
+                "empty: OpenVEX's schema requires one statement or more (minItems 1), so \
+                 scanners and validators refuse this document; with nothing to say, remove the \
+                 file (a release without it publishes no VEX)",
+            ));
+        }
         let statements = items
             .iter()
             .enumerate()

@@ -200,13 +200,18 @@ fn a_valid_document_round_trips() {
 }
 
 #[test]
-fn an_empty_statements_array_says_nothing() {
+fn an_empty_statements_array_is_refused_as_openvexs_schema_refuses_it() {
     let text = r#"{"@context": "https://openvex.dev/ns", "@id": "x", "author": "a",
         "timestamp": "2026-01-01T00:00:00+02:00", "version": 3, "statements": []}"#;
-    let doc = parse(FILE, text).unwrap();
-    assert!(doc.statements.is_empty());
-    assert_eq!(for_release(&doc, TARGET, &digest('a'), "id", "t"), None);
-    assert_eq!(for_gate(&doc, &digest('a'), "linux/amd64"), None);
+    let e = parse(FILE, text).unwrap_err().to_string();
+    assert!(
+        e.starts_with("security/vex.json:2: statements: empty: OpenVEX's schema requires one statement or more (minItems 1)"),
+        "{e}"
+    );
+    assert!(
+        e.ends_with("remove the file (a release without it publishes no VEX)"),
+        "{e}"
+    );
 }
 
 #[test]

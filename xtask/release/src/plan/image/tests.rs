@@ -101,10 +101,8 @@ fn a_prerelease_takes_no_floating_tag() {
     let mut beta = inputs();
     beta.build.release = ReleaseVersion::parse("v1.3.0-beta.1").unwrap();
     assert!(!plan(&beta, &facts(&[])).unwrap().has("move-floating-tags"));
-    let github_pre = ImageInputs {
-        prerelease: true,
-        ..inputs()
-    };
+    let mut github_pre = inputs();
+    github_pre.build.prerelease = true;
     let plan = plan(&github_pre, &facts(&[])).unwrap();
     assert!(!plan.has("move-floating-tags"));
     assert!(plan.to_string().contains("a pre-release on GitHub"));
