@@ -7,8 +7,11 @@
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
+use kube9_devenv::workflow_sim::grants::Access;
+use kube9_devenv::workflow_sim::GithubStandin;
 use support::*;
 
 const CRATE: &str = "pkg:cargo/kube9-fixture-vulnerable@1.0.0";
@@ -186,6 +189,34 @@ fn a_not_affected_statement_lets_the_advisory_through_says_why_and_travels_with_
     );
     assert!(!out_dir.join("issue-1.0.0.md").exists());
 
+    // Code scanning sees the release's finding and the rescan's as one alert: each result
+    // carries the fingerprint of its rule, package, version and platform, since upload-sarif
+    // computes fingerprints only for files in the checkout. Without them (Trivy's own SARIF),
+    // GitHub's matching cannot tell it is the same finding and opens it again.
+    let release_sarif = source.join("target/release/scan/trivy-linux-amd64.sarif");
+    let rescan_sarif = out_dir.join("sarif/trivy-rescan-1.0.0-linux-amd64.sarif");
+    let alerts = alerts_after_uploads(&[
+        (release_sarif.clone(), "trivy-linux-amd64"),
+        (rescan_sarif.clone(), "trivy-rescan-1.0.0-linux-amd64"),
+    ]);
+    let of_the_advisory = |alerts: &[serde_json::Value]| -> Vec<serde_json::Value> {
+        alerts
+            .iter()
+            .filter(|a| a["rule"]["id"] == "CVE-2099-0003")
+            .cloned()
+            .collect()
+    };
+    let seen = of_the_advisory(&alerts);
+    assert_eq!(seen.len(), 1, "one alert: {alerts:?}");
+    assert_eq!(seen[0]["instances"].as_array().map(Vec::len), Some(2));
+    let bare: Vec<_> = [&release_sarif, &rescan_sarif]
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (without_fingerprints(f), ["release", "rescan"][i]))
+        .collect();
+    let again = of_the_advisory(&alerts_after_uploads(&bare));
+    assert_eq!(again.len(), 2, "the control, Trivy's own SARIF: {again:?}");
+
     // A re-run attests nothing again: the index already says exactly this.
     let again = succeeded(&run(&mut rust_release_image_cmd(&source, "v1.0.0", &repo)));
     assert!(!again.contains("cosign attest"), "{again}");
@@ -222,4 +253,49 @@ fn a_statement_about_another_product_or_vulnerability_suppresses_nothing() {
     );
     assert!(!log.contains("suppressed by VEX"), "{log}");
     assert_eq!(tags(&repo), Vec::<String>::new(), "nothing was pushed");
+}
+
+/// The alerts code scanning's stand-in holds after upload-sarif's stand-in uploaded each
+/// `(file, category)`, one job each.
+fn alerts_after_uploads(uploads: &[(PathBuf, &str)]) -> Vec<serde_json::Value> {
+    let github = GithubStandin::start();
+    let token = github.token("image", &[("security-events", Access::Write)]);
+    let script = fixtures().join("actions/github/codeql-action/upload-sarif/upload.py");
+    for (file, category) in uploads {
+        let job = temp_dir("sarif-job");
+        std::fs::write(job.join("github-env"), "").unwrap();
+        ok(Command::new("python3")
+            .arg(&script)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap())
+            .env("TOKEN", &token)
+            .env("SARIF", file)
+            .env("CATEGORY", category)
+            .env("GITHUB_API_URL", github.url())
+            .env("GITHUB_REPOSITORY", "alto9/kube9-operator")
+            .env("GITHUB_REF", "refs/heads/main")
+            .env("GITHUB_SHA", "c0ffee")
+            .env("GITHUB_JOB", "scan")
+            .env("GITHUB_ENV", job.join("github-env"))
+            .env("KUBE9_SIM_OUTBOX", &job)
+            .current_dir(&job));
+    }
+    github.alerts()
+}
+
+/// `file` with every result's `partialFingerprints` removed, as Trivy writes it.
+fn without_fingerprints(file: &Path) -> PathBuf {
+    let mut sarif: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+    for run in sarif["runs"].as_array_mut().unwrap() {
+        for result in run["results"].as_array_mut().unwrap() {
+            result
+                .as_object_mut()
+                .unwrap()
+                .remove("partialFingerprints");
+        }
+    }
+    let dest = temp_dir("sarif-bare").join("bare.sarif");
+    std::fs::write(&dest, serde_json::to_vec(&sarif).unwrap()).unwrap();
+    dest
 }

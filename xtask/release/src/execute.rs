@@ -84,6 +84,7 @@ pub fn execute_with(plan: &Plan, mut cx: Cx, runner: &mut dyn Runner) -> Result<
         let what = step.describe();
         github::step(&format!("[{}/{total}] {}", i + 1, shorten(&what, 110)));
         let started = Instant::now();
+        let checks_before = cx.bindings.checks.len();
         let result = runner.perform(step, &mut cx).with_context(|| step.hint());
         executed.push(Timing {
             step: step.kind(),
@@ -97,6 +98,10 @@ pub fn execute_with(plan: &Plan, mut cx: Cx, runner: &mut dyn Runner) -> Result<
             }
             eprintln!("    FAILED: {e:#}");
             cx.record(&what, Status::Failed, &format!("{e:#}"));
+        }
+        let checker = step.action().checker();
+        for check in &mut cx.bindings.checks[checks_before..] {
+            check.by = check.by.or(checker);
         }
     }
     let checks = &cx.bindings.checks;

@@ -123,11 +123,25 @@ pub fn attestation_types(registry: &Registry, att_tag: &str) -> Result<Vec<Strin
     };
     let manifest: oci_client::manifest::OciImageManifest = serde_json::from_slice(&bytes)
         .with_context(|| format!("{}:{att_tag} is not an attestation", registry.repository))?;
-    Ok(manifest
+    manifest
         .layers
         .iter()
-        .filter_map(|l| l.annotations.as_ref()?.get("predicateType").cloned())
-        .collect())
+        .map(
+            |l| match l.annotations.as_ref().and_then(|a| a.get("predicateType")) {
+                Some(t) => Ok(Some(t.clone())),
+                // `cosign attach attestation` (the release's own provenance) names no type: the
+                // statement in the envelope does.
+                None => Ok(statement_type(&registry.blob(&l.digest)?)),
+            },
+        )
+        .filter_map(Result::transpose)
+        .collect()
+}
+
+/// The `predicateType` of the in-toto statement in a DSSE envelope.
+fn statement_type(envelope: &[u8]) -> Option<String> {
+    let statement = crate::sign::dsse_statement(std::str::from_utf8(envelope).ok()?)?;
+    statement["predicateType"].as_str().map(str::to_string)
 }
 
 /// Whether the chart of this version is published and signed already.

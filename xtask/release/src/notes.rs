@@ -36,6 +36,8 @@ pub struct ReleasePage {
     pub timeline: Timeline,
     /// This version's CHANGELOG.md entry, as markdown (none with `--skip-changelog`).
     pub changes: Option<String>,
+    /// The verifiers the release was checked with, their versions and results.
+    pub verifiers: Vec<crate::verifiers::VerifierResult>,
 }
 
 /// The marked section, markdown.
@@ -49,6 +51,7 @@ pub fn render(page: &ReleasePage) -> Result<String> {
             minijinja::context! {
                 page => page,
                 scan_rows => scan,
+                verifier_rows => page.verifiers.iter().map(|v| (v.verifier.clone(), v.version.clone(), v.checks, v.result())).collect::<Vec<_>>(),
                 timings => page.timeline.summary(),
             },
         )

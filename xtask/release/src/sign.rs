@@ -258,16 +258,20 @@ impl Cosign {
     }
 }
 
-/// The predicate of one DSSE envelope (a line of `cosign verify-attestation --output json`,
-/// or a layer of an attestation tag): its base64 payload is an in-toto statement.
-pub fn dsse_predicate(envelope: &str) -> Option<serde_json::Value> {
+/// The in-toto statement in one DSSE envelope (a line of `cosign verify-attestation --output
+/// json`, or a layer of an attestation tag): its base64 payload.
+pub fn dsse_statement(envelope: &str) -> Option<serde_json::Value> {
     use base64::Engine;
     let envelope: serde_json::Value = serde_json::from_str(envelope.trim()).ok()?;
     let payload = base64::engine::general_purpose::STANDARD
         .decode(envelope["payload"].as_str()?)
         .ok()?;
-    let statement: serde_json::Value = serde_json::from_slice(&payload).ok()?;
-    statement.get("predicate").cloned()
+    serde_json::from_slice(&payload).ok()
+}
+
+/// The predicate of one DSSE envelope's statement.
+pub fn dsse_predicate(envelope: &str) -> Option<serde_json::Value> {
+    dsse_statement(envelope)?.get("predicate").cloned()
 }
 
 /// The tag cosign stores a signature (`sig`) or attestation (`att`) of `digest` under.

@@ -23,6 +23,8 @@ struct Records {
     issues: Vec<Value>,
     attestations: Vec<Value>,
     analyses: Vec<Value>,
+    /// Code scanning's alerts, made from the uploaded results as GitHub makes them.
+    alerts: Vec<Value>,
     releases: Vec<Value>,
     /// The `Authorization` value of every API request, in order.
     authorizations: Vec<String>,
@@ -46,6 +48,10 @@ impl GithubStandin {
             .route("/repos/{owner}/{repo}/issues/{number}", patch(update_issue))
             .route("/repos/{owner}/{repo}/attestations", post(attest))
             .route("/repos/{owner}/{repo}/code-scanning/analysis", put(upload))
+            .route(
+                "/repos/{owner}/{repo}/code-scanning/alerts",
+                get(list_alerts),
+            )
             .route(
                 "/repos/{owner}/{repo}/releases/tags/{tag}",
                 get(release_by_tag),
@@ -118,6 +124,11 @@ impl GithubStandin {
 
     pub fn analyses(&self) -> Vec<Value> {
         self.records.lock().expect("not poisoned").analyses.clone()
+    }
+
+    /// Code scanning's alerts: one per rule and fingerprint, each with where it was seen.
+    pub fn alerts(&self) -> Vec<Value> {
+        self.records.lock().expect("not poisoned").alerts.clone()
     }
 
     pub fn releases(&self) -> Vec<Value> {
@@ -269,10 +280,78 @@ async fn upload(
     if let Some(refused) = g.refusal(&headers, "security-events", Access::Write) {
         return refused;
     }
+    let Some(sarif) = decode_sarif(&body["sarif"]) else {
+        return refusal(
+            400,
+            "Invalid SARIF: not a gzip-compressed, base64-encoded SARIF file",
+        );
+    };
     let mut r = g.records.lock().expect("not poisoned");
+    let instance = json!({"ref": body["ref"], "category": body["category"]});
+    for run in sarif["runs"].as_array().into_iter().flatten() {
+        let tool = run["tool"]["driver"]["name"].clone();
+        for result in run["results"].as_array().into_iter().flatten() {
+            raise_alert(&mut r.alerts, &tool, result, &instance);
+        }
+    }
     let id = format!("sarif-{}", r.analyses.len() + 1);
     r.analyses.push(body);
     (StatusCode::ACCEPTED, Json(json!({"id": id}))).into_response()
+}
+
+/// The `sarif` field of an upload: gzip, then base64, as upload-sarif sends it.
+fn decode_sarif(field: &Value) -> Option<Value> {
+    use base64::Engine;
+    use std::io::Read;
+    let gz = base64::engine::general_purpose::STANDARD
+        .decode(field.as_str()?)
+        .ok()?;
+    let mut json = Vec::new();
+    flate2::read::GzDecoder::new(gz.as_slice())
+        .read_to_end(&mut json)
+        .ok()?;
+    serde_json::from_slice(&json).ok()
+}
+
+/// As code scanning matches results across uploads: a result of the same tool and rule with
+/// the same `partialFingerprints` is the alert already open, seen again; a result without
+/// fingerprints cannot be matched and opens a new alert each time (GitHub: "users may see
+/// duplicate alerts").
+fn raise_alert(alerts: &mut Vec<Value>, tool: &Value, result: &Value, instance: &Value) {
+    let rule = &result["ruleId"];
+    let prints = result
+        .get("partialFingerprints")
+        .filter(|p| p.as_object().is_some_and(|m| !m.is_empty()));
+    let existing = prints.and_then(|prints| {
+        alerts.iter_mut().find(|a| {
+            a["tool"]["name"] == *tool && a["rule"]["id"] == *rule && a["fingerprints"] == *prints
+        })
+    });
+    match existing {
+        Some(alert) => {
+            if let Some(seen) = alert["instances"].as_array_mut() {
+                seen.push(instance.clone());
+            }
+        }
+        None => {
+            let number = alerts.len() + 1;
+            alerts.push(json!({
+                "number": number,
+                "state": if result.get("suppressions").is_some() { "dismissed" } else { "open" },
+                "rule": {"id": rule},
+                "tool": {"name": tool},
+                "fingerprints": prints.cloned().unwrap_or(Value::Null),
+                "instances": [instance],
+            }));
+        }
+    }
+}
+
+async fn list_alerts(State(g): State<GithubStandin>, headers: HeaderMap) -> Response {
+    if let Some(refused) = g.refusal(&headers, "security-events", Access::Read) {
+        return refused;
+    }
+    Json(g.alerts()).into_response()
 }
 
 async fn release_by_tag(

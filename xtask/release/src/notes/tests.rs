@@ -28,6 +28,13 @@ fn page() -> ReleasePage {
             }]),
         }),
         changes: Some("### Fixed\n\n- A status endpoint\n".into()),
+        verifiers: vec![crate::verifiers::VerifierResult {
+            verifier: "cosign".into(),
+            version: "v3.1.3".into(),
+            checks: 7,
+            failed: 0,
+            warned: 0,
+        }],
         timeline: Timeline {
             published: Some("2026-01-01T00:00:00Z".into()),
             image_served: Some("2026-01-01T00:00:12Z".into()),
@@ -50,6 +57,7 @@ fn the_section_names_digests_commands_scan_and_timings() {
         "trivy image --vex oci --show-suppressed",
         "| linux/amd64 | 3 | 180 | HIGH 1 | CVE-2099-0003 (not_affected: vulnerable_code_not_in_execute_path) |",
         "verified 95 s",
+        "| cosign | v3.1.3 | 7 | ok |",
     ] {
         assert!(text.contains(needle), "{needle} in:\n{text}");
     }

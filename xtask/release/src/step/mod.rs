@@ -59,6 +59,10 @@ pub trait Action {
     /// What a failure of this step means and what to do, written once, beside the step.
     fn hint(&self) -> String;
     fn run(&self, cx: &mut Cx) -> Result<()>;
+    /// The verifier the checks this step records are made with, for the report's matrix.
+    fn checker(&self) -> Option<crate::verifiers::Checker> {
+        None
+    }
 }
 
 /// One step of a plan.
@@ -288,6 +292,8 @@ pub struct Check {
     pub what: String,
     pub status: Status,
     pub detail: String,
+    /// The verifier that made it (set by the executor from the step).
+    pub by: Option<crate::verifiers::Checker>,
 }
 
 /// The scan as the gate judged it.
@@ -323,6 +329,8 @@ pub struct Bindings {
     pub chart: Option<ChartPublished>,
     /// The checks of a verification, passing or not.
     pub checks: Vec<Check>,
+    /// Which verifiers made them, at which versions (`RecordVerification`).
+    pub verifiers: Vec<crate::verifiers::VerifierResult>,
     /// When this run reached each point of the release.
     pub timeline: Timeline,
     /// The commit the published image is labelled with (a verification reads it).
@@ -411,6 +419,7 @@ impl Cx {
             what: what.to_string(),
             status,
             detail: detail.to_string(),
+            by: None,
         });
     }
 

@@ -3,6 +3,7 @@
 //! machine of that architecture this proves the image runs there natively, elsewhere it runs
 //! under QEMU and the check says so.
 
+use crate::verifiers::Checker;
 use anyhow::{bail, ensure, Context, Result};
 use serde::Serialize;
 
@@ -98,6 +99,10 @@ impl RunImage {
 }
 
 impl Action for RunImage {
+    fn checker(&self) -> Option<Checker> {
+        Some(Checker::Docker)
+    }
+
     fn describe(&self) -> String {
         let login = if self.logged_in {
             "with the run's login"

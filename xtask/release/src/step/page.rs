@@ -85,6 +85,7 @@ impl WriteReleaseNotes {
             scan,
             timeline: b.timeline.clone(),
             changes: self.changes.clone(),
+            verifiers: b.verifiers.clone(),
         })
     }
 

@@ -1,6 +1,7 @@
 //! The checks of `verify-release`: each records its verdict, passing or not, and the report
 //! lists them all.
 
+use crate::verifiers::Checker;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -27,6 +28,10 @@ pub struct ResolveRelease {
 }
 
 impl Action for ResolveRelease {
+    fn checker(&self) -> Option<Checker> {
+        Some(Checker::RegistryApi)
+    }
+
     fn describe(&self) -> String {
         format!(
             "resolve {}:{} to one index with every platform and its labels",
@@ -135,6 +140,10 @@ impl VerifySignature {
 }
 
 impl Action for VerifySignature {
+    fn checker(&self) -> Option<Checker> {
+        Some(Checker::Cosign)
+    }
+
     fn describe(&self) -> String {
         let cmd = self.command(&mut Placeholders).expect("placeholders");
         format!("{}: {cmd}", self.what())
@@ -183,6 +192,10 @@ impl VerifyAttestation {
 }
 
 impl Action for VerifyAttestation {
+    fn checker(&self) -> Option<Checker> {
+        Some(Checker::Cosign)
+    }
+
     fn describe(&self) -> String {
         let cmd = self.command(&mut Placeholders).expect("placeholders");
         format!("{}: {cmd}", self.what())
@@ -264,6 +277,13 @@ impl VerifyProvenance {
 }
 
 impl Action for VerifyProvenance {
+    fn checker(&self) -> Option<Checker> {
+        Some(match self.verifier {
+            Verifier::Key { .. } => Checker::Cosign,
+            Verifier::Keyless { .. } => Checker::Gh,
+        })
+    }
+
     fn describe(&self) -> String {
         let cmd = self.command(&mut Placeholders).expect("placeholders");
         format!("build provenance of the index: {cmd}")
@@ -290,6 +310,10 @@ pub struct CheckSboms {
 }
 
 impl Action for CheckSboms {
+    fn checker(&self) -> Option<Checker> {
+        Some(Checker::RegistryApi)
+    }
+
     fn describe(&self) -> String {
         format!(
             "SBOM referrers of {} for {}",
@@ -331,6 +355,10 @@ pub struct ResolveChart {
 }
 
 impl Action for ResolveChart {
+    fn checker(&self) -> Option<Checker> {
+        Some(Checker::RegistryApi)
+    }
+
     fn describe(&self) -> String {
         format!(
             "{}:{} pins {}:{}@{}",
@@ -414,6 +442,10 @@ impl AnonymousPull {
 }
 
 impl Action for AnonymousPull {
+    fn checker(&self) -> Option<Checker> {
+        Some(Checker::RegistryApi)
+    }
+
     fn describe(&self) -> String {
         let shown = self.shown(&Placeholders).expect("placeholders");
         format!("pull {shown} without a login")
@@ -464,7 +496,11 @@ pub struct RecordVerification {
 
 impl Action for RecordVerification {
     fn describe(&self) -> String {
-        format!("report {}", self.path.display())
+        format!(
+            "report {}, with each verifier's version (e.g. `cosign version --json`, \
+             `helm version --short`)",
+            self.path.display()
+        )
     }
 
     fn hint(&self) -> String {
@@ -485,9 +521,12 @@ impl Action for RecordVerification {
             timeline.verified = Some(crate::record::now());
         }
         cx.bindings.timeline = timeline.clone();
+        cx.bindings.verifiers =
+            crate::verifiers::matrix(&cx.bindings.checks, crate::verifiers::installed_version);
         let b = &cx.bindings;
         let report = serde_json::json!({
             "passed": passed,
+            "verifiers": b.verifiers,
             "index_digest": b.index,
             "platforms": b.platforms,
             "chart_digest": b.chart.as_ref().map(|c| c.digest.clone()),
@@ -510,6 +549,16 @@ impl Action for RecordVerification {
             if c.status != Status::Ok {
                 println!("       {}", c.detail);
             }
+        }
+        println!("verified with:");
+        for v in &b.verifiers {
+            println!(
+                "  {} {}: {} check(s), {}",
+                v.verifier,
+                v.version,
+                v.checks,
+                v.result()
+            );
         }
         Ok(())
     }

@@ -2,6 +2,7 @@
 //! applies to each platform, the one it attests on the index for admins' own scans
 //! (`trivy image --vex oci`), and the check that what is attached is what the tag says.
 
+use crate::verifiers::Checker;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
@@ -224,6 +225,10 @@ impl VerifyVex {
 }
 
 impl Action for VerifyVex {
+    fn checker(&self) -> Option<Checker> {
+        Some(Checker::Cosign)
+    }
+
     fn describe(&self) -> String {
         let cmd = self.command(&mut Placeholders).expect("placeholders");
         format!("VEX statements of the index, as the tag's security/vex.json says: {cmd}")

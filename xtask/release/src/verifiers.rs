@@ -1,0 +1,190 @@
+//! Which verifiers a verification checked a release with. "Signed" means "verifiable by a named
+//! set of verifiers at named versions": cosign 2.x reads only the legacy `.sig` layout, cosign
+//! 3.1.3 fixes a verification bypass, Helm 3 and 4 render differently in places. So every
+//! check says which program made it, and the report lists each program, its version and how
+//! its checks ended.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::cmd::Cmd;
+use crate::step::{Check, Status};
+
+/// A program a check is made with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Checker {
+    /// Signatures and attestations (the legacy `.sig`/`.att` layout every verifier reads).
+    Cosign,
+    /// GitHub's build provenance (`gh attestation verify`).
+    Gh,
+    /// The chart: pull, render.
+    Helm,
+    /// Each platform pulled by tag and run, as a node runs it.
+    Docker,
+    /// The registry's API read by this tool (OCI distribution, anonymous pulls, referrers).
+    RegistryApi,
+}
+
+impl Checker {
+    pub fn name(self) -> &'static str {
+        match self {
+            Checker::Cosign => "cosign",
+            Checker::Gh => "gh",
+            Checker::Helm => "helm",
+            Checker::Docker => "docker",
+            Checker::RegistryApi => "OCI distribution API (kube9-release)",
+        }
+    }
+
+    /// The command that prints its version; `None` for this tool itself.
+    pub fn version_command(self) -> Option<Cmd> {
+        let cmd = match self {
+            Checker::Cosign => Cmd::new("cosign").args(["version", "--json"]),
+            Checker::Gh => Cmd::new("gh").arg("--version"),
+            Checker::Helm => Cmd::new("helm").args(["version", "--short"]),
+            Checker::Docker => Cmd::new("docker").arg("--version"),
+            Checker::RegistryApi => return None,
+        };
+        Some(cmd)
+    }
+
+    /// The version in what `version_command` printed.
+    pub fn version_of(self, printed: &str) -> String {
+        let printed = printed.trim();
+        let version = match self {
+            Checker::Cosign => serde_json::from_str::<serde_json::Value>(printed)
+                .ok()
+                .and_then(|v| v["gitVersion"].as_str().map(str::to_string)),
+            // `gh version 2.83.0 (...)`, `Docker version 28.2.2, build e6534b4`.
+            Checker::Gh | Checker::Docker => printed
+                .lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(2))
+                .map(|v| v.trim_end_matches(',').to_string()),
+            _ => printed.lines().next().map(str::to_string),
+        };
+        version.unwrap_or_else(|| "unknown".into())
+    }
+}
+
+/// One verifier's line of the matrix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifierResult {
+    pub verifier: String,
+    pub version: String,
+    pub checks: usize,
+    pub failed: usize,
+    pub warned: usize,
+}
+
+impl VerifierResult {
+    pub fn result(&self) -> &'static str {
+        match (self.failed, self.warned) {
+            (0, 0) => "ok",
+            (0, _) => "ok, with warnings",
+            _ => "FAILED",
+        }
+    }
+}
+
+/// The matrix of `checks`: each verifier that made one, with its version (asked with `version`
+/// from the checker) and how its checks ended, in a fixed order.
+pub fn matrix(checks: &[Check], version: impl Fn(Checker) -> String) -> Vec<VerifierResult> {
+    let mut by: BTreeMap<Checker, Vec<&Check>> = BTreeMap::new();
+    for c in checks {
+        if let Some(checker) = c.by {
+            by.entry(checker).or_default().push(c);
+        }
+    }
+    by.into_iter()
+        .map(|(checker, checks)| VerifierResult {
+            verifier: checker.name().into(),
+            version: version(checker),
+            checks: checks.len(),
+            failed: checks.iter().filter(|c| c.status == Status::Failed).count(),
+            warned: checks.iter().filter(|c| c.status == Status::Warned).count(),
+        })
+        .collect()
+}
+
+/// The version of `checker` on this machine, asked now.
+pub fn installed_version(checker: Checker) -> String {
+    match checker.version_command() {
+        None => format!("{} ({})", env!("CARGO_PKG_VERSION"), "this tool"),
+        Some(cmd) => match cmd.read() {
+            Ok(printed) => checker.version_of(&printed),
+            Err(_) => "unknown (its version command failed)".into(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(by: Option<Checker>, status: Status) -> Check {
+        Check {
+            what: "w".into(),
+            status,
+            detail: String::new(),
+            by,
+        }
+    }
+
+    #[test]
+    fn each_verifier_is_listed_once_with_its_version_and_result() {
+        let checks = [
+            check(Some(Checker::Cosign), Status::Ok),
+            check(Some(Checker::Helm), Status::Ok),
+            check(Some(Checker::Cosign), Status::Failed),
+            check(Some(Checker::RegistryApi), Status::Warned),
+            check(None, Status::Ok),
+        ];
+        let m = matrix(&checks, |c| format!("v-{}", c.name()));
+        let rows: Vec<(&str, &str, usize, &str)> = m
+            .iter()
+            .map(|r| {
+                (
+                    r.verifier.as_str(),
+                    r.version.as_str(),
+                    r.checks,
+                    r.result(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("cosign", "v-cosign", 2, "FAILED"),
+                ("helm", "v-helm", 1, "ok"),
+                (
+                    "OCI distribution API (kube9-release)",
+                    "v-OCI distribution API (kube9-release)",
+                    1,
+                    "ok, with warnings"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn versions_are_read_from_what_each_tool_prints() {
+        let cosign = r#"{"gitVersion": "v2.5.0", "gitCommit": "x"}"#;
+        assert_eq!(Checker::Cosign.version_of(cosign), "v2.5.0");
+        assert_eq!(Checker::Cosign.version_of("garbage"), "unknown");
+        assert_eq!(
+            Checker::Gh.version_of("gh version 2.83.0 (2026-11-01)\nhttps://x\n"),
+            "2.83.0"
+        );
+        assert_eq!(
+            Checker::Helm.version_of("v4.1.4+g05fa379\n"),
+            "v4.1.4+g05fa379"
+        );
+        assert_eq!(
+            Checker::Docker.version_of("Docker version 28.2.2, build e6534b4"),
+            "28.2.2"
+        );
+    }
+}
