@@ -29,6 +29,7 @@ pub mod source;
 pub mod step;
 pub mod text;
 pub mod tools;
+pub mod validate;
 pub mod version;
 pub mod vex;
 pub mod workspace;
