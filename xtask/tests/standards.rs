@@ -160,9 +160,9 @@ fn sarif_an_image_path_without_fingerprints_passes_githubs_rules_and_is_refused(
     assert!(line.contains("usr/local/bin/kube9-operator"), "{line}");
 }
 
-#[test]
-fn sarif_trivy_writes_today_for_the_fixture_advisory_has_no_fingerprints() {
-    // The real Trivy on the fixture crate with the fixture database (CVE-2099-0003), offline.
+/// What the real Trivy writes in `format` for the fixture crate with the fixture database
+/// (CVE-2099-0003), offline.
+fn trivy_report(format: &str) -> PathBuf {
     let cache = temp_dir("standards-trivy-cache");
     std::fs::create_dir_all(cache.join("db")).unwrap();
     ok(std::process::Command::new("tar")
@@ -170,21 +170,28 @@ fn sarif_trivy_writes_today_for_the_fixture_advisory_has_no_fingerprints() {
         .arg(fixtures().join("trivy-db-cargo/db.tar.gz"))
         .arg("-C")
         .arg(cache.join("db")));
-    let sarif = temp_dir("standards-trivy").join("trivy.sarif");
+    let report = temp_dir("standards-trivy").join(format!("trivy.{format}"));
     ok(trivy()
         .args(["fs", "--cache-dir"])
         .arg(&cache)
-        .args([
-            "--skip-db-update",
-            "--offline-scan",
-            "--scanners",
-            "vuln",
-            "--format",
-            "sarif",
-            "--output",
-        ])
-        .arg(&sarif)
+        .args(["--skip-db-update", "--offline-scan", "--scanners", "vuln"])
+        .args(["--format", format, "--output"])
+        .arg(&report)
         .arg(fixtures().join("trivy-db-cargo/app")));
+    report
+}
+
+#[test]
+fn cyclonedx_schema_knows_the_spec_version_trivy_writes() {
+    let sbom = trivy_report("cyclonedx");
+    let text = std::fs::read_to_string(&sbom).unwrap();
+    assert!(text.contains("kube9-fixture-vulnerable"), "{text}");
+    accepted(Standard::CycloneDx, &sbom);
+}
+
+#[test]
+fn sarif_trivy_writes_today_for_the_fixture_advisory_has_no_fingerprints() {
+    let sarif = trivy_report("sarif");
     let text = std::fs::read_to_string(&sarif).unwrap();
     assert!(text.contains("CVE-2099-0003"), "{text}");
     assert_eq!(multitool_errors(&sarif), [], "{text}");

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
-PACKAGES = ("cyclonedx-python-lib", "in-toto-attestation", "jsonschema", "protobuf", "rfc3987")
+PACKAGES = ("cyclonedx-python-lib", "in-toto-attestation", "jsonschema", "protobuf", "rfc3986-validator")
 SLSA_PROVENANCE_V1 = "https://slsa.dev/provenance/v1"
 STATEMENT_TYPE_V1 = "https://in-toto.io/Statement/v1"
 
@@ -43,12 +43,13 @@ def cyclonedx(document, text):
 
     declared = document.get("specVersion") if isinstance(document, dict) else None
     try:
-        version = SchemaVersion.from_version(declared or "1.6")
-    except ValueError:
+        version = SchemaVersion.from_version(declared)
+    except (ValueError, TypeError):
         raise Invalid([("$.specVersion", f"{declared!r} is no CycloneDX version this validator knows")])
-    error = JsonStrictValidator(version).validate_str(text)
-    if error is not None:
-        raise Invalid([(error.data.json_path, error.data.message)])
+    errors = JsonStrictValidator(version).validate_str(text, all_errors=True)
+    if errors:
+        found = sorted((e.data for e in errors), key=lambda e: list(e.absolute_path))
+        raise Invalid([(e.json_path, e.message) for e in found])
 
 
 def envelope_statement(document):
@@ -59,13 +60,10 @@ def envelope_statement(document):
 
 
 def is_uri(value):
-    import rfc3987
+    # RFC 3986, as jsonschema's "uri" format checks it (with rfc3986-validator).
+    from jsonschema import FormatChecker
 
-    try:
-        rfc3987.parse(value, rule="URI")
-        return True
-    except ValueError:
-        return False
+    return FormatChecker(["uri"]).conforms(value, "uri")
 
 
 STATEMENT_FIELDS = {
@@ -103,6 +101,7 @@ def in_toto_provenance(document, _text):
         pb = json_format.ParseDict(document, statement_pb2.Statement())
     except json_format.ParseError as e:
         raise Invalid([("$", f"not an in-toto Statement v1: {e}")])
+    errors = []
     try:
         Statement.copy_from_pb(pb).validate()
     except ValueError as e:
@@ -112,20 +111,20 @@ def in_toto_provenance(document, _text):
             field = f"$.subject[{message.rsplit(' ', 1)[1].rstrip(')')}].digest"
         if field == "$._type":
             message = f"{message}: {document.get('_type')!r}, not {STATEMENT_TYPE_V1}"
-        raise Invalid([(field, message)])
+        errors.append((field, message))
     if pb.predicate_type != SLSA_PROVENANCE_V1:
-        raise Invalid([("$.predicateType", f"{pb.predicate_type!r} is not {SLSA_PROVENANCE_V1}")])
+        raise Invalid(errors + [("$.predicateType", f"{pb.predicate_type!r} is not {SLSA_PROVENANCE_V1}")])
+    # The predicate is judged too when the statement is not, so that one run lists every error.
     try:
         prov = json_format.ParseDict(document["predicate"], provenance_pb2.Provenance())
     except json_format.ParseError as e:
-        raise Invalid([("$.predicate", f"not an SLSA Provenance v1 predicate: {e}")])
+        raise Invalid(errors + [("$.predicate", f"not an SLSA Provenance v1 predicate: {e}")])
     # in-toto's reference validator for this predicate lives in its Go module
     # (go/predicates/provenance/v1/provenance.go); the PyPI package ships the protobuf only.
     # These are its rules, in its order, with the SLSA v1 spec's TypeURI fields added.
-    errors = []
     bd, rd = prov.build_definition, prov.run_details
     if not prov.HasField("build_definition"):
-        raise Invalid([("$.predicate.buildDefinition", "buildDefinition required")])
+        raise Invalid(errors + [("$.predicate.buildDefinition", "buildDefinition required")])
     if not bd.build_type:
         errors.append(("$.predicate.buildDefinition.buildType", "buildDefinition.buildType required"))
     elif not is_uri(bd.build_type):
