@@ -72,7 +72,16 @@ fn doctor_finds_the_installed_tools_and_the_environments_engine() {
         .env("PATH", "/usr/local/bin:/usr/bin:/bin"));
     let report = text(&out);
     assert!(out.status.success(), "{report}");
-    for tool in ["docker", "docker buildx", "trivy", "helm", "cosign", "act"] {
+    for tool in [
+        "docker",
+        "docker buildx",
+        "trivy",
+        "helm",
+        "cosign",
+        "validators",
+        "sarif-multitool",
+        "act",
+    ] {
         let line = report
             .lines()
             .find(|l| l.starts_with(&format!("{tool:<14} ")))

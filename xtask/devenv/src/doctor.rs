@@ -5,7 +5,7 @@
 
 use crate::{disk, docker, localenv};
 use kube9_release::cmd::Cmd;
-use kube9_release::workspace;
+use kube9_release::{validate, workspace};
 
 /// One check: what was found and, when it falls short, the fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -347,6 +347,23 @@ pub fn check_all() -> Vec<Check> {
             true,
         ),
         simple("cosign", cosign_version(), (2, 0, 0), SETUP, true),
+        // The standards' validators: the release checks its SBOMs, provenance and VEX documents
+        // with them before it publishes anything.
+        simple(
+            "validators",
+            validate::python_versions(),
+            // The first cyclonedx-python-lib that knows CycloneDX 1.7, which Trivy writes.
+            (11, 12, 0),
+            "cargo xtask setup (in-toto-attestation, cyclonedx-python-lib, jsonschema from PyPI)",
+            true,
+        ),
+        simple(
+            "sarif-multitool",
+            validate::sarif_version(),
+            (5, 7, 0),
+            "cargo xtask setup (@microsoft/sarif-multitool from npm)",
+            true,
+        ),
         simple(
             "skopeo",
             Cmd::new("skopeo").arg("--version"),

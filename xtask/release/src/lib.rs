@@ -30,6 +30,7 @@ pub mod source;
 pub mod step;
 pub mod text;
 pub mod tools;
+pub mod validate;
 pub mod verifiers;
 pub mod version;
 pub mod vex;
