@@ -228,3 +228,58 @@ fn a_document_that_is_no_json_is_rejected_not_crashed_on() {
         assert!(err.contains("\n  $: "), "{err}");
     }
 }
+
+/// The release's own VEX check (`kube9_release::vex::parse`, run on `security/vex.json`
+/// before anything is built) refuses every document OpenVEX's schema refuses: each change
+/// below makes the good document one the schema refuses, and the release must refuse it
+/// too, or it would publish what scanners reject.
+#[test]
+fn the_releases_vex_check_refuses_what_openvexs_schema_refuses() {
+    let mut good: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(doc("openvex-good.json")).unwrap()).unwrap();
+    // The project's own rule on top of the schema: an image product names its crates.
+    good["statements"][0]["products"][0]["subcomponents"] =
+        serde_json::json!([{"@id": "pkg:cargo/kube9-fixture-vulnerable@1.0.0"}]);
+    kube9_release::vex::parse("security/vex.json", &good.to_string())
+        .expect("the release accepts the good document");
+    let changes: [(&str, fn(&mut serde_json::Value)); 8] = [
+        ("no statement", |d| d["statements"] = serde_json::json!([])),
+        ("no @context", |d| {
+            d.as_object_mut().unwrap().remove("@context");
+        }),
+        ("no @id", |d| {
+            d.as_object_mut().unwrap().remove("@id");
+        }),
+        ("no author", |d| {
+            d.as_object_mut().unwrap().remove("author");
+        }),
+        ("no timestamp", |d| {
+            d.as_object_mut().unwrap().remove("timestamp");
+        }),
+        ("an unknown status", |d| {
+            d["statements"][0]["status"] = "maybe".into()
+        }),
+        ("an unknown justification", |d| {
+            d["statements"][0]["justification"] = "because".into()
+        }),
+        ("a statement without vulnerability", |d| {
+            d["statements"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("vulnerability");
+        }),
+    ];
+    let dir = temp_dir("openvex-refused");
+    for (what, change) in changes {
+        let mut bad = good.clone();
+        change(&mut bad);
+        let file = dir.join(format!("{}.json", what.replace(' ', "-")));
+        std::fs::write(&file, bad.to_string()).unwrap();
+        rejected(Standard::OpenVex, &file);
+        let ours = kube9_release::vex::parse("security/vex.json", &bad.to_string());
+        assert!(
+            ours.is_err(),
+            "{what}: the schema refuses it, the release does not"
+        );
+    }
+}

@@ -10,6 +10,7 @@ use super::{Action, Bound, Cx, Judged};
 use crate::github;
 use crate::notify::{self, Notify};
 use crate::scan::{self, ReportFiles, ReportFormat, ScanPlan, Severity, TrivyDb, Verdict};
+use crate::validate::{self, Standard};
 
 /// The vulnerability database, fetched once before any platform is scanned.
 #[derive(Debug, Clone, Serialize)]
@@ -192,7 +193,7 @@ impl Convert {
         let mut bom = read_json(path, "CycloneDX SBOM")?;
         scan::identity::identify_sbom(&mut bom, &self.scan.image, &self.scan.platform, &digest);
         std::fs::write(path, serde_json::to_vec_pretty(&bom)?)?;
-        Ok(())
+        validate::check(Standard::CycloneDx, path)
     }
 }
 
@@ -213,8 +214,9 @@ impl Action for Convert {
             ),
             ReportFormat::Sarif => format!(" (naming {image}, each result fingerprinted)"),
             ReportFormat::CycloneDx => format!(
-                " (describing {image}, pkg:oci purl of <{}-digest>)",
-                self.scan.platform
+                " (describing {image}, pkg:oci purl of <{}-digest>); {}",
+                self.scan.platform,
+                validate::command(Standard::CycloneDx, &self.scan.sbom)
             ),
             ReportFormat::Table => String::new(),
         };

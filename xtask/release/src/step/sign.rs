@@ -9,6 +9,7 @@ use super::{reference, Action, Cx, Placeholders, Subject, Values};
 use crate::cmd::{Cmd, Secret};
 use crate::provenance;
 use crate::sign::{AttestationType, Cosign, Signer};
+use crate::validate::{self, Standard};
 
 /// Which tool keeps the login.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -207,10 +208,12 @@ impl AttestProvenance {
 impl Action for AttestProvenance {
     fn describe(&self) -> String {
         let attach = self.attach(&mut Placeholders).expect("placeholders");
+        let statement = self.file("provenance.json");
         format!(
-            "attest the SLSA build provenance of {} (in-toto Statement v1, {}): {}; {attach}",
+            "attest the SLSA build provenance of {} (in-toto Statement v1, {}): {}; {}; {attach}",
             self.subject.what(),
-            self.file("provenance.json").display(),
+            statement.display(),
+            validate::command(Standard::InTotoProvenance, &statement),
             self.sign()
         )
     }
@@ -235,6 +238,7 @@ impl Action for AttestProvenance {
         let payload = serde_json::to_vec(&statement)?;
         std::fs::create_dir_all(&self.dir)?;
         std::fs::write(self.file("provenance.json"), &payload)?;
+        validate::check(Standard::InTotoProvenance, &self.file("provenance.json"))?;
         std::fs::write(self.file("provenance.pae"), provenance::pae(&payload))?;
         self.sign().run()?;
         let sig = std::fs::read_to_string(self.file("provenance.sig"))

@@ -12,6 +12,7 @@ use super::{reference, Action, Bound, Cx, Placeholders, Subject, Values};
 use crate::cmd::Cmd;
 use crate::registry::Repository;
 use crate::sign::{self, AttestationType, Cosign, Signer, Verifier};
+use crate::validate::{self, Standard};
 use crate::vex;
 
 /// What identifies the document a release attests: the same for the release and for anyone
@@ -74,9 +75,11 @@ impl Action for RenderVex {
             None => String::new(),
         };
         format!(
-            "VEX statements of {} for {}: the gate's per platform{attest}",
+            "VEX statements of {} for {}: the gate's per platform{attest}, each checked \
+             with {}",
             self.source.display(),
-            self.index.placeholder()
+            self.index.placeholder(),
+            Standard::OpenVex.validator()
         )
     }
 
@@ -95,6 +98,7 @@ impl Action for RenderVex {
             match vex::for_gate(&doc, &index, platform) {
                 Some(gate) => {
                     write_json(path, &gate)?;
+                    validate::check(Standard::OpenVex, path)?;
                     cx.bindings.vex_gates.insert(platform.clone());
                 }
                 None => println!("no VEX statement applies to {platform}: scanned without one"),
@@ -106,6 +110,7 @@ impl Action for RenderVex {
         match release.document(&doc, &index) {
             Some(document) => {
                 write_json(path, &document)?;
+                validate::check(Standard::OpenVex, path)?;
                 let n = document["statements"].as_array().map_or(0, Vec::len);
                 println!("{n} VEX statement(s) apply to {index}");
                 cx.bindings.vex_applies = true;
