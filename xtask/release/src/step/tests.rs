@@ -397,7 +397,7 @@ fn expected_hint(step: &Step) -> &'static str {
         Step::CheckSboms(_) => "an SBOM referrer is missing: re-run the release (cargo xtask release-image finishes what a failed run left out)",
         Step::ResolveChart(_) => "the chart ghcr.io/alto9/charts/kube9-operator:1.2.3 does not deploy the released image: do not install it",
         Step::AnonymousPull(_) => "make the package public once at the settings page, then re-run this job alone (the release is otherwise complete); a private organisation sets the repository variable PUBLIC_CHECK=skip",
-        Step::RenderVex(_) => "the VEX statements of /src/security/vex.json could not be written for the scan; nothing was pushed",
+        Step::RenderVex(_) => "the VEX statements of /src/security/vex.json could not be written for the scan, or one of them failed OpenVEX's validator; nothing was pushed",
         Step::AttestVex(_) => "cosign could not attest the VEX statements of the index: check COSIGN_PRIVATE_KEY and COSIGN_PASSWORD (or the job's `id-token: write`); nothing further was published. Re-running the release finishes it",
         Step::VerifyVex(_) => "the VEX statements attached to the index are not the release's: re-run the release (it attests them again), or check against the right key or identity",
         Step::PushRepoMetadata(_) => "/src/artifacthub-repo.yml could not be pushed to ghcr.io/alto9/kube9-operator:artifacthub.io; the release is otherwise published, and re-running it pushes the metadata",

@@ -85,7 +85,7 @@ impl Action for RenderVex {
 
     fn hint(&self) -> String {
         format!(
-            "the VEX statements of {} could not be written for the scan; nothing was pushed",
+            "the VEX statements of {} could not be written for the scan, or one of them failed OpenVEX's validator; nothing was pushed",
             self.source.display()
         )
     }
