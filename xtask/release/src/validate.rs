@@ -255,6 +255,11 @@ fn program(standard: Standard) -> PathBuf {
     }
 }
 
+/// Whether `standard`'s validator is installed here; `check` says what to install when not.
+pub fn installed(standard: Standard) -> bool {
+    missing_validator(standard, &program(standard)).is_none()
+}
+
 /// What is missing to run `standard`'s validator with `program`, and how to get it.
 fn missing_validator(standard: Standard, program: &Path) -> Option<String> {
     let what = match standard {

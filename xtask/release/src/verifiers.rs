@@ -25,6 +25,9 @@ pub enum Checker {
     Docker,
     /// The registry's API read by this tool (OCI distribution, anonymous pulls, referrers).
     RegistryApi,
+    /// The standards' own validators (CycloneDX, in-toto/SLSA, OpenVEX), on what the registry
+    /// serves.
+    Validators,
 }
 
 impl Checker {
@@ -35,6 +38,9 @@ impl Checker {
             Checker::Helm => "helm",
             Checker::Docker => "docker",
             Checker::RegistryApi => "OCI distribution API (kube9-release)",
+            Checker::Validators => {
+                "cyclonedx-python-lib, in-toto-attestation, jsonschema (OpenVEX schema)"
+            }
         }
     }
 
@@ -45,6 +51,7 @@ impl Checker {
             Checker::Gh => Cmd::new("gh").arg("--version"),
             Checker::Helm => Cmd::new("helm").args(["version", "--short"]),
             Checker::Docker => Cmd::new("docker").arg("--version"),
+            Checker::Validators => crate::validate::python_versions(),
             Checker::RegistryApi => return None,
         };
         Some(cmd)
@@ -63,6 +70,8 @@ impl Checker {
                 .next()
                 .and_then(|l| l.split_whitespace().nth(2))
                 .map(|v| v.trim_end_matches(',').to_string()),
+            // One `name version` per line.
+            Checker::Validators => Some(printed.lines().collect::<Vec<_>>().join(", ")),
             _ => printed.lines().next().map(str::to_string),
         };
         version.unwrap_or_else(|| "unknown".into())

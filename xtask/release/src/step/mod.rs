@@ -20,7 +20,7 @@ mod verify;
 mod vex;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -409,6 +409,51 @@ impl Cx {
         self.actions.as_ref()
     }
 
+    /// Checks what the registry served (`document`, written to a private scratch file) with
+    /// `standard`'s own validator, as a check of its own: failed when the validator refuses
+    /// it, a warning naming what to install when the validator is not here.
+    pub fn validate_served(
+        &mut self,
+        standard: crate::validate::Standard,
+        what: &str,
+        document: &[u8],
+    ) -> Result<()> {
+        let what = format!("{what} passes {}", standard.validator());
+        let by = Some(crate::verifiers::Checker::Validators);
+        let (status, detail) = if crate::validate::installed(standard) {
+            let file = self.scratch_file(&format!("served-{}.json", self.bindings.checks.len()))?;
+            std::fs::write(&file, document)?;
+            match crate::validate::check(standard, &file) {
+                Ok(()) => (Status::Ok, "valid".to_string()),
+                Err(e) => (Status::Failed, format!("{e:#}")),
+            }
+        } else {
+            let missing = crate::validate::check(standard, Path::new("-"))
+                .err()
+                .map(|e| format!("{e:#}"))
+                .unwrap_or_default();
+            (Status::Warned, format!("not checked: {missing}"))
+        };
+        match status {
+            Status::Ok => eprintln!("    ok: {what}"),
+            _ => eprintln!(
+                "    {}: {what}: {detail}",
+                if status == Status::Failed {
+                    "FAILED"
+                } else {
+                    "warning"
+                }
+            ),
+        }
+        self.bindings.checks.push(Check {
+            what,
+            status,
+            detail,
+            by,
+        });
+        Ok(())
+    }
+
     pub fn pass(&mut self, what: &str, detail: &str) {
         eprintln!("    ok: {what}");
         self.record(what, Status::Ok, detail);
@@ -421,6 +466,11 @@ impl Cx {
             detail: detail.to_string(),
             by: None,
         });
+    }
+
+    /// A file in the run's private directory (removed when the run ends).
+    fn scratch_file(&mut self, name: &str) -> Result<PathBuf> {
+        Ok(self.make_login_dir()?.join(name))
     }
 
     fn make_login_dir(&mut self) -> Result<PathBuf> {

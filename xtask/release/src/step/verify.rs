@@ -1,6 +1,7 @@
 //! The checks of `verify-release`: each records its verdict, passing or not, and the report
 //! lists them all.
 
+use crate::validate::Standard;
 use crate::verifiers::Checker;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -15,7 +16,7 @@ use crate::layout;
 use crate::record::Timeline;
 use crate::registry::{Registry, Repository};
 use crate::scan::SBOM_ARTIFACT_TYPE;
-use crate::sign::{AttestationType, Cosign, Verifier};
+use crate::sign::{self, AttestationType, Cosign, Verifier};
 
 /// Resolves the version tags to one index with every platform and the right labels; learns
 /// the index and platform digests.
@@ -210,8 +211,17 @@ impl Action for VerifyAttestation {
     }
 
     fn run(&self, cx: &mut Cx) -> Result<()> {
-        self.command(cx)?.read()?;
+        let out = self.command(cx)?.read()?;
         cx.pass(&self.what(), "ok");
+        if self.kind == AttestationType::CycloneDx {
+            for sbom in out.lines().filter_map(sign::dsse_predicate) {
+                cx.validate_served(
+                    Standard::CycloneDx,
+                    &format!("the SBOM attested on {}", self.subject.what()),
+                    &serde_json::to_vec(&sbom)?,
+                )?;
+            }
+        }
         Ok(())
     }
 }
@@ -296,8 +306,19 @@ impl Action for VerifyProvenance {
     }
 
     fn run(&self, cx: &mut Cx) -> Result<()> {
-        self.command(cx)?.read()?;
+        let out = self.command(cx)?.read()?;
         cx.pass("build provenance of the index", "ok");
+        // The release's own statement (cosign prints its envelope); GitHub's is checked by
+        // `gh`, which prints no statement.
+        if let Verifier::Key { .. } = self.verifier {
+            for statement in out.lines().filter_map(sign::dsse_statement) {
+                cx.validate_served(
+                    Standard::InTotoProvenance,
+                    "the build provenance of the index",
+                    &serde_json::to_vec(&statement)?,
+                )?;
+            }
+        }
         Ok(())
     }
 }

@@ -271,6 +271,11 @@ impl Action for VerifyVex {
         cx.bindings.vex_attested = true;
         let n = expected["statements"].as_array().map_or(0, Vec::len);
         cx.pass("VEX statements of the index", &format!("{n} statement(s)"));
+        cx.validate_served(
+            Standard::OpenVex,
+            "the VEX document attested on the index",
+            &serde_json::to_vec(&expected)?,
+        )?;
         Ok(())
     }
 }
