@@ -38,9 +38,7 @@ impl Checker {
             Checker::Helm => "helm",
             Checker::Docker => "docker",
             Checker::RegistryApi => "OCI distribution API (kube9-release)",
-            Checker::Validators => {
-                "cyclonedx-python-lib, in-toto-attestation, jsonschema (OpenVEX schema)"
-            }
+            Checker::Validators => "the standards' validators",
         }
     }
 

@@ -14,8 +14,8 @@ use crate::registry::{Credentials, Repository};
 use crate::sign::{AttestationType, Cosign, Verifier};
 use crate::step::{
     AnonymousPull, Bound, CheckSboms, Login, LoginClient, Pullable, RecordVerification,
-    ResolveChart, ResolveRelease, RunImage, Step, Subject, VerifyAttestation, VerifyProvenance,
-    VerifySignature, VerifyVex, VexRelease, WriteReleaseNotes,
+    RenderChart, ResolveChart, ResolveRelease, RunImage, Step, Subject, VerifyAttestation,
+    VerifyProvenance, VerifySignature, VerifyVex, VexRelease, WriteReleaseNotes,
 };
 use crate::version::ReleaseVersion;
 
@@ -98,6 +98,12 @@ pub fn plan(inputs: &VerifyInputs) -> Plan {
         image: inputs.image.clone(),
         tag: inputs.release.plain(),
     }));
+    steps.push(Step::RenderChart(RenderChart {
+        chart: chart.clone(),
+        version: inputs.release.plain(),
+        image: inputs.image.clone(),
+        tag: inputs.release.plain(),
+    }));
     steps.extend(chart_signature_step(inputs, &chart));
     steps.push(Step::CheckSboms(CheckSboms {
         repository: inputs.image.clone(),
@@ -147,7 +153,9 @@ pub fn plan(inputs: &VerifyInputs) -> Plan {
 /// Each platform pulled by tag and run; with the run's login only when the packages may be
 /// private (`--public-check warn|skip` with credentials).
 fn run_steps(inputs: &VerifyInputs) -> Vec<Step> {
-    let logged_in = login_step(inputs).is_some() && inputs.public_check != PublicCheck::Require;
+    // The cosign login's docker config (there when there are credentials to sign-check with).
+    let cosign_login = inputs.credentials.is_some() && inputs.signatures;
+    let logged_in = cosign_login && inputs.public_check != PublicCheck::Require;
     inputs
         .run_platforms
         .iter()
@@ -166,14 +174,27 @@ fn run_steps(inputs: &VerifyInputs) -> Vec<Step> {
 }
 
 /// cosign's login, for packages that are still private (the first release on GHCR).
-fn login_step(inputs: &VerifyInputs) -> Option<Step> {
-    let c = inputs.credentials.as_ref().filter(|_| inputs.signatures)?;
-    Some(Step::Login(Login {
-        client: LoginClient::Cosign,
-        host: inputs.image.host.clone(),
-        username: c.username.clone(),
-        password: c.password.clone(),
-    }))
+/// Logins for a release whose packages are still private: cosign (signatures) and helm (the
+/// chart rendered), into the run's private directory.
+fn login_step(inputs: &VerifyInputs) -> Vec<Step> {
+    let Some(c) = inputs.credentials.as_ref() else {
+        return Vec::new();
+    };
+    let login = |client| {
+        Step::Login(Login {
+            client,
+            host: inputs.image.host.clone(),
+            username: c.username.clone(),
+            password: c.password.clone(),
+        })
+    };
+    let helm = login(LoginClient::Helm {
+        plain_http: inputs.charts.is_loopback(),
+    });
+    match inputs.signatures {
+        true => vec![login(LoginClient::Cosign), helm],
+        false => vec![helm],
+    }
 }
 
 fn cosign(inputs: &VerifyInputs, repository: &Repository) -> Cosign {
@@ -278,6 +299,7 @@ mod tests {
                 "verify-provenance",
                 "verify-vex",
                 "resolve-chart",
+                "render-chart",
                 "verify-signature",
                 "check-sboms",
                 "anonymous-pull",
@@ -289,6 +311,13 @@ mod tests {
         );
         let text = plan.to_string();
         assert!(text.contains("--certificate-identity https://github.com/alto9/kube9-operator/.github/workflows/release.yml@refs/tags/v1.2.3"), "{text}");
+        assert!(
+            text.contains(
+                "HELM_REGISTRY_CONFIG=<login-dir>/registry.json helm template kube9 \
+                 oci://ghcr.io/alto9/charts/kube9-operator --version 1.2.3"
+            ),
+            "{text}"
+        );
         assert!(
             text.contains("ghcr.io/alto9/kube9-operator@<linux/arm64-digest>"),
             "{text}"

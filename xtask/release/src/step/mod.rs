@@ -41,8 +41,8 @@ pub use scan::{CheckDatabase, Convert, FetchDatabase, Gate, Rescanned, Scan, Spl
 pub use sign::{Attest, AttestProvenance, DerivePublicKey, Login, LoginClient, Sign};
 pub use source::{ArchiveSource, FreshDir, UnpackSource};
 pub use verify::{
-    AnonymousPull, CheckSboms, Pullable, RecordVerification, ResolveChart, ResolveRelease,
-    VerifyAttestation, VerifyProvenance, VerifySignature,
+    AnonymousPull, CheckSboms, Pullable, RecordVerification, RenderChart, ResolveChart,
+    ResolveRelease, VerifyAttestation, VerifyProvenance, VerifySignature,
 };
 pub use vex::{AttestVex, RenderVex, VerifyVex, VexRelease};
 
@@ -114,6 +114,7 @@ pub enum Step {
     VerifyVex(VerifyVex),
     CheckSboms(CheckSboms),
     ResolveChart(ResolveChart),
+    RenderChart(RenderChart),
     AnonymousPull(AnonymousPull),
     RunImage(RunImage),
     RecordVerification(RecordVerification),
@@ -169,6 +170,7 @@ impl Step {
             Step::VerifyVex(s) => s,
             Step::CheckSboms(s) => s,
             Step::ResolveChart(s) => s,
+            Step::RenderChart(s) => s,
             Step::AnonymousPull(s) => s,
             Step::RunImage(s) => s,
             Step::RecordVerification(s) => s,

@@ -279,6 +279,12 @@ fn one_of_each() -> Vec<Step> {
             image: repo(),
             tag: "1.2.3".into(),
         }),
+        Step::RenderChart(RenderChart {
+            chart: charts(),
+            version: "1.2.3".into(),
+            image: repo(),
+            tag: "1.2.3".into(),
+        }),
         Step::AnonymousPull(AnonymousPull {
             repository: repo(),
             target: Pullable::Digest(Bound::Index),
@@ -396,6 +402,7 @@ fn expected_hint(step: &Step) -> &'static str {
         Step::VerifyProvenance(_) => "the index's build provenance does not verify: on GitHub, re-run the image job (it attests provenance when it is missing); elsewhere re-run the release",
         Step::CheckSboms(_) => "an SBOM referrer is missing: re-run the release (cargo xtask release-image finishes what a failed run left out)",
         Step::ResolveChart(_) => "the chart ghcr.io/alto9/charts/kube9-operator:1.2.3 does not deploy the released image: do not install it",
+        Step::RenderChart(_) => "helm cannot render the published chart, or it deploys another image: re-run the release's chart job (a chart that pins another image is refused before it is pushed)",
         Step::AnonymousPull(_) => "make the package public once at the settings page, then re-run this job alone (the release is otherwise complete); a private organisation sets the repository variable PUBLIC_CHECK=skip",
         Step::RenderVex(_) => "the VEX statements of /src/security/vex.json could not be written for the scan, or one of them failed OpenVEX's validator; nothing was pushed",
         Step::AttestVex(_) => "cosign could not attest the VEX statements of the index: check COSIGN_PRIVATE_KEY and COSIGN_PASSWORD (or the job's `id-token: write`); nothing further was published. Re-running the release finishes it",

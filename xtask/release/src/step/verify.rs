@@ -507,6 +507,74 @@ impl Action for AnonymousPull {
     }
 }
 
+/// The published chart rendered by Helm as `helm install` renders it: every image it deploys
+/// is the release's, by tag and index digest. With the run's registry login when there is one.
+#[derive(Debug, Clone, Serialize)]
+pub struct RenderChart {
+    /// `ghcr.io/alto9/charts/kube9-operator`.
+    pub chart: Repository,
+    pub version: String,
+    pub image: Repository,
+    pub tag: String,
+}
+
+impl RenderChart {
+    pub fn command(&self, values: &mut dyn Values) -> Result<Cmd> {
+        let dir = values.login_dir()?;
+        let cmd = Cmd::new("helm")
+            .env("HELM_REGISTRY_CONFIG", format!("{dir}/registry.json"))
+            .args(["template", "kube9"])
+            .arg(self.chart.oci_url())
+            .opt("--version", &self.version);
+        Ok(if self.chart.is_loopback() {
+            cmd.arg("--plain-http")
+        } else {
+            cmd
+        })
+    }
+
+    fn what(&self) -> String {
+        format!(
+            "{}:{} rendered by helm deploys {}:{}@{}",
+            self.chart,
+            self.version,
+            self.image,
+            self.tag,
+            Bound::Index.placeholder()
+        )
+    }
+}
+
+impl Action for RenderChart {
+    fn checker(&self) -> Option<Checker> {
+        Some(Checker::Helm)
+    }
+
+    fn describe(&self) -> String {
+        let cmd = self.command(&mut Placeholders).expect("placeholders");
+        format!("{}: {cmd}", self.what())
+    }
+
+    fn hint(&self) -> String {
+        "helm cannot render the published chart, or it deploys another image: re-run the \
+         release's chart job (a chart that pins another image is refused before it is pushed)"
+            .into()
+    }
+
+    fn run(&self, cx: &mut Cx) -> Result<()> {
+        let rendered = self.command(cx)?.read()?;
+        let index = cx.bindings.digest(&Bound::Index)?;
+        let expected = format!("{}:{}@{index}", self.image, self.tag);
+        let images = crate::chart::rendered_images(&rendered);
+        ensure!(
+            !images.is_empty() && images.iter().all(|i| *i == expected),
+            "helm rendered the images {images:?}, not {expected}"
+        );
+        cx.pass(&self.what(), &expected);
+        Ok(())
+    }
+}
+
 /// The verification report: every check, passing or not.
 #[derive(Debug, Clone, Serialize)]
 pub struct RecordVerification {
