@@ -36,6 +36,8 @@ pub struct ReleasePage {
     pub timeline: Timeline,
     /// This version's CHANGELOG.md entry, as markdown (none with `--skip-changelog`).
     pub changes: Option<String>,
+    /// Checks the verification left out on request: named, so the page never implies them.
+    pub skipped: Vec<String>,
 }
 
 /// The marked section, markdown.

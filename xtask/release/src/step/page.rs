@@ -85,6 +85,12 @@ impl WriteReleaseNotes {
             scan,
             timeline: b.timeline.clone(),
             changes: self.changes.clone(),
+            skipped: b
+                .checks
+                .iter()
+                .filter(|c| c.status == Status::Skipped)
+                .map(|c| c.what.clone())
+                .collect(),
         })
     }
 
