@@ -193,10 +193,24 @@ fn dry_run_of_a_prerelease_takes_no_floating_tag() {
 
 #[test]
 fn invalid_versions_are_refused_with_a_hint() {
-    for bad in ["v1.2", "1.2.3.4", "latest", "01.2.3", "v1.2.3+build"] {
+    // The hint is looked for in the error line minus the echoed input, which may itself hold
+    // the hint's words (`v1.2.3+build` holds `v1.2.3`).
+    let example = "such as v1.2.3 or v1.0.0-beta.1";
+    for (bad, hint) in [
+        ("v1.2", example),
+        ("1.2.3.4", example),
+        ("latest", example),
+        ("01.2.3", example),
+        ("v1.2.3+build", "release `v1.2.3` instead"),
+    ] {
         let out = dry_run(&["release-image", "--dry-run", "--version", bad]);
         assert!(!out.status.success(), "{bad}");
-        assert!(text(&out).contains("v1.2.3"), "{bad}: {}", text(&out));
+        let error = text(&out)
+            .lines()
+            .find(|l| l.starts_with("error: "))
+            .unwrap_or_else(|| panic!("{bad}: no error line in {}", text(&out)))
+            .replace(&format!("`{bad}`"), "<input>");
+        assert!(error.contains(hint), "{bad}: no hint `{hint}` in {error}");
     }
 }
 

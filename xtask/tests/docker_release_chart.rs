@@ -65,6 +65,49 @@ fn the_chart_follows_an_image_published_while_it_waits() {
     assert_eq!(release_tags(&chart_repo), ["1.1.0"]);
 }
 
+/// The release's own verification report: every signature checked and passed, the index's
+/// and each platform's, and the run check it could not do named as skipped.
+fn assert_verified(source: &Path, record: &kube9_release::record::ImageRecord) {
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(source.join("target/release/verify.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["passed"], true, "{report:#}");
+    assert_eq!(report["index_digest"], record.digest.as_str());
+    let status = |what: &str| {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["what"] == what)
+            .map(|c| c["status"].as_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("no check `{what}` in {report:#}"))
+    };
+    assert_eq!(status("signature of the index"), "ok");
+    assert_eq!(status("signature of the chart"), "ok");
+    for p in &record.platforms {
+        assert_eq!(report["platforms"][&p.platform], p.manifest.as_str());
+        assert_eq!(
+            status(&format!("signature of the {} image", p.platform)),
+            "ok"
+        );
+        assert_eq!(
+            status(&format!("SBOM attestation of the {} image", p.platform)),
+            "ok"
+        );
+    }
+    // Fixture images carry no operator binary: the run check is skipped, and says so.
+    let skipped = report["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{report:#}");
+    assert!(
+        status(skipped[0].as_str().unwrap()) == "skipped"
+            && skipped[0]
+                .as_str()
+                .unwrap()
+                .contains("pulled by tag and run: SKIPPED"),
+        "{report:#}"
+    );
+}
+
 #[test]
 fn release_publishes_the_image_then_a_chart_pinned_to_its_digest() {
     let env = env();
@@ -82,7 +125,9 @@ fn release_publishes_the_image_then_a_chart_pinned_to_its_digest() {
         "the image is published before the chart"
     );
 
-    let digest = image_record(&source).digest;
+    let record = image_record(&source);
+    let digest = record.digest.clone();
+    assert_verified(&source, &record);
     let chart: serde_json::Value =
         serde_json::from_slice(&std::fs::read(source.join("target/release/chart.json")).unwrap())
             .unwrap();
@@ -230,12 +275,14 @@ fn the_chart_step_logs_in_with_the_token_on_stdin_only() {
         "it logged in: {}",
         text(&out)
     );
+    // The source (with the run's outputs) and the run's TMPDIR; `$HOME`'s tool directories
+    // are scanned by the assertion itself.
     assert_kept_secret(
         &seen,
         &text(&out),
         &env.auth_user,
         &env.auth_password(),
-        &[&source],
+        &[&source, &tmp],
     );
     // helm and cosign wrote the login (base64 `user:token`) into a private directory only,
     // which is gone now.

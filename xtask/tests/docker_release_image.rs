@@ -3,6 +3,7 @@
 
 mod support;
 
+use support::fakes::Write;
 use support::*;
 
 #[test]
@@ -141,6 +142,17 @@ fn assert_signed_with_an_sbom_per_platform(
             all.contains(&format!("sha256-{}.att", hex(&p.manifest))),
             "{all:?}"
         );
+        // Each platform manifest's own signature, as cosign checks it (what a node that
+        // pulls only its platform and enforces signatures relies on).
+        ok(tool("cosign")
+            .args([
+                "verify",
+                "--insecure-ignore-tlog=true",
+                "--allow-http-registry",
+            ])
+            .args(["--allow-insecure-registry", "--key"])
+            .arg(&env.cosign.public_key)
+            .arg(format!("{repo}@{}", p.manifest)));
         let sboms = registry
             .referrers(&p.manifest, "application/vnd.cyclonedx+json")
             .unwrap();
@@ -363,9 +375,17 @@ fn backport_never_moves_latest_or_the_newer_major() {
 fn critical_finding_blocks_the_push_and_keeps_the_reports() {
     let env = env();
     let source = fixture_image_repo("rootfs-critical", "critical");
-    let repo = env.repository("critical");
+    // Counted at the registry: not a blob, not a manifest by digest, not a tag.
+    let registry = fakes::CountingRegistry::start(&env.registry.address());
+    let name = unique("critical");
+    let repo = format!("{}/test/{name}", registry.address);
     let out = run(&mut release_image_cmd(&source, "v1.0.0", &repo));
     assert!(!out.status.success());
+    assert!(
+        registry.requests() > 0,
+        "the release went through the counting proxy"
+    );
+    assert_eq!(registry.writes(), [], "nothing reached the registry");
     let log = text(&out);
     assert!(
         log.contains("failed its checks, so nothing was pushed"),
@@ -467,10 +487,22 @@ fn an_image_over_the_size_budget_is_not_pushed() {
 fn rerunning_a_release_builds_nothing_and_another_commit_is_refused() {
     let env = env();
     let source = fixture_image_repo("rootfs-high", "rerun");
-    let repo = env.repository("rerun");
+    // What reaches the registry is counted there, not read from the tool's own record.
+    let registry = fakes::CountingRegistry::start(&env.registry.address());
+    let repo = format!("{}/test/{}", registry.address, unique("rerun"));
     ok(&mut release_image_cmd(&source, "v1.0.0", &repo));
     let first = image_record(&source);
     assert!(first.blobs_uploaded > 0);
+    let written = registry.writes();
+    // The control: the proxy sees a release's writes (blobs, manifests, the tags).
+    assert!(
+        written.iter().filter(|w| w.is_blob()).count() >= 2,
+        "{written:?}"
+    );
+    assert!(
+        written.iter().any(|w| w.tag() == Some("v1.0.0")),
+        "{written:?}"
+    );
     let tags_before = tags(&repo);
     // A re-run (a newer BuildKit, a CVE published since: nothing of that matters) verifies
     // what is published and re-emits its record instead of building again.
@@ -492,9 +524,14 @@ fn rerunning_a_release_builds_nothing_and_another_commit_is_refused() {
     let second = image_record(&source);
     assert_eq!(second.digest, first.digest);
     assert!(second.pushed);
-    assert_eq!((second.blobs_uploaded, second.bytes_uploaded), (0, 0));
     assert_eq!(second.tags, first.tags, "its outputs are emitted again");
+    assert_eq!(
+        registry.writes()[written.len()..],
+        [],
+        "the re-run wrote nothing: no blob, no manifest, no tag"
+    );
     assert_eq!(tags(&repo), tags_before, "the registry is unchanged");
+    let written = registry.writes().len();
 
     std::fs::write(source.join("payload-arm64.txt"), "changed\n").unwrap();
     commit_all(&source, "change");
@@ -508,6 +545,11 @@ fn rerunning_a_release_builds_nothing_and_another_commit_is_refused() {
     assert!(
         !log.contains("--> [1/"),
         "refused before anything ran: {log}"
+    );
+    assert_eq!(
+        registry.writes()[written..],
+        [],
+        "refused, it wrote nothing"
     );
     assert_eq!(
         digest_of(&format!("{repo}:v1.0.0")),
@@ -576,7 +618,12 @@ fn a_registry_that_is_down_fails_before_the_build_after_retries() {
         "retried with backoff: {log}"
     );
     assert!(log.contains("may be down or rate-limiting"), "{log}");
-    assert!(!log.contains("--> building"), "nothing was built: {log}");
+    // The build step's header is `--> [i/n] build: docker buildx build ...`; and no layout.
+    assert!(!log.contains("] build: "), "nothing was built: {log}");
+    assert!(
+        !source.join("target/release/oci").exists(),
+        "nothing was built: {log}"
+    );
 }
 
 #[test]
@@ -915,27 +962,48 @@ fn a_tag_list_paged_ten_at_a_time_is_read_to_its_end() {
 #[test]
 fn two_releases_at_once_always_leave_latest_on_the_higher() {
     let env = env();
-    for round in 0..3 {
-        let repo = env.repository("race");
-        let older = fixture_image_repo("rootfs-high", &format!("older-{round}"));
-        let newer = fixture_image_repo("rootfs-high", &format!("newer-{round}"));
-        let start = |cmd: &mut std::process::Command| {
-            cmd.stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        };
-        let a = start(&mut release_image_cmd(&older, "v1.9.1", &repo));
-        let b = start(&mut release_image_cmd(&newer, "v2.0.1", &repo));
-        for child in [a, b] {
-            let out = child.wait_with_output().unwrap();
-            assert!(out.status.success(), "{}", text(&out));
-        }
-        let (one, two) = (image_record(&older).digest, image_record(&newer).digest);
-        assert_eq!(digest_of(&format!("{repo}:latest")), two, "round {round}");
-        assert_eq!(digest_of(&format!("{repo}:2")), two, "round {round}");
-        assert_eq!(digest_of(&format!("{repo}:1")), one, "round {round}");
-    }
+    // The overlap is forced at the registry: the newer release's first version tag waits
+    // until the older one writes `latest` (so the older one read the tags before 2.0.1 was
+    // there and took `latest`), and that write waits until the newer release has moved
+    // `latest` itself (so the older one's write lands last, and its second read finds
+    // 2.0.1). Only the correction can then leave `latest` right.
+    let registry = fakes::CountingRegistry::start(&env.registry.address());
+    registry.hold("v2.0.1", |seen| seen.arrived("latest"));
+    registry.hold("latest", |seen| seen.landed("latest"));
+    let repo = format!("{}/test/{}", registry.address, unique("race"));
+    let older = fixture_image_repo("rootfs-high", "older");
+    let newer = fixture_image_repo("rootfs-high", "newer");
+    let start = |cmd: &mut std::process::Command| {
+        cmd.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let a = start(&mut release_image_cmd(&older, "v1.9.1", &repo));
+    let b = start(&mut release_image_cmd(&newer, "v2.0.1", &repo));
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success(), "{}", text(&a));
+    assert!(b.status.success(), "{}", text(&b));
+    let (one, two) = (image_record(&older).digest, image_record(&newer).digest);
+    assert_eq!(digest_of(&format!("{repo}:latest")), two);
+    assert_eq!(digest_of(&format!("{repo}:2")), two);
+    assert_eq!(digest_of(&format!("{repo}:1")), one);
+    assert_eq!(digest_of(&format!("{repo}:1.9")), one);
+    // The correction ran: the older release wrote `latest`, then put it back.
+    assert!(
+        text(&a).contains(":latest back to 2.0.1, released meanwhile"),
+        "{}",
+        text(&a)
+    );
+    let latest_writes = registry
+        .writes()
+        .iter()
+        .filter(|w| w.tag() == Some("latest"))
+        .count();
+    assert!(
+        latest_writes == 3,
+        "the newer release's, the older one's, its correction: {latest_writes}"
+    );
 }
 
 #[test]
@@ -974,8 +1042,10 @@ fn the_signing_key_and_its_password_reach_cosign_only() {
 fn a_wrong_key_password_stops_the_release_before_its_chart_and_a_rerun_finishes_it() {
     let env = env();
     let source = fixture_release_repo("rootfs-high", "wrong-key");
-    let repo = env.repository("wrong-key");
-    let charts = format!("oci://{}/{}", env.registry, unique("charts"));
+    let registry = fakes::CountingRegistry::start(&env.registry.address());
+    let name = unique("wrong-key");
+    let repo = format!("{}/test/{name}", registry.address);
+    let charts = format!("oci://{}/{}", registry.address, unique("charts"));
     let chart_repo = format!("{}/kube9-operator", charts.trim_start_matches("oci://"));
     let out =
         run(release_cmd(&source, "v1.0.0", &repo, &charts)
@@ -988,6 +1058,23 @@ fn a_wrong_key_password_stops_the_release_before_its_chart_and_a_rerun_finishes_
         "{log}"
     );
     assert_eq!(tags(&chart_repo), Vec::<String>::new(), "no chart");
+    // Counted at the registry: the image's blobs and its manifests by digest, nothing else
+    // (no tag, no signature, no SBOM, nothing of the chart).
+    let first = registry.writes();
+    assert!(first.iter().all(|w| w.status < 400), "{first:?}");
+    assert!(
+        first
+            .iter()
+            .all(|w| w.repository() == format!("test/{name}")),
+        "{first:?}"
+    );
+    assert!(first.iter().any(Write::is_blob), "{first:?}");
+    assert_eq!(first.iter().filter_map(Write::tag).count(), 0, "{first:?}");
+    let manifests: std::collections::BTreeSet<String> = first
+        .iter()
+        .filter(|w| w.is_manifest())
+        .map(|w| w.path.rsplit('/').next().unwrap().to_string())
+        .collect();
     // The bytes are in the registry by digest, but no tag names them: nothing a user pulls
     // by tag is unsigned.
     assert_eq!(tags(&repo), Vec::<String>::new(), "the tags are unchanged");
@@ -998,6 +1085,26 @@ fn a_wrong_key_password_stops_the_release_before_its_chart_and_a_rerun_finishes_
     assert!(again.status.success(), "{}", text(&again));
     let again = text(&again);
     assert!(again.contains("uploaded 0 blobs (0 bytes)"), "{again}");
+    let record = image_record(&source);
+    let mut pushed: std::collections::BTreeSet<String> = record
+        .platforms
+        .iter()
+        .map(|p| p.manifest.clone())
+        .collect();
+    pushed.insert(record.digest.clone());
+    assert_eq!(
+        manifests, pushed,
+        "the index and each platform by digest: {first:?}"
+    );
+    let image_blobs: Vec<&str> = first.iter().filter_map(Write::blob_digest).collect();
+    let rerun = &registry.writes()[first.len()..];
+    assert!(
+        rerun
+            .iter()
+            .filter_map(Write::blob_digest)
+            .all(|d| !image_blobs.contains(&d)),
+        "the re-run uploads none of the image's blobs again: {rerun:?}"
+    );
     assert!(
         tags(&repo).iter().any(|t| t.ends_with(".sig")),
         "signed now"

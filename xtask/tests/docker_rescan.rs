@@ -100,11 +100,50 @@ fn a_rescan_reports_each_supported_version_once_and_updates_its_issue() {
         "trivy-rescan-1.3.0-linux-amd64/"
     );
 
-    // Next week: the same findings update the same issues.
+    assert_eq!(github.issue_writes(), ["POST 1", "POST 2"]);
+
+    // Meanwhile on GitHub: a maintainer edits the 1.4.0 issue, a closed report of 1.3.0 with
+    // the same title exists (newer, so listed first if closed issues were not filtered out),
+    // and 120 newer reports of other versions push ours past the first page of 100.
+    github.edit_issue_body(1, "edited by a maintainer");
+    let closed = github.put_issue(
+        &titles[1],
+        "old, closed",
+        &["vulnerability-report"],
+        "closed",
+    );
+    for i in 0..120 {
+        let title = format!("Vulnerabilities in {repo} 0.{i}.0");
+        github.put_issue(&title, "other", &["vulnerability-report"], "open");
+    }
+    let planted = github.issues().len();
+
+    // Next week: the same findings update the same issues, neither a new one nor the closed.
     let mut again = rescan_cmd(&repo, &out_dir);
     in_actions(&mut again, &api);
     ok(&mut again);
-    assert_eq!(github.issues().len(), 2, "no duplicate issue");
+    let mut writes = github.issue_writes()[2..].to_vec();
+    writes.sort();
+    assert_eq!(
+        writes,
+        ["PATCH 1", "PATCH 2"],
+        "both open issues updated, nothing opened"
+    );
+    let issues = github.issues();
+    assert_eq!(issues.len(), planted, "no duplicate issue");
+    for title in &titles {
+        let open: Vec<&serde_json::Value> = issues
+            .iter()
+            .filter(|i| i["title"] == title.as_str() && i["state"] == "open")
+            .collect();
+        assert_eq!(open.len(), 1, "one open issue for {title}");
+    }
+    let updated = issues[0]["body"].as_str().unwrap();
+    assert!(
+        updated.contains("| CVE-2099-0002 | HIGH | fixture-libhigh | 2.0.0-1 | 2.0.1-1 |"),
+        "the rescan's findings replaced the edit: {updated}"
+    );
+    assert_eq!(issues[closed as usize - 1]["body"], "old, closed");
 }
 
 #[test]

@@ -297,8 +297,24 @@ fn the_registry_and_database_come_from_repository_variables() {
 #[test]
 fn rescans_run_weekly_with_their_own_permissions() {
     let w = workflow("rescan.yml");
-    assert!(w["on"]["schedule"][0]["cron"].is_string());
-    assert!(w["on"]["workflow_dispatch"].is_null() || w["on"]["workflow_dispatch"].is_object());
+    // Weekly: minute, hour and one day of the week fixed; every day of month and month.
+    let cron = w["on"]["schedule"][0]["cron"].as_str().unwrap();
+    let fields: Vec<&str> = cron.split_whitespace().collect();
+    assert_eq!(fields.len(), 5, "{cron}");
+    assert_eq!(&fields[2..4], ["*", "*"], "{cron}");
+    for fixed in [fields[0], fields[1], fields[4]] {
+        assert!(
+            fixed.parse::<u8>().is_ok(),
+            "{cron}: `{fixed}` is not one value"
+        );
+    }
+    // On demand too: the key is there (its value may be empty, which YAML reads as null).
+    let on = w["on"].as_object().unwrap();
+    assert!(on.contains_key("workflow_dispatch"), "{on:?}");
+    assert!(
+        on["workflow_dispatch"].is_null() || on["workflow_dispatch"].is_object(),
+        "{on:?}"
+    );
     assert_eq!(
         w["jobs"]["rescan"]["permissions"],
         json!({"contents": "read", "packages": "read", "security-events": "write", "issues": "write"})

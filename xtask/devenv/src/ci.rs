@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::{disk, localenv, setup};
 use kube9_release::cmd::Cmd;
@@ -73,18 +73,70 @@ fn run_cargo(args: &[&str], vars: &[(String, String)]) -> Result<()> {
 
 /// Test targets of the xtask crate, minus the skipped groups.
 fn test_targets(skip: &[String]) -> Result<Vec<String>> {
+    Ok(all_test_targets()?
+        .into_iter()
+        .filter(|name| !in_groups(name, skip))
+        .collect())
+}
+
+/// Test targets of the xtask crate that belong to the skipped groups.
+fn skipped_targets(skip: &[String]) -> Result<Vec<String>> {
+    Ok(all_test_targets()?
+        .into_iter()
+        .filter(|name| in_groups(name, skip))
+        .collect())
+}
+
+fn in_groups(target: &str, groups: &[String]) -> bool {
+    groups.iter().any(|g| target.starts_with(g.as_str()))
+}
+
+fn all_test_targets() -> Result<Vec<String>> {
     let mut targets = Vec::new();
     for entry in std::fs::read_dir(workspace::root().join("xtask/tests"))? {
         let path = entry?.path();
         if path.extension().is_some_and(|e| e == "rs") {
-            let name = path.file_stem().unwrap().to_string_lossy().to_string();
-            if !skip.iter().any(|g| name.starts_with(g.as_str())) {
-                targets.push(name);
-            }
+            targets.push(path.file_stem().unwrap().to_string_lossy().to_string());
         }
     }
     targets.sort();
     Ok(targets)
+}
+
+/// The cargo invocation that lists, without running, the tests of the skipped targets: each
+/// one counts as skipped in the suite's last line.
+fn listing_invocation(skipped: &[String]) -> Option<Vec<String>> {
+    if skipped.is_empty() {
+        return None;
+    }
+    let mut args: Vec<String> = ["test", "--package", "xtask"].map(String::from).to_vec();
+    for t in skipped {
+        args.push("--test".into());
+        args.push(t.clone());
+    }
+    args.extend(["--", "--list", "--format", "terse"].map(String::from));
+    Some(args)
+}
+
+/// A test named by `--list --format terse` (`name: test`), not a benchmark or a summary.
+fn listed_test(line: &str) -> Option<&str> {
+    line.strip_suffix(": test")
+}
+
+/// Counts the tests of the skipped targets, naming each on stderr.
+fn count_skipped(skip: &[String], vars: &[(String, String)]) -> Result<u64> {
+    let Some(args) = listing_invocation(&skipped_targets(skip)?) else {
+        return Ok(0);
+    };
+    let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let listing = cargo(&arg_refs, vars)
+        .read()
+        .context("listing the tests of the skipped groups failed: they must compile to be counted as skipped")?;
+    let names: Vec<&str> = listing.lines().filter_map(listed_test).collect();
+    for name in &names {
+        eprintln!("skipped (group not run on request): {name}");
+    }
+    Ok(names.len() as u64)
 }
 
 /// The cargo test invocations: everything, or everything but the skipped groups.
@@ -269,7 +321,9 @@ fn checks_and_tests(
             vars,
         )
     })?;
-    phases.time_judged("tests", || run_tests(skip, vars), |t| t.1 == 0)
+    let mut totals = phases.time_judged("tests", || run_tests(skip, vars), |t| t.1 == 0)?;
+    totals.2 += phases.time("list skipped tests", || count_skipped(skip, vars))?;
+    Ok(totals)
 }
 
 fn summary(phases: &Phases, started: Instant, skip: &[String]) {
@@ -312,13 +366,16 @@ mod tests {
     #[test]
     fn a_phase_with_failed_tests_is_marked_failed() {
         let mut phases = Phases(Vec::new());
+        // The counts reach the caller unchanged: it prints them and fails the run on them.
         let totals = phases.time_judged("tests", || Ok((3, 1, 0)), |t| t.1 == 0);
-        assert!(totals.is_ok());
+        assert_eq!(totals.unwrap(), (3, 1, 0));
         phases
             .time_judged("more", || Ok((3, 0, 0)), |t| t.1 == 0)
             .unwrap();
+        let error = phases.time_judged("broken", || bail!("no count"), |_: &()| true);
+        assert!(error.is_err());
         let marks: Vec<bool> = phases.0.iter().map(|p| p.2).collect();
-        assert_eq!(marks, [false, true]);
+        assert_eq!(marks, [false, true, false]);
     }
 
     #[test]
@@ -341,6 +398,38 @@ mod tests {
         assert_eq!(
             all.iter().filter(|t| !t.starts_with("docker")).count(),
             without_docker.len()
+        );
+    }
+
+    #[test]
+    fn a_skipped_group_is_listed_not_run() {
+        let skip = ["docker".to_string(), "act".to_string()];
+        let skipped = skipped_targets(&skip).unwrap();
+        assert!(skipped.contains(&"docker_release_image".to_string()));
+        assert!(skipped.contains(&"act_workflows".to_string()));
+        // Every target is run or listed, never neither.
+        let mut both = test_targets(&skip).unwrap();
+        both.extend(skipped.iter().cloned());
+        both.sort();
+        assert_eq!(both, test_targets(&[]).unwrap());
+        let args = listing_invocation(&skipped).unwrap();
+        let at = args.iter().position(|a| a == "--").unwrap();
+        assert_eq!(args[at + 1..], ["--list", "--format", "terse"]);
+        assert_eq!(
+            args.iter().filter(|a| *a == "--test").count(),
+            skipped.len()
+        );
+        assert_eq!(listing_invocation(&[]), None);
+    }
+
+    #[test]
+    fn the_listing_counts_tests_only() {
+        let listing = "a_registry_that_is_down_fails: test\nsigned::everything: test\n\
+                       some_bench: bench\n2 tests, 1 benchmark\n";
+        let names: Vec<&str> = listing.lines().filter_map(listed_test).collect();
+        assert_eq!(
+            names,
+            ["a_registry_that_is_down_fails", "signed::everything"]
         );
     }
 }

@@ -38,6 +38,8 @@ pub struct ReleasePage {
     pub changes: Option<String>,
     /// The verifiers the release was checked with, their versions and results.
     pub verifiers: Vec<crate::verifiers::VerifierResult>,
+    /// Checks the verification left out on request: named, so the page never implies them.
+    pub skipped: Vec<String>,
 }
 
 /// The marked section, markdown.

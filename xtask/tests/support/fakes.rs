@@ -236,3 +236,238 @@ async fn refuse_referrers(
             .into_response()
     }
 }
+
+/// A stand-in, named as such: a proxy in front of the real registry that passes everything
+/// through and writes down every request that changes the registry (blob uploads, manifest and
+/// tag PUTs, deletions), so that a test counts what reached the registry instead of reading the
+/// release tool's own record of it. It can also hold a tag write until a condition on what
+/// arrived and landed holds (to force two releases' tag writes to interleave one way).
+#[derive(Clone)]
+pub struct CountingRegistry {
+    pub address: String,
+    upstream: String,
+    writes: Arc<Mutex<Vec<Write>>>,
+    requests: Arc<Mutex<usize>>,
+    /// Tags of the manifest PUTs that arrived (held or not), in order.
+    arrived: Arc<Mutex<Vec<String>>>,
+    holds: Arc<Mutex<Vec<Hold>>>,
+}
+
+/// What a hold's condition sees: the tag PUTs that arrived, and the writes that landed.
+pub struct Seen<'a> {
+    pub arrived: &'a [String],
+    pub landed: &'a [Write],
+}
+
+impl Seen<'_> {
+    /// Whether a PUT of `tag` landed (the registry accepted it).
+    pub fn landed(&self, tag: &str) -> bool {
+        self.landed
+            .iter()
+            .any(|w| w.tag() == Some(tag) && w.status < 400)
+    }
+
+    pub fn arrived(&self, tag: &str) -> bool {
+        self.arrived.iter().any(|t| t == tag)
+    }
+}
+
+type Condition = Arc<dyn Fn(&Seen) -> bool + Send + Sync>;
+
+/// One request that changed (or tried to change) the registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    pub method: String,
+    /// `/v2/<name>/manifests/<reference>`, `/v2/<name>/blobs/uploads/...`.
+    pub path: String,
+    pub status: u16,
+}
+
+impl Write {
+    /// A blob upload finished (`PUT .../blobs/uploads/<id>?digest=`), or a blob mounted from
+    /// another repository (`POST .../blobs/uploads/?mount=`).
+    pub fn is_blob(&self) -> bool {
+        self.path.contains("/blobs/uploads/")
+            && ((self.method == "PUT") || (self.method == "POST" && self.path.contains("mount=")))
+    }
+
+    /// The digest a finished upload or a mount wrote (as the client spelt it in the query).
+    pub fn blob_digest(&self) -> Option<&str> {
+        if !self.is_blob() {
+            return None;
+        }
+        let query = self.path.split_once('?')?.1;
+        query.split('&').find_map(|kv| {
+            kv.strip_prefix("digest=")
+                .or_else(|| kv.strip_prefix("mount="))
+        })
+    }
+
+    pub fn is_manifest(&self) -> bool {
+        self.method == "PUT" && self.path.contains("/manifests/")
+    }
+
+    /// A manifest PUT by tag (a tag written or moved), not by digest.
+    pub fn tag(&self) -> Option<&str> {
+        let reference = self.path.split("/manifests/").nth(1)?;
+        (self.is_manifest() && !reference.starts_with("sha256:")).then_some(reference)
+    }
+
+    /// `test/x` of `/v2/test/x/manifests/...`.
+    pub fn repository(&self) -> &str {
+        let path = self.path.strip_prefix("/v2/").unwrap_or(&self.path);
+        ["/manifests/", "/blobs/"]
+            .iter()
+            .find_map(|m| path.split_once(m).map(|(name, _)| name))
+            .unwrap_or(path)
+    }
+}
+
+/// The first PUT of `tag` waits until `until` holds.
+struct Hold {
+    tag: String,
+    until: Condition,
+    used: bool,
+}
+
+impl CountingRegistry {
+    pub fn start(upstream: &str) -> CountingRegistry {
+        let mut registry = CountingRegistry {
+            address: String::new(),
+            upstream: upstream.to_string(),
+            writes: Arc::default(),
+            requests: Arc::default(),
+            arrived: Arc::default(),
+            holds: Arc::default(),
+        };
+        let router = Router::new()
+            .fallback(any(count_and_forward))
+            .layer(axum::extract::DefaultBodyLimit::disable())
+            .with_state(registry.clone());
+        registry.address = serve(router);
+        // The state the router holds has no address yet: the address is only for Location.
+        registry
+    }
+
+    /// How many requests of any kind it passed on (reads too): the proof a client used it.
+    pub fn requests(&self) -> usize {
+        *self.requests.lock().unwrap()
+    }
+
+    /// Every write so far, in order.
+    pub fn writes(&self) -> Vec<Write> {
+        self.writes.lock().unwrap().clone()
+    }
+
+    /// Writes into repositories whose name contains `repository`, since `from` (an index
+    /// into `writes()`), that the registry accepted.
+    pub fn accepted_since(&self, from: usize, repository: &str) -> Vec<Write> {
+        self.writes()[from..]
+            .iter()
+            .filter(|w| w.repository().contains(repository) && w.status < 400)
+            .cloned()
+            .collect()
+    }
+
+    /// The first PUT of `tag` from now on waits until `until` holds (checked every 50 ms; a
+    /// test's deadlock ends with the test's own timeout).
+    pub fn hold(&self, tag: &str, until: impl Fn(&Seen) -> bool + Send + Sync + 'static) {
+        self.holds.lock().unwrap().push(Hold {
+            tag: tag.into(),
+            until: Arc::new(until),
+            used: false,
+        });
+    }
+
+    fn condition_met(&self, until: &Condition) -> bool {
+        let arrived = self.arrived.lock().unwrap().clone();
+        let landed = self.writes.lock().unwrap().clone();
+        until(&Seen {
+            arrived: &arrived,
+            landed: &landed,
+        })
+    }
+}
+
+fn changes_registry(method: &Method) -> bool {
+    [Method::POST, Method::PUT, Method::PATCH, Method::DELETE].contains(method)
+}
+
+async fn count_and_forward(
+    State(s): State<CountingRegistry>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path_and_query().map_or("", |p| p.as_str()).to_string();
+    *s.requests.lock().unwrap() += 1;
+    let proxy = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let tag = path
+        .split('?')
+        .next()
+        .and_then(|p| p.split("/manifests/").nth(1))
+        .filter(|r| method == Method::PUT && !r.starts_with("sha256:"))
+        .map(str::to_string);
+    if let Some(tag) = &tag {
+        s.arrived.lock().unwrap().push(tag.clone());
+        let until = s
+            .holds
+            .lock()
+            .unwrap()
+            .iter_mut()
+            .find(|h| !h.used && h.tag == *tag)
+            .map(|h| {
+                h.used = true;
+                h.until.clone()
+            });
+        if let Some(until) = until {
+            while !s.condition_met(&until) {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+    let url = format!("http://{}{path}", s.upstream);
+    let mut request = reqwest::Client::new()
+        .request(method.clone(), url)
+        .body(body);
+    // The registry builds the upload Location from the forwarded host: the client's next
+    // request comes back through this proxy and is counted too.
+    for (k, v) in headers.iter().filter(|(k, _)| *k != "host") {
+        request = request.header(k, v);
+    }
+    request = request
+        .header("x-forwarded-host", &proxy)
+        .header("x-forwarded-proto", "http");
+    let Ok(answer) = request.send().await else {
+        return StatusCode::BAD_GATEWAY.into_response();
+    };
+    let status = answer.status();
+    if changes_registry(&method) {
+        s.writes.lock().unwrap().push(Write {
+            method: method.to_string(),
+            path: path.clone(),
+            status: status.as_u16(),
+        });
+    }
+    let mut out = HeaderMap::new();
+    for (k, v) in answer.headers() {
+        let value = match (k.as_str(), v.to_str()) {
+            ("location", Ok(l)) => l
+                .replace(
+                    &format!("http://{}", s.upstream),
+                    &format!("http://{proxy}"),
+                )
+                .parse()
+                .unwrap_or_else(|_| v.clone()),
+            _ => v.clone(),
+        };
+        out.insert(k, value);
+    }
+    let bytes = answer.bytes().await.unwrap_or_default();
+    (status, out, bytes).into_response()
+}

@@ -696,14 +696,20 @@ pub fn login_encoding(user: &str, secret: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"))
 }
 
-/// Asserts that a secret reached no command line, no log, no file under `dirs` (in any of
-/// `secret_forms`), and the environment of no program but the xtask itself.
+/// Asserts that a secret reached no command line, no log, no file under `dirs`, `$HOME`'s
+/// docker, helm and sigstore directories (in any of `secret_forms`), and the environment of no
+/// program but the xtask itself.
 pub fn assert_kept_secret(seen: &Seen, log: &str, user: &str, secret: &str, dirs: &[&Path]) {
     assert_kept_secret_from(seen, log, (user, secret), dirs, &[]);
 }
 
 /// As `assert_kept_secret`, with the programs (by file name) that need the secret and may
 /// hold it in their environment (cosign, for the signing key).
+///
+/// Each watcher has its positive control: the process watch must have seen the secret in
+/// the xtask's own environment (where it is given); the encodings must each be found in what
+/// the real encoders make of the secret inside a larger text; and every directory scanned must
+/// give back a control file planted in it with the secret base64-encoded inside a blob.
 pub fn assert_kept_secret_from(
     seen: &Seen,
     log: &str,
@@ -718,6 +724,12 @@ pub fn assert_kept_secret_from(
         "the secret appeared on a command line"
     );
     let xtask = std::fs::canonicalize(env!("CARGO_BIN_EXE_xtask")).unwrap();
+    assert!(
+        seen.environ_programs.iter().any(|p| Path::new(p) == xtask),
+        "control: the watch saw the secret in the environment of the xtask, which is given it: \
+         {:?}",
+        seen.environ_programs
+    );
     for program in &seen.environ_programs {
         let name = Path::new(program)
             .file_name()
@@ -728,36 +740,169 @@ pub fn assert_kept_secret_from(
             "{program} had the secret in its environment"
         );
     }
-    for (form, encoded) in secret_forms(user, secret) {
+    let forms = secret_forms(user, secret);
+    assert_forms_catch_the_encoders(&forms, user, secret);
+    for (form, encoded) in &forms {
         assert!(
-            !log.contains(&encoded),
+            !log.contains(encoded.as_str()),
             "the secret appeared {form} in the log"
         );
-        for dir in dirs {
-            assert_eq!(
-                files_containing(dir, &encoded),
-                Vec::<PathBuf>::new(),
-                "the secret appeared {form} in these files"
-            );
-        }
+    }
+    let mut scanned: Vec<PathBuf> = dirs.iter().map(|d| d.to_path_buf()).collect();
+    scanned.extend(home_secret_dirs());
+    for dir in &scanned {
+        assert_dir_keeps_secret(dir, &forms, secret);
     }
 }
 
-/// Every form in which the tools a release runs write a secret: as it is, JSON-escaped (docker
-/// and helm login files, cosign's and trivy's JSON), base64 alone (cosign's key material) and
-/// base64 of `user:secret` (registry login files).
-pub fn secret_forms(user: &str, secret: &str) -> Vec<(&'static str, String)> {
-    use base64::Engine;
-    let json = serde_json::to_string(secret).unwrap();
-    vec![
-        ("as it is", secret.to_string()),
-        ("JSON-escaped", json.trim_matches('"').to_string()),
-        (
-            "base64-encoded",
-            base64::engine::general_purpose::STANDARD.encode(secret),
-        ),
-        ("base64-encoded with its user", login_encoding(user, secret)),
+/// Where the tools keep logins and keys under `$HOME`: docker's and helm's configuration
+/// and caches, sigstore's; those that exist.
+pub fn home_secret_dirs() -> Vec<PathBuf> {
+    let home = PathBuf::from(std::env::var_os("HOME").expect("HOME is set"));
+    [
+        ".docker",
+        ".config/helm",
+        ".cache/helm",
+        ".local/share/helm",
+        ".sigstore",
+        ".config/containers",
     ]
+    .iter()
+    .map(|d| home.join(d))
+    .filter(|d| d.is_dir())
+    .collect()
+}
+
+/// No file under `dir` holds the secret in any form; a control file planted there (the secret
+/// base64-encoded at offset 2 of a blob) is found, so the scan did reach the directory.
+fn assert_dir_keeps_secret(dir: &Path, forms: &[(String, String)], secret: &str) {
+    use base64::Engine;
+    let control_dir = dir.join(unique("kube9-scan-control"));
+    std::fs::create_dir_all(&control_dir).unwrap();
+    let control = control_dir.join("control.json");
+    let blob = [b"{\"a\"".as_slice(), secret.as_bytes(), b"\"}"].concat();
+    let text = format!(
+        "{{\"auth\":\"{}\"}}",
+        base64::engine::general_purpose::STANDARD.encode(blob)
+    );
+    std::fs::write(&control, text).unwrap();
+    let mut control_seen = false;
+    let mut found = Vec::new();
+    for (form, encoded) in forms {
+        for file in files_containing(dir, encoded) {
+            if file == control {
+                control_seen = true;
+            } else if !file.components().any(|c| {
+                c.as_os_str()
+                    .to_string_lossy()
+                    .starts_with("kube9-scan-control")
+            }) {
+                found.push(format!("{form}: {}", file.display()));
+            }
+        }
+    }
+    std::fs::remove_dir_all(&control_dir).unwrap();
+    assert!(
+        control_seen,
+        "control: the scan of {} found the planted file",
+        dir.display()
+    );
+    assert_eq!(
+        found,
+        Vec::<String>::new(),
+        "the secret appeared in these files"
+    );
+}
+
+/// Every form in which a tool may write a secret: as it is, JSON-escaped (docker and helm
+/// login files, cosign's and trivy's JSON), percent-encoded (URLs), base64 of `user:secret`
+/// (registry login files), and base64 or base64url with or without padding, alone or inside a
+/// larger blob at any of the three alignments (a JSON document or a key file encoded whole).
+pub fn secret_forms(user: &str, secret: &str) -> Vec<(String, String)> {
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    let json = serde_json::to_string(secret).unwrap();
+    let mut forms = vec![
+        ("as it is".to_string(), secret.to_string()),
+        ("JSON-escaped".into(), json.trim_matches('"').to_string()),
+        ("percent-encoded".into(), percent_encoded(secret, false)),
+        (
+            "percent-encoded, every byte".into(),
+            percent_encoded(secret, true),
+        ),
+        (
+            "base64-encoded with its user".into(),
+            login_encoding(user, secret),
+        ),
+    ];
+    for (alphabet, engine) in [
+        ("base64", &STANDARD_NO_PAD),
+        ("base64url", &URL_SAFE_NO_PAD),
+    ] {
+        for offset in 0..3 {
+            forms.push((
+                format!("{alphabet}-encoded at offset {offset} of a blob"),
+                aligned_base64(engine, secret.as_bytes(), offset),
+            ));
+        }
+    }
+    forms
+}
+
+/// The part of the base64 of `<offset bytes><secret><more>` that only the secret decides,
+/// whatever bytes surround it: the whole groups of three bytes inside the secret.
+fn aligned_base64(engine: &base64::engine::GeneralPurpose, secret: &[u8], offset: usize) -> String {
+    use base64::Engine;
+    let blob = [vec![0u8; offset], secret.to_vec()].concat();
+    let encoded = engine.encode(&blob);
+    let (first, last) = (offset.div_ceil(3), (offset + secret.len()) / 3);
+    let part = encoded[first * 4..last * 4].to_string();
+    assert!(
+        part.len() >= 8,
+        "the secret is too short to look for encoded"
+    );
+    part
+}
+
+/// RFC 3986 percent-encoding: of what is not unreserved, or of every byte.
+fn percent_encoded(secret: &str, every_byte: bool) -> String {
+    secret
+        .bytes()
+        .map(|b| {
+            if !every_byte && (b.is_ascii_alphanumeric() || b"-._~".contains(&b)) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The control of the encodings: what the real encoders make of the secret inside larger
+/// texts (a blob at each alignment, padded or not, a URL's userinfo) contains a form.
+fn assert_forms_catch_the_encoders(forms: &[(String, String)], user: &str, secret: &str) {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
+    use base64::Engine;
+    let found = |text: &str| forms.iter().any(|(_, f)| text.contains(f.as_str()));
+    for prefix in ["", "{", "{\""] {
+        let blob = format!("{prefix}{secret}\",\"more\":true}}");
+        for encoded in [
+            STANDARD.encode(&blob),
+            URL_SAFE.encode(&blob),
+            URL_SAFE_NO_PAD.encode(&blob),
+        ] {
+            assert!(
+                found(&encoded),
+                "control: {prefix:?} + secret, encoded, is caught"
+            );
+        }
+    }
+    assert!(found(&STANDARD.encode(secret)));
+    let url = format!(
+        "https://{}:{}@ghcr.io/v2/",
+        percent_encoded(user, false),
+        percent_encoded(secret, false)
+    );
+    assert!(found(&url), "control: a URL's userinfo is caught");
 }
 
 /// Files under `dir` whose bytes contain `secret`.

@@ -188,24 +188,38 @@ fn timings(cold: &Cold, rows: &mut Vec<Row>) {
         .goal("<= 1.3 (no emulated compiler)", ratio <= 1.3),
     );
     let same: Vec<&Build> = cold.both.iter().collect();
-    let reproducible = builds::same_digest(&same);
-    push_row(
-        rows,
+    push_row(rows, reproducibility(&same));
+}
+
+/// Whether cold builds of one commit gave one digest: a question only two builds or more can
+/// answer, so one build is reported as not measured, never as met.
+fn reproducibility(builds: &[&Build]) -> Row {
+    let row = |value: String| {
         Row::new(
             "index digest of every cold build of both platforms",
-            format!(
-                "{} builds: {}",
-                same.len(),
-                if reproducible {
-                    "one digest"
-                } else {
-                    "DIFFERENT digests"
-                }
-            ),
+            value,
             "cargo xtask verify-reproducible --version v0.0.0",
         )
-        .goal("reproducible (one digest)", reproducible),
-    );
+    };
+    let target = "reproducible (one digest)";
+    if builds.len() < 2 {
+        return row(format!(
+            "{} build: needs two to compare (run with --pairs 2 or more)",
+            builds.len()
+        ))
+        .not_measured(target);
+    }
+    let reproducible = builds::same_digest(builds);
+    row(format!(
+        "{} builds: {}",
+        builds.len(),
+        if reproducible {
+            "one digest"
+        } else {
+            "DIFFERENT digests"
+        }
+    ))
+    .goal(target, reproducible)
 }
 
 /// One row per phase: both platforms in one build, and each platform alone.
@@ -338,4 +352,43 @@ fn unrelated_change(b: &Builder, cold: &Cold, rows: &mut Vec<Row>) -> Result<()>
         .goal("no layer rebuilt (same digest)", same),
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::report::render_rows;
+    use super::*;
+
+    fn build(digest: &str) -> Build {
+        Build {
+            secs: 1.0,
+            digest: digest.into(),
+            output: "out".into(),
+            steps: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn one_build_cannot_show_reproducibility() {
+        let one = build("sha256:a");
+        let row = reproducibility(&[&one]);
+        assert_eq!(row.met, None);
+        assert!(row.value.contains("needs two"), "{}", row.value);
+        let table = render_rows(&[row]);
+        assert!(table.contains("| not measured |"), "{table}");
+        assert!(!table.contains("| yes |"), "{table}");
+    }
+
+    #[test]
+    fn two_builds_are_judged_by_their_digests() {
+        let (a, b, c) = (build("sha256:a"), build("sha256:a"), build("sha256:c"));
+        let same = reproducibility(&[&a, &b]);
+        assert_eq!(
+            (same.met, same.value.as_str()),
+            (Some(true), "2 builds: one digest")
+        );
+        let different = reproducibility(&[&a, &b, &c]);
+        assert_eq!(different.met, Some(false));
+        assert!(render_rows(&[different]).contains("| NO |"));
+    }
 }

@@ -28,6 +28,14 @@ impl Row {
         }
     }
 
+    /// The same row with a goal this run could not judge (the value says why): shown as not
+    /// measured, never as met.
+    pub fn not_measured(mut self, target: impl Into<String>) -> Row {
+        self.target = target.into();
+        self.met = None;
+        self
+    }
+
     /// The same row with a goal and whether the measurement met it.
     pub fn goal(mut self, target: impl Into<String>, met: bool) -> Row {
         self.target = target.into();
@@ -99,17 +107,7 @@ pub fn render(rows: &[Row], notes: &[String], environment: &str) -> Result<Strin
          | met | reproduce with |\n| --- | --- | --- | --- | --- |\n",
         date.trim()
     );
-    for r in rows {
-        let met = match r.met {
-            Some(true) => "yes",
-            Some(false) => "NO",
-            None => "-",
-        };
-        out.push_str(&format!(
-            "| {} | {} | {} | {met} | `{}` |\n",
-            r.what, r.value, r.target, r.reproduce
-        ));
-    }
+    out.push_str(&render_rows(rows));
     if !notes.is_empty() {
         out.push('\n');
         for n in notes {
@@ -117,6 +115,24 @@ pub fn render(rows: &[Row], notes: &[String], environment: &str) -> Result<Strin
         }
     }
     Ok(out)
+}
+
+/// The table's rows: a goal without a judgement is `not measured`, a row without a goal `-`.
+pub fn render_rows(rows: &[Row]) -> String {
+    let mut out = String::new();
+    for r in rows {
+        let met = match r.met {
+            Some(true) => "yes",
+            Some(false) => "NO",
+            None if r.target != "-" => "not measured",
+            None => "-",
+        };
+        out.push_str(&format!(
+            "| {} | {} | {} | {met} | `{}` |\n",
+            r.what, r.value, r.target, r.reproduce
+        ));
+    }
+    out
 }
 
 #[cfg(test)]

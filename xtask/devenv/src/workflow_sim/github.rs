@@ -21,6 +21,8 @@ struct Records {
     /// The claims of each job's OIDC token, by its request token.
     claims: Vec<(String, Value)>,
     issues: Vec<Value>,
+    /// Every write to an issue, in order: `POST 3` (opened #3), `PATCH 1` (updated #1).
+    issue_writes: Vec<String>,
     attestations: Vec<Value>,
     analyses: Vec<Value>,
     /// Code scanning's alerts, made from the uploaded results as GitHub makes them.
@@ -45,7 +47,10 @@ impl GithubStandin {
                 "/repos/{owner}/{repo}/issues",
                 get(list_issues).post(open_issue),
             )
-            .route("/repos/{owner}/{repo}/issues/{number}", patch(update_issue))
+            .route(
+                "/repos/{owner}/{repo}/issues/{number}",
+                get(issue_by_number).patch(update_issue),
+            )
             .route("/repos/{owner}/{repo}/attestations", post(attest))
             .route("/repos/{owner}/{repo}/code-scanning/analysis", put(upload))
             .route(
@@ -110,8 +115,41 @@ impl GithubStandin {
         id
     }
 
+    /// Every issue, open or closed, in the order they were opened.
     pub fn issues(&self) -> Vec<Value> {
         self.records.lock().expect("not poisoned").issues.clone()
+    }
+
+    /// Every write to an issue so far: `POST n` opened #n, `PATCH n` updated #n.
+    pub fn issue_writes(&self) -> Vec<String> {
+        self.records
+            .lock()
+            .expect("not poisoned")
+            .issue_writes
+            .clone()
+    }
+
+    /// An issue as someone on GitHub left it (another version's report, a closed duplicate,
+    /// an edited body): the state a test starts from. Returns its number.
+    pub fn put_issue(&self, title: &str, body: &str, labels: &[&str], state: &str) -> u64 {
+        let mut r = self.records.lock().expect("not poisoned");
+        let number = r.issues.len() as u64 + 1;
+        r.issues.push(json!({
+            "number": number, "title": title, "body": body, "labels": labels, "state": state,
+            "html_url": format!("https://github.com/alto9/kube9-operator/issues/{number}"),
+        }));
+        number
+    }
+
+    /// Sets an issue's body, as a maintainer's edit on GitHub would.
+    pub fn edit_issue_body(&self, number: u64, body: &str) {
+        let mut r = self.records.lock().expect("not poisoned");
+        let issue = r
+            .issues
+            .iter_mut()
+            .find(|i| i["number"] == number)
+            .expect("the issue exists");
+        issue["body"] = body.into();
     }
 
     pub fn attestations(&self) -> Vec<Value> {
@@ -182,41 +220,120 @@ fn refusal(status: u16, message: &str) -> Response {
     (status, Json(body)).into_response()
 }
 
+/// The list parameters GitHub's "list repository issues" takes that the stand-in honours.
 #[derive(serde::Deserialize)]
 struct ListQuery {
     labels: Option<String>,
+    /// `open` (GitHub's default), `closed` or `all`.
+    state: Option<String>,
+    /// GitHub's default is 30, its maximum 100.
+    per_page: Option<usize>,
     page: Option<usize>,
+    /// `desc` (GitHub's default: newest first) or `asc`; the sort is by creation.
+    direction: Option<String>,
+}
+
+/// Issues as GitHub lists them: filtered by state (open unless asked) and by labels (an issue
+/// must carry every label named), newest first, one page with a `Link` header to the others.
+fn list(
+    issues: Vec<Value>,
+    q: &ListQuery,
+    url: &str,
+) -> Result<(Vec<Value>, Option<String>), &'static str> {
+    let state = q.state.as_deref().unwrap_or("open");
+    if !["open", "closed", "all"].contains(&state) {
+        return Err("Validation Failed");
+    }
+    let labels: Vec<&str> = q
+        .labels
+        .as_deref()
+        .map(|l| {
+            l.split(',')
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut matching: Vec<Value> = issues
+        .into_iter()
+        .filter(|i| state == "all" || i["state"] == state)
+        .filter(|i| {
+            labels.iter().all(|wanted| {
+                i["labels"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|x| x == *wanted || x["name"] == *wanted)
+            })
+        })
+        .collect();
+    if q.direction.as_deref() != Some("asc") {
+        matching.reverse();
+    }
+    let per_page = q.per_page.unwrap_or(30).clamp(1, 100);
+    let page = q.page.unwrap_or(1).max(1);
+    let last = matching.len().div_ceil(per_page).max(1);
+    let shown: Vec<Value> = matching
+        .into_iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .collect();
+    let link = |p: usize, rel: &str| {
+        let mut query = vec![format!("per_page={per_page}"), format!("page={p}")];
+        query.push(format!("state={state}"));
+        if let Some(l) = &q.labels {
+            query.push(format!("labels={l}"));
+        }
+        if let Some(d) = &q.direction {
+            query.push(format!("direction={d}"));
+        }
+        format!("<{url}?{}>; rel=\"{rel}\"", query.join("&"))
+    };
+    // As GitHub: `prev`/`first` after the first page, `next`/`last` before the last; no
+    // header when everything fits on one page.
+    let mut rels = Vec::new();
+    if page > 1 {
+        rels.push(link(page - 1, "prev"));
+    }
+    if page < last {
+        rels.push(link(page + 1, "next"));
+        rels.push(link(last, "last"));
+    }
+    if page > 1 {
+        rels.push(link(1, "first"));
+    }
+    Ok((shown, (!rels.is_empty()).then(|| rels.join(", "))))
 }
 
 async fn list_issues(
     State(g): State<GithubStandin>,
+    Path((owner, repo)): Path<(String, String)>,
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Response {
     if let Some(refused) = g.refusal(&headers, "issues", Access::Read) {
         return refused;
     }
-    // Thirty to a page, as GitHub does by default; the labels filter matches any label.
-    let issues = g.issues();
-    let matching: Vec<Value> = issues
-        .into_iter()
-        .filter(|i| {
-            q.labels.as_ref().is_none_or(|l| {
-                i["labels"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .any(|x| x == l.as_str())
-            })
-        })
-        .collect();
-    let page = q.page.unwrap_or(1).max(1);
-    let shown: Vec<Value> = matching
-        .into_iter()
-        .skip((page - 1) * 30)
-        .take(30)
-        .collect();
-    Json(Value::Array(shown)).into_response()
+    let url = format!("{}/repos/{owner}/{repo}/issues", g.url);
+    match list(g.issues(), &q, &url) {
+        Ok((shown, None)) => Json(Value::Array(shown)).into_response(),
+        Ok((shown, Some(link))) => ([("link", link)], Json(Value::Array(shown))).into_response(),
+        Err(message) => refusal(422, message),
+    }
+}
+
+async fn issue_by_number(
+    State(g): State<GithubStandin>,
+    Path((_, _, number)): Path<(String, String, u64)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = g.refusal(&headers, "issues", Access::Read) {
+        return refused;
+    }
+    match g.issues().into_iter().find(|i| i["number"] == number) {
+        Some(issue) => Json(issue).into_response(),
+        None => refusal(404, "Not Found"),
+    }
 }
 
 async fn open_issue(
@@ -235,15 +352,17 @@ async fn open_issue(
         "title": body["title"],
         "body": body["body"],
         "labels": body["labels"],
+        "state": "open",
         "html_url": format!("https://github.com/{owner}/{repo}/issues/{number}"),
     });
     r.issues.push(issue.clone());
+    r.issue_writes.push(format!("POST {number}"));
     (StatusCode::CREATED, Json(issue)).into_response()
 }
 
 async fn update_issue(
     State(g): State<GithubStandin>,
-    Path((_, _, number)): Path<(String, String, usize)>,
+    Path((_, _, number)): Path<(String, String, u64)>,
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
@@ -251,11 +370,18 @@ async fn update_issue(
         return refused;
     }
     let mut r = g.records.lock().expect("not poisoned");
-    let Some(issue) = r.issues.get_mut(number.wrapping_sub(1)) else {
+    let Some(issue) = r.issues.iter_mut().find(|i| i["number"] == number) else {
         return refusal(404, "Not Found");
     };
-    issue["body"] = body["body"].clone();
-    Json(issue.clone()).into_response()
+    // What is sent changes; what is left out stays, as GitHub's PATCH does.
+    for field in ["title", "body", "state", "labels"] {
+        if let Some(value) = body.get(field) {
+            issue[field] = value.clone();
+        }
+    }
+    let updated = issue.clone();
+    r.issue_writes.push(format!("PATCH {number}"));
+    Json(updated).into_response()
 }
 
 async fn attest(
@@ -424,4 +550,86 @@ async fn oidc_token(
 fn base64url(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(q: &str) -> ListQuery {
+        serde_json::from_value(serde_json::Value::Object(
+            q.split('&')
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    let (k, v) = p.split_once('=').unwrap();
+                    let v = if ["per_page", "page"].contains(&k) {
+                        json!(v.parse::<usize>().unwrap())
+                    } else {
+                        json!(v)
+                    };
+                    (k.to_string(), v)
+                })
+                .collect(),
+        ))
+        .unwrap()
+    }
+
+    fn issues(n: u64) -> Vec<Value> {
+        (1..=n)
+            .map(|i| {
+                json!({"number": i, "title": format!("t{i}"), "state": if i % 5 == 0 { "closed" } else { "open" },
+                       "labels": if i % 2 == 0 { json!(["a", "b"]) } else { json!(["a"]) }})
+            })
+            .collect()
+    }
+
+    fn numbers(shown: &[Value]) -> Vec<u64> {
+        shown
+            .iter()
+            .map(|i| i["number"].as_u64().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn open_issues_newest_first_thirty_to_a_page_by_default() {
+        let (shown, link) = list(issues(50), &query(""), "u").unwrap();
+        assert_eq!(shown.len(), 30);
+        assert_eq!(numbers(&shown)[..4], [49, 48, 47, 46], "50 is closed");
+        assert_eq!(
+            link.unwrap(),
+            "<u?per_page=30&page=2&state=open>; rel=\"next\", <u?per_page=30&page=2&state=open>; rel=\"last\""
+        );
+    }
+
+    #[test]
+    fn pages_follow_per_page_and_the_link_header_ends_on_the_last() {
+        let q = query("state=all&per_page=20&page=3&direction=asc");
+        let (shown, link) = list(issues(45), &q, "u").unwrap();
+        assert_eq!(numbers(&shown), [41, 42, 43, 44, 45]);
+        let link = link.unwrap();
+        assert!(
+            link.contains("page=2&state=all&direction=asc>; rel=\"prev\""),
+            "{link}"
+        );
+        assert!(
+            link.contains("page=1&state=all&direction=asc>; rel=\"first\""),
+            "{link}"
+        );
+        assert!(!link.contains("rel=\"next\""), "{link}");
+        let (beyond, _) = list(issues(45), &query("state=all&per_page=20&page=4"), "u").unwrap();
+        assert!(beyond.is_empty());
+        let (all, none) = list(issues(45), &query("state=all&per_page=100"), "u").unwrap();
+        assert_eq!((all.len(), none), (45, None));
+        let (capped, _) = list(issues(150), &query("state=all&per_page=500"), "u").unwrap();
+        assert_eq!(capped.len(), 100, "GitHub's maximum");
+    }
+
+    #[test]
+    fn state_and_every_label_filter() {
+        let (closed, _) = list(issues(20), &query("state=closed&per_page=100"), "u").unwrap();
+        assert_eq!(numbers(&closed), [20, 15, 10, 5]);
+        let (both, _) = list(issues(8), &query("labels=a,b&per_page=100"), "u").unwrap();
+        assert_eq!(numbers(&both), [8, 6, 4, 2]);
+        assert!(list(issues(3), &query("state=opened"), "u").is_err());
+    }
 }

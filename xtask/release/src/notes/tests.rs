@@ -41,6 +41,7 @@ fn page() -> ReleasePage {
             chart_served: Some("2026-01-01T00:00:40Z".into()),
             verified: Some("2026-01-01T00:01:35Z".into()),
         },
+        skipped: Vec::new(),
     }
 }
 
@@ -100,4 +101,22 @@ fn a_rerun_replaces_its_section_and_keeps_the_maintainers_text() {
     assert!(again.starts_with("Highlights.\n\n"));
     assert!(again.ends_with("A later note."), "{again}");
     assert_eq!(replace_section("", "S"), "S");
+}
+
+#[test]
+fn skipped_checks_are_named_on_the_page() {
+    let text = render(&page()).unwrap();
+    assert!(!text.contains("Not checked"), "{text}");
+    let text = render(&ReleasePage {
+        skipped: vec!["each platform pulled by tag and run: SKIPPED (x)".into()],
+        ..page()
+    })
+    .unwrap();
+    assert!(
+        text.contains(
+            "## Install and verify 1.2.3\n\n**Not checked by this release's verification:**\n\n\
+             - each platform pulled by tag and run: SKIPPED (x)\n"
+        ),
+        "{text}"
+    );
 }

@@ -34,7 +34,7 @@ pub fn plan(inputs: &ReleaseInputs, facts: &ReleaseFacts) -> Result<Plan> {
     let mut plan = image::plan(image, &facts.image)?.then(chart::plan(&inputs.chart, &facts.chart));
     let (key_step, verifier) = verifier(inputs);
     plan.steps.extend(key_step);
-    let verify = verify::plan(&VerifyInputs {
+    let verify_inputs = VerifyInputs {
         release: image.build.release.clone(),
         image: image.repository.clone(),
         charts: inputs.chart.charts.clone(),
@@ -61,9 +61,11 @@ pub fn plan(inputs: &ReleaseInputs, facts: &ReleaseFacts) -> Result<Plan> {
         scan: None,
         checkout: image.build.source.dir.clone(),
         changes: image.changes.clone(),
-    });
+    };
+    let verify = verify::plan(&verify_inputs);
     plan.notes.push(String::new());
     plan.notes.push(verify.title);
+    plan.notes.extend(verify::skipped_notes(&verify_inputs));
     plan.steps.extend(verify.steps);
     Ok(plan)
 }

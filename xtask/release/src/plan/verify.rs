@@ -128,6 +128,7 @@ pub fn plan(inputs: &VerifyInputs) -> Plan {
     steps.push(Step::RecordVerification(RecordVerification {
         path: inputs.out_dir.join("verify.json"),
         given: inputs.given.clone(),
+        skipped: skipped_checks(inputs),
     }));
     steps.push(Step::WriteReleaseNotes(WriteReleaseNotes {
         path: inputs.out_dir.join("release-notes.md"),
@@ -142,12 +143,40 @@ pub fn plan(inputs: &VerifyInputs) -> Plan {
         scan: inputs.scan.clone(),
         changes: inputs.changes.as_ref().map(changelog::Entry::markdown),
     }));
+    let mut notes = vec![format!("chart      {}", chart.oci_url())];
+    notes.extend(skipped_notes(inputs));
     Plan {
         title: format!("Verify release {} of {}", inputs.release, inputs.image),
-        notes: vec![format!("chart      {}", chart.oci_url())],
+        notes,
         mode: Mode::ReportAll,
         steps,
     }
+}
+
+/// The checks a user would expect that this verification leaves out on request: named in the
+/// plan, the report and the release page, so that the release never reads as checked by them.
+pub fn skipped_checks(inputs: &VerifyInputs) -> Vec<String> {
+    let mut skipped = Vec::new();
+    if inputs.run_platforms.is_empty() {
+        skipped.push(
+            "each platform pulled by tag and run: SKIPPED (no platform to run: `--run-platform \
+             none`, the release workflow's RUN_CHECK variable set to `skip`, or an image \
+             without the operator's binary)"
+                .to_string(),
+        );
+    }
+    if inputs.public_check == PublicCheck::Skip {
+        skipped.push("anonymous pulls: SKIPPED (`--public-check skip`)".to_string());
+    }
+    skipped
+}
+
+/// The plan's lines for the skipped checks.
+pub fn skipped_notes(inputs: &VerifyInputs) -> Vec<String> {
+    skipped_checks(inputs)
+        .into_iter()
+        .map(|s| format!("not run    {s}"))
+        .collect()
 }
 
 /// Each platform pulled by tag and run; with the run's login only when the packages may be
@@ -334,7 +363,39 @@ mod tests {
 
     #[test]
     fn a_private_organisation_can_skip_the_anonymous_pull() {
-        assert!(!plan(&inputs(PublicCheck::Skip)).has("anonymous-pull"));
+        let plan = plan(&inputs(PublicCheck::Skip));
+        assert!(!plan.has("anonymous-pull"));
+        assert!(
+            plan.to_string()
+                .contains("not run    anonymous pulls: SKIPPED (`--public-check skip`)"),
+            "{plan}"
+        );
+    }
+
+    #[test]
+    fn skipped_run_checks_are_named_in_the_plan_and_handed_to_the_report() {
+        let all = plan(&inputs(PublicCheck::Require));
+        assert!(!all.to_string().contains("SKIPPED"), "{all}");
+        let none = VerifyInputs {
+            run_platforms: Vec::new(),
+            ..inputs(PublicCheck::Require)
+        };
+        let plan = plan(&none);
+        assert!(!plan.has("run-image"));
+        let text = plan.to_string();
+        assert!(
+            text.contains("not run    each platform pulled by tag and run: SKIPPED"),
+            "{text}"
+        );
+        let Some(Step::RecordVerification(report)) = plan
+            .steps
+            .iter()
+            .find(|s| s.kind() == "record-verification")
+        else {
+            panic!("no report step");
+        };
+        assert_eq!(report.skipped, skipped_checks(&none));
+        assert_eq!(report.skipped.len(), 1);
     }
 
     #[test]

@@ -286,6 +286,8 @@ pub enum Status {
     /// Failed, but only a warning was asked for (`--public-check warn`).
     Warned,
     Failed,
+    /// Not run, on request (`--run-platform none`, `--public-check skip`): never a pass.
+    Skipped,
 }
 
 /// One finished check of a verification.

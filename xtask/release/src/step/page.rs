@@ -86,6 +86,12 @@ impl WriteReleaseNotes {
             timeline: b.timeline.clone(),
             changes: self.changes.clone(),
             verifiers: b.verifiers.clone(),
+            skipped: b
+                .checks
+                .iter()
+                .filter(|c| c.status == Status::Skipped)
+                .map(|c| c.what.clone())
+                .collect(),
         })
     }
 

@@ -341,6 +341,7 @@ fn one_of_each() -> Vec<Step> {
         Step::RecordVerification(RecordVerification {
             path: "out/verify.json".into(),
             given: Default::default(),
+            skipped: Vec::new(),
         }),
         Step::WriteReleaseNotes(WriteReleaseNotes {
             path: "out/release-notes.md".into(),
@@ -520,4 +521,61 @@ fn a_command_runs_with_the_learnt_digest_and_the_runs_own_login_directory() {
         !std::path::Path::new(&dir).exists(),
         "removed when the run ends"
     );
+}
+
+#[test]
+fn a_skipped_check_is_in_the_report_and_on_the_release_page_and_never_a_pass() {
+    let dir = std::env::temp_dir().join(format!("kube9-skipped-{}", std::process::id()));
+    let skipped = "each platform pulled by tag and run: SKIPPED (x)".to_string();
+    let report = RecordVerification {
+        path: dir.join("verify.json"),
+        given: Default::default(),
+        skipped: vec![skipped.clone()],
+    };
+    let Step::WriteReleaseNotes(mut page) = one_of_each()
+        .into_iter()
+        .find(|s| s.kind() == "write-release-notes")
+        .unwrap()
+    else {
+        unreachable!()
+    };
+    page.path = dir.join("release-notes.md");
+    let mut cx = Cx::new(None, None);
+    let digest = format!("sha256:{}", "a".repeat(64));
+    cx.bindings.index = Some(digest.clone());
+    cx.bindings
+        .platforms
+        .insert("linux/amd64".into(), digest.clone());
+    cx.bindings.chart = Some(ChartPublished {
+        digest,
+        pushed: false,
+    });
+    cx.pass("signature of the index", "ok");
+    report.run(&mut cx).unwrap();
+    page.run(&mut cx).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("verify.json")).unwrap()).unwrap();
+    assert_eq!(json["passed"], true, "a skip fails nothing: {json}");
+    assert_eq!(json["skipped"], serde_json::json!([skipped]));
+    let statuses: Vec<(&str, &str)> = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["what"].as_str().unwrap(), c["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("signature of the index", "ok"),
+            (skipped.as_str(), "skipped")
+        ]
+    );
+    let notes = std::fs::read_to_string(dir.join("release-notes.md")).unwrap();
+    assert!(
+        notes.contains(&format!(
+            "**Not checked by this release's verification:**\n\n- {skipped}\n"
+        )),
+        "{notes}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -581,6 +581,8 @@ pub struct RecordVerification {
     pub path: PathBuf,
     /// What earlier jobs of the release recorded (publish, image and chart served).
     pub given: Timeline,
+    /// Checks left out on request, reported as skipped.
+    pub skipped: Vec<String>,
 }
 
 impl Action for RecordVerification {
@@ -600,6 +602,9 @@ impl Action for RecordVerification {
     }
 
     fn run(&self, cx: &mut Cx) -> Result<()> {
+        for what in &self.skipped {
+            cx.record(what, Status::Skipped, "not run on request");
+        }
         let passed = !cx
             .bindings
             .checks
@@ -620,6 +625,7 @@ impl Action for RecordVerification {
             "platforms": b.platforms,
             "chart_digest": b.chart.as_ref().map(|c| c.digest.clone()),
             "checks": b.checks,
+            "skipped": self.skipped,
             "timeline": timeline,
             "seconds_from_publish": timeline.durations(),
         });
@@ -633,9 +639,10 @@ impl Action for RecordVerification {
                 Status::Ok => "ok  ",
                 Status::Warned => "WARN",
                 Status::Failed => "FAIL",
+                Status::Skipped => "SKIP",
             };
             println!("  {mark} {}", c.what);
-            if c.status != Status::Ok {
+            if ![Status::Ok, Status::Skipped].contains(&c.status) {
                 println!("       {}", c.detail);
             }
         }

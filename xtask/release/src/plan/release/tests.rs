@@ -241,3 +241,18 @@ fn a_release_stops_at_its_first_failure_and_a_verification_goes_on() {
     assert_eq!(recorder.performed, verify.kinds(), "every check ran");
     assert_eq!(err.to_string(), "1 of 1 checks failed (see above)");
 }
+
+#[test]
+fn a_release_without_a_binary_to_run_says_its_run_check_is_skipped() {
+    let with = plan(&release_inputs(), &ReleaseFacts::default()).unwrap();
+    assert!(!with.to_string().contains("SKIPPED"), "{with}");
+    let mut inputs = release_inputs();
+    inputs.image.require_rust = false;
+    let plan = plan(&inputs, &ReleaseFacts::default()).unwrap();
+    assert!(!plan.has("run-image"));
+    let text = plan.to_string();
+    assert!(
+        text.contains("not run    each platform pulled by tag and run: SKIPPED"),
+        "{text}"
+    );
+}
