@@ -42,14 +42,14 @@ impl Status {
         }
     }
 
+    /// The fields the operator owns: the `status` key, nothing else. The chart creates the
+    /// ConfigMap with its labels (so `helm uninstall` removes it); labels applied here too would
+    /// be shared with helm, and differing values would make a Helm 4 (server-side) upgrade
+    /// conflict.
     pub fn to_configmap(&self) -> ConfigMap {
         ConfigMap {
             metadata: kube::api::ObjectMeta {
                 name: Some(CONFIGMAP_NAME.to_string()),
-                labels: Some(BTreeMap::from([(
-                    "app.kubernetes.io/name".to_string(),
-                    "kube9-operator".to_string(),
-                )])),
                 ..Default::default()
             },
             data: Some(BTreeMap::from([(
@@ -61,7 +61,9 @@ impl Status {
     }
 }
 
-/// Writes the status once with server-side apply: one request creates or updates it.
+/// Writes the status once with server-side apply: one request updates the ConfigMap the chart
+/// created. The Role grants no `create`, so a missing ConfigMap is refused, not re-created
+/// without an owner (it would outlive `helm uninstall`).
 pub async fn write(api: &Api<ConfigMap>, status: &Status) -> Result<(), kube::Error> {
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let mut cm = status.to_configmap();
@@ -116,9 +118,15 @@ pub async fn run(
     }
 }
 
-/// A short, actionable description: 403 means the service account lacks the Role.
-fn describe(err: &kube::Error) -> String {
+/// A short, actionable description: a 403 means the service account lacks the Role, or (when
+/// it may not `create`) that the chart's ConfigMap is gone.
+pub fn describe(err: &kube::Error) -> String {
     match err {
+        kube::Error::Api(status) if status.code == 403 && status.message.contains("cannot create") => format!(
+            "forbidden: configmap {CONFIGMAP_NAME} does not exist and the operator may not create it; \
+             the chart creates it: `helm upgrade` the release to restore it ({})",
+            status.message
+        ),
         kube::Error::Api(status) if status.code == 403 => format!(
             "forbidden: the service account may not write configmap {CONFIGMAP_NAME} ({})",
             status.message

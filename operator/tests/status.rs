@@ -33,6 +33,26 @@ async fn writes_the_configmap_with_one_server_side_apply() {
     assert_eq!(r.body["kind"], "ConfigMap");
     assert_eq!(r.body["metadata"]["name"], "kube9-operator-status");
     assert_eq!(r.body["metadata"]["namespace"], "kube9-system");
+    // Only the `status` key is the operator's: the chart creates the ConfigMap with its labels
+    // (tests/helm_chart.rs), so `helm uninstall` removes it, and no label is shared with helm.
+    assert_eq!(
+        r.body["metadata"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["name", "namespace"],
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        r.body["data"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["status"]
+    );
     let reported: serde_json::Value =
         serde_json::from_str(r.body["data"]["status"].as_str().unwrap()).unwrap();
     assert_eq!(
@@ -149,4 +169,23 @@ fn retry_delay_doubles_up_to_the_interval() {
     assert_eq!(status::retry_delay(1, interval), Duration::from_secs(2));
     assert_eq!(status::retry_delay(3, interval), Duration::from_secs(8));
     assert_eq!(status::retry_delay(20, interval), interval);
+}
+
+#[test]
+fn a_missing_configmap_is_not_created_and_the_error_says_how_to_restore_it() {
+    // kube-apiserver's answer when a server-side apply would create an object the service
+    // account may only patch (the Role grants no `create`).
+    let denied = kube::Error::Api(
+        kube::core::Status::failure(
+            "configmaps \"kube9-operator-status\" is forbidden: User \"system:serviceaccount:kube9-system:kube9-operator\" cannot create resource \"configmaps\" in API group \"\" in the namespace \"kube9-system\"",
+            "Forbidden",
+        )
+        .with_code(403)
+        .boxed(),
+    );
+    let message = status::describe(&denied);
+    assert!(
+        message.contains("does not exist") && message.contains("`helm upgrade`"),
+        "{message}"
+    );
 }

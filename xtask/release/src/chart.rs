@@ -97,8 +97,11 @@ pub fn write_stamped(chart: &Path, dest: &Path, data: &ChartData) -> Result<()> 
     Ok(())
 }
 
-/// Copies the chart to `dest` and stamps it; returns the staged chart's directory.
-pub fn stage(chart: &Path, dest: &Path, data: &ChartData) -> Result<PathBuf> {
+/// Copies the chart to `dest` and stamps it; returns the staged chart's directory. Every
+/// staged file gets the commit's time (`epoch`): Helm 4's `helm package` fixes the archive's
+/// order and ownership but keeps each file's time, so with these times one commit gives one
+/// chart archive.
+pub fn stage(chart: &Path, dest: &Path, data: &ChartData, epoch: i64) -> Result<PathBuf> {
     let staged = dest.join(CHART_NAME);
     if staged.exists() {
         fs::remove_dir_all(&staged)?;
@@ -114,7 +117,22 @@ pub fn stage(chart: &Path, dest: &Path, data: &ChartData) -> Result<PathBuf> {
         }
     }
     write_stamped(chart, &staged, data)?;
+    set_times(&staged, epoch)?;
     Ok(staged)
+}
+
+/// Sets the modification time of `path` and, for a directory, of everything under it.
+pub fn set_times(path: &Path, epoch: i64) -> Result<()> {
+    let time = std::time::UNIX_EPOCH
+        + std::time::Duration::from_secs(u64::try_from(epoch).context("a commit before 1970")?);
+    for entry in walkdir::WalkDir::new(path) {
+        let entry = entry?;
+        let file = fs::File::open(entry.path())
+            .with_context(|| format!("cannot open {}", entry.path().display()))?;
+        file.set_modified(time)
+            .with_context(|| format!("cannot set the time of {}", entry.path().display()))?;
+    }
+    Ok(())
 }
 
 /// The helm commands of one chart release.
@@ -228,42 +246,6 @@ pub fn packaged_image(archive: &[u8]) -> Result<ChartImage> {
     anyhow::bail!("the chart archive holds no {CHART_NAME}/values.yaml")
 }
 
-/// Rewrites a chart archive so that its bytes depend only on its contents: helm 3 stamps every
-/// entry with the time of packaging (and ignores SOURCE_DATE_EPOCH before 3.18), which would give
-/// every run of the same release a new chart digest.
-pub fn normalize_package(path: &Path, epoch: i64) -> Result<()> {
-    use std::io::Read;
-    let mut entries = Vec::new();
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(fs::File::open(path)?));
-    for entry in archive.entries()? {
-        let mut entry = entry?;
-        let path = entry.path()?.into_owned();
-        let mode = entry.header().mode()?;
-        let kind = entry.header().entry_type();
-        let mut data = Vec::new();
-        entry.read_to_end(&mut data)?;
-        entries.push((path, mode, kind, data));
-    }
-    entries.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut builder = tar::Builder::new(Vec::new());
-    for (path, mode, kind, data) in entries {
-        let mut header = tar::Header::new_gnu();
-        header.set_entry_type(kind);
-        header.set_mode(mode);
-        header.set_mtime(u64::try_from(epoch).unwrap_or(0));
-        header.set_uid(0);
-        header.set_gid(0);
-        header.set_size(data.len() as u64);
-        builder.append_data(&mut header, &path, data.as_slice())?;
-    }
-    let tar = builder.into_inner()?;
-    // flate2 writes a zero modification time and no file name into the gzip header.
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    std::io::Write::write_all(&mut gz, &tar)?;
-    fs::write(path, gz.finish()?)?;
-    Ok(())
-}
-
 /// `helm template` of a packaged chart, for checking what it deploys.
 pub fn template(chart: &Path) -> Cmd {
     Cmd::new("helm")
@@ -320,7 +302,7 @@ mod tests {
         )
         .unwrap();
         let dest = std::env::temp_dir().join(format!("kube9-stage-{}", std::process::id()));
-        let staged = stage(&chart_dir(), &dest, &data).unwrap();
+        let staged = stage(&chart_dir(), &dest, &data, 1_700_000_000).unwrap();
         let values = fs::read_to_string(staged.join("values.yaml")).unwrap();
         assert!(values.contains("  tag: \"1.2.3\"\n"), "{values}");
         assert!(values.contains(&format!("  digest: \"{digest}\"\n")));

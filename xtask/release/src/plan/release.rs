@@ -32,6 +32,7 @@ pub struct ReleaseFacts {
 pub fn plan(inputs: &ReleaseInputs, facts: &ReleaseFacts) -> Result<Plan> {
     let image = &inputs.image;
     let mut plan = image::plan(image, &facts.image)?.then(chart::plan(&inputs.chart, &facts.chart));
+    lint_chart_before_publishing(&mut plan);
     let (key_step, verifier) = verifier(inputs);
     plan.steps.extend(key_step);
     let verify_inputs = VerifyInputs {
@@ -68,6 +69,23 @@ pub fn plan(inputs: &ReleaseInputs, facts: &ReleaseFacts) -> Result<Plan> {
     plan.notes.extend(verify::skipped_notes(&verify_inputs));
     plan.steps.extend(verify.steps);
     Ok(plan)
+}
+
+/// A chart that helm refuses stops the release before anything is published: the chart's
+/// staging and `helm lint --strict` move ahead of the image's first push (the index digest it
+/// is stamped with is known once the build is checked). A re-run with nothing to push keeps
+/// them where they are.
+fn lint_chart_before_publishing(plan: &mut Plan) {
+    let Some(push) = plan.steps.iter().position(|s| s.kind() == "push-content") else {
+        return;
+    };
+    let (checks, rest): (Vec<Step>, Vec<Step>) = plan
+        .steps
+        .split_off(push)
+        .into_iter()
+        .partition(|s| matches!(s, Step::StageChart(_) | Step::LintChart(_)));
+    plan.steps.extend(checks);
+    plan.steps.extend(rest);
 }
 
 /// How the release's own signatures are checked: with the public half of the signing key

@@ -1,5 +1,6 @@
-//! The chart steps: wait for the image, stage a stamped copy, lint, package, normalize, push
-//! (or find the same chart there), pull it back and check what it deploys, record.
+//! The chart steps: wait for the image, stage a stamped copy (its files at the commit's time,
+//! so that one commit packages to one chart), lint, package, push (or find the same chart
+//! there), pull it back and check what it deploys, record.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -161,20 +162,23 @@ impl ChartRelease {
     }
 }
 
-/// A copy of the chart with the release's data rendered in.
+/// A copy of the chart with the release's data rendered in, every file at the commit's time.
 #[derive(Debug, Clone, Serialize)]
 pub struct StageChart {
     pub chart: PathBuf,
     pub dest: PathBuf,
     pub release: ChartRelease,
+    /// The commit's time, in seconds since 1970: the staged files' modification time.
+    pub epoch: i64,
 }
 
 impl Action for StageChart {
     fn describe(&self) -> String {
         format!(
-            "stage {} in {} (version {}, image {})",
+            "stage {} in {}, its files dated {} (the commit's time) (version {}, image {})",
             self.chart.display(),
             self.dest.display(),
+            self.epoch,
             self.release.version,
             self.release.image_reference(&Bound::Index.placeholder())
         )
@@ -190,7 +194,12 @@ impl Action for StageChart {
     fn run(&self, cx: &mut Cx) -> Result<()> {
         let digest = cx.bindings.digest(&Bound::Index)?;
         std::fs::create_dir_all(&self.dest)?;
-        chart::stage(&self.chart, &self.dest, &self.release.data(&digest)?)?;
+        chart::stage(
+            &self.chart,
+            &self.dest,
+            &self.release.data(&digest)?,
+            self.epoch,
+        )?;
         Ok(())
     }
 }
@@ -207,7 +216,11 @@ impl Action for LintChart {
     }
 
     fn hint(&self) -> String {
-        "helm lint found a problem in the stamped chart (above); nothing was published".into()
+        "helm lint --strict refused the stamped chart (helm's message above names the file and \
+         field): fix charts/kube9-operator, or the CHANGELOG.md entry stamped into its \
+         annotations, and run the release again; no chart was published (and in `release`, \
+         which lints before pushing the image, nothing at all)"
+            .into()
     }
 
     fn run(&self, _: &mut Cx) -> Result<()> {
@@ -215,15 +228,23 @@ impl Action for LintChart {
     }
 }
 
-/// `helm package` of the staged chart.
+/// `helm package` of the staged chart; the archive then gets the commit's time, since
+/// `helm push` takes the archive's time as the chart's `org.opencontainers.image.created`
+/// (part of the manifest, so of the chart digest).
 #[derive(Debug, Clone, Serialize)]
 pub struct PackageChart {
     pub helm: HelmPlan,
+    /// The commit's time, in seconds since 1970.
+    pub epoch: i64,
 }
 
 impl Action for PackageChart {
     fn describe(&self) -> String {
-        format!("package: {}", self.helm.package())
+        format!(
+            "package: {} (the archive dated {}, the commit's time)",
+            self.helm.package(),
+            self.epoch
+        )
     }
 
     fn hint(&self) -> String {
@@ -231,34 +252,8 @@ impl Action for PackageChart {
     }
 
     fn run(&self, _: &mut Cx) -> Result<()> {
-        self.helm.package().run()
-    }
-}
-
-/// Fixed times and order in the chart archive, so one commit gives one chart digest.
-#[derive(Debug, Clone, Serialize)]
-pub struct NormalizeChart {
-    pub package: PathBuf,
-    pub epoch: i64,
-}
-
-impl Action for NormalizeChart {
-    fn describe(&self) -> String {
-        format!(
-            "normalize {} (commit time, sorted entries)",
-            self.package.display()
-        )
-    }
-
-    fn hint(&self) -> String {
-        format!(
-            "{} is not a chart archive helm could have written; nothing was published",
-            self.package.display()
-        )
-    }
-
-    fn run(&self, _: &mut Cx) -> Result<()> {
-        chart::normalize_package(&self.package, self.epoch)
+        self.helm.package().run()?;
+        chart::set_times(&self.helm.package_file(), self.epoch)
     }
 }
 

@@ -27,8 +27,8 @@ use serde::Serialize;
 
 pub use build::{check_sizes, Build, CheckBuild, CheckSize, SameBuild};
 pub use chart::{
-    wait_for_image, ChartRelease, CheckChart, LintChart, NormalizeChart, PackageChart, Patience,
-    PullChart, PushChart, RecordChart, StageChart, WaitForImage,
+    wait_for_image, ChartRelease, CheckChart, LintChart, PackageChart, Patience, PullChart,
+    PushChart, RecordChart, StageChart, WaitForImage,
 };
 pub use listing::PushRepoMetadata;
 pub use node::{host_platform, RunImage};
@@ -101,7 +101,6 @@ pub enum Step {
     StageChart(StageChart),
     LintChart(LintChart),
     PackageChart(PackageChart),
-    NormalizeChart(NormalizeChart),
     PushChart(PushChart),
     PullChart(PullChart),
     CheckChart(CheckChart),
@@ -157,7 +156,6 @@ impl Step {
             Step::StageChart(s) => s,
             Step::LintChart(s) => s,
             Step::PackageChart(s) => s,
-            Step::NormalizeChart(s) => s,
             Step::PushChart(s) => s,
             Step::PullChart(s) => s,
             Step::CheckChart(s) => s,

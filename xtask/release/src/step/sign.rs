@@ -17,7 +17,8 @@ use crate::validate::{self, Standard};
 pub enum LoginClient {
     /// `cosign login`, into `DOCKER_CONFIG`.
     Cosign,
-    /// `helm registry login`, into `HELM_REGISTRY_CONFIG`; `--insecure` for plain HTTP.
+    /// `helm registry login`, into `HELM_REGISTRY_CONFIG`; `--plain-http` for plain HTTP
+    /// (Helm 4's `--insecure` only skips certificate checks and still speaks HTTPS).
     Helm { plain_http: bool },
 }
 
@@ -42,7 +43,7 @@ impl Login {
                     .env("HELM_REGISTRY_CONFIG", format!("{dir}/registry.json"))
                     .args(["registry", "login", &self.host]);
                 if *plain_http {
-                    cmd.arg("--insecure")
+                    cmd.arg("--plain-http")
                 } else {
                     cmd
                 }

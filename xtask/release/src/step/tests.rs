@@ -216,11 +216,11 @@ fn one_of_each() -> Vec<Step> {
             chart: "charts/kube9-operator".into(),
             dest: "p".into(),
             release: release(),
+            epoch: 0,
         }),
         Step::LintChart(LintChart { helm: helm() }),
-        Step::PackageChart(PackageChart { helm: helm() }),
-        Step::NormalizeChart(NormalizeChart {
-            package: "p/kube9-operator-1.2.3.tgz".into(),
+        Step::PackageChart(PackageChart {
+            helm: helm(),
             epoch: 0,
         }),
         Step::PushChart(PushChart {
@@ -389,9 +389,8 @@ fn expected_hint(step: &Step) -> &'static str {
         Step::RecordImage(_) => "out/image.json could not be written: the image is published, re-running the release writes it",
         Step::WaitForImage(_) => "the chart needs its image first; nothing was published",
         Step::StageChart(_) => "the chart in charts/kube9-operator could not be stamped (its .j2 templates); nothing was published",
-        Step::LintChart(_) => "helm lint found a problem in the stamped chart (above); nothing was published",
+        Step::LintChart(_) => "helm lint --strict refused the stamped chart (helm's message above names the file and field): fix charts/kube9-operator, or the CHANGELOG.md entry stamped into its annotations, and run the release again; no chart was published (and in `release`, which lints before pushing the image, nothing at all)",
         Step::PackageChart(_) => "helm could not package the chart; nothing was published",
-        Step::NormalizeChart(_) => "p/kube9-operator-1.2.3.tgz is not a chart archive helm could have written; nothing was published",
         Step::PushChart(_) => "the chart could not be published to ghcr.io/alto9/charts/kube9-operator; re-running the release finishes it",
         Step::PullChart(_) => "the published chart could not be pulled back; re-running the release checks it again",
         Step::CheckChart(_) => "the published chart does not deploy the released image: do not install it; re-run the release after fixing the chart's templates",

@@ -19,6 +19,15 @@ fn a_release_is_the_image_then_the_chart_then_what_a_user_checks() {
     let wait = kinds.iter().position(|k| k == "wait-for-image").unwrap();
     let record_chart = kinds.iter().position(|k| k == "record-chart").unwrap();
     assert!(record_image < wait && wait < record_chart, "{kinds:?}");
+    // A chart helm refuses stops the release before the image is pushed.
+    let at = |kind: &str| kinds.iter().position(|k| k == kind).unwrap();
+    assert!(
+        at("stage-chart") < at("lint-chart") && at("lint-chart") < at("push-content"),
+        "{kinds:?}"
+    );
+    assert!(at("scan") < at("stage-chart"), "{kinds:?}");
+    assert_eq!(kinds.iter().filter(|k| *k == "lint-chart").count(), 1);
+    assert!(at("lint-chart") < at("package-chart"), "{kinds:?}");
     assert_eq!(
         kinds_after(&plan, "derive-public-key"),
         [
