@@ -128,6 +128,16 @@ fn release_publishes_the_image_then_a_chart_pinned_to_its_digest() {
     let record = image_record(&source);
     let digest = record.digest.clone();
     assert_verified(&source, &record);
+    // The printed report and the plan name it too, and the release page.
+    assert!(
+        first.contains("\n  SKIP each platform pulled by tag and run: SKIPPED"),
+        "{first}"
+    );
+    let page = std::fs::read_to_string(source.join("target/release/release-notes.md")).unwrap();
+    assert!(
+        page.contains("**Not checked by this release's verification:**\n\n- each platform pulled by tag and run: SKIPPED"),
+        "{page}"
+    );
     let chart: serde_json::Value =
         serde_json::from_slice(&std::fs::read(source.join("target/release/chart.json")).unwrap())
             .unwrap();

@@ -1,11 +1,16 @@
-//! The stand-in actions refuse what the real actions refuse, in their words: each stand-in's
-//! script run as its `action.yml` runs it, against GitHub's API stand-in, with a job's token
-//! that has (or lacks) the permission the real action needs.
+//! The stand-in actions refuse what the real actions refuse, in their words, and do what the
+//! real ones do: each stand-in's script run as its `action.yml` runs it, against GitHub's API
+//! stand-in, with a job's token that has (or lacks) the permission the real action needs.
+//!
+//! Every run is judged first by its exit status, then by its effect (what reached GitHub's API
+//! stand-in, what the job's outbox, GITHUB_ENV, GITHUB_OUTPUT, GITHUB_PATH and $HOME/.docker
+//! hold); a message is checked only where it is the real action's own text at its pin (each
+//! check says where that text comes from), never a line only the stand-in prints.
 
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 use kube9_devenv::workflow_sim::grants::{Access, Grant, Permissions};
 use kube9_devenv::workflow_sim::GithubStandin;
@@ -15,7 +20,24 @@ fn standin(action: &str, script: &str) -> PathBuf {
     fixtures().join("actions").join(action).join(script)
 }
 
-/// A job's runner files: its outbox, GITHUB_ENV, a home without a docker login.
+/// The run must have failed; its output, for the real action's words.
+fn refused(out: &Output) -> String {
+    assert!(
+        !out.status.success(),
+        "accepted what the real action refuses:\n{}",
+        text(out)
+    );
+    text(out)
+}
+
+/// The run must have succeeded; its output.
+fn accepted(out: &Output) -> String {
+    assert!(out.status.success(), "refused:\n{}", text(out));
+    text(out)
+}
+
+/// A job's runner files: its outbox, GITHUB_ENV, GITHUB_OUTPUT, GITHUB_PATH, a workspace and
+/// a home without a docker login.
 struct Job {
     dir: PathBuf,
 }
@@ -23,14 +45,45 @@ struct Job {
 impl Job {
     fn new() -> Job {
         let dir = temp_dir("standin-job");
-        std::fs::create_dir_all(dir.join("outbox")).unwrap();
-        std::fs::create_dir_all(dir.join("home")).unwrap();
-        std::fs::write(dir.join("github-env"), "").unwrap();
+        for sub in ["outbox", "home", "workspace"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        for file in ["github-env", "github-output", "github-path"] {
+            std::fs::write(dir.join(file), "").unwrap();
+        }
         Job { dir }
     }
 
     fn home(&self) -> PathBuf {
         self.dir.join("home")
+    }
+
+    /// A runner file's text ("" when it was never written).
+    fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.join(name)).unwrap_or_default()
+    }
+
+    /// The lines of `outbox/<name>.tsv`, the stand-ins' record of what they did.
+    fn records(&self, name: &str) -> Vec<String> {
+        self.read(&format!("outbox/{name}.tsv"))
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
+    /// A refused run leaves the job as it was: no record, nothing exported to later steps, no
+    /// login in $HOME.
+    fn assert_untouched(&self) {
+        let outbox: Vec<_> = std::fs::read_dir(self.dir.join("outbox"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert!(outbox.is_empty(), "refused, yet recorded {outbox:?}");
+        for file in ["github-env", "github-output", "github-path"] {
+            assert_eq!(self.read(file), "", "refused, yet wrote {file}");
+        }
+        let docker = self.home().join(".docker");
+        assert!(!docker.exists(), "refused, yet left {}", docker.display());
     }
 
     fn command(&self, script: &Path, github: &GithubStandin) -> Command {
@@ -45,6 +98,8 @@ impl Job {
             .env("GITHUB_SHA", "c0ffee")
             .env("GITHUB_JOB", "image")
             .env("GITHUB_ENV", self.dir.join("github-env"))
+            .env("GITHUB_OUTPUT", self.dir.join("github-output"))
+            .env("GITHUB_PATH", self.dir.join("github-path"))
             .env("KUBE9_SIM_OUTBOX", self.dir.join("outbox"))
             .current_dir(&self.dir);
         cmd
@@ -52,6 +107,7 @@ impl Job {
 }
 
 const DIGEST: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+const IMAGE: &str = "127.0.0.1:5000/alto9/kube9-operator";
 
 /// A job with `permissions`, its OIDC identity only with `id-token: write`.
 fn grant(github: &GithubStandin, permissions: &[(&str, Access)]) -> Grant {
@@ -77,14 +133,23 @@ fn grant(github: &GithubStandin, permissions: &[(&str, Access)]) -> Grant {
     grant
 }
 
-fn attest(job: &Job, github: &GithubStandin, grant: &Grant, oidc: bool) -> std::process::Output {
+/// The attest stand-in's run for `name@digest`, with the job's OIDC request only when `oidc`.
+fn attest(
+    job: &Job,
+    github: &GithubStandin,
+    grant: &Grant,
+    oidc: bool,
+    name: &str,
+    digest: &str,
+    push: bool,
+) -> Output {
     let script = standin("actions/attest-build-provenance", "attest.py");
     let mut cmd = job.command(&script, github);
     cmd.env("SUBJECT_PATH", "")
-        .env("NAME", "127.0.0.1:5000/alto9/kube9-operator")
-        .env("DIGEST", DIGEST)
+        .env("NAME", name)
+        .env("DIGEST", digest)
         .env("CHECKSUMS", "")
-        .env("PUSH", "true")
+        .env("PUSH", if push { "true" } else { "false" })
         .env("TOKEN", &grant.token);
     if oidc {
         cmd.env("ACTIONS_ID_TOKEN_REQUEST_URL", github.oidc_url())
@@ -96,102 +161,168 @@ fn attest(job: &Job, github: &GithubStandin, grant: &Grant, oidc: bool) -> std::
     run(&mut cmd)
 }
 
+/// The in-toto statement of an attestation GitHub's API stand-in stored.
+fn statement(stored: &serde_json::Value) -> serde_json::Value {
+    use base64::Engine;
+    let payload = stored["bundle"]["dsseEnvelope"]["payload"]
+        .as_str()
+        .unwrap();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
 #[test]
 fn the_provenance_stand_in_needs_id_token_attestations_and_a_docker_login_in_home() {
     let github = GithubStandin::start();
-    let job = Job::new();
     let all = grant(
         &github,
         &[("id-token", Access::Write), ("attestations", Access::Write)],
     );
-    let out = attest(&job, &github, &all, false);
-    assert!(!out.status.success());
+
+    // No `id-token: write`: refused before GitHub is asked anything. The message is
+    // actions/attest v4.1.0's own (src/main.ts).
+    let job = Job::new();
+    let out = refused(&attest(&job, &github, &all, false, IMAGE, DIGEST, true));
     assert!(
-        text(&out).contains(
+        out.contains(
             r#"missing "id-token" permission. Please add "permissions: id-token: write" to your workflow."#
         ),
-        "{}",
-        text(&out)
+        "{out}"
     );
-
-    let without = grant(&github, &[("id-token", Access::Write)]);
-    let out = attest(&job, &github, &without, true);
-    assert!(!out.status.success());
-    assert!(
-        text(&out)
-            .contains("Failed to persist attestation: Resource not accessible by integration"),
-        "{}",
-        text(&out)
-    );
+    assert!(github.authorizations().is_empty(), "GitHub was asked");
     assert!(github.attestations().is_empty());
+    job.assert_untouched();
 
-    // Stored with GitHub, then the push needs the login where actions/attest reads it.
-    let out = attest(&job, &github, &all, true);
-    assert!(!out.status.success());
-    let config = job.home().join(".docker/config.json");
+    // No `attestations: write`: GitHub itself refuses the write, so it must have been asked
+    // with the job's token. "Failed to persist attestation" is @actions/attest's wording,
+    // "Resource not accessible by integration" GitHub's.
+    let without = grant(&github, &[("id-token", Access::Write)]);
+    let out = refused(&attest(&job, &github, &without, true, IMAGE, DIGEST, true));
     assert!(
-        text(&out).contains(&format!("No credential file found at {}", config.display())),
-        "{}",
-        text(&out)
+        out.contains("Failed to persist attestation: Resource not accessible by integration"),
+        "{out}"
     );
     assert_eq!(
-        github.attestations().len(),
-        1,
-        "stored before the push, as the real one"
+        github.authorizations(),
+        [format!("Bearer {}", without.token)]
     );
+    assert!(github.attestations().is_empty());
+    job.assert_untouched();
+
+    // Stored with GitHub, then the push needs the login where @sigstore/oci reads it: the
+    // failure comes after the store, as the real one's does, and records nothing.
+    let out = refused(&attest(&job, &github, &all, true, IMAGE, DIGEST, true));
+    let config = job.home().join(".docker/config.json");
+    // @sigstore/oci's getRegistryCredentials, in its words.
+    assert!(
+        out.contains(&format!("No credential file found at {}", config.display())),
+        "{out}"
+    );
+    assert_eq!(github.attestations().len(), 1, "stored before the push");
+    job.assert_untouched();
+
+    let outbox_empty = |job: &Job| {
+        assert!(job.records("attestations").is_empty());
+        for file in ["github-env", "github-output", "github-path"] {
+            assert_eq!(job.read(file), "", "refused, yet wrote {file}");
+        }
+    };
     std::fs::create_dir_all(config.parent().unwrap()).unwrap();
     std::fs::write(&config, r#"{"auths": {"ghcr.io": {"auth": "eDp5"}}}"#).unwrap();
-    let out = attest(&job, &github, &all, true);
+    let out = refused(&attest(&job, &github, &all, true, IMAGE, DIGEST, true));
     assert!(
-        text(&out).contains("No credentials found for registry 127.0.0.1:5000"),
-        "{}",
-        text(&out)
+        out.contains("No credentials found for registry 127.0.0.1:5000"),
+        "{out}"
     );
-    // A login a credential store keeps leaves an empty entry, which @sigstore/oci cannot read.
+    assert_eq!(github.attestations().len(), 2);
+    outbox_empty(&job);
+    // A login a credential store keeps leaves an empty entry, which @sigstore/oci cannot
+    // read; the message is Node's Buffer.from.
     std::fs::write(&config, r#"{"auths": {"127.0.0.1:5000": {}}}"#).unwrap();
-    let out = attest(&job, &github, &all, true);
+    let out = refused(&attest(&job, &github, &all, true, IMAGE, DIGEST, true));
     assert!(
-        text(&out).contains("must be of type string or an instance of Buffer"),
-        "{}",
-        text(&out)
+        out.contains("must be of type string or an instance of Buffer"),
+        "{out}"
+    );
+    assert_eq!(github.attestations().len(), 3);
+    outbox_empty(&job);
+
+    // With both permissions and no push, the attestation GitHub stores names the subject
+    // and the job's workflow as its builder (the push itself needs a registry: the act
+    // group's release run covers it).
+    let job = Job::new();
+    accepted(&attest(&job, &github, &all, true, IMAGE, DIGEST, false));
+    let stored = github.attestations();
+    assert_eq!(stored.len(), 4);
+    let statement = statement(&stored[3]);
+    assert_eq!(
+        statement["subject"],
+        serde_json::json!([{"name": IMAGE, "digest": {"sha256": &DIGEST[7..]}}])
+    );
+    assert_eq!(statement["predicateType"], "https://slsa.dev/provenance/v1");
+    assert_eq!(
+        statement["predicate"]["runDetails"]["builder"]["id"],
+        "https://github.com/alto9/kube9-operator/.github/workflows/release.yml@refs/tags/v1.2.3"
+    );
+    assert_eq!(
+        github.authorizations().last().unwrap(),
+        &format!("Bearer {}", all.token)
+    );
+    assert_eq!(
+        job.records("attestations"),
+        [format!("provenance\t{IMAGE}\t{DIGEST}\tfalse")]
     );
 }
 
 #[test]
 fn the_provenance_stand_in_checks_its_subject_as_v4_1_0_does() {
     let github = GithubStandin::start();
-    let job = Job::new();
     let all = grant(
         &github,
         &[("id-token", Access::Write), ("attestations", Access::Write)],
     );
-    let script = standin("actions/attest-build-provenance", "attest.py");
-    let with = |name: &str, digest: &str| {
-        run(job
-            .command(&script, &github)
-            .env("SUBJECT_PATH", "")
-            .env("NAME", name)
-            .env("DIGEST", digest)
-            .env("CHECKSUMS", "")
-            .env("PUSH", "true")
-            .env("TOKEN", &all.token)
-            .env("ACTIONS_ID_TOKEN_REQUEST_URL", github.oidc_url())
-            .env(
-                "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-                all.oidc_request.as_ref().unwrap(),
-            ))
-    };
-    let out = with("127.0.0.1:5000/alto9/kube9-operator", "sha256:abc");
+    // A digest that is not sha256 hex is refused before anything is signed or stored; the
+    // message is actions/attest v4.1.0's (src/subject.ts).
+    let job = Job::new();
+    let out = refused(&attest(
+        &job,
+        &github,
+        &all,
+        true,
+        IMAGE,
+        "sha256:abc",
+        true,
+    ));
     assert!(
-        text(&out).contains(r#"subject-digest must be in the format "sha256:<hex-digest>""#),
-        "{}",
-        text(&out)
+        out.contains(r#"subject-digest must be in the format "sha256:<hex-digest>""#),
+        "{out}"
     );
-    let out = with("127.0.0.1:5000/alto9/kube9-operator:1.2.3", DIGEST);
+    assert!(github.authorizations().is_empty(), "GitHub was asked");
+    assert!(github.attestations().is_empty());
+    job.assert_untouched();
+
+    // A tagged name cannot take the attestation in the registry: @sigstore/oci refuses it
+    // when the push starts, after GitHub stored the attestation (as the real one orders it).
+    let tagged = format!("{IMAGE}:1.2.3");
+    let out = refused(&attest(&job, &github, &all, true, &tagged, DIGEST, true));
     assert!(
-        text(&out).contains("Invalid image name: 127.0.0.1:5000/alto9/kube9-operator:1.2.3"),
-        "{}",
-        text(&out)
+        out.contains(&format!("Invalid image name: {tagged}")),
+        "{out}"
+    );
+    let stored = github.attestations();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(statement(&stored[0])["subject"][0]["name"], tagged.as_str());
+    job.assert_untouched();
+
+    // Without a push the same digest is a valid subject.
+    let job = Job::new();
+    accepted(&attest(&job, &github, &all, true, IMAGE, DIGEST, false));
+    assert_eq!(github.attestations().len(), 2);
+    assert_eq!(
+        statement(&github.attestations()[1])["subject"][0]["digest"]["sha256"],
+        &DIGEST[7..]
     );
 }
 
@@ -208,54 +339,114 @@ fn sarif(dir: &Path) -> PathBuf {
 #[test]
 fn the_sarif_stand_in_needs_security_events_write_and_one_category_per_upload() {
     let github = GithubStandin::start();
-    let job = Job::new();
     let script = standin("github/codeql-action/upload-sarif", "upload.py");
-    let file = sarif(&job.dir);
-    let upload = |token: &str| {
-        run(job
-            .command(&script, &github)
-            .env("SARIF", &file)
+    let upload = |job: &Job, token: &str, sentinel: Option<(&str, &str)>| {
+        let file = sarif(&job.dir);
+        let mut cmd = job.command(&script, &github);
+        cmd.env("SARIF", &file)
             .env("CATEGORY", "trivy-linux-amd64")
-            .env("TOKEN", token))
+            .env("TOKEN", token);
+        if let Some((key, value)) = sentinel {
+            cmd.env(key, value);
+        }
+        run(&mut cmd)
     };
-    let read_only = github.token("read-only", &[("contents", Access::Read)]);
-    let out = upload(&read_only);
-    assert!(!out.status.success());
+
+    // No token: the runner's required-input message (@actions/core), before GitHub is asked.
+    let job = Job::new();
+    let out = refused(&upload(&job, "", None));
     assert!(
-        text(&out).contains("Resource not accessible by integration"),
-        "{}",
-        text(&out)
+        out.contains("Input required and not supplied: token"),
+        "{out}"
     );
-    let out = upload("");
-    assert!(text(&out).contains("Input required and not supplied: token"));
+    assert!(github.authorizations().is_empty(), "GitHub was asked");
+    job.assert_untouched();
+
+    // No `security-events: write`: GitHub refuses the upload (its message), so it was asked.
+    // The category's sentinel is not checked here: upload-sarif exports it before it uploads.
+    let job = Job::new();
+    let read_only = github.token("read-only", &[("contents", Access::Read)]);
+    let out = refused(&upload(&job, &read_only, None));
+    assert!(
+        out.contains("Resource not accessible by integration"),
+        "{out}"
+    );
+    assert_eq!(github.authorizations(), [format!("token {read_only}")]);
+    assert!(github.analyses().is_empty());
+    assert!(job.records("sarif").is_empty());
+
+    // Accepted: GitHub holds the analysis under its category, for the checked-out commit,
+    // with the report gzipped and base64-encoded as the API takes it.
+    let job = Job::new();
     let writer = github.token("image", &[("security-events", Access::Write)]);
     ok(Command::new("git")
-        .arg("init")
-        .arg("-q")
+        .args(["init", "-q"])
         .current_dir(&job.dir));
-    let out = upload(&writer);
-    assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(github.analyses().len(), 1);
-    assert_eq!(github.analyses()[0]["category"], "trivy-linux-amd64");
-    // The same category twice in one job (GITHUB_ENV carries the sentinel) is refused.
-    let env_file = std::fs::read_to_string(job.dir.join("github-env")).unwrap();
-    let (key, value) = env_file.trim().split_once('=').unwrap();
-    let out = run(job
-        .command(&script, &github)
-        .env("SARIF", &file)
-        .env("CATEGORY", "trivy-linux-amd64")
-        .env("TOKEN", &writer)
-        .env(key, value));
+    ok(Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "x",
+        ])
+        .current_dir(&job.dir));
+    let head = ok(Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(&job.dir));
+    accepted(&upload(&job, &writer, None));
+    let analyses = github.analyses();
+    assert_eq!(analyses.len(), 1);
+    assert_eq!(analyses[0]["category"], "trivy-linux-amd64");
+    assert_eq!(analyses[0]["commit_oid"], head.trim());
+    assert_eq!(analyses[0]["ref"], "refs/tags/v1.2.3");
+    let report: serde_json::Value = {
+        use base64::Engine;
+        use std::io::Read;
+        let gz = base64::engine::general_purpose::STANDARD
+            .decode(analyses[0]["sarif"].as_str().unwrap())
+            .unwrap();
+        let mut json = String::new();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_string(&mut json)
+            .unwrap();
+        serde_json::from_str(&json).unwrap()
+    };
+    assert_eq!(report["runs"][0]["tool"]["driver"]["name"], "Trivy");
+    assert_eq!(job.records("sarif").len(), 1);
+
+    // The same category twice in one job (GITHUB_ENV carries the sentinel the first upload
+    // exported) is refused, in upload-sarif's words, and nothing more reaches GitHub.
+    let exported = job.read("github-env");
+    let lines: Vec<_> = exported.lines().collect();
+    assert_eq!(lines.len(), 1, "one sentinel exported: {exported}");
+    let (key, value) = lines[0].split_once('=').unwrap();
+    // upload-sarif names it after its prefix (src/analyses.ts) and the category
+    // (src/upload-lib.ts validateUniqueCategory).
     assert!(
-        text(&out).contains("Aborting upload: only one run"),
-        "{}",
-        text(&out)
+        key.starts_with("CODEQL_UPLOAD_SARIF_TRIVY_LINUX_AMD64"),
+        "{key}"
     );
+    let asked = github.authorizations().len();
+    let out = refused(&upload(&job, &writer, Some((key, value))));
+    assert!(
+        out.contains("Aborting upload: only one run of the codeql/analyze or codeql/upload-sarif actions is allowed per job per tool/category"),
+        "{out}"
+    );
+    assert_eq!(github.analyses().len(), 1);
+    assert_eq!(github.authorizations().len(), asked, "GitHub was asked");
+    assert_eq!(job.records("sarif").len(), 1);
+    assert_eq!(job.read("github-env"), exported);
 }
 
-/// Runs the first step of a composite stand-in, as the runner would: its `run:` script under
-/// `bash -eo pipefail`, with `env` standing in for the step's `env:` (its inputs).
-fn composite(action: &str, env: &[(&str, &str)]) -> std::process::Output {
+/// Runs the first step of a composite stand-in in a fresh job, as the runner would: its
+/// `run:` script under `bash -eo pipefail`, with `env` standing in for the step's `env:`
+/// (its inputs).
+fn composite(action: &str, env: &[(&str, &str)]) -> (Job, Output) {
     let text = std::fs::read_to_string(standin(action, "action.yml")).unwrap();
     let parsed: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
     let script = parsed["runs"]["steps"][0]["run"]
@@ -263,182 +454,298 @@ fn composite(action: &str, env: &[(&str, &str)]) -> std::process::Output {
         .unwrap()
         .to_string();
     let job = Job::new();
-    std::fs::create_dir_all(job.dir.join("outbox")).unwrap();
-    std::fs::create_dir_all(job.dir.join("workspace")).unwrap();
     let mut cmd = Command::new("bash");
     cmd.args(["--noprofile", "--norc", "-eo", "pipefail", "-c", &script])
+        .env_remove("DOCKER_CONFIG")
+        .env("HOME", job.home())
         .env("KUBE9_SIM_OUTBOX", job.dir.join("outbox"))
         .env("GITHUB_ENV", job.dir.join("github-env"))
+        .env("GITHUB_OUTPUT", job.dir.join("github-output"))
         .env("GITHUB_PATH", job.dir.join("github-path"))
         .env("GITHUB_WORKSPACE", job.dir.join("workspace"))
+        .env("GITHUB_SHA", "c0ffee")
         .current_dir(&job.dir);
     for (k, v) in env {
         cmd.env(k, v);
     }
-    run(&mut cmd)
+    let out = run(&mut cmd);
+    (job, out)
+}
+
+/// A composite stand-in's run that must be refused without leaving anything behind; its output.
+fn composite_refused(action: &str, env: &[(&str, &str)]) -> String {
+    let (job, out) = composite(action, env);
+    let out = refused(&out);
+    job.assert_untouched();
+    out
 }
 
 #[test]
-fn the_setup_stand_ins_refuse_the_inputs_their_pinned_actions_refuse() {
-    // dtolnay/rust-toolchain@master: no toolchain, or a component rustup does not have.
-    let out = composite("dtolnay/rust-toolchain", &[("TOOLCHAIN", "")]);
-    assert!(!out.status.success());
-    assert!(
-        text(&out).contains("'toolchain' is a required input"),
-        "{}",
-        text(&out)
-    );
-    let out = composite(
+fn the_rust_toolchain_stand_in_wants_a_toolchain_and_components_rustup_has() {
+    // dtolnay/rust-toolchain@master's own message (its action.yml).
+    let out = composite_refused("dtolnay/rust-toolchain", &[("TOOLCHAIN", "")]);
+    assert!(out.contains("'toolchain' is a required input"), "{out}");
+    // rustup's words for a component the toolchain lacks.
+    let out = composite_refused(
         "dtolnay/rust-toolchain",
         &[
             ("TOOLCHAIN", "stable"),
             ("COMPONENTS", "rustfmt, no-such-tool"),
         ],
     );
-    assert!(!out.status.success());
     assert!(
-        text(&out).contains("does not contain component 'no-such-tool'"),
-        "{}",
-        text(&out)
+        out.contains("does not contain component 'no-such-tool'"),
+        "{out}"
     );
-    let out = composite(
+    let (job, out) = composite(
         "dtolnay/rust-toolchain",
         &[("TOOLCHAIN", "stable"), ("COMPONENTS", "rustfmt, clippy")],
     );
-    assert!(out.status.success(), "{}", text(&out));
+    accepted(&out);
+    assert_eq!(job.records("setup"), ["rust-toolchain\tstable"]);
+}
 
-    // docker/setup-buildx-action v4.3.0: a boolean that is not YAML 1.2's, a version that is
-    // no buildx release.
+#[test]
+fn the_setup_buildx_stand_in_refuses_a_bad_boolean_and_an_unknown_version() {
+    // docker/setup-buildx-action v4.3.0 reads cache-binary with core.getBooleanInput
+    // (src/context.ts), whose message this is.
     let buildx = |cache: &str, version: &str| {
         composite(
             "docker/setup-buildx-action",
-            &[("CACHE_BINARY", cache), ("VERSION", version), ("OPTS", "")],
+            &[
+                ("CACHE_BINARY", cache),
+                ("VERSION", version),
+                ("OPTS", ""),
+                ("KUBE9_SIM_DOCKER_HOST", "unix:///nowhere/docker.sock"),
+            ],
         )
     };
-    let out = buildx("yes", "v0.36.1");
-    assert!(!out.status.success());
+    for bad in ["yes", "1", "on"] {
+        let (job, out) = buildx(bad, "v0.36.1");
+        let out = refused(&out);
+        job.assert_untouched();
+        assert!(
+            out.contains(
+                "Input does not meet YAML 1.2 \"Core Schema\" specification: cache-binary"
+            ),
+            "{out}"
+        );
+    }
+    // actions-toolkit's message for a version missing from buildx's releases JSON.
+    let (job, out) = buildx("false", "0.36");
+    let out = refused(&out);
+    job.assert_untouched();
     assert!(
-        text(&out).contains("specification: cache-binary"),
-        "{}",
-        text(&out)
+        out.contains("Cannot find Buildx release 0.36 in releases JSON"),
+        "{out}"
     );
-    let out = buildx("false", "0.36");
-    assert!(!out.status.success());
-    assert!(
-        text(&out).contains("Cannot find Buildx release 0.36 in releases JSON"),
-        "{}",
-        text(&out)
+    // Accepted: later steps build with the local environment's builder.
+    let (job, out) = buildx("False", "v0.36.1");
+    accepted(&out);
+    assert_eq!(
+        job.read("github-env"),
+        "DOCKER_HOST=unix:///nowhere/docker.sock\n"
     );
+    assert_eq!(job.records("setup"), ["setup-buildx\tv0.36.1\t \tFalse"]);
+}
 
-    // Azure/setup-helm v5.0.1: the version is required and must be a release.
-    let helm = |version: &str| composite("Azure/setup-helm", &[("REQUESTED", version)]);
-    let out = helm("");
+#[test]
+fn the_setup_helm_stand_in_wants_a_released_version() {
+    // Azure/setup-helm v5.0.1 (src/run.ts): @actions/core's required-input message, and its
+    // own download failure for a version that is no release.
+    let helm = |version: &str| {
+        composite(
+            "Azure/setup-helm",
+            &[("REQUESTED", version), ("KUBE9_SIM_TOOLS", "/nowhere")],
+        )
+    };
+    let (job, out) = helm("");
+    let out = refused(&out);
+    job.assert_untouched();
     assert!(
-        text(&out).contains("Input required and not supplied: version"),
-        "{}",
-        text(&out)
+        out.contains("Input required and not supplied: version"),
+        "{out}"
     );
-    let out = helm("3.17");
-    assert!(!out.status.success());
+    let (job, out) = helm("3.17");
+    let out = refused(&out);
+    job.assert_untouched();
     assert!(
-        text(&out).contains("https://get.helm.sh/helm-v3.17-linux-amd64.tar.gz"),
-        "{}",
-        text(&out)
+        out.contains("Failed to download Helm from location https://get.helm.sh/helm-v3.17-linux-amd64.tar.gz"),
+        "{out}"
     );
-    let out = composite(
-        "Azure/setup-helm",
-        &[("REQUESTED", "v3.17.2"), ("KUBE9_SIM_TOOLS", "/nowhere")],
-    );
-    assert!(out.status.success(), "{}", text(&out));
+    // Accepted: the tools on PATH, the version `v`-prefixed as the real one does.
+    let (job, out) = helm("3.17.2");
+    accepted(&out);
+    assert_eq!(job.read("github-path"), "/nowhere\n");
+    assert_eq!(job.records("setup"), ["setup-helm\tv3.17.2"]);
+}
 
-    // sigstore/cosign-installer v4.1.2: below 2.0.0, or not a version, is refused.
+#[test]
+fn the_cosign_installer_stand_in_refuses_old_and_malformed_releases() {
     let cosign = |release: &str| {
         composite(
             "sigstore/cosign-installer",
             &[("REQUESTED", release), ("KUBE9_SIM_TOOLS", "/nowhere")],
         )
     };
-    let out = cosign("v1.13.1");
+    // sigstore/cosign-installer v4.1.2's own messages (its action.yml).
+    for old in ["v1.13.1", "v0.6.0"] {
+        let (job, out) = cosign(old);
+        let out = refused(&out);
+        job.assert_untouched();
+        assert!(
+            out.contains("cosign versions below v2.0.0 are no longer supported"),
+            "{out}"
+        );
+    }
+    let (job, out) = cosign("2.6.4");
+    let out = refused(&out);
+    job.assert_untouched();
     assert!(
-        text(&out).contains("cosign versions below v2.0.0 are no longer supported"),
-        "{}",
-        text(&out)
+        out.contains("Unable to validate requested cosign version: '2.6.4'"),
+        "{out}"
     );
-    let out = cosign("2.6.4");
-    assert!(
-        text(&out).contains("Unable to validate requested cosign version: '2.6.4'"),
-        "{}",
-        text(&out)
-    );
-    assert!(cosign("v2.6.4").status.success());
+    let (job, out) = cosign("v2.6.4");
+    accepted(&out);
+    assert_eq!(job.read("github-path"), "/nowhere\n");
+    assert_eq!(job.records("setup"), ["cosign-installer\tv2.6.4"]);
+}
 
-    // docker/login-action v4.1.0 reads its inputs before it checks the credentials.
-    let out = composite(
+#[test]
+fn the_login_stand_in_reads_its_inputs_before_the_credentials_and_needs_both() {
+    // docker/login-action v4.1.0 reads `logout` with core.getBooleanInput first
+    // (src/context.ts, from src/main.ts), then src/docker.ts wants both credentials; the
+    // messages are those. A refusal leaves no login in $HOME/.docker.
+    let out = composite_refused(
+        "docker/login-action",
+        &[
+            ("LOGOUT", "yes"),
+            ("USERNAME", "octocat"),
+            ("PASSWORD", "p"),
+        ],
+    );
+    assert!(out.contains("specification: logout"), "{out}");
+    let out = composite_refused(
         "docker/login-action",
         &[("LOGOUT", "yes"), ("USERNAME", ""), ("PASSWORD", "")],
     );
-    assert!(
-        text(&out).contains("specification: logout"),
-        "{}",
-        text(&out)
-    );
-    let out = composite(
-        "docker/login-action",
-        &[
-            ("LOGOUT", "true"),
-            ("USERNAME", "octocat"),
-            ("PASSWORD", ""),
-        ],
-    );
-    assert!(
-        text(&out).contains("::error::Password required"),
-        "{}",
-        text(&out)
-    );
+    assert!(out.contains("specification: logout"), "{out}");
+    for (user, password, message) in [
+        ("", "", "::error::Username and password required"),
+        ("", "p", "::error::Username required"),
+        ("octocat", "", "::error::Password required"),
+    ] {
+        let out = composite_refused(
+            "docker/login-action",
+            &[
+                ("LOGOUT", "true"),
+                ("REGISTRY", "127.0.0.1:1"),
+                ("USERNAME", user),
+                ("PASSWORD", password),
+            ],
+        );
+        assert!(out.contains(message), "{out}");
+    }
+}
 
-    // aquasecurity/setup-trivy v0.3.1: trivy's install script wants an exact tag.
-    let out = composite(
-        "aquasecurity/setup-trivy",
-        &[
-            ("TOKEN", "ghs_x"),
-            ("REQUESTED", "0.76.0"),
-            ("CACHE", "false"),
-        ],
-    );
-    assert!(!out.status.success());
+#[test]
+fn the_setup_trivy_stand_in_wants_a_token_and_an_exact_release_tag() {
+    let trivy = |token: &str, version: &str| {
+        composite(
+            "aquasecurity/setup-trivy",
+            &[
+                ("TOKEN", token),
+                ("REQUESTED", version),
+                ("CACHE", "false"),
+                ("KUBE9_SIM_TOOLS", "/nowhere"),
+            ],
+        )
+    };
+    // @actions/core's required-input message (setup-trivy v0.3.1 checks trivy out with it).
+    let (job, out) = trivy("", "v0.76.0");
+    let out = refused(&out);
+    job.assert_untouched();
     assert!(
-        text(&out).contains("unable to find '0.76.0'"),
-        "{}",
-        text(&out)
+        out.contains("Input required and not supplied: token"),
+        "{out}"
     );
+    // trivy's install script (contrib/install.sh) wants an exact tag, in its words.
+    for loose in ["0.76.0", "v0.76"] {
+        let (job, out) = trivy("ghs_x", loose);
+        let out = refused(&out);
+        job.assert_untouched();
+        assert!(out.contains(&format!("unable to find '{loose}'")), "{out}");
+    }
+    let (job, out) = trivy("ghs_x", "v0.76.0");
+    accepted(&out);
+    assert_eq!(job.read("github-path"), "/nowhere\n");
+    assert_eq!(job.records("setup"), ["setup-trivy\tv0.76.0\tfalse"]);
+}
 
-    // actions/checkout v7.0.1: a tag the repository does not have fails in git's words.
+#[test]
+fn the_checkout_stand_in_refuses_a_ref_the_repository_lacks() {
     let repo = git_repo("checkout-standin", &[("README.md", "x\n")]);
+    let head = ok(Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(&repo));
     let repo = repo.display().to_string();
-    let checkout = |git_ref: &str| {
+    let checkout = |git_ref: &str, token: &str| {
         composite(
             "actions/checkout",
             &[
                 ("KUBE9_SIM_REPOSITORY", repo.as_str()),
                 ("REF", git_ref),
-                ("TOKEN", "ghs_x"),
+                ("TOKEN", token),
                 ("PERSIST", "false"),
             ],
         )
     };
-    let out = checkout("refs/tags/v9.9.9");
-    assert!(!out.status.success());
+    // A refused checkout leaves no files of the commit in the workspace and no record.
+    let nothing_checked_out = |job: &Job| {
+        assert!(!job.dir.join("workspace/README.md").exists());
+        assert!(job.records("checkout").is_empty());
+        for file in ["github-env", "github-output", "github-path"] {
+            assert_eq!(job.read(file), "", "refused, yet wrote {file}");
+        }
+    };
+    // @actions/core's required-input message.
+    let (job, out) = checkout("main", "");
+    let out = refused(&out);
+    nothing_checked_out(&job);
     assert!(
-        text(&out).contains("fatal: couldn't find remote ref refs/tags/v9.9.9"),
-        "{}",
-        text(&out)
+        out.contains("Input required and not supplied: token"),
+        "{out}"
     );
-    let out = checkout("no-such-branch");
+    // actions/checkout v7.0.1 fetches a qualified ref as it is: git's words.
+    let (job, out) = checkout("refs/tags/v9.9.9", "ghs_x");
+    let out = refused(&out);
+    nothing_checked_out(&job);
     assert!(
-        text(&out).contains("A branch or tag with the name 'no-such-branch' could not be found"),
-        "{}",
-        text(&out)
+        out.contains("fatal: couldn't find remote ref refs/tags/v9.9.9"),
+        "{out}"
     );
-    let out = checkout("main");
-    assert!(out.status.success(), "{}", text(&out));
+    // An unqualified name: the action's own message (src/ref-helper.ts).
+    let (job, out) = checkout("no-such-branch", "ghs_x");
+    let out = refused(&out);
+    nothing_checked_out(&job);
+    assert!(
+        out.contains("A branch or tag with the name 'no-such-branch' could not be found"),
+        "{out}"
+    );
+    // Accepted: the commit's files at the ref, and (persist-credentials false) no token left
+    // in the checkout's git config.
+    let (job, out) = checkout("main", "ghs_x");
+    accepted(&out);
+    let workspace = job.dir.join("workspace");
+    assert_eq!(
+        std::fs::read_to_string(workspace.join("README.md")).unwrap(),
+        "x\n"
+    );
+    let checked_out = ok(Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(&workspace));
+    assert_eq!(checked_out, head);
+    let config = std::fs::read_to_string(workspace.join(".git/config")).unwrap();
+    assert!(!config.contains("extraheader"), "{config}");
+    assert_eq!(job.records("checkout"), ["checkout\tmain\tfalse"]);
 }
