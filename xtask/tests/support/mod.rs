@@ -6,6 +6,7 @@
 //! how to get it; it never passes silently.
 #![allow(dead_code)]
 
+pub mod artifacthub_rules;
 pub mod fakes;
 
 use std::path::{Path, PathBuf};
