@@ -93,87 +93,15 @@ impl Findings {
     }
 }
 
-/// What the registry serves for `GET /v2/<repository>/manifests/<reference>`, as Artifact
-/// Hub's clients ask for it: the Content-Type and the bytes; `None` on 404.
-fn served(repository: &str, reference: &str) -> Option<(String, Vec<u8>)> {
-    let (host, path) = repository.split_once('/').unwrap();
-    let url = format!("http://{host}/v2/{path}/manifests/{reference}");
-    let accept = [
-        ah::OCI_INDEX,
-        ah::OCI_MANIFEST,
-        ah::DOCKER_LIST,
-        ah::DOCKER_MANIFEST,
-    ]
-    .join(", ");
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let response = reqwest::Client::new()
-            .get(&url)
-            .header("Accept", accept)
-            .send()
-            .await
-            .unwrap();
-        if response.status() == reqwest::StatusCode::NOT_FOUND {
-            return None;
-        }
-        assert!(
-            response.status().is_success(),
-            "{url}: {}",
-            response.status()
-        );
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_string())
-            .unwrap_or_default();
-        Some((content_type, response.bytes().await.unwrap().to_vec()))
-    })
-}
-
-fn served_blob(repository: &str, digest: &str) -> Option<Vec<u8>> {
-    Registry::anonymous(&Repository::parse(repository).unwrap())
-        .blob(digest)
-        .ok()
-}
-
 /// Artifact Hub's rules on the image tag, the chart tag and both repositories' metadata, as
-/// the registry serves them.
+/// the registry serves them, and what the two listings must agree on.
 fn check_artifact_hub(found: &mut Findings, image_repo: &str, chart_repo: &str, digest: &str) {
     let tag = VERSION.trim_start_matches('v');
-    let (content_type, index) = served(image_repo, tag).expect("the image's version tag");
-    let (image, violations) = ah::check_image(
-        &ah::ServedImage {
-            repository: image_repo,
-            tag,
-            content_type: &content_type,
-            manifest: &index,
-        },
-        &|d| served(image_repo, d),
-        &|d| served_blob(image_repo, d),
-    );
-    found.artifact_hub(&format!("the image {image_repo}:{tag}"), violations);
-
-    let (_, chart_manifest) = served(chart_repo, tag).expect("the chart's version tag");
-    let (chart, violations) = ah::check_chart(
-        &ah::ServedChart {
-            repository: chart_repo,
-            tag,
-            manifest: &chart_manifest,
-        },
-        &|d| served(chart_repo, d),
-        &|d| served_blob(chart_repo, d),
-    );
-    found.artifact_hub(&format!("the chart {chart_repo}:{tag}"), violations);
-
-    for (repository, listing) in [(image_repo, &image), (chart_repo, &chart)] {
-        let manifest = served(repository, ah::METADATA_TAG).map(|(_, m)| m);
-        let (_, violations) = ah::check_repository_metadata(
-            manifest.as_deref(),
-            &|d| served(repository, d),
-            &|d| served_blob(repository, d),
-            (&listing.name, &listing.version),
-        );
-        found.artifact_hub(&format!("{repository}:{}", ah::METADATA_TAG), violations);
+    let seen = artifact_hub_reads(image_repo, chart_repo, tag);
+    for (what, violations) in seen.violations {
+        found.artifact_hub(&what, violations);
     }
+    let (image, chart) = (seen.image, seen.chart);
 
     // The two listings describe one release: the chart's image is the published index, on
     // the platforms Artifact Hub reads from it; both are (or are not) pre-releases alike.
