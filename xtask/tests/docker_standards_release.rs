@@ -714,6 +714,34 @@ fn artifact_hubs_image_rules_catch_each_bad_input() {
         &serde_json::to_vec(&bare).unwrap(),
     );
     only(&v, Effect::Refused, "error getting metadata");
+    // An index without metadata: Artifact Hub reads its first platform's image instead, the
+    // manifest's annotations or else its config's labels.
+    let mut blobs = Blobs::default();
+    let labels = serde_json::json!({"config": {"Labels": good_image_annotations()}});
+    let (config, size) = blobs.put(serde_json::to_vec(&labels).unwrap());
+    let image = serde_json::json!({"schemaVersion": 2, "mediaType": ah::OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": size},
+        "layers": []});
+    let (arm64, size) = blobs.put(serde_json::to_vec(&image).unwrap());
+    let index = serde_json::json!({"schemaVersion": 2, "mediaType": ah::OCI_INDEX, "manifests": [
+        {"mediaType": ah::OCI_MANIFEST, "digest": arm64, "size": size,
+         "platform": {"os": "linux", "architecture": "arm64"}},
+        {"mediaType": ah::OCI_MANIFEST, "digest": GOOD_DIGEST, "size": 1,
+         "platform": {"os": "linux", "architecture": "amd64"}}]});
+    let (listing, v) = ah::check_image(
+        &ah::ServedImage {
+            repository: IMAGE_REPO,
+            tag: "0.1.0-rc.1",
+            content_type: ah::OCI_INDEX,
+            manifest: &serde_json::to_vec(&index).unwrap(),
+        },
+        &|d| blobs.get(d).map(|b| (ah::OCI_MANIFEST.to_string(), b)),
+        &|d| blobs.get(d),
+    );
+    assert!(
+        v.is_empty() && listing.license == "Apache-2.0" && listing.prerelease,
+        "{v:#?} {listing:?}"
+    );
     // Served as a single image of an unsupported type (a Docker schema 1 manifest).
     let v = image_violations(
         "0.1.0-rc.1",

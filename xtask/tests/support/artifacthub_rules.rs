@@ -167,7 +167,9 @@ fn image_metadata(
     let mut md = None;
     if is_index {
         // getSupportedPlatforms: children with a platform whose architecture is not
-        // "unknown" (attestation manifests are skipped).
+        // "unknown" (attestation manifests are skipped). (getMetadata then joins them onto
+        // a slice made with their length, so the listing's platforms start with as many
+        // empty strings; that is Artifact Hub's to fix, and left out here.)
         for m in doc["manifests"].as_array().into_iter().flatten() {
             let p = &m["platform"];
             if p.is_object() && p["architecture"] != "unknown" {
@@ -191,14 +193,12 @@ fn image_metadata(
     let md = match md {
         Some(md) => md,
         None => {
-            // The platform image: linux/amd64 (`defaultPlatform`), else the index's first
-            // supported platform.
+            // The platform image. getMetadata means linux/amd64 (`defaultPlatform`) unless
+            // the index lacks it, but tests that with `slices.Contains` on pointers, which
+            // never finds `&defaultPlatform`: so it is always the index's first supported
+            // platform, and linux/amd64 only when the index lists none.
             let manifest = if is_index {
-                let child = children
-                    .iter()
-                    .find(|(os, arch, _)| os == "linux" && arch == "amd64")
-                    .or(children.first());
-                let Some((_, _, digest)) = child else {
+                let Some((_, _, digest)) = children.first() else {
                     found.add(
                         SRC,
                         Effect::Refused,
