@@ -446,7 +446,7 @@ fn artifact_hub_finds_the_chart_the_image_and_both_repositories_metadata() {
     let annotations = &index["annotations"];
     assert_eq!(
         annotations["io.artifacthub.package.readme-url"],
-        "https://raw.githubusercontent.com/alto9/kube9-operator/main/README.md"
+        "https://raw.githubusercontent.com/alto9/kube9-operator/v1.0.0/README.md"
     );
     assert_eq!(annotations["io.artifacthub.package.license"], "Apache-2.0");
     let maintainers: serde_json::Value = serde_json::from_str(
@@ -490,6 +490,20 @@ fn artifact_hub_finds_the_chart_the_image_and_both_repositories_metadata() {
         links.contains("https://github.com/alto9/kube9-operator"),
         "{links}"
     );
+
+    // Artifact Hub's own rules (ported from its tracker) find nothing to refuse, drop or
+    // misread, and list a release with its changes and security flag.
+    let seen = artifact_hub_reads(&repo, &chart_repo, "1.0.0");
+    let violations: Vec<String> = seen
+        .violations
+        .iter()
+        .flat_map(|(what, v)| v.iter().map(move |v| format!("{what}: {v}")))
+        .collect();
+    assert!(violations.is_empty(), "{violations:#?}");
+    assert!(!seen.image.prerelease && !seen.chart.prerelease);
+    assert_eq!(seen.chart.changes, 2);
+    assert!(seen.chart.contains_security_updates);
+    assert_eq!(seen.chart.images[0].2, seen.image.platforms);
 
     // Again: the metadata is there, so nothing is pushed, and the `artifacthub.io` tag does
     // not confuse which release holds the floating tags.

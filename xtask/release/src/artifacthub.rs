@@ -4,7 +4,8 @@
 //!
 //! Three places, each read by a different part of Artifact Hub (`artifacthub/hub`):
 //! - the chart's `Chart.yaml` annotations (`artifacthub.io/*`): every value is a string, and
-//!   the structured ones are YAML inside that string, read with Go's `gopkg.in/yaml.v2`; so
+//!   the structured ones are YAML inside that string, read with Go's `gopkg.in/yaml.v3`
+//!   (`artifacthub.io/changes` with `gopkg.in/yaml.v2`); so
 //!   they are written here by a YAML serializer, never by formatting strings, because a
 //!   change's description may hold `: `, quotes or `#`;
 //! - the image index annotations (`io.artifacthub.package.*`);
@@ -238,7 +239,7 @@ fn changes_value(changes: &[Change]) -> Result<String> {
 
 /// A YAML value for an annotation. Every scalar stays on one line (plain or quoted, as the
 /// serializer decides): the default would fold a long description into a `>` block, which
-/// yaml.v2 reads back with its own folding rules.
+/// Go's YAML readers read back with their own folding rules.
 fn yaml<T: Serialize>(field: &str, value: &T) -> Result<String> {
     let mut options = serde_saphyr::SerializerOptions::default();
     options.prefer_block_scalars = false;

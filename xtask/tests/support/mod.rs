@@ -6,6 +6,7 @@
 //! how to get it; it never passes silently.
 #![allow(dead_code)]
 
+pub mod artifacthub_rules;
 pub mod fakes;
 
 use std::path::{Path, PathBuf};
@@ -1004,4 +1005,101 @@ pub fn rate_limiting_proxy(upstream: &str, refusals: usize) -> String {
         }
     });
     address
+}
+
+/// What the registry serves for `GET /v2/<repository>/manifests/<reference>`, as Artifact
+/// Hub's clients ask for it: the Content-Type and the bytes; `None` on 404.
+pub fn served(repository: &str, reference: &str) -> Option<(String, Vec<u8>)> {
+    let (host, path) = repository.split_once('/').unwrap();
+    let url = format!("http://{host}/v2/{path}/manifests/{reference}");
+    let accept = [
+        artifacthub_rules::OCI_INDEX,
+        artifacthub_rules::OCI_MANIFEST,
+        artifacthub_rules::DOCKER_LIST,
+        artifacthub_rules::DOCKER_MANIFEST,
+    ]
+    .join(", ");
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let response = reqwest::Client::new()
+            .get(&url)
+            .header("Accept", accept)
+            .send()
+            .await
+            .unwrap();
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return None;
+        }
+        assert!(
+            response.status().is_success(),
+            "{url}: {}",
+            response.status()
+        );
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        Some((content_type, response.bytes().await.unwrap().to_vec()))
+    })
+}
+
+pub fn served_blob(repository: &str, digest: &str) -> Option<Vec<u8>> {
+    kube9_release::registry::Registry::anonymous(
+        &kube9_release::registry::Repository::parse(repository).unwrap(),
+    )
+    .blob(digest)
+    .ok()
+}
+
+/// What Artifact Hub's tracker reads of one release, through the ported rules
+/// (`artifacthub_rules`): the listings it would make and every violation, by what it was.
+pub struct ArtifactHubView {
+    pub image: artifacthub_rules::Listing,
+    pub chart: artifacthub_rules::Listing,
+    pub violations: Vec<(String, Vec<artifacthub_rules::Violation>)>,
+}
+
+/// Artifact Hub's rules on `image_repo:tag`, `chart_repo:tag` and the `artifacthub.io` tag
+/// of both, as the registry serves them.
+pub fn artifact_hub_reads(image_repo: &str, chart_repo: &str, tag: &str) -> ArtifactHubView {
+    use artifacthub_rules as ah;
+    let mut violations = Vec::new();
+    let (content_type, index) = served(image_repo, tag).expect("the image's version tag");
+    let (image, v) = ah::check_image(
+        &ah::ServedImage {
+            repository: image_repo,
+            tag,
+            content_type: &content_type,
+            manifest: &index,
+        },
+        &|d| served(image_repo, d),
+        &|d| served_blob(image_repo, d),
+    );
+    violations.push((format!("the image {image_repo}:{tag}"), v));
+    let (_, chart_manifest) = served(chart_repo, tag).expect("the chart's version tag");
+    let (chart, v) = ah::check_chart(
+        &ah::ServedChart {
+            repository: chart_repo,
+            tag,
+            manifest: &chart_manifest,
+        },
+        &|d| served(chart_repo, d),
+        &|d| served_blob(chart_repo, d),
+    );
+    violations.push((format!("the chart {chart_repo}:{tag}"), v));
+    for (repository, listing) in [(image_repo, &image), (chart_repo, &chart)] {
+        let manifest = served(repository, ah::METADATA_TAG).map(|(_, m)| m);
+        let (_, v) = ah::check_repository_metadata(
+            manifest.as_deref(),
+            &|d| served(repository, d),
+            &|d| served_blob(repository, d),
+            (&listing.name, &listing.version),
+        );
+        violations.push((format!("{repository}:{}", ah::METADATA_TAG), v));
+    }
+    ArtifactHubView {
+        image,
+        chart,
+        violations,
+    }
 }

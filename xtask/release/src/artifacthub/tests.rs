@@ -534,3 +534,44 @@ fn the_projects_index_names_the_tags_readme_and_says_whether_it_is_a_prerelease(
         Some("false")
     );
 }
+
+/// Artifact Hub lists a chart's maintainers from Chart.yaml and drops each without an email
+/// (`helm.go` `EnrichPackageFromChart`): the chart names the owners of `artifacthub-repo.yml`,
+/// each with its email.
+#[test]
+fn the_charts_maintainers_are_the_repository_owners_with_their_email() {
+    #[derive(Deserialize)]
+    struct Chart {
+        maintainers: Vec<ChartMaintainer>,
+    }
+    #[derive(Deserialize)]
+    struct ChartMaintainer {
+        name: String,
+        #[serde(default)]
+        email: String,
+    }
+    let owners: Vec<(String, String)> =
+        RepoMetadata::parse(REPO_METADATA_PATH, PROJECT_REPO_METADATA)
+            .unwrap()
+            .owners
+            .into_iter()
+            .map(|o| (o.name, o.email))
+            .collect();
+    for file in [
+        include_str!("../../../../charts/kube9-operator/Chart.yaml"),
+        // The template's maintainers block is plain YAML; only its placeholders are cut.
+        &include_str!("../../../../charts/kube9-operator/Chart.yaml.j2")
+            .lines()
+            .filter(|l| !l.contains("{{") && !l.contains("{#") && !l.contains("-#}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    ] {
+        let chart: Chart = serde_saphyr::from_str(file).unwrap();
+        let maintainers: Vec<(String, String)> = chart
+            .maintainers
+            .into_iter()
+            .map(|m| (m.name, m.email))
+            .collect();
+        assert_eq!(maintainers, owners);
+    }
+}
