@@ -229,6 +229,9 @@ fn a_document_that_is_no_json_is_rejected_not_crashed_on() {
     }
 }
 
+/// One change to a JSON document.
+type Change = fn(&mut serde_json::Value);
+
 /// The release's own VEX check (`kube9_release::vex::parse`, run on `security/vex.json`
 /// before anything is built) refuses every document OpenVEX's schema refuses: each change
 /// below makes the good document one the schema refuses, and the release must refuse it
@@ -242,7 +245,7 @@ fn the_releases_vex_check_refuses_what_openvexs_schema_refuses() {
         serde_json::json!([{"@id": "pkg:cargo/kube9-fixture-vulnerable@1.0.0"}]);
     kube9_release::vex::parse("security/vex.json", &good.to_string())
         .expect("the release accepts the good document");
-    let changes: [(&str, fn(&mut serde_json::Value)); 8] = [
+    let changes: [(&str, Change); 8] = [
         ("no statement", |d| d["statements"] = serde_json::json!([])),
         ("no @context", |d| {
             d.as_object_mut().unwrap().remove("@context");
