@@ -19,10 +19,16 @@ pub enum Checker {
     Cosign,
     /// GitHub's build provenance (`gh attestation verify`).
     Gh,
-    /// The chart: pull, render.
+    /// The chart: pull, render (Helm 4, what the release packages with).
     Helm,
+    /// The chart rendered by the last Helm 3 as well (`helm3`), when it is installed: admins
+    /// still install with it until its end of life.
+    Helm3,
     /// Each platform pulled by tag and run, as a node runs it.
     Docker,
+    /// Each platform pulled through a `sigstoreSigned` policy, as CRI-O and podman nodes pull
+    /// (skopeo with sigstore built in).
+    ContainersImage,
     /// The registry's API read by this tool (OCI distribution, anonymous pulls, referrers).
     RegistryApi,
     /// The standards' own validators (CycloneDX, in-toto/SLSA, OpenVEX), on what the registry
@@ -36,7 +42,9 @@ impl Checker {
             Checker::Cosign => "cosign",
             Checker::Gh => "gh",
             Checker::Helm => "helm",
+            Checker::Helm3 => "helm3",
             Checker::Docker => "docker",
+            Checker::ContainersImage => "containers/image (skopeo)",
             Checker::RegistryApi => "OCI distribution API (kube9-release)",
             Checker::Validators => "the standards' validators",
         }
@@ -48,7 +56,9 @@ impl Checker {
             Checker::Cosign => Cmd::new("cosign").args(["version", "--json"]),
             Checker::Gh => Cmd::new("gh").arg("--version"),
             Checker::Helm => Cmd::new("helm").args(["version", "--short"]),
+            Checker::Helm3 => Cmd::new("helm3").args(["version", "--short"]),
             Checker::Docker => Cmd::new("docker").arg("--version"),
+            Checker::ContainersImage => Cmd::new(crate::step::node_skopeo()).arg("--version"),
             Checker::Validators => crate::validate::python_versions(),
             Checker::RegistryApi => return None,
         };
@@ -62,8 +72,9 @@ impl Checker {
             Checker::Cosign => serde_json::from_str::<serde_json::Value>(printed)
                 .ok()
                 .and_then(|v| v["gitVersion"].as_str().map(str::to_string)),
-            // `gh version 2.83.0 (...)`, `Docker version 28.2.2, build e6534b4`.
-            Checker::Gh | Checker::Docker => printed
+            // `gh version 2.83.0 (...)`, `Docker version 28.2.2, build e6534b4`, `skopeo
+            // version 1.18.0`.
+            Checker::Gh | Checker::Docker | Checker::ContainersImage => printed
                 .lines()
                 .next()
                 .and_then(|l| l.split_whitespace().nth(2))
@@ -84,11 +95,14 @@ pub struct VerifierResult {
     pub checks: usize,
     pub failed: usize,
     pub warned: usize,
+    /// Checks it could not make (the verifier is not installed here).
+    pub skipped: usize,
 }
 
 impl VerifierResult {
     pub fn result(&self) -> &'static str {
         match (self.failed, self.warned) {
+            _ if self.skipped == self.checks => "not checked (not installed here)",
             (0, 0) => "ok",
             (0, _) => "ok, with warnings",
             _ => "FAILED",
@@ -112,6 +126,10 @@ pub fn matrix(checks: &[Check], version: impl Fn(Checker) -> String) -> Vec<Veri
             checks: checks.len(),
             failed: checks.iter().filter(|c| c.status == Status::Failed).count(),
             warned: checks.iter().filter(|c| c.status == Status::Warned).count(),
+            skipped: checks
+                .iter()
+                .filter(|c| c.status == Status::Skipped)
+                .count(),
         })
         .collect()
 }
@@ -148,6 +166,7 @@ mod tests {
             check(Some(Checker::Cosign), Status::Failed),
             check(Some(Checker::RegistryApi), Status::Warned),
             check(None, Status::Ok),
+            check(Some(Checker::Helm3), Status::Skipped),
         ];
         let m = matrix(&checks, |c| format!("v-{}", c.name()));
         let rows: Vec<(&str, &str, usize, &str)> = m
@@ -166,6 +185,7 @@ mod tests {
             [
                 ("cosign", "v-cosign", 2, "FAILED"),
                 ("helm", "v-helm", 1, "ok"),
+                ("helm3", "v-helm3", 1, "not checked (not installed here)"),
                 (
                     "OCI distribution API (kube9-release)",
                     "v-OCI distribution API (kube9-release)",

@@ -34,6 +34,7 @@ fn page() -> ReleasePage {
             checks: 7,
             failed: 0,
             warned: 0,
+            skipped: 0,
         }],
         timeline: Timeline {
             published: Some("2026-01-01T00:00:00Z".into()),

@@ -13,10 +13,11 @@ use crate::record::{ScanRecord, Timeline};
 use crate::registry::{Credentials, Repository};
 use crate::sign::{AttestationType, Cosign, Verifier};
 use crate::step::{
-    AnonymousPull, Bound, CheckSboms, Login, LoginClient, Pullable, RecordVerification,
+    AnonymousPull, Bound, CheckSboms, Login, LoginClient, PullAsNode, Pullable, RecordVerification,
     RenderChart, ResolveChart, ResolveRelease, RunImage, Step, Subject, VerifyAttestation,
     VerifyProvenance, VerifySignature, VerifyVex, VexRelease, WriteReleaseNotes,
 };
+use crate::verifiers::Checker;
 use crate::version::ReleaseVersion;
 
 /// Whether the release must be pullable without a login.
@@ -98,12 +99,17 @@ pub fn plan(inputs: &VerifyInputs) -> Plan {
         image: inputs.image.clone(),
         tag: inputs.release.plain(),
     }));
-    steps.push(Step::RenderChart(RenderChart {
-        chart: chart.clone(),
-        version: inputs.release.plain(),
-        image: inputs.image.clone(),
-        tag: inputs.release.plain(),
-    }));
+    // Helm 4 renders it as the release packaged it; Helm 3, where installed, as admins who
+    // have not moved yet install it.
+    for helm in [Checker::Helm, Checker::Helm3] {
+        steps.push(Step::RenderChart(RenderChart {
+            helm,
+            chart: chart.clone(),
+            version: inputs.release.plain(),
+            image: inputs.image.clone(),
+            tag: inputs.release.plain(),
+        }));
+    }
     steps.extend(chart_signature_step(inputs, &chart));
     steps.push(Step::CheckSboms(CheckSboms {
         repository: inputs.image.clone(),
@@ -125,6 +131,7 @@ pub fn plan(inputs: &VerifyInputs) -> Plan {
         }));
     }
     steps.extend(run_steps(inputs));
+    steps.extend(node_steps(inputs));
     steps.push(Step::RecordVerification(RecordVerification {
         path: inputs.out_dir.join("verify.json"),
         given: inputs.given.clone(),
@@ -168,6 +175,14 @@ pub fn skipped_checks(inputs: &VerifyInputs) -> Vec<String> {
     if inputs.public_check == PublicCheck::Skip {
         skipped.push("anonymous pulls: SKIPPED (`--public-check skip`)".to_string());
     }
+    if inputs.signatures && matches!(inputs.verifier, Verifier::Keyless { .. }) {
+        skipped.push(
+            "each platform pulled as a CRI-O or podman node that enforces signatures: NOT \
+             POSSIBLE for a keyless release (containers/image matches Fulcio certificates by \
+             e-mail only, not by the release workflow)"
+                .to_string(),
+        );
+    }
     skipped
 }
 
@@ -203,6 +218,31 @@ fn run_steps(inputs: &VerifyInputs) -> Vec<Step> {
 }
 
 /// cosign's login, for packages that are still private (the first release on GHCR).
+/// Each platform pulled as a CRI-O or podman node that enforces the release key's signatures
+/// pulls it. A keyless release cannot be checked so (containers/image matches Fulcio
+/// certificates by e-mail only), which the plan's notes say.
+fn node_steps(inputs: &VerifyInputs) -> Vec<Step> {
+    let Verifier::Key { public_key } = &inputs.verifier else {
+        return Vec::new();
+    };
+    if !inputs.signatures {
+        return Vec::new();
+    }
+    inputs
+        .platforms
+        .iter()
+        .map(|p| {
+            Step::PullAsNode(PullAsNode {
+                repository: inputs.image.clone(),
+                tag: inputs.release.plain(),
+                platform: p.clone(),
+                public_key: public_key.clone(),
+                logged_in: inputs.credentials.is_some(),
+            })
+        })
+        .collect()
+}
+
 /// Logins for a release whose packages are still private: cosign (signatures) and helm (the
 /// chart rendered), into the run's private directory.
 fn login_step(inputs: &VerifyInputs) -> Vec<Step> {
@@ -329,6 +369,7 @@ mod tests {
                 "verify-vex",
                 "resolve-chart",
                 "render-chart",
+                "render-chart",
                 "verify-signature",
                 "check-sboms",
                 "anonymous-pull",
@@ -395,7 +436,46 @@ mod tests {
             panic!("no report step");
         };
         assert_eq!(report.skipped, skipped_checks(&none));
-        assert_eq!(report.skipped.len(), 1);
+        // The run check, and (keyless) the node's signature check that cannot be made.
+        assert_eq!(report.skipped.len(), 2);
+    }
+
+    #[test]
+    fn a_key_signed_release_is_pulled_as_a_node_that_enforces_its_key_and_a_keyless_one_says_it_cannot_be(
+    ) {
+        let keyless = plan(&inputs(PublicCheck::Require));
+        assert!(!keyless.has("pull-as-node"));
+        assert!(
+            keyless.to_string().contains(
+                "not run    each platform pulled as a CRI-O or podman node that enforces \
+                 signatures: NOT POSSIBLE for a keyless release"
+            ),
+            "{keyless}"
+        );
+        let key = VerifyInputs {
+            verifier: Verifier::Key {
+                public_key: "cosign.pub".into(),
+            },
+            ..inputs(PublicCheck::Require)
+        };
+        let plan = plan(&key);
+        let nodes: Vec<String> = plan
+            .steps
+            .iter()
+            .filter(|s| s.kind() == "pull-as-node")
+            .map(Step::describe)
+            .collect();
+        assert_eq!(nodes.len(), 2, "{nodes:?}");
+        assert!(
+            nodes[1].contains(
+                "--override-os linux --override-arch arm64 copy --quiet --remove-signatures \
+                 --policy <login-dir>/node-linux-arm64/policy.json"
+            ) && nodes[1].ends_with(
+                "docker://ghcr.io/alto9/kube9-operator:1.2.3 oci:<login-dir>/node-linux-arm64/pulled:pulled"
+            ),
+            "{nodes:?}"
+        );
+        assert!(!plan.to_string().contains("NOT POSSIBLE"));
     }
 
     #[test]

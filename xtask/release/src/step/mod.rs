@@ -31,7 +31,7 @@ pub use chart::{
     PushChart, RecordChart, StageChart, WaitForImage,
 };
 pub use listing::PushRepoMetadata;
-pub use node::{host_platform, RunImage};
+pub use node::{host_platform, node_skopeo, PullAsNode, RunImage};
 pub use page::WriteReleaseNotes;
 pub use publish::{
     AttachSbom, MoveFloatingTags, PullPublished, PushContent, PushVersionTags, RecordImage,
@@ -116,6 +116,7 @@ pub enum Step {
     RenderChart(RenderChart),
     AnonymousPull(AnonymousPull),
     RunImage(RunImage),
+    PullAsNode(PullAsNode),
     RecordVerification(RecordVerification),
     WriteReleaseNotes(WriteReleaseNotes),
 }
@@ -171,6 +172,7 @@ impl Step {
             Step::RenderChart(s) => s,
             Step::AnonymousPull(s) => s,
             Step::RunImage(s) => s,
+            Step::PullAsNode(s) => s,
             Step::RecordVerification(s) => s,
             Step::WriteReleaseNotes(s) => s,
         }

@@ -7,7 +7,9 @@ use crate::verifiers::Checker;
 use anyhow::{bail, ensure, Context, Result};
 use serde::Serialize;
 
-use super::{Action, Cx, Values};
+use std::path::{Path, PathBuf};
+
+use super::{Action, Cx, Placeholders, Status, Values};
 use crate::cmd::Cmd;
 use crate::registry::Repository;
 
@@ -219,5 +221,131 @@ mod tests {
         };
         assert!(step(other).how().starts_with("under QEMU emulation"));
         assert!(step(&host_platform()).how().starts_with("natively"));
+    }
+}
+
+/// The skopeo that can check sigstore signatures: `skopeo-sigstore` (what `cargo xtask setup`
+/// installs beside Debian's, whose sigstore support is compiled out), else `skopeo`.
+pub fn node_skopeo() -> &'static str {
+    match crate::tools::which("skopeo-sigstore") {
+        Some(_) => "skopeo-sigstore",
+        None => "skopeo",
+    }
+}
+
+/// One platform pulled as a CRI-O or podman node that enforces signatures pulls it:
+/// containers/image with a `sigstoreSigned` policy of the release's key, which reads the
+/// signature of the platform manifest it pulls (not the index's). Keyless releases cannot be
+/// checked so: containers/image matches Fulcio certificates by e-mail only.
+#[derive(Debug, Clone, Serialize)]
+pub struct PullAsNode {
+    pub repository: Repository,
+    pub tag: String,
+    pub platform: String,
+    pub public_key: PathBuf,
+    /// The run's registry login (a private package), as a docker config.
+    pub logged_in: bool,
+}
+
+impl PullAsNode {
+    fn dir(&self, values: &mut dyn Values) -> Result<String> {
+        Ok(format!(
+            "{}/node-{}",
+            values.login_dir()?,
+            self.platform.replace('/', "-")
+        ))
+    }
+
+    pub fn command(&self, values: &mut dyn Values) -> Result<Cmd> {
+        let dir = self.dir(values)?;
+        let (os, arch) = self.platform.split_once('/').unwrap_or(("linux", "amd64"));
+        let mut cmd = Cmd::new(node_skopeo())
+            .args(["--override-os", os, "--override-arch", arch])
+            .args(["copy", "--quiet", "--remove-signatures"])
+            .opt("--policy", format!("{dir}/policy.json"))
+            .opt("--registries.d", format!("{dir}/registries.d"));
+        if self.repository.is_loopback() {
+            cmd = cmd.arg("--src-tls-verify=false");
+        }
+        if self.logged_in {
+            cmd = cmd.opt(
+                "--src-authfile",
+                format!("{}/config.json", values.login_dir()?),
+            );
+        }
+        Ok(cmd
+            .arg(format!("docker://{}:{}", self.repository, self.tag))
+            .arg(format!("oci:{dir}/pulled:pulled")))
+    }
+
+    fn what(&self) -> String {
+        format!(
+            "the {} image pulled by containers/image with a sigstoreSigned policy of the key",
+            self.platform
+        )
+    }
+
+    /// The policy a node keeps in `/etc/containers/policy.json`, and its registries.d entry.
+    fn write_policy(&self, dir: &str) -> Result<()> {
+        let policy = serde_json::json!({
+            "default": [{"type": "reject"}],
+            "transports": {"docker": {self.repository.to_string(): [{
+                "type": "sigstoreSigned",
+                "keyPath": self.public_key,
+                "signedIdentity": {"type": "matchRepository"},
+            }]}},
+        });
+        let dir = Path::new(dir);
+        std::fs::create_dir_all(dir.join("registries.d"))?;
+        std::fs::write(dir.join("policy.json"), policy.to_string())?;
+        std::fs::write(
+            dir.join("registries.d/kube9.yaml"),
+            format!(
+                "docker:\n  {}:\n    use-sigstore-attachments: true\n",
+                self.repository
+            ),
+        )?;
+        Ok(())
+    }
+}
+
+impl Action for PullAsNode {
+    fn checker(&self) -> Option<Checker> {
+        Some(Checker::ContainersImage)
+    }
+
+    fn describe(&self) -> String {
+        let cmd = self.command(&mut Placeholders).expect("placeholders");
+        format!("{}: {cmd}", self.what())
+    }
+
+    fn hint(&self) -> String {
+        format!(
+            "a node that enforces the release key's signatures would refuse the {} image: \
+             re-run the release (it signs each platform manifest a failed run left unsigned)",
+            self.platform
+        )
+    }
+
+    fn run(&self, cx: &mut Cx) -> Result<()> {
+        let dir = self.dir(cx)?;
+        self.write_policy(&dir)?;
+        let out = self.command(cx)?.output()?;
+        let said = format!("{}{}", out.stdout, out.stderr);
+        if said.contains("sigstore disabled") {
+            cx.record(
+                &self.what(),
+                Status::Skipped,
+                "this skopeo has sigstore verification compiled out (Debian bookworm's): \
+                 `cargo xtask setup` installs skopeo-sigstore",
+            );
+            return Ok(());
+        }
+        ensure!(out.success, "{}", said.trim());
+        cx.pass(
+            &self.what(),
+            "accepted: the platform manifest is signed with the key",
+        );
+        Ok(())
     }
 }

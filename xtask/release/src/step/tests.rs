@@ -280,6 +280,7 @@ fn one_of_each() -> Vec<Step> {
             tag: "1.2.3".into(),
         }),
         Step::RenderChart(RenderChart {
+            helm: crate::verifiers::Checker::Helm3,
             chart: charts(),
             version: "1.2.3".into(),
             image: repo(),
@@ -337,6 +338,13 @@ fn one_of_each() -> Vec<Step> {
             logged_in: false,
             native_only: true,
             docker_host: None,
+        }),
+        Step::PullAsNode(PullAsNode {
+            repository: repo(),
+            tag: "1.2.3".into(),
+            platform: "linux/arm64".into(),
+            public_key: "cosign.pub".into(),
+            logged_in: false,
         }),
         Step::RecordVerification(RecordVerification {
             path: "out/verify.json".into(),
@@ -408,6 +416,7 @@ fn expected_hint(step: &Step) -> &'static str {
         Step::AttestVex(_) => "cosign could not attest the VEX statements of the index: check COSIGN_PRIVATE_KEY and COSIGN_PASSWORD (or the job's `id-token: write`); nothing further was published. Re-running the release finishes it",
         Step::VerifyVex(_) => "the VEX statements attached to the index are not the release's: re-run the release (it attests them again), or check against the right key or identity",
         Step::PushRepoMetadata(_) => "/src/artifacthub-repo.yml could not be pushed to ghcr.io/alto9/kube9-operator:artifacthub.io; the release is otherwise published, and re-running it pushes the metadata",
+        Step::PullAsNode(_) => "a node that enforces the release key's signatures would refuse the linux/arm64 image: re-run the release (it signs each platform manifest a failed run left unsigned)",
         Step::RunImage(_) => "the linux/arm64 image does not run as this release: if the pull failed, make the package public (or pass --public-check warn with credentials); if it ran another build, re-run the release",
         Step::RecordVerification(_) => "out/verify.json could not be written; the checks above are the report",
         Step::WriteReleaseNotes(_) => "out/release-notes.md could not be written; the release itself is verified",

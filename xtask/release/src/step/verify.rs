@@ -511,6 +511,8 @@ impl Action for AnonymousPull {
 /// is the release's, by tag and index digest. With the run's registry login when there is one.
 #[derive(Debug, Clone, Serialize)]
 pub struct RenderChart {
+    /// `helm` (4), or `helm3`, which is optional: not installed, the check is skipped, said so.
+    pub helm: Checker,
     /// `ghcr.io/alto9/charts/kube9-operator`.
     pub chart: Repository,
     pub version: String,
@@ -521,7 +523,7 @@ pub struct RenderChart {
 impl RenderChart {
     pub fn command(&self, values: &mut dyn Values) -> Result<Cmd> {
         let dir = values.login_dir()?;
-        let cmd = Cmd::new("helm")
+        let cmd = Cmd::new(self.helm.name())
             .env("HELM_REGISTRY_CONFIG", format!("{dir}/registry.json"))
             .args(["template", "kube9"])
             .arg(self.chart.oci_url())
@@ -535,8 +537,9 @@ impl RenderChart {
 
     fn what(&self) -> String {
         format!(
-            "{}:{} rendered by helm deploys {}:{}@{}",
+            "{}:{} rendered by {} deploys {}:{}@{}",
             self.chart,
+            self.helm.name(),
             self.version,
             self.image,
             self.tag,
@@ -547,7 +550,7 @@ impl RenderChart {
 
 impl Action for RenderChart {
     fn checker(&self) -> Option<Checker> {
-        Some(Checker::Helm)
+        Some(self.helm)
     }
 
     fn describe(&self) -> String {
@@ -562,6 +565,14 @@ impl Action for RenderChart {
     }
 
     fn run(&self, cx: &mut Cx) -> Result<()> {
+        if self.helm == Checker::Helm3 && crate::tools::which("helm3").is_none() {
+            cx.record(
+                &self.what(),
+                Status::Skipped,
+                "helm3 is not installed here (`cargo xtask setup` installs Helm 3.19 as helm3)",
+            );
+            return Ok(());
+        }
         let rendered = self.command(cx)?.read()?;
         let index = cx.bindings.digest(&Bound::Index)?;
         let expected = format!("{}:{}@{index}", self.image, self.tag);

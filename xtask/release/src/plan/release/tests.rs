@@ -44,12 +44,15 @@ fn a_release_is_the_image_then_the_chart_then_what_a_user_checks() {
             "verify-vex",
             "resolve-chart",
             "render-chart",
+            "render-chart",
             "verify-signature",
             "check-sboms",
             "anonymous-pull",
             "anonymous-pull",
             "run-image",
             "run-image",
+            "pull-as-node",
+            "pull-as-node",
             "record-verification",
             "write-release-notes"
         ]
