@@ -359,3 +359,78 @@ pub struct ReleaseNotes {
     #[arg(long)]
     pub dry_run: bool,
 }
+
+/// Parses the command line as `P`; if clap refuses a value after `--version` that begins with
+/// `-` (it reads `-rc.1` as a flag), the error says how to pass it, so that the version check
+/// can say what is wrong with it.
+pub fn parse<P: Parser>() -> P {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    match P::try_parse_from(&args) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            if let Some(hint) = hyphen_value_hint(&e, &args) {
+                let _ = e.print();
+                eprintln!("\n  hint: {hint}");
+                std::process::exit(e.exit_code());
+            }
+            e.exit()
+        }
+    }
+}
+
+/// The hint for `--version -x`, which clap reports as an unexpected argument `-x`.
+pub fn hyphen_value_hint(e: &clap::Error, args: &[std::ffi::OsString]) -> Option<String> {
+    if e.kind() != clap::error::ErrorKind::UnknownArgument {
+        return None;
+    }
+    let value = args
+        .windows(2)
+        .find(|w| w[0] == "--version" && w[1].to_string_lossy().starts_with('-'))?[1]
+        .to_string_lossy()
+        .into_owned();
+    Some(format!(
+        "a version that begins with `-` is read as a flag; give it as `--version={}`",
+        kube9_release::text::shown(&value)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hint(args: &[&str]) -> Option<String> {
+        let args: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+        let e = Kube9Release::try_parse_from(&args).err()?;
+        hyphen_value_hint(&e, &args)
+    }
+
+    #[test]
+    fn a_version_that_begins_with_a_hyphen_gets_the_equals_form() {
+        assert_eq!(
+            hint(&[
+                "kube9-release",
+                "release",
+                "--version",
+                "-1.2.3",
+                "--dry-run"
+            ])
+            .unwrap(),
+            "a version that begins with `-` is read as a flag; give it as `--version=-1.2.3`"
+        );
+        // Escaped like every typed value.
+        assert!(hint(&[
+            "k",
+            "release-notes",
+            "--version",
+            "-\u{202e}1",
+            "--file",
+            "f"
+        ])
+        .unwrap()
+        .contains("`--version=-\\u{202e}1`"));
+        // The equals form reaches the version check; other mistakes keep clap's own error.
+        assert!(Kube9Release::try_parse_from(["k", "release", "--version=-1.2.3"]).is_ok());
+        assert_eq!(hint(&["k", "release", "--version", "--dry-run"]), None);
+        assert_eq!(hint(&["k", "release", "--bogus"]), None);
+    }
+}

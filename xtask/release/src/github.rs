@@ -137,8 +137,9 @@ pub fn report_error(error: &anyhow::Error) {
 
 /// A problem that does not stop the release, annotated in Actions.
 pub fn warning(text: &str) {
+    let text = crate::text::one_line(text);
     if in_actions() {
-        println!("::warning::{}", encode(text));
+        println!("::warning::{}", encode(&text));
     }
     eprintln!("warning: {text}");
 }
