@@ -231,10 +231,7 @@ fn release_builds_use_their_own_cache_and_pinned_builders() {
             .find(|s| uses(s, "docker/setup-buildx-action"))
             .unwrap();
         assert_eq!(buildx["with"]["version"], "v0.36.1");
-        assert_eq!(
-            buildx["with"]["driver-opts"],
-            "image=moby/buildkit:v0.32.2\n"
-        );
+        assert_eq!(buildx["with"]["driver-opts"], format!("image={BUILDKIT}\n"));
         let trivy = steps
             .iter()
             .find(|s| uses(s, "aquasecurity/setup-trivy"))
@@ -808,4 +805,88 @@ fn the_release_page_is_written_last_with_contents_write_only_and_never_fails_the
         .as_str()
         .unwrap()
         .contains("steps.verify.outputs.notes"));
+}
+
+/// The BuildKit image, by digest: the digest seen for `moby/buildkit:v0.32.2` (docs in
+/// /work/shared/docs/actions-pins.md: the same digest in several unrelated public workflows).
+const BUILDKIT: &str =
+    "moby/buildkit:v0.32.2@sha256:28a898719c18a33f4e8000685287fa36fd0dd9560c6440227d3a732d79bb41d8";
+
+/// Every job of every workflow: (file, job id, job).
+fn every_job() -> Vec<(String, String, Value)> {
+    let mut jobs = Vec::new();
+    for file in workflow_files() {
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let w = workflow(&name);
+        for (id, job) in w["jobs"].as_object().unwrap() {
+            jobs.push((name.clone(), id.clone(), job.clone()));
+        }
+    }
+    assert!(jobs.len() >= 9, "every workflow read: {}", jobs.len());
+    jobs
+}
+
+#[test]
+fn every_job_has_a_timeout_well_below_githubs_six_hours() {
+    for (file, id, job) in every_job() {
+        let minutes = job["timeout-minutes"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{file}: job {id} has no timeout-minutes"));
+        assert!(
+            (10..=90).contains(&minutes),
+            "{file}: job {id}: {minutes} minutes"
+        );
+    }
+}
+
+#[test]
+fn every_buildkit_image_is_pinned_by_digest() {
+    let mut seen = 0;
+    for (file, id, job) in every_job() {
+        for step in job["steps"].as_array().into_iter().flatten() {
+            if !uses(step, "docker/setup-buildx-action") {
+                continue;
+            }
+            seen += 1;
+            let opts = step["with"]["driver-opts"].as_str().unwrap_or_default();
+            let images: Vec<&str> = opts
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix("image="))
+                .collect();
+            assert_eq!(images, [BUILDKIT], "{file}: job {id}: {opts:?}");
+        }
+    }
+    assert_eq!(
+        seen, 3,
+        "the release image and cache jobs, and the pull-request image"
+    );
+}
+
+#[test]
+fn every_attestation_decides_its_storage_record() {
+    let mut seen = 0;
+    for (file, id, job) in every_job() {
+        let metadata = job["permissions"]["artifact-metadata"] == "write";
+        for step in job["steps"].as_array().into_iter().flatten() {
+            let attest = [
+                "actions/attest",
+                "actions/attest-build-provenance",
+                "actions/attest-sbom",
+            ]
+            .iter()
+            .any(|a| uses(step, a));
+            if !attest {
+                continue;
+            }
+            seen += 1;
+            // Either no record (the input at the pinned v4.1.0), or the permission it needs.
+            let no_record = step["with"]["create-storage-record"] == false;
+            assert!(
+                no_record != metadata,
+                "{file}: job {id}: create-storage-record: false, or artifact-metadata: write \
+                 (exactly one): {step}"
+            );
+        }
+    }
+    assert!(seen >= 1);
 }
