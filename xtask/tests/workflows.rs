@@ -257,7 +257,7 @@ fn release_builds_use_their_own_cache_and_pinned_builders() {
     assert!(run["run"]
         .as_str()
         .unwrap()
-        .contains("--cache-scope pull-request"));
+        .contains("--cache-scope release --cache-read-only"));
     assert_eq!(w["jobs"]["cache"]["if"], "github.event_name == 'push'");
 }
 
@@ -889,4 +889,91 @@ fn every_attestation_decides_its_storage_record() {
         }
     }
     assert!(seen >= 1);
+}
+
+/// The steps of a job that run the release tool's build commands.
+fn build_runs(job: &Value) -> Vec<String> {
+    job["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["run"].as_str())
+        .filter(|r| {
+            r.contains("kube9-release\" release-image")
+                || r.contains("kube9-release\" verify-reproducible")
+                || r.contains("xtask release")
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn only_mains_cache_job_writes_a_cache() {
+    let mut writers = Vec::new();
+    for (file, id, job) in every_job() {
+        for run in build_runs(&job) {
+            if run.contains("--dry-run") {
+                continue;
+            }
+            if run.contains("--cache-read-only") {
+                continue;
+            }
+            writers.push((file.clone(), id.clone(), run));
+        }
+        for step in job["steps"].as_array().into_iter().flatten() {
+            // The actions' own caches: a release or pull request writes none of them either.
+            if uses(step, "aquasecurity/setup-trivy") {
+                assert_eq!(step["with"]["cache"], false, "{file}: job {id}");
+            }
+            if uses(step, "docker/setup-buildx-action") {
+                assert_eq!(step["with"]["cache-binary"], false, "{file}: job {id}");
+            }
+            if uses(step, "Swatinem/rust-cache") {
+                let save = &step["with"]["save-if"];
+                assert!(
+                    *save == false || *save == "${{ github.ref == 'refs/heads/main' }}",
+                    "{file}: job {id}: rust-cache saved off main: {save}"
+                );
+            }
+        }
+    }
+    // One writer: release.yml's cache job, on a push to main only, with `--cache gha`.
+    assert_eq!(writers.len(), 1, "{writers:?}");
+    let (file, id, run) = &writers[0];
+    assert_eq!(
+        (file.as_str(), id.as_str()),
+        ("release.yml", "cache"),
+        "{run}"
+    );
+    assert!(run.contains("--cache gha --cache-scope release"), "{run}");
+    let w = workflow("release.yml");
+    assert_eq!(w["on"]["push"]["branches"], json!(["main"]));
+    assert_eq!(w["jobs"]["cache"]["if"], "github.event_name == 'push'");
+    // Its own group, cancelled by a newer push; it never waits in the release queue.
+    assert_eq!(w["jobs"]["cache"]["concurrency"]["group"], "release-cache");
+    assert_eq!(
+        w["jobs"]["cache"]["concurrency"]["cancel-in-progress"],
+        true
+    );
+    let group = w["concurrency"]["group"].as_str().unwrap();
+    assert!(
+        group.contains("github.event_name == 'push'") && group.contains("github.run_id"),
+        "a push's run-wide group is its own: {group}"
+    );
+    // Every other job that reaches the cache service reads it.
+    for (file, id, job) in every_job() {
+        let exposes = job["steps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|s| uses(s, "crazy-max/ghaction-github-runtime"));
+        if exposes && !(file == "release.yml" && id == "cache") {
+            let runs = build_runs(&job);
+            assert!(!runs.is_empty(), "{file}: job {id}");
+            assert!(
+                runs.iter().all(|r| r.contains("--cache-read-only")),
+                "{file}: job {id}: {runs:?}"
+            );
+        }
+    }
 }

@@ -102,6 +102,11 @@ pub struct BuildArgs {
     /// their own, which pull requests cannot write.
     #[arg(long, default_value = "kube9-operator")]
     pub cache_scope: String,
+    /// Read the build cache, never write it: what releases and pull requests do, so that only
+    /// the main branch's cache job writes (on GitHub the cache is read-only on any event but a
+    /// push to a branch anyway).
+    #[arg(long)]
+    pub cache_read_only: bool,
     /// Extra build arguments (KEY=VALUE).
     #[arg(long = "build-arg")]
     pub build_args: Vec<String>,

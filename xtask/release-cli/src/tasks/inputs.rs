@@ -240,6 +240,7 @@ pub fn image_inputs(
         repository: &repository.to_string(),
         scope: &f.build.cache_scope,
         local_dir: &source.dir.join("target/buildx-cache"),
+        read_only: f.build.cache_read_only,
     })?;
     let github = actions.and(GithubIssues::from_config(&config.github));
     // On GitHub the workflow attests build provenance (keyless, GitHub's attestation store);
@@ -312,6 +313,7 @@ pub fn build_inputs(
             repository: &repository.to_string(),
             scope: &build.cache_scope,
             local_dir: &source.dir.join("target/buildx-cache"),
+            read_only: build.cache_read_only,
         })?,
         provenance: build.provenance,
         docker_host: None,
