@@ -61,7 +61,13 @@ fn zizmor_reports_nothing() {
 #[test]
 fn a_release_publishes_the_image_then_the_chart_then_checks_what_users_get() {
     let w = workflow("release.yml");
+    // Not `released`: a promoted pre-release is shipped as a new version (README says how).
     assert_eq!(w["on"]["release"]["types"], json!(["published"]));
+    let readme = std::fs::read_to_string(project_root().join("README.md")).unwrap();
+    assert!(
+        readme.contains("fires GitHub's `released` event, not `published`"),
+        "README says what promoting a pre-release does"
+    );
     let inputs = &w["on"]["workflow_dispatch"]["inputs"];
     assert_eq!(inputs["version"]["required"], true);
     assert_eq!(w["permissions"], json!({}), "nothing is granted by default");

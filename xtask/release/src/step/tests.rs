@@ -390,7 +390,7 @@ fn expected_hint(step: &Step) -> &'static str {
         Step::VerifyProvenance(_) => "the index's build provenance does not verify: on GitHub, re-run the image job (it attests provenance when it is missing); elsewhere re-run the release",
         Step::CheckSboms(_) => "an SBOM referrer is missing: re-run the release (cargo xtask release-image finishes what a failed run left out)",
         Step::ResolveChart(_) => "the chart ghcr.io/alto9/charts/kube9-operator:1.2.3 does not deploy the released image: do not install it",
-        Step::AnonymousPull(_) => "make the package public once at the settings page, then re-run this job alone (the release is otherwise complete); a private organisation sets the repository variable PUBLIC_CHECK=skip",
+        Step::AnonymousPull(_) => "make the package public once at the settings page, then open the workflow run and choose \"Re-run failed jobs\" (both verify jobs failed, and the release page waits for both; the release is otherwise complete); a private organisation sets the repository variable PUBLIC_CHECK=skip",
         Step::RenderVex(_) => "the VEX statements of /src/security/vex.json could not be written for the scan; nothing was pushed",
         Step::AttestVex(_) => "cosign could not attest the VEX statements of the index: check COSIGN_PRIVATE_KEY and COSIGN_PASSWORD (or the job's `id-token: write`); nothing further was published. Re-running the release finishes it",
         Step::VerifyVex(_) => "the VEX statements attached to the index are not the release's: re-run the release (it attests them again), or check against the right key or identity",
@@ -506,5 +506,32 @@ fn a_command_runs_with_the_learnt_digest_and_the_runs_own_login_directory() {
     assert!(
         !std::path::Path::new(&dir).exists(),
         "removed when the run ends"
+    );
+}
+
+#[test]
+fn github_provenance_check_gets_the_runs_registry_login() {
+    // A first release's packages are private: gh reads the run's login as cosign does.
+    let check = |logged_in| VerifyProvenance {
+        cosign: Cosign {
+            logged_in,
+            plain_http: false,
+        },
+        verifier: Verifier::release_workflow("alto9/kube9-operator", "v1.2.3"),
+        subject: Subject::new(&repo(), Bound::Index),
+        github_repository: "alto9/kube9-operator".into(),
+        source_ref: "refs/tags/v1.2.3".into(),
+        token: Some(Secret::new("t0ken")),
+    };
+    let shown = check(true).describe();
+    assert!(
+        shown.contains("DOCKER_CONFIG=<login-dir> GH_TOKEN=*** gh attestation verify oci://"),
+        "{shown}"
+    );
+    let shown = check(false).describe();
+    assert!(!shown.contains("DOCKER_CONFIG"), "{shown}");
+    assert!(
+        shown.contains("GH_TOKEN=*** gh attestation verify"),
+        "{shown}"
     );
 }

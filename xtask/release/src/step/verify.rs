@@ -220,7 +220,9 @@ pub struct VerifyProvenance {
 
 /// The check of `target`'s build provenance a user runs: with the release's key, its own
 /// SLSA attestation; keyless, GitHub's attestation of the release workflow of `repository` at
-/// `source_ref` (`gh attestation verify` with the strict flags).
+/// `source_ref` (`gh attestation verify` with the strict flags). `login`: the run's registry
+/// login directory, which both read as `DOCKER_CONFIG` (gh through go-containerregistry's
+/// default keychain), so that a package that is still private verifies too.
 pub(super) fn provenance_check(
     cosign: &Cosign,
     verifier: &Verifier,
@@ -231,7 +233,7 @@ pub(super) fn provenance_check(
     if let Verifier::Key { .. } = verifier {
         return cosign.verify_attestation(verifier, AttestationType::SlsaProvenance, target, login);
     }
-    Cmd::new("gh")
+    let cmd = Cmd::new("gh")
         .args(["attestation", "verify"])
         .arg(format!("oci://{target}"))
         .opt("--repo", repository)
@@ -239,16 +241,17 @@ pub(super) fn provenance_check(
             "--signer-workflow",
             format!("{repository}/.github/workflows/release.yml"),
         )
-        .opt("--source-ref", source_ref)
+        .opt("--source-ref", source_ref);
+    match login {
+        Some(dir) => cmd.env("DOCKER_CONFIG", dir),
+        None => cmd,
+    }
 }
 
 impl VerifyProvenance {
     pub fn command(&self, values: &mut dyn Values) -> Result<Cmd> {
         let target = reference(&self.subject, values)?;
-        let login = match &self.verifier {
-            Verifier::Key { .. } => super::sign::login_dir(&self.cosign, values)?,
-            _ => None,
-        };
+        let login = super::sign::login_dir(&self.cosign, values)?;
         let cmd = provenance_check(
             &self.cosign,
             &self.verifier,
@@ -421,9 +424,10 @@ impl Action for AnonymousPull {
 
     fn hint(&self) -> String {
         format!(
-            "make the package public once at {}, then re-run this job alone (the release is \
-             otherwise complete); a private organisation sets the repository variable \
-             PUBLIC_CHECK=skip",
+            "make the package public once at {}, then open the workflow run and choose \
+             \"Re-run failed jobs\" (both verify jobs failed, and the release page waits for \
+             both; the release is otherwise complete); a private organisation sets the \
+             repository variable PUBLIC_CHECK=skip",
             self.settings
         )
     }
