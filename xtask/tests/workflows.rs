@@ -642,6 +642,8 @@ fn xtask_commands() -> Vec<Vec<String>> {
             "oci://ghcr.io/alto9/charts".to_string(),
         ),
         ("\"$PUBLIC_CHECK\"", "require".to_string()),
+        // The attest step's `attestation-id` output.
+        ("\"$ATTESTATION_ID\"", "12345".to_string()),
         ("\"$RUN_PLATFORM\"", "linux/arm64".to_string()),
         ("\"$PUBLISHED_AT\"", "2026-01-01T00:00:00Z".to_string()),
         ("\"$IMAGE_SERVED_AT\"", String::new()),
@@ -981,5 +983,40 @@ fn only_mains_cache_job_writes_a_cache() {
                 "{file}: job {id}: {runs:?}"
             );
         }
+    }
+}
+
+#[test]
+fn floating_tags_move_on_the_attest_steps_word_and_verify_checks_them_with_the_prerelease_flag() {
+    let w = workflow("release.yml");
+    let image = steps(&w, "image");
+    let attest = image
+        .iter()
+        .find(|s| uses(s, "actions/attest-build-provenance"))
+        .unwrap();
+    assert_eq!(attest["id"], "provenance");
+    let floating = image
+        .iter()
+        .find(|s| s["name"] == "Move the floating tags")
+        .unwrap();
+    assert_eq!(
+        floating["env"]["ATTESTATION_ID"],
+        "${{ steps.provenance.outputs.attestation-id }}"
+    );
+    assert!(floating["run"]
+        .as_str()
+        .unwrap()
+        .contains("--provenance-attested \"$ATTESTATION_ID\""));
+    // A GitHub pre-release takes no floating tag: each verify leg must know it is one.
+    for job in ["verify", "verify-arm64"] {
+        let run = steps(&w, job)
+            .into_iter()
+            .filter_map(|s| s["run"].as_str().map(str::to_string))
+            .find(|r| r.contains("verify-release"))
+            .unwrap();
+        assert!(
+            run.contains("--prerelease \"$RELEASE_PRERELEASE\""),
+            "{job}: {run}"
+        );
     }
 }

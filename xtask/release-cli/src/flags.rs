@@ -225,6 +225,11 @@ pub struct ReleaseImage {
     /// release workflow attests build provenance in between.
     #[arg(long)]
     pub hold_floating_tags: bool,
+    /// The workflow's attest step's `attestation-id` output (empty when it did not run):
+    /// GitHub holds this index's build provenance, so the floating tags need not wait for the
+    /// registry to show it.
+    #[arg(long, value_name = "ID", default_value = "")]
+    pub provenance_attested: String,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -298,6 +303,10 @@ pub struct VerifyRelease {
     /// machine's natively, the others under QEMU); `none` for an image without the operator.
     #[arg(long, value_delimiter = ',')]
     pub run_platform: Vec<String>,
+    /// Marked as a pre-release on GitHub: it takes no floating tag, so none is checked;
+    /// `github` asks the GitHub release of the tag.
+    #[arg(long, value_enum, default_value = "false")]
+    pub prerelease: Prerelease,
     #[command(flatten)]
     pub earlier: EarlierJobs,
 }

@@ -218,6 +218,8 @@ pub struct ImageFlags<'a> {
     pub scan: &'a flags::ScanArgs,
     pub push: bool,
     pub hold_floating: bool,
+    /// `--provenance-attested` was given a non-empty attestation id.
+    pub provenance_attested: bool,
     /// Resolved from `github.prerelease`.
     pub prerelease: bool,
 }
@@ -260,6 +262,7 @@ pub fn image_inputs(
         prerelease: f.prerelease,
         provenance,
         hold_floating: f.hold_floating,
+        provenance_attested: f.provenance_attested,
         db: trivy_db(&f.scan.db, config, &source.dir),
         severity: f.scan.severity,
         require_rust: !f.scan.no_rust_binary,

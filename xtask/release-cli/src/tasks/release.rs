@@ -86,6 +86,7 @@ impl flags::Release {
             scan: &self.scan,
             push: true,
             hold_floating: false,
+            provenance_attested: false,
             prerelease,
         }
     }

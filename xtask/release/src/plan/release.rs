@@ -59,6 +59,7 @@ pub fn plan(inputs: &ReleaseInputs, facts: &ReleaseFacts) -> Result<Plan> {
         // This run's own steps record the timeline and the scan.
         given: Default::default(),
         scan: None,
+        prerelease: image.prerelease,
         checkout: image.build.source.dir.clone(),
         changes: image.changes.clone(),
     });
