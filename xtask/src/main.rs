@@ -3,13 +3,11 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 mod flags;
 mod tasks;
 
 fn main() -> ExitCode {
-    match flags::Xtask::parse().run() {
+    match kube9_release_cli::flags::parse::<flags::Xtask>().run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             kube9_release::github::report_error(&e);

@@ -417,3 +417,133 @@ fn what_a_user_typed_is_echoed_escaped_on_one_line() {
         "{stderr:?}"
     );
 }
+
+#[test]
+fn invisible_and_reordering_characters_are_escaped_in_errors_and_annotations() {
+    let source = git_repo("bidi", &[("Dockerfile", "FROM scratch\n")]);
+    // In Actions the error is also a `::error::` annotation; neither may carry the override,
+    // which would reverse the rest of the line (`v1.2.3-<U+202E>rc1`).
+    let out = run(xtask()
+        .args(["release-image", "--dry-run", "--source"])
+        .arg(&source)
+        .args([
+            "--version",
+            "v1.2.3-\u{202e}1cr\u{200b}\u{feff}\u{a0}\u{2028}x",
+        ])
+        .env("GITHUB_ACTIONS", "true"));
+    assert!(!out.status.success());
+    let all = text(&out);
+    for c in ['\u{202e}', '\u{200b}', '\u{feff}', '\u{a0}', '\u{2028}'] {
+        assert!(
+            !all.contains(c),
+            "U+{:04X} reached the log: {all:?}",
+            c as u32
+        );
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let annotation = stdout
+        .lines()
+        .find(|l| l.starts_with("::error::"))
+        .unwrap_or_else(|| panic!("no annotation: {all}"));
+    assert!(
+        annotation.contains("`v1.2.3-\\u{202e}1cr\\u{200b}\\u{feff}\\u{a0}\\u{2028}x`"),
+        "{annotation}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: `v1.2.3-\\u{202e}1cr\\u{200b}"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn version_hints_name_what_to_type() {
+    // Tags are the version as given: no `v` is added.
+    let out = dry_run(&["release-image", "--dry-run", "--version", "1.1.2+meta"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("release `1.1.2` instead"),
+        "{}",
+        text(&out)
+    );
+    let out = dry_run(&["release-image", "--dry-run", "--version", "v1.1.2+meta"]);
+    assert!(
+        text(&out).contains("release `v1.1.2` instead"),
+        "{}",
+        text(&out)
+    );
+    // clap takes `-1.2.3` for a flag: the hint gives the form that reaches the version check.
+    let out = dry_run(&["release-image", "--dry-run", "--version", "-1.2.3"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("give it as `--version=-1.2.3`"),
+        "{}",
+        text(&out)
+    );
+    let out = dry_run(&["release-image", "--dry-run", "--version=-1.2.3"]);
+    assert!(
+        text(&out).contains("`-1.2.3` is not a release version"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// `release --local` with input that needs no network to refuse: it must refuse before it
+/// installs a tool or starts the environment, which takes minutes on a fresh machine.
+#[test]
+fn release_local_refuses_bad_input_before_setup_or_the_environment() {
+    let source = git_repo(
+        "local-input",
+        &[
+            ("Dockerfile", "FROM scratch\n"),
+            ("charts/kube9-operator/Chart.yaml.j2", ""),
+        ],
+    );
+    for (args, expected) in [
+        (vec![], "no release version: pass --version v1.2.3"),
+        (vec!["--version", "1.1.2+meta"], "release `1.1.2` instead"),
+        (
+            vec!["--version", "v1.2.3", "--repository", "https://ghcr.io/a/b"],
+            "has a scheme",
+        ),
+        (vec!["--version", "v1.2.3"], "CHANGELOG.md"),
+    ] {
+        let env_dir = temp_dir("local-env");
+        let tools = temp_dir("local-tools");
+        let home = temp_dir("local-home");
+        let started = std::time::Instant::now();
+        let out = run(xtask()
+            .args(["release", "--local", "--source"])
+            .arg(&source)
+            .args(&args)
+            .env("KUBE9_LOCAL_ENV_DIR", &env_dir)
+            .env("KUBE9_TOOLS_DIR", &tools)
+            .env("HOME", &home)
+            .env("DOCKER_HOST", "unix:///nonexistent.sock")
+            .env_remove("KUBE9_ENV")
+            .env_remove("GITHUB_ACTIONS"));
+        let took = started.elapsed();
+        assert!(!out.status.success(), "{args:?} was accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let error: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+        assert_eq!(error.len(), 1, "{stderr}");
+        assert!(error[0].contains(expected), "{args:?}: {stderr}");
+        // Nothing was installed, nothing started, no environment recorded.
+        for dir in [&env_dir, &tools] {
+            let left: Vec<_> = std::fs::read_dir(dir).unwrap().collect();
+            assert!(
+                left.is_empty(),
+                "{args:?} wrote {}: {left:?}",
+                dir.display()
+            );
+        }
+        assert!(
+            !stderr.contains("==>") && !stderr.contains("  setup"),
+            "{stderr}"
+        );
+        assert!(
+            took < std::time::Duration::from_secs(5),
+            "{args:?} took {took:?}"
+        );
+    }
+}

@@ -726,7 +726,7 @@ fn authenticated_registry_works_with_credentials_only_and_never_shows_the_token(
     assert!(image_record(&source).pushed);
 
     // The last check of a release: a registry that refuses anonymous pulls fails it, and says
-    // which settings page to change and that re-running the check alone finishes the release.
+    // which settings page to change and that "Re-run failed jobs" finishes the release.
     let charts = format!("oci://{}/{path}/charts", env.auth_registry);
     ok(release_chart_cmd(&source, "v1.0.0", &repo, &charts)
         .env("REGISTRY_USERNAME", &env.auth_user)
@@ -737,9 +737,9 @@ fn authenticated_registry_works_with_credentials_only_and_never_shows_the_token(
     assert!(!strict.status.success());
     let log = text(&strict);
     assert!(log.contains("cannot be pulled without a login"), "{log}");
-    assert!(log.contains("re-run this job alone"), "{log}");
+    assert!(log.contains("choose \"Re-run failed jobs\""), "{log}");
     assert!(
-        log.contains("2 of 13 checks failed"),
+        log.contains("2 of 14 checks failed"),
         "only the anonymous pulls fail (the VEX check passes: none apply): {log}"
     );
     let private = run(verify_release_cmd(&source, "v1.0.0", &repo, &charts)

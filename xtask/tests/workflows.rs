@@ -61,7 +61,13 @@ fn zizmor_reports_nothing() {
 #[test]
 fn a_release_publishes_the_image_then_the_chart_then_checks_what_users_get() {
     let w = workflow("release.yml");
+    // Not `released`: a promoted pre-release is shipped as a new version (README says how).
     assert_eq!(w["on"]["release"]["types"], json!(["published"]));
+    let readme = std::fs::read_to_string(project_root().join("README.md")).unwrap();
+    assert!(
+        readme.contains("fires GitHub's `released` event, not `published`"),
+        "README says what promoting a pre-release does"
+    );
     let inputs = &w["on"]["workflow_dispatch"]["inputs"];
     assert_eq!(inputs["version"]["required"], true);
     assert_eq!(w["permissions"], json!({}), "nothing is granted by default");
@@ -231,10 +237,7 @@ fn release_builds_use_their_own_cache_and_pinned_builders() {
             .find(|s| uses(s, "docker/setup-buildx-action"))
             .unwrap();
         assert_eq!(buildx["with"]["version"], "v0.36.1");
-        assert_eq!(
-            buildx["with"]["driver-opts"],
-            "image=moby/buildkit:v0.32.2\n"
-        );
+        assert_eq!(buildx["with"]["driver-opts"], format!("image={BUILDKIT}\n"));
         let trivy = steps
             .iter()
             .find(|s| uses(s, "aquasecurity/setup-trivy"))
@@ -260,7 +263,7 @@ fn release_builds_use_their_own_cache_and_pinned_builders() {
     assert!(run["run"]
         .as_str()
         .unwrap()
-        .contains("--cache-scope pull-request"));
+        .contains("--cache-scope release --cache-read-only"));
     assert_eq!(w["jobs"]["cache"]["if"], "github.event_name == 'push'");
 }
 
@@ -655,6 +658,8 @@ fn xtask_commands() -> Vec<Vec<String>> {
             "oci://ghcr.io/alto9/charts".to_string(),
         ),
         ("\"$PUBLIC_CHECK\"", "require".to_string()),
+        // The attest step's `attestation-id` output.
+        ("\"$ATTESTATION_ID\"", "12345".to_string()),
         ("\"$RUN_PLATFORM\"", "linux/arm64".to_string()),
         ("\"$PUBLISHED_AT\"", "2026-01-01T00:00:00Z".to_string()),
         ("\"$IMAGE_SERVED_AT\"", String::new()),
@@ -869,5 +874,209 @@ fn every_helm_is_the_pinned_helm_4() {
     for file in workflow_files() {
         let text = std::fs::read_to_string(&file).unwrap();
         assert!(!text.contains("Azure/setup-helm@"), "{}", file.display());
+
+/// The BuildKit image, by digest: the digest seen for `moby/buildkit:v0.32.2` (docs in
+/// /work/shared/docs/actions-pins.md: the same digest in several unrelated public workflows).
+const BUILDKIT: &str =
+    "moby/buildkit:v0.32.2@sha256:28a898719c18a33f4e8000685287fa36fd0dd9560c6440227d3a732d79bb41d8";
+
+/// Every job of every workflow: (file, job id, job).
+fn every_job() -> Vec<(String, String, Value)> {
+    let mut jobs = Vec::new();
+    for file in workflow_files() {
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let w = workflow(&name);
+        for (id, job) in w["jobs"].as_object().unwrap() {
+            jobs.push((name.clone(), id.clone(), job.clone()));
+        }
+    }
+    assert!(jobs.len() >= 9, "every workflow read: {}", jobs.len());
+    jobs
+}
+
+#[test]
+fn every_job_has_a_timeout_well_below_githubs_six_hours() {
+    for (file, id, job) in every_job() {
+        let minutes = job["timeout-minutes"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{file}: job {id} has no timeout-minutes"));
+        assert!(
+            (10..=90).contains(&minutes),
+            "{file}: job {id}: {minutes} minutes"
+        );
+    }
+}
+
+#[test]
+fn every_buildkit_image_is_pinned_by_digest() {
+    let mut seen = 0;
+    for (file, id, job) in every_job() {
+        for step in job["steps"].as_array().into_iter().flatten() {
+            if !uses(step, "docker/setup-buildx-action") {
+                continue;
+            }
+            seen += 1;
+            let opts = step["with"]["driver-opts"].as_str().unwrap_or_default();
+            let images: Vec<&str> = opts
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix("image="))
+                .collect();
+            assert_eq!(images, [BUILDKIT], "{file}: job {id}: {opts:?}");
+        }
+    }
+    assert_eq!(
+        seen, 3,
+        "the release image and cache jobs, and the pull-request image"
+    );
+}
+
+#[test]
+fn every_attestation_decides_its_storage_record() {
+    let mut seen = 0;
+    for (file, id, job) in every_job() {
+        let metadata = job["permissions"]["artifact-metadata"] == "write";
+        for step in job["steps"].as_array().into_iter().flatten() {
+            let attest = [
+                "actions/attest",
+                "actions/attest-build-provenance",
+                "actions/attest-sbom",
+            ]
+            .iter()
+            .any(|a| uses(step, a));
+            if !attest {
+                continue;
+            }
+            seen += 1;
+            // Either no record (the input at the pinned v4.1.0), or the permission it needs.
+            let no_record = step["with"]["create-storage-record"] == false;
+            assert!(
+                no_record != metadata,
+                "{file}: job {id}: create-storage-record: false, or artifact-metadata: write \
+                 (exactly one): {step}"
+            );
+        }
+    }
+    assert!(seen >= 1);
+}
+
+/// The steps of a job that run the release tool's build commands.
+fn build_runs(job: &Value) -> Vec<String> {
+    job["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["run"].as_str())
+        .filter(|r| {
+            r.contains("kube9-release\" release-image")
+                || r.contains("kube9-release\" verify-reproducible")
+                || r.contains("xtask release")
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn only_mains_cache_job_writes_a_cache() {
+    let mut writers = Vec::new();
+    for (file, id, job) in every_job() {
+        for run in build_runs(&job) {
+            if run.contains("--dry-run") {
+                continue;
+            }
+            if run.contains("--cache-read-only") {
+                continue;
+            }
+            writers.push((file.clone(), id.clone(), run));
+        }
+        for step in job["steps"].as_array().into_iter().flatten() {
+            // The actions' own caches: a release or pull request writes none of them either.
+            if uses(step, "aquasecurity/setup-trivy") {
+                assert_eq!(step["with"]["cache"], false, "{file}: job {id}");
+            }
+            if uses(step, "docker/setup-buildx-action") {
+                assert_eq!(step["with"]["cache-binary"], false, "{file}: job {id}");
+            }
+            if uses(step, "Swatinem/rust-cache") {
+                let save = &step["with"]["save-if"];
+                assert!(
+                    *save == false || *save == "${{ github.ref == 'refs/heads/main' }}",
+                    "{file}: job {id}: rust-cache saved off main: {save}"
+                );
+            }
+        }
+    }
+    // One writer: release.yml's cache job, on a push to main only, with `--cache gha`.
+    assert_eq!(writers.len(), 1, "{writers:?}");
+    let (file, id, run) = &writers[0];
+    assert_eq!(
+        (file.as_str(), id.as_str()),
+        ("release.yml", "cache"),
+        "{run}"
+    );
+    assert!(run.contains("--cache gha --cache-scope release"), "{run}");
+    let w = workflow("release.yml");
+    assert_eq!(w["on"]["push"]["branches"], json!(["main"]));
+    assert_eq!(w["jobs"]["cache"]["if"], "github.event_name == 'push'");
+    // Its own group, cancelled by a newer push; it never waits in the release queue.
+    assert_eq!(w["jobs"]["cache"]["concurrency"]["group"], "release-cache");
+    assert_eq!(
+        w["jobs"]["cache"]["concurrency"]["cancel-in-progress"],
+        true
+    );
+    let group = w["concurrency"]["group"].as_str().unwrap();
+    assert!(
+        group.contains("github.event_name == 'push'") && group.contains("github.run_id"),
+        "a push's run-wide group is its own: {group}"
+    );
+    // Every other job that reaches the cache service reads it.
+    for (file, id, job) in every_job() {
+        let exposes = job["steps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|s| uses(s, "crazy-max/ghaction-github-runtime"));
+        if exposes && !(file == "release.yml" && id == "cache") {
+            let runs = build_runs(&job);
+            assert!(!runs.is_empty(), "{file}: job {id}");
+            assert!(
+                runs.iter().all(|r| r.contains("--cache-read-only")),
+                "{file}: job {id}: {runs:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn floating_tags_move_on_the_attest_steps_word_and_verify_checks_them_with_the_prerelease_flag() {
+    let w = workflow("release.yml");
+    let image = steps(&w, "image");
+    let attest = image
+        .iter()
+        .find(|s| uses(s, "actions/attest-build-provenance"))
+        .unwrap();
+    assert_eq!(attest["id"], "provenance");
+    let floating = image
+        .iter()
+        .find(|s| s["name"] == "Move the floating tags")
+        .unwrap();
+    assert_eq!(
+        floating["env"]["ATTESTATION_ID"],
+        "${{ steps.provenance.outputs.attestation-id }}"
+    );
+    assert!(floating["run"]
+        .as_str()
+        .unwrap()
+        .contains("--provenance-attested \"$ATTESTATION_ID\""));
+    // A GitHub pre-release takes no floating tag: each verify leg must know it is one.
+    for job in ["verify", "verify-arm64"] {
+        let run = steps(&w, job)
+            .into_iter()
+            .filter_map(|s| s["run"].as_str().map(str::to_string))
+            .find(|r| r.contains("verify-release"))
+            .unwrap();
+        assert!(
+            run.contains("--prerelease \"$RELEASE_PRERELEASE\""),
+            "{job}: {run}"
+        );
     }
 }

@@ -102,6 +102,11 @@ pub struct BuildArgs {
     /// their own, which pull requests cannot write.
     #[arg(long, default_value = "kube9-operator")]
     pub cache_scope: String,
+    /// Read the build cache, never write it: what releases and pull requests do, so that only
+    /// the main branch's cache job writes (on GitHub the cache is read-only on any event but a
+    /// push to a branch anyway).
+    #[arg(long)]
+    pub cache_read_only: bool,
     /// Extra build arguments (KEY=VALUE).
     #[arg(long = "build-arg")]
     pub build_args: Vec<String>,
@@ -220,6 +225,11 @@ pub struct ReleaseImage {
     /// release workflow attests build provenance in between.
     #[arg(long)]
     pub hold_floating_tags: bool,
+    /// The workflow's attest step's `attestation-id` output (empty when it did not run):
+    /// GitHub holds this index's build provenance, so the floating tags need not wait for the
+    /// registry to show it.
+    #[arg(long, value_name = "ID", default_value = "")]
+    pub provenance_attested: String,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -293,6 +303,10 @@ pub struct VerifyRelease {
     /// machine's natively, the others under QEMU); `none` for an image without the operator.
     #[arg(long, value_delimiter = ',')]
     pub run_platform: Vec<String>,
+    /// Marked as a pre-release on GitHub: it takes no floating tag, so none is checked;
+    /// `github` asks the GitHub release of the tag.
+    #[arg(long, value_enum, default_value = "false")]
+    pub prerelease: Prerelease,
     #[command(flatten)]
     pub earlier: EarlierJobs,
 }
@@ -358,4 +372,79 @@ pub struct ReleaseNotes {
     /// Say what would be written where, and touch neither the file nor GitHub.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// Parses the command line as `P`; if clap refuses a value after `--version` that begins with
+/// `-` (it reads `-rc.1` as a flag), the error says how to pass it, so that the version check
+/// can say what is wrong with it.
+pub fn parse<P: Parser>() -> P {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    match P::try_parse_from(&args) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            if let Some(hint) = hyphen_value_hint(&e, &args) {
+                let _ = e.print();
+                eprintln!("\n  hint: {hint}");
+                std::process::exit(e.exit_code());
+            }
+            e.exit()
+        }
+    }
+}
+
+/// The hint for `--version -x`, which clap reports as an unexpected argument `-x`.
+pub fn hyphen_value_hint(e: &clap::Error, args: &[std::ffi::OsString]) -> Option<String> {
+    if e.kind() != clap::error::ErrorKind::UnknownArgument {
+        return None;
+    }
+    let value = args
+        .windows(2)
+        .find(|w| w[0] == "--version" && w[1].to_string_lossy().starts_with('-'))?[1]
+        .to_string_lossy()
+        .into_owned();
+    Some(format!(
+        "a version that begins with `-` is read as a flag; give it as `--version={}`",
+        kube9_release::text::shown(&value)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hint(args: &[&str]) -> Option<String> {
+        let args: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+        let e = Kube9Release::try_parse_from(&args).err()?;
+        hyphen_value_hint(&e, &args)
+    }
+
+    #[test]
+    fn a_version_that_begins_with_a_hyphen_gets_the_equals_form() {
+        assert_eq!(
+            hint(&[
+                "kube9-release",
+                "release",
+                "--version",
+                "-1.2.3",
+                "--dry-run"
+            ])
+            .unwrap(),
+            "a version that begins with `-` is read as a flag; give it as `--version=-1.2.3`"
+        );
+        // Escaped like every typed value.
+        assert!(hint(&[
+            "k",
+            "release-notes",
+            "--version",
+            "-\u{202e}1",
+            "--file",
+            "f"
+        ])
+        .unwrap()
+        .contains("`--version=-\\u{202e}1`"));
+        // The equals form reaches the version check; other mistakes keep clap's own error.
+        assert!(Kube9Release::try_parse_from(["k", "release", "--version=-1.2.3"]).is_ok());
+        assert_eq!(hint(&["k", "release", "--version", "--dry-run"]), None);
+        assert_eq!(hint(&["k", "release", "--bogus"]), None);
+    }
 }

@@ -7,4 +7,4 @@
 pub mod flags;
 mod tasks;
 
-pub use tasks::release::run_local;
+pub use tasks::release::{check_local, run_local};

@@ -51,15 +51,19 @@ pub enum CacheMode {
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Cache {
     /// The runtime token is the cache service's credential; only buildx is given it.
+    /// `write`: whether this build exports to the cache, or only imports from it.
     Gha {
         scope: String,
         token: Secret,
+        write: bool,
     },
     Registry {
         reference: String,
+        write: bool,
     },
     Local {
         dir: PathBuf,
+        write: bool,
     },
     Builder,
     None,
@@ -72,19 +76,31 @@ pub struct CacheInputs<'a> {
     pub repository: &'a str,
     pub scope: &'a str,
     pub local_dir: &'a Path,
+    /// `--cache-read-only`: import, never export.
+    pub read_only: bool,
 }
 
 impl Cache {
     /// `auto` picks the GitHub cache only where it can work: a `run:` step sees the runtime
     /// token only if the workflow exposes it, and without it buildx fails the build.
+    ///
+    /// The GitHub cache is written only by a push to a branch (the main branch's cache job):
+    /// a release (whose tag scope no later run can read) or a pull request that wrote a
+    /// `mode=max` cache would evict the entries every release reads. So on any other event
+    /// it is read-only whatever the flags say; `--cache-read-only` makes any cache so.
     pub fn choose(i: &CacheInputs) -> Result<Cache> {
-        let gha = i
-            .actions
-            .and_then(|a| a.runtime_token.clone())
-            .map(|token| Cache::Gha {
+        let gha = i.actions.and_then(|a| {
+            let token = a.runtime_token.clone()?;
+            let branch_push = a.event_name.as_deref() == Some("push")
+                && a.git_ref
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with("refs/heads/"));
+            Some(Cache::Gha {
                 scope: i.scope.to_string(),
                 token,
-            });
+                write: branch_push && !i.read_only,
+            })
+        });
         Ok(match (i.mode, gha) {
             (CacheMode::Auto | CacheMode::Gha, Some(gha)) => gha,
             (CacheMode::Gha, None) => bail!(
@@ -96,9 +112,11 @@ impl Cache {
             (CacheMode::Auto, None) | (CacheMode::Builder, _) => Cache::Builder,
             (CacheMode::Local, _) => Cache::Local {
                 dir: i.local_dir.to_path_buf(),
+                write: !i.read_only,
             },
             (CacheMode::Registry, _) => Cache::Registry {
                 reference: format!("{}-buildcache:{}", i.repository, i.scope),
+                write: !i.read_only,
             },
             (CacheMode::None, _) => Cache::None,
         })
@@ -106,24 +124,30 @@ impl Cache {
 
     fn apply(&self, cmd: Cmd) -> Cmd {
         match self {
-            Cache::Gha { scope, token } => cmd
+            Cache::Gha {
+                scope,
+                token,
+                write,
+            } => cmd
                 .arg(format!("--cache-from=type=gha,scope={scope}"))
-                .arg(format!(
-                    "--cache-to=type=gha,scope={scope},mode=max,ignore-error=true"
-                ))
+                .args(write.then(|| {
+                    format!("--cache-to=type=gha,scope={scope},mode=max,ignore-error=true")
+                }))
                 .secret_env("ACTIONS_RUNTIME_TOKEN", token.clone()),
-            Cache::Registry { reference } => cmd
+            Cache::Registry { reference, write } => cmd
                 .arg(format!("--cache-from=type=registry,ref={reference}"))
-                .arg(format!(
+                .args(write.then(|| format!(
                     "--cache-to=type=registry,ref={reference},mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true"
-                )),
+                ))),
             // A local cache only grows when exported over itself; export beside it and swap.
-            Cache::Local { dir } => cmd
+            Cache::Local { dir, write } => cmd
                 .arg(format!("--cache-from=type=local,src={}", dir.display()))
-                .arg(format!(
-                    "--cache-to=type=local,dest={},mode=max",
-                    staged_cache(dir).display()
-                )),
+                .args(write.then(|| {
+                    format!(
+                        "--cache-to=type=local,dest={},mode=max",
+                        staged_cache(dir).display()
+                    )
+                })),
             Cache::Builder => cmd,
             Cache::None => cmd.arg("--no-cache"),
         }
@@ -278,27 +302,94 @@ mod tests {
     }
 
     fn choose(mode: CacheMode, actions: Option<&Actions>) -> Result<Cache> {
+        choose_read_only(mode, actions, false)
+    }
+
+    fn choose_read_only(
+        mode: CacheMode,
+        actions: Option<&Actions>,
+        read_only: bool,
+    ) -> Result<Cache> {
         Cache::choose(&CacheInputs {
             mode,
             actions,
             repository: "ghcr.io/alto9/kube9-operator",
             scope: "release",
             local_dir: Path::new("target/buildx-cache"),
+            read_only,
         })
+    }
+
+    /// The Actions environment of an event on a ref, with the cache service's token.
+    fn on(event: &str, git_ref: &str) -> Actions {
+        Actions {
+            runtime_token: Some(Secret::new("rt")),
+            event_name: Some(event.into()),
+            git_ref: Some(git_ref.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn only_a_branch_push_writes_the_github_cache() {
+        let main = on("push", "refs/heads/main");
+        assert_eq!(
+            choose(CacheMode::Gha, Some(&main)).unwrap(),
+            Cache::Gha {
+                scope: "release".into(),
+                token: Secret::new("rt"),
+                write: true
+            }
+        );
+        // Releases and pull requests read it, whatever the flags say.
+        for (event, git_ref) in [
+            ("release", "refs/tags/v1.2.3"),
+            ("workflow_dispatch", "refs/tags/v1.2.3"),
+            ("pull_request", "refs/pull/7/merge"),
+            ("push", "refs/tags/v1.2.3"),
+        ] {
+            let actions = on(event, git_ref);
+            let cache = choose(CacheMode::Gha, Some(&actions)).unwrap();
+            assert!(
+                matches!(cache, Cache::Gha { write: false, .. }),
+                "{event} {git_ref}: {cache:?}"
+            );
+            let args = plan(cache).command().args.join(" ");
+            assert!(
+                args.contains("--cache-from=type=gha,scope=release"),
+                "{args}"
+            );
+            assert!(!args.contains("--cache-to"), "{event}: {args}");
+        }
+        // And a main push too, when it is told to.
+        let read = choose_read_only(CacheMode::Gha, Some(&main), true).unwrap();
+        assert!(!plan(read).command().args.join(" ").contains("--cache-to"));
+    }
+
+    #[test]
+    fn read_only_imports_every_kind_of_cache_and_exports_none() {
+        for mode in [CacheMode::Registry, CacheMode::Local] {
+            let args = plan(choose_read_only(mode, None, true).unwrap())
+                .command()
+                .args
+                .join(" ");
+            assert!(args.contains("--cache-from="), "{mode:?}: {args}");
+            assert!(!args.contains("--cache-to"), "{mode:?}: {args}");
+            let args = plan(choose(mode, None).unwrap()).command().args.join(" ");
+            assert!(args.contains("--cache-to="), "{mode:?}: {args}");
+        }
     }
 
     #[test]
     fn auto_cache_uses_github_only_with_its_runtime_token() {
-        let with_token = Actions {
-            runtime_token: Some(Secret::new("rt")),
-            ..Default::default()
-        };
+        let with_token = on("push", "refs/heads/main");
         let without = Actions::default();
         assert_eq!(
             choose(CacheMode::Auto, Some(&with_token)).unwrap(),
             Cache::Gha {
                 scope: "release".into(),
-                token: Secret::new("rt")
+                token: Secret::new("rt"),
+                write: true
             }
         );
         assert_eq!(
@@ -309,13 +400,15 @@ mod tests {
         assert_eq!(
             choose(CacheMode::Local, None).unwrap(),
             Cache::Local {
-                dir: "target/buildx-cache".into()
+                dir: "target/buildx-cache".into(),
+                write: true
             }
         );
         assert_eq!(
             choose(CacheMode::Registry, None).unwrap(),
             Cache::Registry {
-                reference: "ghcr.io/alto9/kube9-operator-buildcache:release".into()
+                reference: "ghcr.io/alto9/kube9-operator-buildcache:release".into(),
+                write: true
             }
         );
         let err = choose(CacheMode::Gha, None).unwrap_err().to_string();
@@ -327,6 +420,7 @@ mod tests {
         let cmd = plan(Cache::Gha {
             scope: "release".into(),
             token: Secret::new("rt"),
+            write: true,
         })
         .command();
         let args = cmd.args.join(" ");
@@ -340,6 +434,7 @@ mod tests {
     fn local_cache_exports_beside_the_old_one() {
         let args = plan(Cache::Local {
             dir: "target/cache".into(),
+            write: true,
         })
         .command()
         .args

@@ -167,15 +167,72 @@ impl Cmd {
         Ok(command)
     }
 
-    /// Runs with output shown (grouped in GitHub Actions); fails on a non-zero exit.
+    /// Runs with output shown (grouped in GitHub Actions); fails on a non-zero exit. In
+    /// Actions the output is fenced (`run_fenced`): a tool's output is not ours, and an
+    /// advisory title that reads `::error::...` must be printed, not obeyed.
     pub fn run(&self) -> Result<()> {
-        crate::github::group(&self.short_name(), || {
-            let status = self.spawn(Stdio::inherit(), Stdio::inherit())?.wait()?;
-            if !status.success() {
-                bail!("`{}` failed ({status})", self.short_name());
+        let status = if crate::config::Config::get().in_actions() {
+            let token = crate::github::stop_token()?;
+            crate::github::group(&self.short_name(), || {
+                self.run_fenced(&mut std::io::stdout(), &token)
+            })?
+        } else {
+            crate::github::group(&self.short_name(), || {
+                Ok(self.spawn(Stdio::inherit(), Stdio::inherit())?.wait()?)
+            })?
+        };
+        if !status.success() {
+            bail!("`{}` failed ({status})", self.short_name());
+        }
+        Ok(())
+    }
+
+    /// Runs with standard output and error both copied to `out` as the program writes them
+    /// (line by line, the two streams' lines in the order they arrive), between
+    /// `::stop-commands::<token>` and `::<token>::`: the Actions runner takes nothing in
+    /// between for a workflow command. `token` must be one the program cannot guess.
+    pub fn run_fenced(
+        &self,
+        out: &mut (dyn std::io::Write + Send),
+        token: &str,
+    ) -> Result<std::process::ExitStatus> {
+        use std::io::{BufRead, Read};
+        use std::sync::Mutex;
+        let mut child = self.spawn(Stdio::piped(), Stdio::piped())?;
+        writeln!(out, "::stop-commands::{token}")?;
+        out.flush()?;
+        let out = Mutex::new(out);
+        // Line by line, so that the two streams never meet inside a line; a last line
+        // without its newline gets one, or it would swallow the resume command.
+        let copy = |from: Box<dyn Read + Send>| -> std::io::Result<()> {
+            let mut from = std::io::BufReader::new(from);
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                if from.read_until(b'\n', &mut line)? == 0 {
+                    return Ok(());
+                }
+                if line.last() != Some(&b'\n') {
+                    line.push(b'\n');
+                }
+                let mut out = out.lock().unwrap_or_else(|e| e.into_inner());
+                out.write_all(&line)?;
+                out.flush()?;
             }
-            Ok(())
-        })
+        };
+        let stdout: Box<dyn Read + Send> = Box::new(child.stdout.take().expect("piped"));
+        let stderr: Box<dyn Read + Send> = Box::new(child.stderr.take().expect("piped"));
+        let copied = std::thread::scope(|s| {
+            let errors = s.spawn(|| copy(stderr));
+            let outs = copy(stdout);
+            outs.and(errors.join().unwrap_or(Ok(())))
+        });
+        let status = child.wait()?;
+        let out = out.into_inner().unwrap_or_else(|e| e.into_inner());
+        writeln!(out, "::{token}::")?;
+        out.flush()?;
+        copied?;
+        Ok(status)
     }
 
     /// Runs and captures standard output and error; the exit status is the caller's to judge.
@@ -299,6 +356,37 @@ mod tests {
     fn short_name_stops_at_first_flag() {
         let cmd = Cmd::new("docker").args(["buildx", "build", "--platform", "x", "."]);
         assert_eq!(cmd.short_name(), "docker buildx build");
+    }
+
+    #[test]
+    fn a_tools_output_is_fenced_from_workflow_commands() {
+        let token = "0123456789abcdef0123456789abcdef";
+        let mut out = Vec::new();
+        let status = Cmd::new("sh")
+            .args([
+                "-c",
+                "echo '::error::from stdout'; echo '::warning::from stderr' >&2; printf tail",
+            ])
+            .run_fenced(&mut out, token)
+            .unwrap();
+        assert!(status.success());
+        let out = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], format!("::stop-commands::{token}"), "{out}");
+        assert_eq!(lines[lines.len() - 1], format!("::{token}::"), "{out}");
+        let mut inside = lines[1..lines.len() - 1].to_vec();
+        inside.sort();
+        assert_eq!(
+            inside,
+            ["::error::from stdout", "::warning::from stderr", "tail"],
+            "both streams, inside the fence: {out}"
+        );
+        let mut out = Vec::new();
+        let status = Cmd::new("sh")
+            .args(["-c", "exit 4"])
+            .run_fenced(&mut out, token)
+            .unwrap();
+        assert_eq!(status.code(), Some(4));
     }
 
     #[test]

@@ -96,7 +96,8 @@ pub fn execute_with(plan: &Plan, mut cx: Cx, runner: &mut dyn Runner) -> Result<
             if plan.mode == Mode::StopAtFirstFailure {
                 return Err(e);
             }
-            eprintln!("    FAILED: {e:#}");
+            // One line: the cause may quote a tool's output, which must not start a line.
+            eprintln!("    FAILED: {}", crate::text::one_line(&format!("{e:#}")));
             cx.record(&what, Status::Failed, &format!("{e:#}"));
         }
         let checker = step.action().checker();

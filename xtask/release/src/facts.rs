@@ -9,8 +9,21 @@ use crate::plan::image::{ImageFacts, Published};
 use crate::registry::Registry;
 use crate::scan::SBOM_ARTIFACT_TYPE;
 
-/// What actions/attest-build-provenance attaches to the index (a Sigstore bundle).
+/// What actions/attest-build-provenance attaches to the index (a Sigstore bundle): v4 writes
+/// this media type; another version of the bundle format is found all the same
+/// (`is_provenance_bundle`).
 pub const PROVENANCE_ARTIFACT_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+
+/// Every Sigstore bundle media type (`...bundle.v0.3+json`, `...bundle+json;version=0.2`).
+const BUNDLE_TYPE_PREFIX: &str = "application/vnd.dev.sigstore.bundle";
+
+/// The annotation `@sigstore/oci` writes on a bundle referrer with its statement's predicate.
+const BUNDLE_PREDICATE_ANNOTATION: &str = "dev.sigstore.bundle.predicateType";
+
+/// SLSA provenance, any version (`https://slsa.dev/provenance/v1`, `.../v0.2`).
+fn is_slsa_provenance(predicate_type: &str) -> bool {
+    predicate_type.starts_with("https://slsa.dev/provenance/")
+}
 use crate::sign::{cosign_tag, AttestationType};
 use crate::version::ReleaseVersion;
 
@@ -65,14 +78,19 @@ fn published(registry: &Registry, release: &ReleaseVersion, tags: &[String]) -> 
     })
 }
 
-/// GitHub's build provenance (a Sigstore bundle referrer), or the release's own (a cosign
-/// attestation of the index whose predicate is SLSA provenance).
-fn has_provenance(registry: &Registry, index: &str, tags: &[String]) -> Result<bool> {
-    if !registry
-        .referrers(index, PROVENANCE_ARTIFACT_TYPE)?
-        .is_empty()
-    {
-        return Ok(true);
+/// GitHub's build provenance (a Sigstore bundle referrer, found by the registry's referrers
+/// API or the referrers tag, of any bundle version, whose statement is SLSA provenance), or
+/// the release's own (a cosign attestation of the index whose predicate is SLSA provenance).
+pub fn has_provenance(registry: &Registry, index: &str, tags: &[String]) -> Result<bool> {
+    let bundles = registry.referrers_where(index, |m| {
+        m.artifact_type
+            .as_deref()
+            .is_some_and(|t| t.starts_with(BUNDLE_TYPE_PREFIX))
+    })?;
+    for bundle in &bundles {
+        if bundle_is_provenance(registry, bundle)? {
+            return Ok(true);
+        }
     }
     let att = cosign_tag(index, "att");
     if !tags.contains(&att) {
@@ -82,6 +100,39 @@ fn has_provenance(registry: &Registry, index: &str, tags: &[String]) -> Result<b
     Ok(types
         .iter()
         .any(|t| t == AttestationType::SlsaProvenance.predicate_type()))
+}
+
+/// Whether a bundle referrer holds SLSA provenance: by `@sigstore/oci`'s annotation, else by
+/// the in-toto statement in the bundle itself.
+fn bundle_is_provenance(
+    registry: &Registry,
+    bundle: &oci_client::manifest::ImageIndexEntry,
+) -> Result<bool> {
+    if let Some(t) = bundle
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(BUNDLE_PREDICATE_ANNOTATION))
+    {
+        return Ok(is_slsa_provenance(t));
+    }
+    let Some((bytes, _)) = registry.manifest(&registry.repository.digest(&bundle.digest))? else {
+        return Ok(false);
+    };
+    let manifest: oci_client::manifest::OciImageManifest = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{}@{} is not a bundle", registry.repository, bundle.digest))?;
+    for layer in &manifest.layers {
+        let blob = registry.blob(&layer.digest)?;
+        if statement_predicate_type(&blob).is_some_and(|t| is_slsa_provenance(&t)) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The predicate type of the in-toto statement in a Sigstore bundle's DSSE envelope.
+fn statement_predicate_type(bundle: &[u8]) -> Option<String> {
+    let bundle: serde_json::Value = serde_json::from_slice(bundle).ok()?;
+    statement_type(bundle["dsseEnvelope"].to_string().as_bytes())
 }
 
 /// The OpenVEX document cosign attested on the index (the first, as Trivy reads it).

@@ -118,6 +118,16 @@ pub fn group<T>(title: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     }
 }
 
+/// A token for `::stop-commands::`, which no output can guess: 128 random bits.
+pub fn stop_token() -> Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .context("cannot read /dev/urandom for a stop-commands token")?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// Workflow commands end at a newline; the runner expects these encodings.
 fn encode(text: &str) -> String {
     text.replace('%', "%25")
@@ -137,8 +147,9 @@ pub fn report_error(error: &anyhow::Error) {
 
 /// A problem that does not stop the release, annotated in Actions.
 pub fn warning(text: &str) {
+    let text = crate::text::one_line(text);
     if in_actions() {
-        println!("::warning::{}", encode(text));
+        println!("::warning::{}", encode(&text));
     }
     eprintln!("warning: {text}");
 }

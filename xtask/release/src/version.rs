@@ -31,10 +31,18 @@ impl ReleaseVersion {
             Err(e) => bail!("`{shown}` is not a release version ({e}): {hint}"),
         };
         if !version.build.is_empty() {
+            // The tags are the version as given, so the suggestion keeps (or lacks) the `v`.
+            let without = ReleaseVersion {
+                version: Version {
+                    build: semver::BuildMetadata::EMPTY,
+                    ..version.clone()
+                },
+                prefixed,
+            };
             bail!(
-                "`{shown}` carries build metadata (`+{}`), which an image tag cannot hold: release `v{}` instead",
+                "`{shown}` carries build metadata (`+{}`), which an image tag cannot hold: release `{}` instead",
                 crate::text::shown(version.build.as_str()),
-                Version { build: semver::BuildMetadata::EMPTY, ..version.clone() }
+                without.tag()
             );
         }
         let release = ReleaseVersion { version, prefixed };
@@ -243,6 +251,12 @@ mod tests {
                 "{err:?}"
             );
         }
+        // A right-to-left override would reverse the rest of the line on a terminal.
+        let err = ReleaseVersion::parse("v1.2.3-\u{202e}rc1")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains('\u{202e}'), "{err:?}");
+        assert!(err.starts_with("`v1.2.3-\\u{202e}rc1` is not"), "{err}");
         let err = ReleaseVersion::parse("v1.2\n.3").unwrap_err().to_string();
         assert!(
             err.starts_with("`v1.2\\n.3` is not a release version"),
@@ -278,6 +292,12 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("release `v1.2.3` instead"), "{err}");
+        let err = ReleaseVersion::parse("1.1.2+meta").unwrap_err().to_string();
+        assert!(err.ends_with("release `1.1.2` instead"), "{err}");
+        let err = ReleaseVersion::parse("v1.1.2+meta")
+            .unwrap_err()
+            .to_string();
+        assert!(err.ends_with("release `v1.1.2` instead"), "{err}");
         let long = format!("1.0.0-{}", "a".repeat(58));
         assert!(ReleaseVersion::parse(&long)
             .unwrap_err()

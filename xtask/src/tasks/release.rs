@@ -12,6 +12,8 @@ impl flags::ReleaseLocal {
         if !self.local {
             return self.release.run();
         }
+        // What needs no network is checked before anything is installed or started.
+        kube9_release_cli::check_local(&self.release)?;
         let dir = kube9_devenv::local_env_dir();
         let target = if self.release.output.offline() {
             // A dry run starts nothing: the environment as it is, or as it would start.

@@ -218,6 +218,8 @@ pub struct ImageFlags<'a> {
     pub scan: &'a flags::ScanArgs,
     pub push: bool,
     pub hold_floating: bool,
+    /// `--provenance-attested` was given a non-empty attestation id.
+    pub provenance_attested: bool,
     /// Resolved from `github.prerelease`.
     pub prerelease: bool,
 }
@@ -240,6 +242,7 @@ pub fn image_inputs(
         repository: &repository.to_string(),
         scope: &f.build.cache_scope,
         local_dir: &source.dir.join("target/buildx-cache"),
+        read_only: f.build.cache_read_only,
     })?;
     let github = actions.and(GithubIssues::from_config(&config.github));
     // On GitHub the workflow attests build provenance (keyless, GitHub's attestation store);
@@ -258,6 +261,7 @@ pub fn image_inputs(
         repo_metadata: repo_metadata(&source.dir)?,
         provenance,
         hold_floating: f.hold_floating,
+        provenance_attested: f.provenance_attested,
         db: trivy_db(&f.scan.db, config, &source.dir),
         severity: f.scan.severity,
         require_rust: !f.scan.no_rust_binary,
@@ -328,6 +332,7 @@ pub fn build_inputs(
             repository: &repository.to_string(),
             scope: &build.cache_scope,
             local_dir: &source.dir.join("target/buildx-cache"),
+            read_only: build.cache_read_only,
         })?,
         provenance: build.provenance,
         docker_host: None,

@@ -19,7 +19,7 @@ impl flags::Release {
 
     fn run_with(self, local: Option<&LocalTarget>) -> Result<()> {
         let config = Config::get();
-        let mut inputs = self.inputs(config, local.is_some())?;
+        let mut inputs = self.inputs(config, local.is_some(), self.output.offline())?;
         if let Some(target) = local {
             inputs = local::into_local(&inputs, target);
         }
@@ -41,9 +41,10 @@ impl flags::Release {
         Ok(())
     }
 
-    fn inputs(&self, config: &Config, local: bool) -> Result<ReleaseInputs> {
+    /// The inputs, checked; `offline` asks GitHub nothing (a pre-release is then assumed a
+    /// release).
+    fn inputs(&self, config: &Config, local: bool, offline: bool) -> Result<ReleaseInputs> {
         let release = inputs::release_version(self.target.version.as_deref(), config)?;
-        let offline = self.output.offline();
         // A local release signs with the environment's key (`plan::local`).
         let signer = if local {
             None
@@ -85,6 +86,7 @@ impl flags::Release {
             scan: &self.scan,
             push: true,
             hold_floating: false,
+            provenance_attested: false,
             prerelease,
         }
     }
@@ -98,6 +100,14 @@ impl flags::Release {
             prerelease,
         }
     }
+}
+
+/// What `release --local` can check with no network and nothing started (the version, names,
+/// digests, the source, the changelog, `security/vex.json`): `cargo xtask` calls it before it
+/// installs tools or brings the local environment up, so a mistyped command fails in a moment.
+pub fn check_local(flags: &flags::Release) -> Result<()> {
+    let inputs = flags.inputs(Config::get(), true, true)?;
+    flags.check_source(&inputs)
 }
 
 /// `release` into a local environment: the same plan, composed for `target`; the signer is

@@ -50,6 +50,7 @@ impl flags::ReleaseImage {
             scan: &self.scan,
             push: !self.no_push,
             hold_floating: self.hold_floating_tags,
+            provenance_attested: !self.provenance_attested.trim().is_empty(),
             prerelease,
         }
     }

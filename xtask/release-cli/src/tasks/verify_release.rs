@@ -35,6 +35,8 @@ impl flags::VerifyRelease {
             }
         };
         let (given, scan) = self.earlier.read()?;
+        let prerelease =
+            inputs::prerelease(self.prerelease, (&release, config), self.output.offline())?;
         let checkout = self
             .source
             .clone()
@@ -61,6 +63,7 @@ impl flags::VerifyRelease {
             docker_host: None,
             given,
             scan,
+            prerelease,
             checkout,
             changes,
         };

@@ -17,9 +17,9 @@ use crate::scan::{ReportFormat, ScanPlan, ScannedImage, Severity, TrivyDb};
 use crate::sign::{AttestationType, Cosign, Signer};
 use crate::step::{
     AttachSbom, Attest, AttestProvenance, AttestVex, Bound, CheckDatabase, CheckSize, Convert,
-    FetchDatabase, FreshDir, Gate, Login, LoginClient, MoveFloatingTags, PullPublished,
-    PushContent, PushRepoMetadata, PushVersionTags, RecordImage, RenderVex, Scan, Sign,
-    SplitPlatform, Step, Subject, VerifyImage, VexRelease,
+    FetchDatabase, FreshDir, Gate, Login, LoginClient, MoveFloatingTags, ProvenanceWait,
+    PullPublished, PushContent, PushRepoMetadata, PushVersionTags, RecordImage, RenderVex, Scan,
+    Sign, SplitPlatform, Step, Subject, VerifyImage, VexRelease, PROVENANCE_WAIT_SECONDS,
 };
 use crate::version::{self, TagPlan};
 use crate::vex;
@@ -40,6 +40,10 @@ pub struct ImageInputs {
     /// Publish all but the floating tags, which a re-run moves (the release workflow attests
     /// build provenance between the two).
     pub hold_floating: bool,
+    /// The workflow's attest step said it attested this index (`--provenance-attested` with
+    /// its `attestation-id` output): GitHub holds the provenance, whatever the registry
+    /// shows yet.
+    pub provenance_attested: bool,
     pub credentials: Option<Credentials>,
     pub notify: Notify,
     /// The release's OpenVEX statements, checked when planning.
@@ -184,7 +188,9 @@ impl ImageInputs {
     /// Floating tags point only at an image with its build provenance: on GitHub the workflow
     /// attests it after this command, and runs it again to move them.
     fn waits_for_provenance(&self, published: &Published) -> bool {
-        self.provenance == ProvenanceSource::Workflow && !published.provenance
+        self.provenance == ProvenanceSource::Workflow
+            && !published.provenance
+            && !self.provenance_attested
     }
 
     fn sbom(&self, platform: &str) -> PathBuf {
@@ -263,18 +269,18 @@ fn notes(inputs: &ImageInputs, facts: &ImageFacts, tags: &TagPlan) -> Vec<String
             .published
             .as_ref()
             .is_some_and(|p| inputs.waits_for_provenance(p));
-        if waits && !tags.floating_taken().is_empty() {
-            notes.push(
-                "           (floating tags held: the index has no build provenance yet; the \
-                 workflow attests it, then runs this again to move them)"
-                    .into(),
-            );
-        } else if inputs.hold_floating && !tags.floating_taken().is_empty() {
+        if inputs.hold_floating && !tags.floating_taken().is_empty() {
             notes.push(
                 "           (floating tags held: a re-run moves them, after the workflow's \
                  build provenance)"
                     .into(),
             );
+        } else if waits && !tags.floating_taken().is_empty() {
+            notes.push(format!(
+                "           (floating tags wait for the index's build provenance, at most {} \
+                 s; if it does not show, they stay and the run fails)",
+                PROVENANCE_WAIT_SECONDS
+            ));
         }
         for f in &tags.floating {
             if let Some(h) = &f.held_by {
@@ -468,7 +474,11 @@ fn publish_steps(inputs: &ImageInputs, tags: &TagPlan) -> Vec<Step> {
     }));
     steps.push(verify_step(inputs, tags));
     steps.extend(repo_metadata_step(inputs));
-    steps.extend(floating_step(inputs, tags));
+    // On GitHub the provenance comes after this command: a run that moves the floating tags
+    // without `--hold-floating-tags` waits for it, and fails if it never shows.
+    let wait = (inputs.provenance == ProvenanceSource::Workflow && !inputs.provenance_attested)
+        .then_some(Bound::Index);
+    steps.extend(floating_step(inputs, tags, wait));
     steps
 }
 
@@ -480,13 +490,20 @@ fn repo_metadata_step(inputs: &ImageInputs) -> Option<Step> {
     }))
 }
 
-fn floating_step(inputs: &ImageInputs, tags: &TagPlan) -> Option<Step> {
+/// The floating tags this release takes; with `wait_for`, only once that index shows its
+/// build provenance.
+fn floating_step(inputs: &ImageInputs, tags: &TagPlan, wait_for: Option<Bound>) -> Option<Step> {
     let candidates = tags.floating_taken();
     (!candidates.is_empty() && !inputs.hold_floating).then(|| {
         Step::MoveFloatingTags(MoveFloatingTags {
             repository: inputs.repository.clone(),
             version: inputs.build.release.plain(),
+            release_tag: inputs.build.release.tag(),
             candidates,
+            provenance: wait_for.map(|index| ProvenanceWait {
+                index,
+                seconds: PROVENANCE_WAIT_SECONDS,
+            }),
         })
     })
 }
@@ -649,9 +666,12 @@ fn rerun_steps(inputs: &ImageInputs, published: &Published, tags: &TagPlan) -> V
     steps.extend(signing_steps(inputs, &need));
     steps.extend(sbom_steps(inputs, &need_sbom));
     steps.extend(repo_metadata_step(inputs));
-    if !inputs.waits_for_provenance(published) {
-        steps.extend(floating_step(inputs, tags));
-    }
+    // Never left out for want of provenance: the move waits for it, and fails if it does not
+    // show (a green run never leaves a floating tag behind).
+    let wait = inputs
+        .waits_for_provenance(published)
+        .then(|| Bound::Given(published.digest.clone()));
+    steps.extend(floating_step(inputs, tags, wait));
     steps
 }
 

@@ -60,6 +60,7 @@ pub fn plan(inputs: &ReleaseInputs, facts: &ReleaseFacts) -> Result<Plan> {
         // This run's own steps record the timeline and the scan.
         given: Default::default(),
         scan: None,
+        prerelease: image.build.prerelease,
         checkout: image.build.source.dir.clone(),
         changes: image.changes.clone(),
     };

@@ -72,6 +72,7 @@ pub fn image_inputs() -> ImageInputs {
         signer: Some(key()),
         provenance: ProvenanceSource::Workflow,
         hold_floating: false,
+        provenance_attested: false,
         credentials: Some(credentials()),
         notify: Notify {
             image: "ghcr.io/alto9/kube9-operator".into(),

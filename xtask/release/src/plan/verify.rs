@@ -13,8 +13,9 @@ use crate::record::{ScanRecord, Timeline};
 use crate::registry::{Credentials, Repository};
 use crate::sign::{AttestationType, Cosign, Verifier};
 use crate::step::{
-    AnonymousPull, Bound, CheckSboms, Login, LoginClient, PullAsNode, Pullable, RecordVerification,
-    RenderChart, ResolveChart, ResolveRelease, RunImage, Step, Subject, VerifyAttestation,
+    AnonymousPull, Bound, CheckFloatingTags, CheckSboms, Login, LoginClient, PullAsNode, Pullable,
+    RecordVerification, RenderChart, ResolveChart, ResolveRelease, RunImage, Step, Subject,
+    VerifyAttestation,
     VerifyProvenance, VerifySignature, VerifyVex, VexRelease, WriteReleaseNotes,
 };
 use crate::verifiers::Checker;
@@ -59,6 +60,8 @@ pub struct VerifyInputs {
     /// What the release's earlier jobs recorded: when it was published and served, its scan.
     pub given: Timeline,
     pub scan: Option<ScanRecord>,
+    /// Marked as a pre-release on GitHub: it takes no floating tag, so none is checked.
+    pub prerelease: bool,
     /// The checkout whose history holds the release's commit (its `security/vex.json` says
     /// which VEX statements the index must carry).
     pub checkout: PathBuf,
@@ -91,6 +94,11 @@ pub fn plan(inputs: &VerifyInputs) -> Plan {
         platforms: inputs.platforms.clone(),
         version: inputs.release.plain(),
     })];
+    steps.push(Step::CheckFloatingTags(CheckFloatingTags {
+        repository: inputs.image.clone(),
+        release: inputs.release.tag(),
+        prerelease: inputs.prerelease,
+    }));
     steps.extend(login_step(inputs));
     steps.extend(image_signature_steps(inputs));
     steps.push(Step::ResolveChart(ResolveChart {
@@ -347,6 +355,7 @@ mod tests {
             docker_host: None,
             given: Timeline::default(),
             scan: None,
+            prerelease: false,
             checkout: "/src".into(),
             changes: None,
         }
@@ -360,6 +369,7 @@ mod tests {
             plan.kinds(),
             [
                 "resolve-release",
+                "check-floating-tags",
                 "verify-signature",
                 "verify-signature",
                 "verify-signature",

@@ -113,15 +113,141 @@ fn classify(err: &OciDistributionError) -> Failure {
     }
 }
 
-/// The registry's own words, without request URLs' query strings or bodies.
-pub(crate) fn short(err: &OciDistributionError) -> String {
+/// Whether a failure is the registry or the way to it being busy or away (429, 408, 502-504,
+/// a connection or a timeout), as opposed to the registry failing on its own (a 500 with its
+/// reason, such as a full disk), which a retry will not cure and which no one should be told
+/// is "rate-limiting".
+fn busy(err: &OciDistributionError) -> bool {
     match err {
+        OciDistributionError::ServerError { code, .. } => {
+            matches!(code, 408 | 429 | 502 | 503 | 504)
+        }
+        OciDistributionError::RegistryError { envelope, .. } => envelope
+            .errors
+            .iter()
+            .any(|e| matches!(e.code, OciErrorCode::Toomanyrequests)),
+        OciDistributionError::RequestError(e) => {
+            e.is_connect() || e.is_timeout() || e.is_request() || e.is_body()
+        }
+        _ => false,
+    }
+}
+
+/// The errors of a distribution-spec error body (`{"errors":[{"code","message","detail"}]}`),
+/// read leniently: registries use codes the spec does not list (`UNKNOWN`, for a full disk).
+#[derive(serde::Deserialize)]
+struct ErrorBody {
+    errors: Vec<ErrorEntry>,
+}
+
+#[derive(serde::Deserialize)]
+struct ErrorEntry {
+    #[serde(default)]
+    code: serde_json::Value,
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    detail: serde_json::Value,
+}
+
+/// A detail in words. Distribution sends a Go error it could not put in words as its fields:
+/// `{"DriverName":"filesystem","Enclosed":{"Op":"write","Path":"...","Err":28}}` when its disk
+/// is full as an upload starts; that one is read as `write <path>: <what errno 28 means>`.
+fn detail_words(detail: &serde_json::Value) -> String {
+    use serde_json::Value;
+    fn path_error(v: &Value) -> Option<String> {
+        let (op, path, errno) = (
+            v.get("Op")?.as_str()?,
+            v.get("Path")?.as_str()?,
+            v.get("Err")?,
+        );
+        let what = match errno.as_i64().and_then(|n| i32::try_from(n).ok()) {
+            // The registry's errno, named as this (Linux) machine names it.
+            Some(n) => {
+                let text = std::io::Error::from_raw_os_error(n).to_string();
+                let text = text
+                    .split(" (os error")
+                    .next()
+                    .unwrap_or(&text)
+                    .to_lowercase();
+                format!("{text} (errno {n})")
+            }
+            None => errno.to_string(),
+        };
+        Some(format!("{op} {path}: {what}"))
+    }
+    match detail {
+        Value::Null => String::new(),
+        Value::String(s) => s.trim().to_string(),
+        other => other
+            .get("Enclosed")
+            .and_then(path_error)
+            .or_else(|| path_error(other))
+            .unwrap_or_else(|| other.to_string()),
+    }
+}
+
+/// Each error as `CODE: message: detail`, whole: the detail is where a registry says why
+/// (`write .../data: no space left on device`).
+fn reasons(entries: impl Iterator<Item = (String, String, serde_json::Value)>) -> String {
+    let words = detail_words;
+    entries
+        .map(|(code, message, detail)| {
+            [code, message.trim().to_string(), words(&detail)]
+                .into_iter()
+                .filter(|part| !part.is_empty())
+                .collect::<Vec<_>>()
+                .join(": ")
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// How much of a body that is no error document (an HTML page from a proxy) is shown.
+const BODY_SHOWN: usize = 500;
+
+/// The registry's own words, whole when it sent an error document, without request URLs'
+/// query strings; escaped, because a registry's text is not ours.
+pub(crate) fn short(err: &OciDistributionError) -> String {
+    let text = match err {
         OciDistributionError::ServerError { code, message, .. } => {
-            let message: String = message.trim().chars().take(200).collect();
-            format!("HTTP {code} {message}")
+            match serde_json::from_str::<ErrorBody>(message.trim()) {
+                Ok(body) if !body.errors.is_empty() => {
+                    let code_name = |v: &serde_json::Value| match v {
+                        serde_json::Value::String(s) => s.clone(),
+                        serde_json::Value::Null => String::new(),
+                        other => other.to_string(),
+                    };
+                    let entries = body
+                        .errors
+                        .into_iter()
+                        .map(|e| (code_name(&e.code), e.message, e.detail));
+                    format!("HTTP {code} {}", reasons(entries))
+                }
+                _ => {
+                    let message = message.trim();
+                    let mut shown: String = message.chars().take(BODY_SHOWN).collect();
+                    if shown.len() < message.len() {
+                        shown
+                            .push_str(&format!("... ({} more bytes)", message.len() - shown.len()));
+                    }
+                    format!("HTTP {code} {shown}")
+                }
+            }
+        }
+        OciDistributionError::RegistryError { envelope, .. } => {
+            let entries = envelope.errors.iter().map(|e| {
+                let code = serde_json::to_value(&e.code)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_else(|| format!("{:?}", e.code));
+                (code, e.message.clone(), e.detail.clone())
+            });
+            reasons(entries)
         }
         other => other.to_string(),
-    }
+    };
+    crate::text::one_line(&text)
 }
 
 /// One repository of one registry, spoken to with or without credentials.
@@ -209,8 +335,14 @@ impl Registry {
                  REGISTRY_PASSWORD) in the environment",
                 self.repository.host
             ),
-            Failure::Transient => format!(
+            Failure::Transient if busy(&err) => format!(
                 "{} kept failing after {} attempts: the registry may be down or rate-limiting; try again later",
+                self.repository.host, self.retry.attempts
+            ),
+            Failure::Transient => format!(
+                "{} failed on its own side {} times, with the reason at the end of this message: \
+                 a retry does not cure that (a full disk, a broken storage backend); have the \
+                 registry fixed, then run again",
                 self.repository.host, self.retry.attempts
             ),
             Failure::NotFound | Failure::Other => String::new(),
@@ -389,6 +521,79 @@ mod tests {
         assert_eq!(
             classify_codes(&[&OciErrorCode::ManifestUnknown]),
             Failure::NotFound
+        );
+        // Only a busy or absent registry is called that.
+        for code in [408, 429, 502, 503, 504] {
+            assert!(busy(&server(code)), "{code}");
+        }
+        for code in [500, 501, 507, 400, 403] {
+            assert!(!busy(&server(code)), "{code}");
+        }
+    }
+
+    /// What distribution answers when its storage is full, as the issue quotes it.
+    const DISK_FULL: &str = r#"{"errors":[{"code":"UNKNOWN","message":"unknown error","detail":"write /var/lib/registry/docker/registry/v2/repositories/kube9/_uploads/5f0e/data: no space left on device"}]}"#;
+
+    #[test]
+    fn the_registry_s_reason_is_shown_whole() {
+        let full = OciDistributionError::ServerError {
+            code: 500,
+            url: "http://127.0.0.1:5000/v2/kube9/blobs/uploads/5f0e?_state=secret".into(),
+            message: format!("{DISK_FULL}\n"),
+        };
+        assert_eq!(
+            short(&full),
+            "HTTP 500 UNKNOWN: unknown error: write /var/lib/registry/docker/registry/v2/\
+             repositories/kube9/_uploads/5f0e/data: no space left on device"
+        );
+        let registry = Registry::anonymous(&Repository::parse("127.0.0.1:5000/kube9").unwrap());
+        let shown = format!("{:#}", registry.explain("uploading blob sha256:ab", full));
+        assert!(shown.ends_with("no space left on device"), "{shown}");
+        assert!(!shown.contains("rate-limiting"), "{shown}");
+        assert!(shown.contains("a retry does not cure that"), "{shown}");
+        assert!(!shown.contains("_state"), "{shown}");
+
+        let busy = OciDistributionError::ServerError {
+            code: 503,
+            url: "u".into(),
+            message: "<html>Service Unavailable</html>".into(),
+        };
+        let shown = format!("{:#}", registry.explain("reading", busy));
+        assert!(shown.contains("down or rate-limiting"), "{shown}");
+        assert!(
+            shown.ends_with("HTTP 503 <html>Service Unavailable</html>"),
+            "{shown}"
+        );
+
+        // A detail that is an object is shown as JSON; several errors, each; a long page is
+        // cut and says so; a registry's text cannot drive the terminal.
+        let odd = OciDistributionError::ServerError {
+            code: 500,
+            url: "u".into(),
+            message: r#"{"errors":[{"code":"A","message":"m","detail":{"k":1}},{"code":"B","message":"n\u001b[2J"}]}"#.into(),
+        };
+        assert_eq!(short(&odd), "HTTP 500 A: m: {\"k\":1}; B: n\\u{1b}[2J");
+        let page = OciDistributionError::ServerError {
+            code: 500,
+            url: "u".into(),
+            message: "x".repeat(2000),
+        };
+        assert!(short(&page).ends_with("... (1500 more bytes)"));
+        let envelope = OciDistributionError::RegistryError {
+            envelope: serde_json::from_str(DISK_FULL).unwrap(),
+            url: "u".into(),
+        };
+        assert!(short(&envelope).starts_with("UNKNOWN: unknown error: write /var/"));
+        // What distribution sends when the disk is already full as an upload starts.
+        let starting = OciDistributionError::ServerError {
+            code: 500,
+            url: "u".into(),
+            message: r#"{"errors":[{"code":"UNKNOWN","message":"unknown error","detail":{"DriverName":"filesystem","Enclosed":{"Err":28,"Op":"write","Path":"/r/_uploads/1/startedat"}}}]}"#.into(),
+        };
+        assert_eq!(
+            short(&starting),
+            "HTTP 500 UNKNOWN: unknown error: write /r/_uploads/1/startedat: no space left on \
+             device (errno 28)"
         );
     }
 }

@@ -213,36 +213,50 @@ impl Registry {
         self.put_manifest(&self.repository.tag(&tag), &bytes, INDEX_MEDIA_TYPE)
     }
 
-    /// The referrers of `subject` of one artifact type: the registry's referrers API when it
-    /// answers with an index, else the referrers tag schema. GHCR has no referrers API and
-    /// answers the endpoint with a 404, but at times with a redirect or a 429; any answer that
-    /// is not an index means "no API here" and is not retried.
+    /// The referrers of `subject` of one artifact type (see `referrers_where`).
     pub fn referrers(&self, subject: &str, artifact_type: &str) -> Result<Vec<ImageIndexEntry>> {
+        self.referrers_where(subject, |m| {
+            m.artifact_type.as_deref() == Some(artifact_type)
+        })
+    }
+
+    /// The referrers of `subject` that `keep` accepts: the registry's referrers API answer
+    /// and the referrers tag schema's index (`sha256-<hex>`) together. A client that found no
+    /// API (`@sigstore/oci` on GHCR, cosign) writes only the tag, and a registry that has the
+    /// API answers it with an empty index for what was written that way, so neither answer
+    /// alone is the whole list. GHCR has no referrers API and answers the endpoint with a 404,
+    /// but at times with a redirect or a 429; any answer that is not an index means "no API
+    /// here" and is not retried.
+    pub fn referrers_where(
+        &self,
+        subject: &str,
+        keep: impl Fn(&ImageIndexEntry) -> bool,
+    ) -> Result<Vec<ImageIndexEntry>> {
         let reference = self.repository.digest(subject);
         let native = block_on(async {
             self.client
                 .store_auth_if_needed(&self.repository.host, &self.auth)
                 .await;
-            self.client
-                .pull_referrers(&reference, Some(artifact_type))
-                .await
+            // Unfiltered: a registry may not apply the filter, or apply it differently.
+            self.client.pull_referrers(&reference, None).await
         });
-        let index = match native {
-            Ok(index) => index,
+        let mut found = match native {
+            Ok(index) => index.manifests,
             Err(e) => {
                 eprintln!(
                     "    the referrers API of {} answered {}: reading the referrers tag instead",
                     self.repository.host,
                     super::short(&e)
                 );
-                self.referrers_tag(subject)?
+                Vec::new()
             }
         };
-        Ok(index
-            .manifests
-            .into_iter()
-            .filter(|m| m.artifact_type.as_deref() == Some(artifact_type))
-            .collect())
+        for entry in self.referrers_tag(subject)?.manifests {
+            if !found.iter().any(|m| m.digest == entry.digest) {
+                found.push(entry);
+            }
+        }
+        Ok(found.into_iter().filter(|m| keep(m)).collect())
     }
 
     /// The referrers index kept under the tag schema's tag (`sha256-<hex>`), empty if none.

@@ -34,14 +34,15 @@ pub use listing::PushRepoMetadata;
 pub use node::{host_platform, node_skopeo, PullAsNode, RunImage};
 pub use page::WriteReleaseNotes;
 pub use publish::{
-    AttachSbom, MoveFloatingTags, PullPublished, PushContent, PushVersionTags, RecordImage,
-    VerifyImage,
+    AttachSbom, MoveFloatingTags, ProvenanceWait, PullPublished, PushContent, PushVersionTags,
+    RecordImage, VerifyImage, PROVENANCE_WAIT_SECONDS,
 };
 pub use scan::{CheckDatabase, Convert, FetchDatabase, Gate, Rescanned, Scan, SplitPlatform};
 pub use sign::{Attest, AttestProvenance, DerivePublicKey, Login, LoginClient, Sign};
 pub use source::{ArchiveSource, FreshDir, UnpackSource};
 pub use verify::{
-    AnonymousPull, CheckSboms, Pullable, RecordVerification, RenderChart, ResolveChart,
+    AnonymousPull, CheckFloatingTags, CheckSboms, Pullable, RecordVerification, RenderChart,
+    ResolveChart,
     ResolveRelease, VerifyAttestation, VerifyProvenance, VerifySignature,
 };
 pub use vex::{AttestVex, RenderVex, VerifyVex, VexRelease};
@@ -107,6 +108,7 @@ pub enum Step {
     RecordChart(RecordChart),
     DerivePublicKey(DerivePublicKey),
     ResolveRelease(ResolveRelease),
+    CheckFloatingTags(CheckFloatingTags),
     VerifySignature(VerifySignature),
     VerifyAttestation(VerifyAttestation),
     VerifyProvenance(VerifyProvenance),
@@ -163,6 +165,7 @@ impl Step {
             Step::RecordChart(s) => s,
             Step::DerivePublicKey(s) => s,
             Step::ResolveRelease(s) => s,
+            Step::CheckFloatingTags(s) => s,
             Step::VerifySignature(s) => s,
             Step::VerifyAttestation(s) => s,
             Step::VerifyProvenance(s) => s,

@@ -153,7 +153,12 @@ impl Action for RunImage {
         self.check_output(&printed, &commit)?;
         let what = format!("run the {} image", self.platform);
         cx.pass(&what, &format!("`{}`, {}", printed.trim(), self.how()));
-        println!("{}: {} ({})", self.platform, printed.trim(), self.how());
+        println!(
+            "{}: {} ({})",
+            self.platform,
+            crate::text::one_line(printed.trim()),
+            self.how()
+        );
         Ok(())
     }
 }

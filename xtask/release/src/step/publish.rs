@@ -193,26 +193,100 @@ impl Action for PushVersionTags {
 pub struct MoveFloatingTags {
     pub repository: Repository,
     pub version: String,
+    /// The release's git tag (`v1.2.3`), for the command that finishes a failed move.
+    pub release_tag: String,
     pub candidates: Vec<String>,
+    /// On GitHub, where the workflow attests the index's build provenance: the tags move only
+    /// once it is seen, within a bounded wait; else the run fails (fail closed: a green run
+    /// never leaves a floating tag behind).
+    pub provenance: Option<ProvenanceWait>,
+}
+
+/// Which index must show its build provenance before a floating tag names it, and how long
+/// to wait for the registry to show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProvenanceWait {
+    pub index: Bound,
+    pub seconds: u64,
+}
+
+/// How long a floating-tag move waits for the workflow's provenance to show: GHCR serves a
+/// referrers tag written seconds before within a few seconds; two minutes is generous.
+pub const PROVENANCE_WAIT_SECONDS: u64 = 120;
+
+impl MoveFloatingTags {
+    /// Where each candidate stays, for the failure message.
+    fn where_they_stay(&self, registry: &Registry) -> String {
+        self.candidates
+            .iter()
+            .map(|tag| match registry.digest_of(tag) {
+                Ok(Some(d)) => format!("{tag} stays on {d}"),
+                Ok(None) => format!("{tag} does not exist yet"),
+                Err(_) => format!("{tag} stays where it was"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Waits for the index's build provenance, or fails saying which tag stayed where.
+    fn wait_for_provenance(&self, cx: &mut Cx, wait: &ProvenanceWait) -> Result<()> {
+        let index = cx.bindings.digest(&wait.index)?;
+        let registry = cx.registry(&self.repository);
+        let started = std::time::Instant::now();
+        loop {
+            let tags = registry.tags()?;
+            if crate::facts::has_provenance(&registry, &index, &tags)? {
+                return Ok(());
+            }
+            if started.elapsed().as_secs() >= wait.seconds {
+                anyhow::bail!(
+                    "the build provenance of {}@{index} was not seen within {} s (neither the \
+                     registry's referrers API nor its referrers tag {} lists a SLSA provenance \
+                     bundle), so no floating tag moved: {}",
+                    self.repository,
+                    wait.seconds,
+                    index.replace(':', "-"),
+                    self.where_they_stay(&registry)
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_secs(5.min(wait.seconds.max(1))));
+        }
+    }
 }
 
 impl Action for MoveFloatingTags {
     fn describe(&self) -> String {
+        let after = match &self.provenance {
+            Some(w) => format!(
+                ", once {}@{} shows its build provenance (at most {} s)",
+                self.repository,
+                w.index.placeholder(),
+                w.seconds
+            ),
+            None => String::new(),
+        };
         format!(
-            "floating tags {}: read the tags again, take those no higher release holds",
+            "floating tags {}: read the tags again, take those no higher release holds{after}",
             self.candidates.join(", ")
         )
     }
 
     fn hint(&self) -> String {
         format!(
-            "the floating tags of {} could not be moved; the version tags are published, and \
-             re-running the release moves them",
-            self.repository
+            "the floating tags {} of {} were not moved to {} (each stays where it was; the \
+             version tags are published): finish with `gh workflow run release.yml --ref {tag} \
+             -f version={tag}` (or, off GitHub, the same release command again)",
+            self.candidates.join(", "),
+            self.repository,
+            self.version,
+            tag = self.release_tag
         )
     }
 
     fn run(&self, cx: &mut Cx) -> Result<()> {
+        if let Some(wait) = &self.provenance {
+            self.wait_for_provenance(cx, wait)?;
+        }
         let version = semver::Version::parse(&self.version)?;
         let moved = cx
             .registry(&self.repository)

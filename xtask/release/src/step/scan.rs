@@ -305,7 +305,8 @@ impl Action for Gate {
                 v.platform, v.os_packages, v.rust_packages, v.counts
             );
             for s in &v.suppressed {
-                println!("  {s}");
+                // Package names and versions come from the image: one line each.
+                println!("  {}", crate::text::one_line(&s.to_string()));
             }
         }
         if let Some(actions) = cx.actions() {
@@ -393,7 +394,12 @@ impl Action for Rescanned {
             );
             // What the VEX statements suppressed is said, never dropped silently.
             for s in &verdict.suppressed {
-                println!("{} {}: {s}", self.version, verdict.platform);
+                println!(
+                    "{} {}: {}",
+                    self.version,
+                    verdict.platform,
+                    crate::text::one_line(&s.to_string())
+                );
             }
             verdicts.push(verdict.clone());
             if !verdict.blocking.is_empty() {

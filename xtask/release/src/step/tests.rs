@@ -186,7 +186,12 @@ fn one_of_each() -> Vec<Step> {
         Step::MoveFloatingTags(MoveFloatingTags {
             repository: repo(),
             version: "1.2.3".into(),
+            release_tag: "v1.2.3".into(),
             candidates: vec!["latest".into()],
+            provenance: Some(ProvenanceWait {
+                index: Bound::Index,
+                seconds: 120,
+            }),
         }),
         Step::VerifyImage(VerifyImage {
             repository: repo(),
@@ -247,6 +252,11 @@ fn one_of_each() -> Vec<Step> {
             key: Secret::new("k"),
             password: Secret::new("p"),
             out: "out/cosign.pub".into(),
+        }),
+        Step::CheckFloatingTags(CheckFloatingTags {
+            repository: repo(),
+            release: "v1.2.3".into(),
+            prerelease: false,
         }),
         Step::ResolveRelease(ResolveRelease {
             repository: repo(),
@@ -392,7 +402,7 @@ fn expected_hint(step: &Step) -> &'static str {
         Step::Sign(_) => "cosign could not sign the index: check COSIGN_PRIVATE_KEY and COSIGN_PASSWORD (or the job's `id-token: write`); nothing further was published, and no chart is published for an unsigned image. Re-running the release finishes it",
         Step::Attest(_) => "cosign could not attest the SBOM of the linux/arm64 image: check COSIGN_PRIVATE_KEY and COSIGN_PASSWORD (or the job's `id-token: write`); nothing further was published, and no chart is published for an unsigned image. Re-running the release finishes it",
         Step::PushVersionTags(_) => "the version tags of ghcr.io/alto9/kube9-operator could not be written; re-running the release finishes them",
-        Step::MoveFloatingTags(_) => "the floating tags of ghcr.io/alto9/kube9-operator could not be moved; the version tags are published, and re-running the release moves them",
+        Step::MoveFloatingTags(_) => "the floating tags latest of ghcr.io/alto9/kube9-operator were not moved to 1.2.3 (each stays where it was; the version tags are published): finish with `gh workflow run release.yml --ref v1.2.3 -f version=v1.2.3` (or, off GitHub, the same release command again)",
         Step::VerifyImage(_) => "ghcr.io/alto9/kube9-operator:v1.2.3 is not the image this release built: nothing further was published",
         Step::RecordImage(_) => "out/image.json could not be written: the image is published, re-running the release writes it",
         Step::WaitForImage(_) => "the chart needs its image first; nothing was published",
@@ -405,13 +415,14 @@ fn expected_hint(step: &Step) -> &'static str {
         Step::RecordChart(_) => "out/chart.json could not be written: the chart is published, re-running the release writes it",
         Step::DerivePublicKey(_) => "cosign could not derive the public key from COSIGN_PRIVATE_KEY: check the key and COSIGN_PASSWORD; the release is published, `cargo xtask verify-release --key cosign.pub` checks it",
         Step::ResolveRelease(_) => "ghcr.io/alto9/kube9-operator does not serve release 1.2.3 as published: re-run the release (it finishes what a failed run left out)",
+        Step::CheckFloatingTags(_) => "a floating tag of ghcr.io/alto9/kube9-operator does not name the highest release eligible for it: `gh workflow run release.yml --ref v1.2.3 -f version=v1.2.3` moves this release's (a higher release's tags are moved by a run of that release)",
         Step::VerifySignature(_) => "the signature of the index does not verify: the release is not what its signer published, or it is checked against the wrong key or identity",
         Step::VerifyAttestation(_) => "the SBOM attestation of the linux/arm64 image does not verify: re-run the release (it attests what a failed run left out), or check against the right key or identity",
         Step::VerifyProvenance(_) => "the index's build provenance does not verify: on GitHub, re-run the image job (it attests provenance when it is missing); elsewhere re-run the release",
         Step::CheckSboms(_) => "an SBOM referrer is missing: re-run the release (cargo xtask release-image finishes what a failed run left out)",
         Step::ResolveChart(_) => "the chart ghcr.io/alto9/charts/kube9-operator:1.2.3 does not deploy the released image: do not install it",
         Step::RenderChart(_) => "helm cannot render the published chart, or it deploys another image: re-run the release's chart job (a chart that pins another image is refused before it is pushed)",
-        Step::AnonymousPull(_) => "make the package public once at the settings page, then re-run this job alone (the release is otherwise complete); a private organisation sets the repository variable PUBLIC_CHECK=skip",
+        Step::AnonymousPull(_) => "make the package public once at the settings page, then open the workflow run and choose \"Re-run failed jobs\" (both verify jobs failed, and the release page waits for both; the release is otherwise complete); a private organisation sets the repository variable PUBLIC_CHECK=skip",
         Step::RenderVex(_) => "the VEX statements of /src/security/vex.json could not be written for the scan, or one of them failed OpenVEX's validator; nothing was pushed",
         Step::AttestVex(_) => "cosign could not attest the VEX statements of the index: check COSIGN_PRIVATE_KEY and COSIGN_PASSWORD (or the job's `id-token: write`); nothing further was published. Re-running the release finishes it",
         Step::VerifyVex(_) => "the VEX statements attached to the index are not the release's: re-run the release (it attests them again), or check against the right key or identity",
@@ -586,4 +597,31 @@ fn a_skipped_check_is_in_the_report_and_on_the_release_page_and_never_a_pass() {
         "{notes}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn github_provenance_check_gets_the_runs_registry_login() {
+    // A first release's packages are private: gh reads the run's login as cosign does.
+    let check = |logged_in| VerifyProvenance {
+        cosign: Cosign {
+            logged_in,
+            plain_http: false,
+        },
+        verifier: Verifier::release_workflow("alto9/kube9-operator", "v1.2.3"),
+        subject: Subject::new(&repo(), Bound::Index),
+        github_repository: "alto9/kube9-operator".into(),
+        source_ref: "refs/tags/v1.2.3".into(),
+        token: Some(Secret::new("t0ken")),
+    };
+    let shown = check(true).describe();
+    assert!(
+        shown.contains("DOCKER_CONFIG=<login-dir> GH_TOKEN=*** gh attestation verify oci://"),
+        "{shown}"
+    );
+    let shown = check(false).describe();
+    assert!(!shown.contains("DOCKER_CONFIG"), "{shown}");
+    assert!(
+        shown.contains("GH_TOKEN=*** gh attestation verify"),
+        "{shown}"
+    );
 }

@@ -18,6 +18,69 @@ use crate::registry::{Registry, Repository};
 use crate::scan::SBOM_ARTIFACT_TYPE;
 use crate::sign::{self, AttestationType, Cosign, Verifier};
 
+/// Each floating tag this release is eligible for (`MAJOR.MINOR`, `MAJOR`, `latest`) names
+/// the highest release eligible for it: this one, or the higher release that holds it. A run
+/// that left one behind is caught here even if it passed.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckFloatingTags {
+    pub repository: Repository,
+    /// The release's git tag (`v1.2.3`).
+    pub release: String,
+    /// Marked as a pre-release on GitHub: it takes no floating tag.
+    pub prerelease: bool,
+}
+
+impl Action for CheckFloatingTags {
+    fn describe(&self) -> String {
+        format!(
+            "floating tags of {} in {}: each names the highest release eligible for it",
+            self.release, self.repository
+        )
+    }
+
+    fn hint(&self) -> String {
+        format!(
+            "a floating tag of {} does not name the highest release eligible for it: \
+             `gh workflow run release.yml --ref {tag} -f version={tag}` moves this release's \
+             (a higher release's tags are moved by a run of that release)",
+            self.repository,
+            tag = self.release
+        )
+    }
+
+    fn run(&self, cx: &mut Cx) -> Result<()> {
+        let release = crate::version::ReleaseVersion::parse(&self.release)?;
+        let what = "floating tags".to_string();
+        let registry = cx.registry(&self.repository);
+        let tags = registry.tags()?;
+        let published = crate::version::published_versions(tags.iter().map(String::as_str));
+        let plan = crate::version::plan_tags(&release, &published, self.prerelease);
+        if plan.floating.is_empty() {
+            cx.pass(&what, "none: a pre-release takes no floating tag");
+            return Ok(());
+        }
+        let mut right = Vec::new();
+        let mut wrong = Vec::new();
+        for f in &plan.floating {
+            let owner = f.held_by.clone().unwrap_or_else(|| release.plain());
+            let expected = registry.digest_of(&owner)?;
+            let actual = registry.digest_of(&f.tag)?;
+            match (&actual, &expected) {
+                (Some(a), Some(e)) if a == e => right.push(format!("{} -> {owner}", f.tag)),
+                _ => wrong.push(format!(
+                    "{} names {}, not {owner} ({})",
+                    f.tag,
+                    actual.as_deref().unwrap_or("nothing"),
+                    expected.as_deref().unwrap_or("missing")
+                )),
+            }
+        }
+        ensure!(wrong.is_empty(), "{}", wrong.join("; "));
+        cx.pass(&what, &right.join(", "));
+        Ok(())
+    }
+}
+
 /// Resolves the version tags to one index with every platform and the right labels; learns
 /// the index and platform digests.
 #[derive(Debug, Clone, Serialize)]
@@ -243,7 +306,9 @@ pub struct VerifyProvenance {
 
 /// The check of `target`'s build provenance a user runs: with the release's key, its own
 /// SLSA attestation; keyless, GitHub's attestation of the release workflow of `repository` at
-/// `source_ref` (`gh attestation verify` with the strict flags).
+/// `source_ref` (`gh attestation verify` with the strict flags). `login`: the run's registry
+/// login directory, which both read as `DOCKER_CONFIG` (gh through go-containerregistry's
+/// default keychain), so that a package that is still private verifies too.
 pub(super) fn provenance_check(
     cosign: &Cosign,
     verifier: &Verifier,
@@ -254,7 +319,7 @@ pub(super) fn provenance_check(
     if let Verifier::Key { .. } = verifier {
         return cosign.verify_attestation(verifier, AttestationType::SlsaProvenance, target, login);
     }
-    Cmd::new("gh")
+    let cmd = Cmd::new("gh")
         .args(["attestation", "verify"])
         .arg(format!("oci://{target}"))
         .opt("--repo", repository)
@@ -262,16 +327,17 @@ pub(super) fn provenance_check(
             "--signer-workflow",
             format!("{repository}/.github/workflows/release.yml"),
         )
-        .opt("--source-ref", source_ref)
+        .opt("--source-ref", source_ref);
+    match login {
+        Some(dir) => cmd.env("DOCKER_CONFIG", dir),
+        None => cmd,
+    }
 }
 
 impl VerifyProvenance {
     pub fn command(&self, values: &mut dyn Values) -> Result<Cmd> {
         let target = reference(&self.subject, values)?;
-        let login = match &self.verifier {
-            Verifier::Key { .. } => super::sign::login_dir(&self.cosign, values)?,
-            _ => None,
-        };
+        let login = super::sign::login_dir(&self.cosign, values)?;
         let cmd = provenance_check(
             &self.cosign,
             &self.verifier,
@@ -474,9 +540,10 @@ impl Action for AnonymousPull {
 
     fn hint(&self) -> String {
         format!(
-            "make the package public once at {}, then re-run this job alone (the release is \
-             otherwise complete); a private organisation sets the repository variable \
-             PUBLIC_CHECK=skip",
+            "make the package public once at {}, then open the workflow run and choose \
+             \"Re-run failed jobs\" (both verify jobs failed, and the release page waits for \
+             both; the release is otherwise complete); a private organisation sets the \
+             repository variable PUBLIC_CHECK=skip",
             self.settings
         )
     }

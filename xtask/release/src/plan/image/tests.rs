@@ -167,17 +167,58 @@ fn a_rerun_waits_for_the_workflows_provenance_before_moving_floating_tags() {
         tags: Some(vec!["v1.2.3".into(), "1.2.3".into()]),
         published: Some(p.clone()),
     };
-    let held = plan(&on_github, &facts(&without)).unwrap();
-    assert_eq!(held.kinds(), ["verify-image", "record-image"]);
-    assert!(
-        held.to_string()
-            .contains("floating tags held: the index has no build provenance yet"),
-        "{held}"
-    );
-    let attested = plan(&on_github, &facts(&published(true, &all, &all))).unwrap();
+    // Never left out quietly: the move waits for the provenance, and fails if it does not show.
+    let waits = plan(&on_github, &facts(&without)).unwrap();
     assert_eq!(
-        attested.kinds(),
+        waits.kinds(),
         ["verify-image", "move-floating-tags", "record-image"]
+    );
+    let text = waits.to_string();
+    assert!(
+        text.contains(&format!(
+            "floating tags 1.2, 1, latest: read the tags again, take those no higher release \
+             holds, once ghcr.io/alto9/kube9-operator@sha256:{} shows its build provenance \
+             (at most 120 s)",
+            "a".repeat(64)
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("if it does not show, they stay and the run fails"),
+        "{text}"
+    );
+    // Seen in the registry, or attested by the workflow's step: no wait.
+    for (inputs, p) in [
+        (on_github.clone(), published(true, &all, &all)),
+        (
+            ImageInputs {
+                provenance_attested: true,
+                ..on_github.clone()
+            },
+            without.clone(),
+        ),
+    ] {
+        let moves = plan(&inputs, &facts(&p)).unwrap();
+        assert_eq!(
+            moves.kinds(),
+            ["verify-image", "move-floating-tags", "record-image"]
+        );
+        assert!(!moves.to_string().contains("shows its build provenance"));
+    }
+    // A first run on GitHub that does not hold its floating tags waits for provenance too.
+    let fresh = plan(
+        &ImageInputs {
+            hold_floating: false,
+            ..on_github
+        },
+        &self::facts(&[]),
+    )
+    .unwrap();
+    assert!(
+        fresh.to_string().contains(
+            "once ghcr.io/alto9/kube9-operator@<index-digest> shows its build provenance"
+        ),
+        "{fresh}"
     );
 }
 

@@ -33,6 +33,7 @@ fn a_release_is_the_image_then_the_chart_then_what_a_user_checks() {
         [
             "derive-public-key",
             "resolve-release",
+            "check-floating-tags",
             "login",
             "login",
             "verify-signature",
@@ -242,6 +243,7 @@ fn a_release_stops_at_its_first_failure_and_a_verification_goes_on() {
         docker_host: None,
         given: Default::default(),
         scan: None,
+        prerelease: false,
         checkout: "/src".into(),
         changes: None,
     });
