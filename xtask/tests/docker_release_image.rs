@@ -738,10 +738,15 @@ fn authenticated_registry_works_with_credentials_only_and_never_shows_the_token(
     let log = text(&strict);
     assert!(log.contains("cannot be pulled without a login"), "{log}");
     assert!(log.contains("choose \"Re-run failed jobs\""), "{log}");
+    // Only the anonymous pulls fail (the VEX check passes: none apply); every other check of
+    // the report, whatever their number, passes with the run's login.
+    let failed: Vec<&str> = log.lines().filter(|l| l.starts_with("  FAIL ")).collect();
+    assert_eq!(failed.len(), 2, "{log}");
     assert!(
-        log.contains("2 of 14 checks failed"),
-        "only the anonymous pulls fail (the VEX check passes: none apply): {log}"
+        failed.iter().all(|l| l.ends_with("without a login")),
+        "{failed:?}"
     );
+    assert!(log.contains("error: 2 of "), "{log}");
     let private = run(verify_release_cmd(&source, "v1.0.0", &repo, &charts)
         .env("REGISTRY_USERNAME", &env.auth_user)
         .env("REGISTRY_PASSWORD", env.auth_password())

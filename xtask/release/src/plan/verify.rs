@@ -15,8 +15,7 @@ use crate::sign::{AttestationType, Cosign, Verifier};
 use crate::step::{
     AnonymousPull, Bound, CheckFloatingTags, CheckSboms, Login, LoginClient, PullAsNode, Pullable,
     RecordVerification, RenderChart, ResolveChart, ResolveRelease, RunImage, Step, Subject,
-    VerifyAttestation,
-    VerifyProvenance, VerifySignature, VerifyVex, VexRelease, WriteReleaseNotes,
+    VerifyAttestation, VerifyProvenance, VerifySignature, VerifyVex, VexRelease, WriteReleaseNotes,
 };
 use crate::verifiers::Checker;
 use crate::version::ReleaseVersion;

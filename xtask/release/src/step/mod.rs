@@ -42,8 +42,7 @@ pub use sign::{Attest, AttestProvenance, DerivePublicKey, Login, LoginClient, Si
 pub use source::{ArchiveSource, FreshDir, UnpackSource};
 pub use verify::{
     AnonymousPull, CheckFloatingTags, CheckSboms, Pullable, RecordVerification, RenderChart,
-    ResolveChart,
-    ResolveRelease, VerifyAttestation, VerifyProvenance, VerifySignature,
+    ResolveChart, ResolveRelease, VerifyAttestation, VerifyProvenance, VerifySignature,
 };
 pub use vex::{AttestVex, RenderVex, VerifyVex, VexRelease};
 
