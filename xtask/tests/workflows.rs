@@ -874,6 +874,8 @@ fn every_helm_is_the_pinned_helm_4() {
     for file in workflow_files() {
         let text = std::fs::read_to_string(&file).unwrap();
         assert!(!text.contains("Azure/setup-helm@"), "{}", file.display());
+    }
+}
 
 /// The BuildKit image, by digest: the digest seen for `moby/buildkit:v0.32.2` (docs in
 /// /work/shared/docs/actions-pins.md: the same digest in several unrelated public workflows).
