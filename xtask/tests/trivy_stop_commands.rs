@@ -23,6 +23,11 @@ fn an_advisory_title_holding_a_workflow_command_is_printed_inside_the_fence() {
         sarif: dir.join("trivy-linux-amd64.sarif"),
         sbom: dir.join("sbom-linux-amd64.cdx.json"),
         cache_dir: dir.join("cache"),
+        image: kube9_release::scan::ScannedImage {
+            repository: kube9_release::registry::Repository::parse("ghcr.io/alto9/kube9-operator")
+                .unwrap(),
+            version: "1.2.3".into(),
+        },
         vex: None,
     };
     let token = kube9_release::github::stop_token().unwrap();
