@@ -26,7 +26,7 @@ fn publishes_both_platforms_under_every_tag_with_labels() {
     assert_index_annotations_and_platforms(&repo);
     assert_a_node_pulls_only_its_platform(&repo, &record);
     assert_labels_after_a_pull(&repo, &source);
-    assert_signed_with_an_sbom_per_platform(&env, &repo, &record);
+    assert_signed_with_an_sbom_per_platform(&repo, &record);
 }
 
 fn assert_index_annotations_and_platforms(repo: &str) {
@@ -121,7 +121,6 @@ fn assert_labels_after_a_pull(repo: &str, source: &std::path::Path) {
 }
 
 fn assert_signed_with_an_sbom_per_platform(
-    env: &EnvState,
     repo: &str,
     record: &kube9_release::record::ImageRecord,
 ) {
@@ -144,15 +143,7 @@ fn assert_signed_with_an_sbom_per_platform(
         );
         // Each platform manifest's own signature, as cosign checks it (what a node that
         // pulls only its platform and enforces signatures relies on).
-        ok(tool("cosign")
-            .args([
-                "verify",
-                "--insecure-ignore-tlog=true",
-                "--allow-http-registry",
-            ])
-            .args(["--allow-insecure-registry", "--key"])
-            .arg(&env.cosign.public_key)
-            .arg(format!("{repo}@{}", p.manifest)));
+        cosign_check(None, &format!("{repo}@{}", p.manifest));
         let sboms = registry
             .referrers(&p.manifest, "application/vnd.cyclonedx+json")
             .unwrap();
@@ -174,30 +165,9 @@ fn assert_signed_with_an_sbom_per_platform(
             sbom.to_string().contains("fixture-libhigh"),
             "the SBOM lists the packages"
         );
-        ok(tool("cosign")
-            .args([
-                "verify-attestation",
-                "--type",
-                "cyclonedx",
-                "--insecure-ignore-tlog=true",
-            ])
-            .args([
-                "--allow-http-registry",
-                "--allow-insecure-registry",
-                "--key",
-            ])
-            .arg(&env.cosign.public_key)
-            .arg(format!("{repo}@{}", p.manifest)));
+        cosign_check(Some("cyclonedx"), &format!("{repo}@{}", p.manifest));
     }
-    ok(tool("cosign")
-        .args([
-            "verify",
-            "--insecure-ignore-tlog=true",
-            "--allow-http-registry",
-        ])
-        .args(["--allow-insecure-registry", "--key"])
-        .arg(&env.cosign.public_key)
-        .arg(format!("{repo}@{}", record.digest)));
+    cosign_check(None, &format!("{repo}@{}", record.digest));
     assert_eq!(digest_of(&format!("{repo}:v1.2.3")), record.digest);
 }
 
@@ -208,11 +178,7 @@ fn a_node_that_enforces_signatures_pulls_each_platform_with_the_release_key_only
     let repo = env.repository("node-policy");
     ok(&mut release_image_cmd(&source, "v1.0.0", &repo));
     let record = image_record(&source);
-    let other = temp_dir("other-key");
-    ok(tool("cosign")
-        .arg("generate-key-pair")
-        .env("COSIGN_PASSWORD", "")
-        .current_dir(&other));
+    let other = other_key();
     let reference = format!("{repo}:v1.0.0");
     for p in &record.platforms {
         let arch = p.platform.trim_start_matches("linux/");
@@ -220,8 +186,7 @@ fn a_node_that_enforces_signatures_pulls_each_platform_with_the_release_key_only
             pull_as_a_node_that_enforces_signatures(&reference, arch, &env.cosign.public_key);
         assert!(out.status.success(), "{}: {}", p.platform, text(&out));
         assert_eq!(pulled, p.manifest, "{} got its own image", p.platform);
-        let (out, _) =
-            pull_as_a_node_that_enforces_signatures(&reference, arch, &other.join("cosign.pub"));
+        let (out, _) = pull_as_a_node_that_enforces_signatures(&reference, arch, &other);
         assert!(!out.status.success(), "{} with another key", p.platform);
         assert!(
             text(&out).contains("cryptographic signature verification failed"),
@@ -1118,17 +1083,9 @@ fn a_wrong_key_password_stops_the_release_before_its_chart_and_a_rerun_finishes_
     assert_eq!(release_tags(&chart_repo), ["1.0.0"]);
 
     // Checked against another key, the signatures do not verify, and the report says which.
-    let other = temp_dir("other-key");
-    ok(tool("cosign")
-        .arg("generate-key-pair")
-        .env("COSIGN_PASSWORD", "")
-        .current_dir(&other));
+    let other = other_key();
     let verify = run(&mut verify_release_with_key(
-        &source,
-        "v1.0.0",
-        &repo,
-        &charts,
-        &other.join("cosign.pub"),
+        &source, "v1.0.0", &repo, &charts, &other,
     ));
     assert!(!verify.status.success());
     let log = text(&verify);

@@ -129,12 +129,7 @@ fn check_artifact_hub(found: &mut Findings, image_repo: &str, chart_repo: &str, 
 /// with its statement decoded.
 fn attestations(reference: &str, kind: &str) -> Vec<(String, serde_json::Value)> {
     use base64::Engine;
-    let out = ok(tool("cosign")
-        .args(["verify-attestation", "--type", kind])
-        .args(["--insecure-ignore-tlog=true", "--allow-http-registry"])
-        .args(["--allow-insecure-registry", "--key"])
-        .arg(&env().cosign.public_key)
-        .arg(reference));
+    let out = cosign_check(Some(kind), reference);
     out.lines()
         .filter(|l| l.trim_start().starts_with('{'))
         .map(|line| {

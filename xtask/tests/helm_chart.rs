@@ -273,14 +273,7 @@ fn the_longest_version_a_release_accepts_keeps_every_label_valid() {
 /// Stages the chart as a release does and packages it with Helm 4; returns the archive.
 fn package_staged(epoch: i64) -> PathBuf {
     let digest = format!("sha256:{}", "0".repeat(64));
-    let data = kube9_release::chart::ChartData::release(
-        "1.2.3",
-        false,
-        ("ghcr.io/alto9/kube9-operator", "1.2.3", &digest),
-        &["linux/amd64".into(), "linux/arm64".into()],
-        None,
-    )
-    .unwrap();
+    let data = chart_data_1_2_3(&digest);
     let dest = temp_dir("reproducible-chart");
     let staged = kube9_release::chart::stage(&chart(), &dest, &data, epoch).unwrap();
     ok(helm()

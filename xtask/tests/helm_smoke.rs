@@ -48,14 +48,7 @@ fn helm_pushes_and_pulls_a_chart() {
 /// (the manifest's: what `chart.json` records and cosign signs) and the manifest.
 fn pushed_chart(registry: &impl std::fmt::Display, commit_time: i64) -> (String, String) {
     let digest = format!("sha256:{}", "0".repeat(64));
-    let data = kube9_release::chart::ChartData::release(
-        "1.2.3",
-        false,
-        ("ghcr.io/alto9/kube9-operator", "1.2.3", &digest),
-        &["linux/amd64".into(), "linux/arm64".into()],
-        None,
-    )
-    .unwrap();
+    let data = chart_data_1_2_3(&digest);
     let dest = temp_dir("chart-digest");
     let staged = kube9_release::chart::stage(
         &project_root().join("charts/kube9-operator"),

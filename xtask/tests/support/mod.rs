@@ -1103,3 +1103,40 @@ pub fn artifact_hub_reads(image_repo: &str, chart_repo: &str, tag: &str) -> Arti
         violations,
     }
 }
+
+/// `cosign verify` (no `kind`) or `cosign verify-attestation --type <kind>` of `reference` with
+/// the environment's public key, as a user of a key-signed release runs it; its output.
+pub fn cosign_check(kind: Option<&str>, reference: &str) -> String {
+    let mut cosign = tool("cosign");
+    match kind {
+        None => cosign.arg("verify"),
+        Some(kind) => cosign.args(["verify-attestation", "--type", kind]),
+    };
+    ok(cosign
+        .args(["--insecure-ignore-tlog=true", "--allow-http-registry"])
+        .args(["--allow-insecure-registry", "--key"])
+        .arg(&env().cosign.public_key)
+        .arg(reference))
+}
+
+/// A new cosign key pair (no password) in a directory of its own; returns the public key.
+pub fn other_key() -> PathBuf {
+    let dir = temp_dir("other-key");
+    ok(tool("cosign")
+        .arg("generate-key-pair")
+        .env("COSIGN_PASSWORD", "")
+        .current_dir(&dir));
+    dir.join("cosign.pub")
+}
+
+/// The chart data of release 1.2.3 of the project's image at `digest`, as a test stages it.
+pub fn chart_data_1_2_3(digest: &str) -> kube9_release::chart::ChartData {
+    kube9_release::chart::ChartData::release(
+        "1.2.3",
+        false,
+        ("ghcr.io/alto9/kube9-operator", "1.2.3", digest),
+        &["linux/amd64".into(), "linux/arm64".into()],
+        None,
+    )
+    .unwrap()
+}
