@@ -390,6 +390,9 @@ pub struct CheckRepo {
     /// passes, since its token cannot read every setting and a first release has no packages.
     #[arg(long)]
     pub warn_only: bool,
+    /// Say which requests would be made, and make none.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Parses the command line as `P`; if clap refuses a value after `--version` that begins with

@@ -179,12 +179,20 @@ fn tags(a: &Answers) -> Verdict {
             return v;
         }
         let Answer::Found(r) = detail else { continue };
-        let includes = r["conditions"]["ref_name"]["include"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .any(covers_v_tags);
+        let patterns = |key: &str| -> Vec<String> {
+            r["conditions"]["ref_name"][key]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        };
+        // An exclusion of any `v` tag leaves some release tags unprotected.
+        let includes = patterns("include").iter().any(|p| covers_v_tags(p))
+            && !patterns("exclude")
+                .iter()
+                .any(|p| covers_v_tags(p) || p.starts_with("refs/tags/v"));
         if r["target"] != "tag" || r["enforcement"] != "active" || !includes {
             continue;
         }
@@ -382,6 +390,30 @@ fn package(p: &Package, answer: &Answer) -> Verdict {
             fix,
         ),
     }
+}
+
+/// The requests `gather` makes, for `--dry-run` (each ruleset the list names is read too, and a
+/// package not found under the organisation is looked for under the user).
+pub fn requests(repository: &str, packages: &[Package]) -> Vec<String> {
+    let mut paths: Vec<String> = [
+        "rulesets?includes_parents=true",
+        "rulesets/{id}",
+        "immutable-releases",
+        "environments/release",
+        "environments/release/deployment-branch-policies?per_page=100",
+        "actions/permissions/workflow",
+    ]
+    .iter()
+    .map(|p| format!("repos/{repository}/{p}"))
+    .collect();
+    for p in packages {
+        paths.push(format!(
+            "orgs/{}/packages/container/{}",
+            p.owner,
+            p.name.replace('/', "%2F")
+        ));
+    }
+    paths
 }
 
 /// Asks GitHub for every answer `judge` needs. The token goes only into the request's header.

@@ -28,6 +28,12 @@ impl flags::CheckRepo {
                 ),
             }
         }
+        if self.dry_run {
+            for path in protections::requests(&config.github.repository, &packages) {
+                println!("GET {}/{path}", config.github.url.trim_end_matches('/'));
+            }
+            return Ok(());
+        }
         let answers = protections::gather(&config.github, &packages)?;
         let verdicts = protections::judge(&answers);
         println!("{}'s protections:", config.github.repository);
