@@ -248,3 +248,29 @@ fn a_token_without_the_permission_gets_it_named_not_a_guess() {
     );
     assert!(all.contains("it needs `packages: read`"), "{all}");
 }
+
+#[test]
+fn a_dry_run_names_every_request_and_makes_none() {
+    let github = GithubStandin::start();
+    let mut cmd = xtask();
+    cmd.args(["check-repo", "--dry-run"]);
+    outside_actions(&mut cmd);
+    cmd.env("GITHUB_API_URL", github.url())
+        .env("GITHUB_REPOSITORY", "alto9/kube9-operator");
+    let out = run(&mut cmd);
+    let all = text(&out);
+    assert!(out.status.success(), "no token is needed: {all}");
+    for path in [
+        "/repos/alto9/kube9-operator/rulesets?includes_parents=true",
+        "/repos/alto9/kube9-operator/immutable-releases",
+        "/repos/alto9/kube9-operator/environments/release/deployment-branch-policies",
+        "/repos/alto9/kube9-operator/actions/permissions/workflow",
+        "/orgs/alto9/packages/container/charts%2Fkube9-operator",
+    ] {
+        assert!(
+            all.contains(&format!("GET {}{path}", github.url())),
+            "{path}: {all}"
+        );
+    }
+    assert!(github.authorizations().is_empty(), "a request was made");
+}
