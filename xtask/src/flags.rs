@@ -32,6 +32,9 @@ pub enum Command {
     Rescan(release::Rescan),
     /// Put the release-page section `verify-release` wrote into the GitHub release of the tag.
     ReleaseNotes(release::ReleaseNotes),
+    /// Check the repository's protections on GitHub (tag ruleset, immutable releases, the
+    /// `release` environment, the default workflow token, public packages).
+    CheckRepo(release::CheckRepo),
     /// Check the tools a release needs and say how to fix what is missing.
     Doctor(Doctor),
     /// Install what the release and its tests need (Debian 12; idempotent).

@@ -132,6 +132,12 @@ fn the_release_workflow_runs_end_to_end_and_again_and_for_a_github_prerelease() 
     assert!(first.success, "the release failed");
     assert_eq!(release_jobs(&first), RELEASE_JOBS);
     assert!(first.succeeded("image", RELEASE_STEP));
+    // The job's token cannot read the administration settings: named, and no failure.
+    assert!(first.succeeded("image", "Check the repository's protections (read-only)"));
+    assert!(
+        first.log.contains("not readable with this token"),
+        "check-repo's report is in the log"
+    );
     assert!(first.succeeded("image", "Log in for the build provenance"));
     assert!(first.succeeded("image", "Build provenance"));
     assert!(first.succeeded("image", "Log out"));

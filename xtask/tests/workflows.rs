@@ -154,14 +154,15 @@ fn only_the_releases_tag_is_checked_out_and_its_commit_is_checked() {
         .contains("github.event.release.prerelease"));
 }
 
-/// The step of `job` that runs the release tool with the token.
+/// The step of `job` that runs the release tool's own command with the token (not the image
+/// job's read-only `check-repo`).
 fn xtask_step(w: &Value, job: &str) -> Value {
     steps(w, job)
         .into_iter()
         .find(|s| {
-            s["run"]
-                .as_str()
-                .is_some_and(|r| r.contains("/debug/kube9-release"))
+            s["run"].as_str().is_some_and(|r| {
+                r.contains("/debug/kube9-release") && !r.contains("kube9-release\" check-repo")
+            })
         })
         .unwrap_or_else(|| panic!("{job} runs no xtask"))
 }
@@ -196,6 +197,37 @@ fn the_token_reaches_only_the_built_tool() {
             }
         }
     }
+}
+
+#[test]
+fn the_image_job_reports_the_repositorys_protections_before_building_and_never_fails_on_them() {
+    let w = workflow("release.yml");
+    let steps = steps(&w, "image");
+    let at = |f: &dyn Fn(&Value) -> bool| steps.iter().position(f).unwrap();
+    let check = at(&|s| s["run"].as_str().is_some_and(|r| r.contains(" check-repo")));
+    let build_tool = at(&|s| {
+        s["run"]
+            .as_str()
+            .is_some_and(|r| r.contains("cargo build --locked"))
+    });
+    let buildx = at(&|s| uses(s, "docker/setup-buildx-action"));
+    assert!(
+        build_tool < check && check < buildx,
+        "after the tool, before the build"
+    );
+    let run = steps[check]["run"].as_str().unwrap();
+    assert!(run.contains("check-repo --warn-only"), "{run}");
+    assert!(run.contains("--repository \"$IMAGE_REPOSITORY\""), "{run}");
+    assert!(
+        run.contains("--chart-repository \"$CHART_REPOSITORY\""),
+        "{run}"
+    );
+    assert_eq!(
+        steps[check]["env"]["GITHUB_TOKEN"],
+        "${{ secrets.GITHUB_TOKEN }}"
+    );
+    // It reads with what the job already has: no scope is added for it.
+    assert!(w["jobs"]["image"]["permissions"]["administration"].is_null());
 }
 
 #[test]
@@ -758,7 +790,9 @@ fn the_workflows_call_the_xtask_with_flags_it_has() {
         outside_actions(&mut cmd);
         cmd.arg(&command[0]);
         // Every command that builds from a checkout gets the tag's (not this working tree).
-        if !["verify-release", "rescan", "release-notes"].contains(&command[0].as_str()) {
+        if !["verify-release", "rescan", "release-notes", "check-repo"]
+            .contains(&command[0].as_str())
+        {
             cmd.arg("--source").arg(&source);
         }
         cmd.args(&command[1..])

@@ -38,6 +38,10 @@ pub enum Command {
     /// Put the release-page section `verify-release` wrote into the GitHub release of the tag,
     /// replacing the section an earlier run put there.
     ReleaseNotes(ReleaseNotes),
+    /// Check the repository's protections on GitHub: a tag ruleset over `v*`, immutable
+    /// releases, the `release` environment's tag rule, a read-only default workflow token,
+    /// public packages. Exits non-zero when one is missing or unreadable, unless --warn-only.
+    CheckRepo(CheckRepo),
 }
 
 /// Which release: the version and where its image lives.
@@ -370,6 +374,23 @@ pub struct ReleaseNotes {
     #[arg(long)]
     pub file: PathBuf,
     /// Say what would be written where, and touch neither the file nor GitHub.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CheckRepo {
+    /// Image repository whose GHCR package must be public, registry host included.
+    #[arg(long, default_value = DEFAULT_IMAGE_REPOSITORY)]
+    pub repository: String,
+    /// Where the chart is pushed; its package <this>/kube9-operator must be public.
+    #[arg(long, default_value = DEFAULT_CHART_REPOSITORY)]
+    pub chart_repository: String,
+    /// Report what is missing or unreadable as warnings and exit 0: what the release workflow
+    /// passes, since its token cannot read every setting and a first release has no packages.
+    #[arg(long)]
+    pub warn_only: bool,
+    /// Say which requests would be made, and make none.
     #[arg(long)]
     pub dry_run: bool,
 }

@@ -31,6 +31,7 @@ fn it_holds_the_release_commands_only() {
             "verify-reproducible",
             "rescan",
             "release-notes",
+            "check-repo",
             "help"
         ],
         "{help}"

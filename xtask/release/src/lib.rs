@@ -20,6 +20,7 @@ pub mod net;
 pub mod notes;
 pub mod notify;
 pub mod plan;
+pub mod protections;
 pub mod provenance;
 pub mod record;
 pub mod registry;

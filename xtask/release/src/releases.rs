@@ -19,7 +19,7 @@ pub struct GithubRelease {
     pub body: Option<String>,
 }
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
@@ -39,7 +39,7 @@ fn request(
         .header("User-Agent", "kube9-release")
 }
 
-fn token(api: &GithubApi) -> Result<&Secret> {
+pub(crate) fn token(api: &GithubApi) -> Result<&Secret> {
     api.token.as_ref().context(
         "GitHub's API needs a token: set GITHUB_TOKEN (in Actions: `env: GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}`)",
     )

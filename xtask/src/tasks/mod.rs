@@ -25,6 +25,7 @@ impl flags::Xtask {
             Command::VerifyReproducible(c) => c.run(),
             Command::Rescan(c) => c.run(),
             Command::ReleaseNotes(c) => c.run(),
+            Command::CheckRepo(c) => c.run(),
             Command::Doctor(c) => c.run(),
             Command::Setup(c) => c.run(),
             Command::Env(c) => c.run(),

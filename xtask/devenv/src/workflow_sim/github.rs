@@ -1,6 +1,8 @@
 //! A stand-in, named as such, for the parts of GitHub's API the workflows use (these machines
 //! cannot reach GitHub): issues, attestations, code scanning uploads, releases, and the OIDC
-//! token endpoint of a job with `id-token: write`. Each request carries a job's token, and is
+//! token endpoint of a job with `id-token: write`, and the repository settings `check-repo`
+//! reads (rulesets, immutable releases, the `release` environment, the default workflow
+//! token, package visibility). Each request carries a job's token, and is
 //! refused as GitHub refuses it when the job's `permissions:` do not grant the scope.
 
 use std::sync::{Arc, Mutex};
@@ -30,6 +32,82 @@ struct Records {
     releases: Vec<Value>,
     /// The `Authorization` value of every API request, in order.
     authorizations: Vec<String>,
+    settings: RepoSettings,
+}
+
+/// The repository's settings as GitHub's API reports them, which a test sets: by default
+/// those of a new repository (no ruleset, mutable releases, no `release` environment, a
+/// read-only default token, no package).
+#[derive(Debug, Clone)]
+pub struct RepoSettings {
+    /// Whole rulesets, as GET rulesets/{id} answers (each with its `id`).
+    pub rulesets: Vec<Value>,
+    pub immutable_releases: bool,
+    /// The `release` environment's `deployment_branch_policy` (`null`: every ref); `None`:
+    /// there is no such environment.
+    pub release_environment: Option<Value>,
+    /// Its deployment rules: `{"name": "v*", "type": "tag"}`.
+    pub branch_policies: Vec<Value>,
+    /// `read` or `write`.
+    pub default_workflow_permissions: String,
+    pub packages: Vec<PackageSetting>,
+}
+
+/// A container package on GHCR.
+#[derive(Debug, Clone)]
+pub struct PackageSetting {
+    /// Served under /orgs/{owner}/... (else /users/{owner}/...).
+    pub organisation: bool,
+    pub owner: String,
+    /// `kube9-operator`, `charts/kube9-operator`.
+    pub name: String,
+    /// `public`, `private` or `internal`.
+    pub visibility: String,
+}
+
+impl Default for RepoSettings {
+    fn default() -> Self {
+        RepoSettings {
+            rulesets: Vec::new(),
+            immutable_releases: false,
+            release_environment: None,
+            branch_policies: Vec::new(),
+            default_workflow_permissions: "read".into(),
+            packages: Vec::new(),
+        }
+    }
+}
+
+impl RepoSettings {
+    /// Every protection `check-repo` asks for, with `owner`'s public image and chart packages.
+    pub fn protected(owner: &str) -> RepoSettings {
+        RepoSettings {
+            rulesets: vec![json!({
+                "id": 1, "name": "release tags", "target": "tag", "enforcement": "active",
+                "source_type": "Repository",
+                "conditions": {"ref_name": {"include": ["refs/tags/v*"], "exclude": []}},
+                "rules": [{"type": "creation"}, {"type": "update"}, {"type": "deletion"},
+                          {"type": "non_fast_forward"}],
+                "bypass_actors": [{"actor_type": "RepositoryRole", "actor_id": 5,
+                                   "bypass_mode": "always"}],
+            })],
+            immutable_releases: true,
+            release_environment: Some(
+                json!({"protected_branches": false, "custom_branch_policies": true}),
+            ),
+            branch_policies: vec![json!({"name": "v*", "type": "tag"})],
+            default_workflow_permissions: "read".into(),
+            packages: ["kube9-operator", "charts/kube9-operator"]
+                .iter()
+                .map(|name| PackageSetting {
+                    organisation: true,
+                    owner: owner.into(),
+                    name: name.to_string(),
+                    visibility: "public".into(),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Started once per simulation (or per test); lives as long as the process.
@@ -62,6 +140,32 @@ impl GithubStandin {
                 get(release_by_tag),
             )
             .route("/repos/{owner}/{repo}/releases/{id}", patch(edit_release))
+            .route("/repos/{owner}/{repo}/rulesets", get(list_rulesets))
+            .route("/repos/{owner}/{repo}/rulesets/{id}", get(ruleset))
+            .route(
+                "/repos/{owner}/{repo}/immutable-releases",
+                get(immutable_releases),
+            )
+            .route(
+                "/repos/{owner}/{repo}/environments/{name}",
+                get(environment),
+            )
+            .route(
+                "/repos/{owner}/{repo}/environments/{name}/deployment-branch-policies",
+                get(branch_policies),
+            )
+            .route(
+                "/repos/{owner}/{repo}/actions/permissions/workflow",
+                get(workflow_permissions),
+            )
+            .route(
+                "/orgs/{owner}/packages/container/{package}",
+                get(org_package),
+            )
+            .route(
+                "/users/{owner}/packages/container/{package}",
+                get(user_package),
+            )
             .route("/oidc/token", get(oidc_token))
             .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
             .with_state(standin.clone());
@@ -113,6 +217,15 @@ impl GithubStandin {
             "id": id, "tag_name": tag, "prerelease": prerelease, "draft": false, "body": "",
         }));
         id
+    }
+
+    /// The repository's settings from now on.
+    pub fn set_repo_settings(&self, settings: RepoSettings) {
+        self.records.lock().expect("not poisoned").settings = settings;
+    }
+
+    fn settings(&self) -> RepoSettings {
+        self.records.lock().expect("not poisoned").settings.clone()
     }
 
     /// Every issue, open or closed, in the order they were opened.
@@ -516,6 +629,135 @@ async fn edit_release(
         release["body"] = text.clone();
     }
     Json(release.clone()).into_response()
+}
+
+// Repository settings: a GITHUB_TOKEN can never be granted `administration`, so a workflow's
+// token is refused them all, as on GitHub; a maintainer's token (a test's) may read them.
+
+async fn list_rulesets(State(g): State<GithubStandin>, headers: HeaderMap) -> Response {
+    if let Some(refused) = g.refusal(&headers, "administration", Access::Read) {
+        return refused;
+    }
+    // The list holds each ruleset's summary, not its conditions or rules.
+    let summaries: Vec<Value> = g
+        .settings()
+        .rulesets
+        .iter()
+        .map(|r| {
+            json!({"id": r["id"], "name": r["name"], "target": r["target"],
+                   "enforcement": r["enforcement"], "source_type": r["source_type"]})
+        })
+        .collect();
+    Json(summaries).into_response()
+}
+
+async fn ruleset(
+    State(g): State<GithubStandin>,
+    Path((_, _, id)): Path<(String, String, u64)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = g.refusal(&headers, "administration", Access::Read) {
+        return refused;
+    }
+    match g.settings().rulesets.into_iter().find(|r| r["id"] == id) {
+        Some(r) => Json(r).into_response(),
+        None => refusal(404, "Not Found"),
+    }
+}
+
+async fn immutable_releases(State(g): State<GithubStandin>, headers: HeaderMap) -> Response {
+    if let Some(refused) = g.refusal(&headers, "administration", Access::Read) {
+        return refused;
+    }
+    let enabled = g.settings().immutable_releases;
+    Json(json!({"enabled": enabled, "enforced_by_owner": false})).into_response()
+}
+
+async fn environment(
+    State(g): State<GithubStandin>,
+    Path((_, _, name)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = g.refusal(&headers, "administration", Access::Read) {
+        return refused;
+    }
+    match g.settings().release_environment {
+        Some(policy) if name == "release" => {
+            Json(json!({"name": name, "deployment_branch_policy": policy})).into_response()
+        }
+        _ => refusal(404, "Not Found"),
+    }
+}
+
+async fn branch_policies(
+    State(g): State<GithubStandin>,
+    Path((_, _, name)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = g.refusal(&headers, "administration", Access::Read) {
+        return refused;
+    }
+    let settings = g.settings();
+    if name != "release" || settings.release_environment.is_none() {
+        return refusal(404, "Not Found");
+    }
+    let policies: Vec<Value> = settings
+        .branch_policies
+        .iter()
+        .enumerate()
+        .map(|(i, p)| json!({"id": i + 1, "name": p["name"], "type": p["type"]}))
+        .collect();
+    Json(json!({"total_count": policies.len(), "branch_policies": policies})).into_response()
+}
+
+async fn workflow_permissions(State(g): State<GithubStandin>, headers: HeaderMap) -> Response {
+    if let Some(refused) = g.refusal(&headers, "administration", Access::Read) {
+        return refused;
+    }
+    let value = g.settings().default_workflow_permissions;
+    Json(json!({"default_workflow_permissions": value, "can_approve_pull_request_reviews": false}))
+        .into_response()
+}
+
+async fn org_package(
+    State(g): State<GithubStandin>,
+    Path((owner, package)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    container_package(g, true, owner, package, headers)
+}
+
+async fn user_package(
+    State(g): State<GithubStandin>,
+    Path((owner, package)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    container_package(g, false, owner, package, headers)
+}
+
+fn container_package(
+    g: GithubStandin,
+    organisation: bool,
+    owner: String,
+    package: String,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = g.refusal(&headers, "packages", Access::Read) {
+        return refused;
+    }
+    let found = g
+        .settings()
+        .packages
+        .into_iter()
+        .find(|p| p.organisation == organisation && p.owner == owner && p.name == package);
+    match found {
+        Some(p) => Json(json!({
+            "name": p.name, "package_type": "container", "visibility": p.visibility,
+            "owner": {"login": p.owner},
+        }))
+        .into_response(),
+        None => refusal(404, "Not Found"),
+    }
 }
 
 #[derive(serde::Deserialize)]

@@ -1,6 +1,7 @@
 //! One file per command: `impl flags::<Command> { pub fn run(self) -> Result<()> }`. Each
 //! gathers its inputs and the registry's facts, plans, then prints or runs the plan.
 
+mod check_repo;
 mod inputs;
 pub mod release;
 mod release_chart;
@@ -30,6 +31,7 @@ impl flags::Kube9Release {
             Command::VerifyReproducible(c) => c.run(),
             Command::Rescan(c) => c.run(),
             Command::ReleaseNotes(c) => c.run(),
+            Command::CheckRepo(c) => c.run(),
         }
     }
 }
