@@ -30,6 +30,9 @@ struct Records {
     releases: Vec<Value>,
     /// The `Authorization` value of every API request, in order.
     authorizations: Vec<String>,
+    /// The container packages (`owner/name`) made public; every other one is private, as a
+    /// package GHCR creates on its first push is.
+    public_packages: std::collections::BTreeSet<String>,
 }
 
 /// Started once per simulation (or per test); lives as long as the process.
@@ -180,6 +183,23 @@ impl GithubStandin {
             .expect("not poisoned")
             .authorizations
             .clone()
+    }
+
+    /// Sets `package`'s (`owner/name`) visibility, as a maintainer does in the package's
+    /// settings; GHCR then serves anonymous reads of a public package.
+    pub fn set_package_public(&self, package: &str, public: bool) {
+        let mut r = self.records.lock().expect("not poisoned");
+        if public {
+            r.public_packages.insert(package.to_string());
+        } else {
+            r.public_packages.remove(package);
+        }
+    }
+
+    /// Whether `package` (`owner/name`) is public; new packages are private.
+    pub fn package_is_public(&self, package: &str) -> bool {
+        let r = self.records.lock().expect("not poisoned");
+        r.public_packages.contains(package)
     }
 
     /// The permissions GitHub granted with `token`: `None` for a token it never issued.
