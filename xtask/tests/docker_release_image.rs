@@ -256,10 +256,7 @@ fn in_github_actions_it_sets_outputs_a_summary_and_log_groups() {
         outputs.contains(&format!("digest={}\n", record.digest)),
         "{outputs}"
     );
-    assert!(
-        outputs.contains("tags=v1.4.0,1.4.0\n"),
-        "{outputs}"
-    );
+    assert!(outputs.contains("tags=v1.4.0,1.4.0\n"), "{outputs}");
     assert!(
         outputs.contains(&format!("image={repo}@{}\n", record.digest)),
         "{outputs}"

@@ -1,6 +1,7 @@
 //! The GHCR stand-in of the workflow simulation decides like GHCR: a job's token reads with
 //! `packages: read`, writes with `packages: write`, and is refused otherwise, in front of the
-//! real registry.
+//! real registry. Anyone reads a public package without a login; a private one (every new
+//! package, as on GHCR) only with a token.
 
 mod support;
 
@@ -81,4 +82,85 @@ fn a_jobs_token_reads_and_writes_only_what_its_permissions_allow() {
     let anonymous = Registry::anonymous(&Repository::parse(&repository).unwrap());
     let err = anonymous.digest_of("v1.0.0").unwrap_err();
     assert!(format!("{err:#}").contains("needs a login"), "{err:#}");
+}
+
+#[test]
+fn anonymous_reads_are_served_only_once_the_package_is_public_and_writes_still_need_the_token() {
+    let env = env();
+    let github = GithubStandin::start();
+    let address = ghcr::start(
+        &env.auth_registry.address(),
+        &env.auth_user,
+        &env.auth_password(),
+        &github,
+    );
+    let package = format!("{}/kube9-operator", unique("ghcr-public"));
+    let repository = format!("{address}/{package}");
+    let layout = temp_dir("ghcr-public-layout");
+    layout_from_rootfs(
+        &fixtures().join("trivy-db/rootfs-high"),
+        &[("linux", "amd64")],
+        &layout,
+    );
+    let image = Image::open(&layout).unwrap();
+    let writer = github.token("image", &[("packages", Access::Write)]);
+    as_job(&repository, &writer).push_content(&image).unwrap();
+    let index = image.blob(&image.index.digest).unwrap();
+    as_job(&repository, &writer)
+        .push_version_tag("v1.0.0", &image.index.digest, &index)
+        .unwrap();
+    let config = &image.platforms[0].config.digest;
+    let config_bytes = image.blob(config).unwrap();
+    let anonymous = Registry::anonymous(&Repository::parse(&repository).unwrap());
+
+    // A new package is private: every anonymous read gets GHCR's challenge.
+    let err = anonymous.digest_of("v1.0.0").unwrap_err();
+    assert!(format!("{err:#}").contains("needs a login"), "{err:#}");
+    assert!(anonymous.tags().is_err(), "tags of a private package");
+    assert!(
+        anonymous.blob(config).is_err(),
+        "a blob of a private package"
+    );
+    let raw = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        reqwest::get(format!("http://{address}/v2/{package}/manifests/v1.0.0"))
+            .await
+            .unwrap()
+    });
+    assert_eq!(raw.status(), reqwest::StatusCode::UNAUTHORIZED);
+    assert!(
+        raw.headers().contains_key("www-authenticate"),
+        "a 401 without a challenge: {:?}",
+        raw.headers()
+    );
+
+    github.set_package_public(&package, true);
+    assert_eq!(
+        anonymous.digest_of("v1.0.0").unwrap(),
+        Some(image.index.digest.clone()),
+        "a public package is read without a login"
+    );
+    assert!(anonymous.tags().unwrap().contains(&"v1.0.0".to_string()));
+    assert_eq!(anonymous.blob(config).unwrap(), config_bytes);
+
+    // Public is for reading: a write still needs a token with `packages: write`.
+    let err = anonymous
+        .push_version_tag("v1.0.1", &image.index.digest, &index)
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("needs a login"), "{err:#}");
+    let reader = github.token("verify", &[("packages", Access::Read)]);
+    let err = as_job(&repository, &reader)
+        .push_version_tag("v1.0.1", &image.index.digest, &index)
+        .unwrap_err();
+    assert!(
+        format!("{err:#}").contains("permission_denied: write_package"),
+        "{err:#}"
+    );
+    assert_eq!(
+        as_job(&repository, &reader).digest_of("v1.0.1").unwrap(),
+        None
+    );
+
+    // Made private again, it is refused again.
+    github.set_package_public(&package, false);
+    assert!(anonymous.digest_of("v1.0.0").is_err());
 }

@@ -689,7 +689,7 @@ fn the_checkout_stand_in_refuses_a_ref_the_repository_lacks() {
         .args(["rev-parse", "HEAD"])
         .current_dir(&repo));
     let repo = repo.display().to_string();
-    let checkout = |git_ref: &str, token: &str| {
+    let checkout_at_depth = |git_ref: &str, token: &str, depth: &str| {
         composite(
             "actions/checkout",
             &[
@@ -697,9 +697,11 @@ fn the_checkout_stand_in_refuses_a_ref_the_repository_lacks() {
                 ("REF", git_ref),
                 ("TOKEN", token),
                 ("PERSIST", "false"),
+                ("FETCH_DEPTH", depth),
             ],
         )
     };
+    let checkout = |git_ref: &str, token: &str| checkout_at_depth(git_ref, token, "1");
     // A refused checkout leaves no files of the commit in the workspace and no record.
     let nothing_checked_out = |job: &Job| {
         assert!(!job.dir.join("workspace/README.md").exists());
@@ -724,8 +726,18 @@ fn the_checkout_stand_in_refuses_a_ref_the_repository_lacks() {
         out.contains("fatal: couldn't find remote ref refs/tags/v9.9.9"),
         "{out}"
     );
-    // An unqualified name: the action's own message (src/ref-helper.ts).
+    // An unqualified name at the default depth: its refspecs are patterns that match
+    // nothing, and `git fetch --depth=1` of nothing fails with 1 and no words of its own.
     let (job, out) = checkout("no-such-branch", "ghs_x");
+    let out = refused(&out);
+    nothing_checked_out(&job);
+    assert!(
+        out.contains("The process '/usr/bin/git' failed with exit code 1"),
+        "{out}"
+    );
+    // With the full history the fetch succeeds and the action's own message follows
+    // (src/ref-helper.ts).
+    let (job, out) = checkout_at_depth("no-such-branch", "ghs_x", "0");
     let out = refused(&out);
     nothing_checked_out(&job);
     assert!(
@@ -748,4 +760,94 @@ fn the_checkout_stand_in_refuses_a_ref_the_repository_lacks() {
     let config = std::fs::read_to_string(workspace.join(".git/config")).unwrap();
     assert!(!config.contains("extraheader"), "{config}");
     assert_eq!(job.records("checkout"), ["checkout\tmain\tfalse"]);
+}
+
+/// A repository with history and several tags: `v1.0.0`, then `v1.1.0` (annotated, with
+/// `security/vex.json`), then `v1.2.0` and a later commit on main.
+fn repo_with_history() -> (PathBuf, String) {
+    let repo = git_repo("checkout-history", &[("README.md", "1\n")]);
+    let git = |args: &[&str]| ok(Command::new("git").args(args).current_dir(&repo));
+    git(&["tag", "v1.0.0"]);
+    std::fs::create_dir_all(repo.join("security")).unwrap();
+    std::fs::write(repo.join("security/vex.json"), "{}\n").unwrap();
+    commit_all(&repo, "second");
+    git(&[
+        "-c",
+        "user.name=test",
+        "-c",
+        "user.email=test@example.com",
+        "tag",
+        "-a",
+        "-m",
+        "v1.1.0",
+        "v1.1.0",
+    ]);
+    let tagged = git(&["rev-parse", "HEAD"]).trim().to_string();
+    std::fs::write(repo.join("README.md"), "3\n").unwrap();
+    commit_all(&repo, "third");
+    git(&["tag", "v1.2.0"]);
+    std::fs::write(repo.join("README.md"), "4\n").unwrap();
+    commit_all(&repo, "fourth");
+    (repo, tagged)
+}
+
+#[test]
+fn the_checkout_stand_in_fetches_only_the_tag_at_depth_one_as_v7_0_1_does() {
+    let (repo, tagged) = repo_with_history();
+    let repo = repo.display().to_string();
+    // `ref: refs/tags/...` as the release jobs pass it, and no ref on a release event (the
+    // event's ref and commit), as the notes job checks out.
+    let runs = [
+        vec![("REF", "refs/tags/v1.1.0")],
+        vec![
+            ("REF", ""),
+            ("GITHUB_REF", "refs/tags/v1.1.0"),
+            ("GITHUB_SHA", tagged.as_str()),
+        ],
+    ];
+    for extra in runs {
+        let mut env = vec![
+            ("KUBE9_SIM_REPOSITORY", repo.as_str()),
+            ("TOKEN", "ghs_x"),
+            ("PERSIST", "false"),
+        ];
+        env.extend(extra.iter().copied());
+        let (job, out) = composite("actions/checkout", &env);
+        accepted(&out);
+        let workspace = job.dir.join("workspace");
+        let git = |args: &[&str]| ok(Command::new("git").args(args).current_dir(&workspace));
+        assert_eq!(git(&["rev-parse", "HEAD"]).trim(), tagged, "{extra:?}");
+        // One commit, no history: `git describe` of an older tag has nothing to walk.
+        assert_eq!(
+            git(&["rev-list", "--all", "--count"]).trim(),
+            "1",
+            "{extra:?}"
+        );
+        assert!(workspace.join(".git/shallow").exists(), "{extra:?}");
+        // The one tag, and no other ref (no branches, no other tags).
+        assert_eq!(
+            git(&["for-each-ref", "--format=%(refname)"]).trim(),
+            "refs/tags/v1.1.0",
+            "{extra:?}"
+        );
+
+        // What the release tool reads from such a checkout is all there: the tag's commit,
+        // its tree for `git archive`, and (verify-release) security/vex.json at that commit.
+        let source = kube9_release::source::read(&workspace).unwrap();
+        assert!(source.clean, "{extra:?}");
+        kube9_release::source::require_release_commit(&source, "v1.1.0", Some(&tagged)).unwrap();
+        let archive = job.dir.join("source.tar");
+        kube9_release::source::archive_cmd(&source, &archive)
+            .run()
+            .unwrap();
+        assert!(std::fs::metadata(&archive).unwrap().len() > 0);
+        git(&["cat-file", "-e", &format!("{tagged}^{{commit}}")]);
+        assert_eq!(
+            git(&[
+                "show",
+                &format!("{tagged}:{}", kube9_release::vex::VEX_PATH)
+            ]),
+            "{}\n"
+        );
+    }
 }

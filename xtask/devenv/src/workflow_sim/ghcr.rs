@@ -1,6 +1,8 @@
 //! A stand-in, named as such, for GHCR's authorization in front of the local registry that
 //! holds the packages: a job's `GITHUB_TOKEN` may read with `packages: read` and write with
-//! `packages: write`, and is refused as GHCR refuses it otherwise. The registry behind it is
+//! `packages: write`, and is refused as GHCR refuses it otherwise; anyone may read a public
+//! package without a login, and a private one (every new package) only with a token. The
+//! package's visibility is the GitHub stand-in's state. The registry behind it is
 //! the real one (distribution); only the decision who may do what is GHCR's, played here.
 
 use axum::body::Bytes;
@@ -56,7 +58,7 @@ async fn forward(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(refused) = refusal(&p, &headers, &method) {
+    if let Some(refused) = refusal(&p, &headers, &method, uri.path()) {
         return refused;
     }
     let path = uri.path_and_query().map_or("", |x| x.as_str()).to_string();
@@ -109,10 +111,15 @@ async fn forward(
     (status, out, bytes).into_response()
 }
 
-/// GHCR's answers, unless the request may go on: no login asks for one; a token GitHub did
-/// not issue is unauthorized; a token without the permission is denied.
-fn refusal(p: &Proxy, headers: &HeaderMap, method: &Method) -> Option<Response> {
+/// GHCR's answers, unless the request may go on: a read of a public package needs no login;
+/// otherwise no login asks for one; a token GitHub did not issue is unauthorized; a token
+/// without the permission is denied.
+fn refusal(p: &Proxy, headers: &HeaderMap, method: &Method, path: &str) -> Option<Response> {
     let Some(token) = basic_password(headers) else {
+        let public = package_of(path).is_some_and(|package| p.github.package_is_public(package));
+        if needed(method) == Access::Read && public {
+            return None;
+        }
         return Some(challenge("authentication required"));
     };
     match p.github.permissions_of(&token) {
@@ -126,6 +133,18 @@ fn refusal(p: &Proxy, headers: &HeaderMap, method: &Method) -> Option<Response> 
             Some(denied(&format!("permission_denied: {what}")))
         }
     }
+}
+
+/// The package (`owner/name`) a registry API path reads or writes: the name before its
+/// `/manifests/`, `/blobs/`, `/tags/` or `/referrers/`; `None` for the API root.
+fn package_of(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("/v2/")?;
+    ["/manifests/", "/blobs/", "/tags/", "/referrers/"]
+        .iter()
+        .filter_map(|marker| rest.rfind(marker))
+        .min()
+        .map(|end| &rest[..end])
+        .filter(|name| !name.is_empty())
 }
 
 fn basic_password(headers: &HeaderMap) -> Option<String> {

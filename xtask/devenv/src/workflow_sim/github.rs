@@ -295,6 +295,38 @@ impl GithubStandin {
             .clone()
     }
 
+    /// Sets `package`'s (`owner/name`) visibility, as a maintainer does in the package's
+    /// settings; GHCR then serves anonymous reads of a public package.
+    pub fn set_package_public(&self, package: &str, public: bool) {
+        let (owner, name) = package.split_once('/').unwrap_or(("", package));
+        let visibility = if public { "public" } else { "private" };
+        let mut r = self.records.lock().expect("not poisoned");
+        let packages = &mut r.settings.packages;
+        match packages
+            .iter_mut()
+            .find(|p| p.owner == owner && p.name == name)
+        {
+            Some(p) => p.visibility = visibility.into(),
+            None => packages.push(PackageSetting {
+                organisation: true,
+                owner: owner.into(),
+                name: name.into(),
+                visibility: visibility.into(),
+            }),
+        }
+    }
+
+    /// Whether `package` (`owner/name`) is public (the one visibility the packages API and
+    /// the registry both answer from); new packages are private.
+    pub fn package_is_public(&self, package: &str) -> bool {
+        let (owner, name) = package.split_once('/').unwrap_or(("", package));
+        let r = self.records.lock().expect("not poisoned");
+        r.settings
+            .packages
+            .iter()
+            .any(|p| p.owner == owner && p.name == name && p.visibility == "public")
+    }
+
     /// The permissions GitHub granted with `token`: `None` for a token it never issued.
     pub fn permissions_of(&self, token: &str) -> Option<Permissions> {
         let r = self.records.lock().expect("not poisoned");
