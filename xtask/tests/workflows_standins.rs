@@ -550,6 +550,37 @@ fn the_setup_buildx_stand_in_refuses_a_bad_boolean_and_an_unknown_version() {
 }
 
 #[test]
+fn the_setup_helm_stand_in_wants_a_released_version() {
+    // Azure/setup-helm v5.0.1 (src/run.ts): @actions/core's required-input message, and its
+    // own download failure for a version that is no release.
+    let helm = |version: &str| {
+        composite(
+            "Azure/setup-helm",
+            &[("REQUESTED", version), ("KUBE9_SIM_TOOLS", "/nowhere")],
+        )
+    };
+    let (job, out) = helm("");
+    let out = refused(&out);
+    job.assert_untouched();
+    assert!(
+        out.contains("Input required and not supplied: version"),
+        "{out}"
+    );
+    let (job, out) = helm("3.17");
+    let out = refused(&out);
+    job.assert_untouched();
+    assert!(
+        out.contains("Failed to download Helm from location https://get.helm.sh/helm-v3.17-linux-amd64.tar.gz"),
+        "{out}"
+    );
+    // Accepted: the tools on PATH, the version `v`-prefixed as the real one does.
+    let (job, out) = helm("3.17.2");
+    accepted(&out);
+    assert_eq!(job.read("github-path"), "/nowhere\n");
+    assert_eq!(job.records("setup"), ["setup-helm\tv3.17.2"]);
+}
+
+#[test]
 fn the_cosign_installer_stand_in_refuses_old_and_malformed_releases() {
     let cosign = |release: &str| {
         composite(
