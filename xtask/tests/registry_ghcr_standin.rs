@@ -28,8 +28,8 @@ fn as_job(repository: &str, token: &str) -> Registry {
     )
 }
 
-#[test]
-fn a_jobs_token_reads_and_writes_only_what_its_permissions_allow() {
+/// GitHub's API stand-in, and GHCR's in front of the environment's authenticating registry.
+fn ghcr_standin() -> (GithubStandin, String) {
     let env = env();
     let github = GithubStandin::start();
     let address = ghcr::start(
@@ -38,6 +38,12 @@ fn a_jobs_token_reads_and_writes_only_what_its_permissions_allow() {
         &env.auth_password(),
         &github,
     );
+    (github, address)
+}
+
+#[test]
+fn a_jobs_token_reads_and_writes_only_what_its_permissions_allow() {
+    let (github, address) = ghcr_standin();
     let repository = format!("{address}/{}/kube9-operator", unique("ghcr"));
     let layout = temp_dir("ghcr-layout");
     layout_from_rootfs(
@@ -86,14 +92,7 @@ fn a_jobs_token_reads_and_writes_only_what_its_permissions_allow() {
 
 #[test]
 fn anonymous_reads_are_served_only_once_the_package_is_public_and_writes_still_need_the_token() {
-    let env = env();
-    let github = GithubStandin::start();
-    let address = ghcr::start(
-        &env.auth_registry.address(),
-        &env.auth_user,
-        &env.auth_password(),
-        &github,
-    );
+    let (github, address) = ghcr_standin();
     let package = format!("{}/kube9-operator", unique("ghcr-public"));
     let repository = format!("{address}/{package}");
     let layout = temp_dir("ghcr-public-layout");
