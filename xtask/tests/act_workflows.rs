@@ -45,18 +45,33 @@ fn fixture_vars<'a>(image: &'a str, charts: &'a str, db: &'a str) -> Vec<(&'stat
     vars
 }
 
-/// The jobs of a whole release, in the order they finish but for the two verify legs, which
-/// run at once.
+/// The jobs of a whole release, in the order they finish but for the two builds of the tool
+/// and the two verify legs, which each run at once.
 fn release_jobs(run: &SimRun) -> Vec<String> {
     let mut jobs = run.jobs();
-    if let Some(at) = jobs.iter().position(|j| j.starts_with("verify")) {
-        let end = (at + 2).min(jobs.len());
-        jobs[at..end].sort();
+    for first in ["release tool", "verify"] {
+        if let Some(at) = jobs.iter().position(|j| j.starts_with(first)) {
+            let end = (at + 2).min(jobs.len());
+            jobs[at..end].sort();
+        }
     }
     jobs
 }
 
-const RELEASE_JOBS: [&str; 5] = [
+/// The jobs that ran after the two unprivileged builds of the release tool, which come first.
+fn after_the_tools(run: &SimRun) -> Vec<String> {
+    let jobs = release_jobs(run);
+    assert_eq!(
+        jobs[..2],
+        ["release tool", "release tool (arm64)"],
+        "{jobs:?}"
+    );
+    jobs[2..].to_vec()
+}
+
+const RELEASE_JOBS: [&str; 7] = [
+    "release tool",
+    "release tool (arm64)",
     "image",
     "chart",
     "verify",
@@ -132,6 +147,39 @@ fn the_release_workflow_runs_end_to_end_and_again_and_for_a_github_prerelease() 
     assert!(first.success, "the release failed");
     assert_eq!(release_jobs(&first), RELEASE_JOBS);
     assert!(first.succeeded("image", RELEASE_STEP));
+    // Issue 26 item 1: no cargo ran where an OIDC token could be minted (the build canary
+    // saw none), and each job that signs, pushes or writes ran the tool the unprivileged job
+    // built, checked against the digest it stated.
+    assert_eq!(first.outbox.oidc_seen_by_build, []);
+    let moved: Vec<&str> = first
+        .outbox
+        .artifacts
+        .iter()
+        .map(|a| a.rsplit_once(' ').unwrap().0)
+        .collect();
+    for (job, name) in [
+        ("image", "image"),
+        ("chart", "chart"),
+        ("verify", "verify"),
+        ("notes", "release page"),
+    ] {
+        assert!(
+            moved.contains(&format!("download {job} kube9-release-linux-x86_64").as_str()),
+            "{moved:?}"
+        );
+        assert!(
+            first.succeeded(name, "Check the release tool's sha256"),
+            "{job}"
+        );
+    }
+    assert!(
+        moved.contains(&"download verify-arm64 kube9-release-linux-aarch64"),
+        "{moved:?}"
+    );
+    assert!(
+        moved.contains(&"upload tool kube9-release-linux-x86_64"),
+        "{moved:?}"
+    );
     // The job's token cannot read the administration settings: named, and no failure.
     assert!(first.succeeded("image", "Check the repository's protections (read-only)"));
     assert!(
@@ -291,7 +339,11 @@ fn a_critical_finding_fails_the_image_job_keeps_both_reports_and_publishes_nothi
     assert!(run.succeeded("image", "Upload the linux/arm64 scan"));
     assert_eq!(run.outbox.sarif.len(), 2);
     assert!(!run.ran("image", "Build provenance"));
-    assert_eq!(run.jobs(), ["image"], "neither the chart nor the check ran");
+    assert_eq!(
+        after_the_tools(&run),
+        ["image"],
+        "neither the chart nor the check ran"
+    );
     assert_eq!(
         registry_state(&sim, &image),
         Vec::<(String, String)>::new(),
@@ -332,7 +384,7 @@ fn a_dispatch_with_an_invalid_version_is_refused_before_anything_is_built() {
         !run.log.contains("docker buildx build"),
         "nothing was built"
     );
-    assert_eq!(run.jobs(), ["image"]);
+    assert_eq!(after_the_tools(&run), ["image"]);
     assert_eq!(registry_state(&sim, &image), Vec::<(String, String)>::new());
 }
 
@@ -451,4 +503,15 @@ fn the_workflows_of_090486b_fail_here_where_github_failed_them() {
         "GitHub's failure, in the action's words"
     );
     assert_eq!(run.jobs(), ["image"], "the chart never published");
+    // And the release tool was built in the job that holds the signing identity: the build
+    // canary (a `cargo` that stands in for a compromised build dependency) saw the job's OIDC
+    // request token, which today's workflows never show it.
+    assert!(
+        run.outbox
+            .oidc_seen_by_build
+            .iter()
+            .any(|(job, args)| job == "image" && args.starts_with("build")),
+        "{:?}",
+        run.outbox.oidc_seen_by_build
+    );
 }

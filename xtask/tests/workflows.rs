@@ -72,8 +72,10 @@ fn a_release_publishes_the_image_then_the_chart_then_checks_what_users_get() {
     assert_eq!(inputs["version"]["required"], true);
     assert_eq!(w["permissions"], json!({}), "nothing is granted by default");
     let jobs = &w["jobs"];
-    assert_eq!(jobs["chart"]["needs"], "image");
-    assert_eq!(jobs["verify"]["needs"], json!(["image", "chart"]));
+    // Each after the unprivileged build of the tool it runs.
+    assert_eq!(jobs["image"]["needs"], "tool");
+    assert_eq!(jobs["chart"]["needs"], json!(["tool", "image"]));
+    assert_eq!(jobs["verify"]["needs"], json!(["tool", "image", "chart"]));
     assert!(jobs["image"]["outputs"]["digest"]
         .as_str()
         .unwrap()
@@ -160,43 +162,241 @@ fn xtask_step(w: &Value, job: &str) -> Value {
     steps(w, job)
         .into_iter()
         .find(|s| {
-            s["run"].as_str().is_some_and(|r| {
-                r.contains("/debug/kube9-release") && !r.contains("kube9-release\" check-repo")
-            })
+            s["run"]
+                .as_str()
+                .is_some_and(|r| runs_release_tool(r) && !r.contains("kube9-release\" check-repo"))
         })
         .unwrap_or_else(|| panic!("{job} runs no xtask"))
 }
 
+/// Where a script runs the release tool: `"<path>/kube9-release" <command>`, the path either
+/// the job's own build or the checked artifact; the byte offset of `<command>`.
+fn release_tool_at(run: &str) -> Option<usize> {
+    run.match_indices("kube9-release\" ")
+        .map(|(i, m)| i + m.len())
+        .find(|&at| run[at..].starts_with(|c: char| c.is_ascii_lowercase()))
+}
+
+fn runs_release_tool(run: &str) -> bool {
+    release_tool_at(run).is_some()
+}
+
+/// Where the release tool comes from in a job: built by the job itself (the index of the
+/// `cargo build` step), or fetched and checked (the index of the sha256 check, and the job
+/// whose output states the digest).
+#[derive(Debug)]
+enum ToolSource {
+    Built(usize),
+    Checked(usize, String),
+    None,
+}
+
+fn tool_source(job: &Value) -> ToolSource {
+    let steps = job["steps"].as_array().unwrap();
+    let run = |s: &Value| s["run"].as_str().unwrap_or_default().to_string();
+    if let Some(b) = steps
+        .iter()
+        .position(|s| run(s).contains("cargo build --locked --package kube9-release-cli"))
+    {
+        return ToolSource::Built(b);
+    }
+    let download = steps
+        .iter()
+        .position(|s| uses(s, "actions/download-artifact"));
+    let check = steps
+        .iter()
+        .position(|s| run(s).contains("sha256sum --check --strict"));
+    match (download, check) {
+        (Some(d), Some(c)) if d < c => {
+            let digest = steps[c]["env"]["TOOL_SHA256"].as_str().unwrap_or_default();
+            let builder = digest
+                .strip_prefix("${{ needs.")
+                .and_then(|r| r.strip_suffix(".outputs.sha256 }}"))
+                .unwrap_or_else(|| {
+                    panic!("the check compares with a job's stated digest: {digest}")
+                });
+            ToolSource::Checked(c, builder.to_string())
+        }
+        _ => ToolSource::None,
+    }
+}
+
+/// Whether a job's token or identity can change anything: any `write` permission, which
+/// includes `id-token: write` (an OIDC token every step of the job can ask for).
+fn privileged(job: &Value) -> bool {
+    job["permissions"]
+        .as_object()
+        .is_some_and(|p| p.values().any(|v| v == "write"))
+}
+
 #[test]
-fn the_token_reaches_only_the_built_tool() {
+fn the_token_reaches_only_the_release_tool() {
     for file in workflow_files() {
         let w = workflow(file.file_name().unwrap().to_str().unwrap());
         for (name, job) in w["jobs"].as_object().unwrap() {
             let steps = job["steps"].as_array().unwrap();
-            let build = steps.iter().position(|s| {
-                s["run"]
-                    .as_str()
-                    .is_some_and(|r| r.contains("cargo build --locked"))
-            });
+            let ready = match tool_source(job) {
+                ToolSource::Built(b) | ToolSource::Checked(b, _) => Some(b),
+                ToolSource::None => None,
+            };
             for (i, step) in steps.iter().enumerate() {
-                let has_token = step["env"]["GITHUB_TOKEN"].is_string();
-                if has_token {
+                if step["env"]["GITHUB_TOKEN"].is_string() {
                     let run = step["run"].as_str().unwrap_or_default();
-                    assert!(run.contains("/debug/kube9-release"), "{name}: the token goes to a step that does not run the built xtask: {step}");
+                    assert!(runs_release_tool(run), "{name}: the token goes to a step that does not run the release tool: {step}");
                     assert!(
-                        build.is_some_and(|b| b < i),
-                        "{name}: the xtask is built before the token step, in a step of its own"
+                        ready.is_some_and(|b| b < i),
+                        "{name}: the tool is built or checked before the token step, in a step of its own"
                     );
                 }
             }
-            if let Some(b) = build {
+            if let Some(b) = ready {
                 assert!(
-                    steps[b]["env"].is_null(),
-                    "{name}: the build step sees no token"
+                    steps[b]["env"]["GITHUB_TOKEN"].is_null(),
+                    "{name}: the step that builds or checks the tool sees no token"
                 );
             }
         }
     }
+}
+
+/// Issue 26 item 1: a build script or proc-macro of any dependency runs where nothing can be
+/// signed, pushed or written, and the binary that can reaches those jobs unchanged.
+#[test]
+fn no_job_that_can_sign_push_or_write_runs_build_code_and_each_checks_the_tool_it_runs() {
+    let mut checked = 0;
+    for (file, id, job) in every_job() {
+        let steps = job["steps"].as_array().unwrap();
+        let w = workflow(&file);
+        if privileged(&job) {
+            for step in steps {
+                let run = step["run"].as_str().unwrap_or_default();
+                assert!(
+                    !run.split(|c: char| !c.is_ascii_alphanumeric() && c != '-')
+                        .any(|w| w == "cargo"),
+                    "{file}: job {id} can write (or sign) and runs cargo: {run}"
+                );
+                for action in [
+                    "Swatinem/rust-cache",
+                    "dtolnay/rust-toolchain",
+                    "actions/cache",
+                ] {
+                    assert!(
+                        !uses(step, action),
+                        "{file}: job {id} can write and uses {action}"
+                    );
+                }
+            }
+        }
+        let runs_tool = steps
+            .iter()
+            .any(|s| s["run"].as_str().is_some_and(runs_release_tool));
+        match tool_source(&job) {
+            ToolSource::Checked(c, builder) => {
+                checked += 1;
+                let needs = &job["needs"];
+                let listed = needs == &json!(builder)
+                    || needs
+                        .as_array()
+                        .is_some_and(|n| n.contains(&json!(builder)));
+                assert!(
+                    listed,
+                    "{file}: job {id} needs {builder}, whose digest it checks"
+                );
+                let check = steps[c]["run"].as_str().unwrap();
+                assert!(
+                    check.contains("\"$TOOL_SHA256  $RUNNER_TEMP/tool/kube9-release\" | sha256sum --check --strict"),
+                    "{file}: job {id}: {check}"
+                );
+                // Every run of the tool comes after the check, and runs the checked file.
+                for (i, step) in steps.iter().enumerate() {
+                    let run = step["run"].as_str().unwrap_or_default();
+                    if runs_release_tool(run) {
+                        assert!(i > c, "{file}: job {id}: the tool runs before its check");
+                        assert!(
+                            run.contains("\"$RUNNER_TEMP/tool/kube9-release\" "),
+                            "{file}: job {id}: {run}"
+                        );
+                    }
+                }
+                // The builder can do nothing but read, and its cache is only ever written by
+                // main's cache job, from the same build and nothing else.
+                let b = &w["jobs"][&builder];
+                assert_eq!(
+                    b["permissions"],
+                    json!({"contents": "read"}),
+                    "{file}: {builder}"
+                );
+                let build = b["steps"].as_array().unwrap();
+                let upload = build
+                    .iter()
+                    .find(|s| uses(s, "actions/upload-artifact"))
+                    .unwrap_or_else(|| panic!("{file}: {builder} uploads the tool"));
+                let download = steps
+                    .iter()
+                    .find(|s| uses(s, "actions/download-artifact"))
+                    .unwrap();
+                assert_eq!(
+                    upload["with"]["name"], download["with"]["name"],
+                    "{file}: job {id}"
+                );
+                assert_eq!(
+                    upload["with"]["if-no-files-found"], "error",
+                    "{file}: {builder}"
+                );
+                let output = &b["outputs"]["sha256"];
+                assert_eq!(
+                    output, "${{ steps.build.outputs.sha256 }}",
+                    "{file}: {builder}"
+                );
+                for step in build {
+                    if uses(step, "Swatinem/rust-cache") {
+                        assert_eq!(step["with"]["save-if"], false, "{file}: {builder}");
+                        let key = step["with"]["shared-key"].as_str().unwrap();
+                        assert_only_the_tool_build_writes(key);
+                    }
+                }
+            }
+            ToolSource::Built(_) => assert!(!privileged(&job), "{file}: job {id}"),
+            ToolSource::None => assert!(
+                !runs_tool,
+                "{file}: job {id} runs a release tool it neither built nor checked"
+            ),
+        }
+    }
+    assert_eq!(
+        checked, 6,
+        "release.yml's five jobs that run the tool, and rescan's one"
+    );
+}
+
+/// Every job that uses the rust-cache `key`: the only one that saves it is release.yml's cache
+/// job, which runs on a push to main and builds the release tool and runs nothing of cargo
+/// but that build (no tests, no lints: their code never reaches the cache).
+fn assert_only_the_tool_build_writes(key: &str) {
+    let mut writers = Vec::new();
+    for (file, id, job) in every_job() {
+        let steps = job["steps"].as_array().unwrap();
+        let cache = steps
+            .iter()
+            .find(|s| uses(s, "Swatinem/rust-cache") && s["with"]["shared-key"] == key);
+        let Some(cache) = cache else { continue };
+        let cargo: Vec<&str> = steps
+            .iter()
+            .filter_map(|s| s["run"].as_str())
+            .filter(|r| r.contains("cargo "))
+            .collect();
+        assert!(
+            cargo.iter().all(|r| r.trim_start().starts_with("cargo build --locked --package kube9-release-cli")),
+            "{file}: job {id} shares the tool's cache key {key} and runs other cargo commands: {cargo:?}"
+        );
+        if cache["with"]["save-if"] != false {
+            writers.push(format!("{file}:{id}"));
+        }
+    }
+    assert_eq!(writers, ["release.yml:cache"], "the writers of {key}");
+    let w = workflow("release.yml");
+    assert_eq!(w["jobs"]["cache"]["if"], "github.event_name == 'push'");
+    assert_eq!(w["on"]["push"]["branches"], json!(["main"]));
 }
 
 #[test]
@@ -208,7 +408,7 @@ fn the_image_job_reports_the_repositorys_protections_before_building_and_never_f
     let build_tool = at(&|s| {
         s["run"]
             .as_str()
-            .is_some_and(|r| r.contains("cargo build --locked"))
+            .is_some_and(|r| r.contains("sha256sum --check --strict"))
     });
     let buildx = at(&|s| uses(s, "docker/setup-buildx-action"));
     assert!(
@@ -286,11 +486,7 @@ fn release_builds_use_their_own_cache_and_pinned_builders() {
     let ci = workflow("ci.yml");
     let run = steps(&ci, "image")
         .into_iter()
-        .find(|s| {
-            s["run"]
-                .as_str()
-                .is_some_and(|r| r.contains("/debug/kube9-release"))
-        })
+        .find(|s| s["run"].as_str().is_some_and(runs_release_tool))
         .unwrap();
     assert!(run["run"]
         .as_str()
@@ -400,8 +596,11 @@ fn the_cache_token_is_exposed_directly_before_the_step_that_uses_it() {
         assert!(
             next["run"]
                 .as_str()
-                .is_some_and(|r| r.contains("/debug/kube9-release\" release-image")),
-            "{file} {job}: the setup actions before it never see ACTIONS_RUNTIME_TOKEN: {next}"
+                .is_some_and(|r| r.contains("kube9-release\" release-image")),
+            // Every JavaScript action gets ACTIONS_RUNTIME_TOKEN from the runner anyway; what
+            // this keeps from the `run:` steps before it (scripts, installers) is the exported
+            // copy in GITHUB_ENV.
+            "{file} {job}: the exported cache token reaches only the release step: {next}"
         );
         let setups = [
             "docker/setup-buildx-action",
@@ -711,15 +910,16 @@ fn xtask_commands() -> Vec<Vec<String>> {
         for job in w["jobs"].as_object().unwrap().values() {
             for step in job["steps"].as_array().unwrap() {
                 let script = step["run"].as_str().unwrap_or("");
-                for marker in ["/debug/kube9-release\" ", "cargo xtask "] {
-                    let Some(at) = script.find(marker) else {
+                for marker in ["kube9-release\" ", "cargo xtask "] {
+                    let at = if marker == "cargo xtask " {
+                        script.find(marker).map(|at| at + marker.len())
+                    } else {
+                        release_tool_at(script)
+                    };
+                    let Some(at) = at else {
                         continue;
                     };
-                    let mut line = script[at + marker.len()..]
-                        .lines()
-                        .next()
-                        .unwrap()
-                        .to_string();
+                    let mut line = script[at..].lines().next().unwrap().to_string();
                     for (var, value) in &samples {
                         line = line.replace(var, if value.is_empty() { "''" } else { value });
                     }
@@ -812,8 +1012,15 @@ fn arm64_is_verified_on_an_arm64_runner_and_each_leg_runs_its_own_platform() {
     let jobs = &w["jobs"];
     assert_eq!(jobs["verify-arm64"]["runs-on"], "ubuntu-24.04-arm");
     assert_eq!(jobs["verify"]["runs-on"], "ubuntu-latest");
-    for (job, platform) in [("verify", "linux/amd64"), ("verify-arm64", "linux/arm64")] {
-        assert_eq!(jobs[job]["needs"], json!(["image", "chart"]), "{job}");
+    assert_eq!(
+        jobs["tool-arm64"]["runs-on"], "ubuntu-24.04-arm",
+        "an arm64 build of the tool"
+    );
+    for (job, platform, tool) in [
+        ("verify", "linux/amd64", "tool"),
+        ("verify-arm64", "linux/arm64", "tool-arm64"),
+    ] {
+        assert_eq!(jobs[job]["needs"], json!([tool, "image", "chart"]), "{job}");
         let step = xtask_step(&w, job);
         assert!(
             step["env"]["RUN_PLATFORM"]
@@ -838,7 +1045,7 @@ fn arm64_is_verified_on_an_arm64_runner_and_each_leg_runs_its_own_platform() {
 fn the_release_page_is_written_last_with_contents_write_only_and_never_fails_the_release() {
     let w = workflow("release.yml");
     let job = &w["jobs"]["notes"];
-    assert_eq!(job["needs"], json!(["verify", "verify-arm64"]));
+    assert_eq!(job["needs"], json!(["tool", "verify", "verify-arm64"]));
     assert_eq!(job["permissions"], json!({"contents": "write"}));
     // A failed checkout or build of this job does not fail the verified release's run either.
     assert_eq!(job["continue-on-error"], true);
@@ -899,7 +1106,7 @@ fn every_helm_is_the_pinned_helm_4() {
         for step in &steps[..at] {
             let run = step["run"].as_str().unwrap_or_default();
             assert!(
-                !run.contains("helm ") && !run.contains("debug/kube9-release"),
+                !run.contains("helm ") && !runs_release_tool(run),
                 "{file} {job}: {run}"
             );
         }

@@ -851,3 +851,176 @@ fn the_checkout_stand_in_fetches_only_the_tag_at_depth_one_as_v7_0_1_does() {
         );
     }
 }
+
+/// One simulated run's artifact store, and a composite run of an artifact stand-in in it.
+fn artifact_step(store: &Path, action: &str, env: &[(&str, &str)]) -> (Job, Output) {
+    let dir = standin(action, "");
+    let mut all: Vec<(&str, &str)> = vec![
+        ("GITHUB_ACTION_PATH", dir.to_str().unwrap()),
+        ("KUBE9_SIM_ARTIFACTS", store.to_str().unwrap()),
+        ("GITHUB_JOB", "tool"),
+    ];
+    all.extend_from_slice(env);
+    composite(action, &all)
+}
+
+/// The release workflow's own check of the tool it downloaded (release.yml, image job).
+fn tool_check_script() -> String {
+    let text =
+        std::fs::read_to_string(project_root().join(".github/workflows/release.yml")).unwrap();
+    let w: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+    w["jobs"]["image"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "Check the release tool's sha256")
+        .unwrap()["run"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn sha256_hex(path: &Path) -> String {
+    let out = accepted(&run(Command::new("sha256sum").arg(path)));
+    out.split_whitespace().next().unwrap().to_string()
+}
+
+#[test]
+fn the_artifact_stand_ins_move_files_as_the_real_ones_and_the_release_checks_what_it_got() {
+    use std::os::unix::fs::PermissionsExt;
+    let store = temp_dir("artifact-store");
+    let built = temp_dir("artifact-built");
+    let tool = built.join("kube9-release");
+    std::fs::write(&tool, "#!/bin/sh\necho the release tool\n").unwrap();
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let digest = sha256_hex(&tool);
+    let upload = |path: &Path, extra: &[(&str, &str)]| {
+        let mut env = vec![
+            ("NAME", "kube9-release-linux-x86_64"),
+            ("SEARCH_PATH", path.to_str().unwrap()),
+            ("IF_NO_FILES_FOUND", "error"),
+        ];
+        env.extend_from_slice(extra);
+        artifact_step(&store, "actions/upload-artifact", &env)
+    };
+
+    // upload-artifact's own input checks (src/upload/input-helper.ts, src/upload/upload-artifact.ts).
+    let (_, out) = upload(&tool, &[("IF_NO_FILES_FOUND", "fail")]);
+    let out = refused(&out);
+    assert!(out.contains("Unrecognized if-no-files-found input. Provided: fail. Available options: warn,error,ignore"), "{out}");
+    let (_, out) = upload(&built.join("missing"), &[]);
+    let out = refused(&out);
+    assert!(
+        out.contains("No files were found with the provided path:"),
+        "{out}"
+    );
+    let (_, out) = upload(&tool, &[("OVERWRITE", "yes")]);
+    refused(&out);
+
+    let (job, out) = upload(&tool, &[]);
+    accepted(&out);
+    assert!(job.read("github-output").contains("artifact-id=1\n"));
+    // A name is uploaded once per run unless `overwrite` says otherwise (the service's 409).
+    let (_, out) = upload(&tool, &[]);
+    refused(&out);
+
+    // download-artifact's own checks (src/download-artifact.ts), each refused before anything
+    // is written.
+    let into = temp_dir("artifact-into");
+    let download = |extra: &[(&str, &str)]| {
+        let mut env = vec![
+            ("NAME", "kube9-release-linux-x86_64"),
+            ("DOWNLOAD_PATH", into.to_str().unwrap()),
+        ];
+        env.extend_from_slice(extra);
+        artifact_step(&store, "actions/download-artifact", &env)
+    };
+    let (_, out) = download(&[("ARTIFACT_IDS", "1")]);
+    let out = refused(&out);
+    assert!(out.contains("Unable to download artifact(s): Inputs 'name' and 'artifact-ids' cannot be used together."), "{out}");
+    let (_, out) = download(&[("DIGEST_MISMATCH", "fatal")]);
+    let out = refused(&out);
+    assert!(
+        out.contains("Invalid value for 'digest-mismatch': 'fatal'"),
+        "{out}"
+    );
+    let (_, out) = download(&[("NAME", "kube9-release-linux-riscv64")]);
+    refused(&out);
+    assert!(!into.join("kube9-release").exists());
+
+    // What arrives is the file without its permissions ("all files will have 644", the
+    // README's "Permission Loss"): the workflow's check makes it executable after checking it.
+    let (job, out) = download(&[]);
+    accepted(&out);
+    let got = into.join("kube9-release");
+    assert_eq!(std::fs::read(&got).unwrap(), std::fs::read(&tool).unwrap());
+    assert_eq!(
+        std::fs::metadata(&got).unwrap().permissions().mode() & 0o777,
+        0o644
+    );
+    assert_eq!(
+        job.records("artifacts").len(),
+        1,
+        "{:?}",
+        job.records("artifacts")
+    );
+    let check = |expected: &str| {
+        let runner_temp = into.parent().unwrap().join("runner-temp");
+        let _ = std::fs::remove_dir_all(&runner_temp);
+        std::fs::create_dir_all(runner_temp.join("tool")).unwrap();
+        std::fs::copy(&got, runner_temp.join("tool/kube9-release")).unwrap();
+        std::fs::set_permissions(
+            runner_temp.join("tool/kube9-release"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        let out = run(Command::new("bash")
+            .args([
+                "--noprofile",
+                "--norc",
+                "-eo",
+                "pipefail",
+                "-c",
+                &tool_check_script(),
+            ])
+            .env("RUNNER_TEMP", &runner_temp)
+            .env("TOOL_SHA256", expected));
+        let mode = std::fs::metadata(runner_temp.join("tool/kube9-release"))
+            .unwrap()
+            .permissions()
+            .mode();
+        (out, mode & 0o111 != 0)
+    };
+    let (out, executable) = check(&digest);
+    accepted(&out);
+    assert!(executable, "the checked tool is made executable");
+    // No digest (the building job failed to state one) and a wrong one both stop the job,
+    // and the file is not made executable.
+    for expected in ["", &"0".repeat(64)] {
+        let (out, executable) = check(expected);
+        refused(&out);
+        assert!(!executable);
+    }
+
+    // Any job of the run can replace the artifact (`overwrite: true`): the download's own
+    // digest check passes, since the service recorded the replacement's digest. Only the
+    // release's check against the digest the building job stated catches it.
+    std::fs::write(&tool, "#!/bin/sh\necho something else\n").unwrap();
+    let (_, out) = upload(&tool, &[("OVERWRITE", "true")]);
+    accepted(&out);
+    let (_, out) = download(&[]);
+    accepted(&out);
+    let (out, executable) = check(&digest);
+    refused(&out);
+    assert!(!executable);
+
+    // Bytes changed in the store after the upload fail the download's own digest check
+    // (files extracted first, failed at the end, as v8.0.1 does).
+    let content = store.join("kube9-release-linux-x86_64/content");
+    accepted(&run(Command::new("python3").arg("-c").arg(
+        "import sys, zipfile; zipfile.ZipFile(sys.argv[1], 'w').writestr('kube9-release', 'changed')",
+    ).arg(&content)));
+    let (_, out) = download(&[]);
+    let out = refused(&out);
+    assert!(out.contains("Digest validation failed for artifact(s): kube9-release-linux-x86_64. Use 'digest-mismatch: warn' to continue on mismatch."), "{out}");
+}

@@ -101,6 +101,11 @@ fn runner_env(sim: &Sim, run_dir: &Path, event: &Event, extra: &[(&str, &str)]) 
             "KUBE9_SIM_OUTBOX".into(),
             run_dir.join("outbox").display().to_string(),
         ),
+        // The run's artifact store, shared by its jobs (the upload/download-artifact stand-ins).
+        (
+            "KUBE9_SIM_ARTIFACTS".into(),
+            run_dir.join("artifacts").display().to_string(),
+        ),
         (
             "KUBE9_SIM_DOCKER_HOST".into(),
             e.docker_host.clone().unwrap_or_default(),
@@ -224,15 +229,40 @@ fn random_hex(bytes: usize) -> String {
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A stand-in for a compromised build dependency: a `cargo` first on the runner's `PATH` that
+/// records, before it runs the real one, whether the job handed it the means to mint an OIDC
+/// token (GitHub gives `ACTIONS_ID_TOKEN_REQUEST_*` to every step of a job with
+/// `id-token: write`, so every build script and proc-macro cargo runs could ask for one).
+/// Returns the directory to put first on `PATH`.
+fn build_canary(run_dir: &Path) -> Result<PathBuf> {
+    let cargo = tools::which("cargo").context("no cargo on PATH: install Rust (rustup)")?;
+    let dir = run_dir.join("canary");
+    std::fs::create_dir_all(&dir)?;
+    let script = format!(
+        "#!/bin/bash\n\
+         # workflow-sim: stands in for build code that reads the job's OIDC request token.\n\
+         if [ -n \"${{ACTIONS_ID_TOKEN_REQUEST_TOKEN:-}}\" ] || [ -n \"${{ACTIONS_ID_TOKEN_REQUEST_URL:-}}\" ]; then\n\
+         \x20 printf 'cargo\\t%s\\t%s\\n' \"${{GITHUB_JOB:-}}\" \"$*\" >> \"$KUBE9_SIM_OUTBOX/oidc-seen-by-build.tsv\"\n\
+         fi\n\
+         exec {} \"$@\"\n",
+        cargo.display()
+    );
+    let path = dir.join("cargo");
+    std::fs::write(&path, script)?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+    Ok(dir)
+}
+
 /// The machine's own environment a runner needs (paths, certificates, proxies): nothing of
-/// GitHub's, and no credential.
-fn machine_env(home: &Path) -> Vec<(String, String)> {
+/// GitHub's, and no credential. `first` goes ahead of the tools on `PATH`.
+fn machine_env(home: &Path, first: &Path) -> Vec<(String, String)> {
+    let path = std::env::join_paths(
+        std::iter::once(first.to_path_buf()).chain(std::env::split_paths(&tools::search_path())),
+    )
+    .unwrap_or_else(|_| tools::search_path());
     let mut vars = vec![
         ("HOME".to_string(), home.display().to_string()),
-        (
-            "PATH".to_string(),
-            tools::search_path().to_string_lossy().into_owned(),
-        ),
+        ("PATH".to_string(), path.to_string_lossy().into_owned()),
         ("LANG".to_string(), "C.UTF-8".to_string()),
     ];
     let real_home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
@@ -295,7 +325,8 @@ pub fn command(sim: &Sim, run_dir: &Path, event: &Event, options: &RunOptions) -
         .opt("--actor", &sim.env.auth_user)
         .opt("--env-file", env_file.display().to_string())
         .opt("--secret-file", secret_file.display().to_string());
-    for (k, v) in machine_env(&run_dir.join("home")) {
+    let canary = build_canary(run_dir)?;
+    for (k, v) in machine_env(&run_dir.join("home"), &canary) {
         cmd = cmd.env(k, v);
     }
     for (k, v) in options.vars {

@@ -253,7 +253,7 @@ impl Sim {
         let n = self.runs.get() + 1;
         self.runs.set(n);
         let run_dir = self.dir.join(format!("run-{n}"));
-        for sub in ["outbox", "home"] {
+        for sub in ["outbox", "home", "artifacts"] {
             std::fs::create_dir_all(run_dir.join(sub))?;
         }
         let cmd = act::command(self, &run_dir, event, options)?;

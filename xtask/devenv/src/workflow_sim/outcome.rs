@@ -15,6 +15,11 @@ pub struct Outbox {
     /// Lines of caches.tsv and setup.tsv.
     pub caches: Vec<String>,
     pub setup: Vec<String>,
+    /// `upload|download job name digest` of every artifact moved between jobs.
+    pub artifacts: Vec<String>,
+    /// `(job, cargo's arguments)` of every cargo run that could read the job's OIDC request
+    /// token (the build canary's record).
+    pub oidc_seen_by_build: Vec<(String, String)>,
 }
 
 fn lines(dir: &Path, name: &str) -> Result<Vec<Vec<String>>> {
@@ -48,6 +53,14 @@ impl Outbox {
             setup: lines(dir, "setup.tsv")?
                 .iter()
                 .map(|l| l.join(" "))
+                .collect(),
+            artifacts: lines(dir, "artifacts.tsv")?
+                .iter()
+                .map(|l| l.join(" "))
+                .collect(),
+            oidc_seen_by_build: lines(dir, "oidc-seen-by-build.tsv")?
+                .iter()
+                .map(|l| (field(l, 1), field(l, 2)))
                 .collect(),
         })
     }
