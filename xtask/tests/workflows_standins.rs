@@ -889,7 +889,10 @@ fn sha256_hex(path: &Path) -> String {
 fn the_artifact_stand_ins_move_files_as_the_real_ones_and_the_release_checks_what_it_got() {
     use std::os::unix::fs::PermissionsExt;
     let store = temp_dir("artifact-store");
-    let built = temp_dir("artifact-built");
+    // A runner's temp directory may be inside a hidden one (act's is in ~/.cache): only the
+    // names from the search path down decide what is hidden, as @actions/glob walks them.
+    let built = temp_dir("artifact-built").join(".cache/tmp");
+    std::fs::create_dir_all(&built).unwrap();
     let tool = built.join("kube9-release");
     std::fs::write(&tool, "#!/bin/sh\necho the release tool\n").unwrap();
     std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -917,9 +920,27 @@ fn the_artifact_stand_ins_move_files_as_the_real_ones_and_the_release_checks_wha
     let (_, out) = upload(&tool, &[("OVERWRITE", "yes")]);
     refused(&out);
 
+    // Hidden files inside the search path are left out unless asked for.
+    let dir = built.join("dir");
+    std::fs::create_dir_all(dir.join(".git")).unwrap();
+    std::fs::write(dir.join(".env"), "TOKEN=x\n").unwrap();
+    std::fs::write(dir.join(".git/config"), "").unwrap();
+    std::fs::write(dir.join("seen"), "").unwrap();
+    let (_, out) = artifact_step(
+        &store,
+        "actions/upload-artifact",
+        &[("NAME", "dir"), ("SEARCH_PATH", dir.to_str().unwrap())],
+    );
+    accepted(&out);
+    let listing = accepted(&run(Command::new("python3")
+        .arg("-c")
+        .arg("import sys, zipfile; print(zipfile.ZipFile(sys.argv[1]).namelist())")
+        .arg(store.join("dir/content"))));
+    assert_eq!(listing.trim(), "['seen']");
+
     let (job, out) = upload(&tool, &[]);
     accepted(&out);
-    assert!(job.read("github-output").contains("artifact-id=1\n"));
+    assert!(job.read("github-output").contains("artifact-id=2\n"));
     // A name is uploaded once per run unless `overwrite` says otherwise (the service's 409).
     let (_, out) = upload(&tool, &[]);
     refused(&out);
