@@ -132,7 +132,7 @@ impl GithubIssues {
     /// Opens the issue, or updates the open one with the same title; returns its address.
     pub fn upsert(&self, issue: &IssueText) -> Result<String> {
         block_on(async {
-            let client = reqwest::Client::new();
+            let client = crate::net::http_client();
             let existing = self.find(&client, &issue.title).await?;
             let response = match &existing {
                 Some(found) => {

@@ -20,7 +20,7 @@ pub struct GithubRelease {
 }
 
 pub(crate) fn client() -> reqwest::Client {
-    reqwest::Client::new()
+    crate::net::http_client()
 }
 
 fn request(

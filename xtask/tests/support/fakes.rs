@@ -72,7 +72,9 @@ async fn pass_through(
         "http://{upstream}{}",
         uri.path_and_query().map_or("", |p| p.as_str())
     );
-    let mut request = reqwest::Client::new().request(method, url).body(body);
+    let mut request = kube9_release::net::http_client()
+        .request(method, url)
+        .body(body);
     for (k, v) in headers.iter().filter(|(k, _)| *k != "host") {
         request = request.header(k, v);
     }
@@ -432,7 +434,7 @@ async fn count_and_forward(
         }
     }
     let url = format!("http://{}{path}", s.upstream);
-    let mut request = reqwest::Client::new()
+    let mut request = kube9_release::net::http_client()
         .request(method.clone(), url)
         .body(body);
     // The registry builds the upload Location from the forwarded host: the client's next

@@ -1020,7 +1020,7 @@ pub fn served(repository: &str, reference: &str) -> Option<(String, Vec<u8>)> {
     ]
     .join(", ");
     tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let response = reqwest::Client::new()
+        let response = kube9_release::net::http_client()
             .get(&url)
             .header("Accept", accept)
             .send()

@@ -71,7 +71,7 @@ fn free_port() -> Result<u16> {
 pub fn http_status(address: &str, path: &str) -> Option<u16> {
     let url = format!("http://{address}{path}");
     block_on(async {
-        let client = reqwest::Client::builder()
+        let client = kube9_release::net::http_builder()
             .timeout(Duration::from_secs(5))
             .build()
             .ok()?;

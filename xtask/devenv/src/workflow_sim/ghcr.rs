@@ -63,7 +63,7 @@ async fn forward(
     }
     let path = uri.path_and_query().map_or("", |x| x.as_str()).to_string();
     let url = format!("http://{}{path}", p.upstream);
-    let mut request = reqwest::Client::builder()
+    let mut request = kube9_release::net::http_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("a client")

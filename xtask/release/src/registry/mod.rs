@@ -271,6 +271,8 @@ impl Registry {
         } else {
             ClientProtocol::Https
         };
+        // oci-client makes its reqwest client here.
+        crate::net::install_tls();
         let client = Client::new(ClientConfig {
             protocol,
             connect_timeout: Some(Duration::from_secs(10)),
