@@ -2,6 +2,7 @@
 //! commit's tree (`git archive`), never the working tree, so that uncommitted files and the
 //! modification times of a local checkout cannot reach an image layer.
 
+use crate::version::tag_ref;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, ensure, Context, Result};
@@ -64,7 +65,7 @@ pub fn require_clean(source: &Source, allow_dirty: bool) -> Result<()> {
 pub fn tag_commit(repo: &Path, tag: &str) -> Result<Option<String>> {
     let out = git(repo)
         .args(["rev-parse", "--verify", "--quiet"])
-        .arg(format!("refs/tags/{tag}^{{commit}}"))
+        .arg(format!("{}^{{commit}}", tag_ref(tag)))
         .output()?;
     Ok(out.success.then(|| out.stdout.trim().to_string()))
 }
@@ -76,21 +77,22 @@ pub fn require_release_commit(
     tag: &str,
     expected_commit: Option<&str>,
 ) -> Result<()> {
+    let git_ref = tag_ref(tag);
     let tagged = tag_commit(&source.dir, tag)?.with_context(|| {
         format!(
             "the checkout has no tag {tag}: a release is built from its tag (check out \
-             refs/tags/{tag}, e.g. actions/checkout with `ref: refs/tags/{tag}`)"
+             {git_ref}, e.g. actions/checkout with `ref: {git_ref}`)"
         )
     })?;
     ensure!(
         tagged == source.commit,
-        "refs/tags/{tag} is commit {tagged}, but the checkout is {}: check out refs/tags/{tag}",
+        "{git_ref} is commit {tagged}, but the checkout is {}: check out {git_ref}",
         source.commit
     );
     if let Some(expected) = expected_commit.filter(|c| !c.is_empty()) {
         ensure!(
             expected == source.commit,
-            "the release names commit {expected}, but refs/tags/{tag} is {}: the tag moved \
+            "the release names commit {expected}, but {git_ref} is {}: the tag moved \
              after the release was created; recreate the release for the tag's commit",
             source.commit
         );

@@ -34,7 +34,7 @@ impl flags::WorkflowSim {
                     git_ref: self
                         .git_ref
                         .clone()
-                        .unwrap_or(format!("refs/tags/{}", self.tag)),
+                        .unwrap_or(kube9_release::version::tag_ref(&self.tag)),
                 }
             }
             SimEvent::PullRequest => Event::PullRequest,

@@ -67,7 +67,7 @@ impl Event {
     /// `GITHUB_REF` as GitHub sets it for the event (act reads it from the payload).
     fn git_ref(&self) -> String {
         match self {
-            Event::Release { tag, .. } => format!("refs/tags/{tag}"),
+            Event::Release { tag, .. } => kube9_release::version::tag_ref(tag),
             Event::Dispatch { git_ref, .. } => git_ref.clone(),
             Event::PullRequest => "refs/pull/1/merge".into(),
         }
