@@ -99,6 +99,8 @@ pub struct Published {
 pub struct ImageFacts {
     pub tags: Option<Vec<String>>,
     pub published: Option<Published>,
+    /// Releases withdrawn now (their latest withdrawal statement): absent for floating tags.
+    pub withdrawn: Vec<semver::Version>,
 }
 
 fn platform_slug(platform: &str) -> String {
@@ -109,7 +111,13 @@ impl ImageInputs {
     fn tag_plan(&self, facts: &ImageFacts) -> TagPlan {
         let tags = facts.tags.as_deref().unwrap_or_default();
         let published = version::published_versions(tags.iter().map(String::as_str));
-        version::plan_tags(&self.build.release, &published, self.build.prerelease)
+        let eligible = version::eligible(&published, &facts.withdrawn);
+        let withdrawn = facts.withdrawn.contains(self.build.release.semver());
+        version::plan_tags(
+            &self.build.release,
+            &eligible,
+            self.build.prerelease || withdrawn,
+        )
     }
 
     fn scans(&self) -> Vec<ScanPlan> {
@@ -292,6 +300,19 @@ fn notes(inputs: &ImageInputs, facts: &ImageFacts, tags: &TagPlan) -> Vec<String
         }
         if facts.tags.is_none() {
             notes.push("           (the registry was not asked: floating tags assume no higher release exists)".into());
+        }
+        if facts.withdrawn.contains(b.release.semver()) {
+            notes.push(format!(
+                "           ({} is withdrawn: no floating tag moves to it)",
+                b.release.plain()
+            ));
+        }
+        let withdrawn: Vec<String> = facts.withdrawn.iter().map(|v| v.to_string()).collect();
+        if !withdrawn.is_empty() {
+            notes.push(format!(
+                "           (withdrawn, absent for every floating tag: {})",
+                withdrawn.join(" ")
+            ));
         }
         if b.prerelease && !b.release.is_prerelease() {
             notes.push("           (a pre-release on GitHub: no floating tag moves)".into());

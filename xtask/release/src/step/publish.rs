@@ -291,6 +291,12 @@ impl Action for MoveFloatingTags {
         let moved = cx
             .registry(&self.repository)
             .move_floating(&version, &self.candidates)?;
+        if moved.withdrawn {
+            eprintln!(
+                "    none: {} is withdrawn, so it takes no floating tag",
+                self.version
+            );
+        }
         for (tag, holder) in &moved.left {
             eprintln!("    not {tag}: held by the higher release {holder}");
         }

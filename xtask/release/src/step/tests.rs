@@ -374,6 +374,30 @@ fn one_of_each() -> Vec<Step> {
             scan: None,
             changes: None,
         }),
+        Step::AttestWithdrawal(AttestWithdrawal {
+            cosign: cosign(),
+            signer: key(),
+            withdrawal: crate::withdrawal::Withdrawal {
+                version: "1.2.3".into(),
+                reason: "leaks a debug flag".into(),
+                replacement: Some("1.2.4".into()),
+                withdrawn: true,
+                time: String::new(),
+            },
+            dir: "out/withdrawal".into(),
+            subjects: vec![image.clone(), Subject::new(&charts(), Bound::Chart)],
+        }),
+        Step::MoveWithdrawnTags(MoveWithdrawnTags {
+            repository: repo(),
+            version: "1.2.3".into(),
+            undo: false,
+            tags: vec!["1.2".into(), "1".into(), "latest".into()],
+        }),
+        Step::CheckWithdrawal(CheckWithdrawal {
+            cosign: cosign(),
+            verifier: Verifier::withdraw_workflow("alto9/kube9-operator"),
+            subject: image.clone(),
+        }),
     ]
 }
 
@@ -431,6 +455,9 @@ fn expected_hint(step: &Step) -> &'static str {
         Step::RunImage(_) => "the linux/arm64 image does not run as this release: if the pull failed, make the package public (or pass --public-check warn with credentials); if it ran another build, re-run the release",
         Step::RecordVerification(_) => "out/verify.json could not be written; the checks above are the report",
         Step::WriteReleaseNotes(_) => "out/release-notes.md could not be written; the release itself is verified",
+        Step::AttestWithdrawal(_) => "the withdrawal of 1.2.3 could not be signed or attached: check COSIGN_PRIVATE_KEY and COSIGN_PASSWORD (or `id-token: write` on GitHub) and the registry login; no floating tag moved, and running the same withdraw command again finishes it",
+        Step::MoveWithdrawnTags(_) => "the statement about 1.2.3 is attached, but the floating tags 1.2, 1, latest were not all moved (each stays where it was or is already right): run the same withdraw command again",
+        Step::CheckWithdrawal(_) => "a withdrawal statement is attached to the index but does not verify against the withdrawal's key or identity: do not trust the release's state until it does (run `withdraw` again to attach a signed one)",
     }
 }
 
