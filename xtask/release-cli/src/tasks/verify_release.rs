@@ -10,6 +10,7 @@ use kube9_release::plan::verify::{self, VerifyInputs};
 use kube9_release::record::{ScanRecord, Timeline};
 use kube9_release::registry::Repository;
 use kube9_release::sign::Verifier;
+use kube9_release::withdrawal::WithdrawnRelease;
 
 impl flags::VerifyRelease {
     pub fn run(self) -> Result<()> {
@@ -69,8 +70,13 @@ impl flags::VerifyRelease {
         };
         let plan = verify::plan(&inputs);
         let credentials = inputs.credentials.clone();
-        super::show_then_run(&self.output, &plan, credentials, config.actions.clone())?;
-        Ok(())
+        let outcome =
+            super::show_then_run(&self.output, &plan, credentials, config.actions.clone())?;
+        // Everything verified; a withdrawn release still ends with its own exit code.
+        match outcome.and_then(|o| o.bindings.withdrawal) {
+            Some(w) if w.withdrawn => Err(WithdrawnRelease(w).into()),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -128,11 +128,13 @@ pub fn plan(inputs: &WithdrawInputs, facts: &WithdrawFacts) -> Result<Plan> {
         time: String::new(),
     };
     let current = facts.withdrawals.get(v);
-    let said = match current {
-        Some(c) => c.same_state(&wanted),
-        // Never withdrawn: lifting it says nothing new.
-        None => inputs.undo,
-    };
+    // Unknown in a dry run: the plan shows the statement.
+    let said = asked
+        && match current {
+            Some(c) => c.same_state(&wanted),
+            // Never withdrawn: lifting it says nothing new.
+            None => inputs.undo,
+        };
 
     let mut notes = vec![format!(
         "{:<11}{}",
