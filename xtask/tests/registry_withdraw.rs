@@ -1,0 +1,382 @@
+//! Withdrawing a release against the local registry and the real cosign: fixture releases
+//! (tiny one-platform images pushed with skopeo, no build), `cargo xtask withdraw` signing with
+//! the environment's key, the floating tags' one step back, re-runs, a backport, a race, the
+//! statement checked with cosign (and refused with another key), and an undo.
+
+mod support;
+
+use std::path::Path;
+
+use kube9_release::registry::Repository;
+use kube9_release::sign::{Cosign, Verifier};
+use kube9_release::step::{
+    Action, Bound, CheckFloatingTags, CheckWithdrawal, Cx, MoveFloatingTags, MoveWithdrawnTags,
+    Subject,
+};
+use support::*;
+
+struct Fixture {
+    repo: String,
+    charts: String,
+    out: std::path::PathBuf,
+}
+
+impl Fixture {
+    /// A release: a tiny image of its own under `v<version>` and `<version>`, and (for a
+    /// stable one) a chart stand-in under the chart's tag.
+    fn publish(&self, version: &str, extra_tags: &[&str]) -> String {
+        let rootfs = temp_dir("withdraw-rootfs");
+        std::fs::write(rootfs.join("version"), version).unwrap();
+        let layout = temp_dir("withdraw-layout");
+        let digest = layout_from_rootfs(&rootfs, &[("linux", "amd64")], &layout);
+        let push = |repo: &str, tag: &str| {
+            ok(skopeo()
+                .args(["copy", "--all", "--dest-tls-verify=false"])
+                .arg(format!("oci:{}", layout.display()))
+                .arg(format!("docker://{repo}:{tag}")));
+        };
+        let v = format!("v{version}");
+        for tag in [v.as_str(), version].iter().chain(extra_tags) {
+            push(&self.repo, tag);
+        }
+        // What the statement is attached to besides the index; cosign takes any manifest.
+        push(&format!("{}/kube9-operator", self.charts), version);
+        digest
+    }
+
+    fn withdraw(&self, args: &[&str]) -> std::process::Output {
+        let mut cmd = xtask();
+        cmd.arg("withdraw")
+            .args(args)
+            .args([
+                "--repository",
+                &self.repo,
+                "--chart-repository",
+                &self.charts,
+            ])
+            .arg("--out-dir")
+            .arg(&self.out);
+        outside_actions(&mut cmd);
+        signing(&mut cmd, &env());
+        run(&mut cmd)
+    }
+
+    fn withdraw_ok(&self, args: &[&str]) -> String {
+        let out = self.withdraw(args);
+        assert!(out.status.success(), "{}", text(&out));
+        text(&out)
+    }
+
+    fn withdraw_refused(&self, args: &[&str], says: &str) {
+        let before = tags(&self.repo);
+        let out = self.withdraw(args);
+        assert!(!out.status.success(), "{args:?} was not refused");
+        assert!(text(&out).contains(says), "{}", text(&out));
+        assert!(text(&out).contains("error:"), "{}", text(&out));
+        assert_eq!(tags(&self.repo), before, "{args:?} changed a tag");
+    }
+
+    /// The release each floating tag names.
+    fn floating(&self, digests: &[(&str, &String)]) -> Vec<(String, String)> {
+        ["1.2", "1", "latest", "2.0", "2"]
+            .iter()
+            .map(|tag| {
+                let d = digest_of(&format!("{}:{tag}", self.repo));
+                let name = digests
+                    .iter()
+                    .find(|(_, x)| **x == d)
+                    .map_or("?".into(), |(v, _)| v.to_string());
+                (tag.to_string(), name)
+            })
+            .collect()
+    }
+
+    fn repository(&self) -> Repository {
+        Repository::parse(&self.repo).unwrap()
+    }
+
+    fn check_withdrawal(&self, index: &str, key: &Path) -> anyhow::Result<Cx> {
+        let repository = self.repository();
+        let step = CheckWithdrawal {
+            cosign: Cosign::for_repository(&repository, false),
+            verifier: Verifier::Key {
+                public_key: key.to_path_buf(),
+            },
+            subject: Subject::new(&repository, Bound::Given(index.into())),
+        };
+        let mut cx = Cx::new(None, None);
+        step.run(&mut cx).map(|()| cx)
+    }
+
+    fn check_floating(&self, release: &str) {
+        CheckFloatingTags {
+            repository: self.repository(),
+            release: release.into(),
+            prerelease: false,
+        }
+        .run(&mut Cx::new(None, None))
+        .unwrap_or_else(|e| panic!("{release}: {e:#}"));
+    }
+}
+
+fn expect(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+#[test]
+fn a_withdrawal_steps_floating_tags_back_is_signed_and_can_be_undone() {
+    let env = env();
+    let f = Fixture {
+        repo: env.repository("withdraw"),
+        charts: env.repository("withdraw-charts"),
+        out: temp_dir("withdraw-out"),
+    };
+    // 1.2.2, 1.2.3 (then holding 1.2 and 1), 2.0.0 (latest, 2, 2.0) and a pre-release.
+    let d122 = f.publish("1.2.2", &[]);
+    let d123 = f.publish("1.2.3", &["1.2", "1"]);
+    let d200 = f.publish("2.0.0", &["latest", "2", "2.0"]);
+    let drc = f.publish("1.3.0-rc.1", &[]);
+    let mut names = vec![
+        ("1.2.2", &d122),
+        ("1.2.3", &d123),
+        ("2.0.0", &d200),
+        ("1.3.0-rc.1", &drc),
+    ];
+    let start = expect(&[
+        ("1.2", "1.2.3"),
+        ("1", "1.2.3"),
+        ("latest", "2.0.0"),
+        ("2.0", "2.0.0"),
+        ("2", "2.0.0"),
+    ]);
+    assert_eq!(f.floating(&names), start);
+
+    // Bad input stops before anything is signed or moved.
+    f.withdraw_refused(
+        &["--version", "v1.2.7", "--reason", "x"],
+        "v1.2.7 was never released",
+    );
+    f.withdraw_refused(&["--version", "v1.2.3"], "no reason given");
+    f.withdraw_refused(
+        &["--version", "v1.2.3", "--reason", "x", "--use", "v1.2.2"],
+        "is not higher than the withdrawn",
+    );
+    f.withdraw_refused(
+        &["--version", "v1.2.3", "--reason", "x", "--use", "v1.2.3"],
+        "is not higher than the withdrawn",
+    );
+    f.withdraw_refused(
+        &["--version", "v1.2.3", "--reason", "x", "--use", "v1.2.9"],
+        "v1.2.9 was never released",
+    );
+    assert!(
+        !tags(&f.repo).iter().any(|t| t.ends_with(".att")),
+        "nothing was attested"
+    );
+
+    // Withdraw 1.2.3: 1.2 and 1 step back to 1.2.2, latest stays on 2.0.0.
+    let shown = f.withdraw_ok(&[
+        "--version",
+        "v1.2.3",
+        "--reason",
+        "leaks a debug flag",
+        "--use",
+        "v2.0.0",
+    ]);
+    assert!(
+        shown.contains("withdrawal move: 1.2 1.2.3 -> 1.2.2"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("withdrawal move: 1 1.2.3 -> 1.2.2"),
+        "{shown}"
+    );
+    assert!(shown.contains("latest stays on 2.0.0"), "{shown}");
+    let after_123 = expect(&[
+        ("1.2", "1.2.2"),
+        ("1", "1.2.2"),
+        ("latest", "2.0.0"),
+        ("2.0", "2.0.0"),
+        ("2", "2.0.0"),
+    ]);
+    assert_eq!(f.floating(&names), after_123);
+    // Nothing deleted: the version tags still name the withdrawn build.
+    assert_eq!(digest_of(&format!("{}:v1.2.3", f.repo)), d123);
+    assert_eq!(digest_of(&format!("{}:1.2.3", f.repo)), d123);
+    // The statement is a valid in-toto Statement v1 and on the chart too.
+    let statement: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(f.out.join("withdrawal/withdrawal.json")).unwrap())
+            .unwrap();
+    assert_eq!(statement["_type"], "https://in-toto.io/Statement/v1");
+    assert_eq!(statement["subject"].as_array().unwrap().len(), 2);
+    assert!(tags(&format!("{}/kube9-operator", f.charts))
+        .iter()
+        .any(|t| t.ends_with(".att")));
+
+    // A re-run signs nothing again and moves nothing.
+    let att = format!("{}:{}", f.repo, d123.replace(':', "-") + ".att");
+    let attestations = digest_of(&att);
+    let shown = f.withdraw_ok(&[
+        "--version",
+        "v1.2.3",
+        "--reason",
+        "leaks a debug flag",
+        "--use",
+        "v2.0.0",
+    ]);
+    assert!(shown.contains("statement  already attached"), "{shown}");
+    assert!(!shown.contains("withdrawal move"), "{shown}");
+    assert_eq!(digest_of(&att), attestations);
+    assert_eq!(f.floating(&names), after_123);
+
+    // A replacement that is itself withdrawn is refused.
+    f.withdraw_refused(
+        &["--version", "v1.2.2", "--reason", "x", "--use", "1.2.3"],
+        "the replacement 1.2.3 is itself withdrawn",
+    );
+
+    // Withdraw 2.0.0: latest steps back to 1.2.2; 2 and 2.0 have no eligible release and stay.
+    let shown = f.withdraw_ok(&["--version", "v2.0.0", "--reason", "regression"]);
+    assert!(
+        shown.contains("withdrawal move: latest 2.0.0 -> 1.2.2"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("2.0 stays on 2.0.0: no release is eligible for it"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("2 stays on 2.0.0: no release is eligible for it"),
+        "{shown}"
+    );
+    let after_200 = expect(&[
+        ("1.2", "1.2.2"),
+        ("1", "1.2.2"),
+        ("latest", "1.2.2"),
+        ("2.0", "2.0.0"),
+        ("2", "2.0.0"),
+    ]);
+    assert_eq!(f.floating(&names), after_200);
+    let shown = f.withdraw_ok(&["--version", "v2.0.0", "--reason", "regression"]);
+    assert!(shown.contains("statement  already attached"), "{shown}");
+    assert_eq!(f.floating(&names), after_200);
+    f.withdraw_refused(
+        &["--version", "v1.2.2", "--reason", "x", "--use", "v2.0.0"],
+        "is itself withdrawn",
+    );
+
+    // verify-release's checks: the withdrawal verifies with the key, the floating tags follow
+    // the rules for every release.
+    let key = env.cosign.public_key.clone();
+    let cx = f.check_withdrawal(&d123, &key).unwrap();
+    let w = cx.bindings.withdrawal.clone().unwrap();
+    assert_eq!(w.summary(), "withdrawn: leaks a debug flag; use 2.0.0");
+    assert!(f
+        .check_withdrawal(&d122, &key)
+        .unwrap()
+        .bindings
+        .withdrawal
+        .is_none());
+    for release in ["v1.2.2", "v1.2.3", "v2.0.0"] {
+        f.check_floating(release);
+    }
+    // The statement verifies with cosign and the release's key, and is refused with another.
+    let cosign_verify = |key: &Path| {
+        run(tool("cosign")
+            .args([
+                "verify-attestation",
+                "--type",
+                kube9_release::withdrawal::PREDICATE_TYPE,
+            ])
+            .arg("--key")
+            .arg(key)
+            .args(["--insecure-ignore-tlog=true", "--allow-insecure-registry"])
+            .arg(format!("{}@{d123}", f.repo)))
+    };
+    assert!(cosign_verify(&key).status.success());
+    let other = temp_dir("other-key");
+    ok(tool("cosign")
+        .args(["generate-key-pair"])
+        .current_dir(&other)
+        .env("COSIGN_PASSWORD", "other"));
+    let refused = cosign_verify(&other.join("cosign.pub"));
+    assert!(!refused.status.success(), "{}", text(&refused));
+    let err = f
+        .check_withdrawal(&d123, &other.join("cosign.pub"))
+        .err()
+        .expect("another key is refused");
+    assert!(!format!("{err:#}").is_empty());
+
+    // A backport 1.2.4 takes 1.2 and 1 (and latest, since 2.0.0 is withdrawn); a re-run of
+    // 1.2.2 or of the withdrawn 1.2.3 never moves a tag back.
+    let d124 = f.publish("1.2.4", &[]);
+    names.push(("1.2.4", &d124));
+    let move_step = |version: &str| MoveFloatingTags {
+        repository: f.repository(),
+        version: version.into(),
+        release_tag: format!("v{version}"),
+        candidates: vec!["1.2".into(), "1".into(), "latest".into()],
+        provenance: None,
+    };
+    move_step("1.2.4").run(&mut Cx::new(None, None)).unwrap();
+    move_step("1.2.2").run(&mut Cx::new(None, None)).unwrap();
+    move_step("1.2.3").run(&mut Cx::new(None, None)).unwrap();
+    let after_backport = expect(&[
+        ("1.2", "1.2.4"),
+        ("1", "1.2.4"),
+        ("latest", "1.2.4"),
+        ("2.0", "2.0.0"),
+        ("2", "2.0.0"),
+    ]);
+    assert_eq!(f.floating(&names), after_backport);
+    f.check_floating("v1.2.4");
+
+    // A withdrawal racing a release: the tags end where the rules put them.
+    let d125 = f.publish("1.2.5", &[]);
+    names.push(("1.2.5", &d125));
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            MoveWithdrawnTags {
+                repository: f.repository(),
+                version: "1.2.3".into(),
+                undo: false,
+                tags: vec!["1.2".into(), "1".into(), "latest".into()],
+            }
+            .run(&mut Cx::new(None, None))
+            .unwrap()
+        });
+        s.spawn(|| move_step("1.2.5").run(&mut Cx::new(None, None)).unwrap());
+    });
+    let after_race = expect(&[
+        ("1.2", "1.2.5"),
+        ("1", "1.2.5"),
+        ("latest", "1.2.5"),
+        ("2.0", "2.0.0"),
+        ("2", "2.0.0"),
+    ]);
+    assert_eq!(f.floating(&names), after_race);
+
+    // Undo 2.0.0: the latest statement lifts it, and latest returns.
+    let shown = f.withdraw_ok(&["--version", "v2.0.0", "--undo"]);
+    assert!(shown.contains("return: latest 1.2.5 -> 2.0.0"), "{shown}");
+    assert_eq!(
+        f.floating(&names),
+        expect(&[
+            ("1.2", "1.2.5"),
+            ("1", "1.2.5"),
+            ("latest", "2.0.0"),
+            ("2.0", "2.0.0"),
+            ("2", "2.0.0"),
+        ])
+    );
+    let cx = f.check_withdrawal(&d200, &key).unwrap();
+    assert!(!cx.bindings.withdrawal.unwrap().withdrawn);
+    for release in ["v1.2.5", "v2.0.0", "v1.2.3"] {
+        f.check_floating(release);
+    }
+    let shown = f.withdraw_ok(&["--version", "v2.0.0", "--undo"]);
+    assert!(shown.contains("statement  already attached"), "{shown}");
+}
