@@ -404,14 +404,16 @@ pub struct Withdraw {
     #[arg(long)]
     pub version: String,
     /// Why (required, unless --undo): signed into the statement, shown by verify-release.
+    /// Empty is not given (the workflow's optional input).
     #[arg(long)]
     pub reason: Option<String>,
-    /// The release to install instead: higher, published and not withdrawn.
+    /// The release to install instead: higher, published and not withdrawn. Empty is not
+    /// given.
     #[arg(long = "use", value_name = "VERSION")]
     pub replacement: Option<String>,
     /// Lift the withdrawal: a later statement says so, and the floating tags return to what
-    /// the normal rules give.
-    #[arg(long)]
+    /// the normal rules give (`--undo false`, the workflow's unticked box, withdraws).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set, default_value = "false")]
     pub undo: bool,
     /// Image repository, registry host included.
     #[arg(long, default_value = DEFAULT_IMAGE_REPOSITORY)]

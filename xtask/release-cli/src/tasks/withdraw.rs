@@ -33,6 +33,7 @@ impl flags::Withdraw {
         let replacement = self
             .replacement
             .as_deref()
+            .filter(|r| !r.is_empty())
             .map(|r| ReleaseVersion::parse(r).context("--use"))
             .transpose()?;
         let mut repository = Repository::parse(&self.repository).context("--repository")?;

@@ -120,9 +120,11 @@ pub fn plan(inputs: &WithdrawInputs, facts: &WithdrawFacts) -> Result<Plan> {
         version: plain.clone(),
         reason: inputs
             .reason
-            .clone()
-            .map(|r| r.trim().to_string())
-            .unwrap_or_else(|| "the withdrawal is lifted".into()),
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .unwrap_or("the withdrawal is lifted")
+            .to_string(),
         replacement: inputs.replacement.as_ref().map(ReleaseVersion::plain),
         withdrawn: !inputs.undo,
         time: String::new(),
@@ -139,9 +141,11 @@ pub fn plan(inputs: &WithdrawInputs, facts: &WithdrawFacts) -> Result<Plan> {
     let mut notes = vec![format!(
         "{:<11}{}",
         if inputs.undo { "undo" } else { "withdraw" },
-        match current {
-            Some(c) => format!("{plain}, now {}", c.summary()),
-            None => format!("{plain}, now not withdrawn"),
+        match (current, asked) {
+            (Some(c), _) => format!("{plain}, now {}", c.summary()),
+            (None, true) => format!("{plain}, now not withdrawn"),
+            (None, false) =>
+                format!("{plain} (the registry was not asked whether it is withdrawn)"),
         }
     )];
     if !inputs.undo {
