@@ -7,6 +7,8 @@ mod support;
 
 use std::path::Path;
 
+use kube9_devenv::workflow_sim::grants::Access;
+use kube9_devenv::workflow_sim::GithubStandin;
 use kube9_release::registry::Repository;
 use kube9_release::sign::{Cosign, Verifier};
 use kube9_release::step::{
@@ -19,6 +21,9 @@ struct Fixture {
     repo: String,
     charts: String,
     out: std::path::PathBuf,
+    /// GitHub's API, stood in for: the releases of the tags withdrawn are marked there.
+    github: GithubStandin,
+    token: String,
 }
 
 impl Fixture {
@@ -58,6 +63,9 @@ impl Fixture {
             .arg(&self.out);
         outside_actions(&mut cmd);
         signing(&mut cmd, &env());
+        cmd.env("GITHUB_API_URL", self.github.url())
+            .env("GITHUB_REPOSITORY", "alto9/kube9-operator")
+            .env("GITHUB_TOKEN", &self.token);
         run(&mut cmd)
     }
 
@@ -89,6 +97,18 @@ impl Fixture {
                 (tag.to_string(), name)
             })
             .collect()
+    }
+
+    /// The GitHub release of `tag`: its title and notes.
+    fn github_release(&self, tag: &str) -> (String, String) {
+        let r = self
+            .github
+            .releases()
+            .into_iter()
+            .find(|r| r["tag_name"] == tag)
+            .unwrap();
+        let field = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+        (field("name"), field("body"))
     }
 
     fn repository(&self) -> Repository {
@@ -129,10 +149,17 @@ fn expect(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 #[test]
 fn a_withdrawal_steps_floating_tags_back_is_signed_and_can_be_undone() {
     let env = env();
+    let github = GithubStandin::start();
+    let token = github.token("withdraw", &[("contents", Access::Write)]);
+    for tag in ["v1.2.2", "v1.2.3", "v2.0.0"] {
+        github.publish_release(tag, false);
+    }
     let f = Fixture {
         repo: env.repository("withdraw"),
         charts: env.repository("withdraw-charts"),
         out: temp_dir("withdraw-out"),
+        github,
+        token,
     };
     // 1.2.2, 1.2.3 (then holding 1.2 and 1), 2.0.0 (latest, 2, 2.0) and a pre-release.
     let d122 = f.publish("1.2.2", &[]);
@@ -203,6 +230,14 @@ fn a_withdrawal_steps_floating_tags_back_is_signed_and_can_be_undone() {
         ("2", "2.0.0"),
     ]);
     assert_eq!(f.floating(&names), after_123);
+    // The GitHub release is marked: its title, and a notice at the top of its notes.
+    let (title, notes) = f.github_release("v1.2.3");
+    assert_eq!(title, "[WITHDRAWN] v1.2.3");
+    assert!(
+        notes.contains("**This release is withdrawn.** withdrawn: leaks a debug flag; use 2.0.0."),
+        "{notes}"
+    );
+    assert_eq!(f.github_release("v1.2.2").0, "");
     // Nothing deleted: the version tags still name the withdrawn build.
     assert_eq!(digest_of(&format!("{}:v1.2.3", f.repo)), d123);
     assert_eq!(digest_of(&format!("{}:1.2.3", f.repo)), d123);
@@ -374,6 +409,10 @@ fn a_withdrawal_steps_floating_tags_back_is_signed_and_can_be_undone() {
     );
     let cx = f.check_withdrawal(&d200, &key).unwrap();
     assert!(!cx.bindings.withdrawal.unwrap().withdrawn);
+    assert_eq!(
+        f.github_release("v2.0.0"),
+        ("v2.0.0".to_string(), String::new())
+    );
     for release in ["v1.2.5", "v2.0.0", "v1.2.3"] {
         f.check_floating(release);
     }

@@ -61,7 +61,7 @@ fn the_tool_is_built_without_write_permission_and_checked_where_it_runs() {
     let job = &w["jobs"]["withdraw"];
     assert_eq!(
         job["permissions"],
-        json!({"contents": "read", "packages": "write", "id-token": "write"})
+        json!({"contents": "write", "packages": "write", "id-token": "write"})
     );
     assert_eq!(job["needs"], "tool");
     let steps = job["steps"].as_array().unwrap();

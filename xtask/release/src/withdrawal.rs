@@ -141,6 +141,42 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
     }
 }
 
+/// The marker of a withdrawn release's title on GitHub.
+pub const TITLE_MARK: &str = "[WITHDRAWN] ";
+pub const PAGE_BEGIN: &str = "<!-- kube9-release:withdrawn:begin -->";
+pub const PAGE_END: &str = "<!-- kube9-release:withdrawn:end -->";
+
+/// The GitHub release's title with (`summary` given) or without the withdrawn mark; an empty
+/// title is GitHub's default, the tag.
+pub fn release_title(name: Option<&str>, tag: &str, withdrawn: bool) -> String {
+    let name = name.filter(|n| !n.trim().is_empty()).unwrap_or(tag);
+    let bare = name.strip_prefix(TITLE_MARK).unwrap_or(name);
+    if withdrawn {
+        format!("{TITLE_MARK}{bare}")
+    } else {
+        bare.to_string()
+    }
+}
+
+/// The release's notes with the withdrawal notice at the top (`summary` given), or without it;
+/// everything else stays as it was (immutable releases allow editing the title and notes).
+pub fn release_notes(body: &str, summary: Option<&str>) -> String {
+    let rest = match (body.find(PAGE_BEGIN), body.find(PAGE_END)) {
+        (Some(start), Some(end)) if start < end => {
+            format!("{}{}", &body[..start], &body[end + PAGE_END.len()..])
+        }
+        _ => body.to_string(),
+    };
+    let rest = rest.trim_start();
+    match summary {
+        Some(s) => format!(
+            "{PAGE_BEGIN}\n> [!CAUTION]\n> **This release is withdrawn.** {s}. Nothing was \
+             deleted: clusters that pinned it keep pulling it.\n{PAGE_END}\n\n{rest}"
+        ),
+        None => rest.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +223,34 @@ mod tests {
             w("2026-12-07T01:00:00Z", true).summary(),
             "withdrawn: leaks a debug flag; use 1.2.2"
         );
+    }
+
+    #[test]
+    fn the_github_release_is_marked_in_its_title_and_notes_and_unmarked_by_an_undo() {
+        assert_eq!(
+            release_title(Some("v1.2.3"), "v1.2.3", true),
+            "[WITHDRAWN] v1.2.3"
+        );
+        assert_eq!(release_title(None, "v1.2.3", true), "[WITHDRAWN] v1.2.3");
+        assert_eq!(
+            release_title(Some("[WITHDRAWN] Fast"), "v1.2.3", true),
+            "[WITHDRAWN] Fast"
+        );
+        assert_eq!(
+            release_title(Some("[WITHDRAWN] Fast"), "v1.2.3", false),
+            "Fast"
+        );
+        let notes = "The changes.\n";
+        let marked = release_notes(notes, Some("withdrawn: bad; use 1.2.4"));
+        assert!(marked.starts_with(PAGE_BEGIN), "{marked}");
+        assert!(marked.contains("withdrawn: bad; use 1.2.4."), "{marked}");
+        assert!(marked.ends_with("The changes.\n"), "{marked}");
+        // Marked twice is marked once; an undo gives the notes back.
+        assert_eq!(
+            release_notes(&marked, Some("withdrawn: bad; use 1.2.4")),
+            marked
+        );
+        assert_eq!(release_notes(&marked, None), notes);
     }
 
     #[test]

@@ -76,6 +76,7 @@ impl flags::Withdraw {
             signer,
             credentials: config.registry.clone(),
             out_dir: self.output.dir(&cwd),
+            github: config.github.token.is_some().then(|| config.github.clone()),
         };
         // The checks that need no registry come first, so a bad input never waits on one.
         withdraw::check_inputs(&inputs)?;

@@ -11,9 +11,13 @@ use anyhow::{bail, Result};
 use semver::Version;
 
 use super::{Mode, Plan};
+use crate::config::GithubApi;
 use crate::registry::{Credentials, Repository};
 use crate::sign::{Cosign, Signer};
-use crate::step::{AttestWithdrawal, Bound, Login, LoginClient, MoveWithdrawnTags, Step, Subject};
+use crate::step::{
+    AttestWithdrawal, Bound, Login, LoginClient, MarkGithubRelease, MoveWithdrawnTags, Step,
+    Subject,
+};
 use crate::version::{self, ReleaseVersion};
 use crate::withdrawal::{Withdrawal, Withdrawals};
 
@@ -32,6 +36,8 @@ pub struct WithdrawInputs {
     pub signer: Signer,
     pub credentials: Option<Credentials>,
     pub out_dir: PathBuf,
+    /// GitHub's API with a token (`GITHUB_TOKEN`): the GitHub release of the tag is marked.
+    pub github: Option<GithubApi>,
 }
 
 /// What the registry holds; `tags: None` when it was not asked (a dry run).
@@ -234,6 +240,24 @@ pub fn plan(inputs: &WithdrawInputs, facts: &WithdrawFacts) -> Result<Plan> {
             tags: floating,
         }));
     }
+    let summary = (!inputs.undo).then(|| wanted_summary(&plain, inputs));
+    match inputs
+        .github
+        .as_ref()
+        .and_then(|g| Some((g, g.token.clone()?)))
+    {
+        Some((api, token)) => steps.push(Step::MarkGithubRelease(MarkGithubRelease {
+            api_url: api.url.clone(),
+            github_repository: api.repository.clone(),
+            token,
+            tag: inputs.release.tag(),
+            summary,
+        })),
+        None => notes.push(format!(
+            "github     the GitHub release of {} is not marked (no GITHUB_TOKEN)",
+            inputs.release.tag()
+        )),
+    }
     Ok(Plan {
         title: format!(
             "{} {} of {}",
@@ -249,6 +273,18 @@ pub fn plan(inputs: &WithdrawInputs, facts: &WithdrawFacts) -> Result<Plan> {
         mode: Mode::StopAtFirstFailure,
         steps,
     })
+}
+
+/// What `verify-release` will report, for the GitHub release's notice.
+fn wanted_summary(plain: &str, inputs: &WithdrawInputs) -> String {
+    Withdrawal {
+        version: plain.to_string(),
+        reason: inputs.reason.clone().unwrap_or_default().trim().to_string(),
+        replacement: inputs.replacement.as_ref().map(ReleaseVersion::plain),
+        withdrawn: true,
+        time: String::new(),
+    }
+    .summary()
 }
 
 /// Each floating tag in the version's scope: where it is and where the withdrawal (or undo)

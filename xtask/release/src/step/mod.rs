@@ -46,7 +46,7 @@ pub use verify::{
     ResolveChart, ResolveRelease, VerifyAttestation, VerifyProvenance, VerifySignature,
 };
 pub use vex::{AttestVex, RenderVex, VerifyVex, VexRelease};
-pub use withdraw::{AttestWithdrawal, CheckWithdrawal, MoveWithdrawnTags};
+pub use withdraw::{AttestWithdrawal, CheckWithdrawal, MarkGithubRelease, MoveWithdrawnTags};
 
 use crate::github::Actions;
 use crate::layout::Image;
@@ -125,6 +125,7 @@ pub enum Step {
     AttestWithdrawal(AttestWithdrawal),
     MoveWithdrawnTags(MoveWithdrawnTags),
     CheckWithdrawal(CheckWithdrawal),
+    MarkGithubRelease(MarkGithubRelease),
 }
 
 impl Step {
@@ -185,6 +186,7 @@ impl Step {
             Step::AttestWithdrawal(s) => s,
             Step::MoveWithdrawnTags(s) => s,
             Step::CheckWithdrawal(s) => s,
+            Step::MarkGithubRelease(s) => s,
         }
     }
 

@@ -709,6 +709,8 @@ impl Action for RecordVerification {
             "skipped": self.skipped,
             "timeline": timeline,
             "seconds_from_publish": timeline.durations(),
+            // The latest verified withdrawal statement (`withdrawn: false` once lifted).
+            "withdrawal": b.withdrawal,
         });
         if let Some(actions) = cx.actions() {
             actions.add_summary(&format!("### Timings\n\n{}\n", timeline.summary()))?;

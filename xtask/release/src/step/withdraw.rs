@@ -7,7 +7,7 @@ use anyhow::{ensure, Context, Result};
 use serde::Serialize;
 
 use super::{reference, Action, Cx, Placeholders, Subject, Values};
-use crate::cmd::Cmd;
+use crate::cmd::{Cmd, Secret};
 use crate::provenance;
 use crate::registry::Repository;
 use crate::sign::{self, AttestationType, Cosign, Signer, Verifier};
@@ -271,6 +271,75 @@ impl Action for CheckWithdrawal {
         let latest = latest.expect("checked");
         cx.pass(&what, &latest.summary());
         cx.bindings.withdrawal = Some(latest);
+        Ok(())
+    }
+}
+
+/// The GitHub release of the tag: its title marked `[WITHDRAWN]` and a notice at the top of
+/// its notes (an undo takes both away). An immutable release still allows editing these two.
+#[derive(Debug, Clone, Serialize)]
+pub struct MarkGithubRelease {
+    /// GitHub's API (`GITHUB_API_URL`).
+    pub api_url: String,
+    /// `owner/name`.
+    pub github_repository: String,
+    pub token: Secret,
+    /// The release's git tag (`v1.2.3`).
+    pub tag: String,
+    /// `withdrawn: <reason>; use <replacement>`; `None` for an undo.
+    pub summary: Option<String>,
+}
+
+impl MarkGithubRelease {
+    fn api(&self) -> crate::config::GithubApi {
+        crate::config::GithubApi {
+            url: self.api_url.clone(),
+            repository: self.github_repository.clone(),
+            token: Some(self.token.clone()),
+        }
+    }
+}
+
+impl Action for MarkGithubRelease {
+    fn describe(&self) -> String {
+        let what = match &self.summary {
+            Some(_) => {
+                "mark it withdrawn: title `[WITHDRAWN] ...`, a notice at the top of its notes"
+            }
+            None => "take the withdrawn mark off its title and notes",
+        };
+        format!(
+            "the GitHub release of {} in {}: {what} (GET releases/tags/{}, PATCH its name and body)",
+            self.tag, self.github_repository, self.tag
+        )
+    }
+
+    fn hint(&self) -> String {
+        format!(
+            "the statement is attached and the floating tags are moved, but the GitHub release of \
+             {} was not marked: the job needs `permissions: contents: write`; run the same \
+             withdraw command again",
+            self.tag
+        )
+    }
+
+    fn run(&self, _: &mut Cx) -> Result<()> {
+        let api = self.api();
+        let release = crate::releases::release_of_tag(&api, &self.tag)?;
+        let body = release.body.clone().unwrap_or_default();
+        let name =
+            withdrawal::release_title(release.name.as_deref(), &self.tag, self.summary.is_some());
+        let notes = withdrawal::release_notes(&body, self.summary.as_deref());
+        let current = release.name.clone().unwrap_or_default();
+        if notes == body && name == current {
+            eprintln!("    the GitHub release of {} already says so", self.tag);
+            return Ok(());
+        }
+        crate::releases::set_title_and_body(&api, &release, &name, &notes)?;
+        eprintln!(
+            "    the GitHub release of {} is now titled {name:?}",
+            self.tag
+        );
         Ok(())
     }
 }

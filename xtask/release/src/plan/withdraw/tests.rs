@@ -21,6 +21,7 @@ fn inputs(
         },
         credentials: None,
         out_dir: PathBuf::from("/out"),
+        github: None,
     }
 }
 
@@ -244,4 +245,42 @@ fn a_prerelease_has_no_floating_tag_to_move() {
     )
     .unwrap();
     assert_eq!(plan.kinds(), ["attest-withdrawal"]);
+}
+
+#[test]
+fn with_a_token_the_github_release_is_marked_last() {
+    let mut i = inputs("v1.2.3", Some("leaks a debug flag"), Some("v2.0.0"), false);
+    i.github = Some(GithubApi {
+        url: "https://api.github.com".into(),
+        repository: "alto9/kube9-operator".into(),
+        token: Some(Secret::new("ghs_x")),
+    });
+    let plan = plan(&i, &facts("1.2.3", &[])).unwrap();
+    assert_eq!(
+        plan.kinds(),
+        [
+            "attest-withdrawal",
+            "move-withdrawn-tags",
+            "mark-github-release"
+        ]
+    );
+    let Step::MarkGithubRelease(mark) = &plan.steps[2] else {
+        panic!()
+    };
+    assert_eq!(
+        mark.summary.as_deref(),
+        Some("withdrawn: leaks a debug flag; use 2.0.0")
+    );
+    assert!(!plan.to_string().contains("ghs_x"));
+    let without = plan_without_token();
+    assert!(without.contains("github     the GitHub release of v1.2.3 is not marked"));
+}
+
+fn plan_without_token() -> String {
+    plan(
+        &inputs("v1.2.3", Some("x"), None, false),
+        &facts("1.2.3", &[]),
+    )
+    .unwrap()
+    .to_string()
 }
