@@ -30,7 +30,16 @@ impl Fixture {
     /// A release: a tiny image of its own under `v<version>` and `<version>`, and (for a
     /// stable one) a chart stand-in under the chart's tag.
     fn publish(&self, version: &str, extra_tags: &[&str]) -> String {
-        let rootfs = temp_dir("withdraw-rootfs");
+        self.publish_from(None, version, extra_tags)
+    }
+
+    /// The same, on top of a fixture root file system (one with a HIGH finding, for the rescan).
+    fn publish_from(&self, base: Option<&str>, version: &str, extra_tags: &[&str]) -> String {
+        let rootfs = temp_dir("withdraw-rootfs").join("rootfs");
+        match base {
+            Some(base) => copy_tree(&fixtures().join("trivy-db").join(base), &rootfs),
+            None => std::fs::create_dir(&rootfs).unwrap(),
+        }
         std::fs::write(rootfs.join("version"), version).unwrap();
         let layout = temp_dir("withdraw-layout");
         let digest = layout_from_rootfs(&rootfs, &[("linux", "amd64")], &layout);
@@ -164,7 +173,8 @@ fn a_withdrawal_steps_floating_tags_back_is_signed_and_can_be_undone() {
     // 1.2.2, 1.2.3 (then holding 1.2 and 1), 2.0.0 (latest, 2, 2.0) and a pre-release.
     let d122 = f.publish("1.2.2", &[]);
     let d123 = f.publish("1.2.3", &["1.2", "1"]);
-    let d200 = f.publish("2.0.0", &["latest", "2", "2.0"]);
+    // 2.0.0 has a HIGH finding: a rescan would report it, were it not withdrawn.
+    let d200 = f.publish_from(Some("rootfs-high"), "2.0.0", &["latest", "2", "2.0"]);
     let drc = f.publish("1.3.0-rc.1", &[]);
     let mut names = vec![
         ("1.2.2", &d122),
@@ -303,6 +313,42 @@ fn a_withdrawal_steps_floating_tags_back_is_signed_and_can_be_undone() {
         "is itself withdrawn",
     );
 
+    // The weekly rescan lists both as withdrawn, scans neither and files no issue.
+    let issues_token = f.github.token("rescan", &[("issues", Access::Write)]);
+    let rescan = || {
+        let rescan_out = temp_dir("withdraw-rescan");
+        let mut rescan = xtask();
+        rescan
+            .args(["rescan", "--repository", &f.repo, "--minors", "2"])
+            .args(trivy_args(&env, &rescan_out))
+            .arg("--out-dir")
+            .arg(&rescan_out);
+        outside_actions(&mut rescan);
+        rescan
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_API_URL", f.github.url())
+            .env("GITHUB_REPOSITORY", "alto9/kube9-operator")
+            .env("GITHUB_TOKEN", &issues_token);
+        ok(&mut rescan)
+    };
+    let shown = rescan();
+    assert!(
+        shown.contains(
+            "withdrawn  2.0.0: withdrawn: regression; no replacement named (not scanned, no issue)"
+        ),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("withdrawn  1.2.3: withdrawn: leaks a debug flag; use 2.0.0"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!("image      1.2.2 {d122}")),
+        "{shown}"
+    );
+    assert!(!shown.contains("image      2.0.0"), "{shown}");
+    assert!(f.github.issues().is_empty(), "{:?}", f.github.issues());
+
     // verify-release's checks: the withdrawal verifies with the key, the floating tags follow
     // the rules for every release.
     let key = env.cosign.public_key.clone();
@@ -418,4 +464,16 @@ fn a_withdrawal_steps_floating_tags_back_is_signed_and_can_be_undone() {
     }
     let shown = f.withdraw_ok(&["--version", "v2.0.0", "--undo"]);
     assert!(shown.contains("statement  already attached"), "{shown}");
+    // Lifted, 2.0.0 is scanned again, and its HIGH finding is reported.
+    let shown = rescan();
+    assert!(
+        shown.contains(&format!("image      2.0.0 {d200}")),
+        "{shown}"
+    );
+    let issues = f.github.issues();
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert!(
+        issues[0]["title"].as_str().unwrap().contains("2.0.0"),
+        "{issues:?}"
+    );
 }
