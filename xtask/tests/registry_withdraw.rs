@@ -59,6 +59,10 @@ impl Fixture {
     }
 
     fn withdraw(&self, args: &[&str]) -> std::process::Output {
+        run(&mut self.withdraw_cmd(args))
+    }
+
+    fn withdraw_cmd(&self, args: &[&str]) -> std::process::Command {
         let mut cmd = xtask();
         cmd.arg("withdraw")
             .args(args)
@@ -75,7 +79,7 @@ impl Fixture {
         cmd.env("GITHUB_API_URL", self.github.url())
             .env("GITHUB_REPOSITORY", "alto9/kube9-operator")
             .env("GITHUB_TOKEN", &self.token);
-        run(&mut cmd)
+        cmd
     }
 
     fn withdraw_ok(&self, args: &[&str]) -> String {
@@ -213,6 +217,20 @@ fn a_withdrawal_steps_floating_tags_back_is_signed_and_can_be_undone() {
         !tags(&f.repo).iter().any(|t| t.ends_with(".att")),
         "nothing was attested"
     );
+    // A signature that fails stops before any tag moves; the GitHub release stays unmarked.
+    let before = tags(&f.repo);
+    let out = run(f
+        .withdraw_cmd(&["--version", "v1.2.3", "--reason", "leaks a debug flag"])
+        .env("COSIGN_PASSWORD", "not the password"));
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("the withdrawal of 1.2.3 could not be signed or attached"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(tags(&f.repo), before);
+    assert_eq!(f.floating(&names), start);
+    assert_eq!(f.github_release("v1.2.3").0, "");
 
     // Withdraw 1.2.3: 1.2 and 1 step back to 1.2.2, latest stays on 2.0.0.
     let shown = f.withdraw_ok(&[
