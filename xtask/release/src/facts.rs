@@ -36,11 +36,11 @@ pub fn image(registry: &Registry, release: &ReleaseVersion) -> Result<ImageFacts
     } else {
         None
     };
-    let withdrawn = withdrawals(registry, &tags)?.withdrawn();
+    let withdrawals = withdrawals(registry, &tags)?;
     Ok(ImageFacts {
         tags: Some(tags),
         published,
-        withdrawn,
+        withdrawals,
     })
 }
 

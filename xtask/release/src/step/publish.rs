@@ -407,6 +407,9 @@ pub struct RecordImage {
     /// Whether the published index still lacks GitHub's build provenance (the workflow
     /// attests it then, once).
     pub provenance_missing: bool,
+    /// The version's latest withdrawal statement, as read when planning (a re-run of a
+    /// withdrawn release records it).
+    pub withdrawal: Option<crate::withdrawal::Withdrawal>,
 }
 
 impl Action for RecordImage {
@@ -471,6 +474,7 @@ impl RecordImage {
             blobs_uploaded: pushed.blobs_uploaded,
             bytes_uploaded: pushed.bytes_uploaded,
             timeline: b.timeline.clone(),
+            withdrawal: self.withdrawal.clone(),
         }
     }
 }

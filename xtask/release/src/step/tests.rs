@@ -208,6 +208,7 @@ fn one_of_each() -> Vec<Step> {
             commit: "c0ffee".into(),
             pushed: true,
             provenance_missing: false,
+            withdrawal: None,
         }),
         Step::WaitForImage(WaitForImage {
             repository: repo(),

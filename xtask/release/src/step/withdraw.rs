@@ -269,6 +269,7 @@ impl Action for CheckWithdrawal {
             self.subject.repository
         );
         let latest = latest.expect("checked");
+        eprintln!("    {} {}", latest.version, latest.summary());
         cx.pass(&what, &latest.summary());
         cx.bindings.withdrawal = Some(latest);
         Ok(())
