@@ -152,6 +152,15 @@ impl Fixture {
     }
 }
 
+/// The printed plan's line of step `n` (`  1. ...`).
+fn plan_line(shown: &str, n: usize) -> String {
+    shown
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("{n}. ")))
+        .unwrap_or_default()
+        .to_string()
+}
+
 fn expect(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
         .iter()
@@ -302,7 +311,37 @@ fn a_withdrawal_steps_floating_tags_back_is_signed_and_can_be_undone() {
     );
 
     // Withdraw 2.0.0: latest steps back to 1.2.2; 2 and 2.0 have no eligible release and stay.
-    let shown = f.withdraw_ok(&["--version", "v2.0.0", "--reason", "regression"]);
+    // The run executes the steps its printed plan lists, in order (`--timings`).
+    let timings = temp_dir("withdraw-timings").join("timings.json");
+    let shown = f.withdraw_ok(&[
+        "--version",
+        "v2.0.0",
+        "--reason",
+        "regression",
+        "--timings",
+        timings.to_str().unwrap(),
+    ]);
+    let executed: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(&timings).unwrap()).unwrap();
+    let executed: Vec<&str> = executed
+        .iter()
+        .map(|t| t["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        executed,
+        [
+            "attest-withdrawal",
+            "move-withdrawn-tags",
+            "mark-github-release"
+        ]
+    );
+    for (i, step) in executed.iter().enumerate() {
+        let what = plan_line(&shown, i + 1);
+        assert!(
+            !what.is_empty(),
+            "step {step} not in the printed plan: {shown}"
+        );
+    }
     assert!(
         shown.contains("withdrawal move: latest 2.0.0 -> 1.2.2"),
         "{shown}"
