@@ -534,3 +534,61 @@ fn a_withdrawal_steps_floating_tags_back_is_signed_and_can_be_undone() {
         "{issues:?}"
     );
 }
+
+/// On GitHub the statement is signed keylessly with `cosign attest --type <predicate type>`
+/// (the step's keyless command); the same command with the environment's key shows that cosign
+/// takes the project's URI as the type, that the registry facts read the statement it writes
+/// (a layer annotated with its type) and that `verify-release`'s check verifies it.
+#[test]
+fn a_statement_written_by_cosign_attest_is_read_and_verified() {
+    let env = env();
+    let github = GithubStandin::start();
+    let token = github.token("withdraw", &[("contents", Access::Write)]);
+    github.publish_release("1.0.0", false);
+    let f = Fixture {
+        repo: env.repository("withdraw-attest"),
+        charts: env.repository("withdraw-attest-charts"),
+        out: temp_dir("withdraw-attest-out"),
+        github,
+        token,
+    };
+    let digest = f.publish("1.0.0", &["1.0", "1", "latest"]);
+    let predicate = f.out.join("predicate.json");
+    let statement = kube9_release::withdrawal::Withdrawal {
+        version: "1.0.0".into(),
+        reason: "regression".into(),
+        replacement: None,
+        withdrawn: true,
+        time: "2026-12-07T01:00:00Z".into(),
+    };
+    std::fs::write(&predicate, serde_json::to_vec(&statement).unwrap()).unwrap();
+    let repository = f.repository();
+    let signer = kube9_release::sign::Signer::Key {
+        key: kube9_release::cmd::Secret::new(env.cosign_key()),
+        password: kube9_release::cmd::Secret::new(env.cosign_password()),
+        from: "the environment".into(),
+    };
+    Cosign::for_repository(&repository, false)
+        .attest(
+            &signer,
+            kube9_release::sign::AttestationType::Withdrawal,
+            &predicate,
+            &format!("{}@{digest}", f.repo),
+            None,
+        )
+        .run()
+        .unwrap();
+    let registry = kube9_release::registry::Registry::new(repository, None, Default::default());
+    let tags = registry.tags().unwrap();
+    let read = kube9_release::facts::withdrawal_of(&registry, &digest, &tags).unwrap();
+    assert_eq!(read, Some(statement.clone()));
+    let cx = f.check_withdrawal(&digest, &env.cosign.public_key).unwrap();
+    assert_eq!(cx.bindings.withdrawal, Some(statement));
+    // Floating tags treat it as withdrawn: with no other 1.x release, they stay.
+    let shown = f.withdraw_ok(&["--version", "1.0.0", "--reason", "regression"]);
+    assert!(shown.contains("statement  already attached"), "{shown}");
+    assert!(
+        shown.contains("latest stays on 1.0.0: no release is eligible for it"),
+        "{shown}"
+    );
+}

@@ -330,7 +330,7 @@ fn tag_notes(
                 Some(to) => format!("tags       {kind}: {tag} {now} -> {to}"),
                 None => format!(
                     "tags       {tag} stays on {now}: no release is eligible for it \
-                     (every {tag} release is withdrawn)"
+                     (every release in its scope is withdrawn)"
                 ),
             }
         })

@@ -465,7 +465,7 @@ fn expected_hint(step: &Step) -> &'static str {
         Step::WriteReleaseNotes(_) => "out/release-notes.md could not be written; the release itself is verified",
         Step::AttestWithdrawal(_) => "the withdrawal of 1.2.3 could not be signed or attached: check COSIGN_PRIVATE_KEY and COSIGN_PASSWORD (or `id-token: write` on GitHub) and the registry login; no floating tag moved, and running the same withdraw command again finishes it",
         Step::MoveWithdrawnTags(_) => "the statement about 1.2.3 is attached, but the floating tags 1.2, 1, latest were not all moved (each stays where it was or is already right): run the same withdraw command again",
-        Step::MarkGithubRelease(_) => "the statement is attached and the floating tags are moved, but the GitHub release of v1.2.3 was not marked: the job needs `permissions: contents: write`; run the same withdraw command again",
+        Step::MarkGithubRelease(_) => "the statement is attached and the floating tags are moved, but the GitHub release of v1.2.3 was not marked (the tag has no published GitHub release, or the token lacks `permissions: contents: write`): fix that and run the same withdraw command again",
         Step::CheckWithdrawal(_) => "a withdrawal statement is attached to the index but does not verify against the withdrawal's key or identity: do not trust the release's state until it does (run `withdraw` again to attach a signed one)",
     }
 }

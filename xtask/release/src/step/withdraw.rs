@@ -318,8 +318,8 @@ impl Action for MarkGithubRelease {
     fn hint(&self) -> String {
         format!(
             "the statement is attached and the floating tags are moved, but the GitHub release of \
-             {} was not marked: the job needs `permissions: contents: write`; run the same \
-             withdraw command again",
+             {} was not marked (the tag has no published GitHub release, or the token lacks \
+             `permissions: contents: write`): fix that and run the same withdraw command again",
             self.tag
         )
     }
