@@ -96,11 +96,10 @@ pub fn plan(inputs: &WithdrawInputs, facts: &WithdrawFacts) -> Result<Plan> {
     );
     if asked && (facts.index.is_none() || !published.contains(v)) {
         bail!(
-            "{} was never released to {}: its tag {plain} is not there; check the version \
-             (`{}` lists what is published) and --repository",
+            "{} was never released to {repo}: its tag {plain} is not there; check the version \
+             (`skopeo list-tags docker://{repo}` lists what is published) and --repository",
             inputs.release,
-            inputs.repository,
-            format_args!("skopeo list-tags docker://{}", inputs.repository)
+            repo = inputs.repository,
         );
     }
     if let (Some(r), true) = (&inputs.replacement, asked) {
