@@ -35,6 +35,8 @@ pub enum Command {
     /// Check the repository's protections on GitHub (tag ruleset, immutable releases, the
     /// `release` environment, the default workflow token, public packages).
     CheckRepo(release::CheckRepo),
+    /// Withdraw a bad release without deleting anything (`--undo` lifts it).
+    Withdraw(WithdrawLocal),
     /// Check the tools a release needs and say how to fix what is missing.
     Doctor(Doctor),
     /// Install what the release and its tests need (Debian 12; idempotent).
@@ -58,6 +60,17 @@ pub struct ReleaseLocal {
     pub release: release::Release,
     /// Release into a local registry that this command starts (with the whole local
     /// environment); it stays up afterwards so the result can be pulled: `cargo xtask env down`.
+    #[arg(long)]
+    pub local: bool,
+}
+
+/// `withdraw`, and `--local`: in the local environment, with its key.
+#[derive(Args, Debug, Clone)]
+pub struct WithdrawLocal {
+    #[command(flatten)]
+    pub withdraw: release::Withdraw,
+    /// Withdraw from the local environment's registry (started if it is not up), signing
+    /// with its key.
     #[arg(long)]
     pub local: bool,
 }

@@ -42,6 +42,9 @@ pub enum Command {
     /// releases, the `release` environment's tag rule, a read-only default workflow token,
     /// public packages. Exits non-zero when one is missing or unreadable, unless --warn-only.
     CheckRepo(CheckRepo),
+    /// Withdraw a bad release without deleting anything: a signed statement on its index and
+    /// chart, and the floating tags step back to the highest release still eligible.
+    Withdraw(Withdraw),
 }
 
 /// Which release: the version and where its image lives.
@@ -393,6 +396,33 @@ pub struct CheckRepo {
     /// Say which requests would be made, and make none.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Withdraw {
+    /// The release to withdraw, e.g. v1.2.3.
+    #[arg(long)]
+    pub version: String,
+    /// Why (required, unless --undo): signed into the statement, shown by verify-release.
+    /// Empty is not given (the workflow's optional input).
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// The release to install instead: higher, published and not withdrawn. Empty is not
+    /// given.
+    #[arg(long = "use", value_name = "VERSION")]
+    pub replacement: Option<String>,
+    /// Lift the withdrawal: a later statement says so, and the floating tags return to what
+    /// the normal rules give (`--undo false`, the workflow's unticked box, withdraws).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set, default_value = "false")]
+    pub undo: bool,
+    /// Image repository, registry host included.
+    #[arg(long, default_value = DEFAULT_IMAGE_REPOSITORY)]
+    pub repository: String,
+    /// Where the chart was pushed; the statement goes on <this>/kube9-operator too.
+    #[arg(long, default_value = DEFAULT_CHART_REPOSITORY)]
+    pub chart_repository: String,
+    #[command(flatten)]
+    pub output: Output,
 }
 
 /// Parses the command line as `P`; if clap refuses a value after `--version` that begins with

@@ -1,6 +1,6 @@
 //! The release commands: `release-image`, `release-chart`, `release`, `verify-release`,
-//! `verify-reproducible`, `rescan`, `release-notes` and
-//! `check-repo`. Each gathers its inputs (flags, and the environment
+//! `verify-reproducible`, `rescan`, `release-notes`,
+//! `check-repo` and `withdraw`. Each gathers its inputs (flags, and the environment
 //! as `kube9_release::config` reads it) and the registry's facts, asks `kube9_release::plan`
 //! for its plan, then prints or runs it. The `kube9-release` binary is exactly these
 //! commands; `cargo xtask` runs the same ones.
@@ -9,3 +9,11 @@ pub mod flags;
 mod tasks;
 
 pub use tasks::release::{check_local, run_local};
+
+/// `withdraw` into a local environment (`cargo xtask withdraw --local`).
+pub fn withdraw_local(
+    flags: flags::Withdraw,
+    target: &kube9_release::plan::local::LocalTarget,
+) -> anyhow::Result<()> {
+    flags.run_with(Some(target))
+}

@@ -5,7 +5,8 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             kube9_release::github::report_error(&e);
-            ExitCode::FAILURE
+            // A withdrawn release that verifies has a code of its own (documented in README).
+            ExitCode::from(kube9_release::withdrawal::exit_code(&e))
         }
     }
 }

@@ -32,6 +32,7 @@ fn it_holds_the_release_commands_only() {
             "rescan",
             "release-notes",
             "check-repo",
+            "withdraw",
             "help"
         ],
         "{help}"

@@ -26,6 +26,7 @@ fn is_slsa_provenance(predicate_type: &str) -> bool {
 }
 use crate::sign::{cosign_tag, AttestationType};
 use crate::version::ReleaseVersion;
+use crate::withdrawal::{self, Withdrawal, Withdrawals};
 
 /// The tags, and the published build under the version tag if there is one.
 pub fn image(registry: &Registry, release: &ReleaseVersion) -> Result<ImageFacts> {
@@ -35,9 +36,11 @@ pub fn image(registry: &Registry, release: &ReleaseVersion) -> Result<ImageFacts
     } else {
         None
     };
+    let withdrawals = withdrawals(registry, &tags)?;
     Ok(ImageFacts {
         tags: Some(tags),
         published,
+        withdrawals,
     })
 }
 
@@ -204,4 +207,62 @@ pub fn chart(registry: &Registry, version: &str) -> Result<ChartFacts> {
     Ok(ChartFacts {
         signed: tags.contains(&cosign_tag(&digest, "sig")),
     })
+}
+
+/// The latest withdrawal statement attached to `index` (as read: `verify-release` checks its
+/// signature; a tag moves on what the repository's writers attached).
+pub fn withdrawal_of(
+    registry: &Registry,
+    index: &str,
+    tags: &[String],
+) -> Result<Option<Withdrawal>> {
+    let att = cosign_tag(index, "att");
+    if !tags.contains(&att) {
+        return Ok(None);
+    }
+    let Some((bytes, _)) = registry.manifest(&registry.repository.tag(&att))? else {
+        return Ok(None);
+    };
+    let manifest: oci_client::manifest::OciImageManifest = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{}:{att} is not an attestation", registry.repository))?;
+    let mut found = Vec::new();
+    for layer in &manifest.layers {
+        let annotated = layer
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get("predicateType"));
+        // `cosign attest` names the type; `cosign attach attestation` leaves it to the envelope.
+        if annotated.is_some_and(|t| t != withdrawal::PREDICATE_TYPE) {
+            continue;
+        }
+        let envelope = registry.blob(&layer.digest)?;
+        let statement = std::str::from_utf8(&envelope)
+            .ok()
+            .and_then(crate::sign::dsse_statement);
+        found.extend(statement.as_ref().and_then(withdrawal::from_statement));
+    }
+    Ok(withdrawal::latest(found))
+}
+
+/// The latest withdrawal statement of every release in `tags` (each read at its plain version
+/// tag, which every release has).
+pub fn withdrawals(registry: &Registry, tags: &[String]) -> Result<Withdrawals> {
+    let mut all = Withdrawals::default();
+    // Only an index with an attestation can carry a statement: most releases cost one request.
+    if !tags.iter().any(|t| t.ends_with(".att")) {
+        return Ok(all);
+    }
+    for version in crate::version::published_versions(tags.iter().map(String::as_str)) {
+        let tag = version.to_string();
+        if !tags.contains(&tag) || all.0.contains_key(&version) {
+            continue;
+        }
+        let Some(digest) = registry.digest_of(&tag)? else {
+            continue;
+        };
+        if let Some(w) = withdrawal_of(registry, &digest, tags)? {
+            all.0.insert(version, w);
+        }
+    }
+    Ok(all)
 }

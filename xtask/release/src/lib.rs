@@ -35,6 +35,7 @@ pub mod validate;
 pub mod verifiers;
 pub mod version;
 pub mod vex;
+pub mod withdrawal;
 pub mod workspace;
 
 pub use config::{DEFAULT_CHART_REPOSITORY, DEFAULT_GITHUB_REPOSITORY, DEFAULT_IMAGE_REPOSITORY};

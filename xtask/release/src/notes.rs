@@ -40,6 +40,8 @@ pub struct ReleasePage {
     pub verifiers: Vec<crate::verifiers::VerifierResult>,
     /// Checks the verification left out on request: named, so the page never implies them.
     pub skipped: Vec<String>,
+    /// `withdrawn: <reason>; use <replacement>`: the banner at the top of the section.
+    pub withdrawn: Option<String>,
 }
 
 /// The marked section, markdown.

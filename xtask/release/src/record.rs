@@ -52,6 +52,9 @@ pub struct ImageRecord {
     /// When this run published the version tags (a re-run that found them has none).
     #[serde(default)]
     pub timeline: Timeline,
+    /// The version's latest withdrawal statement, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withdrawal: Option<crate::withdrawal::Withdrawal>,
 }
 
 /// `target/release/chart.json`.

@@ -17,6 +17,9 @@ pub struct GithubRelease {
     pub prerelease: bool,
     #[serde(default)]
     pub body: Option<String>,
+    /// The title (empty or absent: GitHub shows the tag).
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 pub(crate) fn client() -> reqwest::Client {
@@ -73,6 +76,26 @@ pub fn set_body(api: &GithubApi, release: &GithubRelease, body: &str) -> Result<
         let path = format!("releases/{}", release.id);
         let response = request(api, token, reqwest::Method::PATCH, &path)
             .json(&serde_json::json!({ "body": body }))
+            .send()
+            .await?;
+        checked(response, "contents: write").await?;
+        Ok::<_, anyhow::Error>(())
+    })
+    .with_context(|| format!("cannot update the GitHub release of {}", release.tag_name))
+}
+
+/// Replaces the release's title and body (what an immutable release still allows).
+pub fn set_title_and_body(
+    api: &GithubApi,
+    release: &GithubRelease,
+    name: &str,
+    body: &str,
+) -> Result<()> {
+    let token = token(api)?;
+    block_on(async {
+        let path = format!("releases/{}", release.id);
+        let response = request(api, token, reqwest::Method::PATCH, &path)
+            .json(&serde_json::json!({ "name": name, "body": body }))
             .send()
             .await?;
         checked(response, "contents: write").await?;

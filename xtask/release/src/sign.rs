@@ -101,6 +101,15 @@ impl Verifier {
         }
     }
 
+    /// The withdraw workflow of `repository` on `main`, which signs withdrawals keylessly.
+    pub fn withdraw_workflow(repository: &str) -> Verifier {
+        Verifier::Keyless {
+            identity: format!(
+                "https://github.com/{repository}/.github/workflows/withdraw.yml@refs/heads/main"
+            ),
+        }
+    }
+
     fn apply(&self, cmd: Cmd) -> Cmd {
         match self {
             Verifier::Key { public_key } => cmd
@@ -123,6 +132,8 @@ pub enum AttestationType {
     SlsaProvenance,
     /// OpenVEX statements: which findings do not affect the image, and why.
     OpenVex,
+    /// The project's withdrawal statement (`crate::withdrawal`).
+    Withdrawal,
 }
 
 impl AttestationType {
@@ -132,6 +143,8 @@ impl AttestationType {
             AttestationType::CycloneDx => "cyclonedx",
             AttestationType::SlsaProvenance => "slsaprovenance1",
             AttestationType::OpenVex => "openvex",
+            // cosign takes a URI as the predicate type itself.
+            AttestationType::Withdrawal => crate::withdrawal::PREDICATE_TYPE,
         }
     }
 
@@ -141,6 +154,7 @@ impl AttestationType {
             AttestationType::CycloneDx => "https://cyclonedx.org/bom",
             AttestationType::SlsaProvenance => "https://slsa.dev/provenance/v1",
             AttestationType::OpenVex => "https://openvex.dev/ns",
+            AttestationType::Withdrawal => crate::withdrawal::PREDICATE_TYPE,
         }
     }
 
@@ -150,6 +164,7 @@ impl AttestationType {
             AttestationType::CycloneDx => "SBOM",
             AttestationType::SlsaProvenance => "build provenance",
             AttestationType::OpenVex => "VEX statements",
+            AttestationType::Withdrawal => "withdrawal statement",
         }
     }
 }

@@ -26,6 +26,9 @@ pub enum Standard {
     /// An in-toto Statement v1 whose predicate is SLSA Provenance v1 (a DSSE envelope, as
     /// `cosign verify-attestation` prints it, is opened first).
     InTotoProvenance,
+    /// An in-toto Statement v1 of any predicate (the withdrawal statement): the statement's
+    /// rules only.
+    InTotoStatement,
     /// An OpenVEX document (or a VEX attestation carrying one), against the OpenVEX schema.
     OpenVex,
     /// SARIF 2.1.0 with GitHub code scanning's rules, and a `partialFingerprints` on every
@@ -38,9 +41,10 @@ pub enum Standard {
 }
 
 impl Standard {
-    pub const ALL: [Standard; 6] = [
+    pub const ALL: [Standard; 7] = [
         Standard::CycloneDx,
         Standard::InTotoProvenance,
+        Standard::InTotoStatement,
         Standard::OpenVex,
         Standard::Sarif,
         Standard::OciIndex,
@@ -52,6 +56,7 @@ impl Standard {
         match self {
             Standard::CycloneDx => Some("cyclonedx"),
             Standard::InTotoProvenance => Some("in-toto-provenance"),
+            Standard::InTotoStatement => Some("in-toto-statement"),
             Standard::OpenVex => Some("openvex"),
             Standard::OciIndex => Some("oci-index"),
             Standard::OciManifest => Some("oci-manifest"),
@@ -66,6 +71,7 @@ impl Standard {
             Standard::InTotoProvenance => {
                 "in-toto-attestation (Statement v1, SLSA Provenance v1 predicate)"
             }
+            Standard::InTotoStatement => "in-toto-attestation (Statement v1)",
             Standard::OpenVex => "jsonschema with the OpenVEX JSON schema",
             Standard::Sarif => "SARIF multitool (SARIF 2.1.0 and GitHub's rules)",
             Standard::OciIndex => "jsonschema with OCI image-spec's image-index schema",
@@ -81,6 +87,9 @@ impl Standard {
             }
             Standard::InTotoProvenance => {
                 "write an in-toto Statement v1 (`_type` https://in-toto.io/Statement/v1) whose predicate is SLSA Provenance v1 (https://slsa.dev/provenance/v1): buildType and runDetails.builder.id are URIs, every resource descriptor has a name, uri or digest"
+            }
+            Standard::InTotoStatement => {
+                "write an in-toto Statement v1 (`_type` https://in-toto.io/Statement/v1) with at least one subject with a digest, a predicateType and a predicate object"
             }
             Standard::OpenVex => {
                 "make the document match the OpenVEX 0.2.0 schema (xtask/release/schemas/openvex): it holds one or more statements, each with a vulnerability, products and a status"
@@ -100,6 +109,7 @@ impl fmt::Display for Standard {
         f.write_str(match self {
             Standard::CycloneDx => "CycloneDX",
             Standard::InTotoProvenance => "in-toto Statement v1 / SLSA Provenance v1",
+            Standard::InTotoStatement => "in-toto Statement v1",
             Standard::OpenVex => "OpenVEX",
             Standard::Sarif => "SARIF 2.1.0 (GitHub code scanning)",
             Standard::OciIndex => "OCI image index",
@@ -394,6 +404,7 @@ mod tests {
             [
                 Some("cyclonedx"),
                 Some("in-toto-provenance"),
+                Some("in-toto-statement"),
                 Some("openvex"),
                 Some("--config"),
                 Some("oci-index"),

@@ -146,9 +146,19 @@ pub fn published_versions<'a>(tags: impl IntoIterator<Item = &'a str>) -> Vec<Ve
         .collect()
 }
 
+/// The releases that may hold a floating tag: the published ones, less those withdrawn (a
+/// withdrawn release is absent for every floating tag, in every release, re-run and race).
+pub fn eligible(published: &[Version], withdrawn: &[Version]) -> Vec<Version> {
+    published
+        .iter()
+        .filter(|v| !withdrawn.contains(v))
+        .cloned()
+        .collect()
+}
+
 /// The floating tags a stable version could hold: `MAJOR.MINOR`, `MAJOR` (never a bare `0`,
 /// which would claim stability for the unstable 0.x line) and `latest`.
-fn floating_candidates(v: &Version) -> Vec<String> {
+pub fn floating_candidates(v: &Version) -> Vec<String> {
     let mut tags = vec![format!("{}.{}", v.major, v.minor)];
     if v.major > 0 {
         tags.push(v.major.to_string());
@@ -389,6 +399,25 @@ mod tests {
         let release = ReleaseVersion::parse("v1.3.0").unwrap();
         let plan = plan_tags(&release, &[], true);
         assert_eq!(plan.tags_to_push(), ["v1.3.0", "1.3.0"]);
+    }
+
+    #[test]
+    fn a_withdrawn_release_holds_no_floating_tag() {
+        let published = published_versions(["v1.2.2", "v1.2.3", "v2.0.0", "v1.3.0-rc.1"]);
+        let withdrawn = published_versions(["1.2.3"]);
+        let eligible = eligible(&published, &withdrawn);
+        assert_eq!(holder("1.2", &eligible).unwrap().to_string(), "1.2.2");
+        assert_eq!(holder("1", &eligible).unwrap().to_string(), "1.2.2");
+        assert_eq!(holder("latest", &eligible).unwrap().to_string(), "2.0.0");
+        // A re-run of 1.2.2 keeps 1.2; a 1.1.9 backport takes neither 1 nor latest.
+        let rerun = plan_tags(&ReleaseVersion::parse("v1.2.2").unwrap(), &eligible, false);
+        assert_eq!(rerun.floating_taken(), ["1.2", "1"]);
+        let backport = plan_tags(&ReleaseVersion::parse("v1.1.9").unwrap(), &eligible, false);
+        assert_eq!(backport.floating_taken(), ["1.1"]);
+        let both = published_versions(["1.2.3", "2.0.0"]);
+        let eligible = super::eligible(&published, &both);
+        assert_eq!(holder("latest", &eligible).unwrap().to_string(), "1.2.2");
+        assert_eq!(holder("2", &eligible), None);
     }
 
     #[test]

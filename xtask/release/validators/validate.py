@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks one document with the validator its standard publishes.
 
-    validate.py KIND FILE      KIND: cyclonedx, in-toto-provenance, openvex, oci-index, oci-manifest
+    validate.py KIND FILE      KIND: cyclonedx, in-toto-provenance, in-toto-statement, openvex, oci-index, oci-manifest
     validate.py versions       the validators' package versions (what `cargo xtask doctor` shows)
 
 Prints one `<field>: <message>` line per error (the field as a JSON path), exits 1 when the
@@ -88,6 +88,36 @@ def resource_errors(rds, path):
         if rd.uri and not is_uri(rd.uri):
             errors.append((f"{path}[{i}].uri", f"{rd.uri!r} is not a URI"))
     return errors
+
+
+def statement_errors(document):
+    """The in-toto Statement v1 rules of the reference validator, for any predicate type."""
+    from google.protobuf import json_format
+    from in_toto_attestation.v1 import statement_pb2
+    from in_toto_attestation.v1.statement import Statement
+
+    try:
+        pb = json_format.ParseDict(document, statement_pb2.Statement())
+    except json_format.ParseError as e:
+        raise Invalid([("$", f"not an in-toto Statement v1: {e}")])
+    try:
+        Statement.copy_from_pb(pb).validate()
+    except ValueError as e:
+        message = str(e)
+        field = STATEMENT_FIELDS.get(message, "$.subject")
+        if field == "$._type":
+            message = f"{message}: {document.get('_type')!r}, not {STATEMENT_TYPE_V1}"
+        return [(field, message)]
+    return []
+
+
+def in_toto_statement(document, _text):
+    document = envelope_statement(document)
+    errors = statement_errors(document)
+    if not is_uri(document.get("predicateType", "")):
+        errors.append(("$.predicateType", "the predicate type is not a URI"))
+    if errors:
+        raise Invalid(errors)
 
 
 def in_toto_provenance(document, _text):
@@ -194,6 +224,7 @@ def oci(schema_file):
 KINDS = {
     "cyclonedx": cyclonedx,
     "in-toto-provenance": in_toto_provenance,
+    "in-toto-statement": in_toto_statement,
     "openvex": openvex,
     "oci-index": oci("image-index-schema.json"),
     "oci-manifest": oci("image-manifest-schema.json"),

@@ -26,6 +26,7 @@ impl flags::Xtask {
             Command::Rescan(c) => c.run(),
             Command::ReleaseNotes(c) => c.run(),
             Command::CheckRepo(c) => c.run(),
+            Command::Withdraw(c) => c.run(),
             Command::Doctor(c) => c.run(),
             Command::Setup(c) => c.run(),
             Command::Env(c) => c.run(),

@@ -27,3 +27,18 @@ impl flags::ReleaseLocal {
         kube9_release_cli::run_local(self.release, target)
     }
 }
+
+impl flags::WithdrawLocal {
+    pub fn run(self) -> Result<()> {
+        if !self.local {
+            return self.withdraw.run();
+        }
+        let dir = kube9_devenv::local_env_dir();
+        let target = if self.withdraw.output.offline() {
+            localenv::planned_target(&dir)?
+        } else {
+            localenv::up(&dir, true)?.release_target()?
+        };
+        kube9_release_cli::withdraw_local(self.withdraw, &target)
+    }
+}

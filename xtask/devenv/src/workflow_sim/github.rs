@@ -657,8 +657,11 @@ async fn edit_release(
     let Some(release) = r.releases.iter_mut().find(|r| r["id"] == id) else {
         return refusal(404, "Not Found");
     };
-    if let Some(text) = body.get("body") {
-        release["body"] = text.clone();
+    // What is sent changes; what is left out stays, as GitHub's PATCH does.
+    for field in ["body", "name"] {
+        if let Some(value) = body.get(field) {
+            release[field] = value.clone();
+        }
     }
     Json(release.clone()).into_response()
 }

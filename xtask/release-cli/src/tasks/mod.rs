@@ -10,6 +10,7 @@ mod release_notes;
 mod rescan;
 mod verify_release;
 mod verify_reproducible;
+mod withdraw;
 
 use std::io::Write;
 
@@ -32,6 +33,7 @@ impl flags::Kube9Release {
             Command::Rescan(c) => c.run(),
             Command::ReleaseNotes(c) => c.run(),
             Command::CheckRepo(c) => c.run(),
+            Command::Withdraw(c) => c.run(),
         }
     }
 }

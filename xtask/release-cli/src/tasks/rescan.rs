@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use super::inputs;
 use crate::flags;
 use kube9_release::config::Config;
+use kube9_release::facts;
 use kube9_release::layout;
 use kube9_release::notify::GithubIssues;
 use kube9_release::plan::rescan::{self, Published, RescanInputs};
@@ -13,14 +14,17 @@ use kube9_release::registry::{Registry, Repository, Retry};
 use kube9_release::version;
 use kube9_release::workspace;
 
+/// A withdrawn version and its statement's words.
+type Withdrawn = (String, String);
+
 impl flags::Rescan {
     pub fn run(self) -> Result<()> {
         let config = Config::get();
         let repository = Repository::parse(&self.repository).context("--repository")?;
         let credentials = config.registry.clone();
         let cwd = std::env::current_dir()?;
-        let images = if self.output.offline() {
-            Vec::new()
+        let (images, withdrawn) = if self.output.offline() {
+            (Vec::new(), Vec::new())
         } else {
             let registry =
                 Registry::new(repository.clone(), credentials.as_ref(), Retry::default());
@@ -43,18 +47,30 @@ impl flags::Rescan {
                 .as_ref()
                 .and(GithubIssues::from_config(&config.github)),
             vex: vex.map(|v| v.source),
+            withdrawn,
         };
         let plan = rescan::plan(&inputs);
         super::show_then_run(&self.output, &plan, credentials, config.actions.clone())?;
         Ok(())
     }
 
-    /// The supported releases in the registry, with their digests and platforms.
-    fn published(&self, registry: &Registry) -> Result<Vec<Published>> {
+    /// The supported releases in the registry that are not withdrawn, with their digests and
+    /// platforms; and the withdrawn ones, with their statement's words.
+    fn published(&self, registry: &Registry) -> Result<(Vec<Published>, Vec<Withdrawn>)> {
         let tags = registry.tags()?;
         let versions = version::published_versions(tags.iter().map(String::as_str));
+        let statements = facts::withdrawals(registry, &tags)?;
+        let withdrawn: Vec<Withdrawn> = statements
+            .0
+            .iter()
+            .filter(|(_, w)| w.withdrawn)
+            .map(|(v, w)| (v.to_string(), w.summary()))
+            .collect();
+        for (v, summary) in &withdrawn {
+            println!("{}:{v} is {summary}: not scanned", registry.repository);
+        }
         let mut images = Vec::new();
-        for v in rescan::supported(&versions, self.minors) {
+        for v in rescan::supported_not_withdrawn(&versions, &statements.withdrawn(), self.minors) {
             // Every release has its plain version tag, whatever the git tag was.
             let tag = v.to_string();
             let (bytes, digest) = registry
@@ -72,6 +88,6 @@ impl flags::Rescan {
         if images.is_empty() {
             println!("{} holds no release to rescan", registry.repository);
         }
-        Ok(images)
+        Ok((images, withdrawn))
     }
 }

@@ -10,6 +10,7 @@ use kube9_release::plan::verify::{self, VerifyInputs};
 use kube9_release::record::{ScanRecord, Timeline};
 use kube9_release::registry::Repository;
 use kube9_release::sign::Verifier;
+use kube9_release::withdrawal::WithdrawnRelease;
 
 impl flags::VerifyRelease {
     pub fn run(self) -> Result<()> {
@@ -69,8 +70,18 @@ impl flags::VerifyRelease {
         };
         let plan = verify::plan(&inputs);
         let credentials = inputs.credentials.clone();
-        super::show_then_run(&self.output, &plan, credentials, config.actions.clone())?;
-        Ok(())
+        let outcome =
+            super::show_then_run(&self.output, &plan, credentials, config.actions.clone())?;
+        verdict(outcome)
+    }
+}
+
+/// Everything verified; a withdrawn release still ends with its own error, and so its own
+/// exit code (`withdrawal::EXIT_WITHDRAWN`).
+fn verdict(outcome: Option<kube9_release::execute::Outcome>) -> Result<()> {
+    match outcome.and_then(|o| o.bindings.withdrawal) {
+        Some(w) if w.withdrawn => Err(WithdrawnRelease(w).into()),
+        _ => Ok(()),
     }
 }
 
@@ -104,5 +115,39 @@ impl flags::EarlierJobs {
             None => None,
         };
         Ok((timeline, scan))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube9_release::execute::Outcome;
+    use kube9_release::withdrawal::{exit_code, Withdrawal, EXIT_WITHDRAWN};
+
+    fn outcome(withdrawn: Option<bool>) -> Option<Outcome> {
+        let mut o = Outcome::default();
+        o.bindings.withdrawal = withdrawn.map(|withdrawn| Withdrawal {
+            version: "1.2.3".into(),
+            reason: "leaks a debug flag".into(),
+            replacement: Some("1.2.4".into()),
+            withdrawn,
+            time: "2026-12-07T01:00:00Z".into(),
+        });
+        Some(o)
+    }
+
+    #[test]
+    fn a_verified_withdrawn_release_exits_with_its_own_code() {
+        let e = verdict(outcome(Some(true))).unwrap_err();
+        assert_eq!(exit_code(&e), EXIT_WITHDRAWN);
+        assert!(
+            e.to_string()
+                .contains("1.2.3 is withdrawn: leaks a debug flag; use 1.2.4"),
+            "{e}"
+        );
+        // Lifted, never withdrawn, or only planned: an ordinary success.
+        verdict(outcome(Some(false))).unwrap();
+        verdict(outcome(None)).unwrap();
+        verdict(None).unwrap();
     }
 }

@@ -2,6 +2,7 @@ use super::*;
 
 fn page() -> ReleasePage {
     ReleasePage {
+        withdrawn: None,
         version: "1.2.3".into(),
         image: "ghcr.io/alto9/kube9-operator".into(),
         index: "sha256:aaa".into(),
@@ -120,4 +121,19 @@ fn skipped_checks_are_named_on_the_page() {
         ),
         "{text}"
     );
+}
+
+#[test]
+fn a_withdrawn_release_has_a_banner_at_the_top_of_its_section() {
+    let text = render(&ReleasePage {
+        withdrawn: Some("withdrawn: leaks a debug flag; use 1.2.4".into()),
+        ..page()
+    })
+    .unwrap();
+    let body = text.strip_prefix(BEGIN).unwrap().trim_start();
+    assert!(
+        body.starts_with("> [!CAUTION]\n> **This release is withdrawn.** withdrawn: leaks a debug flag; use 1.2.4."),
+        "{text}"
+    );
+    assert!(!render(&page()).unwrap().contains("withdrawn"));
 }

@@ -99,6 +99,9 @@ pub struct Published {
 pub struct ImageFacts {
     pub tags: Option<Vec<String>>,
     pub published: Option<Published>,
+    /// The latest withdrawal statement of each release that has one: the withdrawn ones are
+    /// absent for floating tags.
+    pub withdrawals: crate::withdrawal::Withdrawals,
 }
 
 fn platform_slug(platform: &str) -> String {
@@ -109,7 +112,13 @@ impl ImageInputs {
     fn tag_plan(&self, facts: &ImageFacts) -> TagPlan {
         let tags = facts.tags.as_deref().unwrap_or_default();
         let published = version::published_versions(tags.iter().map(String::as_str));
-        version::plan_tags(&self.build.release, &published, self.build.prerelease)
+        let eligible = version::eligible(&published, &facts.withdrawals.withdrawn());
+        let withdrawn = facts.withdrawals.is_withdrawn(self.build.release.semver());
+        version::plan_tags(
+            &self.build.release,
+            &eligible,
+            self.build.prerelease || withdrawn,
+        )
     }
 
     fn scans(&self) -> Vec<ScanPlan> {
@@ -247,6 +256,7 @@ pub fn plan(inputs: &ImageInputs, facts: &ImageFacts) -> Result<Plan> {
         provenance_missing: inputs.push
             && inputs.provenance == ProvenanceSource::Workflow
             && facts.published.as_ref().is_none_or(|p| !p.provenance),
+        withdrawal: facts.withdrawals.get(b.release.semver()).cloned(),
     }));
     Ok(plan)
 }
@@ -292,6 +302,24 @@ fn notes(inputs: &ImageInputs, facts: &ImageFacts, tags: &TagPlan) -> Vec<String
         }
         if facts.tags.is_none() {
             notes.push("           (the registry was not asked: floating tags assume no higher release exists)".into());
+        }
+        if facts.withdrawals.is_withdrawn(b.release.semver()) {
+            notes.push(format!(
+                "           ({} is withdrawn: no floating tag moves to it)",
+                b.release.plain()
+            ));
+        }
+        let withdrawn: Vec<String> = facts
+            .withdrawals
+            .withdrawn()
+            .iter()
+            .map(|v| v.to_string())
+            .collect();
+        if !withdrawn.is_empty() {
+            notes.push(format!(
+                "           (withdrawn, absent for every floating tag: {})",
+                withdrawn.join(" ")
+            ));
         }
         if b.prerelease && !b.release.is_prerelease() {
             notes.push("           (a pre-release on GitHub: no floating tag moves)".into());

@@ -13,6 +13,7 @@ pub mod rescan;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod verify;
+pub mod withdraw;
 
 use std::fmt;
 

@@ -34,6 +34,18 @@ pub struct RescanInputs {
     /// Today's `security/vex.json` of the checkout, checked: its statements apply to every
     /// supported version (a finding it marks `not_affected` is listed, not reported).
     pub vex: Option<PathBuf>,
+    /// Withdrawn releases, with `verify-release`'s words for them: listed as withdrawn,
+    /// neither scanned nor reported (no issue is filed for them).
+    pub withdrawn: Vec<(String, String)>,
+}
+
+/// The versions worth scanning: the supported ones (`supported`) among those not withdrawn.
+pub fn supported_not_withdrawn(
+    versions: &[Version],
+    withdrawn: &[Version],
+    minors: usize,
+) -> Vec<Version> {
+    supported(&crate::version::eligible(versions, withdrawn), minors)
 }
 
 /// The versions worth scanning: the newest stable release of each of the `minors` newest
@@ -77,6 +89,11 @@ pub fn plan(inputs: &RescanInputs) -> Plan {
             .images
             .iter()
             .map(|i| format!("image      {} {}", i.version, i.digest))
+            .chain(
+                inputs.withdrawn.iter().map(|(v, summary)| {
+                    format!("withdrawn  {v}: {summary} (not scanned, no issue)")
+                }),
+            )
             .collect(),
         mode: Mode::StopAtFirstFailure,
         steps,
@@ -151,6 +168,13 @@ mod tests {
         assert_eq!(chosen, ["2.0.1", "1.1.0", "1.0.3"]);
         assert_eq!(supported(&all, 1)[0].to_string(), "2.0.1");
         assert!(supported(&[], 3).is_empty());
+        // A withdrawn release is never scanned: its line's newest other release is.
+        let withdrawn = [Version::parse("2.0.1").unwrap()];
+        let chosen: Vec<String> = supported_not_withdrawn(&all, &withdrawn, 3)
+            .iter()
+            .map(|v| v.to_string())
+            .collect();
+        assert_eq!(chosen, ["2.0.0", "1.1.0", "1.0.3"]);
     }
 
     #[test]
@@ -171,7 +195,11 @@ mod tests {
             out_dir: "out/rescan".into(),
             github: None,
             vex: None,
+            withdrawn: vec![("1.2.2".into(), "withdrawn: bad; use 1.2.3".into())],
         };
+        assert!(plan(&inputs)
+            .to_string()
+            .contains("withdrawn  1.2.2: withdrawn: bad; use 1.2.3 (not scanned, no issue)"));
         assert_eq!(
             plan(&inputs).kinds(),
             [

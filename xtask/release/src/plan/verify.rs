@@ -13,9 +13,10 @@ use crate::record::{ScanRecord, Timeline};
 use crate::registry::{Credentials, Repository};
 use crate::sign::{AttestationType, Cosign, Verifier};
 use crate::step::{
-    AnonymousPull, Bound, CheckFloatingTags, CheckSboms, Login, LoginClient, PullAsNode, Pullable,
-    RecordVerification, RenderChart, ResolveChart, ResolveRelease, RunImage, Step, Subject,
-    VerifyAttestation, VerifyProvenance, VerifySignature, VerifyVex, VexRelease, WriteReleaseNotes,
+    AnonymousPull, Bound, CheckFloatingTags, CheckSboms, CheckWithdrawal, Login, LoginClient,
+    PullAsNode, Pullable, RecordVerification, RenderChart, ResolveChart, ResolveRelease, RunImage,
+    Step, Subject, VerifyAttestation, VerifyProvenance, VerifySignature, VerifyVex, VexRelease,
+    WriteReleaseNotes,
 };
 use crate::verifiers::Checker;
 use crate::version::ReleaseVersion;
@@ -68,6 +69,24 @@ pub struct VerifyInputs {
     pub changes: Option<changelog::Entry>,
 }
 
+/// Whether the release is withdrawn: the latest withdrawal statement on the index that
+/// verifies against the withdrawal's signer (the release's key; keyless, the withdraw
+/// workflow on `main`).
+fn withdrawal_step(inputs: &VerifyInputs) -> Option<Step> {
+    if !inputs.signatures {
+        return None;
+    }
+    let verifier = match &inputs.verifier {
+        Verifier::Key { .. } => inputs.verifier.clone(),
+        Verifier::Keyless { .. } => Verifier::withdraw_workflow(&inputs.github_repository),
+    };
+    Some(Step::CheckWithdrawal(CheckWithdrawal {
+        cosign: cosign(inputs, &inputs.image),
+        verifier,
+        subject: Subject::new(&inputs.image, Bound::Index),
+    }))
+}
+
 /// Where a GHCR package's visibility is changed; elsewhere, the registry's own settings.
 pub fn package_settings(repository: &Repository) -> String {
     if repository.host != "ghcr.io" {
@@ -100,6 +119,7 @@ pub fn plan(inputs: &VerifyInputs) -> Plan {
     }));
     steps.extend(login_step(inputs));
     steps.extend(image_signature_steps(inputs));
+    steps.extend(withdrawal_step(inputs));
     steps.push(Step::ResolveChart(ResolveChart {
         repository: chart.clone(),
         version: inputs.release.plain(),
@@ -376,6 +396,7 @@ mod tests {
                 "verify-attestation",
                 "verify-provenance",
                 "verify-vex",
+                "check-withdrawal",
                 "resolve-chart",
                 "render-chart",
                 "render-chart",

@@ -30,6 +30,19 @@ pub struct Converged {
     pub taken: Vec<String>,
     /// Tags a higher release holds, with that release.
     pub left: Vec<(String, String)>,
+    /// The release is withdrawn: it takes no floating tag.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub withdrawn: bool,
+}
+
+/// Where a withdrawal (or its undo) left one floating tag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FloatingMove {
+    pub tag: String,
+    /// The release it names now; `None`: no release is eligible, so it stayed where it was.
+    pub to: Option<String>,
+    /// Whether this run wrote it.
+    pub moved: bool,
 }
 
 /// OCI's empty descriptor content, the config of an artifact manifest.
@@ -144,14 +157,28 @@ impl Registry {
         Ok(digest)
     }
 
+    /// The releases that may hold a floating tag right now: every published version less
+    /// those whose latest withdrawal statement withdraws them; and those withdrawn.
+    pub fn eligible_versions(&self) -> Result<(Vec<Version>, Vec<Version>)> {
+        let tags = self.tags()?;
+        let published = version::published_versions(tags.iter().map(String::as_str));
+        let withdrawn = crate::facts::withdrawals(self, &tags)?.withdrawn();
+        Ok((version::eligible(&published, &withdrawn), withdrawn))
+    }
+
     /// Writes the floating tags `candidates` that `release` holds according to the tags read
     /// right now, then reads again: a tag that a higher release took meanwhile (two releases
     /// racing) is put back on the highest release, so `latest` never ends on an older one.
     /// Every release has its plain version tag (`1.2.3`), which is what a floating tag copies.
+    /// A withdrawn release takes none (a re-run of it moves nothing).
     pub fn move_floating(&self, release: &Version, candidates: &[String]) -> Result<Converged> {
         let own_tag = release.to_string();
         let mut result = Converged::default();
-        let published = version::published_versions(self.tags()?.iter().map(String::as_str));
+        let (published, withdrawn) = self.eligible_versions()?;
+        if withdrawn.contains(release) {
+            result.withdrawn = true;
+            return Ok(result);
+        }
         for tag in candidates {
             match version::holder(tag, &published) {
                 Some(h) if h == release => {
@@ -165,9 +192,10 @@ impl Registry {
                 None => anyhow::bail!("{own_tag} is missing from {}", self.repository),
             }
         }
-        let published = version::published_versions(self.tags()?.iter().map(String::as_str));
+        let (published, _) = self.eligible_versions()?;
         for tag in result.taken.clone() {
-            if let Some(h) = version::holder(&tag, &published).filter(|h| *h != release) {
+            let holder = version::holder(&tag, &published);
+            if let Some(h) = holder.filter(|h| *h != release) {
                 self.copy_tag(&h.to_string(), &tag)?;
                 eprintln!(
                     "    {}:{tag} back to {h}, released meanwhile",
@@ -178,6 +206,46 @@ impl Registry {
             }
         }
         Ok(result)
+    }
+
+    /// Puts each of `tags` on the highest release eligible for it now (a withdrawal's one
+    /// step back, or an undo's return), twice: a release that moved a tag meanwhile is
+    /// followed, not undone. A tag with no eligible release stays where it is.
+    pub fn converge_floating(&self, tags: &[String]) -> Result<Vec<FloatingMove>> {
+        let mut moves: Vec<FloatingMove> = Vec::new();
+        for _ in 0..2 {
+            let (published, _) = self.eligible_versions()?;
+            for tag in tags {
+                let Some(holder) = version::holder(tag, &published) else {
+                    if !moves.iter().any(|m| m.tag == *tag) {
+                        moves.push(FloatingMove {
+                            tag: tag.clone(),
+                            to: None,
+                            moved: false,
+                        });
+                    }
+                    continue;
+                };
+                let target = holder.to_string();
+                let moved = self.digest_of(tag)? != self.digest_of(&target)?;
+                if moved {
+                    self.copy_tag(&target, tag)?;
+                    eprintln!("    {}:{tag} -> {target}", self.repository);
+                }
+                match moves.iter_mut().find(|m| m.tag == *tag) {
+                    Some(m) => {
+                        m.moved |= moved;
+                        m.to = Some(target);
+                    }
+                    None => moves.push(FloatingMove {
+                        tag: tag.clone(),
+                        to: Some(target),
+                        moved,
+                    }),
+                }
+            }
+        }
+        Ok(moves)
     }
 
     /// Attaches `blob` to `subject` as an OCI 1.1 referrer and makes sure it is listed: by the

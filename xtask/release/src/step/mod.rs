@@ -18,6 +18,7 @@ mod sign;
 mod source;
 mod verify;
 mod vex;
+mod withdraw;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -45,6 +46,7 @@ pub use verify::{
     ResolveChart, ResolveRelease, VerifyAttestation, VerifyProvenance, VerifySignature,
 };
 pub use vex::{AttestVex, RenderVex, VerifyVex, VexRelease};
+pub use withdraw::{AttestWithdrawal, CheckWithdrawal, MarkGithubRelease, MoveWithdrawnTags};
 
 use crate::github::Actions;
 use crate::layout::Image;
@@ -120,6 +122,10 @@ pub enum Step {
     PullAsNode(PullAsNode),
     RecordVerification(RecordVerification),
     WriteReleaseNotes(WriteReleaseNotes),
+    AttestWithdrawal(AttestWithdrawal),
+    MoveWithdrawnTags(MoveWithdrawnTags),
+    CheckWithdrawal(CheckWithdrawal),
+    MarkGithubRelease(MarkGithubRelease),
 }
 
 impl Step {
@@ -177,6 +183,10 @@ impl Step {
             Step::PullAsNode(s) => s,
             Step::RecordVerification(s) => s,
             Step::WriteReleaseNotes(s) => s,
+            Step::AttestWithdrawal(s) => s,
+            Step::MoveWithdrawnTags(s) => s,
+            Step::CheckWithdrawal(s) => s,
+            Step::MarkGithubRelease(s) => s,
         }
     }
 
@@ -348,6 +358,8 @@ pub struct Bindings {
     pub vex_gates: std::collections::BTreeSet<String>,
     /// Whether the index carries the release's OpenVEX statements.
     pub vex_attested: bool,
+    /// The latest verified withdrawal statement of the index (`CheckWithdrawal`), if any.
+    pub withdrawal: Option<crate::withdrawal::Withdrawal>,
 }
 
 impl Bindings {

@@ -70,6 +70,11 @@ impl WriteReleaseNotes {
                 .map(|s| ScanRecord::new(&s.gate.to_string(), &s.verdicts))
         });
         Ok(ReleasePage {
+            withdrawn: b
+                .withdrawal
+                .as_ref()
+                .filter(|w| w.withdrawn)
+                .map(crate::withdrawal::Withdrawal::summary),
             version: self.version.clone(),
             image: self.image.to_string(),
             index,

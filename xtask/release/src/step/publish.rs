@@ -291,6 +291,12 @@ impl Action for MoveFloatingTags {
         let moved = cx
             .registry(&self.repository)
             .move_floating(&version, &self.candidates)?;
+        if moved.withdrawn {
+            eprintln!(
+                "    none: {} is withdrawn, so it takes no floating tag",
+                self.version
+            );
+        }
         for (tag, holder) in &moved.left {
             eprintln!("    not {tag}: held by the higher release {holder}");
         }
@@ -401,6 +407,9 @@ pub struct RecordImage {
     /// Whether the published index still lacks GitHub's build provenance (the workflow
     /// attests it then, once).
     pub provenance_missing: bool,
+    /// The version's latest withdrawal statement, as read when planning (a re-run of a
+    /// withdrawn release records it).
+    pub withdrawal: Option<crate::withdrawal::Withdrawal>,
 }
 
 impl Action for RecordImage {
@@ -465,6 +474,7 @@ impl RecordImage {
             blobs_uploaded: pushed.blobs_uploaded,
             bytes_uploaded: pushed.bytes_uploaded,
             timeline: b.timeline.clone(),
+            withdrawal: self.withdrawal.clone(),
         }
     }
 }

@@ -208,6 +208,7 @@ fn one_of_each() -> Vec<Step> {
             commit: "c0ffee".into(),
             pushed: true,
             provenance_missing: false,
+            withdrawal: None,
         }),
         Step::WaitForImage(WaitForImage {
             repository: repo(),
@@ -374,6 +375,37 @@ fn one_of_each() -> Vec<Step> {
             scan: None,
             changes: None,
         }),
+        Step::AttestWithdrawal(AttestWithdrawal {
+            cosign: cosign(),
+            signer: key(),
+            withdrawal: crate::withdrawal::Withdrawal {
+                version: "1.2.3".into(),
+                reason: "leaks a debug flag".into(),
+                replacement: Some("1.2.4".into()),
+                withdrawn: true,
+                time: String::new(),
+            },
+            dir: "out/withdrawal".into(),
+            subjects: vec![image.clone(), Subject::new(&charts(), Bound::Chart)],
+        }),
+        Step::MoveWithdrawnTags(MoveWithdrawnTags {
+            repository: repo(),
+            version: "1.2.3".into(),
+            undo: false,
+            tags: vec!["1.2".into(), "1".into(), "latest".into()],
+        }),
+        Step::CheckWithdrawal(CheckWithdrawal {
+            cosign: cosign(),
+            verifier: Verifier::withdraw_workflow("alto9/kube9-operator"),
+            subject: image.clone(),
+        }),
+        Step::MarkGithubRelease(MarkGithubRelease {
+            api_url: "https://api.github.com".into(),
+            github_repository: "alto9/kube9-operator".into(),
+            token: Secret::new("ghs_secret"),
+            tag: "v1.2.3".into(),
+            summary: Some("withdrawn: leaks a debug flag; use 1.2.4".into()),
+        }),
     ]
 }
 
@@ -431,6 +463,10 @@ fn expected_hint(step: &Step) -> &'static str {
         Step::RunImage(_) => "the linux/arm64 image does not run as this release: if the pull failed, make the package public (or pass --public-check warn with credentials); if it ran another build, re-run the release",
         Step::RecordVerification(_) => "out/verify.json could not be written; the checks above are the report",
         Step::WriteReleaseNotes(_) => "out/release-notes.md could not be written; the release itself is verified",
+        Step::AttestWithdrawal(_) => "the withdrawal of 1.2.3 could not be signed or attached: check COSIGN_PRIVATE_KEY and COSIGN_PASSWORD (or `id-token: write` on GitHub) and the registry login; no floating tag moved, and running the same withdraw command again finishes it",
+        Step::MoveWithdrawnTags(_) => "the statement about 1.2.3 is attached, but the floating tags 1.2, 1, latest were not all moved (each stays where it was or is already right): run the same withdraw command again",
+        Step::MarkGithubRelease(_) => "the statement is attached and the floating tags are moved, but the GitHub release of v1.2.3 was not marked (the tag has no published GitHub release, or the token lacks `permissions: contents: write`): fix that and run the same withdraw command again",
+        Step::CheckWithdrawal(_) => "a withdrawal statement is attached to the index but does not verify against the withdrawal's key or identity: do not trust the release's state until it does (run `withdraw` again to attach a signed one)",
     }
 }
 

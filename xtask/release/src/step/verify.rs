@@ -52,8 +52,11 @@ impl Action for CheckFloatingTags {
         let release = crate::version::ReleaseVersion::parse(&self.release)?;
         let what = "floating tags".to_string();
         let registry = cx.registry(&self.repository);
-        let tags = registry.tags()?;
-        let published = crate::version::published_versions(tags.iter().map(String::as_str));
+        let (published, withdrawn) = registry.eligible_versions()?;
+        if withdrawn.contains(release.semver()) {
+            cx.pass(&what, "none: a withdrawn release takes no floating tag");
+            return Ok(());
+        }
         let plan = crate::version::plan_tags(&release, &published, self.prerelease);
         if plan.floating.is_empty() {
             cx.pass(&what, "none: a pre-release takes no floating tag");
@@ -706,6 +709,8 @@ impl Action for RecordVerification {
             "skipped": self.skipped,
             "timeline": timeline,
             "seconds_from_publish": timeline.durations(),
+            // The latest verified withdrawal statement (`withdrawn: false` once lifted).
+            "withdrawal": b.withdrawal,
         });
         if let Some(actions) = cx.actions() {
             actions.add_summary(&format!("### Timings\n\n{}\n", timeline.summary()))?;

@@ -10,6 +10,7 @@ fn facts(tags: &[&str]) -> ImageFacts {
     ImageFacts {
         tags: Some(tags.iter().map(|t| t.to_string()).collect()),
         published: None,
+        withdrawals: Default::default(),
     }
 }
 
@@ -146,6 +147,7 @@ fn a_rerun_of_a_complete_release_builds_nothing_and_only_verifies() {
     let facts = ImageFacts {
         tags: Some(vec!["v1.2.3".into(), "1.2.3".into()]),
         published: Some(published(true, &all, &all)),
+        withdrawals: Default::default(),
     };
     let plan = plan(&inputs(), &facts).unwrap();
     assert_eq!(
@@ -166,6 +168,7 @@ fn a_rerun_waits_for_the_workflows_provenance_before_moving_floating_tags() {
     let facts = |p: &Published| ImageFacts {
         tags: Some(vec!["v1.2.3".into(), "1.2.3".into()]),
         published: Some(p.clone()),
+        withdrawals: Default::default(),
     };
     // Never left out quietly: the move waits for the provenance, and fails if it does not show.
     let waits = plan(&on_github, &facts(&without)).unwrap();
@@ -227,6 +230,7 @@ fn an_unpushed_build_of_a_published_version_builds_and_publishes_nothing() {
     let facts = ImageFacts {
         tags: Some(vec!["v1.2.3".into()]),
         published: Some(published(false, &[], &[])),
+        withdrawals: Default::default(),
     };
     let local = ImageInputs {
         push: false,
@@ -255,6 +259,7 @@ fn a_rerun_of_a_release_tagged_before_it_was_signed_reads_it_back_and_signs_it()
     let facts = ImageFacts {
         tags: Some(vec!["v1.2.3".into()]),
         published: Some(published(false, &all, &[])),
+        withdrawals: Default::default(),
     };
     let plan = plan(&inputs(), &facts).unwrap();
     let kinds = plan.kinds();
@@ -294,6 +299,7 @@ fn another_commit_under_a_published_version_is_refused_before_building() {
     let facts = ImageFacts {
         tags: Some(vec!["v1.2.3".into()]),
         published: Some(other),
+        withdrawals: Default::default(),
     };
     let err = plan(&inputs(), &facts).unwrap_err().to_string();
     assert!(
@@ -361,6 +367,7 @@ fn held_floating_tags_are_moved_by_a_rerun() {
     let published = ImageFacts {
         tags: Some(vec!["v1.2.3".into(), "1.2.3".into()]),
         published: Some(published(true, &all, &all)),
+        withdrawals: Default::default(),
     };
     let rerun = plan(&inputs(), &published).unwrap();
     assert_eq!(
@@ -426,6 +433,7 @@ fn a_rerun_of_a_plain_version_published_under_the_old_rule_changes_nothing() {
                 .to_vec(),
         ),
         published: Some(published(true, &all, &all)),
+        withdrawals: Default::default(),
     };
     let plan = plan(&plain, &facts).unwrap();
     assert_eq!(
@@ -496,6 +504,7 @@ fn a_rerun_attests_the_vex_statements_only_when_the_index_lacks_them() {
     let facts_with = |published: &Published| ImageFacts {
         tags: Some(vec!["v1.2.3".into(), "1.2.3".into()]),
         published: Some(published.clone()),
+        withdrawals: Default::default(),
     };
     let missing = plan(&inputs, &facts_with(&published)).unwrap();
     assert!(
@@ -511,4 +520,56 @@ fn a_rerun_attests_the_vex_statements_only_when_the_index_lacks_them() {
         "{:?}",
         done.kinds()
     );
+}
+
+#[test]
+fn a_withdrawn_release_is_absent_for_floating_tags_and_a_rerun_of_it_moves_none() {
+    let statement = |version: &str| crate::withdrawal::Withdrawal {
+        version: version.into(),
+        reason: "leaks a debug flag".into(),
+        replacement: None,
+        withdrawn: true,
+        time: "2026-12-07T01:00:00Z".into(),
+    };
+    let mut withdrawals = crate::withdrawal::Withdrawals::default();
+    withdrawals
+        .0
+        .insert(semver::Version::parse("1.2.4").unwrap(), statement("1.2.4"));
+    // 1.2.4 is withdrawn: 1.2.3 is the highest release eligible for 1.2, 1 and latest.
+    let facts = ImageFacts {
+        tags: Some(vec!["v1.2.4".into(), "1.2.4".into()]),
+        published: None,
+        withdrawals: withdrawals.clone(),
+    };
+    let shown = plan(&inputs(), &facts).unwrap().to_string();
+    assert!(
+        shown.contains("tags       v1.2.3 1.2.3 1.2 1 latest"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("(withdrawn, absent for every floating tag: 1.2.4)"),
+        "{shown}"
+    );
+    // A re-run of a withdrawn release takes no floating tag, and image.json records why.
+    withdrawals
+        .0
+        .insert(semver::Version::parse("1.2.3").unwrap(), statement("1.2.3"));
+    let all = ["linux/amd64", "linux/arm64"];
+    let rerun = plan(
+        &inputs(),
+        &ImageFacts {
+            tags: Some(vec!["v1.2.3".into(), "1.2.3".into()]),
+            published: Some(published(true, &all, &all)),
+            withdrawals,
+        },
+    )
+    .unwrap();
+    assert_eq!(rerun.kinds(), ["verify-image", "record-image"]);
+    assert!(rerun
+        .to_string()
+        .contains("(1.2.3 is withdrawn: no floating tag moves to it)"));
+    let Some(Step::RecordImage(record)) = rerun.steps.last() else {
+        panic!("no record")
+    };
+    assert_eq!(record.withdrawal, Some(statement("1.2.3")));
 }

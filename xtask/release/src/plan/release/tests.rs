@@ -43,6 +43,7 @@ fn a_release_is_the_image_then_the_chart_then_what_a_user_checks() {
             "verify-attestation",
             "verify-provenance",
             "verify-vex",
+            "check-withdrawal",
             "resolve-chart",
             "render-chart",
             "render-chart",
