@@ -364,8 +364,8 @@ fn no_job_that_can_sign_push_or_write_runs_build_code_and_each_checks_the_tool_i
         }
     }
     assert_eq!(
-        checked, 6,
-        "release.yml's five jobs that run the tool, and rescan's one"
+        checked, 7,
+        "release.yml's five jobs that run the tool, rescan's and withdraw's one each"
     );
 }
 
@@ -903,6 +903,9 @@ fn xtask_commands() -> Vec<Vec<String>> {
             "\"$RUNNER_TEMP/release-notes.md\"",
             "release-notes.md".to_string(),
         ),
+        ("\"$WITHDRAW_REASON\"", "regression".to_string()),
+        ("\"$WITHDRAW_USE\"", String::new()),
+        ("\"$WITHDRAW_UNDO\"", "false".to_string()),
     ];
     let mut commands = Vec::new();
     for file in workflow_files() {
@@ -990,8 +993,14 @@ fn the_workflows_call_the_xtask_with_flags_it_has() {
         outside_actions(&mut cmd);
         cmd.arg(&command[0]);
         // Every command that builds from a checkout gets the tag's (not this working tree).
-        if !["verify-release", "rescan", "release-notes", "check-repo"]
-            .contains(&command[0].as_str())
+        if ![
+            "verify-release",
+            "rescan",
+            "release-notes",
+            "check-repo",
+            "withdraw",
+        ]
+        .contains(&command[0].as_str())
         {
             cmd.arg("--source").arg(&source);
         }

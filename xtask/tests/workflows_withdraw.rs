@@ -29,6 +29,16 @@ fn withdrawals_are_dispatched_from_main_one_at_a_time() {
     assert_eq!(inputs["version"]["required"], true);
     assert_eq!(inputs["undo"]["type"], "boolean");
     assert_eq!(w["permissions"], json!({}));
+    // The release workflow's own queue: a withdrawal never moves tags while a release does.
+    let text =
+        std::fs::read_to_string(project_root().join(".github/workflows/release.yml")).unwrap();
+    let release: Value = serde_saphyr::from_str(&text).unwrap();
+    assert!(release["concurrency"]["group"]
+        .as_str()
+        .unwrap()
+        .ends_with("|| 'release' }}"));
+    assert_eq!(w["concurrency"]["group"], "release");
+    assert_eq!(w["concurrency"]["queue"], "max");
     assert_eq!(w["concurrency"]["cancel-in-progress"], false);
     for job in ["tool", "withdraw"] {
         assert_eq!(
