@@ -717,6 +717,35 @@ fn authenticated_registry_works_with_credentials_only_and_never_shows_the_token(
         .env("REGISTRY_PASSWORD", env.auth_password())
         .args(["--public-check", "skip"]));
     assert!(private.status.success(), "{}", text(&private));
+
+    // Withdrawn (issue 27), the same release still verifies in every check, and the report
+    // says so with an exit code of its own, so an admin's automation can tell a withdrawn
+    // release from a broken one.
+    let mut withdraw = xtask();
+    outside_actions(&mut withdraw);
+    withdraw
+        .args([
+            "withdraw",
+            "--version",
+            "v1.0.0",
+            "--reason",
+            "a leaked debug flag",
+        ])
+        .args(["--repository", &repo, "--chart-repository", &charts])
+        .arg("--out-dir")
+        .arg(temp_dir("withdraw-out"))
+        .env("REGISTRY_USERNAME", &env.auth_user)
+        .env("REGISTRY_PASSWORD", env.auth_password());
+    signing(&mut withdraw, &env);
+    ok(&mut withdraw);
+    let withdrawn = run(verify_release_cmd(&source, "v1.0.0", &repo, &charts)
+        .env("REGISTRY_USERNAME", &env.auth_user)
+        .env("REGISTRY_PASSWORD", env.auth_password())
+        .args(["--public-check", "skip"]));
+    let log = text(&withdrawn);
+    assert_eq!(withdrawn.status.code(), Some(3), "{log}");
+    assert!(log.contains("withdrawn: a leaked debug flag"), "{log}");
+    assert!(!log.contains("  FAIL "), "every check passed: {log}");
 }
 
 #[test]
