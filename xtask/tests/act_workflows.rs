@@ -217,8 +217,9 @@ fn the_release_workflow_runs_end_to_end_and_again_and_for_a_github_prerelease() 
         format!("helm install kube9-operator {charts}/kube9-operator --version 1.2.3"),
         // Here the environment's key stands in for the workflow's identity, so the page
         // names cosign with that key where GitHub's would name the keyless identity and
-        // `gh attestation verify`.
-        "cosign verify-attestation --type slsaprovenance1".to_string(),
+        // `gh attestation verify`: the provenance is the attest step's Sigstore bundle.
+        "cosign verify-attestation --type slsaprovenance1 --output json --new-bundle-format"
+            .to_string(),
         "cosign verify-attestation --type cyclonedx".to_string(),
         "trivy image --vex oci --show-suppressed".to_string(),
         "| linux/arm64 |".to_string(),
