@@ -12,166 +12,10 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use kube9_devenv::workflow_sim::grants::{Access, Grant, Permissions};
+use kube9_devenv::workflow_sim::grants::Access;
 use kube9_devenv::workflow_sim::GithubStandin;
+use support::standins::*;
 use support::*;
-
-fn standin(action: &str, script: &str) -> PathBuf {
-    fixtures().join("actions").join(action).join(script)
-}
-
-/// The run must have failed; its output, for the real action's words.
-fn refused(out: &Output) -> String {
-    assert!(
-        !out.status.success(),
-        "accepted what the real action refuses:\n{}",
-        text(out)
-    );
-    text(out)
-}
-
-/// The run must have succeeded; its output.
-fn accepted(out: &Output) -> String {
-    assert!(out.status.success(), "refused:\n{}", text(out));
-    text(out)
-}
-
-/// A job's runner files: its outbox, GITHUB_ENV, GITHUB_OUTPUT, GITHUB_PATH, a workspace and
-/// a home without a docker login.
-struct Job {
-    dir: PathBuf,
-}
-
-impl Job {
-    fn new() -> Job {
-        let dir = temp_dir("standin-job");
-        for sub in ["outbox", "home", "workspace"] {
-            std::fs::create_dir_all(dir.join(sub)).unwrap();
-        }
-        for file in ["github-env", "github-output", "github-path"] {
-            std::fs::write(dir.join(file), "").unwrap();
-        }
-        Job { dir }
-    }
-
-    fn home(&self) -> PathBuf {
-        self.dir.join("home")
-    }
-
-    /// A runner file's text ("" when it was never written).
-    fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.dir.join(name)).unwrap_or_default()
-    }
-
-    /// The lines of `outbox/<name>.tsv`, the stand-ins' record of what they did.
-    fn records(&self, name: &str) -> Vec<String> {
-        self.read(&format!("outbox/{name}.tsv"))
-            .lines()
-            .map(String::from)
-            .collect()
-    }
-
-    /// A refused run leaves the job as it was: no record, nothing exported to later steps, no
-    /// login in $HOME.
-    fn assert_untouched(&self) {
-        let outbox: Vec<_> = std::fs::read_dir(self.dir.join("outbox"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        assert!(outbox.is_empty(), "refused, yet recorded {outbox:?}");
-        for file in ["github-env", "github-output", "github-path"] {
-            assert_eq!(self.read(file), "", "refused, yet wrote {file}");
-        }
-        let docker = self.home().join(".docker");
-        assert!(!docker.exists(), "refused, yet left {}", docker.display());
-    }
-
-    fn command(&self, script: &Path, github: &GithubStandin) -> Command {
-        let mut cmd = Command::new("python3");
-        cmd.arg(script)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap())
-            .env("HOME", self.home())
-            .env("GITHUB_API_URL", github.url())
-            .env("GITHUB_REPOSITORY", "alto9/kube9-operator")
-            .env("GITHUB_REF", "refs/tags/v1.2.3")
-            .env("GITHUB_SHA", "c0ffee")
-            .env("GITHUB_JOB", "image")
-            .env("GITHUB_ENV", self.dir.join("github-env"))
-            .env("GITHUB_OUTPUT", self.dir.join("github-output"))
-            .env("GITHUB_PATH", self.dir.join("github-path"))
-            .env("KUBE9_SIM_OUTBOX", self.dir.join("outbox"))
-            .current_dir(&self.dir);
-        cmd
-    }
-}
-
-const DIGEST: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
-const IMAGE: &str = "127.0.0.1:5000/alto9/kube9-operator";
-
-/// A job with `permissions`, its OIDC identity only with `id-token: write`.
-fn grant(github: &GithubStandin, permissions: &[(&str, Access)]) -> Grant {
-    let grant = Grant {
-        job: "image".into(),
-        permissions: Permissions(
-            permissions
-                .iter()
-                .map(|(s, a)| (s.to_string(), *a))
-                .collect(),
-        ),
-        token: format!("ghs_{}", unique("token")),
-        oidc_request: Some(unique("oidc")),
-    };
-    let workflow_ref = "alto9/kube9-operator/.github/workflows/release.yml@refs/tags/v1.2.3";
-    github.issue(
-        &grant,
-        serde_json::json!({
-            "ref": "refs/tags/v1.2.3", "sha": "c0ffee", "repository": "alto9/kube9-operator",
-            "event_name": "release", "workflow_ref": workflow_ref, "job_workflow_ref": workflow_ref,
-        }),
-    );
-    grant
-}
-
-/// The attest stand-in's run for `name@digest`, with the job's OIDC request only when `oidc`.
-fn attest(
-    job: &Job,
-    github: &GithubStandin,
-    grant: &Grant,
-    oidc: bool,
-    name: &str,
-    digest: &str,
-    push: bool,
-) -> Output {
-    let script = standin("actions/attest-build-provenance", "attest.py");
-    let mut cmd = job.command(&script, github);
-    cmd.env("SUBJECT_PATH", "")
-        .env("NAME", name)
-        .env("DIGEST", digest)
-        .env("CHECKSUMS", "")
-        .env("PUSH", if push { "true" } else { "false" })
-        .env("TOKEN", &grant.token);
-    if oidc {
-        cmd.env("ACTIONS_ID_TOKEN_REQUEST_URL", github.oidc_url())
-            .env(
-                "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-                grant.oidc_request.as_ref().unwrap(),
-            );
-    }
-    run(&mut cmd)
-}
-
-/// The in-toto statement of an attestation GitHub's API stand-in stored.
-fn statement(stored: &serde_json::Value) -> serde_json::Value {
-    use base64::Engine;
-    let payload = stored["bundle"]["dsseEnvelope"]["payload"]
-        .as_str()
-        .unwrap();
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(payload)
-        .unwrap();
-    serde_json::from_slice(&bytes).unwrap()
-}
 
 #[test]
 fn the_provenance_stand_in_needs_id_token_attestations_and_a_docker_login_in_home() {
@@ -256,6 +100,21 @@ fn the_provenance_stand_in_needs_id_token_attestations_and_a_docker_login_in_hom
     accepted(&attest(&job, &github, &all, true, IMAGE, DIGEST, false));
     let stored = github.attestations();
     assert_eq!(stored.len(), 4);
+    // What @actions/attest stores is the signed Sigstore bundle: v0.3, one DSSE signature (the
+    // stand-in's key where the real one has Fulcio's certificate).
+    let bundle = &stored[3]["bundle"];
+    assert_eq!(
+        bundle["mediaType"],
+        "application/vnd.dev.sigstore.bundle.v0.3+json"
+    );
+    assert!(bundle["verificationMaterial"]["publicKey"]["hint"].is_string());
+    assert_eq!(
+        bundle["dsseEnvelope"]["signatures"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     let statement = statement(&stored[3]);
     assert_eq!(
         statement["subject"],

@@ -15,14 +15,17 @@ use kube9_release::{tools, workspace};
 
 /// Test groups, by the prefix of their file in `xtask/tests/`, and what they need.
 pub const GROUPS: &[(&str, &str)] = &[
-    ("registry", "two local registries, skopeo"),
+    ("registry", "two local registries, skopeo, cosign"),
     ("helm", "helm (Helm 4), helm3 (Helm 3.19) and a registry"),
     ("trivy", "trivy and the database served by the registry"),
     (
         "docker",
         "a Docker engine with buildx for linux/amd64 and linux/arm64, ctr, trivy, helm, cosign",
     ),
-    ("workflows", "actionlint and zizmor"),
+    (
+        "workflows",
+        "actionlint, zizmor and cosign (the attest stand-in signs)",
+    ),
     (
         "act",
         "act, and the local environment's engine, registries, trivy, helm and cosign",

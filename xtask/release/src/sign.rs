@@ -247,6 +247,33 @@ impl Cosign {
             .arg(reference)
     }
 
+    /// Verifies a Sigstore bundle referrer of `reference` (the form actions/attest pushes) that
+    /// `verifier`'s key signed: cosign's bundle verifier finds it through the referrers API or
+    /// the referrers tag, and wants a trusted root even with a key (else it asks Sigstore's TUF
+    /// repository for the public one): `trusted_root` holds `EMPTY_TRUSTED_ROOT`, so that the
+    /// key is all it trusts.
+    pub fn verify_bundle_attestation(
+        &self,
+        verifier: &Verifier,
+        kind: AttestationType,
+        reference: &str,
+        login_dir: Option<&str>,
+        trusted_root: &Path,
+    ) -> Cmd {
+        let words = [
+            "verify-attestation",
+            "--type",
+            kind.cosign_type(),
+            "--output",
+            "json",
+            "--new-bundle-format",
+        ];
+        verifier
+            .apply(self.cosign(&words, login_dir))
+            .opt("--trusted-root", trusted_root.display().to_string())
+            .arg(reference)
+    }
+
     pub fn verify(&self, verifier: &Verifier, reference: &str, login_dir: Option<&str>) -> Cmd {
         verifier
             .apply(self.cosign(&["verify", "--output", "json"], login_dir))
@@ -272,6 +299,11 @@ impl Cosign {
             .arg(reference)
     }
 }
+
+/// A Sigstore trusted root that trusts no certificate authority, log or timestamp authority:
+/// with a key, the key alone vouches for a bundle.
+pub const EMPTY_TRUSTED_ROOT: &str =
+    r#"{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}"#;
 
 /// The in-toto statement in one DSSE envelope (a line of `cosign verify-attestation --output
 /// json`, or a layer of an attestation tag): its base64 payload.

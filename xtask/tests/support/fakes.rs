@@ -1,6 +1,7 @@
 //! Hand-written fakes, each named as one, for what the real programs cannot be made to do
 //! here: a registry proxy that pages tag lists the way GHCR does, a registry whose answers a
-//! test scripts (for the chart step's wait), and a proxy answering GHCR's referrers refusals.
+//! test scripts (for the chart step's wait), a proxy answering GHCR's referrers refusals, and
+//! one answering the referrers API with an empty index.
 //! Each runs in-process on a loopback port. (GitHub's API is the simulation's
 //! `GithubStandin`, which checks each token's permissions.)
 
@@ -237,6 +238,35 @@ async fn refuse_referrers(
         )
             .into_response()
     }
+}
+
+/// A fake, named as such: a proxy that answers the referrers API
+/// (`/v2/<name>/referrers/<digest>`) with an empty index, as a registry that has the API does
+/// for referrers a client listed under the referrers tag only, and passes everything else
+/// through to `upstream`. Returns its address.
+pub fn empty_referrers_proxy(upstream: &str) -> String {
+    let router = Router::new()
+        .fallback(any(empty_referrers))
+        .with_state(upstream.to_string());
+    serve(router)
+}
+
+async fn empty_referrers(
+    State(upstream): State<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !uri.path().contains("/referrers/") {
+        return pass_through(&upstream, method, &uri, &headers, body).await;
+    }
+    (
+        StatusCode::OK,
+        [("content-type", "application/vnd.oci.image.index.v1+json")],
+        r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#,
+    )
+        .into_response()
 }
 
 /// A stand-in, named as such: a proxy in front of the real registry that passes everything

@@ -8,6 +8,7 @@
 
 pub mod artifacthub_rules;
 pub mod fakes;
+pub mod standins;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

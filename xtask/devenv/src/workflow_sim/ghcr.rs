@@ -3,7 +3,11 @@
 //! `packages: write`, and is refused as GHCR refuses it otherwise; anyone may read a public
 //! package without a login, and a private one (every new package) only with a token. The
 //! package's visibility is the GitHub stand-in's state. The registry behind it is
-//! the real one (distribution); only the decision who may do what is GHCR's, played here.
+//! the real one (distribution); only the decision who may do what is GHCR's, played here,
+//! and GHCR's lack of the OCI 1.1 referrers API: `/v2/<name>/referrers/<digest>` answers 404
+//! and a manifest with a `subject` gets no `OCI-Subject` header (as GHCR answers; see
+//! actions/attest-build-provenance#91), so the referrers tag `sha256-<hex>` is the only list
+//! of an image's referrers, whatever the registry behind it can do.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -61,6 +65,9 @@ async fn forward(
     if let Some(refused) = refusal(&p, &headers, &method, uri.path()) {
         return refused;
     }
+    if is_referrers_api(uri.path()) {
+        return no_referrers_api();
+    }
     let path = uri.path_and_query().map_or("", |x| x.as_str()).to_string();
     let url = format!("http://{}{path}", p.upstream);
     let mut request = kube9_release::net::http_builder()
@@ -102,7 +109,7 @@ async fn forward(
             }
         } else if !matches!(
             name.as_str(),
-            "transfer-encoding" | "connection" | "www-authenticate"
+            "transfer-encoding" | "connection" | "www-authenticate" | "oci-subject"
         ) {
             out.append(name, value.clone());
         }
@@ -145,6 +152,25 @@ fn package_of(path: &str) -> Option<&str> {
         .min()
         .map(|end| &rest[..end])
         .filter(|name| !name.is_empty())
+}
+
+/// `/v2/<name>/referrers/<digest>`: the OCI 1.1 referrers API, which GHCR does not have.
+fn is_referrers_api(path: &str) -> bool {
+    package_of(path).is_some_and(|package| {
+        path.strip_prefix("/v2/")
+            .and_then(|rest| rest.strip_prefix(package))
+            .is_some_and(|rest| rest.starts_with("/referrers/"))
+    })
+}
+
+fn no_referrers_api() -> Response {
+    let body = r#"{"errors":[{"code":"NOT_FOUND","message":"404 page not found"}]}"#;
+    (
+        StatusCode::NOT_FOUND,
+        [("content-type", "application/json")],
+        body,
+    )
+        .into_response()
 }
 
 fn basic_password(headers: &HeaderMap) -> Option<String> {

@@ -63,6 +63,7 @@ pub fn plan(inputs: &ReleaseInputs, facts: &ReleaseFacts) -> Result<Plan> {
         prerelease: image.build.prerelease,
         checkout: image.build.source.dir.clone(),
         changes: image.changes.clone(),
+        provenance: image.provenance,
     };
     let verify = verify::plan(&verify_inputs);
     plan.notes.push(String::new());

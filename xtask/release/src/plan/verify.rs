@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use super::image::ProvenanceSource;
 use super::{Mode, Plan};
 use crate::changelog;
 use crate::chart::CHART_NAME;
@@ -67,6 +68,17 @@ pub struct VerifyInputs {
     pub checkout: PathBuf,
     /// This version's CHANGELOG.md entry, for the release page.
     pub changes: Option<changelog::Entry>,
+    /// Who attested the index's build provenance: with a key, the release's own cosign
+    /// attestation, or the workflow's Sigstore bundle (the simulation of GitHub's attest step).
+    pub provenance: ProvenanceSource,
+}
+
+/// Where a key-verified Sigstore bundle's trusted root is written (see `VerifyProvenance`);
+/// `None` when there is no bundle to verify with a key.
+fn bundle_root(inputs: &VerifyInputs) -> Option<PathBuf> {
+    let bundle = inputs.provenance == ProvenanceSource::Workflow;
+    (bundle && matches!(inputs.verifier, Verifier::Key { .. }))
+        .then(|| inputs.out_dir.join("sigstore-trusted-root.json"))
 }
 
 /// Whether the release is withdrawn: the latest withdrawal statement on the index that
@@ -174,6 +186,7 @@ pub fn plan(inputs: &VerifyInputs) -> Plan {
         verifier: inputs.verifier.clone(),
         github_repository: inputs.github_repository.clone(),
         source_ref: inputs.release.git_ref(),
+        bundle_root: bundle_root(inputs),
         scan: inputs.scan.clone(),
         changes: inputs.changes.as_ref().map(changelog::Entry::markdown),
     }));
@@ -327,6 +340,7 @@ fn image_signature_steps(inputs: &VerifyInputs) -> Vec<Step> {
         cosign: cosign.clone(),
         verifier: inputs.verifier.clone(),
         subject: subject(Bound::Index),
+        bundle_root: bundle_root(inputs),
         github_repository: inputs.github_repository.clone(),
         source_ref: inputs.release.git_ref(),
         token: inputs.github_token.clone(),
@@ -377,6 +391,7 @@ mod tests {
             prerelease: false,
             checkout: "/src".into(),
             changes: None,
+            provenance: ProvenanceSource::Workflow,
         }
     }
 
@@ -506,6 +521,49 @@ mod tests {
             "{nodes:?}"
         );
         assert!(!plan.to_string().contains("NOT POSSIBLE"));
+    }
+
+    #[test]
+    fn with_a_key_the_workflows_provenance_is_verified_as_a_sigstore_bundle() {
+        let with_key = |provenance| VerifyInputs {
+            verifier: Verifier::Key {
+                public_key: "cosign.pub".into(),
+            },
+            provenance,
+            ..inputs(PublicCheck::Require)
+        };
+        let check = |inputs: &VerifyInputs| {
+            plan(inputs)
+                .steps
+                .iter()
+                .find(|s| s.kind() == "verify-provenance")
+                .map(Step::describe)
+                .unwrap()
+        };
+        // The attest step's bundle (the simulation: the key stands in for GitHub's identity),
+        // with a trusted root that trusts nothing but the key.
+        let bundle = check(&with_key(ProvenanceSource::Workflow));
+        assert!(
+            bundle.contains(
+                "cosign verify-attestation --type slsaprovenance1 --output json \
+                 --new-bundle-format --key cosign.pub --insecure-ignore-tlog=true \
+                 --trusted-root out/sigstore-trusted-root.json ghcr.io/alto9/kube9-operator@"
+            ),
+            "{bundle}"
+        );
+        // The release's own cosign attestation.
+        let own = check(&with_key(ProvenanceSource::Release));
+        assert!(
+            own.contains(
+                "cosign verify-attestation --type slsaprovenance1 --output json --key cosign.pub \
+                 --insecure-ignore-tlog=true ghcr.io/alto9/kube9-operator@"
+            ),
+            "{own}"
+        );
+        // Keyless: GitHub's attestation, with gh, whoever attested.
+        let keyless = check(&inputs(PublicCheck::Require));
+        assert!(keyless.contains("gh attestation verify"), "{keyless}");
+        assert!(!keyless.contains("trusted-root"), "{keyless}");
     }
 
     #[test]

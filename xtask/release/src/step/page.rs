@@ -27,6 +27,9 @@ pub struct WriteReleaseNotes {
     /// `owner/name`, for `gh attestation verify` (keyless releases).
     pub github_repository: String,
     pub source_ref: String,
+    /// With a key, the provenance is the workflow's Sigstore bundle, verified with this
+    /// trusted root (see `VerifyProvenance`).
+    pub bundle_root: Option<PathBuf>,
     /// The image job's scan, when another job ran it.
     pub scan: Option<ScanRecord>,
     /// This version's CHANGELOG.md entry, as markdown.
@@ -107,6 +110,7 @@ impl WriteReleaseNotes {
             target,
             (&self.github_repository, &self.source_ref),
             None,
+            self.bundle_root.as_deref(),
         )
     }
 
@@ -176,6 +180,7 @@ mod tests {
             verifier,
             github_repository: "alto9/kube9-operator".into(),
             source_ref: "refs/tags/v1.2.3".into(),
+            bundle_root: None,
             scan: None,
             changes: None,
         }

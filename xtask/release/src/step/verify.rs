@@ -4,7 +4,7 @@
 use crate::validate::Standard;
 use crate::verifiers::Checker;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, ensure, Context, Result};
 use serde::Serialize;
@@ -293,12 +293,17 @@ impl Action for VerifyAttestation {
 }
 
 /// The index's build provenance verifies: GitHub's attestation of the release workflow at the
-/// release's tag (`gh attestation verify`), or the release's own, with its key.
+/// release's tag (`gh attestation verify`), or with a key the release's own attestation, or
+/// the Sigstore bundle the workflow's attest step pushed (where the key stands in for
+/// GitHub's identity: the workflow simulation).
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyProvenance {
     pub cosign: Cosign,
     pub verifier: Verifier,
     pub subject: Subject,
+    /// With a key, the provenance is the workflow's Sigstore bundle: where the trusted root
+    /// cosign's bundle verifier needs is written (`None`: the release's own attestation).
+    pub bundle_root: Option<PathBuf>,
     /// `owner/name` of the repository whose release workflow attested it (keyless).
     pub github_repository: String,
     /// `refs/tags/v1.2.3`.
@@ -308,19 +313,26 @@ pub struct VerifyProvenance {
 }
 
 /// The check of `target`'s build provenance a user runs: with the release's key, its own
-/// SLSA attestation; keyless, GitHub's attestation of the release workflow of `repository` at
-/// `source_ref` (`gh attestation verify` with the strict flags). `login`: the run's registry
-/// login directory, which both read as `DOCKER_CONFIG` (gh through go-containerregistry's
-/// default keychain), so that a package that is still private verifies too.
+/// SLSA attestation, or the workflow's Sigstore bundle when `bundle_root` names the trusted
+/// root to verify it with; keyless, GitHub's attestation of the release workflow of
+/// `repository` at `source_ref` (`gh attestation verify` with the strict flags). `login`: the
+/// run's registry login directory, which both read as `DOCKER_CONFIG` (gh through
+/// go-containerregistry's default keychain), so that a package that is still private
+/// verifies too.
 pub(super) fn provenance_check(
     cosign: &Cosign,
     verifier: &Verifier,
     target: &str,
     (repository, source_ref): (&str, &str),
     login: Option<&str>,
+    bundle_root: Option<&Path>,
 ) -> Cmd {
     if let Verifier::Key { .. } = verifier {
-        return cosign.verify_attestation(verifier, AttestationType::SlsaProvenance, target, login);
+        let kind = AttestationType::SlsaProvenance;
+        return match bundle_root {
+            Some(root) => cosign.verify_bundle_attestation(verifier, kind, target, login, root),
+            None => cosign.verify_attestation(verifier, kind, target, login),
+        };
     }
     let cmd = Cmd::new("gh")
         .args(["attestation", "verify"])
@@ -347,6 +359,7 @@ impl VerifyProvenance {
             &target,
             (&self.github_repository, &self.source_ref),
             login.as_deref(),
+            self.bundle_root.as_deref(),
         );
         Ok(match (&self.verifier, &self.token) {
             (Verifier::Key { .. }, _) | (_, None) => cmd,
@@ -375,10 +388,17 @@ impl Action for VerifyProvenance {
     }
 
     fn run(&self, cx: &mut Cx) -> Result<()> {
+        if let (Verifier::Key { .. }, Some(root)) = (&self.verifier, &self.bundle_root) {
+            if let Some(dir) = root.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::write(root, sign::EMPTY_TRUSTED_ROOT)
+                .with_context(|| format!("cannot write {}", root.display()))?;
+        }
         let out = self.command(cx)?.read()?;
         cx.pass("build provenance of the index", "ok");
-        // The release's own statement (cosign prints its envelope); GitHub's is checked by
-        // `gh`, which prints no statement.
+        // The statement (cosign prints its envelope, from a cosign attestation or a bundle);
+        // GitHub's is checked by `gh`, which prints no statement.
         if let Verifier::Key { .. } = self.verifier {
             for statement in out.lines().filter_map(sign::dsse_statement) {
                 cx.validate_served(

@@ -247,6 +247,7 @@ fn a_release_stops_at_its_first_failure_and_a_verification_goes_on() {
         prerelease: false,
         checkout: "/src".into(),
         changes: None,
+        provenance: crate::plan::image::ProvenanceSource::Workflow,
     });
     let mut recorder = Recorder {
         fail_at: Some(1),

@@ -1,0 +1,197 @@
+//! The stand-in actions' runs as their `action.yml` runs them: a job's runner files, its
+//! token and OIDC identity from GitHub's API stand-in, and the attest stand-in's script.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use kube9_devenv::workflow_sim::grants::{Access, Grant, Permissions};
+use kube9_devenv::workflow_sim::GithubStandin;
+
+use super::*;
+
+pub fn standin(action: &str, script: &str) -> PathBuf {
+    fixtures().join("actions").join(action).join(script)
+}
+
+/// The run must have failed; its output, for the real action's words.
+pub fn refused(out: &Output) -> String {
+    assert!(
+        !out.status.success(),
+        "accepted what the real action refuses:\n{}",
+        text(out)
+    );
+    text(out)
+}
+
+/// The run must have succeeded; its output.
+pub fn accepted(out: &Output) -> String {
+    assert!(out.status.success(), "refused:\n{}", text(out));
+    text(out)
+}
+
+/// A job's runner files: its outbox, GITHUB_ENV, GITHUB_OUTPUT, GITHUB_PATH, a workspace and
+/// a home without a docker login.
+pub struct Job {
+    pub dir: PathBuf,
+}
+
+impl Job {
+    pub fn new() -> Job {
+        let dir = temp_dir("standin-job");
+        for sub in ["outbox", "home", "workspace"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        for file in ["github-env", "github-output", "github-path"] {
+            std::fs::write(dir.join(file), "").unwrap();
+        }
+        Job { dir }
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.dir.join("home")
+    }
+
+    /// A runner file's text ("" when it was never written).
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.join(name)).unwrap_or_default()
+    }
+
+    /// The lines of `outbox/<name>.tsv`, the stand-ins' record of what they did.
+    pub fn records(&self, name: &str) -> Vec<String> {
+        self.read(&format!("outbox/{name}.tsv"))
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
+    /// A refused run leaves the job as it was: no record, nothing exported to later steps, no
+    /// login in $HOME.
+    pub fn assert_untouched(&self) {
+        let outbox: Vec<_> = std::fs::read_dir(self.dir.join("outbox"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert!(outbox.is_empty(), "refused, yet recorded {outbox:?}");
+        for file in ["github-env", "github-output", "github-path"] {
+            assert_eq!(self.read(file), "", "refused, yet wrote {file}");
+        }
+        let docker = self.home().join(".docker");
+        assert!(!docker.exists(), "refused, yet left {}", docker.display());
+    }
+
+    pub fn command(&self, script: &Path, github: &GithubStandin) -> Command {
+        let mut cmd = Command::new("python3");
+        cmd.arg(script)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap())
+            .env("HOME", self.home())
+            .env("GITHUB_API_URL", github.url())
+            .env("GITHUB_REPOSITORY", "alto9/kube9-operator")
+            .env("GITHUB_REF", "refs/tags/v1.2.3")
+            .env("GITHUB_SHA", "c0ffee")
+            .env("GITHUB_JOB", "image")
+            .env("GITHUB_ENV", self.dir.join("github-env"))
+            .env("GITHUB_OUTPUT", self.dir.join("github-output"))
+            .env("GITHUB_PATH", self.dir.join("github-path"))
+            .env("KUBE9_SIM_OUTBOX", self.dir.join("outbox"))
+            .current_dir(&self.dir);
+        cmd
+    }
+}
+
+pub const DIGEST: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+pub const IMAGE: &str = "127.0.0.1:5000/alto9/kube9-operator";
+
+/// A job with `permissions`, its OIDC identity only with `id-token: write`.
+pub fn grant(github: &GithubStandin, permissions: &[(&str, Access)]) -> Grant {
+    let grant = Grant {
+        job: "image".into(),
+        permissions: Permissions(
+            permissions
+                .iter()
+                .map(|(s, a)| (s.to_string(), *a))
+                .collect(),
+        ),
+        token: format!("ghs_{}", unique("token")),
+        oidc_request: Some(unique("oidc")),
+    };
+    let workflow_ref = "alto9/kube9-operator/.github/workflows/release.yml@refs/tags/v1.2.3";
+    github.issue(
+        &grant,
+        serde_json::json!({
+            "ref": "refs/tags/v1.2.3", "sha": "c0ffee", "repository": "alto9/kube9-operator",
+            "event_name": "release", "workflow_ref": workflow_ref, "job_workflow_ref": workflow_ref,
+        }),
+    );
+    grant
+}
+
+/// The attest stand-in's run for `name@digest`, with the job's OIDC request only when `oidc`.
+pub fn attest(
+    job: &Job,
+    github: &GithubStandin,
+    grant: &Grant,
+    oidc: bool,
+    name: &str,
+    digest: &str,
+    push: bool,
+) -> Output {
+    let script = standin("actions/attest-build-provenance", "attest.py");
+    let mut cmd = job.command(&script, github);
+    cmd.env("SUBJECT_PATH", "")
+        .env("NAME", name)
+        .env("DIGEST", digest)
+        .env("CHECKSUMS", "")
+        .env("PUSH", if push { "true" } else { "false" })
+        .env("TOKEN", &grant.token)
+        // The job's key stands in for Fulcio's certificate, as in the simulation.
+        .env("COSIGN_PRIVATE_KEY", &signing_key().private)
+        .env("COSIGN_PASSWORD", &signing_key().password);
+    if oidc {
+        cmd.env("ACTIONS_ID_TOKEN_REQUEST_URL", github.oidc_url())
+            .env(
+                "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+                grant.oidc_request.as_ref().unwrap(),
+            );
+    }
+    run(&mut cmd)
+}
+
+/// The in-toto statement of an attestation GitHub's API stand-in stored.
+pub fn statement(stored: &serde_json::Value) -> serde_json::Value {
+    use base64::Engine;
+    let payload = stored["bundle"]["dsseEnvelope"]["payload"]
+        .as_str()
+        .unwrap();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// A key pair `cosign generate-key-pair` made for these tests, where the simulation's key
+/// stands in for the certificate Fulcio would give the job.
+pub struct SigningKey {
+    /// The private key's PEM text.
+    pub private: String,
+    pub password: String,
+    pub public: PathBuf,
+}
+
+pub fn signing_key() -> &'static SigningKey {
+    static KEY: OnceLock<SigningKey> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let dir = temp_dir("standin-key");
+        let password = "stand-in key".to_string();
+        ok(Command::new("cosign")
+            .arg("generate-key-pair")
+            .env("COSIGN_PASSWORD", &password)
+            .current_dir(&dir));
+        SigningKey {
+            private: std::fs::read_to_string(dir.join("cosign.key")).unwrap(),
+            password,
+            public: dir.join("cosign.pub"),
+        }
+    })
+}
