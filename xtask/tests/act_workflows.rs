@@ -203,6 +203,11 @@ fn the_release_workflow_runs_end_to_end_and_again_and_for_a_github_prerelease() 
     assert!(first.succeeded("image", "Build provenance"));
     assert!(first.succeeded("image", "Log out"));
     assert!(first.succeeded("image", "Move the floating tags"));
+    // On the attest step's own word (its `attestation-id` output), as on GitHub; the re-run
+    // below, whose attest step does not run, finds the provenance in the registry instead.
+    assert!(first
+        .log
+        .contains("the workflow's attest step reported the build provenance"));
     assert!(!first.ran("image", "Say when a scan report could not be uploaded"));
     let categories: Vec<&str> = first.outbox.sarif.iter().map(|s| s.0.as_str()).collect();
     assert_eq!(categories, ["trivy-linux-amd64", "trivy-linux-arm64"]);
@@ -288,6 +293,9 @@ fn the_release_workflow_runs_end_to_end_and_again_and_for_a_github_prerelease() 
         "nothing was built again"
     );
     assert!(!again.ran("image", "Build provenance"), "attested once");
+    assert!(!again
+        .log
+        .contains("the workflow's attest step reported the build provenance"));
     assert_eq!(
         registry_state(&sim, &image),
         state,

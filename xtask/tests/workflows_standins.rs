@@ -43,6 +43,7 @@ fn the_provenance_stand_in_needs_id_token_attestations_and_a_docker_login_in_hom
     // with the job's token. "Failed to persist attestation" is @actions/attest's wording,
     // "Resource not accessible by integration" GitHub's.
     let without = grant(&github, &[("id-token", Access::Write)]);
+    let job = Job::new();
     let out = refused(&attest(&job, &github, &without, true, IMAGE, DIGEST, true));
     assert!(
         out.contains("Failed to persist attestation: Resource not accessible by integration"),
@@ -53,10 +54,11 @@ fn the_provenance_stand_in_needs_id_token_attestations_and_a_docker_login_in_hom
         [format!("Bearer {}", without.token)]
     );
     assert!(github.attestations().is_empty());
-    job.assert_untouched();
+    job.assert_only_bundle_path();
 
     // Stored with GitHub, then the push needs the login where @sigstore/oci reads it: the
     // failure comes after the store, as the real one's does, and records nothing.
+    let job = Job::new();
     let out = refused(&attest(&job, &github, &all, true, IMAGE, DIGEST, true));
     let config = job.home().join(".docker/config.json");
     // @sigstore/oci's getRegistryCredentials, in its words.
@@ -65,11 +67,18 @@ fn the_provenance_stand_in_needs_id_token_attestations_and_a_docker_login_in_hom
         "{out}"
     );
     assert_eq!(github.attestations().len(), 1, "stored before the push");
-    job.assert_untouched();
+    job.assert_only_bundle_path();
+    assert!(!job.home().join(".docker").exists());
 
+    // Each refusal below adds its own `bundle-path` and nothing else.
     let outbox_empty = |job: &Job| {
         assert!(job.records("attestations").is_empty());
-        for file in ["github-env", "github-output", "github-path"] {
+        let output = job.read("github-output");
+        assert!(
+            output.lines().all(|l| l.starts_with("bundle-path=")),
+            "refused, yet wrote {output:?}"
+        );
+        for file in ["github-env", "github-path"] {
             assert_eq!(job.read(file), "", "refused, yet wrote {file}");
         }
     };
@@ -133,6 +142,25 @@ fn the_provenance_stand_in_needs_id_token_attestations_and_a_docker_login_in_hom
         job.records("attestations"),
         [format!("provenance\t{IMAGE}\t{DIGEST}\tfalse")]
     );
+    // Its outputs, as src/main.ts sets them: the bundle's path (the file holds the bundle
+    // GitHub stored), then the attestation's id and URL, which the release's floating-tags
+    // step takes as the word that the provenance exists.
+    let output = job.read("github-output");
+    let value = |key: &str| {
+        output
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("no {key} in {output:?}"))
+            .to_string()
+    };
+    let written = std::fs::read_to_string(value("bundle-path")).unwrap();
+    let written: serde_json::Value = serde_json::from_str(written.trim_end()).unwrap();
+    assert_eq!(&written, bundle);
+    assert_eq!(value("attestation-id"), "4");
+    assert_eq!(
+        value("attestation-url"),
+        "https://github.com/alto9/kube9-operator/attestations/4"
+    );
 }
 
 #[test]
@@ -173,7 +201,7 @@ fn the_provenance_stand_in_checks_its_subject_as_v4_1_0_does() {
     let stored = github.attestations();
     assert_eq!(stored.len(), 1);
     assert_eq!(statement(&stored[0])["subject"][0]["name"], tagged.as_str());
-    job.assert_untouched();
+    job.assert_only_bundle_path();
 
     // Without a push the same digest is a valid subject.
     let job = Job::new();

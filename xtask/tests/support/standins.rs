@@ -39,7 +39,7 @@ pub struct Job {
 impl Job {
     pub fn new() -> Job {
         let dir = temp_dir("standin-job");
-        for sub in ["outbox", "home", "workspace"] {
+        for sub in ["outbox", "home", "workspace", "runner-temp"] {
             std::fs::create_dir_all(dir.join(sub)).unwrap();
         }
         for file in ["github-env", "github-output", "github-path"] {
@@ -80,6 +80,29 @@ impl Job {
         assert!(!docker.exists(), "refused, yet left {}", docker.display());
     }
 
+    /// A refusal that came after actions/attest set its `bundle-path` output (src/main.ts sets
+    /// it before it signs, stores or pushes): that output alone, with no file behind it, no
+    /// attestation id, and nothing else written or recorded.
+    pub fn assert_only_bundle_path(&self) {
+        let output = self.read("github-output");
+        let lines: Vec<&str> = output.lines().collect();
+        assert!(
+            lines.len() == 1 && lines[0].starts_with("bundle-path="),
+            "refused, yet wrote {output:?}"
+        );
+        let bundle = Path::new(lines[0].trim_start_matches("bundle-path="));
+        assert!(
+            bundle.starts_with(self.dir.join("runner-temp")),
+            "{}",
+            bundle.display()
+        );
+        assert!(!bundle.exists(), "refused, yet wrote {}", bundle.display());
+        assert!(self.records("attestations").is_empty());
+        for file in ["github-env", "github-path"] {
+            assert_eq!(self.read(file), "", "refused, yet wrote {file}");
+        }
+    }
+
     pub fn command(&self, script: &Path, github: &GithubStandin) -> Command {
         let mut cmd = Command::new("python3");
         cmd.arg(script)
@@ -95,6 +118,7 @@ impl Job {
             .env("GITHUB_OUTPUT", self.dir.join("github-output"))
             .env("GITHUB_PATH", self.dir.join("github-path"))
             .env("KUBE9_SIM_OUTBOX", self.dir.join("outbox"))
+            .env("RUNNER_TEMP", self.dir.join("runner-temp"))
             .current_dir(&self.dir);
         cmd
     }

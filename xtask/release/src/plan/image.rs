@@ -291,6 +291,12 @@ fn notes(inputs: &ImageInputs, facts: &ImageFacts, tags: &TagPlan) -> Vec<String
                  s; if it does not show, they stay and the run fails)",
                 PROVENANCE_WAIT_SECONDS
             ));
+        } else if inputs.provenance_attested && !tags.floating_taken().is_empty() {
+            notes.push(
+                "           (the workflow's attest step reported the build provenance: floating \
+                 tags move without waiting for the registry to show it)"
+                    .into(),
+            );
         }
         for f in &tags.floating {
             if let Some(h) = &f.held_by {

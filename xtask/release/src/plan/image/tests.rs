@@ -207,6 +207,13 @@ fn a_rerun_waits_for_the_workflows_provenance_before_moving_floating_tags() {
             ["verify-image", "move-floating-tags", "record-image"]
         );
         assert!(!moves.to_string().contains("shows its build provenance"));
+        // The plan says which of the two let them move.
+        assert_eq!(
+            moves
+                .to_string()
+                .contains("the workflow's attest step reported the build provenance"),
+            inputs.provenance_attested
+        );
     }
     // A first run on GitHub that does not hold its floating tags waits for provenance too.
     let fresh = plan(
