@@ -344,6 +344,37 @@ fn the_release_workflow_runs_end_to_end_and_again_and_for_a_github_prerelease() 
         assert_eq!(digest(&after, tag), published, "{tag} did not move");
     }
     assert!(after.iter().all(|(t, _)| t != "1.3"), "{after:?}");
+
+    // withdraw.yml from main (issue 27): its jobs' permissions are enough to attest the
+    // statement, move the tags and mark the GitHub release, and it runs the checked tool.
+    let withdraw = Event::Withdraw {
+        version: "v1.2.3".into(),
+        reason: "a regression".into(),
+        undo: false,
+    };
+    let run = sim.run(&withdraw, &all).unwrap();
+    report(&run);
+    assert!(run.success, "the withdrawal failed");
+    assert_eq!(release_jobs(&run), ["release tool", "withdraw"]);
+    assert!(run.succeeded("withdraw", "Check the release tool's sha256"));
+    assert!(run.succeeded("withdraw", "Withdraw"));
+    assert_eq!(run.outbox.oidc_seen_by_build, []);
+    let state = registry_state(&sim, &image);
+    assert_eq!(digest(&state, "v1.2.3"), published, "nothing is deleted");
+    assert!(
+        run.log
+            .contains("1.2 stays on 1.2.3: no release is eligible for it"),
+        "the plan says why 1.2 stays"
+    );
+    assert_eq!(digest(&state, "1.2"), published);
+    let marked = sim
+        .github()
+        .releases()
+        .iter()
+        .find(|r| r["tag_name"] == "v1.2.3")
+        .and_then(|r| r["name"].as_str().map(String::from))
+        .unwrap_or_default();
+    assert!(marked.starts_with("[WITHDRAWN] "), "{marked}");
 }
 
 #[test]

@@ -88,9 +88,22 @@ fn measure(args: &Options, env: &EnvState) -> Result<()> {
     let table = report::render(&rows, &notes, &environment)?;
     println!("{table}");
     let output = workspace::root().join(&args.output);
+    let kept = std::fs::read_to_string(&output).unwrap_or_default();
+    let table = with_suite_section(&table, &kept);
     std::fs::write(&output, table).with_context(|| format!("cannot write {}", output.display()))?;
     println!("written to {}", output.display());
     Ok(())
+}
+
+/// The heading of the section `cargo xtask bench` does not measure (the test suite, timed the
+/// way CI runs it): a new table keeps it.
+const SUITE_SECTION: &str = "\n## The test suite";
+
+fn with_suite_section(table: &str, previous: &str) -> String {
+    match previous.find(SUITE_SECTION) {
+        Some(at) => format!("{}\n{}", table.trim_end(), &previous[at..]),
+        None => table.to_string(),
+    }
 }
 
 fn docker(env: &EnvState) -> Cmd {
@@ -220,4 +233,17 @@ fn ratio_text(ratio: f64, a: f64, b: f64) -> String {
 fn push_row(rows: &mut Vec<Row>, row: Row) {
     eprintln!("{}: {}", row.what, row.value);
     rows.push(row);
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_new_table_keeps_the_suites_section() {
+        let old = "# Benchmarks\n\nold table\n\n## The test suite\n\nsuite figures\n";
+        assert_eq!(
+            super::with_suite_section("# Benchmarks\n\nnew table\n", old),
+            "# Benchmarks\n\nnew table\n\n## The test suite\n\nsuite figures\n"
+        );
+        assert_eq!(super::with_suite_section("t\n", "no section"), "t\n");
+    }
 }

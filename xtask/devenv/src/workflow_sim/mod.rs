@@ -46,13 +46,20 @@ pub enum Event {
         git_ref: String,
     },
     PullRequest,
+    /// `workflow_dispatch` of withdraw.yml from `refs/heads/main` (where it must run): withdraw
+    /// `version` for `reason`, or lift its withdrawal with `undo`.
+    Withdraw {
+        version: String,
+        reason: String,
+        undo: bool,
+    },
 }
 
 impl Event {
     fn name(&self) -> &'static str {
         match self {
             Event::Release { .. } => "release",
-            Event::Dispatch { .. } => "workflow_dispatch",
+            Event::Dispatch { .. } | Event::Withdraw { .. } => "workflow_dispatch",
             Event::PullRequest => "pull_request",
         }
     }
@@ -60,6 +67,7 @@ impl Event {
     fn workflow(&self) -> &'static str {
         match self {
             Event::PullRequest => "ci.yml",
+            Event::Withdraw { .. } => "withdraw.yml",
             _ => "release.yml",
         }
     }
@@ -70,6 +78,7 @@ impl Event {
             Event::Release { tag, .. } => kube9_release::version::tag_ref(tag),
             Event::Dispatch { git_ref, .. } => git_ref.clone(),
             Event::PullRequest => "refs/pull/1/merge".into(),
+            Event::Withdraw { .. } => "refs/heads/main".into(),
         }
     }
 
@@ -86,6 +95,14 @@ impl Event {
             }),
             Event::PullRequest => serde_json::json!({
                 "number": 1, "pull_request": {"number": 1}, "repository": repository,
+            }),
+            Event::Withdraw {
+                version,
+                reason,
+                undo,
+            } => serde_json::json!({
+                "inputs": {"version": version, "reason": reason, "use": "", "undo": undo},
+                "ref": "refs/heads/main", "repository": repository,
             }),
         }
     }
