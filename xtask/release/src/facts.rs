@@ -247,22 +247,46 @@ pub fn withdrawal_of(
 /// The latest withdrawal statement of every release in `tags` (each read at its plain version
 /// tag, which every release has).
 pub fn withdrawals(registry: &Registry, tags: &[String]) -> Result<Withdrawals> {
-    let mut all = Withdrawals::default();
+    let mut all = Withdrawals {
+        marked_prereleases: marked_prereleases(registry, tags)?,
+        ..Withdrawals::default()
+    };
     // Only an index with an attestation can carry a statement: most releases cost one request.
     if !tags.iter().any(|t| t.ends_with(".att")) {
         return Ok(all);
     }
     for version in crate::version::published_versions(tags.iter().map(String::as_str)) {
         let tag = version.to_string();
-        if !tags.contains(&tag) || all.0.contains_key(&version) {
+        if !tags.contains(&tag) || all.statements.contains_key(&version) {
             continue;
         }
         let Some(digest) = registry.digest_of(&tag)? else {
             continue;
         };
         if let Some(w) = withdrawal_of(registry, &digest, tags)? {
-            all.0.insert(version, w);
+            all.statements.insert(version, w);
         }
     }
     Ok(all)
+}
+
+/// The versions without a pre-release part whose index says they were published as GitHub
+/// pre-releases (`io.artifacthub.package.prerelease: "true"`, which every release writes):
+/// one manifest read per such version.
+fn marked_prereleases(registry: &Registry, tags: &[String]) -> Result<Vec<semver::Version>> {
+    let mut marked = Vec::new();
+    for version in crate::version::published_versions(tags.iter().map(String::as_str)) {
+        let tag = version.to_string();
+        if !version.pre.is_empty() || !tags.contains(&tag) {
+            continue;
+        }
+        let Some((bytes, _)) = registry.manifest(&registry.repository.tag(&tag))? else {
+            continue;
+        };
+        let index: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        if index["annotations"]["io.artifacthub.package.prerelease"] == "true" {
+            marked.push(version);
+        }
+    }
+    Ok(marked)
 }

@@ -91,22 +91,37 @@ pub fn latest(all: impl IntoIterator<Item = Withdrawal>) -> Option<Withdrawal> {
         .max_by_key(|w| w.timestamp())
 }
 
-/// The latest statement of each version that has one.
+/// What keeps a published release from a floating tag: the latest withdrawal statement of
+/// each version that has one, and the versions published as GitHub pre-releases.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Withdrawals(pub BTreeMap<Version, Withdrawal>);
+pub struct Withdrawals {
+    pub statements: BTreeMap<Version, Withdrawal>,
+    /// Versions without a pre-release part that were published as GitHub pre-releases (their
+    /// index says `io.artifacthub.package.prerelease: "true"`): they took no floating tag
+    /// then, and no withdrawal or later release hands them one.
+    pub marked_prereleases: Vec<Version>,
+}
 
 impl Withdrawals {
     /// The versions withdrawn now.
     pub fn withdrawn(&self) -> Vec<Version> {
-        self.0
+        self.statements
             .iter()
             .filter(|(_, w)| w.withdrawn)
             .map(|(v, _)| v.clone())
             .collect()
     }
 
+    /// The published versions no floating tag may name: the withdrawn ones and the GitHub
+    /// pre-releases.
+    pub fn not_floating(&self) -> Vec<Version> {
+        let mut all = self.withdrawn();
+        all.extend(self.marked_prereleases.iter().cloned());
+        all
+    }
+
     pub fn get(&self, version: &Version) -> Option<&Withdrawal> {
-        self.0.get(version)
+        self.statements.get(version)
     }
 
     pub fn is_withdrawn(&self, version: &Version) -> bool {

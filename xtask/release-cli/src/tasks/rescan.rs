@@ -61,7 +61,7 @@ impl flags::Rescan {
         let versions = version::published_versions(tags.iter().map(String::as_str));
         let statements = facts::withdrawals(registry, &tags)?;
         let withdrawn: Vec<Withdrawn> = statements
-            .0
+            .statements
             .iter()
             .filter(|(_, w)| w.withdrawn)
             .map(|(v, w)| (v.to_string(), w.summary()))

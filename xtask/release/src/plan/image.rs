@@ -112,7 +112,7 @@ impl ImageInputs {
     fn tag_plan(&self, facts: &ImageFacts) -> TagPlan {
         let tags = facts.tags.as_deref().unwrap_or_default();
         let published = version::published_versions(tags.iter().map(String::as_str));
-        let eligible = version::eligible(&published, &facts.withdrawals.withdrawn());
+        let eligible = version::eligible(&published, &facts.withdrawals.not_floating());
         let withdrawn = facts.withdrawals.is_withdrawn(self.build.release.semver());
         version::plan_tags(
             &self.build.release,

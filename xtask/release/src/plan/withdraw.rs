@@ -305,7 +305,9 @@ fn tag_notes(
             floating.join(" ")
         )];
     }
-    let eligible = version::eligible(published, withdrawn_after);
+    let mut excluded = withdrawn_after.to_vec();
+    excluded.extend(facts.withdrawals.marked_prereleases.iter().cloned());
+    let eligible = version::eligible(published, &excluded);
     // What a tag names, as a release: the highest release whose plain tag has that digest.
     let names = |tag: &str| -> Option<String> {
         let digest = facts.digests.get(tag)?;
@@ -329,7 +331,7 @@ fn tag_notes(
                 Some(to) => format!("tags       {kind}: {tag} {now} -> {to}"),
                 None => format!(
                     "tags       {tag} stays on {now}: no release is eligible for it \
-                     (every release in its scope is withdrawn)"
+                     (every other release in its scope is withdrawn or a GitHub pre-release)"
                 ),
             }
         })

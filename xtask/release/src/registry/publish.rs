@@ -158,12 +158,16 @@ impl Registry {
     }
 
     /// The releases that may hold a floating tag right now: every published version less
-    /// those whose latest withdrawal statement withdraws them; and those withdrawn.
+    /// those whose latest withdrawal statement withdraws them and those published as GitHub
+    /// pre-releases; and those withdrawn.
     pub fn eligible_versions(&self) -> Result<(Vec<Version>, Vec<Version>)> {
         let tags = self.tags()?;
         let published = version::published_versions(tags.iter().map(String::as_str));
-        let withdrawn = crate::facts::withdrawals(self, &tags)?.withdrawn();
-        Ok((version::eligible(&published, &withdrawn), withdrawn))
+        let withdrawals = crate::facts::withdrawals(self, &tags)?;
+        Ok((
+            version::eligible(&published, &withdrawals.not_floating()),
+            withdrawals.withdrawn(),
+        ))
     }
 
     /// Writes the floating tags `candidates` that `release` holds according to the tags read

@@ -540,7 +540,7 @@ fn a_withdrawn_release_is_absent_for_floating_tags_and_a_rerun_of_it_moves_none(
     };
     let mut withdrawals = crate::withdrawal::Withdrawals::default();
     withdrawals
-        .0
+        .statements
         .insert(semver::Version::parse("1.2.4").unwrap(), statement("1.2.4"));
     // 1.2.4 is withdrawn: 1.2.3 is the highest release eligible for 1.2, 1 and latest.
     let facts = ImageFacts {
@@ -559,7 +559,7 @@ fn a_withdrawn_release_is_absent_for_floating_tags_and_a_rerun_of_it_moves_none(
     );
     // A re-run of a withdrawn release takes no floating tag, and image.json records why.
     withdrawals
-        .0
+        .statements
         .insert(semver::Version::parse("1.2.3").unwrap(), statement("1.2.3"));
     let all = ["linux/amd64", "linux/arm64"];
     let rerun = plan(
@@ -579,4 +579,36 @@ fn a_withdrawn_release_is_absent_for_floating_tags_and_a_rerun_of_it_moves_none(
         panic!("no record")
     };
     assert_eq!(record.withdrawal, Some(statement("1.2.3")));
+}
+
+#[test]
+fn a_github_prerelease_with_a_plain_version_never_holds_a_floating_tag() {
+    // 1.3.0 was published as a GitHub pre-release (its index says so): it took no floating
+    // tag then, and does not keep a later 1.2.3 from them now.
+    let tags = Some(vec!["v1.3.0".into(), "1.3.0".into()]);
+    let marked = ImageFacts {
+        tags: tags.clone(),
+        published: None,
+        withdrawals: crate::withdrawal::Withdrawals {
+            marked_prereleases: vec![semver::Version::parse("1.3.0").unwrap()],
+            ..Default::default()
+        },
+    };
+    let shown = plan(&inputs(), &marked).unwrap().to_string();
+    assert!(
+        shown.contains("tags       v1.2.3 1.2.3 1.2 1 latest"),
+        "{shown}"
+    );
+    // The control: a 1.3.0 released as a release holds 1 and latest.
+    let released = ImageFacts {
+        tags,
+        published: None,
+        withdrawals: Default::default(),
+    };
+    let shown = plan(&inputs(), &released).unwrap().to_string();
+    assert!(shown.contains("tags       v1.2.3 1.2.3 1.2"), "{shown}");
+    assert!(
+        shown.contains("not 1: held by the higher release 1.3.0"),
+        "{shown}"
+    );
 }

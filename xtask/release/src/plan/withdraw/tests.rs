@@ -51,7 +51,7 @@ fn facts(version: &str, withdrawn: &[&str]) -> WithdrawFacts {
     let mut withdrawals = Withdrawals::default();
     for w in withdrawn {
         withdrawals
-            .0
+            .statements
             .insert(Version::parse(w).unwrap(), statement(w, true));
     }
     let eligible: Vec<Version> = version::eligible(
@@ -153,7 +153,7 @@ fn a_tag_with_no_eligible_release_stays_and_the_plan_says_so() {
 fn a_rerun_signs_nothing_again_and_moves_nothing_that_is_right() {
     let mut f = facts("1.2.3", &["1.2.3"]);
     f.withdrawals
-        .0
+        .statements
         .get_mut(&Version::parse("1.2.3").unwrap())
         .unwrap()
         .reason = "bad".into();
