@@ -595,11 +595,37 @@ pub struct Seen {
     pub samples: usize,
 }
 
-/// Watches every process's command line and environment while a run goes on, for a secret
-/// that may appear in neither (the environment only of the processes that need it).
+/// Watches every process's command line, and the environment of every process this test
+/// started, while a run goes on, for a secret that may appear in neither (the environment only
+/// of the processes that need it).
 pub struct CmdlineWatch {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     handle: Option<std::thread::JoinHandle<Seen>>,
+}
+
+/// Whether `pid` is this test process or one it started (through any number of children):
+/// the processes a run under test can hand its environment to. Other test binaries run at the
+/// same time (`cargo xtask ci` runs the workflow simulation beside the rest), and their jobs
+/// may hold the same environment key; nothing the release starts detaches from its parent.
+fn ours(pid: u32) -> bool {
+    let me = std::process::id();
+    let mut at = pid;
+    for _ in 0..64 {
+        if at == me {
+            return true;
+        }
+        let stat = std::fs::read_to_string(format!("/proc/{at}/stat")).unwrap_or_default();
+        // `pid (comm) state ppid ...`: comm may hold spaces and parentheses.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        match ppid {
+            Some(p) if p > 1 => at = p,
+            _ => return false,
+        }
+    }
+    false
 }
 
 fn sample(secret: &str, seen: &mut Seen) {
@@ -618,6 +644,10 @@ fn sample(secret: &str, seen: &mut Seen) {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default()
         };
+        let pid = entry.file_name().to_string_lossy().parse::<u32>().ok();
+        if !pid.is_some_and(ours) {
+            continue;
+        }
         let before = exe();
         let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
         if String::from_utf8_lossy(&environ).contains(secret) {
