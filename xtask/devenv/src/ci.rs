@@ -207,70 +207,22 @@ fn unreported_failure(success: bool, failed_before: u64, failed_after: u64) -> b
 }
 
 /// Runs the tests, echoing their output, and adds up cargo's `test result:` lines.
-/// The group that runs beside all the others: the workflow simulation spends most of its
-/// time waiting on act's jobs, so it overlaps the rest instead of following it.
-const LONE_GROUP: &str = "act";
-
-/// The test runs of the suite, as lanes that run at the same time, each lane's invocations one
-/// after another: the simulation alone, and everything else.
-fn test_lanes(skip: &[String]) -> Result<Vec<Vec<Vec<String>>>> {
-    if skip.iter().any(|s| s == LONE_GROUP) {
-        return Ok(vec![test_invocations(skip)?]);
-    }
-    let mut others: Vec<String> = skip.to_vec();
-    others.push(LONE_GROUP.into());
-    let mut lone: Vec<String> = ["test", "--no-fail-fast", "--package", "xtask"]
-        .map(String::from)
-        .to_vec();
-    for t in all_test_targets()?
-        .into_iter()
-        .filter(|t| in_groups(t, &[LONE_GROUP.into()]))
-    {
-        lone.push("--test".into());
-        lone.push(t);
-    }
-    Ok(vec![vec![lone], test_invocations(&others)?])
-}
-
-/// Every test target, compiled once before any lane starts (cargo releases its build lock
-/// once it runs tests, so the lanes then only run). The skipped groups' targets are compiled
-/// too: they are listed, and counted as skipped, from their binaries.
-fn build_invocation() -> Vec<String> {
-    ["test", "--no-run", "--workspace"]
-        .map(String::from)
-        .to_vec()
-}
-
-/// Runs one lane's invocations in order; its output lines, prefixed when other lanes run too,
-/// and its (passed, failed, ignored).
-fn run_lane(
-    lane: &[Vec<String>],
-    prefix: &str,
-    vars: &[(String, String)],
-) -> Result<(u64, u64, u64)> {
+fn run_tests(skip: &[String], vars: &[(String, String)]) -> Result<(u64, u64, u64)> {
     let mut totals = (0, 0, 0);
-    for args in lane {
+    for args in test_invocations(skip)? {
         let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let failed_before = totals.1;
-        let mut child = cargo(&arg_refs, vars).spawn(Stdio::piped(), Stdio::piped())?;
-        let stderr = child.stderr.take().expect("piped");
-        let prefix_err = prefix.to_string();
-        let errors = std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                eprintln!("{prefix_err}{line}");
-            }
-        });
+        let mut child = cargo(&arg_refs, vars).spawn(Stdio::piped(), Stdio::inherit())?;
         for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
             let line = line?;
-            println!("{prefix}{line}");
+            println!("{line}");
             count(&line, &mut totals);
         }
         let status = child.wait()?;
-        let _ = errors.join();
         if unreported_failure(status.success(), failed_before, totals.1) {
             eprintln!(
-                "{prefix}cargo {} ended with {status} and reported no failed test: a compile \
-                 error or a crash (see above); counted as one failure",
+                "cargo {} ended with {status} and reported no failed test: a compile error or a \
+                 crash (see above); counted as one failure",
                 args.join(" ")
             );
             totals.1 += 1;
@@ -279,41 +231,7 @@ fn run_lane(
     Ok(totals)
 }
 
-fn run_tests(skip: &[String], vars: &[(String, String)]) -> Result<(u64, u64, u64)> {
-    let build = build_invocation();
-    let arg_refs: Vec<&str> = build.iter().map(String::as_str).collect();
-    if let Err(e) = cargo(&arg_refs, vars).run() {
-        eprintln!("the tests do not compile: {e:#}");
-        return Ok((0, 1, 0));
-    }
-    let lanes = test_lanes(skip)?;
-    let many = lanes.len() > 1;
-    let results: Vec<Result<(u64, u64, u64)>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = lanes
-            .iter()
-            .enumerate()
-            .map(|(i, lane)| {
-                let prefix = if many && i == 0 {
-                    format!("[{LONE_GROUP}] ")
-                } else {
-                    String::new()
-                };
-                scope.spawn(move || run_lane(lane, &prefix, vars))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a test lane panicked"))
-            .collect()
-    });
-    let mut totals = (0, 0, 0);
-    for result in results {
-        let (p, f, i) = result?;
-        totals = (totals.0 + p, totals.1 + f, totals.2 + i);
-    }
-    Ok(totals)
-}
-
+/// What `cargo xtask ci` was asked.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Test groups not to run.
@@ -505,34 +423,6 @@ mod tests {
             skipped.len()
         );
         assert_eq!(listing_invocation(&[]), None);
-    }
-
-    #[test]
-    fn the_simulation_runs_beside_the_other_tests_and_every_target_runs_once() {
-        let lanes = test_lanes(&[]).unwrap();
-        assert_eq!(lanes.len(), 2);
-        let targets = |lane: &Vec<Vec<String>>| -> Vec<String> {
-            lane.iter()
-                .flat_map(|args| {
-                    args.windows(2)
-                        .filter(|w| w[0] == "--test")
-                        .map(|w| w[1].clone())
-                        .collect::<Vec<_>>()
-                })
-                .collect()
-        };
-        let lone = targets(&lanes[0]);
-        assert!(!lone.is_empty() && lone.iter().all(|t| t.starts_with("act")));
-        let mut all = lone.clone();
-        all.extend(targets(&lanes[1]));
-        all.sort();
-        assert_eq!(all, test_targets(&[]).unwrap(), "each target in one lane");
-        // The libraries and binaries run in the other lane.
-        assert!(lanes[1][0].contains(&"kube9-release".to_string()));
-        assert!(lanes[1][1].contains(&"--bins".to_string()));
-        // Skipping the simulation leaves one lane, as before.
-        assert_eq!(test_lanes(&["act".into()]).unwrap().len(), 1);
-        assert_eq!(build_invocation(), ["test", "--no-run", "--workspace"]);
     }
 
     #[test]
