@@ -490,6 +490,27 @@ fn rerunning_a_release_builds_nothing_and_another_commit_is_refused() {
     assert_eq!(second.digest, first.digest);
     assert!(second.pushed);
     assert_eq!(second.tags, first.tags, "its outputs are emitted again");
+    // And its record is no poorer than the first run's (issue 28 item 2): the platforms and
+    // the scan at release are kept.
+    assert_eq!(second.platforms, first.platforms);
+    assert_eq!(second.scan, first.scan);
+    assert!(!first.scan.gate.is_empty());
+    // On a fresh runner (no record of the run that published): each platform and its size
+    // read back from the registry, and the scan said to be unknown, not invented.
+    std::fs::remove_file(source.join("target/release/image.json")).unwrap();
+    let fresh = run(&mut release_image_cmd(&source, "v1.0.0", &repo));
+    assert!(fresh.status.success(), "{}", text(&fresh));
+    assert!(
+        text(&fresh).contains("is not known to this run"),
+        "{}",
+        text(&fresh)
+    );
+    let third = image_record(&source);
+    assert_eq!(
+        third.platforms, first.platforms,
+        "read back from the registry"
+    );
+    assert_eq!(third.scan, kube9_release::record::ScanRecord::default());
     assert_eq!(
         registry.writes()[written.len()..],
         [],

@@ -338,6 +338,9 @@ pub struct Bindings {
     /// When this run's build started and finished (`Build`), for its provenance.
     pub built: Option<crate::provenance::BuildTimes>,
     pub scan: Option<Judged>,
+    /// The scan at release as recorded by the run that published it, on a run that scanned
+    /// nothing (`RecordImage` keeps it), for the release page.
+    pub recorded_scan: Option<crate::record::ScanRecord>,
     pub pushed: Option<PushReport>,
     /// Version tags that hold the index (written now, or found on a re-run).
     pub version_tags: Vec<String>,

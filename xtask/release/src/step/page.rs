@@ -67,11 +67,15 @@ impl WriteReleaseNotes {
         }
         let chart_ref = format!("{}@{chart_digest}", self.chart);
         verify.push(self.chart_cosign.verify(&self.verifier, &chart_ref, None));
-        let scan = self.scan.clone().or_else(|| {
-            b.scan
-                .as_ref()
-                .map(|s| ScanRecord::new(&s.gate.to_string(), &s.verdicts))
-        });
+        let scan = self
+            .scan
+            .clone()
+            .or_else(|| {
+                b.scan
+                    .as_ref()
+                    .map(|s| ScanRecord::new(&s.gate.to_string(), &s.verdicts))
+            })
+            .or_else(|| b.recorded_scan.clone());
         Ok(ReleasePage {
             withdrawn: b
                 .withdrawal
@@ -205,6 +209,30 @@ mod tests {
             s.install(),
             "helm install kube9-operator oci://ghcr.io/alto9/charts/kube9-operator --version 1.2.3"
         );
+    }
+
+    #[test]
+    fn a_page_written_by_a_run_that_scanned_nothing_shows_the_recorded_scan() {
+        let s = step(
+            Verifier::Key {
+                public_key: "cosign.pub".into(),
+            },
+            "127.0.0.1:5000/charts/kube9-operator",
+        );
+        let mut cx = Cx::new(None, None);
+        cx.bindings.index = Some("sha256:1".into());
+        cx.bindings.chart = Some(crate::step::ChartPublished {
+            digest: "sha256:2".into(),
+            pushed: false,
+        });
+        assert_eq!(s.page(&cx).unwrap().scan, None, "nothing known: none shown");
+        let recorded = ScanRecord {
+            gate: "CRITICAL".into(),
+            passed: true,
+            platforms: serde_json::json!([]),
+        };
+        cx.bindings.recorded_scan = Some(recorded.clone());
+        assert_eq!(s.page(&cx).unwrap().scan, Some(recorded));
     }
 
     #[test]

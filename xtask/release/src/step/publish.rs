@@ -428,7 +428,11 @@ impl Action for RecordImage {
     }
 
     fn run(&self, cx: &mut Cx) -> Result<()> {
-        let record = self.record(cx);
+        let mut record = self.record(cx);
+        self.keep_what_is_known(cx, &mut record)?;
+        if cx.bindings.scan.is_none() && !record.scan.gate.is_empty() {
+            cx.bindings.recorded_scan = Some(record.scan.clone());
+        }
         record::write(&self.path, &record)?;
         if !record.pushed {
             println!("checks passed; --no-push: nothing was published");
@@ -448,6 +452,64 @@ impl Action for RecordImage {
 }
 
 impl RecordImage {
+    /// A run that built nothing (a re-run of a published version, or the workflow's second
+    /// invocation that moves the floating tags) records no less than what is published: each
+    /// platform and its size read back from the registry, and the scan at release kept from
+    /// the record of the same index that this machine wrote. Where no such record is (a fresh
+    /// runner), the scan is said to be unknown here, never invented.
+    fn keep_what_is_known(&self, cx: &mut Cx, record: &mut ImageRecord) -> Result<()> {
+        if cx.bindings.image.is_some() || !self.pushed {
+            return Ok(());
+        }
+        let previous: Option<ImageRecord> = record::read(&self.path)
+            .ok()
+            .flatten()
+            .filter(|p: &ImageRecord| p.pushed && p.digest == record.digest);
+        if record.platforms.is_empty() {
+            record.platforms = self.served_platforms(cx)?;
+        }
+        if cx.bindings.scan.is_none() {
+            match previous.filter(|p| !p.scan.gate.is_empty()) {
+                Some(p) => record.scan = p.scan,
+                None => println!(
+                    "the scan at release of {}@{} is not known to this run (nothing was \
+                     scanned, and this machine has no record of the run that published it): \
+                     image.json says so",
+                    record.repository, record.digest
+                ),
+            }
+        }
+        Ok(())
+    }
+
+    /// Each platform of the published index, by the manifest digests the registry served
+    /// (`VerifyImage`), with its compressed size as the build would state it: manifest, config
+    /// and layers.
+    fn served_platforms(&self, cx: &mut Cx) -> Result<Vec<PlatformRecord>> {
+        let registry = cx.registry(&self.repository);
+        let mut platforms = Vec::new();
+        for (platform, digest) in &cx.bindings.platforms {
+            let (bytes, _) = registry
+                .manifest(&self.repository.digest(digest))?
+                .with_context(|| format!("{}@{digest} vanished", self.repository))?;
+            let manifest: serde_json::Value = serde_json::from_slice(&bytes)
+                .with_context(|| format!("the {platform} manifest is not JSON"))?;
+            let size = |d: &serde_json::Value| d["size"].as_u64().unwrap_or(0);
+            let layers: u64 = manifest["layers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(size)
+                .sum();
+            platforms.push(PlatformRecord {
+                platform: platform.clone(),
+                manifest: digest.clone(),
+                compressed_bytes: bytes.len() as u64 + size(&manifest["config"]) + layers,
+            });
+        }
+        Ok(platforms)
+    }
+
     fn record(&self, cx: &Cx) -> ImageRecord {
         let b = &cx.bindings;
         let pushed = b.pushed.clone().unwrap_or_default();
