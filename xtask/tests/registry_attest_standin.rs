@@ -11,30 +11,15 @@ mod support;
 
 use base64::Engine;
 use kube9_devenv::workflow_sim::grants::Access;
-use kube9_devenv::workflow_sim::{ghcr, GithubStandin};
-use kube9_release::cmd::Secret;
 use kube9_release::facts;
-use kube9_release::layout::{self, Image, INDEX_MEDIA_TYPE, MANIFEST_MEDIA_TYPE};
-use kube9_release::registry::{Artifact, Credentials, Registry, Repository, Retry};
+use kube9_release::layout::{self, INDEX_MEDIA_TYPE, MANIFEST_MEDIA_TYPE};
+use kube9_release::registry::{Artifact, Registry};
 use kube9_release::sign::{AttestationType, Cosign, Verifier, EMPTY_TRUSTED_ROOT};
-use oci_client::manifest::ImageIndexEntry;
 use serde_json::{json, Value};
 use support::standins::*;
 use support::*;
 
 const BUNDLE_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
-
-fn as_job(repository: &str, token: &str) -> Registry {
-    let credentials = Credentials {
-        username: "github-actions".into(),
-        password: Secret::new(token),
-    };
-    Registry::new(
-        Repository::parse(repository).unwrap(),
-        Some(&credentials),
-        Retry::default(),
-    )
-}
 
 /// The job's docker login for `registry` in $HOME/.docker/config.json, where @sigstore/oci
 /// reads it.
@@ -80,21 +65,9 @@ fn status(url: &str, token: &str) -> String {
 fn the_attest_stand_in_writes_its_bundle_as_a_referrer_under_the_fallback_tag_as_sigstore_oci_does()
 {
     let env = env();
-    let github = GithubStandin::start();
-    let address = ghcr::start(
-        &env.auth_registry.address(),
-        &env.auth_user,
-        &env.auth_password(),
-        &github,
-    );
+    let (github, address) = ghcr_standin();
     let name = format!("{address}/{}/kube9-operator", unique("attest"));
-    let layout_dir = temp_dir("attest-layout");
-    layout_from_rootfs(
-        &fixtures().join("trivy-db/rootfs-high"),
-        &[("linux", "amd64")],
-        &layout_dir,
-    );
-    let image = Image::open(&layout_dir).unwrap();
+    let image = fixture_image("attest-layout");
     let index = image.index.digest.clone();
     let index_bytes = image.blob(&index).unwrap();
     let writer = github.token("image", &[("packages", Access::Write)]);
@@ -114,14 +87,7 @@ fn the_attest_stand_in_writes_its_bundle_as_a_referrer_under_the_fallback_tag_as
     );
     // Something else is listed under the index's referrers tag already (the release writes
     // its referrers there on such a registry); no provenance yet.
-    let subject = ImageIndexEntry {
-        media_type: INDEX_MEDIA_TYPE.into(),
-        digest: index.clone(),
-        size: index_bytes.len() as i64,
-        platform: None,
-        annotations: None,
-        artifact_type: None,
-    };
+    let subject = index_subject(&index, index_bytes.len());
     registry
         .add_referrer(
             &subject,
@@ -300,22 +266,9 @@ fn the_attest_stand_in_writes_its_bundle_as_a_referrer_under_the_fallback_tag_as
 
 #[test]
 fn the_attest_stand_in_refuses_what_sigstore_oci_refuses() {
-    let env = env();
-    let github = GithubStandin::start();
-    let address = ghcr::start(
-        &env.auth_registry.address(),
-        &env.auth_user,
-        &env.auth_password(),
-        &github,
-    );
+    let (github, address) = ghcr_standin();
     let name = format!("{address}/{}/kube9-operator", unique("attest-refused"));
-    let layout_dir = temp_dir("attest-refused-layout");
-    layout_from_rootfs(
-        &fixtures().join("trivy-db/rootfs-high"),
-        &[("linux", "amd64")],
-        &layout_dir,
-    );
-    let image = Image::open(&layout_dir).unwrap();
+    let image = fixture_image("attest-refused-layout");
     let index = image.index.digest.clone();
     let writer = github.token("image", &[("packages", Access::Write)]);
     let registry = as_job(&name, &writer);

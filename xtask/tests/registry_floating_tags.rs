@@ -13,7 +13,6 @@ use std::net::TcpListener;
 use kube9_release::facts;
 use kube9_release::registry::{Artifact, Registry, Repository, Retry};
 use kube9_release::step::{Action, Bound, CheckFloatingTags, Cx, MoveFloatingTags, ProvenanceWait};
-use oci_client::manifest::ImageIndexEntry;
 use support::*;
 
 /// A Sigstore bundle whose DSSE statement is SLSA provenance (unsigned: only its statement's
@@ -134,14 +133,7 @@ fn floating_tags_wait_for_provenance_and_fail_closed_without_it() {
         .manifest(&repository.digest(&digest))
         .unwrap()
         .unwrap();
-    let subject = ImageIndexEntry {
-        media_type: "application/vnd.oci.image.index.v1+json".into(),
-        digest: digest.clone(),
-        size: index_bytes.len() as i64,
-        platform: None,
-        annotations: None,
-        artifact_type: None,
-    };
+    let subject = support::standins::index_subject(&digest, index_bytes.len());
     registry
         .add_referrer(
             &subject,

@@ -6,52 +6,15 @@
 mod support;
 
 use kube9_devenv::workflow_sim::grants::Access;
-use kube9_devenv::workflow_sim::{ghcr, GithubStandin};
-use kube9_release::cmd::Secret;
-use kube9_release::layout::Image;
-use kube9_release::registry::{Credentials, Registry, Repository, Retry};
+use kube9_release::registry::{Registry, Repository};
+use support::standins::{as_job, fixture_image, ghcr_standin};
 use support::*;
-
-fn as_job(repository: &str, token: &str) -> Registry {
-    let credentials = Credentials {
-        username: "github-actions".into(),
-        password: Secret::new(token),
-    };
-    let retry = Retry {
-        attempts: 1,
-        first_delay: std::time::Duration::from_millis(10),
-    };
-    Registry::new(
-        Repository::parse(repository).unwrap(),
-        Some(&credentials),
-        retry,
-    )
-}
-
-/// GitHub's API stand-in, and GHCR's in front of the environment's authenticating registry.
-fn ghcr_standin() -> (GithubStandin, String) {
-    let env = env();
-    let github = GithubStandin::start();
-    let address = ghcr::start(
-        &env.auth_registry.address(),
-        &env.auth_user,
-        &env.auth_password(),
-        &github,
-    );
-    (github, address)
-}
 
 #[test]
 fn a_jobs_token_reads_and_writes_only_what_its_permissions_allow() {
     let (github, address) = ghcr_standin();
     let repository = format!("{address}/{}/kube9-operator", unique("ghcr"));
-    let layout = temp_dir("ghcr-layout");
-    layout_from_rootfs(
-        &fixtures().join("trivy-db/rootfs-high"),
-        &[("linux", "amd64")],
-        &layout,
-    );
-    let image = Image::open(&layout).unwrap();
+    let image = fixture_image("ghcr-layout");
 
     let reader = github.token("verify", &[("packages", Access::Read)]);
     let err = as_job(&repository, &reader)
@@ -95,13 +58,7 @@ fn anonymous_reads_are_served_only_once_the_package_is_public_and_writes_still_n
     let (github, address) = ghcr_standin();
     let package = format!("{}/kube9-operator", unique("ghcr-public"));
     let repository = format!("{address}/{package}");
-    let layout = temp_dir("ghcr-public-layout");
-    layout_from_rootfs(
-        &fixtures().join("trivy-db/rootfs-high"),
-        &[("linux", "amd64")],
-        &layout,
-    );
-    let image = Image::open(&layout).unwrap();
+    let image = fixture_image("ghcr-public-layout");
     let writer = github.token("image", &[("packages", Access::Write)]);
     as_job(&repository, &writer).push_content(&image).unwrap();
     let index = image.blob(&image.index.digest).unwrap();

@@ -138,12 +138,12 @@ fn statement_predicate_type(bundle: &[u8]) -> Option<String> {
     statement_type(bundle["dsseEnvelope"].to_string().as_bytes())
 }
 
-/// The OpenVEX document cosign attested on the index (the first, as Trivy reads it).
-fn attested_vex(
+/// The manifest of cosign's attestation tag of `index` (`sha256-<hex>.att`), if `tags` has it.
+fn attestations_of(
     registry: &Registry,
     index: &str,
     tags: &[String],
-) -> Result<Option<serde_json::Value>> {
+) -> Result<Option<oci_client::manifest::OciImageManifest>> {
     let att = cosign_tag(index, "att");
     if !tags.contains(&att) {
         return Ok(None);
@@ -151,8 +151,20 @@ fn attested_vex(
     let Some((bytes, _)) = registry.manifest(&registry.repository.tag(&att))? else {
         return Ok(None);
     };
-    let manifest: oci_client::manifest::OciImageManifest = serde_json::from_slice(&bytes)
+    let manifest = serde_json::from_slice(&bytes)
         .with_context(|| format!("{}:{att} is not an attestation", registry.repository))?;
+    Ok(Some(manifest))
+}
+
+/// The OpenVEX document cosign attested on the index (the first, as Trivy reads it).
+fn attested_vex(
+    registry: &Registry,
+    index: &str,
+    tags: &[String],
+) -> Result<Option<serde_json::Value>> {
+    let Some(manifest) = attestations_of(registry, index, tags)? else {
+        return Ok(None);
+    };
     let vex_type = AttestationType::OpenVex.predicate_type();
     for layer in &manifest.layers {
         let annotated = layer
@@ -216,15 +228,9 @@ pub fn withdrawal_of(
     index: &str,
     tags: &[String],
 ) -> Result<Option<Withdrawal>> {
-    let att = cosign_tag(index, "att");
-    if !tags.contains(&att) {
-        return Ok(None);
-    }
-    let Some((bytes, _)) = registry.manifest(&registry.repository.tag(&att))? else {
+    let Some(manifest) = attestations_of(registry, index, tags)? else {
         return Ok(None);
     };
-    let manifest: oci_client::manifest::OciImageManifest = serde_json::from_slice(&bytes)
-        .with_context(|| format!("{}:{att} is not an attestation", registry.repository))?;
     let mut found = Vec::new();
     for layer in &manifest.layers {
         let annotated = layer

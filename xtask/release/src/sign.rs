@@ -260,16 +260,8 @@ impl Cosign {
         login_dir: Option<&str>,
         trusted_root: &Path,
     ) -> Cmd {
-        let words = [
-            "verify-attestation",
-            "--type",
-            kind.cosign_type(),
-            "--output",
-            "json",
-            "--new-bundle-format",
-        ];
         verifier
-            .apply(self.cosign(&words, login_dir))
+            .apply(self.cosign(&attestation_words(kind, true), login_dir))
             .opt("--trusted-root", trusted_root.display().to_string())
             .arg(reference)
     }
@@ -287,15 +279,8 @@ impl Cosign {
         reference: &str,
         login_dir: Option<&str>,
     ) -> Cmd {
-        let words = [
-            "verify-attestation",
-            "--type",
-            kind.cosign_type(),
-            "--output",
-            "json",
-        ];
         verifier
-            .apply(self.cosign(&words, login_dir))
+            .apply(self.cosign(&attestation_words(kind, false), login_dir))
             .arg(reference)
     }
 }
@@ -324,6 +309,21 @@ pub fn dsse_predicate(envelope: &str) -> Option<serde_json::Value> {
 /// The tag cosign stores a signature (`sig`) or attestation (`att`) of `digest` under.
 pub fn cosign_tag(digest: &str, kind: &str) -> String {
     format!("{}.{kind}", digest.replace(':', "-"))
+}
+
+/// `cosign verify-attestation`'s words for `kind`, with the bundle format when it is one.
+fn attestation_words(kind: AttestationType, bundle: bool) -> Vec<&'static str> {
+    let mut words = vec![
+        "verify-attestation",
+        "--type",
+        kind.cosign_type(),
+        "--output",
+        "json",
+    ];
+    if bundle {
+        words.push("--new-bundle-format");
+    }
+    words
 }
 
 #[cfg(test)]

@@ -219,3 +219,58 @@ pub fn signing_key() -> &'static SigningKey {
         }
     })
 }
+
+/// GitHub's API stand-in, and GHCR's in front of the environment's authenticating registry.
+pub fn ghcr_standin() -> (GithubStandin, String) {
+    let env = env();
+    let github = GithubStandin::start();
+    let address = kube9_devenv::workflow_sim::ghcr::start(
+        &env.auth_registry.address(),
+        &env.auth_user,
+        &env.auth_password(),
+        &github,
+    );
+    (github, address)
+}
+
+/// A registry client that logs in as a job does, with its token, and tries once.
+pub fn as_job(repository: &str, token: &str) -> kube9_release::registry::Registry {
+    use kube9_release::registry::{Credentials, Registry, Repository, Retry};
+    let credentials = Credentials {
+        username: "github-actions".into(),
+        password: kube9_release::cmd::Secret::new(token),
+    };
+    let retry = Retry {
+        attempts: 1,
+        first_delay: std::time::Duration::from_millis(10),
+    };
+    Registry::new(
+        Repository::parse(repository).unwrap(),
+        Some(&credentials),
+        retry,
+    )
+}
+
+/// A small one-platform image (the fixture root file system with a HIGH finding), as an OCI
+/// layout of its own.
+pub fn fixture_image(prefix: &str) -> kube9_release::layout::Image {
+    let layout = temp_dir(prefix);
+    layout_from_rootfs(
+        &fixtures().join("trivy-db/rootfs-high"),
+        &[("linux", "amd64")],
+        &layout,
+    );
+    kube9_release::layout::Image::open(&layout).unwrap()
+}
+
+/// The descriptor of an image index of `size` bytes, as a referrer's subject.
+pub fn index_subject(digest: &str, size: usize) -> oci_client::manifest::ImageIndexEntry {
+    oci_client::manifest::ImageIndexEntry {
+        media_type: kube9_release::layout::INDEX_MEDIA_TYPE.into(),
+        digest: digest.into(),
+        size: size as i64,
+        platform: None,
+        annotations: None,
+        artifact_type: None,
+    }
+}
