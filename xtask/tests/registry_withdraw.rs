@@ -434,7 +434,28 @@ fn a_withdrawal_steps_floating_tags_back_is_signed_and_can_be_undone() {
             .args(["--insecure-ignore-tlog=true", "--allow-insecure-registry"])
             .arg(format!("{}@{d123}", f.repo)))
     };
-    assert!(cosign_verify(&key).status.success());
+    let verified = cosign_verify(&key);
+    assert!(verified.status.success(), "{}", text(&verified));
+    // What the registry serves, checked by in-toto's own Statement v1 validator: each
+    // envelope cosign verified carries the statement.
+    let served = temp_dir("withdrawal-served");
+    let mut checked = 0;
+    for line in String::from_utf8_lossy(&verified.stdout).lines() {
+        let envelope: serde_json::Value = serde_json::from_str(line).unwrap();
+        let payload = envelope["payload"].as_str().unwrap();
+        let statement =
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, payload).unwrap();
+        let file = served.join(format!("statement-{checked}.json"));
+        std::fs::write(&file, statement).unwrap();
+        kube9_release::validate::check(kube9_release::validate::Standard::InTotoStatement, &file)
+            .unwrap();
+        checked += 1;
+    }
+    assert!(
+        checked >= 1,
+        "cosign printed no envelope: {}",
+        text(&verified)
+    );
     let other = temp_dir("other-key");
     ok(tool("cosign")
         .args(["generate-key-pair"])
