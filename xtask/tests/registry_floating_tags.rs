@@ -244,3 +244,89 @@ fn a_registry_answering_referrers_with_an_empty_index_still_shows_the_provenance
     let other = format!("sha256:{}", "f".repeat(64));
     assert!(!facts::has_provenance(&registry, &other, &[]).unwrap());
 }
+
+/// A version published as a GitHub pre-release (its index says
+/// `io.artifacthub.package.prerelease: "true"`, as every release writes it) never counts for a
+/// floating tag: it does not hold a lower release back, and a run told to move tags onto it
+/// (a dispatch after the box was unticked) takes none.
+#[test]
+fn a_github_prerelease_with_a_plain_version_neither_holds_nor_takes_a_floating_tag() {
+    let env = env();
+    let repo = env.repository("floating-prerelease");
+    let push = |layout: &std::path::Path, tag: &str| {
+        ok(skopeo()
+            .args(["copy", "--all", "--dest-tls-verify=false"])
+            .arg(format!("oci:{}", layout.display()))
+            .arg(format!("docker://{repo}:{tag}")));
+    };
+    let repository = Repository::parse(&repo).unwrap();
+    let registry = Registry::new(repository.clone(), None, Retry::default());
+    let layout_of = |rootfs: &str, prefix: &str| {
+        let layout = temp_dir(prefix);
+        layout_from_rootfs(
+            &fixtures().join("trivy-db").join(rootfs),
+            &[("linux", "amd64")],
+            &layout,
+        );
+        layout
+    };
+    // 1.2.2 holds every floating tag; 1.2.3 is published and has none yet.
+    let older = layout_of("rootfs-critical", "prerelease-older");
+    for tag in ["v1.2.2", "1.2.2", "1.2", "1", "latest"] {
+        push(&older, tag);
+    }
+    let current = layout_of("rootfs-high", "prerelease-current");
+    for tag in ["v1.2.3", "1.2.3"] {
+        push(&current, tag);
+    }
+    let d123 = registry.digest_of("1.2.3").unwrap().unwrap();
+    // 1.3.0, published as a GitHub pre-release: an index of its own marked so.
+    let image = kube9_release::layout::Image::open(&current).unwrap();
+    let mut index: serde_json::Value =
+        serde_json::from_slice(&image.blob(&image.index.digest).unwrap()).unwrap();
+    index["annotations"] = serde_json::json!({"io.artifacthub.package.prerelease": "true"});
+    let bytes = serde_json::to_vec(&index).unwrap();
+    let d130 = format!("sha256:{}", kube9_release::layout::sha256(&bytes));
+    for tag in ["v1.3.0", "1.3.0"] {
+        registry.push_version_tag(tag, &d130, &bytes).unwrap();
+    }
+    let tags = registry.tags().unwrap();
+    let marked = facts::withdrawals(&registry, &tags).unwrap();
+    fn shown<T: ToString>(versions: &[T]) -> Vec<String> {
+        versions.iter().map(ToString::to_string).collect()
+    }
+    assert_eq!(shown(&marked.marked_prereleases), ["1.3.0"]);
+    let (eligible, _) = registry.eligible_versions().unwrap();
+    assert_eq!(
+        shown(&eligible),
+        ["1.2.2", "1.2.3"],
+        "1.3.0 is not eligible"
+    );
+
+    let step = |version: &str| MoveFloatingTags {
+        repository: repository.clone(),
+        version: version.into(),
+        release_tag: format!("v{version}"),
+        candidates: vec!["1.2".into(), "1".into(), "latest".into()],
+        provenance: None,
+    };
+    let mut cx = Cx::new(None, None);
+    step("1.2.3").run(&mut cx).unwrap();
+    for tag in ["1.2", "1", "latest"] {
+        assert_eq!(
+            registry.digest_of(tag).unwrap(),
+            Some(d123.clone()),
+            "{tag}"
+        );
+    }
+    step("1.3.0").run(&mut cx).unwrap();
+    let moved = cx.bindings.floating.clone().unwrap();
+    assert!(moved.prerelease && moved.taken.is_empty(), "{moved:?}");
+    for tag in ["1", "latest"] {
+        assert_eq!(
+            registry.digest_of(tag).unwrap(),
+            Some(d123.clone()),
+            "{tag}"
+        );
+    }
+}

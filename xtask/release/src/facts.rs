@@ -263,7 +263,7 @@ pub fn withdrawals(registry: &Registry, tags: &[String]) -> Result<Withdrawals> 
     }
     for version in crate::version::published_versions(tags.iter().map(String::as_str)) {
         let tag = version.to_string();
-        if !tags.contains(&tag) || all.statements.contains_key(&version) {
+        if !tags.contains(&tag) {
             continue;
         }
         let Some(digest) = registry.digest_of(&tag)? else {

@@ -137,13 +137,16 @@ pub fn tag_ref(tag: &str) -> String {
     format!("refs/tags/{tag}")
 }
 
-/// Releases already published, read from a repository's tags (anything else, such as cosign's
-/// `sha256-<hex>.sig` or a referrers index `sha256-<hex>`, is ignored).
+/// Releases already published, each once and in order, read from a repository's tags (a
+/// release has `v1.2.3` and `1.2.3`; anything else, such as cosign's `sha256-<hex>.sig` or a
+/// referrers index `sha256-<hex>`, is ignored).
 pub fn published_versions<'a>(tags: impl IntoIterator<Item = &'a str>) -> Vec<Version> {
-    tags.into_iter()
+    let versions: std::collections::BTreeSet<Version> = tags
+        .into_iter()
         .filter_map(|t| ReleaseVersion::parse(t).ok())
         .map(|r| r.version)
-        .collect()
+        .collect();
+    versions.into_iter().collect()
 }
 
 /// The releases that may hold a floating tag: the published ones, less those withdrawn (a

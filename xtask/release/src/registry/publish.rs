@@ -33,6 +33,9 @@ pub struct Converged {
     /// The release is withdrawn: it takes no floating tag.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub withdrawn: bool,
+    /// The release was published as a GitHub pre-release: it takes no floating tag either.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub prerelease: bool,
 }
 
 /// Where a withdrawal (or its undo) left one floating tag.
@@ -181,6 +184,17 @@ impl Registry {
         let (published, withdrawn) = self.eligible_versions()?;
         if withdrawn.contains(release) {
             result.withdrawn = true;
+            return Ok(result);
+        }
+        if !published.contains(release) {
+            anyhow::ensure!(
+                self.digest_of(&own_tag)?.is_some(),
+                "{own_tag} is missing from {}",
+                self.repository
+            );
+            // Published as a GitHub pre-release (its index says so): it holds no floating
+            // tag, whatever a later run was told.
+            result.prerelease = true;
             return Ok(result);
         }
         for tag in candidates {

@@ -297,6 +297,12 @@ impl Action for MoveFloatingTags {
                 self.version
             );
         }
+        if moved.prerelease {
+            eprintln!(
+                "    none: {} was published as a GitHub pre-release, so it takes no floating tag",
+                self.version
+            );
+        }
         for (tag, holder) in &moved.left {
             eprintln!("    not {tag}: held by the higher release {holder}");
         }
