@@ -7,7 +7,7 @@ mod support;
 
 use kube9_devenv::workflow_sim::grants::Access;
 use kube9_release::registry::{Registry, Repository};
-use support::standins::{as_job, fixture_image, ghcr_standin};
+use support::standins::{as_job, fixture_image, ghcr_standin, publish_as_job};
 use support::*;
 
 #[test]
@@ -25,11 +25,7 @@ fn a_jobs_token_reads_and_writes_only_what_its_permissions_allow() {
         "{err:#}"
     );
     let writer = github.token("image", &[("packages", Access::Write)]);
-    as_job(&repository, &writer).push_content(&image).unwrap();
-    let index = image.blob(&image.index.digest).unwrap();
-    as_job(&repository, &writer)
-        .push_version_tag("v1.0.0", &image.index.digest, &index)
-        .unwrap();
+    publish_as_job(&repository, &writer, &image, "v1.0.0");
     assert_eq!(
         as_job(&repository, &reader).digest_of("v1.0.0").unwrap(),
         Some(image.index.digest.clone()),
@@ -60,11 +56,7 @@ fn anonymous_reads_are_served_only_once_the_package_is_public_and_writes_still_n
     let repository = format!("{address}/{package}");
     let image = fixture_image("ghcr-public-layout");
     let writer = github.token("image", &[("packages", Access::Write)]);
-    as_job(&repository, &writer).push_content(&image).unwrap();
-    let index = image.blob(&image.index.digest).unwrap();
-    as_job(&repository, &writer)
-        .push_version_tag("v1.0.0", &image.index.digest, &index)
-        .unwrap();
+    publish_as_job(&repository, &writer, &image, "v1.0.0");
     let config = &image.platforms[0].config.digest;
     let config_bytes = image.blob(config).unwrap();
     let anonymous = Registry::anonymous(&Repository::parse(&repository).unwrap());
@@ -99,6 +91,7 @@ fn anonymous_reads_are_served_only_once_the_package_is_public_and_writes_still_n
     assert_eq!(anonymous.blob(config).unwrap(), config_bytes);
 
     // Public is for reading: a write still needs a token with `packages: write`.
+    let index = image.blob(&image.index.digest).unwrap();
     let err = anonymous
         .push_version_tag("v1.0.1", &image.index.digest, &index)
         .unwrap_err();

@@ -274,3 +274,19 @@ pub fn index_subject(digest: &str, size: usize) -> oci_client::manifest::ImageIn
         artifact_type: None,
     }
 }
+
+/// `image` published with the job's `token` as a release is: its content by digest, then the
+/// version tag `tag`.
+pub fn publish_as_job(
+    repository: &str,
+    token: &str,
+    image: &kube9_release::layout::Image,
+    tag: &str,
+) {
+    let registry = as_job(repository, token);
+    registry.push_content(image).unwrap();
+    let index = image.blob(&image.index.digest).unwrap();
+    registry
+        .push_version_tag(tag, &image.index.digest, &index)
+        .unwrap();
+}
