@@ -286,10 +286,11 @@ fn a_github_prerelease_with_a_plain_version_neither_holds_nor_takes_a_floating_t
         serde_json::from_slice(&image.blob(&image.index.digest).unwrap()).unwrap();
     index["annotations"] = serde_json::json!({"io.artifacthub.package.prerelease": "true"});
     let bytes = serde_json::to_vec(&index).unwrap();
-    let d130 = format!("sha256:{}", kube9_release::layout::sha256(&bytes));
+    let d130 = kube9_release::layout::sha256(&bytes);
     for tag in ["v1.3.0", "1.3.0"] {
         registry.push_version_tag(tag, &d130, &bytes).unwrap();
     }
+    assert_eq!(registry.digest_of("1.3.0").unwrap(), Some(d130.clone()));
     let tags = registry.tags().unwrap();
     let marked = facts::withdrawals(&registry, &tags).unwrap();
     fn shown<T: ToString>(versions: &[T]) -> Vec<String> {
