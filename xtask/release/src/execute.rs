@@ -1,6 +1,7 @@
 //! Runs a plan: its steps, in order, and nothing else. What steps learn travels in the run's
 //! `Bindings`; a failed step's error ends with the step's own hint.
 
+use std::collections::BTreeSet;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -9,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::github::{self, Actions};
 use crate::plan::{Mode, Plan};
 use crate::registry::Credentials;
-use crate::step::{shorten, Bindings, Cx, Status, Step};
+
+use crate::step::{shorten, Binding, Bindings, Cx, Status, Step};
 
 /// One executed step and how long it took (`--timings`, what `cargo xtask bench` reads).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -78,6 +80,7 @@ pub fn execute(
 }
 
 pub fn execute_with(plan: &Plan, mut cx: Cx, runner: &mut dyn Runner) -> Result<Outcome> {
+    crate::plan::check_order(&plan.steps)?;
     let total = plan.steps.len();
     let mut executed = Vec::new();
     for (i, step) in plan.steps.iter().enumerate() {
@@ -85,7 +88,11 @@ pub fn execute_with(plan: &Plan, mut cx: Cx, runner: &mut dyn Runner) -> Result<
         github::step(&format!("[{}/{total}] {}", i + 1, shorten(&what, 110)));
         let started = Instant::now();
         let checks_before = cx.bindings.checks.len();
-        let result = runner.perform(step, &mut cx).with_context(|| step.hint());
+        let known_before = cx.bindings.known();
+        let result = runner
+            .perform(step, &mut cx)
+            .and_then(|()| wrote_only_what_it_declares(step, &known_before, &cx.bindings))
+            .with_context(|| step.hint());
         executed.push(Timing {
             step: step.kind(),
             what: what.clone(),
@@ -119,4 +126,47 @@ pub fn execute_with(plan: &Plan, mut cx: Cx, runner: &mut dyn Runner) -> Result<
         bindings: cx.bindings,
         executed,
     })
+}
+
+/// A step that learnt something it did not declare would let a later reader pass the plan
+/// check by luck: refused, so that the declarations stay true.
+fn wrote_only_what_it_declares(
+    step: &Step,
+    before: &BTreeSet<Binding>,
+    after: &Bindings,
+) -> Result<()> {
+    let declared = step.needs().writes;
+    let undeclared: Vec<&str> = after
+        .known()
+        .difference(before)
+        .filter(|b| !declared.contains(b))
+        .map(|b| b.what())
+        .collect();
+    if !undeclared.is_empty() {
+        bail!(
+            "internal: step {} learnt {} but does not declare it (its `needs`)",
+            step.kind(),
+            undeclared.join(", ")
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_step_that_learns_what_it_does_not_declare_is_stopped() {
+        let step = Step::CheckSize(crate::step::CheckSize { budget: 1 });
+        let before = BTreeSet::new();
+        let mut after = Bindings::default();
+        wrote_only_what_it_declares(&step, &before, &after).unwrap();
+        after.index = Some("sha256:1".into());
+        let err = wrote_only_what_it_declares(&step, &before, &after).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "internal: step check-size learnt the index digest but does not declare it (its `needs`)"
+        );
+    }
 }

@@ -27,6 +27,15 @@ pub struct Notify {
     pub github: Option<GithubIssues>,
 }
 
+impl Notify {
+    /// What telling developers needs of the workflow's token: on GitHub, its issues.
+    pub fn permissions(&self) -> Option<crate::step::Permission> {
+        self.github
+            .as_ref()
+            .map(|_| crate::step::Permission::IssuesWrite)
+    }
+}
+
 /// A repository's issues through GitHub's REST API, with the workflow's token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GithubIssues {

@@ -36,7 +36,7 @@ impl flags::ReleaseChart {
             }
             chart_facts(&inputs)?
         };
-        let plan = chart::plan(&inputs, &facts);
+        let plan = chart::plan(&inputs, &facts)?;
         let credentials = inputs.credentials.clone();
         super::show_then_run(&self.output, &plan, credentials, config.actions.clone())?;
         Ok(())

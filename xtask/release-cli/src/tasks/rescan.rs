@@ -49,7 +49,7 @@ impl flags::Rescan {
             vex: vex.map(|v| v.source),
             withdrawn,
         };
-        let plan = rescan::plan(&inputs);
+        let plan = rescan::plan(&inputs)?;
         super::show_then_run(&self.output, &plan, credentials, config.actions.clone())?;
         Ok(())
     }

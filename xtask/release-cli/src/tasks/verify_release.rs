@@ -76,7 +76,7 @@ impl flags::VerifyRelease {
                 ProvenanceSource::Release
             },
         };
-        let plan = verify::plan(&inputs);
+        let plan = verify::plan(&inputs)?;
         let credentials = inputs.credentials.clone();
         let outcome =
             super::show_then_run(&self.output, &plan, credentials, config.actions.clone())?;

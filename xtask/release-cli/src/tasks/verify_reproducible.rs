@@ -21,7 +21,7 @@ impl flags::VerifyReproducible {
             (&release, config),
         )?;
         source::require_clean(&build.source, self.source.allow_dirty)?;
-        let plan = build::reproducible(&build);
+        let plan = build::reproducible(&build)?;
         super::show_then_run(&self.output, &plan, None, None)?;
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! The build of an image: from the commit to the buildx command that builds every platform
 //! into an OCI layout, and `verify-reproducible`'s plan (the same commit built twice). Pure.
 
+use anyhow::Result;
 use std::path::PathBuf;
 
 use super::{Mode, Plan};
@@ -150,7 +151,7 @@ impl BuildInputs {
 
 /// `verify-reproducible`: the commit built twice, the second time without any cache, and the
 /// two index digests compared.
-pub fn reproducible(build: &BuildInputs) -> Plan {
+pub fn reproducible(build: &BuildInputs) -> Result<Plan> {
     let first = build.out_dir.join("reproducible-1");
     let second = build.out_dir.join("reproducible-2");
     let mut steps = build.source_steps();
@@ -166,6 +167,7 @@ pub fn reproducible(build: &BuildInputs) -> Plan {
         mode: Mode::StopAtFirstFailure,
         steps,
     }
+    .checked()
 }
 
 #[cfg(test)]
@@ -176,7 +178,7 @@ mod tests {
     #[test]
     fn a_reproducibility_check_builds_twice_the_second_time_without_cache_and_compares() {
         let build = testing::image_inputs().build;
-        let plan = reproducible(&build);
+        let plan = reproducible(&build).unwrap();
         // The source once, then two builds into their own layouts, then the comparison.
         let source: Vec<String> = build.source_steps().iter().map(Step::kind).collect();
         let built = ["fresh-dir", "build", "check-build"];

@@ -2,6 +2,7 @@
 //! stamp a staged copy of the chart with its digest, lint, package, push, pull back, check what
 //! it deploys, sign. Pure.
 
+use anyhow::Result;
 use std::path::PathBuf;
 
 use super::{Mode, Plan};
@@ -73,7 +74,7 @@ impl ChartInputs {
     }
 }
 
-pub fn plan(inputs: &ChartInputs, facts: &ChartFacts) -> Plan {
+pub fn plan(inputs: &ChartInputs, facts: &ChartFacts) -> Result<Plan> {
     let helm = inputs.helm();
     let mut steps = vec![Step::WaitForImage(WaitForImage {
         repository: inputs.image.clone(),
@@ -139,6 +140,7 @@ pub fn plan(inputs: &ChartInputs, facts: &ChartFacts) -> Plan {
         mode: Mode::StopAtFirstFailure,
         steps,
     }
+    .checked()
 }
 
 fn package_steps(inputs: &ChartInputs, helm: &HelmPlan) -> Vec<Step> {
@@ -188,7 +190,7 @@ mod tests {
 
     #[test]
     fn the_chart_waits_for_the_image_then_publishes_checks_and_signs() {
-        let plan = plan(&inputs(), &ChartFacts::default());
+        let plan = plan(&inputs(), &ChartFacts::default()).unwrap();
         assert_eq!(
             plan.kinds(),
             [
@@ -229,7 +231,7 @@ mod tests {
             charts: Repository::parse("oci://127.0.0.1:5000/charts").unwrap(),
             ..inputs()
         };
-        let text = plan(&local, &ChartFacts::default()).to_string();
+        let text = plan(&local, &ChartFacts::default()).unwrap().to_string();
         // Helm 4's `registry login --insecure` still speaks HTTPS to such a registry.
         assert!(
             text.contains("helm registry login 127.0.0.1:5000 --plain-http --username octocat --password-stdin <<< ***"),
@@ -247,7 +249,7 @@ mod tests {
             credentials: None,
             ..inputs()
         };
-        let plan = plan(&unsigned, &ChartFacts { signed: true });
+        let plan = plan(&unsigned, &ChartFacts { signed: true }).unwrap();
         assert!(!plan.has("sign"));
         assert!(!plan.to_string().contains("registry login"));
     }
@@ -258,7 +260,7 @@ mod tests {
             prerelease: true,
             ..inputs()
         };
-        let plan = plan(&pre, &ChartFacts::default());
+        let plan = plan(&pre, &ChartFacts::default()).unwrap();
         let staged = plan
             .steps
             .iter()

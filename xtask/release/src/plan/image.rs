@@ -258,7 +258,7 @@ pub fn plan(inputs: &ImageInputs, facts: &ImageFacts) -> Result<Plan> {
             && facts.published.as_ref().is_none_or(|p| !p.provenance),
         withdrawal: facts.withdrawals.get(b.release.semver()).cloned(),
     }));
-    Ok(plan)
+    plan.checked()
 }
 
 fn notes(inputs: &ImageInputs, facts: &ImageFacts, tags: &TagPlan) -> Vec<String> {

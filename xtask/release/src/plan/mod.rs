@@ -15,12 +15,14 @@ pub(crate) mod testing;
 pub mod verify;
 pub mod withdraw;
 
+use std::collections::BTreeSet;
 use std::fmt;
 
+use anyhow::{bail, Result};
 use serde::ser::{SerializeStruct, Serializer};
 use serde::Serialize;
 
-use crate::step::Step;
+use crate::step::{Permission, Step, Tool};
 
 /// Whether a failed step ends the run (a release) or is recorded and the run goes on (a
 /// verification, which reports everything it finds).
@@ -49,6 +51,7 @@ impl Serialize for Plan {
             .map(|step| {
                 let mut value = serde_json::to_value(step).expect("steps serialise");
                 value["what"] = step.describe().into();
+                value["needs"] = serde_json::to_value(step.needs()).expect("needs serialise");
                 value
             })
             .collect();
@@ -91,7 +94,49 @@ impl Plan {
         self.steps.iter().any(|s| s.kind() == kind)
     }
 
+    /// The programs and GitHub permissions its steps need together.
+    pub fn needs(&self) -> (BTreeSet<Tool>, BTreeSet<Permission>) {
+        let needs: Vec<_> = self.steps.iter().map(Step::needs).collect();
+        crate::step::union(&needs)
+    }
+
     pub fn kinds(&self) -> Vec<String> {
         self.steps.iter().map(Step::kind).collect()
     }
+
+    /// The plan, once every binding a step reads is written by an earlier step of it: what
+    /// would otherwise fail only when the reader runs fails here, naming both steps.
+    pub fn checked(self) -> Result<Plan> {
+        check_order(&self.steps)?;
+        Ok(self)
+    }
 }
+
+/// Every binding a step reads has a writer before it.
+pub fn check_order(steps: &[Step]) -> Result<()> {
+    let needs: Vec<_> = steps.iter().map(Step::needs).collect();
+    let mut written = std::collections::BTreeSet::new();
+    for (i, n) in needs.iter().enumerate() {
+        if let Some(missing) = n.reads.iter().find(|b| !written.contains(*b)) {
+            let reader = format!("step {} ({})", i + 1, steps[i].kind());
+            let what = missing.what();
+            match needs[i..].iter().position(|m| m.writes.contains(missing)) {
+                Some(j) => bail!(
+                    "internal: the plan is out of order: {reader} reads {what}, which only \
+                     step {} ({}) after it learns",
+                    i + j + 1,
+                    steps[i + j].kind()
+                ),
+                None => bail!(
+                    "internal: the plan is incomplete: {reader} reads {what}, which no step \
+                     of the plan learns"
+                ),
+            }
+        }
+        written.extend(n.writes.iter().copied());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod order_tests;

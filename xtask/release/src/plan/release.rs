@@ -31,7 +31,8 @@ pub struct ReleaseFacts {
 
 pub fn plan(inputs: &ReleaseInputs, facts: &ReleaseFacts) -> Result<Plan> {
     let image = &inputs.image;
-    let mut plan = image::plan(image, &facts.image)?.then(chart::plan(&inputs.chart, &facts.chart));
+    let mut plan =
+        image::plan(image, &facts.image)?.then(chart::plan(&inputs.chart, &facts.chart)?);
     lint_chart_before_publishing(&mut plan);
     let (key_step, verifier) = verifier(inputs);
     plan.steps.extend(key_step);
@@ -65,12 +66,12 @@ pub fn plan(inputs: &ReleaseInputs, facts: &ReleaseFacts) -> Result<Plan> {
         changes: image.changes.clone(),
         provenance: image.provenance,
     };
-    let verify = verify::plan(&verify_inputs);
+    let verify = verify::plan(&verify_inputs)?;
     plan.notes.push(String::new());
     plan.notes.push(verify.title);
     plan.notes.extend(verify::skipped_notes(&verify_inputs));
     plan.steps.extend(verify.steps);
-    Ok(plan)
+    plan.checked()
 }
 
 /// A chart that helm refuses stops the release before anything is published: the chart's

@@ -2,6 +2,7 @@
 //! newest release of each supported minor line), read back and scanned with today's database.
 //! Pure: which images exist comes in as data.
 
+use anyhow::Result;
 use std::path::PathBuf;
 
 use semver::Version;
@@ -70,7 +71,7 @@ pub fn supported(versions: &[Version], minors: usize) -> Vec<Version> {
     chosen
 }
 
-pub fn plan(inputs: &RescanInputs) -> Plan {
+pub fn plan(inputs: &RescanInputs) -> Result<Plan> {
     let mut steps = vec![
         Step::FetchDatabase(FetchDatabase {
             db: inputs.db.clone(),
@@ -98,6 +99,7 @@ pub fn plan(inputs: &RescanInputs) -> Plan {
         mode: Mode::StopAtFirstFailure,
         steps,
     }
+    .checked()
 }
 
 fn image_steps(inputs: &RescanInputs, image: &Published) -> Vec<Step> {
@@ -198,10 +200,11 @@ mod tests {
             withdrawn: vec![("1.2.2".into(), "withdrawn: bad; use 1.2.3".into())],
         };
         assert!(plan(&inputs)
+            .unwrap()
             .to_string()
             .contains("withdrawn  1.2.2: withdrawn: bad; use 1.2.3 (not scanned, no issue)"));
         assert_eq!(
-            plan(&inputs).kinds(),
+            plan(&inputs).unwrap().kinds(),
             [
                 "fetch-database",
                 "check-database",

@@ -1,6 +1,7 @@
 //! The plan of `verify-release`: what a user (or the last job of a release) checks about a
 //! published release. Every check runs and is reported, passing or not. Pure.
 
+use anyhow::Result;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -116,7 +117,7 @@ pub fn package_settings(repository: &Repository) -> String {
     )
 }
 
-pub fn plan(inputs: &VerifyInputs) -> Plan {
+pub fn plan(inputs: &VerifyInputs) -> Result<Plan> {
     let chart = inputs.charts.child(CHART_NAME);
     let mut steps = vec![Step::ResolveRelease(ResolveRelease {
         repository: inputs.image.clone(),
@@ -198,6 +199,7 @@ pub fn plan(inputs: &VerifyInputs) -> Plan {
         mode: Mode::ReportAll,
         steps,
     }
+    .checked()
 }
 
 /// The checks a user would expect that this verification leaves out on request: named in the
@@ -397,7 +399,7 @@ mod tests {
 
     #[test]
     fn every_check_in_order_and_the_report_last() {
-        let plan = plan(&inputs(PublicCheck::Require));
+        let plan = plan(&inputs(PublicCheck::Require)).unwrap();
         assert_eq!(plan.mode, Mode::ReportAll);
         assert_eq!(
             plan.kinds(),
@@ -449,7 +451,7 @@ mod tests {
 
     #[test]
     fn a_private_organisation_can_skip_the_anonymous_pull() {
-        let plan = plan(&inputs(PublicCheck::Skip));
+        let plan = plan(&inputs(PublicCheck::Skip)).unwrap();
         assert!(!plan.has("anonymous-pull"));
         assert!(
             plan.to_string()
@@ -460,13 +462,13 @@ mod tests {
 
     #[test]
     fn skipped_run_checks_are_named_in_the_plan_and_handed_to_the_report() {
-        let all = plan(&inputs(PublicCheck::Require));
+        let all = plan(&inputs(PublicCheck::Require)).unwrap();
         assert!(!all.to_string().contains("SKIPPED"), "{all}");
         let none = VerifyInputs {
             run_platforms: Vec::new(),
             ..inputs(PublicCheck::Require)
         };
-        let plan = plan(&none);
+        let plan = plan(&none).unwrap();
         assert!(!plan.has("run-image"));
         let text = plan.to_string();
         assert!(
@@ -488,7 +490,7 @@ mod tests {
     #[test]
     fn a_key_signed_release_is_pulled_as_a_node_that_enforces_its_key_and_a_keyless_one_says_it_cannot_be(
     ) {
-        let keyless = plan(&inputs(PublicCheck::Require));
+        let keyless = plan(&inputs(PublicCheck::Require)).unwrap();
         assert!(!keyless.has("pull-as-node"));
         assert!(
             keyless.to_string().contains(
@@ -503,7 +505,7 @@ mod tests {
             },
             ..inputs(PublicCheck::Require)
         };
-        let plan = plan(&key);
+        let plan = plan(&key).unwrap();
         let nodes: Vec<String> = plan
             .steps
             .iter()
@@ -534,6 +536,7 @@ mod tests {
         };
         let check = |inputs: &VerifyInputs| {
             plan(inputs)
+                .unwrap()
                 .steps
                 .iter()
                 .find(|s| s.kind() == "verify-provenance")

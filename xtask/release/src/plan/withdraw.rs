@@ -257,7 +257,7 @@ pub fn plan(inputs: &WithdrawInputs, facts: &WithdrawFacts) -> Result<Plan> {
             inputs.release.tag()
         )),
     }
-    Ok(Plan {
+    Plan {
         title: format!(
             "{} {} of {}",
             if inputs.undo {
@@ -271,7 +271,8 @@ pub fn plan(inputs: &WithdrawInputs, facts: &WithdrawFacts) -> Result<Plan> {
         notes,
         mode: Mode::StopAtFirstFailure,
         steps,
-    })
+    }
+    .checked()
 }
 
 /// What `verify-release` will report, for the GitHub release's notice.

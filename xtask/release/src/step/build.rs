@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, ensure, Result};
 use serde::Serialize;
 
+use super::needs::{Binding, Needs, Tool};
 use super::{Action, Cx};
 use crate::buildx::BuildPlan;
 use crate::layout::{self, Image};
@@ -16,6 +17,10 @@ pub struct Build {
 }
 
 impl Action for Build {
+    fn needs(&self) -> Needs {
+        Needs::new().writes([Binding::Built]).tools([Tool::Docker])
+    }
+
     fn describe(&self) -> String {
         format!("build: {}", self.plan.command())
     }
@@ -44,6 +49,10 @@ pub struct CheckBuild {
 }
 
 impl Action for CheckBuild {
+    fn needs(&self) -> Needs {
+        Needs::new().writes([Binding::Image, Binding::Index, Binding::Platforms])
+    }
+
     fn describe(&self) -> String {
         format!(
             "check the build: {} holds {}",
@@ -90,6 +99,10 @@ pub struct CheckSize {
 }
 
 impl Action for CheckSize {
+    fn needs(&self) -> Needs {
+        Needs::new().reads([Binding::Image])
+    }
+
     fn describe(&self) -> String {
         format!(
             "check sizes: every platform at most {} MB compressed",
@@ -136,6 +149,10 @@ pub struct SameBuild {
 }
 
 impl Action for SameBuild {
+    fn needs(&self) -> Needs {
+        Needs::new()
+    }
+
     fn describe(&self) -> String {
         format!(
             "compare: {} and {} hold the same index digest",

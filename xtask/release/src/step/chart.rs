@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use serde::Serialize;
 
+use super::needs::{Access, Binding, Needs, Tool};
 use super::{Action, Bound, ChartPublished, Cx, Placeholders, Values};
 use crate::changelog::Change;
 use crate::chart::{self, ChartData, HelmPlan};
@@ -36,6 +37,13 @@ pub struct WaitForImage {
 }
 
 impl Action for WaitForImage {
+    fn needs(&self) -> Needs {
+        Needs::new()
+            .reads_if_known([Binding::Index])
+            .writes([Binding::Index, Binding::Platforms])
+            .registry(Access::Read)
+    }
+
     fn describe(&self) -> String {
         format!(
             "wait up to {}s until {}:{} is served with {}",
@@ -173,6 +181,10 @@ pub struct StageChart {
 }
 
 impl Action for StageChart {
+    fn needs(&self) -> Needs {
+        Needs::new().reads([Binding::Index])
+    }
+
     fn describe(&self) -> String {
         format!(
             "stage {} in {}, its files dated {} (the commit's time) (version {}, image {})",
@@ -211,6 +223,10 @@ pub struct LintChart {
 }
 
 impl Action for LintChart {
+    fn needs(&self) -> Needs {
+        Needs::new().tools([Tool::Helm])
+    }
+
     fn describe(&self) -> String {
         format!("lint: {}", self.helm.lint())
     }
@@ -239,6 +255,10 @@ pub struct PackageChart {
 }
 
 impl Action for PackageChart {
+    fn needs(&self) -> Needs {
+        Needs::new().tools([Tool::Helm])
+    }
+
     fn describe(&self) -> String {
         format!(
             "package: {} (the archive dated {}, the commit's time)",
@@ -268,6 +288,13 @@ pub struct PushChart {
 }
 
 impl Action for PushChart {
+    fn needs(&self) -> Needs {
+        Needs::new()
+            .writes([Binding::Chart])
+            .tools([Tool::Helm])
+            .registry(Access::Write)
+    }
+
     fn describe(&self) -> String {
         let push = self
             .helm
@@ -322,6 +349,10 @@ pub struct PullChart {
 }
 
 impl Action for PullChart {
+    fn needs(&self) -> Needs {
+        Needs::new().tools([Tool::Helm]).registry(Access::Read)
+    }
+
     fn describe(&self) -> String {
         let login = Placeholders.login_dir().expect("placeholder");
         format!("pull back: {}", self.helm.pull(&self.dest, &login))
@@ -347,6 +378,10 @@ pub struct CheckChart {
 }
 
 impl Action for CheckChart {
+    fn needs(&self) -> Needs {
+        Needs::new().reads([Binding::Index]).registry(Access::Read)
+    }
+
     fn describe(&self) -> String {
         format!(
             "{}: the chart deploys {}",
@@ -392,6 +427,10 @@ pub struct RecordChart {
 }
 
 impl Action for RecordChart {
+    fn needs(&self) -> Needs {
+        Needs::new().reads([Binding::Index, Binding::Chart])
+    }
+
     fn describe(&self) -> String {
         format!(
             "record {} (and the step outputs in Actions)",

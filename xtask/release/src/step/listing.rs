@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use super::needs::{Access, Needs};
 use super::{Action, Cx};
 use crate::artifacthub::{self, RepoMetadata};
 use crate::layout::{self, MANIFEST_MEDIA_TYPE};
@@ -20,6 +21,10 @@ pub struct PushRepoMetadata {
 }
 
 impl Action for PushRepoMetadata {
+    fn needs(&self) -> Needs {
+        Needs::new().registry(Access::Write)
+    }
+
     fn describe(&self) -> String {
         format!(
             "Artifact Hub metadata: {} as {}:{} (config {}, layer {}; skipped when it is there)",

@@ -10,6 +10,7 @@
 mod build;
 mod chart;
 mod listing;
+mod needs;
 mod node;
 mod page;
 mod publish;
@@ -32,6 +33,7 @@ pub use chart::{
     PushChart, RecordChart, StageChart, WaitForImage,
 };
 pub use listing::PushRepoMetadata;
+pub use needs::{union, Access, Binding, Needs, Permission, Tool};
 pub use node::{host_platform, node_skopeo, PullAsNode, RunImage};
 pub use page::WriteReleaseNotes;
 pub use publish::{
@@ -61,147 +63,128 @@ pub trait Action {
     /// What a failure of this step means and what to do, written once, beside the step.
     fn hint(&self) -> String;
     fn run(&self, cx: &mut Cx) -> Result<()>;
+    /// The bindings it reads and writes, and what it needs from the world: declared beside
+    /// the step, checked when a plan is built.
+    fn needs(&self) -> Needs;
     /// The verifier the checks this step records are made with, for the report's matrix.
     fn checker(&self) -> Option<crate::verifiers::Checker> {
         None
     }
 }
 
-/// One step of a plan.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "step", rename_all = "kebab-case")]
-pub enum Step {
-    FreshDir(FreshDir),
-    ArchiveSource(ArchiveSource),
-    UnpackSource(UnpackSource),
-    Build(Build),
-    CheckBuild(CheckBuild),
-    CheckSize(CheckSize),
-    SameBuild(SameBuild),
-    FetchDatabase(FetchDatabase),
-    CheckDatabase(CheckDatabase),
-    SplitPlatform(SplitPlatform),
-    Scan(Scan),
-    Convert(Convert),
-    RenderVex(RenderVex),
-    Gate(Gate),
-    Rescanned(Rescanned),
-    PullPublished(PullPublished),
-    PushContent(PushContent),
-    AttachSbom(AttachSbom),
-    Login(Login),
-    Sign(Sign),
-    Attest(Attest),
-    AttestProvenance(AttestProvenance),
-    AttestVex(AttestVex),
-    PushVersionTags(PushVersionTags),
-    PushRepoMetadata(PushRepoMetadata),
-    MoveFloatingTags(MoveFloatingTags),
-    VerifyImage(VerifyImage),
-    RecordImage(RecordImage),
-    WaitForImage(WaitForImage),
-    StageChart(StageChart),
-    LintChart(LintChart),
-    PackageChart(PackageChart),
-    PushChart(PushChart),
-    PullChart(PullChart),
-    CheckChart(CheckChart),
-    RecordChart(RecordChart),
-    DerivePublicKey(DerivePublicKey),
-    ResolveRelease(ResolveRelease),
-    CheckFloatingTags(CheckFloatingTags),
-    VerifySignature(VerifySignature),
-    VerifyAttestation(VerifyAttestation),
-    VerifyProvenance(VerifyProvenance),
-    VerifyVex(VerifyVex),
-    CheckSboms(CheckSboms),
-    ResolveChart(ResolveChart),
-    RenderChart(RenderChart),
-    AnonymousPull(AnonymousPull),
-    RunImage(RunImage),
-    PullAsNode(PullAsNode),
-    RecordVerification(RecordVerification),
-    WriteReleaseNotes(WriteReleaseNotes),
-    AttestWithdrawal(AttestWithdrawal),
-    MoveWithdrawnTags(MoveWithdrawnTags),
-    CheckWithdrawal(CheckWithdrawal),
-    MarkGithubRelease(MarkGithubRelease),
+/// Declares `Step`, one variant per kind, with the one dispatch over kinds (`action`) and
+/// their names (`kind`, `KINDS`) from the same list.
+macro_rules! steps {
+    ($($kind:ident,)*) => {
+        /// One step of a plan.
+        #[derive(Debug, Clone, Serialize)]
+        #[serde(tag = "step", rename_all = "kebab-case")]
+        pub enum Step {
+            $($kind($kind),)*
+        }
+
+        impl Step {
+            /// Every kind, as its variant is named.
+            pub const KINDS: &'static [&'static str] = &[$(stringify!($kind),)*];
+
+            /// The one dispatch over step kinds.
+            pub fn action(&self) -> &dyn Action {
+                match self {
+                    $(Step::$kind(s) => s,)*
+                }
+            }
+
+            /// The kind as `--plan-json` names it (`push-content`, `sign`, ...).
+            pub fn kind(&self) -> String {
+                match self {
+                    $(Step::$kind(_) => kebab(stringify!($kind)),)*
+                }
+            }
+        }
+    };
+}
+
+steps! {
+    FreshDir,
+    ArchiveSource,
+    UnpackSource,
+    Build,
+    CheckBuild,
+    CheckSize,
+    SameBuild,
+    FetchDatabase,
+    CheckDatabase,
+    SplitPlatform,
+    Scan,
+    Convert,
+    RenderVex,
+    Gate,
+    Rescanned,
+    PullPublished,
+    PushContent,
+    AttachSbom,
+    Login,
+    Sign,
+    Attest,
+    AttestProvenance,
+    AttestVex,
+    PushVersionTags,
+    PushRepoMetadata,
+    MoveFloatingTags,
+    VerifyImage,
+    RecordImage,
+    WaitForImage,
+    StageChart,
+    LintChart,
+    PackageChart,
+    PushChart,
+    PullChart,
+    CheckChart,
+    RecordChart,
+    DerivePublicKey,
+    ResolveRelease,
+    CheckFloatingTags,
+    VerifySignature,
+    VerifyAttestation,
+    VerifyProvenance,
+    VerifyVex,
+    CheckSboms,
+    ResolveChart,
+    RenderChart,
+    AnonymousPull,
+    RunImage,
+    PullAsNode,
+    RecordVerification,
+    WriteReleaseNotes,
+    AttestWithdrawal,
+    MoveWithdrawnTags,
+    CheckWithdrawal,
+    MarkGithubRelease,
+}
+
+/// `PushContent` as serde's `rename_all = "kebab-case"` spells it: `push-content`.
+pub fn kebab(variant: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in variant.chars().enumerate() {
+        if i > 0 && c.is_ascii_uppercase() {
+            out.push('-');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
 }
 
 impl Step {
-    /// The one dispatch over step kinds.
-    pub fn action(&self) -> &dyn Action {
-        match self {
-            Step::FreshDir(s) => s,
-            Step::ArchiveSource(s) => s,
-            Step::UnpackSource(s) => s,
-            Step::Build(s) => s,
-            Step::CheckBuild(s) => s,
-            Step::CheckSize(s) => s,
-            Step::SameBuild(s) => s,
-            Step::FetchDatabase(s) => s,
-            Step::CheckDatabase(s) => s,
-            Step::SplitPlatform(s) => s,
-            Step::Scan(s) => s,
-            Step::Convert(s) => s,
-            Step::RenderVex(s) => s,
-            Step::Gate(s) => s,
-            Step::Rescanned(s) => s,
-            Step::PullPublished(s) => s,
-            Step::PushContent(s) => s,
-            Step::AttachSbom(s) => s,
-            Step::Login(s) => s,
-            Step::Sign(s) => s,
-            Step::Attest(s) => s,
-            Step::AttestProvenance(s) => s,
-            Step::AttestVex(s) => s,
-            Step::PushVersionTags(s) => s,
-            Step::PushRepoMetadata(s) => s,
-            Step::MoveFloatingTags(s) => s,
-            Step::VerifyImage(s) => s,
-            Step::RecordImage(s) => s,
-            Step::WaitForImage(s) => s,
-            Step::StageChart(s) => s,
-            Step::LintChart(s) => s,
-            Step::PackageChart(s) => s,
-            Step::PushChart(s) => s,
-            Step::PullChart(s) => s,
-            Step::CheckChart(s) => s,
-            Step::RecordChart(s) => s,
-            Step::DerivePublicKey(s) => s,
-            Step::ResolveRelease(s) => s,
-            Step::CheckFloatingTags(s) => s,
-            Step::VerifySignature(s) => s,
-            Step::VerifyAttestation(s) => s,
-            Step::VerifyProvenance(s) => s,
-            Step::VerifyVex(s) => s,
-            Step::CheckSboms(s) => s,
-            Step::ResolveChart(s) => s,
-            Step::RenderChart(s) => s,
-            Step::AnonymousPull(s) => s,
-            Step::RunImage(s) => s,
-            Step::PullAsNode(s) => s,
-            Step::RecordVerification(s) => s,
-            Step::WriteReleaseNotes(s) => s,
-            Step::AttestWithdrawal(s) => s,
-            Step::MoveWithdrawnTags(s) => s,
-            Step::CheckWithdrawal(s) => s,
-            Step::MarkGithubRelease(s) => s,
-        }
-    }
-
-    /// The kind as `--plan-json` names it (`push-content`, `sign`, ...).
-    pub fn kind(&self) -> String {
-        let value = serde_json::to_value(self).expect("steps serialise");
-        value["step"].as_str().unwrap_or_default().to_string()
-    }
-
     pub fn describe(&self) -> String {
         self.action().describe()
     }
 
     pub fn hint(&self) -> String {
         self.action().hint()
+    }
+
+    pub fn needs(&self) -> Needs {
+        self.action().needs()
     }
 }
 
@@ -366,6 +349,33 @@ pub struct Bindings {
 }
 
 impl Bindings {
+    /// The bindings that hold a value: what the executor compares with a step's declared
+    /// writes.
+    pub fn known(&self) -> std::collections::BTreeSet<Binding> {
+        let set = [
+            (Binding::Image, self.image.is_some()),
+            (Binding::Index, self.index.is_some()),
+            (Binding::Platforms, !self.platforms.is_empty()),
+            (Binding::Built, self.built.is_some()),
+            (Binding::Scan, self.scan.is_some()),
+            (Binding::RecordedScan, self.recorded_scan.is_some()),
+            (Binding::Pushed, self.pushed.is_some()),
+            (Binding::VersionTags, !self.version_tags.is_empty()),
+            (Binding::Floating, self.floating.is_some()),
+            (Binding::Chart, self.chart.is_some()),
+            (Binding::Revision, self.revision.is_some()),
+            (Binding::VexGates, !self.vex_gates.is_empty()),
+            (Binding::VexApplies, self.vex_applies),
+            (Binding::VexAttested, self.vex_attested),
+            (Binding::Withdrawal, self.withdrawal.is_some()),
+            (Binding::Verifiers, !self.verifiers.is_empty()),
+        ];
+        set.into_iter()
+            .filter(|(_, on)| *on)
+            .map(|(b, _)| b)
+            .collect()
+    }
+
     pub fn digest(&self, digest: &Bound) -> Result<String> {
         let found = match digest {
             Bound::Index => self.index.clone(),

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use std::path::{Path, PathBuf};
 
+use super::needs::{Access, Needs, Tool};
 use super::{Action, Cx, Placeholders, Status, Values};
 use crate::cmd::Cmd;
 use crate::registry::Repository;
@@ -101,6 +102,10 @@ impl RunImage {
 }
 
 impl Action for RunImage {
+    fn needs(&self) -> Needs {
+        Needs::new().tools([Tool::Docker]).registry(Access::Read)
+    }
+
     fn checker(&self) -> Option<Checker> {
         Some(Checker::Docker)
     }
@@ -315,6 +320,12 @@ impl PullAsNode {
 }
 
 impl Action for PullAsNode {
+    fn needs(&self) -> Needs {
+        Needs::new()
+            .tools([Tool::NodeSkopeo])
+            .registry(Access::Read)
+    }
+
     fn checker(&self) -> Option<Checker> {
         Some(Checker::ContainersImage)
     }

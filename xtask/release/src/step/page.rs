@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use serde::Serialize;
 
+use super::needs::{Binding, Needs};
 use super::{Action, Bound, Cx, Status};
 use crate::notes::{self, ReleasePage};
 use crate::record::ScanRecord;
@@ -133,6 +134,18 @@ impl WriteReleaseNotes {
 }
 
 impl Action for WriteReleaseNotes {
+    fn needs(&self) -> Needs {
+        Needs::new()
+            .reads([Binding::Index, Binding::Chart])
+            .reads_if_known([
+                Binding::Platforms,
+                Binding::VexAttested,
+                Binding::Scan,
+                Binding::RecordedScan,
+                Binding::Verifiers,
+            ])
+    }
+
     fn describe(&self) -> String {
         format!(
             "release page: {} (and the `notes` output the release-page job publishes)",

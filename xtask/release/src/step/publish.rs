@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use anyhow::{ensure, Context, Result};
 use serde::Serialize;
 
+use super::needs::{Access, Binding, Needs};
 use super::{Action, Bound, Cx, Subject};
 use crate::github::Actions;
 use crate::layout;
@@ -24,6 +25,13 @@ pub struct PullPublished {
 }
 
 impl Action for PullPublished {
+    fn needs(&self) -> Needs {
+        Needs::new()
+            .reads_subject(&self.subject)
+            .writes([Binding::Image, Binding::Index, Binding::Platforms])
+            .registry(Access::Read)
+    }
+
     fn describe(&self) -> String {
         format!(
             "read {} back into {}",
@@ -63,6 +71,13 @@ pub struct PushContent {
 }
 
 impl Action for PushContent {
+    fn needs(&self) -> Needs {
+        Needs::new()
+            .reads([Binding::Image])
+            .writes([Binding::Pushed])
+            .registry(Access::Write)
+    }
+
     fn describe(&self) -> String {
         format!(
             "push the scanned bytes to {}@{} (missing blobs only, no tag)",
@@ -102,6 +117,10 @@ pub struct AttachSbom {
 }
 
 impl Action for AttachSbom {
+    fn needs(&self) -> Needs {
+        Needs::new().reads([Binding::Image]).registry(Access::Write)
+    }
+
     fn describe(&self) -> String {
         format!(
             "attach {} to {} as a referrer",
@@ -151,6 +170,13 @@ pub struct PushVersionTags {
 }
 
 impl Action for PushVersionTags {
+    fn needs(&self) -> Needs {
+        Needs::new()
+            .reads([Binding::Image])
+            .writes([Binding::VersionTags])
+            .registry(Access::Write)
+    }
+
     fn describe(&self) -> String {
         format!(
             "tag {}: {} (each checked free or already this build, right before)",
@@ -255,6 +281,16 @@ impl MoveFloatingTags {
 }
 
 impl Action for MoveFloatingTags {
+    fn needs(&self) -> Needs {
+        let needs = Needs::new()
+            .writes([Binding::Floating])
+            .registry(Access::Write);
+        match &self.provenance {
+            Some(wait) => needs.reads_digest(&wait.index),
+            None => needs,
+        }
+    }
+
     fn describe(&self) -> String {
         let after = match &self.provenance {
             Some(w) => format!(
@@ -325,6 +361,13 @@ pub struct VerifyImage {
 }
 
 impl Action for VerifyImage {
+    fn needs(&self) -> Needs {
+        Needs::new()
+            .reads_if_known([Binding::Index, Binding::VersionTags])
+            .writes([Binding::Index, Binding::Platforms, Binding::VersionTags])
+            .registry(Access::Read)
+    }
+
     fn describe(&self) -> String {
         format!(
             "verify {}:{}: digest {}, platforms {}, labels",
@@ -419,6 +462,25 @@ pub struct RecordImage {
 }
 
 impl Action for RecordImage {
+    fn needs(&self) -> Needs {
+        let needs = Needs::new()
+            .reads([Binding::Index])
+            .reads_if_known([
+                Binding::Image,
+                Binding::Scan,
+                Binding::Pushed,
+                Binding::VersionTags,
+                Binding::Floating,
+            ])
+            .writes([Binding::RecordedScan]);
+        if self.pushed {
+            // A re-run reads each platform back from the registry.
+            needs.reads([Binding::Platforms]).registry(Access::Read)
+        } else {
+            needs
+        }
+    }
+
     fn describe(&self) -> String {
         format!(
             "record {} (and the step outputs in Actions)",

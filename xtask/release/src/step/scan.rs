@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
+use super::needs::{Binding, Needs, Tool};
 use super::{Action, Bound, Cx, Judged};
 use crate::github;
 use crate::notify::{self, Notify};
@@ -19,6 +20,10 @@ pub struct FetchDatabase {
 }
 
 impl Action for FetchDatabase {
+    fn needs(&self) -> Needs {
+        Needs::new().tools([Tool::Trivy])
+    }
+
     fn describe(&self) -> String {
         format!("database: {}", self.db.download())
     }
@@ -42,6 +47,10 @@ pub struct CheckDatabase {
 }
 
 impl Action for CheckDatabase {
+    fn needs(&self) -> Needs {
+        Needs::new()
+    }
+
     fn describe(&self) -> String {
         match self.max_age_hours {
             Some(h) => format!("check the database: updated at most {h} hours ago"),
@@ -89,6 +98,10 @@ pub struct SplitPlatform {
 }
 
 impl Action for SplitPlatform {
+    fn needs(&self) -> Needs {
+        Needs::new().reads([Binding::Image])
+    }
+
     fn describe(&self) -> String {
         format!("layout of {} alone: {}", self.platform, self.dest.display())
     }
@@ -115,6 +128,12 @@ pub struct Scan {
 }
 
 impl Action for Scan {
+    fn needs(&self) -> Needs {
+        Needs::new()
+            .reads_if_known([Binding::VexGates])
+            .tools([Tool::Trivy])
+    }
+
     fn describe(&self) -> String {
         let what = match &self.version {
             Some(v) => format!("scan {v} {}", self.scan.platform),
@@ -205,6 +224,14 @@ fn read_json(path: &Path, what: &str) -> Result<serde_json::Value> {
 }
 
 impl Action for Convert {
+    fn needs(&self) -> Needs {
+        let needs = Needs::new().tools([Tool::Trivy]);
+        match self.format {
+            ReportFormat::CycloneDx => needs.reads([Binding::Platforms]).tools([Tool::Validators]),
+            ReportFormat::Sarif | ReportFormat::Table => needs,
+        }
+    }
+
     fn describe(&self) -> String {
         let image = self.scan.image.name();
         let also = match self.format {
@@ -257,6 +284,13 @@ pub struct Gate {
 }
 
 impl Action for Gate {
+    fn needs(&self) -> Needs {
+        Needs::new()
+            .reads_if_known([Binding::Index])
+            .writes([Binding::Scan])
+            .github(self.notify.permissions())
+    }
+
     fn describe(&self) -> String {
         let rust = if self.require_rust {
             ", and Rust packages seen in every platform"
@@ -365,6 +399,10 @@ pub struct Rescanned {
 }
 
 impl Action for Rescanned {
+    fn needs(&self) -> Needs {
+        Needs::new().github(self.notify.permissions())
+    }
+
     fn describe(&self) -> String {
         format!(
             "judge {}: report findings of {} or above",

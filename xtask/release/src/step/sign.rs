@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use super::needs::{Access, Binding, Needs, Tool};
 use super::{reference, Action, Cx, Placeholders, Subject, Values};
 use crate::cmd::{Cmd, Secret};
 use crate::provenance;
@@ -57,6 +58,14 @@ impl Login {
 }
 
 impl Action for Login {
+    fn needs(&self) -> Needs {
+        let tool = match self.client {
+            LoginClient::Cosign => Tool::Cosign,
+            LoginClient::Helm { .. } => Tool::Helm,
+        };
+        Needs::new().tools([tool]).registry(Access::Write)
+    }
+
     fn describe(&self) -> String {
         let cmd = self.command(&mut Placeholders).expect("placeholders");
         format!("login: {cmd}")
@@ -101,6 +110,13 @@ impl Sign {
 }
 
 impl Action for Sign {
+    fn needs(&self) -> Needs {
+        Needs::new()
+            .reads_subject(&self.subject)
+            .signs(&self.signer)
+            .registry(Access::Write)
+    }
+
     fn describe(&self) -> String {
         let cmd = self.command(&mut Placeholders).expect("placeholders");
         format!("sign {}: {cmd}", self.subject.what())
@@ -149,6 +165,13 @@ impl Attest {
 }
 
 impl Action for Attest {
+    fn needs(&self) -> Needs {
+        Needs::new()
+            .reads_subject(&self.subject)
+            .signs(&self.signer)
+            .registry(Access::Write)
+    }
+
     fn describe(&self) -> String {
         let cmd = self.command(&mut Placeholders).expect("placeholders");
         format!("attest {}: {cmd}", self.what())
@@ -207,6 +230,15 @@ impl AttestProvenance {
 }
 
 impl Action for AttestProvenance {
+    fn needs(&self) -> Needs {
+        Needs::new()
+            .reads_subject(&self.subject)
+            .reads_if_known([Binding::Built])
+            .signs(&self.signer)
+            .tools([Tool::Validators])
+            .registry(Access::Write)
+    }
+
     fn describe(&self) -> String {
         let attach = self.attach(&mut Placeholders).expect("placeholders");
         let statement = self.file("provenance.json");
@@ -272,6 +304,10 @@ impl DerivePublicKey {
 }
 
 impl Action for DerivePublicKey {
+    fn needs(&self) -> Needs {
+        Needs::new().tools([Tool::Cosign])
+    }
+
     fn describe(&self) -> String {
         format!("public key: {}", self.command())
     }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use super::needs::{Needs, Tool};
 use super::{Action, Cx};
 use crate::cmd::Cmd;
 use crate::source::{self, Source};
@@ -16,6 +17,10 @@ pub struct FreshDir {
 }
 
 impl Action for FreshDir {
+    fn needs(&self) -> Needs {
+        Needs::new()
+    }
+
     fn describe(&self) -> String {
         format!("empty directory {}", self.path.display())
     }
@@ -49,6 +54,10 @@ impl ArchiveSource {
 }
 
 impl Action for ArchiveSource {
+    fn needs(&self) -> Needs {
+        Needs::new().tools([Tool::Git])
+    }
+
     fn describe(&self) -> String {
         format!("source: {}", self.command())
     }
@@ -80,6 +89,10 @@ impl UnpackSource {
 }
 
 impl Action for UnpackSource {
+    fn needs(&self) -> Needs {
+        Needs::new().tools([Tool::Tar])
+    }
+
     fn describe(&self) -> String {
         format!("source: {}", self.command())
     }

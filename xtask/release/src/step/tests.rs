@@ -472,20 +472,10 @@ fn expected_hint(step: &Step) -> &'static str {
     }
 }
 
-/// The variants of `Step`, read from its declaration: the exhaustive matches make a new kind
-/// add its hint, and this makes it add its instance to `one_of_each`.
+/// The variants of `Step`: the exhaustive matches make a new kind add its hint, and this makes
+/// it add its instance to `one_of_each`.
 fn declared_kinds() -> Vec<String> {
-    let source = include_str!("mod.rs");
-    let body = source
-        .split("pub enum Step {")
-        .nth(1)
-        .and_then(|rest| rest.split('}').next())
-        .expect("step/mod.rs declares `pub enum Step`");
-    body.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with("//"))
-        .map(|l| l.split('(').next().unwrap().to_string())
-        .collect()
+    Step::KINDS.iter().map(|k| k.to_string()).collect()
 }
 
 #[test]
@@ -498,15 +488,7 @@ fn every_kind_has_its_own_hint() {
     let declared = declared_kinds();
     assert!(declared.len() > 40, "{declared:?}");
     for variant in &declared {
-        let kebab: String = variant
-            .chars()
-            .enumerate()
-            .flat_map(|(i, c)| {
-                let lower = c.to_ascii_lowercase();
-                let dash = (i > 0 && c.is_ascii_uppercase()).then_some('-');
-                dash.into_iter().chain(std::iter::once(lower))
-            })
-            .collect();
+        let kebab = super::kebab(variant);
         assert!(
             kinds.contains(&kebab),
             "one_of_each has no {variant} ({kebab}): add one, so its hint is checked"
@@ -663,4 +645,12 @@ fn github_provenance_check_gets_the_runs_registry_login() {
         shown.contains("GH_TOKEN=*** gh attestation verify"),
         "{shown}"
     );
+}
+
+#[test]
+fn each_kind_is_named_as_the_plan_json_names_it() {
+    for step in one_of_each() {
+        let value = serde_json::to_value(&step).unwrap();
+        assert_eq!(value["step"], step.kind());
+    }
 }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, ensure, Context, Result};
 use serde::Serialize;
 
+use super::needs::{Access, Binding, Needs, Permission, Tool};
 use super::{reference, Action, Bound, ChartPublished, Cx, Placeholders, Status, Subject, Values};
 use crate::chart;
 use crate::cmd::{Cmd, Secret};
@@ -31,6 +32,10 @@ pub struct CheckFloatingTags {
 }
 
 impl Action for CheckFloatingTags {
+    fn needs(&self) -> Needs {
+        Needs::new().registry(Access::Read)
+    }
+
     fn describe(&self) -> String {
         format!(
             "floating tags of {} in {}: each names the highest release eligible for it",
@@ -95,6 +100,12 @@ pub struct ResolveRelease {
 }
 
 impl Action for ResolveRelease {
+    fn needs(&self) -> Needs {
+        Needs::new()
+            .writes([Binding::Index, Binding::Platforms, Binding::Revision])
+            .registry(Access::Read)
+    }
+
     fn checker(&self) -> Option<Checker> {
         Some(Checker::RegistryApi)
     }
@@ -207,6 +218,13 @@ impl VerifySignature {
 }
 
 impl Action for VerifySignature {
+    fn needs(&self) -> Needs {
+        Needs::new()
+            .reads_subject(&self.subject)
+            .tools([Tool::Cosign])
+            .registry(Access::Read)
+    }
+
     fn checker(&self) -> Option<Checker> {
         Some(Checker::Cosign)
     }
@@ -259,6 +277,13 @@ impl VerifyAttestation {
 }
 
 impl Action for VerifyAttestation {
+    fn needs(&self) -> Needs {
+        Needs::new()
+            .reads_subject(&self.subject)
+            .tools([Tool::Cosign, Tool::Validators])
+            .registry(Access::Read)
+    }
+
     fn checker(&self) -> Option<Checker> {
         Some(Checker::Cosign)
     }
@@ -369,6 +394,19 @@ impl VerifyProvenance {
 }
 
 impl Action for VerifyProvenance {
+    fn needs(&self) -> Needs {
+        let needs = Needs::new()
+            .reads_subject(&self.subject)
+            .tools([Tool::Validators])
+            .registry(Access::Read);
+        match self.verifier {
+            Verifier::Key { .. } => needs.tools([Tool::Cosign]),
+            Verifier::Keyless { .. } => needs
+                .tools([Tool::Gh])
+                .github([Permission::AttestationsRead]),
+        }
+    }
+
     fn checker(&self) -> Option<Checker> {
         Some(match self.verifier {
             Verifier::Key { .. } => Checker::Cosign,
@@ -420,6 +458,12 @@ pub struct CheckSboms {
 }
 
 impl Action for CheckSboms {
+    fn needs(&self) -> Needs {
+        Needs::new()
+            .reads([Binding::Platforms])
+            .registry(Access::Read)
+    }
+
     fn checker(&self) -> Option<Checker> {
         Some(Checker::RegistryApi)
     }
@@ -465,6 +509,13 @@ pub struct ResolveChart {
 }
 
 impl Action for ResolveChart {
+    fn needs(&self) -> Needs {
+        Needs::new()
+            .reads([Binding::Index])
+            .writes([Binding::Chart])
+            .registry(Access::Read)
+    }
+
     fn checker(&self) -> Option<Checker> {
         Some(Checker::RegistryApi)
     }
@@ -552,6 +603,14 @@ impl AnonymousPull {
 }
 
 impl Action for AnonymousPull {
+    fn needs(&self) -> Needs {
+        // Anonymous on purpose: no credentials, so no registry access of the run's.
+        match &self.target {
+            Pullable::Digest(d) => Needs::new().reads_digest(d),
+            Pullable::Tag(_) => Needs::new(),
+        }
+    }
+
     fn checker(&self) -> Option<Checker> {
         Some(Checker::RegistryApi)
     }
@@ -639,6 +698,14 @@ impl RenderChart {
 }
 
 impl Action for RenderChart {
+    fn needs(&self) -> Needs {
+        let helm = match self.helm {
+            Checker::Helm3 => Tool::Helm3,
+            _ => Tool::Helm,
+        };
+        Needs::new().reads([Binding::Index]).tools([helm])
+    }
+
     fn checker(&self) -> Option<Checker> {
         Some(self.helm)
     }
@@ -687,6 +754,17 @@ pub struct RecordVerification {
 }
 
 impl Action for RecordVerification {
+    fn needs(&self) -> Needs {
+        Needs::new()
+            .reads_if_known([
+                Binding::Index,
+                Binding::Platforms,
+                Binding::Chart,
+                Binding::Withdrawal,
+            ])
+            .writes([Binding::Verifiers])
+    }
+
     fn describe(&self) -> String {
         format!(
             "report {}, with each verifier's version (e.g. `cosign version --json`, \

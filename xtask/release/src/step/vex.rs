@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
+use super::needs::{Access, Binding, Needs, Tool};
 use super::{reference, Action, Bound, Cx, Placeholders, Subject, Values};
 use crate::cmd::Cmd;
 use crate::registry::Repository;
@@ -69,6 +70,13 @@ pub struct RenderVex {
 }
 
 impl Action for RenderVex {
+    fn needs(&self) -> Needs {
+        Needs::new()
+            .reads_digest(&self.index)
+            .writes([Binding::VexGates, Binding::VexApplies])
+            .tools([Tool::Validators])
+    }
+
     fn describe(&self) -> String {
         let attest = match &self.attest {
             Some((_, path)) => format!(", and what applies to the index into {}", path.display()),
@@ -158,6 +166,15 @@ impl AttestVex {
 }
 
 impl Action for AttestVex {
+    fn needs(&self) -> Needs {
+        Needs::new()
+            .reads_subject(&self.subject)
+            .reads_if_known([Binding::VexApplies])
+            .writes([Binding::VexAttested])
+            .signs(&self.signer)
+            .registry(Access::Write)
+    }
+
     fn describe(&self) -> String {
         let cmd = self.command(&mut Placeholders).expect("placeholders");
         format!("attest the VEX statements of the index (when one applies): {cmd}")
@@ -230,6 +247,14 @@ impl VerifyVex {
 }
 
 impl Action for VerifyVex {
+    fn needs(&self) -> Needs {
+        Needs::new()
+            .reads_subject(&self.subject)
+            .writes([Binding::VexAttested])
+            .tools([Tool::Cosign, Tool::Git, Tool::Validators])
+            .registry(Access::Read)
+    }
+
     fn checker(&self) -> Option<Checker> {
         Some(Checker::Cosign)
     }

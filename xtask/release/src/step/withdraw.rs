@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::{ensure, Context, Result};
 use serde::Serialize;
 
+use super::needs::{Access, Binding, Needs, Permission, Tool};
 use super::{reference, Action, Cx, Placeholders, Subject, Values};
 use crate::cmd::{Cmd, Secret};
 use crate::provenance;
@@ -80,6 +81,17 @@ impl AttestWithdrawal {
 }
 
 impl Action for AttestWithdrawal {
+    fn needs(&self) -> Needs {
+        let needs = self
+            .subjects
+            .iter()
+            .fold(Needs::new(), Needs::reads_subject);
+        needs
+            .signs(&self.signer)
+            .tools([Tool::Validators])
+            .registry(Access::Write)
+    }
+
     fn describe(&self) -> String {
         let commands = self.commands(&mut Placeholders).expect("placeholders");
         let commands: Vec<String> = commands.iter().map(ToString::to_string).collect();
@@ -163,6 +175,10 @@ pub struct MoveWithdrawnTags {
 }
 
 impl Action for MoveWithdrawnTags {
+    fn needs(&self) -> Needs {
+        Needs::new().registry(Access::Write)
+    }
+
     fn describe(&self) -> String {
         let why = if self.undo {
             format!("{} is eligible again: each returns to", self.version)
@@ -228,6 +244,14 @@ impl CheckWithdrawal {
 }
 
 impl Action for CheckWithdrawal {
+    fn needs(&self) -> Needs {
+        Needs::new()
+            .reads_subject(&self.subject)
+            .writes([Binding::Withdrawal])
+            .tools([Tool::Cosign])
+            .registry(Access::Read)
+    }
+
     fn checker(&self) -> Option<Checker> {
         Some(Checker::Cosign)
     }
@@ -302,6 +326,10 @@ impl MarkGithubRelease {
 }
 
 impl Action for MarkGithubRelease {
+    fn needs(&self) -> Needs {
+        Needs::new().github([Permission::ContentsWrite])
+    }
+
     fn describe(&self) -> String {
         let what = match &self.summary {
             Some(_) => {

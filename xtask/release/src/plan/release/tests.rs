@@ -202,7 +202,7 @@ fn the_executor_runs_exactly_the_planned_steps_in_order() {
     let plans = [
         plan(&release_inputs(), &ReleaseFacts::default()).unwrap(),
         image::plan(&release_inputs().image, &ImageFacts::default()).unwrap(),
-        chart::plan(&release_inputs().chart, &ChartFacts::default()),
+        chart::plan(&release_inputs().chart, &ChartFacts::default()).unwrap(),
     ];
     for plan in &plans {
         let mut recorder = Recorder::default();
@@ -248,7 +248,8 @@ fn a_release_stops_at_its_first_failure_and_a_verification_goes_on() {
         checkout: "/src".into(),
         changes: None,
         provenance: crate::plan::image::ProvenanceSource::Workflow,
-    });
+    })
+    .unwrap();
     let mut recorder = Recorder {
         fail_at: Some(1),
         ..Default::default()
