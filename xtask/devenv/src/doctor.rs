@@ -5,6 +5,8 @@
 
 use crate::{disk, docker, localenv};
 use kube9_release::cmd::Cmd;
+use kube9_release::plan::samples;
+use kube9_release::step::Tool;
 use kube9_release::{validate, workspace};
 
 /// One check: what was found and, when it falls short, the fix.
@@ -286,7 +288,7 @@ fn status(c: &Check) -> &'static str {
     } else if c.required {
         "MISSING"
     } else {
-        "missing (tests only)"
+        "missing (not required)"
     }
 }
 
@@ -313,26 +315,46 @@ fn check_disk() -> Check {
     }
 }
 
-/// Every tool, in the order a release needs them.
+/// Every program the release's plans declare (`samples::tools`), each with its check, then
+/// the tests' own tools and the disk.
 pub fn check_all() -> Vec<Check> {
     let docker = docker_command();
-    let engine = check_docker(&docker);
-    let buildx = if is_not_running(&engine) {
-        buildx_without_engine()
-    } else {
-        check_buildx(&docker)
-    };
-    vec![
-        simple(
+    let mut checks: Vec<Check> = samples::tools()
+        .into_iter()
+        .flat_map(|tool| check_tool(tool, &docker))
+        .collect();
+    checks.extend(test_tools());
+    checks.push(check_disk());
+    checks
+}
+
+/// How one program a step declares is checked: its version, the least that serves, the fix.
+fn check_tool(tool: Tool, docker: &dyn Fn() -> Cmd) -> Vec<Check> {
+    let check = match tool {
+        Tool::Git => simple(
             "git",
             Cmd::new("git").arg("--version"),
             (2, 0, 0),
             "apt-get install git",
             true,
         ),
-        engine.clone(),
-        buildx,
-        simple(
+        Tool::Tar => simple(
+            "tar",
+            Cmd::new("tar").arg("--version"),
+            (1, 0, 0),
+            "apt-get install tar",
+            true,
+        ),
+        Tool::Docker => {
+            let engine = check_docker(docker);
+            let buildx = if is_not_running(&engine) {
+                buildx_without_engine()
+            } else {
+                check_buildx(docker)
+            };
+            return vec![engine, buildx];
+        }
+        Tool::Trivy => simple(
             "trivy",
             Cmd::new("trivy").arg("--version"),
             (0, 50, 0),
@@ -341,24 +363,40 @@ pub fn check_all() -> Vec<Check> {
         ),
         // Helm 4.1.4: its `helm package` keeps only the files' own times (which the release
         // sets to the commit's), and it fixes GHSA-hr2v-4r36-88hr.
-        simple(
+        Tool::Helm => simple(
             "helm",
             Cmd::new("helm").args(["version", "--short"]),
             (4, 1, 4),
             SETUP,
             true,
         ),
-        simple(
+        // Optional: without it the verification says its Helm 3 rendering was skipped.
+        Tool::Helm3 => simple(
             "helm3",
             Cmd::new("helm3").args(["version", "--short"]),
             (3, 19, 0),
-            "cargo xtask setup (Helm 3.19 as `helm3`, for the chart's compatibility tests)",
+            "cargo xtask setup (Helm 3.19 as `helm3`, for the chart's compatibility check)",
             false,
         ),
-        simple("cosign", cosign_version(), (2, 0, 0), SETUP, true),
-        // The standards' validators: the release checks its SBOMs, provenance and VEX documents
-        // with them before it publishes anything.
-        simple(
+        Tool::Cosign => simple("cosign", cosign_version(), (2, 0, 0), SETUP, true),
+        // Only a keyless verification runs it, on GitHub's runners, which have it.
+        Tool::Gh => simple(
+            "gh",
+            Cmd::new("gh").arg("--version"),
+            (2, 0, 0),
+            "GitHub's runners have it; elsewhere only a keyless verification needs it (apt-get install gh)",
+            false,
+        ),
+        Tool::NodeSkopeo => simple(
+            "skopeo-sigstore",
+            Cmd::new("skopeo-sigstore").arg("--version"),
+            (1, 18, 0),
+            "cargo xtask setup (trixie's skopeo, for checking signatures as CRI-O does)",
+            false,
+        ),
+        // The standards' validators: the release checks its SBOMs, provenance and VEX
+        // documents with them before it publishes anything.
+        Tool::Validators => simple(
             "validators",
             validate::python_versions(),
             // The first cyclonedx-python-lib that knows CycloneDX 1.7, which Trivy writes.
@@ -366,25 +404,26 @@ pub fn check_all() -> Vec<Check> {
             "cargo xtask setup (in-toto-attestation, cyclonedx-python-lib, jsonschema from PyPI)",
             true,
         ),
+    };
+    vec![check]
+}
+
+/// What only the tests run: the SARIF validator (the release writes SARIF, the tests judge
+/// it), the registry and node clients, and the workflow simulation.
+fn test_tools() -> Vec<Check> {
+    vec![
         simple(
             "sarif-multitool",
             validate::sarif_version(),
             (5, 7, 0),
-            "cargo xtask setup (@microsoft/sarif-multitool from npm)",
-            true,
+            "cargo xtask setup (@microsoft/sarif-multitool from npm; tests only)",
+            false,
         ),
         simple(
             "skopeo",
             Cmd::new("skopeo").arg("--version"),
             (1, 0, 0),
             "apt-get install skopeo (tests only)",
-            false,
-        ),
-        simple(
-            "skopeo-sigstore",
-            Cmd::new("skopeo-sigstore").arg("--version"),
-            (1, 18, 0),
-            "cargo xtask setup (trixie's skopeo, for checking signatures as CRI-O does; tests only)",
             false,
         ),
         simple(
@@ -401,7 +440,6 @@ pub fn check_all() -> Vec<Check> {
             "cargo xtask setup (workflow simulation and its tests)",
             false,
         ),
-        check_disk(),
     ]
 }
 

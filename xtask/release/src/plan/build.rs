@@ -173,11 +173,11 @@ pub fn reproducible(build: &BuildInputs) -> Result<Plan> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::testing;
+    use crate::plan::samples;
 
     #[test]
     fn a_reproducibility_check_builds_twice_the_second_time_without_cache_and_compares() {
-        let build = testing::image_inputs().build;
+        let build = samples::image_inputs().build;
         let plan = reproducible(&build).unwrap();
         // The source once, then two builds into their own layouts, then the comparison.
         let source: Vec<String> = build.source_steps().iter().map(Step::kind).collect();

@@ -185,7 +185,7 @@ mod tests {
     use super::*;
 
     fn inputs() -> ChartInputs {
-        crate::plan::testing::chart_inputs()
+        crate::plan::samples::chart_inputs()
     }
 
     #[test]

@@ -10,8 +10,7 @@ pub mod image;
 pub mod local;
 pub mod release;
 pub mod rescan;
-#[cfg(test)]
-pub(crate) mod testing;
+pub mod samples;
 pub mod verify;
 pub mod withdraw;
 

@@ -5,7 +5,7 @@
 use super::chart::{self, ChartFacts};
 use super::image::{self, ImageFacts, ImageInputs, ProvenanceSource, Published};
 use super::release::{self, ReleaseFacts};
-use super::testing::{chart_inputs, image_inputs, key, release_inputs};
+use super::samples::{chart_inputs, image_inputs, key, release_inputs};
 use super::verify::{self, PublicCheck, VerifyInputs};
 use super::{build, check_order};
 use crate::cmd::Secret;
@@ -222,4 +222,24 @@ fn a_step_whose_binding_no_step_learns_is_refused() {
         subject: given,
     })];
     check_order(&steps).unwrap();
+}
+
+#[test]
+fn the_sample_plans_are_in_order_and_need_every_program_a_step_can_name() {
+    use crate::step::Tool;
+    let tools = super::samples::tools();
+    // Every program some step declares in some plan: `doctor` and `setup` serve these.
+    let expected = [
+        Tool::Git,
+        Tool::Tar,
+        Tool::Docker,
+        Tool::Trivy,
+        Tool::Helm,
+        Tool::Helm3,
+        Tool::Cosign,
+        Tool::Gh,
+        Tool::NodeSkopeo,
+        Tool::Validators,
+    ];
+    assert_eq!(tools, expected.into_iter().collect(), "{tools:?}");
 }

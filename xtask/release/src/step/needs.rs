@@ -92,8 +92,6 @@ pub enum Tool {
     NodeSkopeo,
     /// The standards' Python validators (in-toto, CycloneDX, OpenVEX and OCI schemas).
     Validators,
-    /// Microsoft's SARIF multitool, with GitHub's code-scanning rules.
-    SarifMultitool,
 }
 
 impl Tool {
@@ -110,7 +108,6 @@ impl Tool {
             Tool::Gh => "gh",
             Tool::NodeSkopeo => "skopeo-sigstore",
             Tool::Validators => "validators",
-            Tool::SarifMultitool => "sarif-multitool",
         }
     }
 }

@@ -3,7 +3,7 @@ use crate::buildx::{BuildPlan, Cache};
 use crate::chart::HelmPlan;
 use crate::cmd::Secret;
 use crate::notify::Notify;
-use crate::plan::testing::{key, source};
+use crate::plan::samples::{key, source};
 use crate::scan::{ReportFiles, ReportFormat, ScanPlan, Severity, TrivyDb};
 use crate::sign::{AttestationType, Cosign, Verifier};
 

@@ -1,9 +1,9 @@
 use super::*;
-use crate::plan::testing;
+use crate::plan::samples;
 use crate::version::ReleaseVersion;
 
 fn inputs() -> ImageInputs {
-    testing::image_inputs()
+    samples::image_inputs()
 }
 
 fn facts(tags: &[&str]) -> ImageFacts {

@@ -1,7 +1,7 @@
 use super::*;
 use crate::execute::{execute_with, Recorder};
 use crate::plan::local::{into_local, LocalTarget};
-use crate::plan::testing::{key, release_inputs};
+use crate::plan::samples::{key, release_inputs};
 use crate::plan::Mode;
 use crate::step::Cx;
 

@@ -1,18 +1,26 @@
-//! Inputs of every plan, as a release of `v1.2.3` to GHCR from commit `c0ffee` would have them,
-//! for the plans' unit tests.
+//! Inputs of every plan, as a release of `v1.2.3` to GHCR from commit `c0ffee` would have them:
+//! for the plans' unit tests, and for `doctor` and `setup`, which check and install the
+//! programs these plans' steps declare (`tools`). The secrets here are made-up strings.
+
+use std::collections::BTreeSet;
 
 use super::build::BuildInputs;
 use super::chart::ChartInputs;
 use super::image::{ImageInputs, ProvenanceSource};
-use super::release::ReleaseInputs;
+use super::release::{ReleaseFacts, ReleaseInputs};
+use super::rescan::{Published as RescanPublished, RescanInputs};
 use super::verify::PublicCheck;
+use super::withdraw::{WithdrawFacts, WithdrawInputs};
+use super::Plan;
 use crate::buildx::Cache;
 use crate::cmd::Secret;
-use crate::notify::Notify;
+use crate::config::GithubApi;
+use crate::notify::{GithubIssues, Notify};
 use crate::registry::{Credentials, Repository};
 use crate::scan::{Severity, TrivyDb};
 use crate::sign::Signer;
 use crate::source::Source;
+use crate::step::Tool;
 use crate::version::ReleaseVersion;
 
 pub fn source() -> Source {
@@ -113,4 +121,71 @@ pub fn release_inputs() -> ReleaseInputs {
         public_check: PublicCheck::Require,
         github_repository: "alto9/kube9-operator".into(),
     }
+}
+
+/// A plan of each command, in each way it signs and verifies: a release with a key and one
+/// with GitHub's identity (its verification keyless), a withdrawal, a rescan, and the
+/// reproducibility check. What their steps declare is what a machine needs to release.
+pub fn plans() -> Vec<Plan> {
+    let with_key = release_inputs();
+    let mut on_github = release_inputs();
+    on_github.image.signer = Some(Signer::Keyless {
+        request_token: Secret::new("oidc"),
+    });
+    on_github.image.notify.github = Some(GithubIssues {
+        api_url: "https://api.github.com".into(),
+        repository: "alto9/kube9-operator".into(),
+        token: Secret::new("t0ken"),
+    });
+    let facts = ReleaseFacts::default();
+    let withdraw = WithdrawInputs {
+        release: ReleaseVersion::parse("v1.2.3").unwrap(),
+        reason: Some("a regression".into()),
+        replacement: None,
+        undo: false,
+        repository: with_key.image.repository.clone(),
+        chart: Repository::parse("ghcr.io/alto9/charts/kube9-operator").unwrap(),
+        signer: key(),
+        credentials: Some(credentials()),
+        out_dir: "/src/target/release".into(),
+        github: Some(GithubApi {
+            url: "https://api.github.com".into(),
+            repository: "alto9/kube9-operator".into(),
+            token: Some(Secret::new("t0ken")),
+        }),
+    };
+    let withdraw_facts = WithdrawFacts {
+        tags: Some(vec!["v1.2.3".into(), "1.2.3".into()]),
+        index: Some(format!("sha256:{}", "a".repeat(64))),
+        ..Default::default()
+    };
+    let rescan = RescanInputs {
+        repository: with_key.image.repository.clone(),
+        images: vec![RescanPublished {
+            version: "1.2.3".into(),
+            digest: format!("sha256:{}", "a".repeat(64)),
+            platforms: with_key.image.build.platforms.clone(),
+        }],
+        db: with_key.image.db.clone(),
+        severity: Severity::Critical,
+        out_dir: "/src/target/release".into(),
+        github: None,
+        vex: None,
+        withdrawn: Vec::new(),
+    };
+    [
+        super::release::plan(&with_key, &facts),
+        super::release::plan(&on_github, &facts),
+        super::withdraw::plan(&withdraw, &withdraw_facts),
+        super::rescan::plan(&rescan),
+        super::build::reproducible(&with_key.image.build),
+    ]
+    .into_iter()
+    .map(|plan| plan.expect("the sample plans are in order"))
+    .collect()
+}
+
+/// Every program the sample plans' steps declare.
+pub fn tools() -> BTreeSet<Tool> {
+    plans().iter().flat_map(|p| p.needs().0).collect()
 }
