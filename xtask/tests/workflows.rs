@@ -871,8 +871,81 @@ fn the_dockerfile_compiles_every_platform_in_one_stage_with_dependencies_apart()
     );
 }
 
+/// The release tool the workflows' jobs run, as this workspace builds it.
+fn release_tool() -> PathBuf {
+    let kube9_release =
+        std::path::Path::new(env!("CARGO_BIN_EXE_xtask")).with_file_name("kube9-release");
+    assert!(
+        kube9_release.is_file(),
+        "{} is not built: cargo build --package kube9-release-cli",
+        kube9_release.display()
+    );
+    kube9_release
+}
+
+/// A checkout of the release's tag, as the workflows check it out: a dry run checks the tag
+/// and the clean tree as the real run does.
+fn tag_checkout(name: &str) -> PathBuf {
+    let source = git_repo(
+        name,
+        &[
+            ("Dockerfile", "FROM scratch\n"),
+            ("charts/kube9-operator/Chart.yaml.j2", ""),
+            (
+                "CHANGELOG.md",
+                "# Changelog\n\n## [Unreleased]\n\n### Added\n\n- Next.\n\n\
+                 ## [1.2.3] - 2026-01-01\n\n### Fixed\n\n- A fix.\n",
+            ),
+        ],
+    );
+    ok(std::process::Command::new("git")
+        .args(["tag", "v1.2.3"])
+        .current_dir(&source));
+    source
+}
+
+/// The release tool run as a workflow's job runs it, in the environment a runner gives (the
+/// cache service's token exposed), on the tag's checkout for every command that builds.
+fn as_in_a_job(command: &[String], source: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(release_tool());
+    outside_actions(&mut cmd);
+    cmd.arg(&command[0]);
+    if ![
+        "verify-release",
+        "rescan",
+        "release-notes",
+        "check-repo",
+        "withdraw",
+    ]
+    .contains(&command[0].as_str())
+    {
+        cmd.arg("--source").arg(source);
+    }
+    cmd.args(&command[1..])
+        .env("GITHUB_ACTIONS", "true")
+        .env("ACTIONS_RUNTIME_TOKEN", "runtime-token")
+        .env("ACTIONS_RESULTS_URL", "https://results.example");
+    cmd
+}
+
 /// Every xtask command in the workflows, with sample values for its variables.
 fn xtask_commands() -> Vec<Vec<String>> {
+    job_commands().into_iter().map(|c| c.words).collect()
+}
+
+/// One command a job runs, and the job and step around it.
+struct JobCommand {
+    /// `release.yml image`.
+    job: String,
+    permissions: Value,
+    /// The environment of the step that runs it.
+    step_env: Value,
+    words: Vec<String>,
+}
+
+/// Every xtask command in the workflows, with sample values for its variables, and the job
+/// that runs it.
+fn job_commands() -> Vec<JobCommand> {
     let samples = [
         ("\"$RELEASE_VERSION\"", "v1.2.3".to_string()),
         ("\"$RELEASE_PRERELEASE\"", "github".to_string()),
@@ -909,8 +982,9 @@ fn xtask_commands() -> Vec<Vec<String>> {
     ];
     let mut commands = Vec::new();
     for file in workflow_files() {
-        let w = workflow(file.file_name().unwrap().to_str().unwrap());
-        for job in w["jobs"].as_object().unwrap().values() {
+        let name = file.file_name().unwrap().to_str().unwrap().to_string();
+        let w = workflow(&name);
+        for (job_name, job) in w["jobs"].as_object().unwrap() {
             for step in job["steps"].as_array().unwrap() {
                 let script = step["run"].as_str().unwrap_or("");
                 for marker in ["kube9-release\" ", "cargo xtask "] {
@@ -937,7 +1011,12 @@ fn xtask_commands() -> Vec<Vec<String>> {
                             }
                         })
                         .collect();
-                    commands.push(words);
+                    commands.push(JobCommand {
+                        job: format!("{name} {job_name}"),
+                        permissions: job["permissions"].clone(),
+                        step_env: step["env"].clone(),
+                        words,
+                    });
                 }
             }
         }
@@ -961,53 +1040,11 @@ fn the_workflows_call_the_xtask_with_flags_it_has() {
             "no workflow runs `xtask {expected}`: {names:?}"
         );
     }
-    let kube9_release =
-        std::path::Path::new(env!("CARGO_BIN_EXE_xtask")).with_file_name("kube9-release");
-    assert!(
-        kube9_release.is_file(),
-        "{} is not built: cargo build --package kube9-release-cli",
-        kube9_release.display()
-    );
-    // A checkout of the release's tag, as the workflows check it out: a dry run checks the
-    // tag and the clean tree as the real run does.
-    let source = git_repo(
-        "workflow-commands",
-        &[
-            ("Dockerfile", "FROM scratch\n"),
-            ("charts/kube9-operator/Chart.yaml.j2", ""),
-            (
-                "CHANGELOG.md",
-                "# Changelog\n\n## [Unreleased]\n\n### Added\n\n- Next.\n\n\
-                 ## [1.2.3] - 2026-01-01\n\n### Fixed\n\n- A fix.\n",
-            ),
-        ],
-    );
-    ok(std::process::Command::new("git")
-        .args(["tag", "v1.2.3"])
-        .current_dir(&source));
+    let source = tag_checkout("workflow-commands");
     for command in &commands {
         // The real command line parser of the binary the workflows build decides; --dry-run
-        // keeps it from doing anything. The environment is the one a runner gives (the cache
-        // service's token exposed).
-        let mut cmd = std::process::Command::new(&kube9_release);
-        outside_actions(&mut cmd);
-        cmd.arg(&command[0]);
-        // Every command that builds from a checkout gets the tag's (not this working tree).
-        if ![
-            "verify-release",
-            "rescan",
-            "release-notes",
-            "check-repo",
-            "withdraw",
-        ]
-        .contains(&command[0].as_str())
-        {
-            cmd.arg("--source").arg(&source);
-        }
-        cmd.args(&command[1..])
-            .env("GITHUB_ACTIONS", "true")
-            .env("ACTIONS_RUNTIME_TOKEN", "runtime-token")
-            .env("ACTIONS_RESULTS_URL", "https://results.example");
+        // keeps it from doing anything.
+        let mut cmd = as_in_a_job(command, &source);
         if !command.iter().any(|a| a == "--dry-run") {
             cmd.arg("--dry-run");
         }
@@ -1331,4 +1368,135 @@ fn floating_tags_move_on_the_attest_steps_word_and_verify_checks_them_with_the_p
             "{job}: {run}"
         );
     }
+}
+
+/// What a `uses:` action needs of the job's token, as its own README and action.yml say.
+fn action_permissions(action: &str) -> &'static [&'static str] {
+    match action {
+        "actions/checkout" => &["contents: read"],
+        // Signs with the job's identity and stores the attestation with GitHub.
+        "actions/attest-build-provenance" => &["id-token: write", "attestations: write"],
+        "github/codeql-action/upload-sarif" => &["security-events: write"],
+        _ => &[],
+    }
+}
+
+/// What a command that makes no plan needs of the token.
+fn command_permissions(task: &str) -> Option<&'static [&'static str]> {
+    match task {
+        // Edits the GitHub release's body.
+        "release-notes" => Some(&["contents: write"]),
+        // Reads the repository's settings with what the token has, and says what it could not.
+        "check-repo" => Some(&[]),
+        _ => None,
+    }
+}
+
+/// `{packages: write, contents: read}` as `["contents: read", "packages: write"]`, a `write`
+/// standing for the `read` of its scope.
+fn grants(permissions: impl IntoIterator<Item = String>) -> std::collections::BTreeSet<String> {
+    let all: std::collections::BTreeSet<String> = permissions.into_iter().collect();
+    all.iter()
+        .filter(|p| {
+            let scope = p.split(':').next().unwrap();
+            !(p.ends_with(": read") && all.contains(&format!("{scope}: write")))
+        })
+        .cloned()
+        .collect()
+}
+
+/// The GitHub permissions the steps of `command`'s plan declare, from its `--plan-json`.
+fn plan_permissions(command: &JobCommand, source: &std::path::Path) -> Vec<String> {
+    let mut cmd = as_in_a_job(&command.words, source);
+    // What GitHub gives the job's step: its token when the step names it, an OIDC identity
+    // when the job may ask for one (a plan that must sign without it fails here as there).
+    if command.step_env.get("GITHUB_TOKEN").is_some() {
+        cmd.env("GITHUB_TOKEN", "t0ken");
+    }
+    if command.permissions["id-token"] == "write" {
+        cmd.env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "oidc")
+            .env("ACTIONS_ID_TOKEN_REQUEST_URL", "https://oidc.example");
+    }
+    cmd.env("GITHUB_REPOSITORY", "alto9/kube9-operator")
+        .env("GITHUB_REF", "refs/tags/v1.2.3")
+        .args(["--plan-json", "-"]);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}: {:?}: {}",
+        command.job,
+        command.words,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut needed = Vec::new();
+    for step in plan["steps"].as_array().unwrap() {
+        let needs = &step["needs"];
+        match needs["registry"].as_str() {
+            Some("read") => needed.push("packages: read".to_string()),
+            Some("write") => needed.push("packages: write".to_string()),
+            _ => {}
+        }
+        for p in needs["github"].as_array().unwrap() {
+            needed.push(p.as_str().unwrap().to_string());
+        }
+    }
+    needed
+}
+
+/// Issue 28: each job's `permissions:` are exactly what its release tool's plans declare
+/// (computed here from the command each job runs) and what its actions need: a missing grant
+/// fails on GitHub, an extra one is a token that can do more than the job does.
+#[test]
+fn each_jobs_permissions_are_what_its_plans_and_actions_need_and_no_more() {
+    let source = tag_checkout("workflow-permissions");
+    let mut needed: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let mut granted: std::collections::BTreeMap<String, Value> = Default::default();
+    for file in workflow_files() {
+        let name = file.file_name().unwrap().to_str().unwrap().to_string();
+        let w = workflow(&name);
+        for (job_name, job) in w["jobs"].as_object().unwrap() {
+            let key = format!("{name} {job_name}");
+            let actions = job["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|s| s["uses"].as_str())
+                .flat_map(|u| action_permissions(u.split('@').next().unwrap()))
+                .map(|p| p.to_string());
+            needed.entry(key.clone()).or_default().extend(actions);
+            granted.insert(key, job["permissions"].clone());
+        }
+    }
+    let mut planned = 0;
+    for command in job_commands() {
+        let from_command = match command_permissions(&command.words[0]) {
+            Some(fixed) => fixed.iter().map(|p| p.to_string()).collect(),
+            // A dry run runs nothing, so it needs nothing.
+            None if command.words.iter().any(|w| w == "--dry-run") => Vec::new(),
+            None => {
+                planned += 1;
+                plan_permissions(&command, &source)
+            }
+        };
+        needed.get_mut(&command.job).unwrap().extend(from_command);
+    }
+    assert!(planned >= 8, "{planned} plans");
+    let mut wrong = Vec::new();
+    for (job, needs) in needed {
+        let want = grants(needs);
+        let have = grants(
+            granted[&job]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(scope, level)| format!("{scope}: {}", level.as_str().unwrap())),
+        );
+        if want != have {
+            wrong.push(format!(
+                "{job}: grants {have:?}, its plans and actions need {want:?}"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }

@@ -24,7 +24,17 @@ impl flags::Rescan {
         let credentials = config.registry.clone();
         let cwd = std::env::current_dir()?;
         let (images, withdrawn) = if self.output.offline() {
-            (Vec::new(), Vec::new())
+            // Without the registry, the supported versions are one placeholder image: the
+            // plan shows (and declares) what each of them gets.
+            let each = Published {
+                version: "<version>".into(),
+                digest: "<index-digest>".into(),
+                platforms: kube9_release::buildx::DEFAULT_PLATFORMS
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect(),
+            };
+            (vec![each], Vec::new())
         } else {
             let registry =
                 Registry::new(repository.clone(), credentials.as_ref(), Retry::default());

@@ -121,8 +121,9 @@ pub enum Access {
 }
 
 /// A permission of the workflow's `GITHUB_TOKEN` (or its OIDC identity) a step needs when it
-/// runs in GitHub Actions, as a job's `permissions:` spells it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+/// runs in GitHub Actions, as a job's `permissions:` spells it (`packages: write` in the plan's
+/// JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Permission {
     PackagesRead,
     PackagesWrite,
@@ -144,6 +145,13 @@ impl Permission {
             Permission::ContentsWrite => ("contents", "write"),
             Permission::IssuesWrite => ("issues", "write"),
         }
+    }
+}
+
+impl Serialize for Permission {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (scope, level) = self.grant();
+        s.serialize_str(&format!("{scope}: {level}"))
     }
 }
 
