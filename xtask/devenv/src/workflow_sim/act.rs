@@ -97,6 +97,7 @@ fn runner_env(sim: &Sim, run_dir: &Path, event: &Event, extra: &[(&str, &str)]) 
             "KUBE9_SIM_REPOSITORY".into(),
             sim.repo.display().to_string(),
         ),
+        ("KUBE9_SIM_SOURCE_TIME".into(), sim.source_time.clone()),
         (
             "KUBE9_SIM_OUTBOX".into(),
             run_dir.join("outbox").display().to_string(),

@@ -128,6 +128,8 @@ pub struct Sim {
     ghcr: String,
     /// Where the workflows' `cargo build` goes (`runner_target_dir`).
     target_dir: PathBuf,
+    /// The commit under test's time (seconds): what the checkout stand-in dates every file.
+    source_time: String,
     runs: std::cell::Cell<usize>,
 }
 
@@ -162,6 +164,11 @@ impl Sim {
             .args(["checkout", "--quiet", "-B", "main", &commit])
             .read()
             .with_context(|| format!("cannot check out {revision} in the simulation"))?;
+        let source_time = git(&repo)
+            .args(["log", "-1", "--format=%ct", &commit])
+            .read()?
+            .trim()
+            .to_string();
         let github = GithubStandin::start();
         let ghcr = ghcr::start(
             &env.auth_registry.address(),
@@ -175,7 +182,8 @@ impl Sim {
             env: env.clone(),
             github,
             ghcr,
-            target_dir: runner_target_dir()?,
+            target_dir: runner_target_dir(&commit)?,
+            source_time,
             runs: std::cell::Cell::new(0),
         })
     }
@@ -318,20 +326,26 @@ fn workspace_commit(revision: &str) -> Result<String> {
         .to_string())
 }
 
-/// The target directory the simulated runners build the xtask in: a directory of its own (so
-/// that their builds never replace the binary the tests run), seeded once with hard links to
-/// `target/debug`'s dependencies, so only the xtask crate is compiled for each job.
-pub fn runner_target_dir() -> Result<PathBuf> {
+/// The target directory the simulated runners build the release tool in, one per commit under
+/// test: a directory of its own (so that their builds never replace the binary the tests run),
+/// seeded once with hard links to `target/debug`'s dependencies (not the workspace's own
+/// crates, which each commit compiles from its own sources). The checkout stand-in gives
+/// every file its commit's time, so the first job's build of a commit serves every later job
+/// of that commit, and a directory never holds another commit's build.
+pub fn runner_target_dir(commit: &str) -> Result<PathBuf> {
     // Simulations starting together in one process seed it once.
     static SEEDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _one_at_a_time = SEEDING.lock().unwrap_or_else(|e| e.into_inner());
     let target = workspace::root().join("target");
-    let dir = target.join("workflow-sim-target");
+    let dir = target.join("workflow-sim-target").join(commit);
     if dir.join("debug").is_dir() {
         return Ok(dir);
     }
     // Made aside and renamed into place: processes starting together do not clash.
-    let staging = target.join(format!("workflow-sim-target.{}", std::process::id()));
+    let staging = target.join(format!(
+        "workflow-sim-target/{commit}.{}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(staging.join("debug"))?;
     for part in ["deps", "build", ".fingerprint"] {
@@ -344,11 +358,46 @@ pub fn runner_target_dir() -> Result<PathBuf> {
                 .read()
                 .context("cannot seed the simulated runners' target directory")?;
         }
+        forget_workspace_crates(&staging.join("debug").join(part))?;
     }
     if std::fs::rename(&staging, &dir).is_err() {
         let _ = std::fs::remove_dir_all(&staging);
     }
     Ok(dir)
+}
+
+/// The workspace's crates, as their artifacts and fingerprints are named.
+const WORKSPACE_CRATES: [&str; 5] = [
+    "kube9_release",
+    "kube9_devenv",
+    "kube9_operator",
+    "xtask",
+    "kube9_release_cli",
+];
+
+/// Removes what `target/debug` built of the workspace's own crates from a seeded directory:
+/// they come from the working tree, which need not be the commit under test.
+fn forget_workspace_crates(dir: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().replace('-', "_");
+        let name = name.trim_start_matches("lib");
+        if WORKSPACE_CRATES.iter().any(|c| {
+            name.strip_prefix(c)
+                .is_some_and(|rest| rest.starts_with('_') || rest.starts_with('.'))
+        }) {
+            let path = entry.path();
+            if path.is_dir() {
+                std::fs::remove_dir_all(&path)?;
+            } else {
+                std::fs::remove_file(&path)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The Rust base image the project's Dockerfile names (fixtures build from the same one).
