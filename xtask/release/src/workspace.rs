@@ -3,28 +3,21 @@
 use std::path::{Path, PathBuf};
 
 /// The checkout the xtask runs in: the nearest directory above the current one that holds
-/// this workspace (a `Cargo.toml` beside `xtask/`), else the one it was built from. Found at
-/// run time, so that one binary serves any clone of the repository (a CI job, a simulated
-/// runner) instead of the path it happened to be compiled at.
+/// this workspace (a `Cargo.toml` beside `xtask/`), else the current directory. Found at run
+/// time, so that one binary serves any clone of the repository (a CI job, a simulated runner);
+/// the path it happened to be compiled at is not kept in it, so the binary's bytes, and its
+/// build's freshness, do not depend on where the checkout was.
 pub fn root() -> PathBuf {
-    std::env::current_dir()
-        .ok()
-        .and_then(|cwd| cwd.ancestors().find(|d| is_root(d)).map(Path::to_path_buf))
-        .unwrap_or_else(built_from)
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    cwd.ancestors()
+        .find(|d| is_root(d))
+        .map(Path::to_path_buf)
+        .unwrap_or(cwd)
 }
 
 fn is_root(dir: &Path) -> bool {
     dir.join("xtask/Cargo.toml").is_file()
         && std::fs::read_to_string(dir.join("Cargo.toml")).is_ok_and(|t| t.contains("[workspace]"))
-}
-
-fn built_from() -> PathBuf {
-    // This crate lives in xtask/release/.
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("the release library lives in the workspace")
-        .to_path_buf()
 }
 
 const OPERATOR_MANIFEST: &str = include_str!("../../../operator/Cargo.toml");
@@ -43,7 +36,8 @@ mod tests {
     #[test]
     fn the_root_is_the_checkout_around_the_current_directory() {
         // Tests run in xtask/release/: the workspace is two levels up.
-        assert_eq!(super::root(), super::built_from());
+        let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        assert_eq!(super::root(), here.ancestors().nth(2).unwrap());
         assert!(super::is_root(&super::root()));
         assert!(!super::is_root(&super::root().join("xtask")));
     }
