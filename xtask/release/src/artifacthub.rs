@@ -308,7 +308,8 @@ pub fn project_image_annotations(tag: &str, prerelease: bool) -> Vec<(String, St
 }
 
 /// The project's `artifacthub-repo.yml`, as this tool was built with it.
-pub const PROJECT_REPO_METADATA: &str = include_str!("../../../artifacthub-repo.yml");
+pub const PROJECT_REPO_METADATA: &str =
+    include_str!(concat!(env!("OUT_DIR"), "/artifacthub-repo.yml"));
 
 pub fn image_annotations(
     readme_url: &str,

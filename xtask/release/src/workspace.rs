@@ -20,7 +20,7 @@ fn is_root(dir: &Path) -> bool {
         && std::fs::read_to_string(dir.join("Cargo.toml")).is_ok_and(|t| t.contains("[workspace]"))
 }
 
-const OPERATOR_MANIFEST: &str = include_str!("../../../operator/Cargo.toml");
+const OPERATOR_MANIFEST: &str = include_str!(concat!(env!("OUT_DIR"), "/operator-Cargo.toml"));
 
 /// The operator crate's own version: what a development build and the checked-in chart carry.
 pub fn operator_version() -> &'static str {

@@ -339,6 +339,9 @@ pub fn runner_target_dir(commit: &str) -> Result<PathBuf> {
     let target = workspace::root().join("target");
     let dir = target.join("workflow-sim-target").join(commit);
     if dir.join("debug").is_dir() {
+        // Used now: `forget_old_commits` keeps it.
+        let _ =
+            std::fs::File::open(&dir).and_then(|d| d.set_modified(std::time::SystemTime::now()));
         return Ok(dir);
     }
     // Made aside and renamed into place: processes starting together do not clash.
@@ -363,7 +366,25 @@ pub fn runner_target_dir(commit: &str) -> Result<PathBuf> {
     if std::fs::rename(&staging, &dir).is_err() {
         let _ = std::fs::remove_dir_all(&staging);
     }
+    forget_old_commits(dir.parent().expect("under workflow-sim-target"));
     Ok(dir)
+}
+
+/// Each commit's directory holds a build of the workspace: those no simulation has used for a
+/// day go, so that commits do not pile up.
+fn forget_old_commits(parent: &Path) {
+    let day = std::time::Duration::from_secs(24 * 3600);
+    for entry in std::fs::read_dir(parent).into_iter().flatten().flatten() {
+        let unused = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > day);
+        if unused {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// The workspace's crates, as their artifacts and fingerprints are named.
