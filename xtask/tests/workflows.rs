@@ -1500,3 +1500,45 @@ fn each_jobs_permissions_are_what_its_plans_and_actions_need_and_no_more() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// The release tool takes its registry credentials from its step's environment; a
+/// `docker/login-action` step is for an action that pushes with Docker's credentials (the
+/// attest action's `push-to-registry`), so a job has one exactly when it has such an action,
+/// before it and under the same condition.
+#[test]
+fn a_job_logs_in_to_the_registry_only_for_an_action_that_pushes_with_dockers_credentials() {
+    for file in workflow_files() {
+        let name = file.file_name().unwrap().to_str().unwrap().to_string();
+        let w = workflow(&name);
+        for (job_name, job) in w["jobs"].as_object().unwrap() {
+            let steps = job["steps"].as_array().unwrap();
+            let uses = |s: &Value, action: &str| {
+                s["uses"]
+                    .as_str()
+                    .is_some_and(|u| u.starts_with(&format!("{action}@")))
+            };
+            let logins: Vec<&Value> = steps
+                .iter()
+                .filter(|s| uses(s, "docker/login-action"))
+                .collect();
+            let pushers: Vec<(usize, &Value)> = steps
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| {
+                    uses(s, "actions/attest-build-provenance")
+                        && s["with"]["push-to-registry"] == true
+                })
+                .collect();
+            assert_eq!(
+                logins.len(),
+                pushers.len(),
+                "{name} {job_name}: logins {logins:?} for pushing actions {pushers:?}"
+            );
+            for ((at, pusher), login) in pushers.iter().zip(&logins) {
+                let login_at = steps.iter().position(|s| s == *login).unwrap();
+                assert!(login_at < *at, "{name} {job_name}: the login comes first");
+                assert_eq!(login["if"], pusher["if"], "{name} {job_name}");
+            }
+        }
+    }
+}
