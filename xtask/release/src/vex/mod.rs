@@ -13,8 +13,8 @@
 //! This module holds the types of a checked document and the entry points; the work is done
 //! by its submodules, which share nothing but these types:
 //!
+//! - `raw`: the document as serde reads it, a value of the wrong type refused;
 //! - `locate`: where each value of the JSON text starts, for the line of an error;
-//! - `fields`: typed reading of one JSON object's fields, each error at its line;
 //! - `rules`: the OpenVEX rules of the document, its statements and their status;
 //! - `products`: a statement's products and subcomponents, each named by one purl;
 //! - `overlap`: the refusal of two statements that could both apply to one finding;
@@ -31,19 +31,18 @@ use anyhow::{anyhow, Context, Result};
 use serde_json::Value;
 
 mod contents;
-mod fields;
 mod locate;
 mod overlap;
 mod products;
 mod purl;
+mod raw;
 mod render;
 mod rules;
 
 pub use contents::{check_products, crates_in_lockfiles, Contents};
 pub use render::{for_gate, for_release};
 
-use fields::Checker;
-use locate::Lines;
+use rules::{without_position, Checker};
 
 /// Where the project keeps its statements, relative to the source root.
 pub const VEX_PATH: &str = "security/vex.json";
@@ -269,19 +268,16 @@ pub fn read(root: &Path) -> Result<Option<Document>> {
 /// and the JSON path of the value to fix.
 pub fn parse(file: &str, text: &str) -> Result<Document> {
     let value: Value = serde_json::from_str(text).map_err(|e| syntax_error(file, &e))?;
-    Checker::new(file, Lines::scan(text)).document(&value)
+    Checker::new(file, text).document(&value, text)
 }
 
-/// serde_json's message without its position, which is given in front instead.
+/// The position serde_json gives, in front.
 fn syntax_error(file: &str, e: &serde_json::Error) -> anyhow::Error {
-    let message = e.to_string();
-    let message = message
-        .rsplit_once(" at line ")
-        .map_or(message.as_str(), |(m, _)| m);
     anyhow!(
-        "{file}:{}:{}: not valid JSON: {message}: fix the syntax there",
+        "{file}:{}:{}: not valid JSON: {}: fix the syntax there",
         e.line(),
-        e.column()
+        e.column(),
+        without_position(e)
     )
 }
 

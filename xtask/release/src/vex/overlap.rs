@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 
-use super::fields::Checker;
+use super::rules::Checker;
 use super::{Crate, Product, Statement};
 
 /// What a statement says of one crate, and where: the unit two statements are compared by.
