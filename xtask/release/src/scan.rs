@@ -24,8 +24,24 @@ pub const SBOM_ARTIFACT_TYPE: &str = "application/vnd.cyclonedx+json";
 /// The oldest vulnerability database a release is judged by, in hours.
 pub const MAX_DB_AGE_HOURS: u64 = 72;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+/// Trivy's words, on the command line, in its reports and in ours.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    clap::ValueEnum,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+)]
 #[value(rename_all = "UPPERCASE")]
+#[serde(rename_all = "UPPERCASE", from = "String")]
+#[strum(serialize_all = "UPPERCASE")]
 pub enum Severity {
     Unknown,
     Low,
@@ -34,41 +50,10 @@ pub enum Severity {
     Critical,
 }
 
-impl Severity {
-    /// Trivy's words; anything else is UNKNOWN.
-    fn parse(s: &str) -> Severity {
-        match s {
-            "LOW" => Severity::Low,
-            "MEDIUM" => Severity::Medium,
-            "HIGH" => Severity::High,
-            "CRITICAL" => Severity::Critical,
-            _ => Severity::Unknown,
-        }
-    }
-}
-
-impl Serialize for Severity {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_string())
-    }
-}
-
-impl<'de> Deserialize<'de> for Severity {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(Severity::parse(&String::deserialize(d)?))
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = match self {
-            Severity::Unknown => "UNKNOWN",
-            Severity::Low => "LOW",
-            Severity::Medium => "MEDIUM",
-            Severity::High => "HIGH",
-            Severity::Critical => "CRITICAL",
-        };
-        f.write_str(s)
+/// Trivy's words; anything else is UNKNOWN.
+impl From<String> for Severity {
+    fn from(word: String) -> Severity {
+        word.parse().unwrap_or(Severity::Unknown)
     }
 }
 
@@ -229,7 +214,7 @@ impl ScanPlan {
     /// The JSON report converted: SARIF for the Security tab, the summary and findings in the
     /// log (`--scanners` says which columns to show), or the SBOM of exactly the scanned bytes.
     pub fn convert(&self, format: ReportFormat) -> Cmd {
-        let cmd = Cmd::new("trivy").args(["convert", "--format", format.trivy_name()]);
+        let cmd = Cmd::new("trivy").args(["convert", "--format", format.as_ref()]);
         let suppressed = |cmd: Cmd| match self.vex {
             Some(_) => cmd.arg("--show-suppressed"),
             None => cmd,
@@ -264,9 +249,10 @@ pub struct ReportFiles {
     pub sarif: PathBuf,
 }
 
-/// What a JSON report is converted into.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// What a JSON report is converted into, named as Trivy's `--format` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::AsRefStr)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum ReportFormat {
     Sarif,
     Table,
@@ -274,14 +260,6 @@ pub enum ReportFormat {
 }
 
 impl ReportFormat {
-    fn trivy_name(self) -> &'static str {
-        match self {
-            ReportFormat::Sarif => "sarif",
-            ReportFormat::Table => "table",
-            ReportFormat::CycloneDx => "cyclonedx",
-        }
-    }
-
     /// How the plan names it.
     pub fn what(self) -> &'static str {
         match self {

@@ -50,8 +50,11 @@ pub const VEX_PATH: &str = "security/vex.json";
 /// The context of the documents written here; go-vex writes this versioned form.
 pub const CONTEXT: &str = "https://openvex.dev/ns/v0.2.0";
 
-/// What a statement says about its products.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a statement says about its products; shown and parsed as OpenVEX labels it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::Display, strum::EnumString, strum::VariantNames,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum Status {
     NotAffected,
     Affected,
@@ -60,70 +63,23 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 4] = [
-        Status::NotAffected,
-        Status::Affected,
-        Status::Fixed,
-        Status::UnderInvestigation,
-    ];
-
-    /// The label OpenVEX writes.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::NotAffected => "not_affected",
-            Status::Affected => "affected",
-            Status::Fixed => "fixed",
-            Status::UnderInvestigation => "under_investigation",
-        }
-    }
-
     /// Whether Trivy hides the findings the statement covers: only these two do.
     pub fn suppresses(self) -> bool {
         matches!(self, Status::NotAffected | Status::Fixed)
     }
-
-    /// The status of its label, if OpenVEX knows it.
-    fn parse(s: &str) -> Option<Status> {
-        Status::ALL.into_iter().find(|status| status.as_str() == s)
-    }
 }
 
 /// Why a product is not affected: OpenVEX's five machine-readable labels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::Display, strum::EnumString, strum::VariantNames,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum Justification {
     ComponentNotPresent,
     VulnerableCodeNotPresent,
     VulnerableCodeNotInExecutePath,
     VulnerableCodeCannotBeControlledByAdversary,
     InlineMitigationsAlreadyExist,
-}
-
-impl Justification {
-    pub const ALL: [Justification; 5] = [
-        Justification::ComponentNotPresent,
-        Justification::VulnerableCodeNotPresent,
-        Justification::VulnerableCodeNotInExecutePath,
-        Justification::VulnerableCodeCannotBeControlledByAdversary,
-        Justification::InlineMitigationsAlreadyExist,
-    ];
-
-    /// The label OpenVEX writes.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Justification::ComponentNotPresent => "component_not_present",
-            Justification::VulnerableCodeNotPresent => "vulnerable_code_not_present",
-            Justification::VulnerableCodeNotInExecutePath => "vulnerable_code_not_in_execute_path",
-            Justification::VulnerableCodeCannotBeControlledByAdversary => {
-                "vulnerable_code_cannot_be_controlled_by_adversary"
-            }
-            Justification::InlineMitigationsAlreadyExist => "inline_mitigations_already_exist",
-        }
-    }
-
-    /// The justification of its label, if OpenVEX knows it.
-    fn parse(s: &str) -> Option<Justification> {
-        Justification::ALL.into_iter().find(|j| j.as_str() == s)
-    }
 }
 
 /// A validated document, with what is needed to write its statements again. Its statements may

@@ -5,11 +5,13 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::str::FromStr;
 
 use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
 use serde::de::{self, DeserializeOwned, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+use strum::VariantNames;
 
 use super::purl::parse_purl;
 use super::{Justification, Product, Status};
@@ -203,34 +205,31 @@ impl<'de> Deserialize<'de> for Purl {
 
 impl<'de> Deserialize<'de> for Status {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let Text(status) = Text::deserialize(d)?;
-        Status::parse(&status).ok_or_else(|| {
-            de::Error::custom(format!(
-                "`{}` is not a status OpenVEX knows ({})",
-                shown(&status),
-                labels(Status::ALL.map(Status::as_str))
-            ))
-        })
+        label(d, "a status")
     }
 }
 
-/// Trivy shows any other label as given, without a word.
 impl<'de> Deserialize<'de> for Justification {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let Text(j) = Text::deserialize(d)?;
-        Justification::parse(&j).ok_or_else(|| {
-            de::Error::custom(format!(
-                "`{}` is not a justification OpenVEX knows ({})",
-                shown(&j),
-                labels(Justification::ALL.map(Justification::as_str))
-            ))
-        })
+        label(d, "a justification")
     }
 }
 
-/// The labels of a list of values, for an error that says what is allowed.
-pub(super) fn labels(all: impl IntoIterator<Item = &'static str>) -> String {
-    all.into_iter().collect::<Vec<_>>().join(", ")
+/// One of the labels OpenVEX defines for `T` (`what` names it): Trivy shows any other as
+/// given, without a word.
+fn label<'de, D, T>(d: D, what: &str) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr + VariantNames,
+{
+    let Text(label) = Text::deserialize(d)?;
+    label.parse().map_err(|_| {
+        de::Error::custom(format!(
+            "`{}` is not {what} OpenVEX knows ({})",
+            shown(&label),
+            T::VARIANTS.join(", ")
+        ))
+    })
 }
 
 /// How a value that has the wrong type is shown.

@@ -9,10 +9,11 @@ use anyhow::{anyhow, bail, Result};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use serde_path_to_error::Segment;
+use strum::VariantNames;
 
 use super::locate::{child, Lines};
 use super::raw::{
-    described, fields_of, labels, List, Obj, Opt, RawDocument, RawStatement, RawVulnerability,
+    described, fields_of, List, Obj, Opt, RawDocument, RawStatement, RawVulnerability,
 };
 use super::{Document, Justification, Statement, Status, Vulnerability, CONTEXT};
 use crate::text::{one_line, shown};
@@ -198,7 +199,7 @@ impl<'a> Checker<'a> {
         let status = self.required(
             raw.status,
             &child(&path, "status"),
-            &format!("one of {}", labels(Status::ALL.map(Status::as_str))),
+            &format!("one of {}", Status::VARIANTS.join(", ")),
         )?;
         let statement = Statement {
             line: self.lines.line(&path),
@@ -271,7 +272,7 @@ impl<'a> Checker<'a> {
                     "a {} statement has no {key} (OpenVEX gives a justification or an \
                      impact_statement only to not_affected, an action_statement only to \
                      affected): remove it, or change the status",
-                    s.status.as_str()
+                    s.status
                 ),
             )),
             None => Ok(()),
@@ -287,7 +288,7 @@ impl<'a> Checker<'a> {
                     "missing: a not_affected statement gives its reason as one of {}; the \
                      project wants this machine-readable reason, an impact_statement alone is \
                      not enough",
-                    labels(Justification::ALL.map(Justification::as_str))
+                    Justification::VARIANTS.join(", ")
                 ),
             ));
         }
