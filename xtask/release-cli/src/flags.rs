@@ -208,8 +208,9 @@ pub struct ChartArgs {
     pub poll_interval: u64,
 }
 
+/// The image, from the checkout to its signatures: what `release-image` and `release` share.
 #[derive(Args, Debug, Clone)]
-pub struct ReleaseImage {
+pub struct ImageArgs {
     #[command(flatten)]
     pub target: Target,
     #[command(flatten)]
@@ -224,6 +225,12 @@ pub struct ReleaseImage {
     pub sign: SignArgs,
     #[command(flatten)]
     pub github: GithubRelease,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReleaseImage {
+    #[command(flatten)]
+    pub image: ImageArgs,
     /// Build, check and scan, but publish nothing (pull requests): nothing is signed either,
     /// so no signer is needed.
     #[arg(long)]
@@ -262,19 +269,7 @@ pub struct ReleaseChart {
 #[derive(Args, Debug, Clone)]
 pub struct Release {
     #[command(flatten)]
-    pub target: Target,
-    #[command(flatten)]
-    pub output: Output,
-    #[command(flatten)]
-    pub source: SourceArgs,
-    #[command(flatten)]
-    pub build: BuildArgs,
-    #[command(flatten)]
-    pub scan: ScanArgs,
-    #[command(flatten)]
-    pub sign: SignArgs,
-    #[command(flatten)]
-    pub github: GithubRelease,
+    pub image: ImageArgs,
     #[command(flatten)]
     pub chart: ChartArgs,
     /// Whether the image and chart must be pullable without a login, checked last.

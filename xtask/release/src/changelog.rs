@@ -23,13 +23,26 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use semver::Version;
 use serde::Serialize;
+use strum::VariantArray;
 
 use crate::text::shown;
 
 pub const CHANGELOG_PATH: &str = "CHANGELOG.md";
 
-/// The six change types of Keep a Changelog, in its order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+/// The six change types of Keep a Changelog, in its order. The `### ` heading is the
+/// variant's name, as the guide spells it; it parses back (`FromStr`) only spelt exactly so.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ChangeKind {
     Added,
@@ -41,28 +54,13 @@ pub enum ChangeKind {
 }
 
 impl ChangeKind {
-    pub const ALL: [ChangeKind; 6] = [
-        ChangeKind::Added,
-        ChangeKind::Changed,
-        ChangeKind::Deprecated,
-        ChangeKind::Removed,
-        ChangeKind::Fixed,
-        ChangeKind::Security,
-    ];
-
     /// The `### ` heading, as Keep a Changelog spells it.
     pub fn heading(self) -> &'static str {
-        match self {
-            ChangeKind::Added => "Added",
-            ChangeKind::Changed => "Changed",
-            ChangeKind::Deprecated => "Deprecated",
-            ChangeKind::Removed => "Removed",
-            ChangeKind::Fixed => "Fixed",
-            ChangeKind::Security => "Security",
-        }
+        self.into()
     }
 
-    /// The `kind` of an `artifacthub.io/changes` entry: the heading in lower case, one to one.
+    /// The `kind` of an `artifacthub.io/changes` entry: the heading in lower case, one to one
+    /// (a second spelling, which a derive would not give as a `&'static str`).
     pub fn artifacthub(self) -> &'static str {
         match self {
             ChangeKind::Added => "added",
@@ -72,11 +70,6 @@ impl ChangeKind {
             ChangeKind::Fixed => "fixed",
             ChangeKind::Security => "security",
         }
-    }
-
-    /// The kind a `### ` heading names; the spelling must be exact, as the guide writes it.
-    pub fn from_heading(name: &str) -> Option<ChangeKind> {
-        ChangeKind::ALL.into_iter().find(|k| k.heading() == name)
     }
 }
 
@@ -326,7 +319,7 @@ impl Parser<'_> {
                         shown(name)
                     )));
                 }
-                let kind = ChangeKind::from_heading(name).ok_or_else(|| {
+                let kind: ChangeKind = name.parse().map_err(|_| {
                     at(format!(
                         "`### {}` is not a Keep a Changelog change type: use one of {}",
                         shown(name),
@@ -391,7 +384,7 @@ impl Parser<'_> {
 }
 
 fn kinds_list() -> String {
-    ChangeKind::ALL
+    ChangeKind::VARIANTS
         .iter()
         .map(|k| format!("`### {}`", k.heading()))
         .collect::<Vec<_>>()

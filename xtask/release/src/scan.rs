@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::cmd::Cmd;
 
@@ -23,8 +24,24 @@ pub const SBOM_ARTIFACT_TYPE: &str = "application/vnd.cyclonedx+json";
 /// The oldest vulnerability database a release is judged by, in hours.
 pub const MAX_DB_AGE_HOURS: u64 = 72;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+/// Trivy's words, on the command line, in its reports and in ours.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    clap::ValueEnum,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+)]
 #[value(rename_all = "UPPERCASE")]
+#[serde(rename_all = "UPPERCASE", from = "String")]
+#[strum(serialize_all = "UPPERCASE")]
 pub enum Severity {
     Unknown,
     Low,
@@ -33,41 +50,10 @@ pub enum Severity {
     Critical,
 }
 
-impl Severity {
-    /// Trivy's words; anything else is UNKNOWN.
-    fn parse(s: &str) -> Severity {
-        match s {
-            "LOW" => Severity::Low,
-            "MEDIUM" => Severity::Medium,
-            "HIGH" => Severity::High,
-            "CRITICAL" => Severity::Critical,
-            _ => Severity::Unknown,
-        }
-    }
-}
-
-impl Serialize for Severity {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_string())
-    }
-}
-
-impl<'de> Deserialize<'de> for Severity {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(Severity::parse(&String::deserialize(d)?))
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = match self {
-            Severity::Unknown => "UNKNOWN",
-            Severity::Low => "LOW",
-            Severity::Medium => "MEDIUM",
-            Severity::High => "HIGH",
-            Severity::Critical => "CRITICAL",
-        };
-        f.write_str(s)
+/// Trivy's words; anything else is UNKNOWN.
+impl From<String> for Severity {
+    fn from(word: String) -> Severity {
+        word.parse().unwrap_or(Severity::Unknown)
     }
 }
 
@@ -228,7 +214,7 @@ impl ScanPlan {
     /// The JSON report converted: SARIF for the Security tab, the summary and findings in the
     /// log (`--scanners` says which columns to show), or the SBOM of exactly the scanned bytes.
     pub fn convert(&self, format: ReportFormat) -> Cmd {
-        let cmd = Cmd::new("trivy").args(["convert", "--format", format.trivy_name()]);
+        let cmd = Cmd::new("trivy").args(["convert", "--format", format.as_ref()]);
         let suppressed = |cmd: Cmd| match self.vex {
             Some(_) => cmd.arg("--show-suppressed"),
             None => cmd,
@@ -263,9 +249,10 @@ pub struct ReportFiles {
     pub sarif: PathBuf,
 }
 
-/// What a JSON report is converted into.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// What a JSON report is converted into, named as Trivy's `--format` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::AsRefStr)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum ReportFormat {
     Sarif,
     Table,
@@ -273,14 +260,6 @@ pub enum ReportFormat {
 }
 
 impl ReportFormat {
-    fn trivy_name(self) -> &'static str {
-        match self {
-            ReportFormat::Sarif => "sarif",
-            ReportFormat::Table => "table",
-            ReportFormat::CycloneDx => "cyclonedx",
-        }
-    }
-
     /// How the plan names it.
     pub fn what(self) -> &'static str {
         match self {
@@ -290,76 +269,96 @@ impl ReportFormat {
     }
 }
 
-/// The fields of Trivy's JSON report that the gate reads.
-#[derive(Debug, Default, Deserialize)]
+/// Trivy's JSON report: the fields the gate reads, and all the others kept (`other`), so that
+/// the report written back for `trivy convert` (`sarif::unsuppress`) holds all that Trivy
+/// wrote. A field Trivy leaves out stays out.
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Report {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub results: Vec<ReportResult>,
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ReportResult {
     pub target: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub class: String,
-    #[serde(default, rename = "Type")]
+    #[serde(default, rename = "Type", skip_serializing_if = "String::is_empty")]
     pub kind: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub packages: Vec<Package>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vulnerabilities: Vec<Vulnerability>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<SecretFinding>,
-    /// Findings a VEX statement suppressed (only with `--show-suppressed`).
-    #[serde(default, rename = "ExperimentalModifiedFindings")]
+    /// Findings a VEX statement suppressed (only with `--show-suppressed`). Never written back:
+    /// `sarif::unsuppress` moves them among the vulnerabilities.
+    #[serde(default, rename = "ExperimentalModifiedFindings", skip_serializing)]
     pub modified: Vec<ModifiedFinding>,
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
 }
 
-/// A finding Trivy did not report because a statement (here: an OpenVEX one) says so.
+/// A finding Trivy did not report because a statement says so: of a vulnerability, by an
+/// OpenVEX statement; of anything else (a secret, by `.trivyignore`), not the release's concern.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "Type")]
+pub enum ModifiedFinding {
+    #[serde(rename = "vulnerability")]
+    Vulnerability(VexSuppressed),
+    #[serde(other)]
+    Other,
+}
+
+/// A vulnerability a VEX statement suppressed, and why.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct ModifiedFinding {
-    #[serde(rename = "Type")]
-    pub kind: String,
+pub struct VexSuppressed {
     /// The VEX status: `not_affected` or `fixed`.
     pub status: String,
     /// The statement's justification.
     #[serde(default)]
     pub statement: String,
-    #[serde(default)]
-    pub source: String,
-    pub finding: serde_json::Value,
+    pub finding: Vulnerability,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Package {
     pub name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub version: String,
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Vulnerability {
     #[serde(rename = "VulnerabilityID")]
     pub id: String,
     pub pkg_name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub installed_version: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub fixed_version: String,
     pub severity: Severity,
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct SecretFinding {
     #[serde(rename = "RuleID")]
     pub rule_id: String,
     pub severity: Severity,
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
 }
 
 pub fn read_report(path: &Path) -> Result<Report> {
@@ -376,6 +375,18 @@ pub struct Finding {
     pub installed: String,
     pub fixed: String,
     pub severity: Severity,
+}
+
+impl From<&Vulnerability> for Finding {
+    fn from(v: &Vulnerability) -> Finding {
+        Finding {
+            id: v.id.clone(),
+            package: v.pkg_name.clone(),
+            installed: v.installed_version.clone(),
+            fixed: v.fixed_version.clone(),
+            severity: v.severity,
+        }
+    }
 }
 
 impl fmt::Display for Finding {
@@ -471,35 +482,20 @@ pub fn summary(gate: Severity, verdicts: &[Verdict]) -> String {
     md
 }
 
-fn suppressed(result: &ReportResult) -> impl Iterator<Item = Suppressed> + '_ {
-    result
-        .modified
-        .iter()
-        .filter(|m| m.kind == "vulnerability")
-        .filter_map(|m| {
-            let v: Vulnerability = serde_json::from_value(m.finding.clone()).ok()?;
-            Some(Suppressed {
-                finding: Finding {
-                    id: v.id,
-                    package: v.pkg_name,
-                    installed: v.installed_version,
-                    fixed: v.fixed_version,
-                    severity: v.severity,
-                },
-                status: m.status.clone(),
-                justification: m.statement.clone(),
-            })
-        })
+/// What the VEX statements suppressed in one result.
+pub(crate) fn suppressed(result: &ReportResult) -> impl Iterator<Item = Suppressed> + '_ {
+    result.modified.iter().filter_map(|m| match m {
+        ModifiedFinding::Vulnerability(v) => Some(Suppressed {
+            finding: Finding::from(&v.finding),
+            status: v.status.clone(),
+            justification: v.statement.clone(),
+        }),
+        ModifiedFinding::Other => None,
+    })
 }
 
 fn findings(result: &ReportResult) -> impl Iterator<Item = Finding> + '_ {
-    let vulns = result.vulnerabilities.iter().map(|v| Finding {
-        id: v.id.clone(),
-        package: v.pkg_name.clone(),
-        installed: v.installed_version.clone(),
-        fixed: v.fixed_version.clone(),
-        severity: v.severity,
-    });
+    let vulns = result.vulnerabilities.iter().map(Finding::from);
     let secrets = result.secrets.iter().map(|s| Finding {
         id: s.rule_id.clone(),
         package: result.target.clone(),

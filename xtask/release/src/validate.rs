@@ -17,40 +17,39 @@ use serde::Serialize;
 use crate::cmd::{Cmd, Output};
 use crate::{tools, workspace};
 
-/// The standards whose validators the release runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+/// The standards whose validators the release runs, shown by their names.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, strum::Display, strum::VariantArray,
+)]
 pub enum Standard {
     /// A CycloneDX SBOM, against the schema of the spec version it declares (strict: no
     /// unknown properties).
+    #[strum(to_string = "CycloneDX")]
     CycloneDx,
     /// An in-toto Statement v1 whose predicate is SLSA Provenance v1 (a DSSE envelope, as
     /// `cosign verify-attestation` prints it, is opened first).
+    #[strum(to_string = "in-toto Statement v1 / SLSA Provenance v1")]
     InTotoProvenance,
     /// An in-toto Statement v1 of any predicate (the withdrawal statement): the statement's
     /// rules only.
+    #[strum(to_string = "in-toto Statement v1")]
     InTotoStatement,
     /// An OpenVEX document (or a VEX attestation carrying one), against the OpenVEX schema.
+    #[strum(to_string = "OpenVEX")]
     OpenVex,
     /// SARIF 2.1.0 with GitHub code scanning's rules, and a `partialFingerprints` on every
     /// result.
+    #[strum(to_string = "SARIF 2.1.0 (GitHub code scanning)")]
     Sarif,
     /// An OCI image index (also what the referrers API answers).
+    #[strum(to_string = "OCI image index")]
     OciIndex,
     /// An OCI image manifest (a platform image, or an artefact such as an attached SBOM).
+    #[strum(to_string = "OCI image manifest")]
     OciManifest,
 }
 
 impl Standard {
-    pub const ALL: [Standard; 7] = [
-        Standard::CycloneDx,
-        Standard::InTotoProvenance,
-        Standard::InTotoStatement,
-        Standard::OpenVex,
-        Standard::Sarif,
-        Standard::OciIndex,
-        Standard::OciManifest,
-    ];
-
     /// The name `validate.py` knows it by (SARIF has its own program).
     fn python_kind(self) -> Option<&'static str> {
         match self {
@@ -101,20 +100,6 @@ impl Standard {
                 "the registry object breaks the OCI image-spec: fix the step that writes it (its mediaType, descriptors and annotations)"
             }
         }
-    }
-}
-
-impl fmt::Display for Standard {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Standard::CycloneDx => "CycloneDX",
-            Standard::InTotoProvenance => "in-toto Statement v1 / SLSA Provenance v1",
-            Standard::InTotoStatement => "in-toto Statement v1",
-            Standard::OpenVex => "OpenVEX",
-            Standard::Sarif => "SARIF 2.1.0 (GitHub code scanning)",
-            Standard::OciIndex => "OCI image index",
-            Standard::OciManifest => "OCI image manifest",
-        })
     }
 }
 
@@ -381,6 +366,7 @@ pub fn rejection_message(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use strum::VariantArray;
 
     #[test]
     fn python_validators_run_the_script_from_the_tools_venv() {
@@ -395,7 +381,7 @@ mod tests {
             ["openvex", "security/vex.json"].map(String::from)
         );
         assert!(cmd.args[0].ends_with("xtask/release/validators/validate.py"));
-        let kinds: Vec<_> = Standard::ALL
+        let kinds: Vec<_> = Standard::VARIANTS
             .iter()
             .map(|s| command(*s, Path::new("f")).args.get(1).cloned())
             .collect();

@@ -15,7 +15,7 @@ impl flags::ReleaseLocal {
         // What needs no network is checked before anything is installed or started.
         kube9_release_cli::check_local(&self.release)?;
         let dir = kube9_devenv::local_env_dir();
-        let target = if self.release.output.offline() {
+        let target = if self.release.image.output.offline() {
             // A dry run starts nothing: the environment as it is, or as it would start.
             localenv::planned_target(&dir)?
         } else {

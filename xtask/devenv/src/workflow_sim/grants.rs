@@ -6,11 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A scope's access (`write` includes `read`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Access {
     Read,
@@ -65,11 +65,8 @@ impl Permissions {
             Value::Object(map) => Permissions(
                 map.iter()
                     .filter_map(|(scope, access)| {
-                        let access = match access.as_str()? {
-                            "read" => Access::Read,
-                            "write" => Access::Write,
-                            _ => return None,
-                        };
+                        // `none`, or anything else, grants nothing.
+                        let access = Access::deserialize(access).ok()?;
                         Some((scope.clone(), access))
                     })
                     .collect(),

@@ -79,6 +79,13 @@ pub fn check_source(
     github.check(source, release)
 }
 
+impl flags::ImageArgs {
+    /// `check_source` of this command's checkout and tag.
+    pub fn check_source(&self, source: &Source, release: &ReleaseVersion) -> Result<()> {
+        check_source(source, &self.source, &self.github, release)
+    }
+}
+
 impl flags::GithubRelease {
     /// On GitHub the release is its tag: the checkout must be that tag's commit (and the
     /// commit the release names), checked before anything is built.
@@ -211,11 +218,7 @@ pub fn trivy_db(db: &flags::DbArgs, config: &Config, dir: &std::path::Path) -> T
 
 /// The flags of the image step, borrowed from whichever command carries them.
 pub struct ImageFlags<'a> {
-    pub target: &'a flags::Target,
-    pub output: &'a flags::Output,
-    pub source: &'a flags::SourceArgs,
-    pub build: &'a flags::BuildArgs,
-    pub scan: &'a flags::ScanArgs,
+    pub image: &'a flags::ImageArgs,
     pub push: bool,
     pub hold_floating: bool,
     /// `--provenance-attested` was given a non-empty attestation id.
@@ -232,17 +235,17 @@ pub fn image_inputs(
     config: &Config,
     signer: Option<Signer>,
 ) -> Result<ImageInputs> {
-    let source = f.source.read()?;
-    let repository = f.target.repository()?;
-    let out_dir = f.output.dir(&source.dir);
+    let source = f.image.source.read()?;
+    let repository = f.image.target.repository()?;
+    let out_dir = f.image.output.dir(&source.dir);
     let actions = config.actions.as_ref();
     let cache = Cache::choose(&CacheInputs {
-        mode: f.build.cache,
+        mode: f.image.build.cache,
         actions,
         repository: &repository.to_string(),
-        scope: &f.build.cache_scope,
+        scope: &f.image.build.cache_scope,
         local_dir: &source.dir.join("target/buildx-cache"),
-        read_only: f.build.cache_read_only,
+        read_only: f.image.build.cache_read_only,
     })?;
     let github = actions.and(GithubIssues::from_config(&config.github));
     // On GitHub the workflow attests build provenance (keyless, GitHub's attestation store);
@@ -254,7 +257,11 @@ pub fn image_inputs(
     };
     let vex = vex_inputs(&source.dir, &repository)?;
     // An unpushed build publishes no changes: the changelog is read for a release only.
-    let changes = changelog_entry(&source.dir, release, f.source.skip_changelog || !f.push)?;
+    let changes = changelog_entry(
+        &source.dir,
+        release,
+        f.image.source.skip_changelog || !f.push,
+    )?;
     Ok(ImageInputs {
         vex,
         changes,
@@ -262,10 +269,10 @@ pub fn image_inputs(
         provenance,
         hold_floating: f.hold_floating,
         provenance_attested: f.provenance_attested,
-        db: trivy_db(&f.scan.db, config, &source.dir),
-        severity: f.scan.severity,
-        require_rust: !f.scan.no_rust_binary,
-        size_budget: f.scan.size_budget_mb * 1_000_000,
+        db: trivy_db(&f.image.scan.db, config, &source.dir),
+        severity: f.image.scan.severity,
+        require_rust: !f.image.scan.no_rust_binary,
+        size_budget: f.image.scan.size_budget_mb * 1_000_000,
         push: f.push,
         signer: if f.push { signer } else { None },
         credentials: config.registry.clone(),
@@ -279,14 +286,14 @@ pub fn image_inputs(
         build: BuildInputs {
             release: release.clone(),
             prerelease: f.prerelease,
-            platforms: f.target.platforms()?,
-            dockerfile: f.build.dockerfile.clone(),
-            context: f.build.context.clone(),
-            build_args: build_args(&f.build.build_args)?,
-            build_contexts: build_contexts(&f.build.build_contexts, config)?,
-            base_images: base_images(&source.dir.join(&f.build.dockerfile))?,
+            platforms: f.image.target.platforms()?,
+            dockerfile: f.image.build.dockerfile.clone(),
+            context: f.image.build.context.clone(),
+            build_args: build_args(&f.image.build.build_args)?,
+            build_contexts: build_contexts(&f.image.build.build_contexts, config)?,
+            base_images: base_images(&source.dir.join(&f.image.build.dockerfile))?,
             cache,
-            provenance: f.build.provenance,
+            provenance: f.image.build.provenance,
             docker_host: None,
             out_dir,
             source,

@@ -19,21 +19,21 @@ impl flags::Release {
 
     fn run_with(self, local: Option<&LocalTarget>) -> Result<()> {
         let config = Config::get();
-        let mut inputs = self.inputs(config, local.is_some(), self.output.offline())?;
+        let output = &self.image.output;
+        let mut inputs = self.inputs(config, local.is_some(), output.offline())?;
         if let Some(target) = local {
             inputs = local::into_local(&inputs, target);
         }
         // Checked in a dry run too: they need no network.
         self.check_source(&inputs)?;
-        let facts = if self.output.offline() {
+        let facts = if output.offline() {
             ReleaseFacts::default()
         } else {
             read_facts(&inputs)?
         };
         let plan = release::plan(&inputs, &facts)?;
         let credentials = inputs.image.credentials.clone();
-        let outcome =
-            super::show_then_run(&self.output, &plan, credentials, config.actions.clone())?;
+        let outcome = super::show_then_run(output, &plan, credentials, config.actions.clone())?;
         if let Some(outcome) = outcome {
             let digest = outcome.bindings.index.clone().unwrap_or_default();
             print_result(&inputs, &digest, local.is_some());
@@ -44,14 +44,15 @@ impl flags::Release {
     /// The inputs, checked; `offline` asks GitHub nothing (a pre-release is then assumed a
     /// release).
     fn inputs(&self, config: &Config, local: bool, offline: bool) -> Result<ReleaseInputs> {
-        let release = inputs::release_version(self.target.version.as_deref(), config)?;
+        let args = &self.image;
+        let release = inputs::release_version(args.target.version.as_deref(), config)?;
         // A local release signs with the environment's key (`plan::local`).
         let signer = if local {
             None
         } else {
-            inputs::signer(&self.sign, (&release, config), offline)?
+            inputs::signer(&args.sign, (&release, config), offline)?
         };
-        let prerelease = inputs::prerelease(self.github.prerelease, (&release, config), offline)?;
+        let prerelease = inputs::prerelease(args.github.prerelease, (&release, config), offline)?;
         let image = inputs::image_inputs(
             &self.image_flags(prerelease),
             &release,
@@ -74,16 +75,12 @@ impl flags::Release {
 
     fn check_source(&self, inputs: &ReleaseInputs) -> Result<()> {
         let build = &inputs.image.build;
-        inputs::check_source(&build.source, &self.source, &self.github, &build.release)
+        self.image.check_source(&build.source, &build.release)
     }
 
     fn image_flags(&self, prerelease: bool) -> ImageFlags<'_> {
         ImageFlags {
-            target: &self.target,
-            output: &self.output,
-            source: &self.source,
-            build: &self.build,
-            scan: &self.scan,
+            image: &self.image,
             push: true,
             hold_floating: false,
             provenance_attested: false,
@@ -93,9 +90,9 @@ impl flags::Release {
 
     fn chart_flags(&self, prerelease: bool) -> ChartFlags<'_> {
         ChartFlags {
-            target: &self.target,
-            output: &self.output,
-            source: &self.source,
+            target: &self.image.target,
+            output: &self.image.output,
+            source: &self.image.source,
             chart: &self.chart,
             prerelease,
         }
@@ -113,7 +110,7 @@ pub fn check_local(flags: &flags::Release) -> Result<()> {
 /// `release` into a local environment: the same plan, composed for `target`; the signer is
 /// the environment's key unless `--no-sign`.
 pub fn run_local(flags: flags::Release, mut target: LocalTarget) -> Result<()> {
-    if flags.sign.no_sign {
+    if flags.image.sign.no_sign {
         target.signer = None;
     }
     flags.run_with(Some(&target))

@@ -13,17 +13,18 @@ use kube9_release::registry::{Registry, Retry};
 impl flags::ReleaseImage {
     pub fn run(self) -> Result<()> {
         let config = Config::get();
-        let release = inputs::release_version(self.target.version.as_deref(), config)?;
-        let offline = self.output.offline();
+        let image = &self.image;
+        let release = inputs::release_version(image.target.version.as_deref(), config)?;
+        let offline = image.output.offline();
         let signer = if self.no_push {
             // Nothing is published, so nothing is signed and no signer is needed.
             None
         } else {
-            inputs::signer(&self.sign, (&release, config), offline)?
+            inputs::signer(&image.sign, (&release, config), offline)?
         };
-        let prerelease = inputs::prerelease(self.github.prerelease, (&release, config), offline)?;
+        let prerelease = inputs::prerelease(image.github.prerelease, (&release, config), offline)?;
         let inputs = inputs::image_inputs(&self.flags(prerelease), &release, config, signer)?;
-        inputs::check_source(&inputs.build.source, &self.source, &self.github, &release)?;
+        image.check_source(&inputs.build.source, &release)?;
         let facts = if offline || self.no_push {
             ImageFacts::default()
         } else {
@@ -37,17 +38,13 @@ impl flags::ReleaseImage {
         };
         let plan = image::plan(&inputs, &facts)?;
         let credentials = inputs.credentials.clone();
-        super::show_then_run(&self.output, &plan, credentials, config.actions.clone())?;
+        super::show_then_run(&image.output, &plan, credentials, config.actions.clone())?;
         Ok(())
     }
 
     pub fn flags(&self, prerelease: bool) -> ImageFlags<'_> {
         ImageFlags {
-            target: &self.target,
-            output: &self.output,
-            source: &self.source,
-            build: &self.build,
-            scan: &self.scan,
+            image: &self.image,
             push: !self.no_push,
             hold_floating: self.hold_floating_tags,
             provenance_attested: !self.provenance_attested.trim().is_empty(),

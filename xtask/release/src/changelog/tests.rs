@@ -114,7 +114,10 @@ fn markdown_groups_changes_by_kind_in_file_order() {
 
 #[test]
 fn kinds_map_one_to_one_to_artifact_hub() {
-    let names: Vec<_> = ChangeKind::ALL.iter().map(|k| k.artifacthub()).collect();
+    let names: Vec<_> = ChangeKind::VARIANTS
+        .iter()
+        .map(|k| k.artifacthub())
+        .collect();
     assert_eq!(
         names,
         [
@@ -126,8 +129,8 @@ fn kinds_map_one_to_one_to_artifact_hub() {
             "security"
         ]
     );
-    for kind in ChangeKind::ALL {
-        assert_eq!(ChangeKind::from_heading(kind.heading()), Some(kind));
+    for &kind in ChangeKind::VARIANTS {
+        assert_eq!(kind.heading().parse(), Ok(kind));
         assert_eq!(kind.heading().to_lowercase(), kind.artifacthub());
     }
 }

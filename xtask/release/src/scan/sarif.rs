@@ -7,57 +7,30 @@
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 
-/// One suppressed vulnerability as the report lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mark {
-    pub id: String,
-    pub package: String,
-    pub installed: String,
-    pub status: String,
-    pub justification: String,
-}
+use super::{ModifiedFinding, Report, Suppressed};
 
 /// Trivy's JSON report with each suppressed vulnerability moved back among its result's
-/// vulnerabilities, and the marks to put on them.
-pub fn unsuppress(report: &[u8]) -> Result<(Vec<u8>, Vec<Mark>)> {
-    let mut report: Value =
+/// vulnerabilities, and what suppressed each: the marks to put on them.
+pub fn unsuppress(report: &[u8]) -> Result<(Vec<u8>, Vec<Suppressed>)> {
+    let mut report: Report =
         serde_json::from_slice(report).context("trivy's JSON report does not parse")?;
-    let mut marks = Vec::new();
-    for result in report["Results"].as_array_mut().into_iter().flatten() {
-        let Some(modified) = result
-            .as_object_mut()
-            .and_then(|r| r.remove("ExperimentalModifiedFindings"))
-        else {
-            continue;
-        };
-        for m in modified.as_array().into_iter().flatten() {
-            if m["Type"] != "vulnerability" {
-                continue;
-            }
-            let finding = m["Finding"].clone();
-            marks.push(Mark {
-                id: text(&finding["VulnerabilityID"]),
-                package: text(&finding["PkgName"]),
-                installed: text(&finding["InstalledVersion"]),
-                status: text(&m["Status"]),
-                justification: text(&m["Statement"]),
-            });
-            match result["Vulnerabilities"].as_array_mut() {
-                Some(list) => list.push(finding),
-                None => result["Vulnerabilities"] = json!([finding]),
+    let marks = report.results.iter().flat_map(super::suppressed).collect();
+    for result in &mut report.results {
+        for modified in std::mem::take(&mut result.modified) {
+            if let ModifiedFinding::Vulnerability(v) = modified {
+                result.vulnerabilities.push(v.finding);
             }
         }
     }
+    // Written through a `Value`, whose keys are sorted: the file does not depend on the order
+    // of the fields in the structs (the fixture test holds it to its bytes).
+    let report = serde_json::to_value(&report)?;
     Ok((serde_json::to_vec(&report)?, marks))
-}
-
-fn text(v: &Value) -> String {
-    v.as_str().unwrap_or_default().to_string()
 }
 
 /// Marks each SARIF result of a suppressed finding (same rule, package and version, as
 /// Trivy's result message names them) as suppressed, with the VEX justification.
-pub fn mark(sarif: &mut Value, marks: &[Mark]) -> usize {
+pub fn mark(sarif: &mut Value, marks: &[Suppressed]) -> usize {
     let mut marked = 0;
     for run in sarif["runs"].as_array_mut().into_iter().flatten() {
         for result in run["results"].as_array_mut().into_iter().flatten() {
@@ -79,20 +52,22 @@ pub fn mark(sarif: &mut Value, marks: &[Mark]) -> usize {
     marked
 }
 
-fn is_result_of(result: &Value, m: &Mark) -> bool {
+fn is_result_of(result: &Value, m: &Suppressed) -> bool {
     let message = result["message"]["text"].as_str().unwrap_or_default();
-    result["ruleId"] == m.id.as_str()
+    let f = &m.finding;
+    result["ruleId"] == f.id.as_str()
         && message
             .lines()
-            .any(|l| l == format!("Package: {}", m.package))
+            .any(|l| l == format!("Package: {}", f.package))
         && message
             .lines()
-            .any(|l| l == format!("Installed Version: {}", m.installed))
+            .any(|l| l == format!("Installed Version: {}", f.installed))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scan::{Finding, Severity};
 
     fn report() -> Value {
         json!({"Results": [{
@@ -126,10 +101,14 @@ mod tests {
         assert_eq!(ids, ["CVE-2099-0009", "CVE-2099-0003"]);
         assert_eq!(
             marks,
-            [Mark {
-                id: "CVE-2099-0003".into(),
-                package: "kube9-fixture-vulnerable".into(),
-                installed: "1.0.0".into(),
+            [Suppressed {
+                finding: Finding {
+                    id: "CVE-2099-0003".into(),
+                    package: "kube9-fixture-vulnerable".into(),
+                    installed: "1.0.0".into(),
+                    fixed: String::new(),
+                    severity: Severity::Critical,
+                },
                 status: "not_affected".into(),
                 justification: "vulnerable_code_not_in_execute_path".into(),
             }]
@@ -172,6 +151,32 @@ mod tests {
         );
         assert!(results[1].get("suppressions").is_none(), "another version");
         assert!(results[2].get("suppressions").is_none(), "another finding");
+    }
+
+    /// A report as Trivy writes it (every kind of result, fields the gate does not read,
+    /// suppressed findings of two kinds) gives the same bytes as the report rewritten untyped
+    /// did, so Trivy converts it into the same SARIF.
+    #[test]
+    fn a_full_report_is_rewritten_to_the_same_bytes() {
+        let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
+        let read = |name: &str| std::fs::read(fixtures.join("trivy-report").join(name)).unwrap();
+        let (bytes, marks) = unsuppress(&read("report.json")).unwrap();
+        assert_eq!(
+            String::from_utf8(bytes).unwrap(),
+            String::from_utf8(read("unsuppressed.json")).unwrap()
+        );
+        let marked: Vec<(&str, &str)> = marks
+            .iter()
+            .map(|m| (m.finding.id.as_str(), m.justification.as_str()))
+            .collect();
+        assert_eq!(
+            marked,
+            [
+                ("CVE-2099-0003", "vulnerable_code_not_in_execute_path"),
+                ("CVE-2099-0010", ""),
+                ("CVE-2099-0004", "component_not_present"),
+            ]
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! The JSON line locator. serde_json keeps no positions in a `Value`, yet every error of the
-//! project's file should point at the line to fix; so the text serde_json accepted is scanned
-//! once more here, and each JSON path mapped to the line its value starts on.
+//! The JSON line locator. serde keeps no positions, yet every error of the project's file should
+//! point at the line to fix, also one found after reading (a rule of OpenVEX broken, a field
+//! missing); so the text serde_json accepted is scanned once more here, each JSON path mapped
+//! to the line its value starts on, and each object's keys noted, which serde would skip
+//! silently if unknown.
 
 use std::collections::HashMap;
 
@@ -17,6 +19,8 @@ pub(super) fn child(path: &str, key: &str) -> String {
 #[derive(Debug, Default)]
 pub(super) struct Lines {
     at: HashMap<String, usize>,
+    /// The keys of each object, by its path, in the order written.
+    keys: HashMap<String, Vec<String>>,
     /// The first key given twice in one object: its path, first and second line. serde_json
     /// keeps the second silently, as Trivy's reader does, so the first would be ignored.
     pub(super) duplicate: Option<(String, usize, usize)>,
@@ -48,6 +52,11 @@ impl Lines {
                 None => return self.at.get("").copied().unwrap_or(1),
             }
         }
+    }
+
+    /// The keys of the object at `path`, in the order written.
+    pub(super) fn keys(&self, path: &str) -> &[String] {
+        self.keys.get(path).map_or(&[], Vec::as_slice)
     }
 }
 
@@ -103,6 +112,8 @@ impl Scanner<'_> {
             match self.peek() {
                 Some(b'"') => {
                     let key = self.string();
+                    let keys = self.lines.keys.entry(path.to_string()).or_default();
+                    keys.push(key.clone());
                     self.skip_space();
                     self.pos += 1; // the colon
                     self.value(child(path, &key));

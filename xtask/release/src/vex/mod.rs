@@ -13,8 +13,8 @@
 //! This module holds the types of a checked document and the entry points; the work is done
 //! by its submodules, which share nothing but these types:
 //!
+//! - `raw`: the document as serde reads it, a value of the wrong type refused;
 //! - `locate`: where each value of the JSON text starts, for the line of an error;
-//! - `fields`: typed reading of one JSON object's fields, each error at its line;
 //! - `rules`: the OpenVEX rules of the document, its statements and their status;
 //! - `products`: a statement's products and subcomponents, each named by one purl;
 //! - `overlap`: the refusal of two statements that could both apply to one finding;
@@ -31,19 +31,18 @@ use anyhow::{anyhow, Context, Result};
 use serde_json::Value;
 
 mod contents;
-mod fields;
 mod locate;
 mod overlap;
 mod products;
 mod purl;
+mod raw;
 mod render;
 mod rules;
 
 pub use contents::{check_products, crates_in_lockfiles, Contents};
 pub use render::{for_gate, for_release};
 
-use fields::Checker;
-use locate::Lines;
+use rules::{without_position, Checker};
 
 /// Where the project keeps its statements, relative to the source root.
 pub const VEX_PATH: &str = "security/vex.json";
@@ -51,8 +50,11 @@ pub const VEX_PATH: &str = "security/vex.json";
 /// The context of the documents written here; go-vex writes this versioned form.
 pub const CONTEXT: &str = "https://openvex.dev/ns/v0.2.0";
 
-/// What a statement says about its products.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a statement says about its products; shown and parsed as OpenVEX labels it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::Display, strum::EnumString, strum::VariantNames,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum Status {
     NotAffected,
     Affected,
@@ -61,70 +63,23 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 4] = [
-        Status::NotAffected,
-        Status::Affected,
-        Status::Fixed,
-        Status::UnderInvestigation,
-    ];
-
-    /// The label OpenVEX writes.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::NotAffected => "not_affected",
-            Status::Affected => "affected",
-            Status::Fixed => "fixed",
-            Status::UnderInvestigation => "under_investigation",
-        }
-    }
-
     /// Whether Trivy hides the findings the statement covers: only these two do.
     pub fn suppresses(self) -> bool {
         matches!(self, Status::NotAffected | Status::Fixed)
     }
-
-    /// The status of its label, if OpenVEX knows it.
-    fn parse(s: &str) -> Option<Status> {
-        Status::ALL.into_iter().find(|status| status.as_str() == s)
-    }
 }
 
 /// Why a product is not affected: OpenVEX's five machine-readable labels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::Display, strum::EnumString, strum::VariantNames,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum Justification {
     ComponentNotPresent,
     VulnerableCodeNotPresent,
     VulnerableCodeNotInExecutePath,
     VulnerableCodeCannotBeControlledByAdversary,
     InlineMitigationsAlreadyExist,
-}
-
-impl Justification {
-    pub const ALL: [Justification; 5] = [
-        Justification::ComponentNotPresent,
-        Justification::VulnerableCodeNotPresent,
-        Justification::VulnerableCodeNotInExecutePath,
-        Justification::VulnerableCodeCannotBeControlledByAdversary,
-        Justification::InlineMitigationsAlreadyExist,
-    ];
-
-    /// The label OpenVEX writes.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Justification::ComponentNotPresent => "component_not_present",
-            Justification::VulnerableCodeNotPresent => "vulnerable_code_not_present",
-            Justification::VulnerableCodeNotInExecutePath => "vulnerable_code_not_in_execute_path",
-            Justification::VulnerableCodeCannotBeControlledByAdversary => {
-                "vulnerable_code_cannot_be_controlled_by_adversary"
-            }
-            Justification::InlineMitigationsAlreadyExist => "inline_mitigations_already_exist",
-        }
-    }
-
-    /// The justification of its label, if OpenVEX knows it.
-    fn parse(s: &str) -> Option<Justification> {
-        Justification::ALL.into_iter().find(|j| j.as_str() == s)
-    }
 }
 
 /// A validated document, with what is needed to write its statements again. Its statements may
@@ -269,19 +224,16 @@ pub fn read(root: &Path) -> Result<Option<Document>> {
 /// and the JSON path of the value to fix.
 pub fn parse(file: &str, text: &str) -> Result<Document> {
     let value: Value = serde_json::from_str(text).map_err(|e| syntax_error(file, &e))?;
-    Checker::new(file, Lines::scan(text)).document(&value)
+    Checker::new(file, text).document(&value, text)
 }
 
-/// serde_json's message without its position, which is given in front instead.
+/// The position serde_json gives, in front.
 fn syntax_error(file: &str, e: &serde_json::Error) -> anyhow::Error {
-    let message = e.to_string();
-    let message = message
-        .rsplit_once(" at line ")
-        .map_or(message.as_str(), |(m, _)| m);
     anyhow!(
-        "{file}:{}:{}: not valid JSON: {message}: fix the syntax there",
+        "{file}:{}:{}: not valid JSON: {}: fix the syntax there",
         e.line(),
-        e.column()
+        e.column(),
+        without_position(e)
     )
 }
 

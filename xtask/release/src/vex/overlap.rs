@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 
-use super::fields::Checker;
+use super::rules::Checker;
 use super::{Crate, Product, Statement};
 
 /// What a statement says of one crate, and where: the unit two statements are compared by.
@@ -89,10 +89,7 @@ fn message(statements: &[Statement], earlier: &Claim, new: &Claim) -> String {
          statement has the later timestamp (a statement without one takes the document's), which \
          is easy to get wrong; say it in one statement, or pin the two to different releases \
          (@sha256:<index digest>) or architectures (arch=)",
-        earlier.statement,
-        other.line,
-        other.status.as_str(),
-        new.krate
+        earlier.statement, other.line, other.status, new.krate
     )
 }
 

@@ -3,22 +3,27 @@
 //! sees the crates but no image purl.
 
 use anyhow::Result;
-use serde_json::Value;
+use serde::de::DeserializeOwned;
 
-use super::fields::{Checker, Object};
-use super::purl::{parse_purl, PURL_FORMS};
+use super::locate::child;
+use super::purl::PURL_FORMS;
+use super::raw::{List, Obj, Opt, Purl, RawIdentifiers, RawProduct, RawSubcomponent};
+use super::rules::Checker;
 use super::{Crate, Located, Product, ProductEntry};
 
 impl Checker<'_> {
     /// The statement's products: at least one, as Trivy applies it to those only.
-    pub(super) fn products(&self, obj: &Object) -> Result<Vec<ProductEntry>> {
-        let path = obj.path("products");
-        let items = self.array(obj, "products")?.ok_or_else(|| {
-            self.error(
-                &path,
-                format!("missing: Trivy applies a statement only to the products it lists ({PURL_FORMS})"),
-            )
-        })?;
+    pub(super) fn products(
+        &self,
+        raw: Opt<List<Obj<RawProduct>>>,
+        statement: &str,
+    ) -> Result<Vec<ProductEntry>> {
+        let path = child(statement, "products");
+        let List(items) = self.required(
+            raw,
+            &path,
+            &format!("Trivy applies a statement only to the products it lists ({PURL_FORMS})"),
+        )?;
         if items.is_empty() {
             return Err(self.error(
                 &path,
@@ -26,19 +31,19 @@ impl Checker<'_> {
             ));
         }
         items
-            .iter()
+            .into_iter()
             .enumerate()
-            .map(|(i, v)| self.product(v, format!("{path}[{i}]")))
+            .map(|(i, Obj(p))| self.product(p, format!("{path}[{i}]")))
             .collect()
     }
 
     /// One product: an image with the crates of it the statement is about, or a crate alone.
-    fn product(&self, value: &Value, path: String) -> Result<ProductEntry> {
-        let obj = self.object(value, path)?;
-        let product = self.purl(&obj, "a product", &["@id", "identifiers", "subcomponents"])?;
-        let items = self.array(&obj, "subcomponents")?;
-        let subcomponents = self.subcomponents(&obj, items)?;
-        let subs_path = obj.path("subcomponents");
+    fn product(&self, raw: RawProduct, path: String) -> Result<ProductEntry> {
+        let product = self.purl::<RawProduct>(&path, raw.id, raw.identifiers, "a product")?;
+        let listed = raw.subcomponents.0.map(|List(items)| items);
+        let given = listed.is_some();
+        let subcomponents = self.subcomponents(&path, listed.unwrap_or_default())?;
+        let subs_path = child(&path, "subcomponents");
         match &product.value {
             Product::Image(_) if subcomponents.is_empty() => Err(self.error(
                 &subs_path,
@@ -47,14 +52,10 @@ impl Checker<'_> {
                      subcomponents (pkg:cargo/<name>@<version>): the release gate scans the \
                      image from an OCI layout before it is published, where Trivy sees no image \
                      purl, so a statement about the whole image could not be honoured by the gate",
-                    if items.is_some() {
-                        "is empty"
-                    } else {
-                        "missing"
-                    }
+                    if given { "is empty" } else { "missing" }
                 ),
             )),
-            Product::Crate(_) if items.is_some() => Err(self.error(
+            Product::Crate(_) if given => Err(self.error(
                 &subs_path,
                 "a crate product has no subcomponents: it stands for that crate wherever it is; \
                  remove them, or make the image the product",
@@ -66,18 +67,17 @@ impl Checker<'_> {
         }
     }
 
-    /// The crates of a product's `subcomponents` (`items`, if given): never an image, as
-    /// subcomponents do not nest.
+    /// The crates of a product's subcomponents: never an image, as subcomponents do not nest.
     fn subcomponents(
         &self,
-        obj: &Object,
-        items: Option<&Vec<Value>>,
+        product: &str,
+        items: Vec<Obj<RawSubcomponent>>,
     ) -> Result<Vec<Located<Crate>>> {
-        let subs_path = obj.path("subcomponents");
         let mut subcomponents = Vec::new();
-        for (i, item) in items.into_iter().flatten().enumerate() {
-            let sub = self.object(item, format!("{subs_path}[{i}]"))?;
-            let located = self.purl(&sub, "a subcomponent", &["@id", "identifiers"])?;
+        for (i, Obj(sub)) in items.into_iter().enumerate() {
+            let path = format!("{product}.subcomponents[{i}]");
+            let located =
+                self.purl::<RawSubcomponent>(&path, sub.id, sub.identifiers, "a subcomponent")?;
             match located.value {
                 Product::Crate(krate) => subcomponents.push(Located {
                     value: krate,
@@ -96,60 +96,61 @@ impl Checker<'_> {
         Ok(subcomponents)
     }
 
-    /// The purl of a product or subcomponent: `@id`, or `identifiers.purl`, or both if equal.
-    fn purl(&self, obj: &Object, what: &str, allowed: &[&str]) -> Result<Located<Product>> {
-        if obj.map.contains_key("hashes") {
+    /// The purl of the product or subcomponent at `path` (read as `T`, which `what` names):
+    /// `@id`, or `identifiers.purl`, or both if equal.
+    fn purl<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        id: Opt<Purl>,
+        identifiers: Opt<Obj<RawIdentifiers>>,
+        what: &str,
+    ) -> Result<Located<Product>> {
+        if self.lines.keys(path).iter().any(|k| k == "hashes") {
             return Err(self.error(
-                &obj.path("hashes"),
+                &child(path, "hashes"),
                 "the project names products by purl only (Trivy compares hashes with the purl \
                  string, so they never match): remove it",
             ));
         }
-        self.fields(obj, allowed, what)?;
-        let mut parsed = self.purls_given(obj)?;
-        match parsed.len() {
+        self.fields::<T>(path, what)?;
+        let mut given = Vec::new();
+        if let Some(Purl(product)) = id.0 {
+            given.push(self.located(product, child(path, "@id")));
+        }
+        if let Some(Obj(ids)) = identifiers.0 {
+            let ids_path = child(path, "identifiers");
+            self.fields::<RawIdentifiers>(
+                &ids_path,
+                "identifiers (the project names products by purl only)",
+            )?;
+            let purl_path = child(&ids_path, "purl");
+            let Purl(product) =
+                self.required(ids.purl, &purl_path, &format!("the purl ({PURL_FORMS})"))?;
+            given.push(self.located(product, purl_path));
+        }
+        match given.len() {
             0 => Err(self.error(
-                &obj.path("@id"),
+                &child(path, "@id"),
                 format!("missing: {what} is named by its purl in @id or identifiers.purl ({PURL_FORMS})"),
             )),
-            1 => Ok(parsed.remove(0)),
-            _ if parsed[0].value == parsed[1].value => Ok(parsed.remove(0)),
+            1 => Ok(given.remove(0)),
+            _ if given[0].value == given[1].value => Ok(given.remove(0)),
             _ => Err(self.error(
-                &parsed[1].path,
+                &given[1].path,
                 format!(
                     "`{}` is not the product of @id `{}`: give one purl, or the same in both",
-                    parsed[1].value, parsed[0].value
+                    given[1].value, given[0].value
                 ),
             )),
         }
     }
 
-    /// The purls an object gives, parsed, in `@id` and then in `identifiers.purl`.
-    fn purls_given(&self, obj: &Object) -> Result<Vec<Located<Product>>> {
-        let mut found = Vec::new();
-        if let Some(id) = self.text(obj, "@id")? {
-            found.push((id, obj.path("@id")));
+    /// A product and where it was written.
+    fn located(&self, value: Product, path: String) -> Located<Product> {
+        Located {
+            line: self.lines.line(&path),
+            value,
+            path,
         }
-        if let Some(value) = obj.map.get("identifiers") {
-            let ids = self.object(value, obj.path("identifiers"))?;
-            self.fields(
-                &ids,
-                &["purl"],
-                "identifiers (the project names products by purl only)",
-            )?;
-            let purl = self.required_text(&ids, "purl", &format!("the purl ({PURL_FORMS})"))?;
-            found.push((purl, ids.path("purl")));
-        }
-        found
-            .into_iter()
-            .map(|(purl, path)| {
-                let value = parse_purl(&purl).map_err(|e| self.error(&path, e))?;
-                Ok(Located {
-                    value,
-                    line: self.lines.line(&path),
-                    path,
-                })
-            })
-            .collect()
     }
 }

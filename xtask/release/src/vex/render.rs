@@ -131,9 +131,9 @@ fn statement_json(doc: &Document, s: &Statement, products: Vec<Value>) -> Value 
     let timestamp = s.timestamp.as_deref().unwrap_or(&doc.timestamp);
     m.insert("timestamp".into(), timestamp.into());
     m.insert("products".into(), products.into());
-    m.insert("status".into(), s.status.as_str().into());
+    m.insert("status".into(), s.status.to_string().into());
     if let Some(j) = s.justification {
-        m.insert("justification".into(), j.as_str().into());
+        m.insert("justification".into(), j.to_string().into());
     }
     let texts = [
         ("impact_statement", &s.impact_statement),

@@ -1,57 +1,55 @@
-//! The OpenVEX rules of a document and its statements: which fields each object may have, which
-//! it must, and what each status allows. go-vex's rules (stricter than the schema) are kept, and
-//! the project's own: a not_affected statement gives its machine-readable reason.
+//! The OpenVEX rules of a document and its statements, checked once serde has read it
+//! (`raw`): which fields each object may have, which it must, and what each status allows.
+//! go-vex's rules (stricter than the schema) are kept, and the project's own: a not_affected
+//! statement gives its machine-readable reason.
 
-use anyhow::{bail, Result};
+use std::fmt;
+
+use anyhow::{anyhow, bail, Result};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_path_to_error::Segment;
+use strum::VariantNames;
 
-use super::fields::{described, Checker, Object};
-use super::locate::child;
+use super::locate::{child, Lines};
+use super::raw::{
+    described, fields_of, List, Obj, Opt, RawDocument, RawStatement, RawVulnerability,
+};
 use super::{Document, Justification, Statement, Status, Vulnerability, CONTEXT};
 use crate::text::{one_line, shown};
 
 /// What every OpenVEX context starts with (`https://openvex.dev/ns` is valid too).
 const NAMESPACE: &str = "https://openvex.dev/ns";
 
-const DOCUMENT_FIELDS: &[&str] = &[
-    "@context",
-    "@id",
-    "author",
-    "role",
-    "timestamp",
-    "last_updated",
-    "version",
-    "tooling",
-    "supplier",
-    "statements",
-];
-
-const STATEMENT_FIELDS: &[&str] = &[
-    "@id",
-    "version",
-    "vulnerability",
-    "timestamp",
-    "last_updated",
-    "products",
-    "status",
-    "supplier",
-    "status_notes",
-    "justification",
-    "impact_statement",
-    "action_statement",
-    "action_statement_timestamp",
-];
-
-const VULNERABILITY_FIELDS: &[&str] = &["@id", "name", "description", "aliases"];
-
-/// The labels of a list of values, for an error that says what is allowed.
-fn labels(all: impl IntoIterator<Item = &'static str>) -> String {
-    all.into_iter().collect::<Vec<_>>().join(", ")
+/// Checks a document against the text it came from, for the lines of its errors.
+pub(super) struct Checker<'a> {
+    /// The name errors show.
+    pub(super) file: &'a str,
+    pub(super) lines: Lines,
 }
 
-impl Checker<'_> {
-    /// The whole document: its own fields, then each statement, then the statements together.
-    pub(super) fn document(&self, value: &Value) -> Result<Document> {
+impl<'a> Checker<'a> {
+    /// A checker of `text`, its errors shown as `file`.
+    pub(super) fn new(file: &'a str, text: &str) -> Checker<'a> {
+        Checker {
+            file,
+            lines: Lines::scan(text),
+        }
+    }
+
+    /// `file:line: path: message`, the line being that of `path` (or of what holds it).
+    pub(super) fn error(&self, path: &str, message: impl fmt::Display) -> anyhow::Error {
+        let line = self.lines.line(path);
+        if path.is_empty() {
+            anyhow!("{}:{line}: {message}", self.file)
+        } else {
+            anyhow!("{}:{line}: {}: {message}", self.file, one_line(path))
+        }
+    }
+
+    /// The whole document: read by serde once its shape is known to be right, then its own
+    /// fields, each statement, and the statements together.
+    pub(super) fn document(&self, value: &Value, text: &str) -> Result<Document> {
         self.no_duplicate()?;
         if !value.is_object() {
             return Err(self.error(
@@ -63,33 +61,39 @@ impl Checker<'_> {
                 ),
             ));
         }
-        let obj = self.object(value, String::new())?;
-        self.fields(&obj, DOCUMENT_FIELDS, "an OpenVEX document")?;
-        self.context(&obj)?;
-        let id = self.required_text(&obj, "@id", "the IRI that names this document")?;
-        let author = self.required_text(&obj, "author", "who makes these statements")?;
-        let timestamp = self.time(&obj, "timestamp")?.ok_or_else(|| {
-            self.error(
-                "timestamp",
-                "missing: when the document was written (RFC 3339)",
-            )
-        })?;
-        let version = self.version(&obj, "version")?.ok_or_else(|| {
-            self.error(
-                "version",
-                "missing: a whole number from 1 up, raised on every change",
-            )
-        })?;
-        for key in ["role", "tooling", "supplier"] {
-            self.text(&obj, key)?;
-        }
-        self.time(&obj, "last_updated")?;
+        let raw: RawDocument = self.read(text)?;
+        self.fields::<RawDocument>("", "an OpenVEX document")?;
+        self.context(raw.context.value())?;
         Ok(Document {
-            id,
-            author,
-            timestamp,
-            version,
-            statements: self.statements(&obj)?,
+            id: self.required(raw.id, "@id", "the IRI that names this document")?,
+            author: self.required(raw.author, "author", "who makes these statements")?,
+            timestamp: self.required(
+                raw.timestamp,
+                "timestamp",
+                "when the document was written (RFC 3339)",
+            )?,
+            version: self.required(
+                raw.version,
+                "version",
+                "a whole number from 1 up, raised on every change",
+            )?,
+            statements: self.statements(raw.statements)?,
+        })
+    }
+
+    /// The text read by serde, a value of the wrong type refused at its line.
+    fn read<T: DeserializeOwned>(&self, text: &str) -> Result<T> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e
+                .path()
+                .iter()
+                .fold(String::new(), |path, segment| match segment {
+                    Segment::Seq { index } => format!("{path}[{index}]"),
+                    Segment::Map { key } | Segment::Enum { variant: key } => child(&path, key),
+                    Segment::Unknown => path,
+                });
+            self.error(&path, without_position(e.inner()))
         })
     }
 
@@ -106,13 +110,51 @@ impl Checker<'_> {
         Ok(())
     }
 
-    /// Trivy refuses a VEX file without an OpenVEX `@context`, so it is checked first.
-    fn context(&self, obj: &Object) -> Result<()> {
-        let context = self.required_text(
-            obj,
-            "@context",
-            &format!("an OpenVEX document says \"@context\": \"{CONTEXT}\" (Trivy refuses a VEX file without it)"),
-        )?;
+    /// Refuses a field the object at `path` (read as `T`, which `what` names) does not know:
+    /// serde would drop a misspelt field silently.
+    pub(super) fn fields<T: DeserializeOwned>(&self, path: &str, what: &str) -> Result<()> {
+        let allowed = fields_of::<T>();
+        match self
+            .lines
+            .keys(path)
+            .iter()
+            .find(|k| !allowed.contains(&k.as_str()))
+        {
+            Some(key) => Err(self.error(
+                &child(path, key),
+                format!(
+                    "not a field of {what} ({}): remove it, or correct its name",
+                    allowed.join(", ")
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// A field that must be given, at `path`, converted (a `Text` into its `String`); `what`
+    /// says what to write.
+    pub(super) fn required<T, U: From<T>>(
+        &self,
+        field: Opt<T>,
+        path: &str,
+        what: &str,
+    ) -> Result<U> {
+        field
+            .value()
+            .ok_or_else(|| self.error(path, format!("missing: {what}")))
+    }
+
+    /// Trivy refuses a VEX file without an OpenVEX `@context`.
+    fn context(&self, context: Option<String>) -> Result<()> {
+        let context = context.ok_or_else(|| {
+            self.error(
+                "@context",
+                format!(
+                    "missing: an OpenVEX document says \"@context\": \"{CONTEXT}\" (Trivy \
+                     refuses a VEX file without it)"
+                ),
+            )
+        })?;
         if context != NAMESPACE && !context.starts_with(&format!("{NAMESPACE}/")) {
             return Err(self.error(
                 "@context",
@@ -126,14 +168,13 @@ impl Checker<'_> {
     }
 
     /// The statements, each checked, and then none overlapping another.
-    fn statements(&self, obj: &Object) -> Result<Vec<Statement>> {
-        let items = self.array(obj, "statements")?.ok_or_else(|| {
-            self.error(
-                "statements",
-                "missing: a document holds one statement or more (OpenVEX's schema); with \
-                 nothing to say, keep no document",
-            )
-        })?;
+    fn statements(&self, raw: Opt<List<Obj<RawStatement>>>) -> Result<Vec<Statement>> {
+        let List(items) = self.required(
+            raw,
+            "statements",
+            "a document holds one statement or more (OpenVEX's schema); with nothing to say, \
+             keep no document",
+        )?;
         if items.is_empty() {
             return Err(self.error(
                 "statements",
@@ -143,119 +184,63 @@ impl Checker<'_> {
             ));
         }
         let statements = items
-            .iter()
+            .into_iter()
             .enumerate()
-            .map(|(i, v)| self.statement(v, format!("statements[{i}]")))
+            .map(|(i, Obj(s))| self.statement(s, format!("statements[{i}]")))
             .collect::<Result<Vec<_>>>()?;
         self.no_overlap(&statements)?;
         Ok(statements)
     }
 
     /// One statement, its status rules checked once its fields are read.
-    fn statement(&self, value: &Value, path: String) -> Result<Statement> {
-        let obj = self.object(value, path)?;
-        self.fields(&obj, STATEMENT_FIELDS, "an OpenVEX statement")?;
-        let vulnerability = self.vulnerability(&obj)?;
-        let status = self.status(&obj)?;
-        let justification = self.justification(&obj)?;
-        let impact_statement = self.text(&obj, "impact_statement")?;
-        let action_statement = self.text(&obj, "action_statement")?;
-        let action_statement_timestamp = self.time(&obj, "action_statement_timestamp")?;
-        let status_notes = self.text(&obj, "status_notes")?;
-        let timestamp = self.time(&obj, "timestamp")?;
-        // Not carried over, but still checked: a wrong value here is a mistake in the file.
-        self.time(&obj, "last_updated")?;
-        self.version(&obj, "version")?;
-        self.text(&obj, "@id")?;
-        self.text(&obj, "supplier")?;
+    fn statement(&self, raw: RawStatement, path: String) -> Result<Statement> {
+        self.fields::<RawStatement>(&path, "an OpenVEX statement")?;
+        let vulnerability = self.vulnerability(raw.vulnerability, &path)?;
+        let status = self.required(
+            raw.status,
+            &child(&path, "status"),
+            &format!("one of {}", Status::VARIANTS.join(", ")),
+        )?;
         let statement = Statement {
-            path: obj.path.clone(),
-            line: self.lines.line(&obj.path),
+            line: self.lines.line(&path),
             vulnerability,
             status,
-            justification,
-            impact_statement,
-            action_statement,
-            action_statement_timestamp,
-            status_notes,
-            timestamp,
-            products: self.products(&obj)?,
+            justification: raw.justification.0,
+            impact_statement: raw.impact_statement.value(),
+            action_statement: raw.action_statement.value(),
+            action_statement_timestamp: raw.action_statement_timestamp.value(),
+            status_notes: raw.status_notes.value(),
+            timestamp: raw.timestamp.value(),
+            products: self.products(raw.products, &path)?,
+            path,
         };
         self.status_rules(&statement)?;
         Ok(statement)
     }
 
     /// The vulnerability a statement is about: its name is what Trivy matches findings by.
-    fn vulnerability(&self, obj: &Object) -> Result<Vulnerability> {
-        let path = obj.path("vulnerability");
-        let value = obj.map.get("vulnerability").ok_or_else(|| {
-            self.error(
-                &path,
-                "missing: the vulnerability, e.g. {\"name\": \"CVE-2099-0003\"}",
-            )
-        })?;
-        let v = self.object(value, path)?;
-        self.fields(&v, VULNERABILITY_FIELDS, "a vulnerability")?;
-        let name = self.required_text(
-            &v,
-            "name",
-            "the vulnerability's ID as Trivy reports it, e.g. CVE-2099-0003",
+    fn vulnerability(
+        &self,
+        raw: Opt<Obj<RawVulnerability>>,
+        statement: &str,
+    ) -> Result<Vulnerability> {
+        let path = child(statement, "vulnerability");
+        let Obj(v) = self.required(
+            raw,
+            &path,
+            "the vulnerability, e.g. {\"name\": \"CVE-2099-0003\"}",
         )?;
+        self.fields::<RawVulnerability>(&path, "a vulnerability")?;
+        let aliases = v.aliases.0.map_or_else(Vec::new, |List(aliases)| aliases);
         Ok(Vulnerability {
-            name,
-            aliases: self.aliases(&v)?,
-            id: self.text(&v, "@id")?,
-            description: self.text(&v, "description")?,
-        })
-    }
-
-    /// The other IDs of the vulnerability: Trivy matches a finding by any of them, so each must
-    /// be a non-empty string.
-    fn aliases(&self, v: &Object) -> Result<Vec<String>> {
-        let mut aliases = Vec::new();
-        for (i, alias) in self.array(v, "aliases")?.into_iter().flatten().enumerate() {
-            match alias {
-                Value::String(s) if !s.trim().is_empty() => aliases.push(s.clone()),
-                other => {
-                    return Err(self.error(
-                        &format!("{}[{i}]", v.path("aliases")),
-                        format!("{} is not a vulnerability ID", described(other)),
-                    ))
-                }
-            }
-        }
-        Ok(aliases)
-    }
-
-    /// One of OpenVEX's four statuses.
-    fn status(&self, obj: &Object) -> Result<Status> {
-        let known = labels(Status::ALL.map(Status::as_str));
-        let status = self.required_text(obj, "status", &format!("one of {known}"))?;
-        Status::parse(&status).ok_or_else(|| {
-            self.error(
-                &obj.path("status"),
-                format!(
-                    "`{}` is not a status OpenVEX knows ({known})",
-                    shown(&status)
-                ),
-            )
-        })
-    }
-
-    /// One of OpenVEX's labels: Trivy shows any other as given, without a word.
-    fn justification(&self, obj: &Object) -> Result<Option<Justification>> {
-        let Some(j) = self.text(obj, "justification")? else {
-            return Ok(None);
-        };
-        Justification::parse(&j).map(Some).ok_or_else(|| {
-            self.error(
-                &obj.path("justification"),
-                format!(
-                    "`{}` is not a justification OpenVEX knows ({})",
-                    shown(&j),
-                    labels(Justification::ALL.map(Justification::as_str))
-                ),
-            )
+            name: self.required(
+                v.name,
+                &child(&path, "name"),
+                "the vulnerability's ID as Trivy reports it, e.g. CVE-2099-0003",
+            )?,
+            id: v.id.value(),
+            description: v.description.value(),
+            aliases: aliases.into_iter().map(|a| a.0).collect(),
         })
     }
 
@@ -287,7 +272,7 @@ impl Checker<'_> {
                     "a {} statement has no {key} (OpenVEX gives a justification or an \
                      impact_statement only to not_affected, an action_statement only to \
                      affected): remove it, or change the status",
-                    s.status.as_str()
+                    s.status
                 ),
             )),
             None => Ok(()),
@@ -303,7 +288,7 @@ impl Checker<'_> {
                     "missing: a not_affected statement gives its reason as one of {}; the \
                      project wants this machine-readable reason, an impact_statement alone is \
                      not enough",
-                    labels(Justification::ALL.map(Justification::as_str))
+                    Justification::VARIANTS.join(", ")
                 ),
             ));
         }
@@ -314,5 +299,14 @@ impl Checker<'_> {
             ));
         }
         Ok(())
+    }
+}
+
+/// serde_json's message without its position, which the error gives in front instead.
+pub(super) fn without_position(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    match message.rsplit_once(" at line ") {
+        Some((m, _)) => m.to_string(),
+        None => message,
     }
 }
