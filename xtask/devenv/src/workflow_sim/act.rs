@@ -267,9 +267,12 @@ fn machine_env(home: &Path, first: &Path) -> Vec<(String, String)> {
         ("LANG".to_string(), "C.UTF-8".to_string()),
     ];
     let real_home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    // The machine's toolchains and package caches, as a runner's image has them: each job's
+    // HOME is its own, but nothing is downloaded again for each job.
     for (key, default) in [
         ("RUSTUP_HOME", format!("{real_home}/.rustup")),
         ("CARGO_HOME", format!("{real_home}/.cargo")),
+        ("PIP_CACHE_DIR", format!("{real_home}/.cache/pip")),
     ] {
         vars.push((key.into(), std::env::var(key).unwrap_or(default)));
     }
@@ -287,6 +290,7 @@ fn machine_env(home: &Path, first: &Path) -> Vec<(String, String)> {
         "https_proxy",
         "no_proxy",
         "PYENV_ROOT",
+        "PIP_FIND_LINKS",
     ] {
         if let Ok(v) = std::env::var(key) {
             vars.push((key.into(), v));
