@@ -88,7 +88,7 @@ fn behind_ghcr(sim: &Sim, repository: &str) -> kube9_release::registry::Registry
         kube9_release::registry::Repository::parse(&sim.behind_ghcr(repository)).unwrap(),
         Some(&kube9_release::registry::Credentials {
             username: env.auth_user.clone(),
-            password: kube9_release::cmd::Secret::new(env.auth_password()),
+            password: kube9_release::secret::Secret::new(env.auth_password()),
         }),
         Default::default(),
     )

@@ -585,8 +585,8 @@ fn a_statement_written_by_cosign_attest_is_read_and_verified() {
     std::fs::write(&predicate, serde_json::to_vec(&statement).unwrap()).unwrap();
     let repository = f.repository();
     let signer = kube9_release::sign::Signer::Key {
-        key: kube9_release::cmd::Secret::new(env.cosign_key()),
-        password: kube9_release::cmd::Secret::new(env.cosign_password()),
+        key: kube9_release::secret::Secret::new(env.cosign_key()),
+        password: kube9_release::secret::Secret::new(env.cosign_password()),
         from: "the environment".into(),
     };
     Cosign::for_repository(&repository, false)

@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 use serde::Serialize;
 
-use crate::cmd::{Cmd, Secret};
+use crate::cmd::Cmd;
 use crate::github::Actions;
+use crate::secret::Secret;
 
 pub const DEFAULT_PLATFORMS: &[&str] = &["linux/amd64", "linux/arm64"];
 

@@ -6,9 +6,9 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use crate::cmd::Secret;
 use crate::github::Actions;
 use crate::registry::Credentials;
+use crate::secret::Secret;
 
 pub const DEFAULT_IMAGE_REPOSITORY: &str = "ghcr.io/alto9/kube9-operator";
 /// Charts live under their own path: a chart and an image with one tag in one repository

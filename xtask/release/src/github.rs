@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::cmd::Secret;
+use crate::secret::Secret;
 
 /// The parts of the Actions environment the release reads.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -26,6 +26,7 @@ pub mod record;
 pub mod registry;
 pub mod releases;
 pub mod scan;
+pub mod secret;
 pub mod sign;
 pub mod source;
 pub mod step;

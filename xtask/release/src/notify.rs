@@ -8,9 +8,9 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::cmd::Secret;
 use crate::net::block_on;
 use crate::scan::Verdict;
+use crate::secret::Secret;
 
 /// The label that marks the issues this tool keeps.
 pub const LABEL: &str = "vulnerability-report";

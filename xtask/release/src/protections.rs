@@ -10,10 +10,10 @@
 use anyhow::Result;
 use serde_json::Value;
 
-use crate::cmd::Secret;
 use crate::config::GithubApi;
 use crate::net::block_on;
 use crate::releases;
+use crate::secret::Secret;
 
 /// What GitHub answered one request.
 #[derive(Debug, Clone, PartialEq)]

@@ -5,9 +5,9 @@
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
-use crate::cmd::Secret;
 use crate::config::GithubApi;
 use crate::net::block_on;
+use crate::secret::Secret;
 
 /// One GitHub release, as the API returns it.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]

@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 use serde::Serialize;
 
-use crate::cmd::{Cmd, Secret};
+use crate::cmd::Cmd;
 use crate::config::Config;
 use crate::registry::Repository;
+use crate::secret::Secret;
 
 /// GitHub's OIDC issuer, the only one a keyless release signature may come from.
 pub const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";

@@ -238,7 +238,7 @@ pub fn as_job(repository: &str, token: &str) -> kube9_release::registry::Registr
     use kube9_release::registry::{Credentials, Registry, Repository, Retry};
     let credentials = Credentials {
         username: "github-actions".into(),
-        password: kube9_release::cmd::Secret::new(token),
+        password: kube9_release::secret::Secret::new(token),
     };
     let retry = Retry {
         attempts: 1,

@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use crate::localenv::EnvState;
-use kube9_release::cmd::{Cmd, Secret};
+use kube9_release::cmd::Cmd;
 use kube9_release::execute::Timing;
 use kube9_release::layout::{Image, PlatformImage};
 use kube9_release::registry::{PushReport, Registry, Repository, Retry};
+use kube9_release::secret::Secret;
 use kube9_release::workspace;
 
 use super::report::{median, Row};

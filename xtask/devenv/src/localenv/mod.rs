@@ -17,9 +17,9 @@ pub use kube9_release::buildx::external_bases;
 pub use services::{alive, http_status, push_database};
 
 use super::disk;
-use kube9_release::cmd::Secret;
 use kube9_release::github;
 use kube9_release::plan::local::LocalTarget;
+use kube9_release::secret::Secret;
 use kube9_release::sign::Signer;
 use kube9_release::{record, tools};
 

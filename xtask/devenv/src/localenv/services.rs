@@ -10,10 +10,11 @@ use anyhow::{bail, Context, Result};
 
 use super::{CosignKeys, Service, AUTH_USER, TRIVY_DB_PATH};
 use crate::docker;
-use kube9_release::cmd::{Cmd, Secret};
+use kube9_release::cmd::Cmd;
 use kube9_release::github;
 use kube9_release::net::block_on;
 use kube9_release::registry::{Registry, Repository};
+use kube9_release::secret::Secret;
 use kube9_release::{layout, tools, workspace};
 
 /// Machine-wide state that outlives a run: Docker's data (layer cache, stand-in images).

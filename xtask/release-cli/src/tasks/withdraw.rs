@@ -50,7 +50,7 @@ impl flags::Withdraw {
             Ok(s) => s,
             // A dry run shows GitHub's keyless signing.
             Err(_) if offline => Signer::Keyless {
-                request_token: kube9_release::cmd::Secret::new(""),
+                request_token: kube9_release::secret::Secret::new(""),
             },
             Err(e) => return Err(e),
         };

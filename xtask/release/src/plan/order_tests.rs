@@ -8,7 +8,7 @@ use super::release::{self, ReleaseFacts};
 use super::samples::{chart_inputs, image_inputs, key, release_inputs};
 use super::verify::{self, PublicCheck, VerifyInputs};
 use super::{build, check_order};
-use crate::cmd::Secret;
+use crate::secret::Secret;
 use crate::sign::{Signer, Verifier};
 use crate::step::{Bound, Step, Subject};
 

@@ -20,8 +20,8 @@ pub use publish::{Artifact, Converged, FloatingMove, PushReport};
 
 use crate::net::block_on;
 
-use crate::cmd::Secret;
 use crate::layout::{INDEX_MEDIA_TYPE, MANIFEST_MEDIA_TYPE};
+use crate::secret::Secret;
 
 /// Who pushes. The password is a GitHub token on GitHub, and only ever read from the environment.
 #[derive(Debug, Clone)]

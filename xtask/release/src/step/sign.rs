@@ -7,8 +7,9 @@ use serde::Serialize;
 
 use super::needs::{Access, Binding, Needs, Tool};
 use super::{reference, Action, Cx, Placeholders, Subject, Values};
-use crate::cmd::{Cmd, Secret};
+use crate::cmd::Cmd;
 use crate::provenance;
+use crate::secret::Secret;
 use crate::sign::{AttestationType, Cosign, Signer};
 use crate::validate::{self, Standard};
 

@@ -1,10 +1,10 @@
 use super::*;
 use crate::buildx::{BuildPlan, Cache};
 use crate::chart::HelmPlan;
-use crate::cmd::Secret;
 use crate::notify::Notify;
 use crate::plan::samples::{key, source};
 use crate::scan::{ReportFiles, ReportFormat, ScanPlan, Severity, TrivyDb};
+use crate::secret::Secret;
 use crate::sign::{AttestationType, Cosign, Verifier};
 
 fn repo() -> Repository {

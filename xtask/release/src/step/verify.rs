@@ -12,11 +12,12 @@ use serde::Serialize;
 use super::needs::{Access, Binding, Needs, Permission, Tool};
 use super::{reference, Action, Bound, ChartPublished, Cx, Placeholders, Status, Subject, Values};
 use crate::chart;
-use crate::cmd::{Cmd, Secret};
+use crate::cmd::Cmd;
 use crate::layout;
 use crate::record::Timeline;
 use crate::registry::{Registry, Repository};
 use crate::scan::SBOM_ARTIFACT_TYPE;
+use crate::secret::Secret;
 use crate::sign::{self, AttestationType, Cosign, Verifier};
 
 /// Each floating tag this release is eligible for (`MAJOR.MINOR`, `MAJOR`, `latest`) names

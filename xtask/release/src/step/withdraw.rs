@@ -8,9 +8,10 @@ use serde::Serialize;
 
 use super::needs::{Access, Binding, Needs, Permission, Tool};
 use super::{reference, Action, Cx, Placeholders, Subject, Values};
-use crate::cmd::{Cmd, Secret};
+use crate::cmd::Cmd;
 use crate::provenance;
 use crate::registry::Repository;
+use crate::secret::Secret;
 use crate::sign::{self, AttestationType, Cosign, Signer, Verifier};
 use crate::validate::{self, Standard};
 use crate::verifiers::Checker;

@@ -90,7 +90,7 @@ fn an_unsigned_release_checks_no_signature() {
 fn a_keyless_release_is_checked_as_the_release_workflow_of_its_repository() {
     let mut inputs = release_inputs();
     let keyless = Signer::Keyless {
-        request_token: crate::cmd::Secret::new("oidc"),
+        request_token: crate::secret::Secret::new("oidc"),
     };
     inputs.image.signer = Some(keyless.clone());
     inputs.chart.signer = Some(keyless);
@@ -114,8 +114,8 @@ fn local_target() -> LocalTarget {
         ],
         docker_host: Some("unix:///run/kube9-env/docker.sock".into()),
         signer: Some(Signer::Key {
-            key: crate::cmd::Secret::new("local-key"),
-            password: crate::cmd::Secret::new("local-password"),
+            key: crate::secret::Secret::new("local-key"),
+            password: crate::secret::Secret::new("local-password"),
             from: "/env/cosign.key".into(),
         }),
     }

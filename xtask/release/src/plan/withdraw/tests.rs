@@ -1,5 +1,5 @@
 use super::*;
-use crate::cmd::Secret;
+use crate::secret::Secret;
 
 fn inputs(
     version: &str,
