@@ -86,7 +86,7 @@ fn behind_ghcr(sim: &Sim, repository: &str) -> kube9_release::registry::Registry
     let env = env();
     kube9_release::registry::Registry::new(
         kube9_release::registry::Repository::parse(&sim.behind_ghcr(repository)).unwrap(),
-        Some(&kube9_release::registry::Credentials {
+        Some(&kube9_release::credentials::Credentials {
             username: env.auth_user.clone(),
             password: kube9_release::secret::Secret::new(env.auth_password()),
         }),

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 use serde::Serialize;
 
+use crate::actions::Actions;
 use crate::cmd::Cmd;
-use crate::github::Actions;
 use crate::secret::Secret;
 
 pub const DEFAULT_PLATFORMS: &[&str] = &["linux/amd64", "linux/arm64"];

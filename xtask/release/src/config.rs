@@ -6,8 +6,8 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use crate::github::Actions;
-use crate::registry::Credentials;
+use crate::actions::Actions;
+use crate::credentials::Credentials;
 use crate::secret::Secret;
 
 pub const DEFAULT_IMAGE_REPOSITORY: &str = "ghcr.io/alto9/kube9-operator";

@@ -7,10 +7,10 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::github::{self, Actions};
+use crate::actions::Actions;
+use crate::credentials::Credentials;
+use crate::github;
 use crate::plan::{Mode, Plan};
-use crate::registry::Credentials;
-
 use crate::step::{shorten, Binding, Bindings, Cx, Status, Step};
 
 /// One executed step and how long it took (`--timings`, what `cargo xtask bench` reads).

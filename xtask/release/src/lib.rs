@@ -5,12 +5,14 @@
 //! A release is a `plan::Plan` of `step::Step`s, computed from inputs and the registry's
 //! `facts`, then printed or run by `execute`.
 
+pub mod actions;
 pub mod artifacthub;
 pub mod buildx;
 pub mod changelog;
 pub mod chart;
 pub mod cmd;
 pub mod config;
+pub mod credentials;
 pub mod execute;
 pub mod facts;
 pub mod github;

@@ -235,7 +235,8 @@ pub fn ghcr_standin() -> (GithubStandin, String) {
 
 /// A registry client that logs in as a job does, with its token, and tries once.
 pub fn as_job(repository: &str, token: &str) -> kube9_release::registry::Registry {
-    use kube9_release::registry::{Credentials, Registry, Repository, Retry};
+    use kube9_release::credentials::Credentials;
+    use kube9_release::registry::{Registry, Repository, Retry};
     let credentials = Credentials {
         username: "github-actions".into(),
         password: kube9_release::secret::Secret::new(token),

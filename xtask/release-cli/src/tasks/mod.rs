@@ -17,10 +17,10 @@ use std::io::Write;
 use anyhow::{Context, Result};
 
 use crate::flags::{self, Command};
+use kube9_release::actions::Actions;
+use kube9_release::credentials::Credentials;
 use kube9_release::execute::{self, Outcome};
-use kube9_release::github::Actions;
 use kube9_release::plan::Plan;
-use kube9_release::registry::Credentials;
 
 impl flags::Kube9Release {
     pub fn run(self) -> Result<()> {

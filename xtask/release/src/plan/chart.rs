@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use super::{Mode, Plan};
 use crate::changelog::Entry;
 use crate::chart::{HelmPlan, CHART_NAME};
-use crate::registry::{Credentials, Repository};
+use crate::credentials::Credentials;
+use crate::registry::Repository;
 use crate::sign::{Cosign, Signer};
 use crate::source::Source;
 use crate::step::{

@@ -10,9 +10,10 @@ use anyhow::{bail, Result};
 use super::build::BuildInputs;
 use super::{Mode, Plan};
 use crate::changelog;
+use crate::credentials::Credentials;
 use crate::metadata;
 use crate::notify::Notify;
-use crate::registry::{Credentials, Repository};
+use crate::registry::Repository;
 use crate::scan::{ReportFormat, ScanPlan, ScannedImage, Severity, TrivyDb};
 use crate::sign::{AttestationType, Cosign, Signer};
 use crate::step::{

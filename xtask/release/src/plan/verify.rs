@@ -10,8 +10,9 @@ use super::image::ProvenanceSource;
 use super::{Mode, Plan};
 use crate::changelog;
 use crate::chart::CHART_NAME;
+use crate::credentials::Credentials;
 use crate::record::{ScanRecord, Timeline};
-use crate::registry::{Credentials, Repository};
+use crate::registry::Repository;
 use crate::secret::Secret;
 use crate::sign::{AttestationType, Cosign, Verifier};
 use crate::step::{

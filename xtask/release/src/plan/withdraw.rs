@@ -12,7 +12,8 @@ use semver::Version;
 
 use super::{Mode, Plan};
 use crate::config::GithubApi;
-use crate::registry::{Credentials, Repository};
+use crate::credentials::Credentials;
+use crate::registry::Repository;
 use crate::sign::{Cosign, Signer};
 use crate::step::{
     AttestWithdrawal, Bound, Login, LoginClient, MarkGithubRelease, MoveWithdrawnTags, Step,

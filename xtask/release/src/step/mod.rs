@@ -50,10 +50,11 @@ pub use verify::{
 pub use vex::{AttestVex, RenderVex, VerifyVex, VexRelease};
 pub use withdraw::{AttestWithdrawal, CheckWithdrawal, MarkGithubRelease, MoveWithdrawnTags};
 
-use crate::github::Actions;
+use crate::actions::Actions;
+use crate::credentials::Credentials;
 use crate::layout::Image;
 use crate::record::Timeline;
-use crate::registry::{Converged, Credentials, PushReport, Registry, Repository, Retry};
+use crate::registry::{Converged, PushReport, Registry, Repository, Retry};
 use crate::scan::{Severity, Verdict};
 
 /// What a step does; `Step::action` gives every kind as one of these.

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::needs::{Access, Binding, Needs};
 use super::{Action, Bound, Cx, Subject};
-use crate::github::Actions;
+use crate::actions::Actions;
 use crate::layout;
 use crate::record::{self, ImageRecord, PlatformRecord, ScanRecord};
 use crate::registry::{Artifact, Registry, Repository};
