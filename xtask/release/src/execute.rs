@@ -11,7 +11,8 @@ use crate::actions::Actions;
 use crate::credentials::Credentials;
 use crate::github;
 use crate::plan::{Mode, Plan};
-use crate::step::{shorten, Binding, Bindings, Cx, Status, Step};
+use crate::step::{shorten, Binding, Bindings, Cx, Step};
+use crate::verifiers::Status;
 
 /// One executed step and how long it took (`--timings`, what `cargo xtask bench` reads).
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -40,3 +40,12 @@ pub fn which_in(program: &str, path: &OsString) -> Option<PathBuf> {
 pub fn which(program: &str) -> Option<PathBuf> {
     which_in(program, &search_path())
 }
+
+/// The skopeo that can check sigstore signatures: `skopeo-sigstore` (what `cargo xtask setup`
+/// installs beside Debian's, whose sigstore support is compiled out), else `skopeo`.
+pub fn node_skopeo() -> &'static str {
+    match which("skopeo-sigstore") {
+        Some(_) => "skopeo-sigstore",
+        None => "skopeo",
+    }
+}

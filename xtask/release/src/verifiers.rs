@@ -9,7 +9,28 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::cmd::Cmd;
-use crate::step::{Check, Status};
+
+/// How a check of a verification ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    /// Failed, but only a warning was asked for (`--public-check warn`).
+    Warned,
+    Failed,
+    /// Not run, on request (`--run-platform none`, `--public-check skip`): never a pass.
+    Skipped,
+}
+
+/// One finished check of a verification.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub what: String,
+    pub status: Status,
+    pub detail: String,
+    /// The verifier that made it (set by the executor from the step).
+    pub by: Option<Checker>,
+}
 
 /// A program a check is made with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -58,7 +79,7 @@ impl Checker {
             Checker::Helm => Cmd::new("helm").args(["version", "--short"]),
             Checker::Helm3 => Cmd::new("helm3").args(["version", "--short"]),
             Checker::Docker => Cmd::new("docker").arg("--version"),
-            Checker::ContainersImage => Cmd::new(crate::step::node_skopeo()).arg("--version"),
+            Checker::ContainersImage => Cmd::new(crate::tools::node_skopeo()).arg("--version"),
             Checker::Validators => crate::validate::python_versions(),
             Checker::RegistryApi => return None,
         };

@@ -34,7 +34,7 @@ pub use chart::{
 };
 pub use listing::PushRepoMetadata;
 pub use needs::{union, Access, Binding, Needs, Permission, Tool};
-pub use node::{host_platform, node_skopeo, PullAsNode, RunImage};
+pub use node::{host_platform, PullAsNode, RunImage};
 pub use page::WriteReleaseNotes;
 pub use publish::{
     AttachSbom, MoveFloatingTags, ProvenanceWait, PullPublished, PushContent, PushVersionTags,
@@ -56,6 +56,7 @@ use crate::layout::Image;
 use crate::record::Timeline;
 use crate::registry::{Converged, PushReport, Registry, Repository, Retry};
 use crate::scan::{Severity, Verdict};
+use crate::verifiers::{Check, Status};
 
 /// What a step does; `Step::action` gives every kind as one of these.
 pub trait Action {
@@ -272,28 +273,6 @@ pub fn reference(subject: &Subject, values: &dyn Values) -> Result<String> {
         subject.repository,
         values.digest(&subject.digest)?
     ))
-}
-
-/// How a check of a verification ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Ok,
-    /// Failed, but only a warning was asked for (`--public-check warn`).
-    Warned,
-    Failed,
-    /// Not run, on request (`--run-platform none`, `--public-check skip`): never a pass.
-    Skipped,
-}
-
-/// One finished check of a verification.
-#[derive(Debug, Clone, Serialize)]
-pub struct Check {
-    pub what: String,
-    pub status: Status,
-    pub detail: String,
-    /// The verifier that made it (set by the executor from the step).
-    pub by: Option<crate::verifiers::Checker>,
 }
 
 /// The scan as the gate judged it.

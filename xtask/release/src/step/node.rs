@@ -13,6 +13,7 @@ use super::needs::{Access, Needs, Tool};
 use super::{Action, Cx, Placeholders, Status, Values};
 use crate::cmd::Cmd;
 use crate::registry::Repository;
+use crate::tools::node_skopeo;
 
 /// The platform of this machine, as OCI names it.
 pub fn host_platform() -> String {
@@ -231,15 +232,6 @@ mod tests {
         };
         assert!(step(other).how().starts_with("under QEMU emulation"));
         assert!(step(&host_platform()).how().starts_with("natively"));
-    }
-}
-
-/// The skopeo that can check sigstore signatures: `skopeo-sigstore` (what `cargo xtask setup`
-/// installs beside Debian's, whose sigstore support is compiled out), else `skopeo`.
-pub fn node_skopeo() -> &'static str {
-    match crate::tools::which("skopeo-sigstore") {
-        Some(_) => "skopeo-sigstore",
-        None => "skopeo",
     }
 }
 
