@@ -11,7 +11,7 @@ mod support;
 
 use base64::Engine;
 use kube9_devenv::workflow_sim::grants::Access;
-use kube9_release::facts;
+use kube9_release::attached;
 use kube9_release::layout::{self, INDEX_MEDIA_TYPE, MANIFEST_MEDIA_TYPE};
 use kube9_release::registry::{Artifact, Registry};
 use kube9_release::sign::{AttestationType, Cosign, Verifier, EMPTY_TRUSTED_ROOT};
@@ -101,7 +101,7 @@ fn the_attest_stand_in_writes_its_bundle_as_a_referrer_under_the_fallback_tag_as
         .unwrap();
     let (_, before) = manifest(&registry, &repository.tag(&referrers_tag));
     assert_eq!(before["manifests"].as_array().unwrap().len(), 1);
-    assert!(!facts::has_provenance(&registry, &index, &registry.tags().unwrap()).unwrap());
+    assert!(!attached::has_provenance(&registry, &index, &registry.tags().unwrap()).unwrap());
 
     // The job: the attestations and packages it needs, its login where @sigstore/oci reads it.
     let grant = grant(
@@ -215,7 +215,7 @@ fn the_attest_stand_in_writes_its_bundle_as_a_referrer_under_the_fallback_tag_as
     // (GHCR) or an empty index (a registry that has the API).
     let reader = github.token("verify", &[("packages", Access::Read)]);
     let tags = registry.tags().unwrap();
-    assert!(facts::has_provenance(&as_job(&name, &reader), &index, &tags).unwrap());
+    assert!(attached::has_provenance(&as_job(&name, &reader), &index, &tags).unwrap());
     let proxy = fakes::empty_referrers_proxy(&address);
     let proxied = format!("{proxy}/{path}");
     assert_eq!(
@@ -225,7 +225,7 @@ fn the_attest_stand_in_writes_its_bundle_as_a_referrer_under_the_fallback_tag_as
         ),
         "200"
     );
-    assert!(facts::has_provenance(&as_job(&proxied, &reader), &index, &tags).unwrap());
+    assert!(attached::has_provenance(&as_job(&proxied, &reader), &index, &tags).unwrap());
 
     // cosign verifies the bundle with the key, as verify-release runs it; another key does
     // not verify it.

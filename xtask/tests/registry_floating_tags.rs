@@ -10,7 +10,7 @@ mod support;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 
-use kube9_release::facts;
+use kube9_release::attached;
 use kube9_release::registry::{Artifact, Registry, Repository, Retry};
 use kube9_release::step::{Action, Bound, CheckFloatingTags, Cx, MoveFloatingTags, ProvenanceWait};
 use support::*;
@@ -147,7 +147,7 @@ fn floating_tags_wait_for_provenance_and_fail_closed_without_it() {
         .unwrap();
     let tags = registry.tags().unwrap();
     assert!(tags.contains(&digest.replace(':', "-")), "{tags:?}");
-    assert!(facts::has_provenance(&registry, &digest, &tags).unwrap());
+    assert!(attached::has_provenance(&registry, &digest, &tags).unwrap());
     move_step(&repository, &digest, 2).run(&mut cx).unwrap();
     for tag in ["1.2", "1", "latest"] {
         assert_eq!(
@@ -239,10 +239,10 @@ fn a_registry_answering_referrers_with_an_empty_index_still_shows_the_provenance
     let address = empty_referrers_standin(&subject);
     let repository = Repository::parse(&format!("{address}/alto9/kube9-operator")).unwrap();
     let registry = Registry::new(repository, None, Retry::default());
-    assert!(facts::has_provenance(&registry, &subject, &[]).unwrap());
+    assert!(attached::has_provenance(&registry, &subject, &[]).unwrap());
     // Nothing else makes it so: another subject has none.
     let other = format!("sha256:{}", "f".repeat(64));
-    assert!(!facts::has_provenance(&registry, &other, &[]).unwrap());
+    assert!(!attached::has_provenance(&registry, &other, &[]).unwrap());
 }
 
 /// A version published as a GitHub pre-release (its index says
@@ -292,7 +292,7 @@ fn a_github_prerelease_with_a_plain_version_neither_holds_nor_takes_a_floating_t
     }
     assert_eq!(registry.digest_of("1.3.0").unwrap(), Some(d130.clone()));
     let tags = registry.tags().unwrap();
-    let marked = facts::withdrawals(&registry, &tags).unwrap();
+    let marked = attached::withdrawals(&registry, &tags).unwrap();
     fn shown<T: ToString>(versions: &[T]) -> Vec<String> {
         versions.iter().map(ToString::to_string).collect()
     }

@@ -601,7 +601,7 @@ fn a_statement_written_by_cosign_attest_is_read_and_verified() {
         .unwrap();
     let registry = kube9_release::registry::Registry::new(repository, None, Default::default());
     let tags = registry.tags().unwrap();
-    let read = kube9_release::facts::withdrawal_of(&registry, &digest, &tags).unwrap();
+    let read = kube9_release::attached::withdrawal_of(&registry, &digest, &tags).unwrap();
     assert_eq!(read, Some(statement.clone()));
     let cx = f.check_withdrawal(&digest, &env.cosign.public_key).unwrap();
     assert_eq!(cx.bindings.withdrawal, Some(statement));

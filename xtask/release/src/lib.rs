@@ -7,6 +7,7 @@
 
 pub mod actions;
 pub mod artifacthub;
+pub mod attached;
 pub mod buildx;
 pub mod changelog;
 pub mod chart;
@@ -15,6 +16,7 @@ pub mod config;
 pub mod credentials;
 pub mod execute;
 pub mod facts;
+pub mod floating;
 pub mod github;
 pub mod layout;
 pub mod metadata;

@@ -5,8 +5,8 @@ use anyhow::{Context, Result};
 
 use super::inputs;
 use crate::flags;
+use kube9_release::attached;
 use kube9_release::config::Config;
-use kube9_release::facts;
 use kube9_release::layout;
 use kube9_release::notify::GithubIssues;
 use kube9_release::plan::rescan::{self, Published, RescanInputs};
@@ -69,7 +69,7 @@ impl flags::Rescan {
     fn published(&self, registry: &Registry) -> Result<(Vec<Published>, Vec<Withdrawn>)> {
         let tags = registry.tags()?;
         let versions = version::published_versions(tags.iter().map(String::as_str));
-        let statements = facts::withdrawals(registry, &tags)?;
+        let statements = attached::withdrawals(registry, &tags)?;
         let withdrawn: Vec<Withdrawn> = statements
             .statements
             .iter()

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use anyhow::{ensure, Context, Result};
 
 use crate::flags;
+use kube9_release::attached;
 use kube9_release::chart::CHART_NAME;
 use kube9_release::config::Config;
-use kube9_release::facts;
 use kube9_release::plan::local::LocalTarget;
 use kube9_release::plan::withdraw::{self, WithdrawFacts, WithdrawInputs};
 use kube9_release::registry::{Registry, Repository, Retry};
@@ -110,7 +110,7 @@ fn read_facts(inputs: &WithdrawInputs) -> Result<WithdrawFacts> {
     };
     let charts = Registry::new(inputs.chart.clone(), credentials, Retry::default());
     let chart = charts.digest_of(&plain)?;
-    let withdrawals = facts::withdrawals(&registry, &tags)?;
+    let withdrawals = attached::withdrawals(&registry, &tags)?;
     let mut digests = BTreeMap::new();
     let scope = version::floating_candidates(inputs.release.semver());
     for v in version::published_versions(tags.iter().map(String::as_str)) {

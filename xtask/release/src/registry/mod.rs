@@ -16,7 +16,7 @@ use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 
 pub use name::Repository;
-pub use publish::{Artifact, Converged, FloatingMove, PushReport};
+pub use publish::{Artifact, PushReport};
 
 use crate::net::block_on;
 

@@ -52,9 +52,10 @@ pub use withdraw::{AttestWithdrawal, CheckWithdrawal, MarkGithubRelease, MoveWit
 
 use crate::actions::Actions;
 use crate::credentials::Credentials;
+use crate::floating::Converged;
 use crate::layout::Image;
 use crate::record::Timeline;
-use crate::registry::{Converged, PushReport, Registry, Repository, Retry};
+use crate::registry::{PushReport, Registry, Repository, Retry};
 use crate::scan::{Severity, Verdict};
 use crate::verifiers::{Check, Status};
 

@@ -261,7 +261,7 @@ impl MoveFloatingTags {
         let started = std::time::Instant::now();
         loop {
             let tags = registry.tags()?;
-            if crate::facts::has_provenance(&registry, &index, &tags)? {
+            if crate::attached::has_provenance(&registry, &index, &tags)? {
                 return Ok(());
             }
             if started.elapsed().as_secs() >= wait.seconds {

@@ -277,7 +277,7 @@ impl Action for CheckWithdrawal {
         let digest = cx.bindings.digest(&self.subject.digest)?;
         let registry = cx.registry(&self.subject.repository);
         let tags = registry.tags()?;
-        if crate::facts::withdrawal_of(&registry, &digest, &tags)?.is_none() {
+        if crate::attached::withdrawal_of(&registry, &digest, &tags)?.is_none() {
             cx.pass(&what, "not withdrawn");
             return Ok(());
         }
