@@ -1,6 +1,7 @@
 //! The GitHub Actions environment the release reads (as `config` reads it), and the files it
 //! writes there: step outputs and the job summary. The environment is passed in so tests can
-//! set it.
+//! set it. Also the permissions a job's token can be granted (`Permission`), which steps and
+//! `notify` declare.
 
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
@@ -8,6 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use serde::Serialize;
 
 use crate::secret::Secret;
 
@@ -89,6 +91,41 @@ impl Actions {
             return Ok(());
         };
         append(path, markdown)
+    }
+}
+
+/// A permission of the workflow's `GITHUB_TOKEN` (or its OIDC identity) a step needs when it
+/// runs in GitHub Actions, as a job's `permissions:` spells it (`packages: write` in the plan's
+/// JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Permission {
+    PackagesRead,
+    PackagesWrite,
+    /// An OIDC identity for keyless signing.
+    IdTokenWrite,
+    AttestationsRead,
+    ContentsWrite,
+    IssuesWrite,
+}
+
+impl Permission {
+    /// `(scope, level)` as a job's `permissions:` writes it: `("packages", "write")`.
+    pub fn grant(self) -> (&'static str, &'static str) {
+        match self {
+            Permission::PackagesRead => ("packages", "read"),
+            Permission::PackagesWrite => ("packages", "write"),
+            Permission::IdTokenWrite => ("id-token", "write"),
+            Permission::AttestationsRead => ("attestations", "read"),
+            Permission::ContentsWrite => ("contents", "write"),
+            Permission::IssuesWrite => ("issues", "write"),
+        }
+    }
+}
+
+impl Serialize for Permission {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (scope, level) = self.grant();
+        s.serialize_str(&format!("{scope}: {level}"))
     }
 }
 

@@ -29,10 +29,10 @@ pub struct Notify {
 
 impl Notify {
     /// What telling developers needs of the workflow's token: on GitHub, its issues.
-    pub fn permissions(&self) -> Option<crate::step::Permission> {
+    pub fn permissions(&self) -> Option<crate::actions::Permission> {
         self.github
             .as_ref()
-            .map(|_| crate::step::Permission::IssuesWrite)
+            .map(|_| crate::actions::Permission::IssuesWrite)
     }
 }
 

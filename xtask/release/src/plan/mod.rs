@@ -21,7 +21,9 @@ use anyhow::{bail, Result};
 use serde::ser::{SerializeStruct, Serializer};
 use serde::Serialize;
 
-use crate::step::{Permission, Step, Tool};
+use crate::actions::Permission;
+
+use crate::step::{Step, Tool};
 
 /// Whether a failed step ends the run (a release) or is recorded and the run goes on (a
 /// verification, which reports everything it finds).

@@ -33,7 +33,7 @@ pub use chart::{
     PushChart, RecordChart, StageChart, WaitForImage,
 };
 pub use listing::PushRepoMetadata;
-pub use needs::{union, Access, Binding, Needs, Permission, Tool};
+pub use needs::{union, Access, Binding, Needs, Tool};
 pub use node::{host_platform, PullAsNode, RunImage};
 pub use page::WriteReleaseNotes;
 pub use publish::{

@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use super::{Bound, Subject};
+use crate::actions::Permission;
 use crate::sign::Signer;
 
 /// A value one step leaves in `Bindings` for the steps after it.
@@ -118,41 +119,6 @@ impl Tool {
 pub enum Access {
     Read,
     Write,
-}
-
-/// A permission of the workflow's `GITHUB_TOKEN` (or its OIDC identity) a step needs when it
-/// runs in GitHub Actions, as a job's `permissions:` spells it (`packages: write` in the plan's
-/// JSON).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Permission {
-    PackagesRead,
-    PackagesWrite,
-    /// An OIDC identity for keyless signing.
-    IdTokenWrite,
-    AttestationsRead,
-    ContentsWrite,
-    IssuesWrite,
-}
-
-impl Permission {
-    /// `(scope, level)` as a job's `permissions:` writes it: `("packages", "write")`.
-    pub fn grant(self) -> (&'static str, &'static str) {
-        match self {
-            Permission::PackagesRead => ("packages", "read"),
-            Permission::PackagesWrite => ("packages", "write"),
-            Permission::IdTokenWrite => ("id-token", "write"),
-            Permission::AttestationsRead => ("attestations", "read"),
-            Permission::ContentsWrite => ("contents", "write"),
-            Permission::IssuesWrite => ("issues", "write"),
-        }
-    }
-}
-
-impl Serialize for Permission {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let (scope, level) = self.grant();
-        s.serialize_str(&format!("{scope}: {level}"))
-    }
 }
 
 /// One step's declaration.

@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, ensure, Context, Result};
 use serde::Serialize;
 
-use super::needs::{Access, Binding, Needs, Permission, Tool};
+use super::needs::{Access, Binding, Needs, Tool};
 use super::{reference, Action, Bound, ChartPublished, Cx, Placeholders, Status, Subject, Values};
+use crate::actions::Permission;
 use crate::chart;
 use crate::cmd::Cmd;
 use crate::layout;

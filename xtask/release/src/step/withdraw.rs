@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use anyhow::{ensure, Context, Result};
 use serde::Serialize;
 
-use super::needs::{Access, Binding, Needs, Permission, Tool};
+use super::needs::{Access, Binding, Needs, Tool};
 use super::{reference, Action, Cx, Placeholders, Subject, Values};
+use crate::actions::Permission;
 use crate::cmd::Cmd;
 use crate::provenance;
 use crate::registry::Repository;
