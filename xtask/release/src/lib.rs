@@ -18,6 +18,9 @@ pub mod execute;
 pub mod facts;
 pub mod floating;
 pub mod github;
+/// The module layers (no import cycle; nothing below `config` reads it), checked on the source.
+#[cfg(test)]
+mod layers;
 pub mod layout;
 pub mod metadata;
 pub mod net;
