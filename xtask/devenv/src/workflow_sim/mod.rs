@@ -328,7 +328,7 @@ fn workspace_commit(revision: &str) -> Result<String> {
 
 /// The target directory the simulated runners build the release tool in, one per commit under
 /// test: a directory of its own (so that their builds never replace the binary the tests run),
-/// seeded once with hard links to `target/debug`'s dependencies (not the workspace's own
+/// seeded once from `target/debug`'s dependencies (not the workspace's own
 /// crates, which each commit compiles from its own sources). The checkout stand-in gives
 /// every file its commit's time, so the first job's build of a commit serves every later job
 /// of that commit, and a directory never holds another commit's build.
@@ -351,11 +351,15 @@ pub fn runner_target_dir(commit: &str) -> Result<PathBuf> {
     ));
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(staging.join("debug"))?;
-    for part in ["deps", "build", ".fingerprint"] {
+    // The compiled crates by hard link (rustc replaces an output by renaming a new file onto
+    // it); the build scripts' outputs and the fingerprints by copy (12 and 34 MB), because
+    // cargo rewrites those in place: linked, a runner's rebuild rewrote `target/debug`'s own
+    // and made the next `cargo test` rebuild ring and what depends on it.
+    for (part, how) in [("deps", "-al"), ("build", "-a"), (".fingerprint", "-a")] {
         let from = target.join("debug").join(part);
         if from.is_dir() {
             Cmd::new("cp")
-                .arg("-al")
+                .arg(how)
                 .arg(from.display().to_string())
                 .arg(staging.join("debug").display().to_string())
                 .read()
