@@ -242,6 +242,7 @@ pub struct Options {
 
 pub fn run(args: &Options) -> Result<()> {
     check_groups(&args.skip)?;
+    forget_cargo_run_vars();
     let started = Instant::now();
     let mut phases = Phases(Vec::new());
     if args.no_install {
@@ -274,6 +275,32 @@ pub fn run(args: &Options) -> Result<()> {
         bail!("{failed} tests failed");
     }
     Ok(())
+}
+
+/// What `cargo run` sets for the package it runs (`cargo xtask` is one), which this process
+/// would pass to every cargo it starts.
+fn set_by_cargo_run(name: &str) -> bool {
+    name.starts_with("CARGO_PKG_")
+        || [
+            "CARGO_MANIFEST_DIR",
+            "CARGO_MANIFEST_PATH",
+            "CARGO_CRATE_NAME",
+            "CARGO_BIN_NAME",
+            "CARGO_PRIMARY_PACKAGE",
+        ]
+        .contains(&name)
+}
+
+/// A build script that declares one of them (ring declares CARGO_MANIFEST_DIR) reruns when
+/// its value differs from the last build's: with xtask's values, the suite's clippy and
+/// test builds rebuilt ring and the TLS stack after every plain `cargo build`, and back.
+fn forget_cargo_run_vars() {
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(set_by_cargo_run) {
+            // At start-up, before this process starts any thread.
+            std::env::remove_var(name);
+        }
+    }
 }
 
 fn check_groups(skip: &[String]) -> Result<()> {
@@ -354,6 +381,27 @@ fn summary(phases: &Phases, started: Instant, skip: &[String]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_packages_own_variables_are_not_passed_on_but_cargos_settings_are() {
+        for name in [
+            "CARGO_MANIFEST_DIR",
+            "CARGO_PKG_NAME",
+            "CARGO_PKG_VERSION_MAJOR",
+            "CARGO_BIN_NAME",
+        ] {
+            assert!(set_by_cargo_run(name), "{name}");
+        }
+        for name in [
+            "CARGO",
+            "CARGO_HOME",
+            "CARGO_TARGET_DIR",
+            "CARGO_TERM_COLOR",
+            "PATH",
+        ] {
+            assert!(!set_by_cargo_run(name), "{name}");
+        }
+    }
 
     #[test]
     fn only_a_failure_without_a_count_is_added() {
