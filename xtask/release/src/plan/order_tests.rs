@@ -5,7 +5,7 @@
 use super::chart::{self, ChartFacts};
 use super::image::{self, ImageFacts, ImageInputs, ProvenanceSource, Published};
 use super::release::{self, ReleaseFacts};
-use super::samples::{chart_inputs, image_inputs, key, release_inputs};
+use super::samples::{chart_inputs, image_inputs, key, release_inputs, verify_inputs};
 use super::verify::{self, PublicCheck, VerifyInputs};
 use super::{build, check_order};
 use crate::secret::Secret;
@@ -117,26 +117,8 @@ fn every_image_chart_and_release_plan_is_in_order() {
 #[test]
 fn every_verification_plan_is_in_order() {
     let base = || VerifyInputs {
-        release: crate::version::ReleaseVersion::parse("v1.2.3").unwrap(),
-        image: crate::registry::Repository::parse("ghcr.io/alto9/kube9-operator").unwrap(),
-        charts: crate::registry::Repository::parse("oci://ghcr.io/alto9/charts").unwrap(),
-        platforms: vec!["linux/amd64".into(), "linux/arm64".into()],
-        verifier: Verifier::release_workflow("alto9/kube9-operator", "v1.2.3"),
-        signatures: true,
-        github_repository: "alto9/kube9-operator".into(),
-        github_token: None,
-        public_check: PublicCheck::Require,
-        out_dir: "out".into(),
-        credentials: None,
-        run_platforms: Vec::new(),
         native_only: true,
-        docker_host: None,
-        given: Default::default(),
-        scan: None,
-        prerelease: false,
-        checkout: "/src".into(),
-        changes: None,
-        provenance: ProvenanceSource::Workflow,
+        ..verify_inputs()
     };
     let verifiers = [
         Verifier::release_workflow("alto9/kube9-operator", "v1.2.3"),

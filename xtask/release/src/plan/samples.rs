@@ -9,7 +9,7 @@ use super::chart::ChartInputs;
 use super::image::{ImageInputs, ProvenanceSource};
 use super::release::{ReleaseFacts, ReleaseInputs};
 use super::rescan::{Published as RescanPublished, RescanInputs};
-use super::verify::PublicCheck;
+use super::verify::{PublicCheck, VerifyInputs};
 use super::withdraw::{WithdrawFacts, WithdrawInputs};
 use super::Plan;
 use crate::buildx::Cache;
@@ -19,7 +19,7 @@ use crate::notify::{GithubIssues, Notify};
 use crate::registry::Repository;
 use crate::scan::{Severity, TrivyDb};
 use crate::secret::Secret;
-use crate::sign::Signer;
+use crate::sign::{Signer, Verifier};
 use crate::source::Source;
 use crate::step::Tool;
 use crate::version::ReleaseVersion;
@@ -121,6 +121,33 @@ pub fn release_inputs() -> ReleaseInputs {
         chart: chart_inputs(),
         public_check: PublicCheck::Require,
         github_repository: "alto9/kube9-operator".into(),
+    }
+}
+
+/// A verification of the release of `release_inputs`, keyless, as the workflow runs it.
+pub fn verify_inputs() -> VerifyInputs {
+    let release = release_inputs();
+    VerifyInputs {
+        release: release.image.build.release.clone(),
+        image: release.image.repository.clone(),
+        charts: release.chart.charts.clone(),
+        platforms: release.image.build.platforms.clone(),
+        verifier: Verifier::release_workflow("alto9/kube9-operator", "v1.2.3"),
+        signatures: true,
+        github_repository: "alto9/kube9-operator".into(),
+        github_token: None,
+        public_check: PublicCheck::Require,
+        out_dir: "out".into(),
+        credentials: None,
+        run_platforms: Vec::new(),
+        native_only: false,
+        docker_host: None,
+        given: Default::default(),
+        scan: None,
+        prerelease: false,
+        checkout: "/src".into(),
+        changes: None,
+        provenance: ProvenanceSource::Workflow,
     }
 }
 

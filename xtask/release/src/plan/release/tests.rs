@@ -226,30 +226,7 @@ fn a_release_stops_at_its_first_failure_and_a_verification_goes_on() {
         "{err:#}"
     );
 
-    let inputs = release_inputs();
-    let verify = verify::plan(&VerifyInputs {
-        release: inputs.image.build.release.clone(),
-        image: inputs.image.repository.clone(),
-        charts: inputs.chart.charts.clone(),
-        platforms: inputs.image.build.platforms.clone(),
-        verifier: Verifier::release_workflow("alto9/kube9-operator", "v1.2.3"),
-        signatures: true,
-        github_repository: "alto9/kube9-operator".into(),
-        github_token: None,
-        public_check: PublicCheck::Require,
-        out_dir: "out".into(),
-        credentials: None,
-        run_platforms: Vec::new(),
-        native_only: false,
-        docker_host: None,
-        given: Default::default(),
-        scan: None,
-        prerelease: false,
-        checkout: "/src".into(),
-        changes: None,
-        provenance: crate::plan::image::ProvenanceSource::Workflow,
-    })
-    .unwrap();
+    let verify = verify::plan(&crate::plan::samples::verify_inputs()).unwrap();
     let mut recorder = Recorder {
         fail_at: Some(1),
         ..Default::default()
