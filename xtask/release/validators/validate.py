@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
-PACKAGES = ("cyclonedx-python-lib", "in-toto-attestation", "jsonschema", "protobuf", "rfc3986-validator")
+PACKAGES = ("cyclonedx-python-lib", "in-toto-attestation", "jsonschema", "protobuf", "rfc3986-validator", "rfc3987")
 SLSA_PROVENANCE_V1 = "https://slsa.dev/provenance/v1"
 STATEMENT_TYPE_V1 = "https://in-toto.io/Statement/v1"
 
@@ -60,7 +60,7 @@ def envelope_statement(document):
 
 
 def is_uri(value):
-    # RFC 3986, as jsonschema's "uri" format checks it (with rfc3986-validator).
+    # RFC 3986, as jsonschema's "uri" format checks it (with rfc3987, which it prefers).
     from jsonschema import FormatChecker
 
     return FormatChecker(["uri"]).conforms(value, "uri")
