@@ -74,14 +74,6 @@ fn run_cargo(args: &[&str], vars: &[(String, String)]) -> Result<()> {
     cargo(args, vars).run()
 }
 
-/// Test targets of the xtask crate, minus the skipped groups.
-fn test_targets(skip: &[String]) -> Result<Vec<String>> {
-    Ok(all_test_targets()?
-        .into_iter()
-        .filter(|name| !in_groups(name, skip))
-        .collect())
-}
-
 /// Test targets of the xtask crate that belong to the skipped groups.
 fn skipped_targets(skip: &[String]) -> Result<Vec<String>> {
     Ok(all_test_targets()?
@@ -112,7 +104,7 @@ fn listing_invocation(skipped: &[String]) -> Option<Vec<String>> {
     if skipped.is_empty() {
         return None;
     }
-    let mut args: Vec<String> = ["test", "--package", "xtask"].map(String::from).to_vec();
+    let mut args: Vec<String> = ["test", "--workspace"].map(String::from).to_vec();
     for t in skipped {
         args.push("--test".into());
         args.push(t.clone());
@@ -142,43 +134,65 @@ fn count_skipped(skip: &[String], vars: &[(String, String)]) -> Result<u64> {
     Ok(names.len() as u64)
 }
 
-/// The cargo test invocations: everything, or everything but the skipped groups.
-fn test_invocations(skip: &[String]) -> Result<Vec<Vec<String>>> {
-    let base = ["test", "--no-fail-fast"].map(String::from);
-    if skip.is_empty() {
-        return Ok(vec![base
+/// The test binary of the workflow simulation, which runs beside the others.
+const SIMULATION: &str = "act_workflows";
+
+/// The cargo runs of the suite: one build of every test, then two lanes at once. The workflow
+/// simulation mostly waits on its jobs, containers and registries, so the other test
+/// binaries run beside it, one after another. Every run names the whole workspace, so each
+/// resolves features as the build did and none compiles again.
+#[derive(Debug, PartialEq)]
+struct TestRuns {
+    build: Vec<String>,
+    simulation: Option<Vec<String>>,
+    rest: Vec<Vec<String>>,
+}
+
+/// `targets` are the workspace's integration test targets; those of the skipped groups run
+/// nowhere (they are listed as skipped).
+fn test_runs(targets: &[String], skip: &[String]) -> TestRuns {
+    let base = |extra: &[&str]| -> Vec<String> {
+        ["test", "--workspace", "--no-fail-fast"]
             .iter()
-            .cloned()
-            .chain(["--workspace".to_string()])
-            .collect()]);
+            .chain(extra)
+            .map(|a| a.to_string())
+            .collect()
+    };
+    let run = |t: &&String| !in_groups(t, skip);
+    let mut others = base(&["--lib", "--bins"]);
+    for t in targets.iter().filter(run).filter(|t| *t != SIMULATION) {
+        others.push("--test".into());
+        others.push(t.clone());
     }
-    let libraries = base
-        .iter()
-        .cloned()
-        .chain(
-            [
-                "--package",
-                "kube9-operator",
-                "--package",
-                "kube9-release",
-                "--package",
-                "kube9-release-cli",
-                "--package",
-                "kube9-devenv",
-            ]
-            .map(String::from),
-        )
-        .collect();
-    let mut xtask: Vec<String> = base
-        .iter()
-        .cloned()
-        .chain(["--package", "xtask", "--bins"].map(String::from))
-        .collect();
-    for t in test_targets(skip)? {
-        xtask.push("--test".into());
-        xtask.push(t);
+    TestRuns {
+        build: vec!["test".into(), "--workspace".into(), "--no-run".into()],
+        simulation: targets
+            .iter()
+            .filter(run)
+            .any(|t| t == SIMULATION)
+            .then(|| base(&["--test", SIMULATION])),
+        rest: vec![others, base(&["--doc"])],
     }
-    Ok(vec![libraries, xtask])
+}
+
+/// The integration test targets of every workspace package, by `cargo metadata`.
+fn workspace_test_targets(vars: &[(String, String)]) -> Result<Vec<String>> {
+    let json = cargo(&["metadata", "--no-deps", "--format-version", "1"], vars).read()?;
+    let metadata: serde_json::Value =
+        serde_json::from_str(&json).context("cargo metadata printed no JSON")?;
+    let mut targets = Vec::new();
+    for package in metadata["packages"].as_array().into_iter().flatten() {
+        for target in package["targets"].as_array().into_iter().flatten() {
+            let is_test = target["kind"]
+                .as_array()
+                .is_some_and(|k| k.iter().any(|k| k == "test"));
+            if let (true, Some(name)) = (is_test, target["name"].as_str()) {
+                targets.push(name.to_string());
+            }
+        }
+    }
+    targets.sort();
+    Ok(targets)
 }
 
 /// Adds one `test result: ok. 3 passed; 0 failed; 1 ignored; ...` line to the totals.
@@ -202,31 +216,78 @@ fn count(line: &str, totals: &mut (u64, u64, u64)) {
 
 /// A cargo run that failed without counting a failed test: a build failure or a crash, which
 /// print no count of their own.
-fn unreported_failure(success: bool, failed_before: u64, failed_after: u64) -> bool {
-    !success && failed_after == failed_before
+fn unreported_failure(success: bool, failed: u64) -> bool {
+    !success && failed == 0
 }
 
-/// Runs the tests, echoing their output, and adds up cargo's `test result:` lines.
-fn run_tests(skip: &[String], vars: &[(String, String)]) -> Result<(u64, u64, u64)> {
+type Totals = (u64, u64, u64);
+
+/// One cargo test run: its `test result:` lines added up, and each line handed to `echo`.
+fn run_counted(
+    args: &[String],
+    vars: &[(String, String)],
+    mut echo: impl FnMut(String),
+) -> Result<Totals> {
+    let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut totals = (0, 0, 0);
-    for args in test_invocations(skip)? {
-        let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let failed_before = totals.1;
-        let mut child = cargo(&arg_refs, vars).spawn(Stdio::piped(), Stdio::inherit())?;
-        for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
-            let line = line?;
+    let mut child = cargo(&arg_refs, vars).spawn(Stdio::piped(), Stdio::inherit())?;
+    for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
+        let line = line?;
+        count(&line, &mut totals);
+        echo(line);
+    }
+    let status = child.wait()?;
+    if unreported_failure(status.success(), totals.1) {
+        echo(format!(
+            "cargo {} ended with {status} and reported no failed test: a compile error or a \
+             crash (see above); counted as one failure",
+            args.join(" ")
+        ));
+        totals.1 += 1;
+    }
+    Ok(totals)
+}
+
+fn add(totals: &mut Totals, more: Totals) {
+    totals.0 += more.0;
+    totals.1 += more.1;
+    totals.2 += more.2;
+}
+
+/// Builds the tests, then runs the two lanes: the other binaries' output as it comes, the
+/// simulation's (its jobs' whole logs) in one piece when it ends.
+fn run_tests(skip: &[String], vars: &[(String, String)]) -> Result<Totals> {
+    let runs = test_runs(&workspace_test_targets(vars)?, skip);
+    run_cargo(
+        &runs.build.iter().map(String::as_str).collect::<Vec<_>>(),
+        vars,
+    )
+    .context("the tests do not build")?;
+    let simulation = runs.simulation.map(|args| {
+        eprintln!(
+            "the workflow simulation runs beside the other tests: cargo {}",
+            args.join(" ")
+        );
+        let vars = vars.to_vec();
+        std::thread::spawn(move || {
+            let mut lines = Vec::new();
+            let totals = run_counted(&args, &vars, |l| lines.push(l));
+            (totals, lines)
+        })
+    });
+    let mut totals = (0, 0, 0);
+    for args in &runs.rest {
+        add(&mut totals, run_counted(args, vars, |l| println!("{l}"))?);
+    }
+    if let Some(lane) = simulation {
+        let (result, lines) = lane
+            .join()
+            .map_err(|_| anyhow::anyhow!("the simulation's lane panicked"))?;
+        println!("\n=== the workflow simulation's output");
+        for line in lines {
             println!("{line}");
-            count(&line, &mut totals);
         }
-        let status = child.wait()?;
-        if unreported_failure(status.success(), failed_before, totals.1) {
-            eprintln!(
-                "cargo {} ended with {status} and reported no failed test: a compile error or a \
-                 crash (see above); counted as one failure",
-                args.join(" ")
-            );
-            totals.1 += 1;
-        }
+        add(&mut totals, result?);
     }
     Ok(totals)
 }
@@ -405,13 +466,9 @@ mod tests {
 
     #[test]
     fn only_a_failure_without_a_count_is_added() {
-        assert!(unreported_failure(false, 0, 0), "a compile error");
-        assert!(
-            unreported_failure(false, 2, 2),
-            "a crash after earlier failures"
-        );
-        assert!(!unreported_failure(false, 0, 1), "counted by cargo already");
-        assert!(!unreported_failure(true, 0, 0));
+        assert!(unreported_failure(false, 0), "a compile error or a crash");
+        assert!(!unreported_failure(false, 1), "counted by cargo already");
+        assert!(!unreported_failure(true, 0));
     }
 
     #[test]
@@ -441,14 +498,51 @@ mod tests {
         assert_eq!(totals, (15, 2, 1));
     }
 
+    fn names(run: &[String]) -> Vec<&str> {
+        run.windows(2)
+            .filter(|w| w[0] == "--test")
+            .map(|w| w[1].as_str())
+            .collect()
+    }
+
     #[test]
-    fn skipping_a_group_drops_its_test_files_only() {
-        let all = test_targets(&[]).unwrap();
-        let without_docker = test_targets(&["docker".into()]).unwrap();
-        assert!(without_docker.iter().all(|t| !t.starts_with("docker")));
+    fn the_simulation_runs_in_its_own_lane_and_every_other_test_in_the_other() {
+        let targets: Vec<String> = ["act_workflows", "cli", "docker_smoke", "status"]
+            .map(String::from)
+            .to_vec();
+        let runs = test_runs(&targets, &[]);
+        assert_eq!(runs.build, ["test", "--workspace", "--no-run"]);
+        let simulation = runs.simulation.unwrap();
+        assert_eq!(names(&simulation), ["act_workflows"]);
+        assert_eq!(names(&runs.rest[0]), ["cli", "docker_smoke", "status"]);
+        assert!(runs.rest[0].contains(&"--lib".into()) && runs.rest[0].contains(&"--bins".into()));
         assert_eq!(
-            all.iter().filter(|t| !t.starts_with("docker")).count(),
-            without_docker.len()
+            runs.rest[1],
+            ["test", "--workspace", "--no-fail-fast", "--doc"]
+        );
+        // Each run names the whole workspace, as the build did: no run compiles again.
+        for run in std::iter::once(&simulation).chain(&runs.rest) {
+            assert_eq!(
+                run[..3],
+                ["test", "--workspace", "--no-fail-fast"],
+                "{run:?}"
+            );
+        }
+
+        let runs = test_runs(&targets, &["docker".into(), "act".into()]);
+        assert_eq!(runs.simulation, None);
+        assert_eq!(names(&runs.rest[0]), ["cli", "status"]);
+    }
+
+    #[test]
+    fn the_workspace_test_targets_include_every_test_file() {
+        let targets = workspace_test_targets(&[]).unwrap();
+        for t in all_test_targets().unwrap() {
+            assert!(targets.contains(&t), "{t} in {targets:?}");
+        }
+        assert!(
+            targets.contains(&"status".to_string()),
+            "the operator's tests"
         );
     }
 
@@ -459,10 +553,12 @@ mod tests {
         assert!(skipped.contains(&"docker_release_image".to_string()));
         assert!(skipped.contains(&"act_workflows".to_string()));
         // Every target is run or listed, never neither.
-        let mut both = test_targets(&skip).unwrap();
-        both.extend(skipped.iter().cloned());
+        let all = all_test_targets().unwrap();
+        let runs = test_runs(&all, &skip);
+        let mut both: Vec<&str> = names(&runs.rest[0]);
+        both.extend(skipped.iter().map(String::as_str));
         both.sort();
-        assert_eq!(both, test_targets(&[]).unwrap());
+        assert_eq!(both, all);
         let args = listing_invocation(&skipped).unwrap();
         let at = args.iter().position(|a| a == "--").unwrap();
         assert_eq!(args[at + 1..], ["--list", "--format", "terse"]);
