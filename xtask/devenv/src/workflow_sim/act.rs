@@ -327,6 +327,10 @@ pub fn command(sim: &Sim, run_dir: &Path, event: &Event, options: &RunOptions) -
         .opt("--platform", "ubuntu-latest=-self-hosted")
         .opt("--platform", "ubuntu-24.04-arm=-self-hosted")
         .arg("--no-cache-server")
+        // Else act copies the working directory for a checkout without `ref` (ci.yml's,
+        // withdraw.yml's) instead of running the stand-in: nothing it refuses is checked, and
+        // the copy, dated now, made each such job compile the release tool again.
+        .arg("--no-skip-checkout")
         .opt("--actor", &sim.env.auth_user)
         .opt("--env-file", env_file.display().to_string())
         .opt("--secret-file", secret_file.display().to_string());
