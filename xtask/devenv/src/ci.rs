@@ -137,6 +137,11 @@ fn count_skipped(skip: &[String], vars: &[(String, String)]) -> Result<u64> {
 /// The test binary of the workflow simulation, which runs beside the others.
 const SIMULATION: &str = "act_workflows";
 
+/// The test binaries that run after the simulation in its lane, so that the two lanes end
+/// together: in a second run the simulation took about 100 s beside the others, and these
+/// about 55 s (docs/benchmarks.md).
+const AFTER_SIMULATION: [&str; 2] = ["docker_release_chart", "docker_environments"];
+
 /// The cargo runs of the suite: one build of every test, then two lanes at once. The workflow
 /// simulation mostly waits on its jobs, containers and registries, so the other test
 /// binaries run beside it, one after another. Every run names the whole workspace, so each
@@ -158,20 +163,27 @@ fn test_runs(targets: &[String], skip: &[String]) -> TestRuns {
             .map(|a| a.to_string())
             .collect()
     };
-    let run = |t: &&String| !in_groups(t, skip);
-    let mut others = base(&["--lib", "--bins"]);
-    for t in targets.iter().filter(run).filter(|t| *t != SIMULATION) {
-        others.push("--test".into());
-        others.push(t.clone());
-    }
+    let with_targets = |mut args: Vec<String>, names: &[&String]| {
+        for t in names {
+            args.push("--test".into());
+            args.push(t.to_string());
+        }
+        args
+    };
+    let run: Vec<&String> = targets.iter().filter(|t| !in_groups(t, skip)).collect();
+    let simulated = run.iter().any(|t| *t == SIMULATION);
+    let in_simulation_lane =
+        |t: &&String| *t == SIMULATION || (simulated && AFTER_SIMULATION.contains(&t.as_str()));
+    let (lane, others): (Vec<&String>, Vec<&String>) =
+        run.into_iter().partition(in_simulation_lane);
     TestRuns {
         build: vec!["test".into(), "--workspace".into(), "--no-run".into()],
-        simulation: targets
-            .iter()
-            .filter(run)
-            .any(|t| t == SIMULATION)
-            .then(|| base(&["--test", SIMULATION])),
-        rest: vec![others, base(&["--doc"])],
+        // cargo runs a run's binaries by name: the simulation, the longest, first.
+        simulation: simulated.then(|| with_targets(base(&[]), &lane)),
+        rest: vec![
+            with_targets(base(&["--lib", "--bins"]), &others),
+            base(&["--doc"]),
+        ],
     }
 }
 
@@ -265,7 +277,7 @@ fn run_tests(skip: &[String], vars: &[(String, String)]) -> Result<Totals> {
     .context("the tests do not build")?;
     let simulation = runs.simulation.map(|args| {
         eprintln!(
-            "the workflow simulation runs beside the other tests: cargo {}",
+            "the workflow simulation (and what follows it in its lane) runs beside the other tests: cargo {}",
             args.join(" ")
         );
         let vars = vars.to_vec();
@@ -283,7 +295,7 @@ fn run_tests(skip: &[String], vars: &[(String, String)]) -> Result<Totals> {
         let (result, lines) = lane
             .join()
             .map_err(|_| anyhow::anyhow!("the simulation's lane panicked"))?;
-        println!("\n=== the workflow simulation's output");
+        println!("\n=== the workflow simulation's lane's output");
         for line in lines {
             println!("{line}");
         }
@@ -506,14 +518,23 @@ mod tests {
     }
 
     #[test]
-    fn the_simulation_runs_in_its_own_lane_and_every_other_test_in_the_other() {
-        let targets: Vec<String> = ["act_workflows", "cli", "docker_smoke", "status"]
-            .map(String::from)
-            .to_vec();
+    fn the_simulation_and_what_follows_it_run_in_one_lane_and_every_other_test_in_the_other() {
+        let targets: Vec<String> = [
+            "act_workflows",
+            "cli",
+            "docker_release_chart",
+            "docker_smoke",
+            "status",
+        ]
+        .map(String::from)
+        .to_vec();
         let runs = test_runs(&targets, &[]);
         assert_eq!(runs.build, ["test", "--workspace", "--no-run"]);
         let simulation = runs.simulation.unwrap();
-        assert_eq!(names(&simulation), ["act_workflows"]);
+        assert_eq!(
+            names(&simulation),
+            ["act_workflows", "docker_release_chart"]
+        );
         assert_eq!(names(&runs.rest[0]), ["cli", "docker_smoke", "status"]);
         assert!(runs.rest[0].contains(&"--lib".into()) && runs.rest[0].contains(&"--bins".into()));
         assert_eq!(
@@ -532,6 +553,22 @@ mod tests {
         let runs = test_runs(&targets, &["docker".into(), "act".into()]);
         assert_eq!(runs.simulation, None);
         assert_eq!(names(&runs.rest[0]), ["cli", "status"]);
+
+        // Without the simulation, the binaries that would follow it run in the other lane.
+        let runs = test_runs(&targets, &["act".into()]);
+        assert_eq!(runs.simulation, None);
+        assert_eq!(
+            names(&runs.rest[0]),
+            ["cli", "docker_release_chart", "docker_smoke", "status"]
+        );
+    }
+
+    #[test]
+    fn the_binaries_after_the_simulation_exist() {
+        let targets = workspace_test_targets(&[]).unwrap();
+        for t in AFTER_SIMULATION {
+            assert!(targets.contains(&t.to_string()), "{t} in {targets:?}");
+        }
     }
 
     #[test]
