@@ -406,6 +406,7 @@ fn checks_and_tests(
 ) -> Result<(u64, u64, u64)> {
     // After `up`, which may have emptied an over-grown build cache.
     phases.time("disk space", || {
+        forget_last_scratch(&workspace::root().join("target/tmp"))?;
         disk::require_ci_room(&workspace::root(), engine_dir.as_deref())
     })?;
     phases.time("cargo fmt --check", || {
@@ -427,6 +428,21 @@ fn checks_and_tests(
     let mut totals = phases.time_judged("tests", || run_tests(skip, vars), |t| t.1 == 0)?;
     totals.2 += phases.time("list skipped tests", || count_skipped(skip, vars))?;
     Ok(totals)
+}
+
+/// Empties the tests' scratch directory (cargo's `CARGO_TARGET_TMPDIR`): the tests keep
+/// their files there for a look after a failure, until the next run, which would otherwise
+/// pile up a gigabyte or more each time.
+fn forget_last_scratch(dir: &std::path::Path) -> Result<()> {
+    match std::fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).with_context(|| {
+            format!(
+                "cannot empty the last run's test scratch in {}: remove it by hand",
+                dir.display()
+            )
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn summary(phases: &Phases, started: Instant, skip: &[String]) {
@@ -561,6 +577,17 @@ mod tests {
             names(&runs.rest[0]),
             ["cli", "docker_release_chart", "docker_smoke", "status"]
         );
+    }
+
+    #[test]
+    fn the_last_runs_scratch_is_emptied_and_a_missing_one_is_fine() {
+        let dir = tempfile::tempdir().unwrap();
+        let scratch = dir.path().join("tmp");
+        std::fs::create_dir_all(scratch.join("sim-1/repo")).unwrap();
+        std::fs::write(scratch.join("sim-1/repo/file"), "x").unwrap();
+        forget_last_scratch(&scratch).unwrap();
+        assert!(!scratch.exists());
+        forget_last_scratch(&scratch).unwrap();
     }
 
     #[test]

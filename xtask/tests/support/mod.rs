@@ -223,7 +223,8 @@ pub fn text(out: &Output) -> String {
     )
 }
 
-/// A fresh directory under target/, removed when the test ends well (kept on failure).
+/// A fresh directory under target/tmp, kept after the test for a look at what a failure left;
+/// `cargo xtask ci` empties target/tmp when it starts.
 pub fn temp_dir(prefix: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(unique(prefix));
     std::fs::create_dir_all(&dir).unwrap();
