@@ -374,21 +374,46 @@ pub fn runner_target_dir(commit: &str) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// Each commit's directory holds a build of the workspace: those no simulation has used for a
-/// day go, so that commits do not pile up.
+/// Each commit's directory holds a build of the workspace (a gigabyte or more): those no
+/// simulation has used for a day go, and of the rest only the most recently used
+/// `KEPT_COMMITS` stay (the commit under test, the old one the strictness test runs, and
+/// the one before), so that a day of commits does not fill the disk.
 fn forget_old_commits(parent: &Path) {
+    let dirs: Vec<(PathBuf, std::time::Duration)> = std::fs::read_dir(parent)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let age = entry.metadata().ok()?.modified().ok()?.elapsed().ok()?;
+            Some((entry.path(), age))
+        })
+        .collect();
+    for dir in commits_to_forget(dirs) {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+const KEPT_COMMITS: usize = 3;
+
+/// Which of `dirs` (each with the time since a simulation last used it) go. A staging
+/// directory (`<commit>.<pid>`, another process seeding it right now) is judged by its age
+/// alone.
+fn commits_to_forget(mut dirs: Vec<(PathBuf, std::time::Duration)>) -> Vec<PathBuf> {
     let day = std::time::Duration::from_secs(24 * 3600);
-    for entry in std::fs::read_dir(parent).into_iter().flatten().flatten() {
-        let unused = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > day);
-        if unused {
-            let _ = std::fs::remove_dir_all(entry.path());
+    dirs.sort_by_key(|(_, age)| *age);
+    let mut kept = 0;
+    let mut forget = Vec::new();
+    for (dir, age) in dirs {
+        let staging = dir
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().contains('.'));
+        if age > day || (!staging && kept >= KEPT_COMMITS) {
+            forget.push(dir);
+        } else if !staging {
+            kept += 1;
         }
     }
+    forget
 }
 
 /// The workspace's crates, as their artifacts and fingerprints are named.
@@ -493,5 +518,36 @@ mod changelog_tests {
             .entry_for(&semver::Version::parse("1.2.4").unwrap())
             .is_ok());
         assert!(log.entry_for(&v).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod runner_target_tests {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    fn dir(name: &str, minutes: u64) -> (PathBuf, Duration) {
+        (PathBuf::from(name), Duration::from_secs(minutes * 60))
+    }
+
+    #[test]
+    fn the_three_most_recently_used_commits_stay_and_a_day_old_one_goes() {
+        let forget = super::commits_to_forget(vec![
+            dir("old", 25 * 60),
+            dir("d", 40),
+            dir("a", 1),
+            dir("b", 5),
+            dir("c", 30),
+            dir("c.1234", 0),
+            dir("b.99", 25 * 60),
+        ]);
+        assert_eq!(
+            forget,
+            [
+                PathBuf::from("d"),
+                PathBuf::from("old"),
+                PathBuf::from("b.99")
+            ]
+        );
     }
 }
