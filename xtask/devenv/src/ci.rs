@@ -138,13 +138,13 @@ fn count_skipped(skip: &[String], vars: &[(String, String)]) -> Result<u64> {
 const SIMULATION: &str = "act_workflows";
 
 /// The test binaries that run after the simulation in its lane, so that the two lanes end
-/// together: in a second run the simulation took about 100 s beside the others, and these
-/// about 55 s (docs/benchmarks.md).
+/// together: in a second run the simulation takes 130-155 s beside the other lane, these two
+/// about 45 s more, and the other lane about as long as both (docs/benchmarks.md).
 const AFTER_SIMULATION: [&str; 2] = ["docker_release_chart", "docker_environments"];
 
-/// The cargo runs of the suite: one build of every test, then two lanes at once. The workflow
-/// simulation mostly waits on its jobs, containers and registries, so the other test
-/// binaries run beside it, one after another. Every run names the whole workspace, so each
+/// The cargo runs of the suite: one build of every test, then two lanes at once: the workflow
+/// simulation and the binaries that follow it, and every other test binary, one after
+/// another. The simulation often waits on its jobs, containers and registries. Every run names the whole workspace, so each
 /// resolves features as the build did and none compiles again.
 #[derive(Debug, PartialEq)]
 struct TestRuns {
