@@ -521,6 +521,13 @@ fn a_pull_request_builds_and_scans_without_pushing_or_a_signer() {
         "pull-request image (build and scan, no push)",
         "Build and scan"
     ));
+    // Its checkout has no `ref`: the stand-in fetched the event's ref and commit, as the real
+    // action does (act would otherwise copy the working directory and check nothing).
+    assert!(
+        run.log.contains("stand-in for actions/checkout: fetching")
+            && run.log.contains("/repo at refs/pull/1/merge"),
+        "the checkout stand-in ran"
+    );
     assert!(run.log.contains("--no-push: nothing was published"));
     assert!(run.log.contains("Rust packages"), "it scanned");
     assert!(!run.log.contains("cosign"), "nothing was signed");

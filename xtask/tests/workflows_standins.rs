@@ -649,6 +649,66 @@ fn the_checkout_stand_in_refuses_a_ref_the_repository_lacks() {
     assert_eq!(job.records("checkout"), ["checkout\tmain\tfalse"]);
 }
 
+#[test]
+fn the_checkout_stand_in_without_a_ref_takes_the_events_ref_and_commit_as_v7_0_1_does() {
+    let (repo, tagged) = repo_with_history();
+    let repo = repo.display().to_string();
+    let head = ok(Command::new("git")
+        .args(["rev-parse", "main"])
+        .current_dir(&repo))
+    .trim()
+    .to_string();
+    let default_checkout = |git_ref: &str, sha: &str, depth: &str| {
+        composite(
+            "actions/checkout",
+            &[
+                ("KUBE9_SIM_REPOSITORY", repo.as_str()),
+                ("REF", ""),
+                ("GITHUB_REF", git_ref),
+                ("GITHUB_SHA", sha),
+                ("TOKEN", "ghs_x"),
+                ("PERSIST", "false"),
+                ("FETCH_DEPTH", depth),
+            ],
+        )
+    };
+    // src/ref-helper.ts: with neither, refused in its words before anything is fetched.
+    let (job, out) = default_checkout("", "", "1");
+    let out = refused(&out);
+    assert!(
+        out.contains("Args ref and commit cannot both be empty"),
+        "{out}"
+    );
+    assert!(job.records("checkout").is_empty());
+    // A commit the repository lacks: git's refusal, as the action reports it.
+    let (job, out) = default_checkout("refs/heads/main", &"0".repeat(40), "1");
+    let out = refused(&out);
+    assert!(
+        out.contains("The process '/usr/bin/git' failed with exit code 128"),
+        "{out}"
+    );
+    assert!(!job.dir.join("workspace/README.md").exists());
+    // A pull request (ci.yml): the event's commit under refs/remotes/pull/, nothing else.
+    let (job, out) = default_checkout("refs/pull/1/merge", &tagged, "1");
+    accepted(&out);
+    let workspace = job.dir.join("workspace");
+    let git = |args: &[&str]| ok(Command::new("git").args(args).current_dir(&workspace));
+    assert_eq!(git(&["rev-parse", "HEAD"]).trim(), tagged);
+    assert_eq!(
+        git(&["for-each-ref", "--format=%(refname)"]).trim(),
+        "refs/remotes/pull/1/merge"
+    );
+    // A dispatch from main (withdraw.yml): on the branch, at the event's commit. A depth that
+    // is no number is the whole history (Math.floor(Number(...)) is NaN).
+    let (job, out) = default_checkout("refs/heads/main", &head, "all");
+    accepted(&out);
+    let workspace = job.dir.join("workspace");
+    let git = |args: &[&str]| ok(Command::new("git").args(args).current_dir(&workspace));
+    assert_eq!(git(&["rev-parse", "HEAD"]).trim(), head);
+    assert_eq!(git(&["branch", "--show-current"]).trim(), "main");
+    assert!(!workspace.join(".git/shallow").exists());
+}
+
 /// A repository with history and several tags: `v1.0.0`, then `v1.1.0` (annotated, with
 /// `security/vex.json`), then `v1.2.0` and a later commit on main.
 fn repo_with_history() -> (PathBuf, String) {
@@ -831,6 +891,27 @@ fn the_artifact_stand_ins_move_files_as_the_real_ones_and_the_release_checks_wha
     // A name is uploaded once per run unless `overwrite` says otherwise (the service's 409).
     let (_, out) = upload(&tool, &[]);
     refused(&out);
+
+    // compression-level and retention-days as input-helper.ts reads them, with JavaScript's
+    // parseInt: no leading number is refused, and so is a level outside 0-9; `1.5` is level 1
+    // and `3 days` is 3, as on GitHub.
+    let named = |name: &'static str, input: &'static str, value: &'static str| {
+        upload(&tool, &[("NAME", name), (input, value)])
+    };
+    let out = refused(&named("level", "COMPRESSION_LEVEL", "fast").1);
+    assert!(
+        out.contains("::error::Invalid compression-level") && !out.contains("0-9"),
+        "{out}"
+    );
+    let out = refused(&named("level", "COMPRESSION_LEVEL", "10").1);
+    assert!(
+        out.contains("Invalid compression-level. Valid values are 0-9"),
+        "{out}"
+    );
+    let out = refused(&named("level", "RETENTION_DAYS", "a week").1);
+    assert!(out.contains("::error::Invalid retention-days"), "{out}");
+    accepted(&named("level", "COMPRESSION_LEVEL", "1.5").1);
+    accepted(&named("days", "RETENTION_DAYS", "3 days").1);
 
     // download-artifact's own checks (src/download-artifact.ts), each refused before anything
     // is written.
