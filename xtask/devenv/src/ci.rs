@@ -3,7 +3,7 @@
 //! and stops what it started. `.ci/run` calls exactly this.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Instant;
 
@@ -144,8 +144,9 @@ const AFTER_SIMULATION: [&str; 2] = ["docker_release_chart", "docker_environment
 
 /// The cargo runs of the suite: one build of every test, then two lanes at once: the workflow
 /// simulation and the binaries that follow it, and every other test binary, one after
-/// another. The simulation often waits on its jobs, containers and registries. Every run names the whole workspace, so each
-/// resolves features as the build did and none compiles again.
+/// another. The simulation often waits on its jobs, containers and registries. Every run
+/// names the whole workspace, so each resolves features as the build did and none compiles
+/// again.
 #[derive(Debug, PartialEq)]
 struct TestRuns {
     build: Vec<String>,
@@ -187,24 +188,37 @@ fn test_runs(targets: &[String], skip: &[String]) -> TestRuns {
     }
 }
 
-/// The integration test targets of every workspace package, by `cargo metadata`.
-fn workspace_test_targets(vars: &[(String, String)]) -> Result<Vec<String>> {
+/// What the suite reads of the workspace, by one `cargo metadata`: the integration test
+/// targets of every package, and the tests' scratch directory (`CARGO_TARGET_TMPDIR`, under
+/// the target directory wherever `CARGO_TARGET_DIR` puts it).
+struct Workspace {
+    test_targets: Vec<String>,
+    scratch: PathBuf,
+}
+
+fn read_workspace(vars: &[(String, String)]) -> Result<Workspace> {
     let json = cargo(&["metadata", "--no-deps", "--format-version", "1"], vars).read()?;
     let metadata: serde_json::Value =
         serde_json::from_str(&json).context("cargo metadata printed no JSON")?;
-    let mut targets = Vec::new();
+    let mut test_targets = Vec::new();
     for package in metadata["packages"].as_array().into_iter().flatten() {
         for target in package["targets"].as_array().into_iter().flatten() {
             let is_test = target["kind"]
                 .as_array()
                 .is_some_and(|k| k.iter().any(|k| k == "test"));
             if let (true, Some(name)) = (is_test, target["name"].as_str()) {
-                targets.push(name.to_string());
+                test_targets.push(name.to_string());
             }
         }
     }
-    targets.sort();
-    Ok(targets)
+    test_targets.sort();
+    let target_dir = metadata["target_directory"]
+        .as_str()
+        .context("cargo metadata names no target directory")?;
+    Ok(Workspace {
+        test_targets,
+        scratch: Path::new(target_dir).join("tmp"),
+    })
 }
 
 /// Adds one `test result: ok. 3 passed; 0 failed; 1 ignored; ...` line to the totals.
@@ -268,8 +282,8 @@ fn add(totals: &mut Totals, more: Totals) {
 
 /// Builds the tests, then runs the two lanes: the other binaries' output as it comes, the
 /// simulation's (its jobs' whole logs) in one piece when it ends.
-fn run_tests(skip: &[String], vars: &[(String, String)]) -> Result<Totals> {
-    let runs = test_runs(&workspace_test_targets(vars)?, skip);
+fn run_tests(targets: &[String], skip: &[String], vars: &[(String, String)]) -> Result<Totals> {
+    let runs = test_runs(targets, skip);
     run_cargo(
         &runs.build.iter().map(String::as_str).collect::<Vec<_>>(),
         vars,
@@ -404,9 +418,10 @@ fn checks_and_tests(
     vars: &[(String, String)],
     engine_dir: Option<PathBuf>,
 ) -> Result<(u64, u64, u64)> {
+    let metadata = read_workspace(vars)?;
     // After `up`, which may have emptied an over-grown build cache.
     phases.time("disk space", || {
-        forget_last_scratch(&workspace::root().join("target/tmp"))?;
+        forget_last_scratch(&metadata.scratch)?;
         disk::require_ci_room(&workspace::root(), engine_dir.as_deref())
     })?;
     phases.time("cargo fmt --check", || {
@@ -425,7 +440,11 @@ fn checks_and_tests(
             vars,
         )
     })?;
-    let mut totals = phases.time_judged("tests", || run_tests(skip, vars), |t| t.1 == 0)?;
+    let mut totals = phases.time_judged(
+        "tests",
+        || run_tests(&metadata.test_targets, skip, vars),
+        |t| t.1 == 0,
+    )?;
     totals.2 += phases.time("list skipped tests", || count_skipped(skip, vars))?;
     Ok(totals)
 }
@@ -433,7 +452,7 @@ fn checks_and_tests(
 /// Empties the tests' scratch directory (cargo's `CARGO_TARGET_TMPDIR`): the tests keep
 /// their files there for a look after a failure, until the next run, which would otherwise
 /// pile up a gigabyte or more each time.
-fn forget_last_scratch(dir: &std::path::Path) -> Result<()> {
+fn forget_last_scratch(dir: &Path) -> Result<()> {
     match std::fs::remove_dir_all(dir) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).with_context(|| {
             format!(
@@ -592,7 +611,7 @@ mod tests {
 
     #[test]
     fn the_binaries_after_the_simulation_exist() {
-        let targets = workspace_test_targets(&[]).unwrap();
+        let targets = read_workspace(&[]).unwrap().test_targets;
         for t in AFTER_SIMULATION {
             assert!(targets.contains(&t.to_string()), "{t} in {targets:?}");
         }
@@ -600,7 +619,14 @@ mod tests {
 
     #[test]
     fn the_workspace_test_targets_include_every_test_file() {
-        let targets = workspace_test_targets(&[]).unwrap();
+        let workspace = read_workspace(&[]).unwrap();
+        // Where cargo tells the tests to keep their scratch: the target directory's tmp.
+        assert!(
+            workspace.scratch.ends_with("tmp"),
+            "{:?}",
+            workspace.scratch
+        );
+        let targets = workspace.test_targets;
         for t in all_test_targets().unwrap() {
             assert!(targets.contains(&t), "{t} in {targets:?}");
         }
