@@ -256,7 +256,7 @@ fn build_canary(run_dir: &Path) -> Result<PathBuf> {
 
 /// The machine's own environment a runner needs (paths, certificates, proxies): nothing of
 /// GitHub's, and no credential. `first` goes ahead of the tools on `PATH`.
-fn machine_env(home: &Path, first: &Path) -> Vec<(String, String)> {
+fn machine_env(home: &Path, first: &Path, wheels: &Path) -> Vec<(String, String)> {
     let path = std::env::join_paths(
         std::iter::once(first.to_path_buf()).chain(std::env::split_paths(&tools::search_path())),
     )
@@ -276,6 +276,9 @@ fn machine_env(home: &Path, first: &Path) -> Vec<(String, String)> {
     ] {
         vars.push((key.into(), std::env::var(key).unwrap_or(default)));
     }
+    // PyPI for the runners: the commit's pinned wheels, fetched once (`wheels`).
+    vars.push(("PIP_NO_INDEX".into(), "1".into()));
+    vars.push(("PIP_FIND_LINKS".into(), wheels.display().to_string()));
     for key in [
         "SSL_CERT_FILE",
         "SSL_CERT_DIR",
@@ -290,7 +293,6 @@ fn machine_env(home: &Path, first: &Path) -> Vec<(String, String)> {
         "https_proxy",
         "no_proxy",
         "PYENV_ROOT",
-        "PIP_FIND_LINKS",
     ] {
         if let Ok(v) = std::env::var(key) {
             vars.push((key.into(), v));
@@ -335,7 +337,7 @@ pub fn command(sim: &Sim, run_dir: &Path, event: &Event, options: &RunOptions) -
         .opt("--env-file", env_file.display().to_string())
         .opt("--secret-file", secret_file.display().to_string());
     let canary = build_canary(run_dir)?;
-    for (k, v) in machine_env(&run_dir.join("home"), &canary) {
+    for (k, v) in machine_env(&run_dir.join("home"), &canary, &sim.wheels) {
         cmd = cmd.env(k, v);
     }
     for (k, v) in options.vars {

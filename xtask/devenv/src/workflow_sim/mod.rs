@@ -16,6 +16,7 @@ pub mod github;
 pub mod grants;
 mod outcome;
 pub mod serve;
+mod wheels;
 
 use std::path::{Path, PathBuf};
 
@@ -128,6 +129,8 @@ pub struct Sim {
     ghcr: String,
     /// Where the workflows' `cargo build` goes (`runner_target_dir`).
     target_dir: PathBuf,
+    /// Where pip in the workflows finds the wheels the commit pins (`wheels::wheelhouse`).
+    wheels: PathBuf,
     /// The commit under test's time (seconds): what the checkout stand-in dates every file.
     source_time: String,
     runs: std::cell::Cell<usize>,
@@ -169,6 +172,7 @@ impl Sim {
             .read()?
             .trim()
             .to_string();
+        let wheels = wheels::wheelhouse(&repo)?;
         let github = GithubStandin::start();
         let ghcr = ghcr::start(
             &env.auth_registry.address(),
@@ -183,6 +187,7 @@ impl Sim {
             github,
             ghcr,
             target_dir: runner_target_dir(&commit)?,
+            wheels,
             source_time,
             runs: std::cell::Cell::new(0),
         })
