@@ -198,10 +198,10 @@ impl Cosign {
     }
 
     /// Signs `reference` (`repo@sha256:...`); the signature lands under `sha256-<hex>.sig`.
-    pub fn sign(&self, signer: &Signer, reference: &str, login_dir: Option<&str>) -> Cmd {
+    pub fn sign(&self, signer: &Signer, references: &[String], login_dir: Option<&str>) -> Cmd {
         signer
             .apply(self.cosign(&["sign", "--yes"], login_dir))
-            .arg(reference)
+            .args(references)
     }
 
     /// Attaches `predicate` as a signed attestation (`sha256-<hex>.att`).
@@ -345,12 +345,16 @@ mod tests {
             logged_in: true,
             plain_http: true,
         };
-        let cmd = cosign.sign(&key(), "127.0.0.1:5000/x@sha256:ab", Some("<login-dir>"));
+        let targets = [
+            "127.0.0.1:5000/x@sha256:ab".to_string(),
+            "127.0.0.1:5000/x@sha256:cd".to_string(),
+        ];
+        let cmd = cosign.sign(&key(), &targets, Some("<login-dir>"));
         assert_eq!(
             cmd.to_string(),
             "DOCKER_CONFIG=<login-dir> COSIGN_PRIVATE_KEY=*** COSIGN_PASSWORD=*** cosign sign --yes \
              --allow-http-registry --allow-insecure-registry --key env://COSIGN_PRIVATE_KEY \
-             --tlog-upload=false 127.0.0.1:5000/x@sha256:ab"
+             --tlog-upload=false 127.0.0.1:5000/x@sha256:ab 127.0.0.1:5000/x@sha256:cd"
         );
         assert!(!format!("{cmd:?}").contains("SIGSTORE PRIVATE"));
     }

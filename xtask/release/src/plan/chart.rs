@@ -176,7 +176,7 @@ fn signing_steps(inputs: &ChartInputs, chart: &Repository) -> Vec<Step> {
     steps.push(Step::Sign(Sign {
         cosign: Cosign::for_repository(chart, inputs.credentials.is_some()),
         signer: signer.clone(),
-        subject: Subject::new(chart, Bound::Chart),
+        subjects: vec![Subject::new(chart, Bound::Chart)],
     }));
     steps
 }

@@ -589,13 +589,6 @@ fn signing_steps(inputs: &ImageInputs, need: &Signing) -> Vec<Step> {
         return Vec::new();
     }
     let cosign = inputs.cosign();
-    let sign = |digest| {
-        Step::Sign(Sign {
-            cosign: cosign.clone(),
-            signer: signer.clone(),
-            subject: inputs.subject(digest),
-        })
-    };
     let attest = |kind, predicate, digest| {
         Step::Attest(Attest {
             cosign: cosign.clone(),
@@ -614,11 +607,18 @@ fn signing_steps(inputs: &ImageInputs, need: &Signing) -> Vec<Step> {
             password: c.password.clone(),
         }));
     }
-    if need.index {
-        steps.push(sign(Bound::Index));
-    }
-    for p in &need.platforms {
-        steps.push(sign(Bound::Platform(p.clone())));
+    let unsigned = need
+        .index
+        .then_some(Bound::Index)
+        .into_iter()
+        .chain(need.platforms.iter().map(|p| Bound::Platform(p.clone())));
+    let subjects: Vec<Subject> = unsigned.map(|digest| inputs.subject(digest)).collect();
+    if !subjects.is_empty() {
+        steps.push(Step::Sign(Sign {
+            cosign: cosign.clone(),
+            signer: signer.clone(),
+            subjects,
+        }));
     }
     for p in &need.sboms {
         let digest = Bound::Platform(p.clone());

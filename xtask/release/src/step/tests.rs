@@ -170,7 +170,7 @@ fn one_of_each() -> Vec<Step> {
         Step::Sign(Sign {
             cosign: cosign(),
             signer: key(),
-            subject: image.clone(),
+            subjects: vec![image.clone()],
         }),
         Step::Attest(Attest {
             cosign: cosign(),
@@ -534,7 +534,7 @@ fn a_command_runs_with_the_learnt_digest_and_the_runs_own_login_directory() {
     let sign = Sign {
         cosign: cosign(),
         signer: key(),
-        subject: Subject::new(&repo(), Bound::Index),
+        subjects: vec![Subject::new(&repo(), Bound::Index)],
     };
     let mut cx = Cx::new(None, None);
     assert!(
