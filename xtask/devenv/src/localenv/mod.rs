@@ -4,6 +4,7 @@
 //! service listens on 127.0.0.1 only, on ports chosen free at start; `down` stops what `up`
 //! started, and a crashed earlier run is cleaned up by the next one.
 
+mod cosign_key;
 mod services;
 mod standins;
 mod users;

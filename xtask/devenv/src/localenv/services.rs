@@ -162,7 +162,9 @@ pub fn start_auth_registry(dir: &Path) -> Result<(Service, PathBuf)> {
     ))
 }
 
-/// A key pair made with `cosign generate-key-pair`, its password random.
+/// A key pair for the environment, its password random: the private key in cosign's own
+/// format with its legacy scrypt parameters (`cosign_key`), the public key as cosign derives
+/// it from that file (so a key cosign cannot read stops here).
 pub fn cosign_keys(dir: &Path) -> Result<CosignKeys> {
     let keys = CosignKeys {
         private_key: dir.join("cosign.key"),
@@ -171,13 +173,16 @@ pub fn cosign_keys(dir: &Path) -> Result<CosignKeys> {
     };
     let password = random_hex(16)?;
     write_private(&keys.password, &password)?;
+    write_private(&keys.private_key, &super::cosign_key::generate(&password)?)?;
     Cmd::new("cosign")
-        .arg("generate-key-pair")
+        .args(["public-key", "--key"])
+        .arg(keys.private_key.display().to_string())
+        .opt("--outfile", keys.public_key.display().to_string())
         .secret_env("COSIGN_PASSWORD", Secret::new(password))
-        .dir(dir)
         .read()
-        .context("cosign generate-key-pair failed: run `cargo xtask setup`")?;
-    std::fs::set_permissions(&keys.private_key, std::fs::Permissions::from_mode(0o600))?;
+        .context("cosign cannot read the environment's key: run `cargo xtask setup`")?;
+    // Readable by all, as `cosign generate-key-pair` leaves it (`public-key` writes 0600).
+    std::fs::set_permissions(&keys.public_key, std::fs::Permissions::from_mode(0o644))?;
     Ok(keys)
 }
 
