@@ -143,6 +143,60 @@ fn sarif_githubs_rules_reject_a_result_without_a_region() {
     assert!(line.contains("'region' property is absent"), "{line}");
 }
 
+/// The release sends its checks to one `validate.py serve` process; each answer is what
+/// `validate.py KIND FILE` prints and exits with: for a valid document, an invalid one, one
+/// that is not JSON and one that cannot be read.
+#[test]
+fn the_validator_process_answers_each_check_as_the_command_does() {
+    let scratch = temp_dir("validator-process");
+    let not_json = scratch.join("not.json");
+    std::fs::write(&not_json, "{").unwrap();
+    let cases = [
+        (Standard::CycloneDx, doc("cyclonedx-good.json")),
+        (
+            Standard::CycloneDx,
+            doc("cyclonedx-bad-component-type.json"),
+        ),
+        (
+            Standard::InTotoProvenance,
+            doc("provenance-builder-id-not-uri.json"),
+        ),
+        (
+            Standard::OciManifest,
+            doc("oci-manifest-layer-without-digest.json"),
+        ),
+        (Standard::OpenVex, not_json),
+        (Standard::OpenVex, scratch.join("absent.json")),
+        (Standard::OciIndex, doc("oci-index-good.json")),
+    ];
+    for (standard, file) in &cases {
+        let once = validate::command(*standard, file).output().unwrap();
+        let served = validate::output(*standard, file).unwrap();
+        assert_eq!(
+            (served.code, &served.stdout, &served.stderr),
+            (once.code, &once.stdout, &once.stderr),
+            "{standard} on {}",
+            file.display()
+        );
+    }
+    let codes: Vec<Option<i32>> = cases
+        .iter()
+        .map(|(s, f)| validate::output(*s, f).unwrap().code)
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            Some(0),
+            Some(1),
+            Some(1),
+            Some(1),
+            Some(1),
+            Some(2),
+            Some(0)
+        ]
+    );
+}
+
 /// The multitool's own verdict on `file`, without the release's fingerprint rule.
 fn multitool_errors(file: &Path) -> Vec<validate::Rejection> {
     let out = validate::command(Standard::Sarif, file).output().unwrap();

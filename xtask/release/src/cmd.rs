@@ -241,6 +241,19 @@ impl Cmd {
         Ok(child.id())
     }
 
+    /// Starts a process to talk to over its standard input and output; its standard error is
+    /// the caller's.
+    pub fn spawn_piped(&self) -> Result<std::process::Child> {
+        let mut command = self.command()?;
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        command
+            .spawn()
+            .with_context(|| format!("cannot start `{}`", self.program))
+    }
+
     /// Starts the process with the given output streams; the caller waits for it.
     pub fn spawn(&self, stdout: Stdio, stderr: Stdio) -> Result<std::process::Child> {
         let mut command = self.command()?;

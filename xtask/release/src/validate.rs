@@ -131,7 +131,17 @@ pub fn sarif_multitool() -> PathBuf {
         .join("Sarif.Multitool")
 }
 
-/// The validator's command line for `file`.
+/// How a check of `file` runs, as the plan shows it: the SARIF multitool's command, or the
+/// line the run's validator process (`serve_command`) is sent.
+pub fn shown(standard: Standard, file: &Path) -> String {
+    match standard.python_kind() {
+        Some(kind) => format!("{} <<< '{kind} {}'", serve_command(), file.display()),
+        None => command(standard, file).to_string(),
+    }
+}
+
+/// The validator's command line for `file`, as a person checks a document by hand; `check`
+/// sends the same `KIND FILE` to the run's validator process instead (`serve_command`).
 pub fn command(standard: Standard, file: &Path) -> Cmd {
     match standard.python_kind() {
         Some(kind) => Cmd::new(python().display().to_string())
@@ -145,6 +155,109 @@ pub fn command(standard: Standard, file: &Path) -> Cmd {
             // them; its schema and SARIF rules come with `Sarif`.
             .opt("--rule-kind", "Sarif;Gh")
             .arg(file.display().to_string()),
+    }
+}
+
+/// The command of the run's validator process: one check per `KIND<TAB>FILE` line, answered
+/// as `command` would have answered it (see `validate.py`).
+pub fn serve_command() -> Cmd {
+    Cmd::new(python().display().to_string())
+        .arg(script().display().to_string())
+        .arg("serve")
+}
+
+/// The run's validator process, started by its first Python check and kept until the run
+/// ends (its standard input closes with the run, and it exits): importing the validators is
+/// nearly all of a check's CPU.
+struct Service {
+    started_as: Cmd,
+    stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+    _child: std::process::Child,
+}
+
+/// One answer of `validate.py serve`.
+#[derive(serde::Deserialize)]
+struct Answer {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Service {
+    fn start(cmd: Cmd) -> Result<Service> {
+        let mut child = cmd.spawn_piped()?;
+        Ok(Service {
+            stdin: child
+                .stdin
+                .take()
+                .context("the validator process has no stdin")?,
+            stdout: std::io::BufReader::new(
+                child
+                    .stdout
+                    .take()
+                    .context("the validator process has no stdout")?,
+            ),
+            started_as: cmd,
+            _child: child,
+        })
+    }
+
+    fn ask(&mut self, kind: &str, file: &Path) -> Result<Output> {
+        use std::io::{BufRead, Write};
+        let file = file.display().to_string();
+        if file.contains(['\t', '\n']) {
+            bail!("cannot pass {file:?} to the validator process: a tab or newline in its name");
+        }
+        writeln!(self.stdin, "{kind}\t{file}")
+            .and_then(|()| self.stdin.flush())
+            .context("the validator process is gone (its error is above)")?;
+        let mut line = String::new();
+        if self.stdout.read_line(&mut line)? == 0 {
+            bail!("the validator process ended without an answer (its error is above)");
+        }
+        let answer: Answer = serde_json::from_str(&line)
+            .with_context(|| format!("the validator process answered {line:?}"))?;
+        Ok(Output {
+            success: answer.code == 0,
+            code: Some(answer.code),
+            stdout: answer.stdout,
+            stderr: answer.stderr,
+        })
+    }
+}
+
+/// `validate.py KIND FILE`'s output, from the run's validator process (started at the first
+/// check, and again after one that failed).
+fn ask(kind: &str, file: &Path) -> Result<Output> {
+    static SERVICE: std::sync::Mutex<Option<Service>> = std::sync::Mutex::new(None);
+    let mut slot = SERVICE.lock().unwrap_or_else(|e| e.into_inner());
+    ask_in(&mut slot, serve_command(), kind, file)
+}
+
+/// `ask` with the process kept in `slot`: started by `cmd` when there is none (or another
+/// command's), dropped when it fails to answer.
+fn ask_in(slot: &mut Option<Service>, cmd: Cmd, kind: &str, file: &Path) -> Result<Output> {
+    if slot.as_ref().is_some_and(|s| s.started_as != cmd) {
+        *slot = None;
+    }
+    let service = match slot.as_mut() {
+        Some(service) => service,
+        None => slot.insert(Service::start(cmd)?),
+    };
+    let answer = service.ask(kind, file);
+    if answer.is_err() {
+        *slot = None;
+    }
+    answer
+}
+
+/// The validator's output for `file`, as `check` judges it: the Python validators' from the
+/// run's validator process, the SARIF multitool's from its own run.
+pub fn output(standard: Standard, file: &Path) -> Result<Output> {
+    match standard.python_kind() {
+        Some(kind) => ask(kind, file),
+        None => command(standard, file).output(),
     }
 }
 
@@ -317,10 +430,12 @@ pub fn check(standard: Standard, file: &Path) -> Result<()> {
     if let Some(missing) = missing_validator(standard, &program(standard)) {
         bail!("{missing}");
     }
-    let cmd = command(standard, file);
-    let out = cmd
-        .output()
-        .with_context(|| format!("cannot run the {standard} validator (`{cmd}`)"))?;
+    let out = output(standard, file).with_context(|| {
+        format!(
+            "cannot run the {standard} validator (`{}`)",
+            shown(standard, file)
+        )
+    })?;
     let found = judge(standard, &out)
         .with_context(|| format!("{standard} validation of {}", file.display()))?;
     if !found.is_empty() {
@@ -367,6 +482,61 @@ pub fn rejection_message(
 mod tests {
     use super::*;
     use strum::VariantArray;
+
+    /// Stand-ins for `validate.py serve` (real programs: `sh`), to provoke what the validators
+    /// do not: a process that ends without answering, and one that answers.
+    fn sh(script: &str) -> Cmd {
+        Cmd::new("sh").args(["-c", script])
+    }
+
+    #[test]
+    fn a_validator_process_that_ends_unanswered_fails_the_check_and_the_next_starts_another() {
+        let mut slot = None;
+        let dead = sh("read line; exit 3");
+        let err = ask_in(&mut slot, dead, "openvex", Path::new("/x.json")).unwrap_err();
+        assert!(
+            err.to_string().contains("ended without an answer"),
+            "{err:#}"
+        );
+        assert!(slot.is_none(), "a process that failed is not asked again");
+        let answering = sh(
+            r#"while read kind file; do printf '{"code": 1, "stdout": "$: %s %s\\n", "stderr": ""}\n' "$kind" "$file"; done"#,
+        );
+        for file in ["/a.json", "/b.json"] {
+            let out = ask_in(&mut slot, answering.clone(), "openvex", Path::new(file)).unwrap();
+            assert_eq!((out.code, out.success), (Some(1), false));
+            assert_eq!(out.stdout, format!("$: openvex {file}\n"));
+        }
+        assert!(slot.is_some(), "one process answers every check");
+        let garbled = sh("while read line; do echo not-json; done");
+        let err = ask_in(&mut slot, garbled, "openvex", Path::new("/c.json")).unwrap_err();
+        assert!(
+            err.to_string().contains("answered \"not-json\\n\""),
+            "{err:#}"
+        );
+        assert!(slot.is_none());
+    }
+
+    #[test]
+    fn a_file_name_the_validator_process_cannot_read_back_is_refused() {
+        let mut slot = None;
+        let cat = sh("cat >/dev/null");
+        let err = ask_in(&mut slot, cat, "openvex", Path::new("/a\tb.json")).unwrap_err();
+        assert!(err.to_string().contains("a tab or newline"), "{err:#}");
+    }
+
+    #[test]
+    fn the_plan_shows_the_line_the_validator_process_is_sent() {
+        let shown = shown(Standard::CycloneDx, Path::new("/r/sbom.json"));
+        assert!(
+            shown.ends_with("validate.py serve <<< 'cyclonedx /r/sbom.json'"),
+            "{shown}"
+        );
+        assert_eq!(
+            super::shown(Standard::Sarif, Path::new("/r/x.sarif")),
+            command(Standard::Sarif, Path::new("/r/x.sarif")).to_string()
+        );
+    }
 
     #[test]
     fn python_validators_run_the_script_from_the_tools_venv() {

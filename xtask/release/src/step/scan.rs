@@ -243,7 +243,7 @@ impl Action for Convert {
             ReportFormat::CycloneDx => format!(
                 " (describing {image}, pkg:oci purl of <{}-digest>); {}",
                 self.scan.platform,
-                validate::command(Standard::CycloneDx, &self.scan.sbom)
+                validate::shown(Standard::CycloneDx, &self.scan.sbom)
             ),
             ReportFormat::Table => String::new(),
         };

@@ -266,7 +266,7 @@ impl Action for AttestProvenance {
             "attest the SLSA build provenance of {} (in-toto Statement v1, {}): {}; {}; {attach}",
             self.subject.what(),
             statement.display(),
-            validate::command(Standard::InTotoProvenance, &statement),
+            validate::shown(Standard::InTotoProvenance, &statement),
             self.sign()
         )
     }

@@ -101,7 +101,7 @@ impl Action for AttestWithdrawal {
         let signing = match &self.signer {
             Signer::Key { .. } => format!(
                 "{}; {}; ",
-                validate::command(Standard::InTotoStatement, &statement),
+                validate::shown(Standard::InTotoStatement, &statement),
                 self.sign_blob()
             ),
             Signer::Keyless { .. } => String::new(),
