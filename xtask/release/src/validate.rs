@@ -5,8 +5,11 @@
 //! installs them (pinned by hash in `xtask/assets/tools`); the schemas no package ships are kept
 //! unmodified in `xtask/release/schemas`.
 //!
-//! `command` is the validator's command line (a value the plan prints); `check` runs it and
-//! turns a rejection into an error naming the field, the validator's own message and a fix.
+//! `command` is a validator's command line, as a person checks a document by hand; `shown` is
+//! how the plan prints a check. `check` sends the Python validators' checks to one
+//! `validate.py serve` process for the whole run (`serve_command`), which answers each as
+//! `command` would, and turns a rejection into an error naming the field, the validator's own
+//! message and a fix.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
