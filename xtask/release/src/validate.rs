@@ -176,7 +176,16 @@ struct Service {
     started_as: Cmd,
     stdin: std::process::ChildStdin,
     stdout: std::io::BufReader<std::process::ChildStdout>,
-    _child: std::process::Child,
+    child: std::process::Child,
+}
+
+/// A process given up on (it failed to answer, or another command replaces it) is stopped and
+/// reaped. The run's own is never dropped: it exits when the run's end closes its stdin.
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// One answer of `validate.py serve`.
@@ -202,7 +211,7 @@ impl Service {
                     .context("the validator process has no stdout")?,
             ),
             started_as: cmd,
-            _child: child,
+            child,
         })
     }
 
