@@ -351,6 +351,10 @@ fn composite(action: &str, env: &[(&str, &str)]) -> (Job, Output) {
         .env("GITHUB_PATH", job.dir.join("github-path"))
         .env("GITHUB_WORKSPACE", job.dir.join("workspace"))
         .env("GITHUB_SHA", "c0ffee")
+        .env(
+            "GITHUB_ACTION_PATH",
+            standin(action, "action.yml").parent().unwrap(),
+        )
         .current_dir(&job.dir);
     for (k, v) in env {
         cmd.env(k, v);
@@ -707,6 +711,73 @@ fn the_checkout_stand_in_without_a_ref_takes_the_events_ref_and_commit_as_v7_0_1
     assert_eq!(git(&["rev-parse", "HEAD"]).trim(), head);
     assert_eq!(git(&["branch", "--show-current"]).trim(), "main");
     assert!(!workspace.join(".git/shallow").exists());
+    // main moved on after the event: all history, then main again at the event's commit
+    // (src/git-source-provider.ts, testRef), so the job builds what the event named.
+    let (job, out) = default_checkout("refs/heads/main", &tagged, "0");
+    accepted(&out);
+    let workspace = job.dir.join("workspace");
+    let git = |args: &[&str]| ok(Command::new("git").args(args).current_dir(&workspace));
+    assert_eq!(git(&["rev-parse", "HEAD"]).trim(), tagged);
+    assert_eq!(git(&["branch", "--show-current"]).trim(), "main");
+    // A tag moved after its event: refused in the action's words, nothing checked out.
+    let (job, out) = default_checkout("refs/tags/v1.1.0", &head, "1");
+    let out = refused(&out);
+    assert!(
+        out.contains(&format!(
+            "The ref 'refs/tags/v1.1.0' does not point to the expected commit '{head}'"
+        )),
+        "{out}"
+    );
+    assert!(!job.dir.join("workspace/README.md").exists());
+    // fetch-depth is read with JavaScript's Number: `0x2` is 2.
+    let (job, out) = default_checkout("refs/heads/main", &head, "0x2");
+    accepted(&out);
+    let count = ok(Command::new("git")
+        .args(["rev-list", "--count", "HEAD"])
+        .current_dir(job.dir.join("workspace")));
+    assert_eq!(count.trim(), "2");
+}
+
+#[test]
+fn the_checkout_stand_in_trims_a_ref_as_core_get_input_does_and_tests_shas_ascii_trimmed() {
+    let (repo, _) = repo_with_history();
+    let repo = repo.display().to_string();
+    let tag = ok(Command::new("git")
+        .args(["rev-parse", "v1.2.0^{commit}"])
+        .current_dir(&repo))
+    .trim()
+    .to_string();
+    let checkout = |git_ref: &str| {
+        composite(
+            "actions/checkout",
+            &[
+                ("KUBE9_SIM_REPOSITORY", repo.as_str()),
+                ("REF", git_ref),
+                ("TOKEN", "ghs_x"),
+                ("PERSIST", "false"),
+            ],
+        )
+    };
+    // core.getInput's trim strips a no-break space: the tag is found.
+    let (job, out) = checkout("\u{a0}v1.2.0\u{a0}");
+    accepted(&out);
+    let head = ok(Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(job.dir.join("workspace")));
+    assert_eq!(head.trim(), tag);
+    // The commit's SHA checks it out; behind a byte-order mark it is no SHA to the action
+    // (which tests the ASCII-trimmed ref) but a branch or tag name, and git finds none.
+    let (job, out) = checkout(&tag);
+    accepted(&out);
+    let head = ok(Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(job.dir.join("workspace")));
+    assert_eq!(head.trim(), tag);
+    let out = refused(&checkout(&format!("\u{feff}{tag}")).1);
+    assert!(
+        out.contains("The process '/usr/bin/git' failed with exit code 1"),
+        "{out}"
+    );
 }
 
 /// A repository with history and several tags: `v1.0.0`, then `v1.1.0` (annotated, with
@@ -912,6 +983,19 @@ fn the_artifact_stand_ins_move_files_as_the_real_ones_and_the_release_checks_wha
     assert!(out.contains("::error::Invalid retention-days"), "{out}");
     accepted(&named("level", "COMPRESSION_LEVEL", "1.5").1);
     accepted(&named("days", "RETENTION_DAYS", "3 days").1);
+    // Without a radix, parseInt reads `0x` as hexadecimal: `0x9` is 9, `0xa` is 10 (outside
+    // 0-9), and `0x` alone is NaN.
+    accepted(&named("hex", "COMPRESSION_LEVEL", "0x9").1);
+    let out = refused(&named("hex", "COMPRESSION_LEVEL", "0xa").1);
+    assert!(
+        out.contains("Invalid compression-level. Valid values are 0-9"),
+        "{out}"
+    );
+    let out = refused(&named("hex", "COMPRESSION_LEVEL", "0x").1);
+    assert!(
+        out.contains("::error::Invalid compression-level") && !out.contains("0-9"),
+        "{out}"
+    );
 
     // download-artifact's own checks (src/download-artifact.ts), each refused before anything
     // is written.
