@@ -143,14 +143,16 @@ pub fn shown(standard: Standard, file: &Path) -> String {
     }
 }
 
+/// `validate.py` under the tools venv's interpreter.
+fn validate_py() -> Cmd {
+    Cmd::new(python().display().to_string()).arg(script().display().to_string())
+}
+
 /// The validator's command line for `file`, as a person checks a document by hand; `check`
 /// sends the same `KIND FILE` to the run's validator process instead (`serve_command`).
 pub fn command(standard: Standard, file: &Path) -> Cmd {
     match standard.python_kind() {
-        Some(kind) => Cmd::new(python().display().to_string())
-            .arg(script().display().to_string())
-            .arg(kind)
-            .arg(file.display().to_string()),
+        Some(kind) => validate_py().arg(kind).arg(file.display().to_string()),
         None => Cmd::new(sarif_multitool().display().to_string())
             .arg("validate")
             .opt("--config", sarif_policy().display().to_string())
@@ -164,9 +166,7 @@ pub fn command(standard: Standard, file: &Path) -> Cmd {
 /// The command of the run's validator process: one check per `KIND<TAB>FILE` line, answered
 /// as `command` would have answered it (see `validate.py`).
 pub fn serve_command() -> Cmd {
-    Cmd::new(python().display().to_string())
-        .arg(script().display().to_string())
-        .arg("serve")
+    validate_py().arg("serve")
 }
 
 /// The run's validator process, started by its first Python check and kept until the run
@@ -275,9 +275,7 @@ pub fn output(standard: Standard, file: &Path) -> Result<Output> {
 
 /// The Python validators' versions (for `cargo xtask doctor`).
 pub fn python_versions() -> Cmd {
-    Cmd::new(python().display().to_string())
-        .arg(script().display().to_string())
-        .arg("versions")
+    validate_py().arg("versions")
 }
 
 /// The SARIF multitool's version (for `cargo xtask doctor`).

@@ -338,45 +338,64 @@ fn workspace_commit(revision: &str) -> Result<String> {
 /// every file its commit's time, so the first job's build of a commit serves every later job
 /// of that commit, and a directory never holds another commit's build.
 pub fn runner_target_dir(commit: &str) -> Result<PathBuf> {
-    // Simulations starting together in one process seed it once.
-    static SEEDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one_at_a_time = SEEDING.lock().unwrap_or_else(|e| e.into_inner());
     let target = workspace::root().join("target");
     let dir = target.join("workflow-sim-target").join(commit);
-    if dir.join("debug").is_dir() {
+    let was_there = made_once(&dir, |staging| {
+        std::fs::create_dir_all(staging.join("debug"))?;
+        // The compiled crates by hard link (rustc replaces an output by renaming a new file
+        // onto it); the build scripts' outputs and the fingerprints by copy (12 and 34 MB),
+        // because cargo rewrites those in place: linked, a runner's rebuild rewrote
+        // `target/debug`'s own and made the next `cargo test` rebuild ring and what depends
+        // on it.
+        for (part, how) in [("deps", "-al"), ("build", "-a"), (".fingerprint", "-a")] {
+            let from = target.join("debug").join(part);
+            if from.is_dir() {
+                Cmd::new("cp")
+                    .arg(how)
+                    .arg(from.display().to_string())
+                    .arg(staging.join("debug").display().to_string())
+                    .read()
+                    .context("cannot seed the simulated runners' target directory")?;
+            }
+            forget_workspace_crates(&staging.join("debug").join(part))?;
+        }
+        Ok(())
+    })?;
+    if was_there {
         // Used now: `forget_old_commits` keeps it.
         let _ =
             std::fs::File::open(&dir).and_then(|d| d.set_modified(std::time::SystemTime::now()));
-        return Ok(dir);
+    } else {
+        forget_old_commits(dir.parent().expect("under workflow-sim-target"));
     }
-    // Made aside and renamed into place: processes starting together do not clash.
-    let staging = target.join(format!(
-        "workflow-sim-target/{commit}.{}",
-        std::process::id()
-    ));
+    Ok(dir)
+}
+
+/// Makes `dir` once, unless it is there (then true): `fill` writes a staging directory beside
+/// it (`<name>.<pid>`, which `commits_to_forget` knows by its dot), renamed into place when
+/// full, so that processes starting together never see a half-made one and the one that loses
+/// the race drops its own. Simulations starting together in one process make it once.
+fn made_once(dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<bool> {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if dir.is_dir() {
+        return Ok(true);
+    }
+    let name = dir
+        .file_name()
+        .context("no directory name")?
+        .to_string_lossy();
+    let staging = dir.with_file_name(format!("{name}.{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(staging.join("debug"))?;
-    // The compiled crates by hard link (rustc replaces an output by renaming a new file onto
-    // it); the build scripts' outputs and the fingerprints by copy (12 and 34 MB), because
-    // cargo rewrites those in place: linked, a runner's rebuild rewrote `target/debug`'s own
-    // and made the next `cargo test` rebuild ring and what depends on it.
-    for (part, how) in [("deps", "-al"), ("build", "-a"), (".fingerprint", "-a")] {
-        let from = target.join("debug").join(part);
-        if from.is_dir() {
-            Cmd::new("cp")
-                .arg(how)
-                .arg(from.display().to_string())
-                .arg(staging.join("debug").display().to_string())
-                .read()
-                .context("cannot seed the simulated runners' target directory")?;
-        }
-        forget_workspace_crates(&staging.join("debug").join(part))?;
+    std::fs::create_dir_all(&staging)?;
+    if let Err(e) = fill(&staging) {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(e);
     }
-    if std::fs::rename(&staging, &dir).is_err() {
+    if std::fs::rename(&staging, dir).is_err() {
         let _ = std::fs::remove_dir_all(&staging);
     }
-    forget_old_commits(dir.parent().expect("under workflow-sim-target"));
-    Ok(dir)
+    Ok(false)
 }
 
 /// Each commit's directory holds a build of the workspace (a gigabyte or more): those no
@@ -533,6 +552,28 @@ mod runner_target_tests {
 
     fn dir(name: &str, minutes: u64) -> (PathBuf, Duration) {
         (PathBuf::from(name), Duration::from_secs(minutes * 60))
+    }
+
+    #[test]
+    fn a_directory_is_made_once_and_a_failed_fill_leaves_nothing() {
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("abc");
+        let failed = super::made_once(&dir, |staging| {
+            std::fs::write(staging.join("half"), "x")?;
+            anyhow::bail!("no network")
+        });
+        assert!(failed.is_err());
+        assert_eq!(std::fs::read_dir(parent.path()).unwrap().count(), 0);
+        let made = super::made_once(&dir, |staging| Ok(std::fs::write(staging.join("f"), "x")?));
+        assert!(!made.unwrap(), "made now");
+        assert!(dir.join("f").is_file());
+        let again = super::made_once(&dir, |_| panic!("filled twice")).unwrap();
+        assert!(again, "it was there");
+        assert_eq!(
+            std::fs::read_dir(parent.path()).unwrap().count(),
+            1,
+            "no staging left"
+        );
     }
 
     #[test]

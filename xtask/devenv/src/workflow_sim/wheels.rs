@@ -48,35 +48,26 @@ fn key(pins: &[(PathBuf, Vec<u8>)]) -> String {
 /// The wheel directory for the pins of the checkout at `repo`, filled from PyPI the first time
 /// (pip's own cache makes that quick on a machine that ran `cargo xtask setup`).
 pub fn wheelhouse(repo: &Path) -> Result<PathBuf> {
-    // Simulations starting together in one process fill it once.
-    static FILLING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one_at_a_time = FILLING.lock().unwrap_or_else(|e| e.into_inner());
     let pins: Vec<(PathBuf, Vec<u8>)> = pin_files(repo)
         .into_iter()
         .map(|path| std::fs::read(&path).map(|text| (path, text)))
         .collect::<std::io::Result<_>>()
         .context("cannot read the simulated commit's pin files")?;
-    let parent = workspace::root().join("target/workflow-sim-wheels");
-    let dir = parent.join(key(&pins));
-    if dir.is_dir() {
-        return Ok(dir);
-    }
-    // Filled aside and renamed into place: processes starting together do not clash.
-    let staging = parent.join(format!("{}.{}", key(&pins), std::process::id()));
-    let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&staging)?;
-    for (path, _) in &pins {
-        download(path, &staging).with_context(|| {
-            format!(
-                "cannot fetch the wheels {} pins for the simulated runners; pip needs PyPI \
-                 (or its cache) once",
-                path.display()
-            )
-        })?;
-    }
-    if std::fs::rename(&staging, &dir).is_err() {
-        let _ = std::fs::remove_dir_all(&staging);
-    }
+    let dir = workspace::root()
+        .join("target/workflow-sim-wheels")
+        .join(key(&pins));
+    super::made_once(&dir, |staging| {
+        for (path, _) in &pins {
+            download(path, staging).with_context(|| {
+                format!(
+                    "cannot fetch the wheels {} pins for the simulated runners; pip needs PyPI \
+                     (or its cache) once",
+                    path.display()
+                )
+            })?;
+        }
+        Ok(())
+    })?;
     Ok(dir)
 }
 
@@ -103,26 +94,15 @@ mod tests {
 
     #[test]
     fn the_directory_follows_the_pins_names_and_contents() {
-        let a = (
-            PathBuf::from("/x/helm.txt"),
-            b"a==1 --hash=sha256:00".to_vec(),
+        let pin = |path: &str, text: &str| (PathBuf::from(path), text.as_bytes().to_vec());
+        let one = key(&[pin("/x/helm.txt", "a==1 --hash=sha256:00")]);
+        assert_eq!(
+            one,
+            key(&[pin("/y/helm.txt", "a==1 --hash=sha256:00")]),
+            "where the checkout is does not matter"
         );
-        let b = (
-            PathBuf::from("/y/helm.txt"),
-            b"a==1 --hash=sha256:00".to_vec(),
-        );
-        let c = (
-            PathBuf::from("/x/helm.txt"),
-            b"a==2 --hash=sha256:01".to_vec(),
-        );
-        let d = (
-            PathBuf::from("/x/helm3.txt"),
-            b"a==1 --hash=sha256:00".to_vec(),
-        );
-        let one = key(std::slice::from_ref(&a));
-        assert_eq!(one, key(&[b]), "where the checkout is does not matter");
-        assert_ne!(one, key(&[c]));
-        assert_ne!(one, key(&[d]));
+        assert_ne!(one, key(&[pin("/x/helm.txt", "a==2 --hash=sha256:01")]));
+        assert_ne!(one, key(&[pin("/x/helm3.txt", "a==1 --hash=sha256:00")]));
         assert_eq!(one.len(), 16);
     }
 
