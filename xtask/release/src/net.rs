@@ -16,10 +16,37 @@ pub fn install_tls() {
 }
 
 /// Every HTTP client of the release is made here, after `install_tls` (a client made before
-/// it panics: "no process-level CryptoProvider available").
+/// it panics: "no process-level CryptoProvider available"), trusting the system's roots as
+/// read once by `system_roots`.
 pub fn http_builder() -> reqwest::ClientBuilder {
     install_tls();
-    reqwest::Client::builder()
+    let builder = reqwest::Client::builder();
+    match system_roots() {
+        [] => builder,
+        roots => builder.tls_certs_only(
+            roots
+                .iter()
+                .filter_map(|der| reqwest::Certificate::from_der(der).ok()),
+        ),
+    }
+}
+
+/// The system's trusted roots (the CA bundle and directory, or `SSL_CERT_FILE` and
+/// `SSL_CERT_DIR`), read once a process. Left to itself, every reqwest client (one per registry
+/// handle, one per request a test's proxy forwards) reads and decodes them again through the
+/// platform verifier, which on Linux then checks against exactly these roots: that reading
+/// was most of the CPU of the test proxies and a share of each release tool run
+/// (docs/benchmarks.md). Empty when none can be read: the clients then make their own
+/// verifier, which fails as it always did ("No CA certificates were loaded from the system").
+pub fn system_roots() -> &'static [Vec<u8>] {
+    static ROOTS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        rustls_native_certs::load_native_certs()
+            .certs
+            .into_iter()
+            .map(|der| der.to_vec())
+            .collect()
+    })
 }
 
 pub fn http_client() -> reqwest::Client {
