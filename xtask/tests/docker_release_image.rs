@@ -1034,10 +1034,9 @@ fn the_signing_key_and_its_password_reach_cosign_only() {
     // A line from the middle of the key's PEM text: its encrypted body.
     let key_line = env.cosign_key().lines().nth(2).unwrap().to_string();
     let tmp = temp_dir("tmpdir");
-    let key_watch = CmdlineWatch::start(&key_line);
-    let password_watch = CmdlineWatch::start(&env.cosign_password());
+    let watch = CmdlineWatch::start_all(&[&key_line, &env.cosign_password()]);
     let out = run(release_image_cmd(&source, "v1.0.0", &repo).env("TMPDIR", &tmp));
-    let seen = [key_watch.finish(), password_watch.finish()];
+    let seen = watch.finish_all();
     assert!(out.status.success(), "{}", text(&out));
     for (seen, secret) in seen
         .iter()

@@ -10,6 +10,7 @@ pub mod artifacthub_rules;
 pub mod fakes;
 pub mod standins;
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -601,78 +602,114 @@ pub struct Seen {
 /// of the processes that need it).
 pub struct CmdlineWatch {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    handle: Option<std::thread::JoinHandle<Seen>>,
+    handle: Option<std::thread::JoinHandle<Vec<Seen>>>,
 }
 
-/// Whether `pid` is this test process or one it started (through any number of children):
-/// the processes a run under test can hand its environment to. Other test binaries run at the
-/// same time (`cargo xtask ci` runs the workflow simulation beside the rest), and their jobs
-/// may hold the same environment key; nothing the release starts detaches from its parent.
-fn ours(pid: u32) -> bool {
+/// The processes this test process started (through any number of children), itself
+/// included: the processes a run under test can hand its environment to. Other test binaries
+/// run at the same time (`cargo xtask ci` runs the workflow simulation beside the rest), and
+/// their jobs may hold the same environment key; nothing the release starts detaches from its
+/// parent. Each process's parent is read once a sample (`/proc/PID/stat`).
+fn ours(pids: &[u32]) -> HashSet<u32> {
+    let parent: HashMap<u32, u32> = pids
+        .iter()
+        .filter_map(|&pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // `pid (comm) state ppid ...`: comm may hold spaces and parentheses.
+            let ppid = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            Some((pid, ppid))
+        })
+        .collect();
     let me = std::process::id();
-    let mut at = pid;
-    for _ in 0..64 {
-        if at == me {
-            return true;
+    let descends = |pid: u32| {
+        let mut at = pid;
+        for _ in 0..64 {
+            if at == me {
+                return true;
+            }
+            match parent.get(&at) {
+                Some(&p) if p > 1 => at = p,
+                _ => return false,
+            }
         }
-        let stat = std::fs::read_to_string(format!("/proc/{at}/stat")).unwrap_or_default();
-        // `pid (comm) state ppid ...`: comm may hold spaces and parentheses.
-        let ppid = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-            .and_then(|p| p.parse::<u32>().ok());
-        match ppid {
-            Some(p) if p > 1 => at = p,
-            _ => return false,
-        }
-    }
-    false
+        false
+    };
+    pids.iter().copied().filter(|&pid| descends(pid)).collect()
 }
 
-fn sample(secret: &str, seen: &mut Seen) {
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+/// One look at every process, for each secret (`seen[i]` is `secrets[i]`'s).
+fn sample(secrets: &[String], seen: &mut [Seen]) {
+    let pids: Vec<u32> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse().ok())
+        .collect();
+    let ours = ours(&pids);
+    for pid in pids {
+        let dir = PathBuf::from(format!("/proc/{pid}"));
+        if let Ok(cmdline) = std::fs::read(dir.join("cmdline")) {
             let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            if cmdline.contains(secret) {
-                seen.cmdlines.push(cmdline);
+            for (secret, seen) in secrets.iter().zip(seen.iter_mut()) {
+                if cmdline.contains(secret.as_str()) {
+                    seen.cmdlines.push(cmdline.clone());
+                }
             }
+        }
+        if !ours.contains(&pid) {
+            continue;
         }
         // A child between fork and exec still has the xtask's environment, and may be the new
         // program by the time `exe` is read: only a sample whose program is the same before and
         // after reading the environment names who held it (the next sample sees it settled).
         let exe = || {
-            std::fs::read_link(entry.path().join("exe"))
+            std::fs::read_link(dir.join("exe"))
                 .map(|p| p.display().to_string())
                 .unwrap_or_default()
         };
-        let pid = entry.file_name().to_string_lossy().parse::<u32>().ok();
-        if !pid.is_some_and(ours) {
-            continue;
-        }
         let before = exe();
-        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
-        if String::from_utf8_lossy(&environ).contains(secret) {
-            let after = exe();
-            if before == after && !seen.environ_programs.contains(&after) {
-                seen.environ_programs.push(after);
+        let environ = std::fs::read(dir.join("environ")).unwrap_or_default();
+        let environ = String::from_utf8_lossy(&environ);
+        for (secret, seen) in secrets.iter().zip(seen.iter_mut()) {
+            if environ.contains(secret.as_str()) {
+                let after = exe();
+                if before == after && !seen.environ_programs.contains(&after) {
+                    seen.environ_programs.push(after);
+                }
             }
         }
     }
-    seen.samples += 1;
+    for seen in seen {
+        seen.samples += 1;
+    }
 }
 
 impl CmdlineWatch {
     pub fn start(secret: &str) -> CmdlineWatch {
+        CmdlineWatch::start_all(&[secret])
+    }
+
+    /// One watch for several secrets: each sample reads every process once for all of them.
+    pub fn start_all(secrets: &[&str]) -> CmdlineWatch {
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (flag, secret) = (stop.clone(), secret.to_string());
+        let flag = stop.clone();
+        let secrets: Vec<String> = secrets.iter().map(|s| s.to_string()).collect();
         let handle = std::thread::spawn(move || {
-            let mut seen = Seen {
-                cmdlines: Vec::new(),
-                environ_programs: Vec::new(),
-                samples: 0,
-            };
+            let mut seen: Vec<Seen> = secrets
+                .iter()
+                .map(|_| Seen {
+                    cmdlines: Vec::new(),
+                    environ_programs: Vec::new(),
+                    samples: 0,
+                })
+                .collect();
             while !flag.load(Ordering::Relaxed) {
-                sample(&secret, &mut seen);
+                sample(&secrets, &mut seen);
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
             seen
@@ -683,7 +720,12 @@ impl CmdlineWatch {
         }
     }
 
-    pub fn finish(mut self) -> Seen {
+    pub fn finish(self) -> Seen {
+        self.finish_all().remove(0)
+    }
+
+    /// What each secret's watch saw, in the order `start_all` named them.
+    pub fn finish_all(mut self) -> Vec<Seen> {
         self.stop.store(true, Ordering::Relaxed);
         self.handle.take().unwrap().join().unwrap()
     }
