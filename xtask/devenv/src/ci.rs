@@ -402,12 +402,26 @@ fn check_groups(skip: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// What the tests read: the environment's addresses, or without one the tools' PATH.
+/// Tests run at once in each test binary, unless `RUST_TEST_THREADS` says otherwise: one more
+/// than the machine's cores (libtest's default is one per core). The tests spend much of
+/// their time waiting (on registries, retries' backoff, containers, the simulation's jobs):
+/// with one per core, the 2-core machine sat a fifth idle; with three, a second run took
+/// about 8 s less (docs/benchmarks.md, "The test suite").
+fn test_threads() -> String {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores + 1).to_string()
+}
+
+/// What the tests read: the environment's addresses, or without one the tools' PATH; and how
+/// many tests run at once.
 fn test_vars(state: Option<&localenv::EnvState>) -> Vec<(String, String)> {
     let mut vars = state.map(|s| s.exports()).unwrap_or_default();
     if state.is_none() {
         let path = tools::search_path().to_string_lossy().into_owned();
         vars.push(("PATH".into(), path));
+    }
+    if std::env::var_os("RUST_TEST_THREADS").is_none() {
+        vars.push(("RUST_TEST_THREADS".into(), test_threads()));
     }
     vars
 }

@@ -277,6 +277,10 @@ pub fn up(dir: &Path, docker: bool) -> Result<EnvState> {
 
 fn start_services(state: &mut EnvState, own_engine: bool) -> Result<()> {
     github::step("starting the registries");
+    let registry_data = state.dir.join("registry").join("data");
+    if own_engine {
+        services::seed_registry(&registry_data);
+    }
     state.registry = services::start_registry(&state.dir, "registry", None)?;
     write_state(state)?;
     let (auth, password_file) = services::start_auth_registry(&state.dir)?;
@@ -293,6 +297,11 @@ fn start_services(state: &mut EnvState, own_engine: bool) -> Result<()> {
         let host = state.docker_host.as_deref();
         disk::bound_build_cache(host)?;
         state.standins = standins::ensure(host, &state.registry.address())?;
+        // Only the next `env up`'s speed depends on it (the seed and the registry must share
+        // a file system for the links).
+        if let Err(e) = services::keep_registry_seed(&registry_data) {
+            eprintln!("note: the registry's content is not kept for the next environment: {e:#}");
+        }
         state.build_contexts = state
             .standins
             .build_contexts(&standins::project_dockerfile()?)?;

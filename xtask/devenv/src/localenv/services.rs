@@ -130,6 +130,81 @@ pub fn start_registry(dir: &Path, name: &str, htpasswd: Option<&Path>) -> Result
     )
 }
 
+/// What a registry of the environment held once the base image stand-ins were pushed into it,
+/// kept for the next `env up`. Every `env up` starts a new registry, and pushing the stand-ins
+/// into it (some 450 MB) was most of its time: the suite starts five environments. A new
+/// registry starts from this copy, and the push then finds every blob there and sends only
+/// the manifests; whatever the copy lacks (new stand-ins, a copy cut short) it still uploads.
+fn registry_seed() -> PathBuf {
+    Path::new(MACHINE_DIR).join("registry-seed")
+}
+
+const REGISTRY_TREE: &str = "docker/registry/v2";
+
+/// Starts the registry's data directory `data` from the seed, if there is one. Best effort:
+/// the push that follows uploads whatever is missing.
+pub fn seed_registry(data: &Path) {
+    seed_registry_from(&registry_seed(), data)
+}
+
+fn seed_registry_from(seed: &Path, data: &Path) {
+    if seed.join(REGISTRY_TREE).is_dir() {
+        let _ = copy_registry(seed, data);
+    }
+}
+
+/// Keeps `data` (a registry's data directory, just after the push) as the seed, unless the
+/// seed already holds every blob it does.
+pub fn keep_registry_seed(data: &Path) -> Result<()> {
+    keep_registry_seed_at(&registry_seed(), data)
+}
+
+fn keep_registry_seed_at(seed: &Path, data: &Path) -> Result<()> {
+    if blobs(data).is_subset(&blobs(seed)) {
+        return Ok(());
+    }
+    let staging = seed.with_extension(std::process::id().to_string());
+    let _ = std::fs::remove_dir_all(&staging);
+    copy_registry(data, &staging)?;
+    let old = seed.with_extension(format!("old.{}", std::process::id()));
+    let _ = std::fs::rename(seed, &old);
+    let _ = std::fs::remove_dir_all(&old);
+    // Another `env up` may have put its own in place meanwhile: either serves.
+    if std::fs::rename(&staging, seed).is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    Ok(())
+}
+
+/// The blobs are hard-linked: a registry writes a blob once (an upload renamed into place)
+/// and deletes it by unlinking, so the copies never change each other. The repositories'
+/// small link files are copied: a registry rewrites a tag's in place.
+fn copy_registry(from: &Path, to: &Path) -> Result<()> {
+    let (from, to) = (from.join(REGISTRY_TREE), to.join(REGISTRY_TREE));
+    std::fs::create_dir_all(&to)?;
+    for (part, how) in [("blobs", "-al"), ("repositories", "-a")] {
+        Cmd::new("cp")
+            .arg(how)
+            .arg(from.join(part).display().to_string())
+            .arg(to.display().to_string())
+            .read()
+            .with_context(|| format!("cannot copy the registry's {part}"))?;
+    }
+    Ok(())
+}
+
+/// The digests of the blobs under a registry's data directory.
+fn blobs(data: &Path) -> std::collections::BTreeSet<String> {
+    walkdir::WalkDir::new(data.join(REGISTRY_TREE).join("blobs"))
+        .min_depth(3)
+        .max_depth(3)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.path().join("data").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
 fn random_hex(bytes: usize) -> Result<String> {
     use std::io::Read;
     let mut buf = vec![0u8; bytes];
@@ -378,5 +453,71 @@ mod tests {
         ));
         assert!(!uses_callers_engine(None, &ours, || false));
         assert!(uses_callers_engine(None, &ours, || true));
+    }
+
+    /// A registry's data directory with one blob and one tag of `repo`.
+    fn registry_data(dir: &Path, blob: &str, repo: &str) {
+        let v2 = dir.join(REGISTRY_TREE);
+        let blob_dir = v2.join("blobs/sha256").join(&blob[..2]).join(blob);
+        std::fs::create_dir_all(&blob_dir).unwrap();
+        std::fs::write(blob_dir.join("data"), blob).unwrap();
+        let tag = v2
+            .join("repositories")
+            .join(repo)
+            .join("_manifests/tags/1/current");
+        std::fs::create_dir_all(&tag).unwrap();
+        std::fs::write(tag.join("link"), format!("sha256:{blob}")).unwrap();
+    }
+
+    #[test]
+    fn a_new_registry_starts_from_the_kept_one_linking_blobs_and_copying_tags() {
+        use std::os::unix::fs::MetadataExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let (seed, first, second) = (
+            tmp.path().join("seed"),
+            tmp.path().join("a"),
+            tmp.path().join("b"),
+        );
+        // No seed yet: nothing is copied, and the first registry's content is kept.
+        seed_registry_from(&seed, &first);
+        assert!(!first.join(REGISTRY_TREE).exists());
+        registry_data(&first, "aa11", "base/rust");
+        keep_registry_seed_at(&seed, &first).unwrap();
+        assert_eq!(blobs(&seed), blobs(&first));
+
+        seed_registry_from(&seed, &second);
+        assert_eq!(blobs(&second), ["aa11".to_string()].into());
+        let inode = |dir: &Path, rel: &str| {
+            std::fs::metadata(dir.join(REGISTRY_TREE).join(rel))
+                .unwrap()
+                .ino()
+        };
+        let blob = "blobs/sha256/aa/aa11/data";
+        assert_eq!(inode(&seed, blob), inode(&second, blob), "blobs are linked");
+        let tag = "repositories/base/rust/_manifests/tags/1/current/link";
+        assert_ne!(inode(&seed, tag), inode(&second, tag), "tags are copied");
+        // A registry rewrites a tag in place: the seed's stays.
+        std::fs::write(second.join(REGISTRY_TREE).join(tag), "sha256:other").unwrap();
+        let seed_tag = std::fs::read_to_string(seed.join(REGISTRY_TREE).join(tag)).unwrap();
+        assert_eq!(seed_tag, "sha256:aa11");
+
+        // Nothing new: the seed stays as it is. A new blob (new stand-ins): it is replaced.
+        keep_registry_seed_at(&seed, &second).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(seed.join(REGISTRY_TREE).join(tag)).unwrap(),
+            "sha256:aa11"
+        );
+        registry_data(&second, "bb22", "base/runtime");
+        keep_registry_seed_at(&seed, &second).unwrap();
+        assert_eq!(
+            blobs(&seed),
+            ["aa11".to_string(), "bb22".to_string()].into()
+        );
+        let left: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left.len(), 3, "no staging or old seed left: {left:?}");
     }
 }
