@@ -282,14 +282,12 @@ fn the_sarif_stand_in_needs_security_events_write_and_one_category_per_upload() 
             "x",
         ])
         .current_dir(&job.dir));
-    let head = ok(Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .current_dir(&job.dir));
+    let head = rev_parse(&job.dir, "HEAD");
     accepted(&upload(&job, &writer, None));
     let analyses = github.analyses();
     assert_eq!(analyses.len(), 1);
     assert_eq!(analyses[0]["category"], "trivy-linux-amd64");
-    assert_eq!(analyses[0]["commit_oid"], head.trim());
+    assert_eq!(analyses[0]["commit_oid"], head);
     assert_eq!(analyses[0]["ref"], "refs/tags/v1.2.3");
     let report: serde_json::Value = {
         use base64::Engine;
@@ -576,9 +574,7 @@ fn the_setup_trivy_stand_in_wants_a_token_and_an_exact_release_tag() {
 #[test]
 fn the_checkout_stand_in_refuses_a_ref_the_repository_lacks() {
     let repo = git_repo("checkout-standin", &[("README.md", "x\n")]);
-    let head = ok(Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .current_dir(&repo));
+    let head = rev_parse(&repo, "HEAD");
     let repo = repo.display().to_string();
     let checkout_at_depth = |git_ref: &str, token: &str, depth: &str| {
         composite(
@@ -644,9 +640,7 @@ fn the_checkout_stand_in_refuses_a_ref_the_repository_lacks() {
         std::fs::read_to_string(workspace.join("README.md")).unwrap(),
         "x\n"
     );
-    let checked_out = ok(Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .current_dir(&workspace));
+    let checked_out = rev_parse(&workspace, "HEAD");
     assert_eq!(checked_out, head);
     let config = std::fs::read_to_string(workspace.join(".git/config")).unwrap();
     assert!(!config.contains("extraheader"), "{config}");
@@ -657,11 +651,7 @@ fn the_checkout_stand_in_refuses_a_ref_the_repository_lacks() {
 fn the_checkout_stand_in_without_a_ref_takes_the_events_ref_and_commit_as_v7_0_1_does() {
     let (repo, tagged) = repo_with_history();
     let repo = repo.display().to_string();
-    let head = ok(Command::new("git")
-        .args(["rev-parse", "main"])
-        .current_dir(&repo))
-    .trim()
-    .to_string();
+    let head = rev_parse(&repo, "main");
     let default_checkout = |git_ref: &str, sha: &str, depth: &str| {
         composite(
             "actions/checkout",
@@ -742,11 +732,7 @@ fn the_checkout_stand_in_without_a_ref_takes_the_events_ref_and_commit_as_v7_0_1
 fn the_checkout_stand_in_trims_a_ref_as_core_get_input_does_and_tests_shas_ascii_trimmed() {
     let (repo, _) = repo_with_history();
     let repo = repo.display().to_string();
-    let tag = ok(Command::new("git")
-        .args(["rev-parse", "v1.2.0^{commit}"])
-        .current_dir(&repo))
-    .trim()
-    .to_string();
+    let tag = rev_parse(&repo, "v1.2.0^{commit}");
     let checkout = |git_ref: &str| {
         composite(
             "actions/checkout",
@@ -761,18 +747,14 @@ fn the_checkout_stand_in_trims_a_ref_as_core_get_input_does_and_tests_shas_ascii
     // core.getInput's trim strips a no-break space: the tag is found.
     let (job, out) = checkout("\u{a0}v1.2.0\u{a0}");
     accepted(&out);
-    let head = ok(Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .current_dir(job.dir.join("workspace")));
-    assert_eq!(head.trim(), tag);
+    let head = rev_parse(job.dir.join("workspace"), "HEAD");
+    assert_eq!(head, tag);
     // The commit's SHA checks it out; behind a byte-order mark it is no SHA to the action
     // (which tests the ASCII-trimmed ref) but a branch or tag name, and git finds none.
     let (job, out) = checkout(&tag);
     accepted(&out);
-    let head = ok(Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .current_dir(job.dir.join("workspace")));
-    assert_eq!(head.trim(), tag);
+    let head = rev_parse(job.dir.join("workspace"), "HEAD");
+    assert_eq!(head, tag);
     let out = refused(&checkout(&format!("\u{feff}{tag}")).1);
     assert!(
         out.contains("The process '/usr/bin/git' failed with exit code 1"),
@@ -1096,4 +1078,13 @@ fn the_artifact_stand_ins_move_files_as_the_real_ones_and_the_release_checks_wha
     let (_, out) = download(&[]);
     let out = refused(&out);
     assert!(out.contains("Digest validation failed for artifact(s): kube9-release-linux-x86_64. Use 'digest-mismatch: warn' to continue on mismatch."), "{out}");
+}
+
+/// What `rev` names in the repository at `dir`: its commit, as `git rev-parse` prints it.
+fn rev_parse(dir: impl AsRef<std::path::Path>, rev: &str) -> String {
+    ok(Command::new("git")
+        .args(["rev-parse", rev])
+        .current_dir(dir))
+    .trim()
+    .to_string()
 }
