@@ -10,6 +10,7 @@ pub mod disk;
 pub mod doctor;
 pub mod localenv;
 pub mod setup;
+pub mod staging;
 pub mod workflow_sim;
 
 use std::path::PathBuf;

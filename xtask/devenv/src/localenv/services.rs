@@ -167,16 +167,9 @@ fn keep_registry_seed_at(seed: &Path, data: &Path) -> Result<()> {
     if blobs(data).is_subset(&blobs(seed)) {
         return Ok(());
     }
-    let staging = seed.with_extension(std::process::id().to_string());
-    let _ = std::fs::remove_dir_all(&staging);
-    copy_registry(data, &staging)?;
-    let old = seed.with_extension(format!("old.{}", std::process::id()));
-    let _ = std::fs::rename(seed, &old);
-    let _ = std::fs::remove_dir_all(&old);
-    // Another `env up` may have put its own in place meanwhile: either serves.
-    if std::fs::rename(&staging, seed).is_err() {
-        let _ = std::fs::remove_dir_all(&staging);
-    }
+    // A registry copying from the old seed meanwhile uploads what its copy then lacks.
+    let _ = std::fs::remove_dir_all(seed);
+    crate::staging::made_once(seed, |staging| copy_registry(data, staging))?;
     Ok(())
 }
 

@@ -351,7 +351,7 @@ fn workspace_commit(revision: &str) -> Result<String> {
 pub fn runner_target_dir(commit: &str) -> Result<PathBuf> {
     let target = workspace::root().join("target");
     let dir = target.join("workflow-sim-target").join(commit);
-    let was_there = made_once(&dir, |staging| {
+    let was_there = crate::staging::made_once(&dir, |staging| {
         std::fs::create_dir_all(staging.join("debug"))?;
         // The compiled crates by hard link (rustc replaces an output by renaming a new file
         // onto it); the build scripts' outputs and the fingerprints by copy (12 and 34 MB),
@@ -380,33 +380,6 @@ pub fn runner_target_dir(commit: &str) -> Result<PathBuf> {
         forget_old_commits(dir.parent().expect("under workflow-sim-target"));
     }
     Ok(dir)
-}
-
-/// Makes `dir` once, unless it is there (then true): `fill` writes a staging directory beside
-/// it (`<name>.<pid>`, which `commits_to_forget` knows by its dot), renamed into place when
-/// full, so that processes starting together never see a half-made one and the one that loses
-/// the race drops its own. Simulations starting together in one process make it once.
-fn made_once(dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<bool> {
-    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if dir.is_dir() {
-        return Ok(true);
-    }
-    let name = dir
-        .file_name()
-        .context("no directory name")?
-        .to_string_lossy();
-    let staging = dir.with_file_name(format!("{name}.{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&staging)?;
-    if let Err(e) = fill(&staging) {
-        let _ = std::fs::remove_dir_all(&staging);
-        return Err(e);
-    }
-    if std::fs::rename(&staging, dir).is_err() {
-        let _ = std::fs::remove_dir_all(&staging);
-    }
-    Ok(false)
 }
 
 /// Each commit's directory holds a build of the workspace (a gigabyte or more): those no
@@ -563,28 +536,6 @@ mod runner_target_tests {
 
     fn dir(name: &str, minutes: u64) -> (PathBuf, Duration) {
         (PathBuf::from(name), Duration::from_secs(minutes * 60))
-    }
-
-    #[test]
-    fn a_directory_is_made_once_and_a_failed_fill_leaves_nothing() {
-        let parent = tempfile::tempdir().unwrap();
-        let dir = parent.path().join("abc");
-        let failed = super::made_once(&dir, |staging| {
-            std::fs::write(staging.join("half"), "x")?;
-            anyhow::bail!("no network")
-        });
-        assert!(failed.is_err());
-        assert_eq!(std::fs::read_dir(parent.path()).unwrap().count(), 0);
-        let made = super::made_once(&dir, |staging| Ok(std::fs::write(staging.join("f"), "x")?));
-        assert!(!made.unwrap(), "made now");
-        assert!(dir.join("f").is_file());
-        let again = super::made_once(&dir, |_| panic!("filled twice")).unwrap();
-        assert!(again, "it was there");
-        assert_eq!(
-            std::fs::read_dir(parent.path()).unwrap().count(),
-            1,
-            "no staging left"
-        );
     }
 
     #[test]

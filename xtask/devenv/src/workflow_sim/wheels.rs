@@ -56,7 +56,7 @@ pub fn wheelhouse(repo: &Path) -> Result<PathBuf> {
     let dir = workspace::root()
         .join("target/workflow-sim-wheels")
         .join(key(&pins));
-    super::made_once(&dir, |staging| {
+    crate::staging::made_once(&dir, |staging| {
         for (path, _) in &pins {
             download(path, staging).with_context(|| {
                 format!(
