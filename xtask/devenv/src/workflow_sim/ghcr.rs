@@ -26,6 +26,8 @@ struct Proxy {
     /// The registry's own login, which only this stand-in holds.
     upstream_auth: String,
     github: GithubStandin,
+    /// One client for every forwarded request; redirects are the workflow's to follow.
+    client: reqwest::Client,
 }
 
 /// Starts the stand-in in front of `upstream` (reached with `user`/`password`); returns its
@@ -37,6 +39,10 @@ pub fn start(upstream: &str, user: &str, password: &str, github: &GithubStandin)
         upstream: upstream.to_string(),
         upstream_auth: format!("Basic {basic}"),
         github: github.clone(),
+        client: kube9_release::net::http_builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a client"),
     };
     // Layers are larger than axum's default body limit (2 MB).
     let router = Router::new()
@@ -70,10 +76,8 @@ async fn forward(
     }
     let path = uri.path_and_query().map_or("", |x| x.as_str()).to_string();
     let url = format!("http://{}{path}", p.upstream);
-    let mut request = kube9_release::net::http_builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("a client")
+    let mut request = p
+        .client
         .request(method, url)
         .header("authorization", &p.upstream_auth)
         .body(body);
