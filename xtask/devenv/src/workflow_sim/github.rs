@@ -5,7 +5,7 @@
 //! token, package visibility). Each request carries a job's token, and is
 //! refused as GitHub refuses it when the job's `permissions:` do not grant the scope.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -173,6 +173,11 @@ impl GithubStandin {
         standin
     }
 
+    /// What the stand-in has recorded, for a handler or a test.
+    fn records(&self) -> MutexGuard<'_, Records> {
+        self.records.lock().expect("not poisoned")
+    }
+
     /// `http://127.0.0.1:PORT`, for `GITHUB_API_URL`.
     pub fn url(&self) -> &str {
         &self.url
@@ -185,7 +190,7 @@ impl GithubStandin {
 
     /// Accepts `grant`'s tokens from now on; `claims` are what its OIDC token says.
     pub fn issue(&self, grant: &Grant, claims: Value) {
-        let mut r = self.records.lock().expect("not poisoned");
+        let mut r = self.records();
         if let Some(request) = &grant.oidc_request {
             r.claims.push((request.clone(), claims));
         }
@@ -211,7 +216,7 @@ impl GithubStandin {
 
     /// A published GitHub release of `tag`; returns its id.
     pub fn publish_release(&self, tag: &str, prerelease: bool) -> u64 {
-        let mut r = self.records.lock().expect("not poisoned");
+        let mut r = self.records();
         let id = 1000 + r.releases.len() as u64;
         r.releases.push(json!({
             "id": id, "tag_name": tag, "prerelease": prerelease, "draft": false, "body": "",
@@ -221,31 +226,27 @@ impl GithubStandin {
 
     /// The repository's settings from now on.
     pub fn set_repo_settings(&self, settings: RepoSettings) {
-        self.records.lock().expect("not poisoned").settings = settings;
+        self.records().settings = settings;
     }
 
     fn settings(&self) -> RepoSettings {
-        self.records.lock().expect("not poisoned").settings.clone()
+        self.records().settings.clone()
     }
 
     /// Every issue, open or closed, in the order they were opened.
     pub fn issues(&self) -> Vec<Value> {
-        self.records.lock().expect("not poisoned").issues.clone()
+        self.records().issues.clone()
     }
 
     /// Every write to an issue so far: `POST n` opened #n, `PATCH n` updated #n.
     pub fn issue_writes(&self) -> Vec<String> {
-        self.records
-            .lock()
-            .expect("not poisoned")
-            .issue_writes
-            .clone()
+        self.records().issue_writes.clone()
     }
 
     /// An issue as someone on GitHub left it (another version's report, a closed duplicate,
     /// an edited body): the state a test starts from. Returns its number.
     pub fn put_issue(&self, title: &str, body: &str, labels: &[&str], state: &str) -> u64 {
-        let mut r = self.records.lock().expect("not poisoned");
+        let mut r = self.records();
         let number = r.issues.len() as u64 + 1;
         r.issues.push(json!({
             "number": number, "title": title, "body": body, "labels": labels, "state": state,
@@ -256,7 +257,7 @@ impl GithubStandin {
 
     /// Sets an issue's body, as a maintainer's edit on GitHub would.
     pub fn edit_issue_body(&self, number: u64, body: &str) {
-        let mut r = self.records.lock().expect("not poisoned");
+        let mut r = self.records();
         let issue = r
             .issues
             .iter_mut()
@@ -266,33 +267,25 @@ impl GithubStandin {
     }
 
     pub fn attestations(&self) -> Vec<Value> {
-        self.records
-            .lock()
-            .expect("not poisoned")
-            .attestations
-            .clone()
+        self.records().attestations.clone()
     }
 
     pub fn analyses(&self) -> Vec<Value> {
-        self.records.lock().expect("not poisoned").analyses.clone()
+        self.records().analyses.clone()
     }
 
     /// Code scanning's alerts: one per rule and fingerprint, each with where it was seen.
     pub fn alerts(&self) -> Vec<Value> {
-        self.records.lock().expect("not poisoned").alerts.clone()
+        self.records().alerts.clone()
     }
 
     pub fn releases(&self) -> Vec<Value> {
-        self.records.lock().expect("not poisoned").releases.clone()
+        self.records().releases.clone()
     }
 
     /// The `Authorization` header of every API request so far.
     pub fn authorizations(&self) -> Vec<String> {
-        self.records
-            .lock()
-            .expect("not poisoned")
-            .authorizations
-            .clone()
+        self.records().authorizations.clone()
     }
 
     /// Sets `package`'s (`owner/name`) visibility, as a maintainer does in the package's
@@ -300,7 +293,7 @@ impl GithubStandin {
     pub fn set_package_public(&self, package: &str, public: bool) {
         let (owner, name) = package.split_once('/').unwrap_or(("", package));
         let visibility = if public { "public" } else { "private" };
-        let mut r = self.records.lock().expect("not poisoned");
+        let mut r = self.records();
         let packages = &mut r.settings.packages;
         match packages
             .iter_mut()
@@ -320,7 +313,7 @@ impl GithubStandin {
     /// the registry both answer from); new packages are private.
     pub fn package_is_public(&self, package: &str) -> bool {
         let (owner, name) = package.split_once('/').unwrap_or(("", package));
-        let r = self.records.lock().expect("not poisoned");
+        let r = self.records();
         r.settings
             .packages
             .iter()
@@ -329,14 +322,14 @@ impl GithubStandin {
 
     /// The permissions GitHub granted with `token`: `None` for a token it never issued.
     pub fn permissions_of(&self, token: &str) -> Option<Permissions> {
-        let r = self.records.lock().expect("not poisoned");
+        let r = self.records();
         let grant = r.grants.iter().find(|g| g.token == token)?;
         Some(grant.permissions.clone())
     }
 
     /// GitHub's refusal, unless the request's token may `access` `scope`.
     fn refusal(&self, headers: &HeaderMap, scope: &str, access: Access) -> Option<Response> {
-        let mut r = self.records.lock().expect("not poisoned");
+        let mut r = self.records();
         let authorization = headers
             .get("authorization")
             .and_then(|v| v.to_str().ok())
@@ -490,7 +483,7 @@ async fn open_issue(
     if let Some(refused) = g.refusal(&headers, "issues", Access::Write) {
         return refused;
     }
-    let mut r = g.records.lock().expect("not poisoned");
+    let mut r = g.records();
     let number = r.issues.len() + 1;
     let issue = json!({
         "number": number,
@@ -514,7 +507,7 @@ async fn update_issue(
     if let Some(refused) = g.refusal(&headers, "issues", Access::Write) {
         return refused;
     }
-    let mut r = g.records.lock().expect("not poisoned");
+    let mut r = g.records();
     let Some(issue) = r.issues.iter_mut().find(|i| i["number"] == number) else {
         return refusal(404, "Not Found");
     };
@@ -537,7 +530,7 @@ async fn attest(
     if let Some(refused) = g.refusal(&headers, "attestations", Access::Write) {
         return refused;
     }
-    let mut r = g.records.lock().expect("not poisoned");
+    let mut r = g.records();
     let id = r.attestations.len() + 1;
     r.attestations.push(body);
     (StatusCode::CREATED, Json(json!({"id": id}))).into_response()
@@ -557,7 +550,7 @@ async fn upload(
             "Invalid SARIF: not a gzip-compressed, base64-encoded SARIF file",
         );
     };
-    let mut r = g.records.lock().expect("not poisoned");
+    let mut r = g.records();
     let instance = json!({"ref": body["ref"], "category": body["category"]});
     for run in sarif["runs"].as_array().into_iter().flatten() {
         let tool = run["tool"]["driver"]["name"].clone();
@@ -653,7 +646,7 @@ async fn edit_release(
     if let Some(refused) = g.refusal(&headers, "contents", Access::Write) {
         return refused;
     }
-    let mut r = g.records.lock().expect("not poisoned");
+    let mut r = g.records();
     let Some(release) = r.releases.iter_mut().find(|r| r["id"] == id) else {
         return refusal(404, "Not Found");
     };
@@ -810,7 +803,7 @@ async fn oidc_token(
     let Some(request) = bearer(&headers) else {
         return refusal(401, "Requires authentication");
     };
-    let r = g.records.lock().expect("not poisoned");
+    let r = g.records();
     let Some((_, claims)) = r.claims.iter().find(|(t, _)| *t == request) else {
         return refusal(401, "Bad credentials");
     };
