@@ -143,17 +143,20 @@ impl Action for Sign {
     }
 
     fn hint(&self) -> String {
-        format!(
-            "cosign could not sign {}: check COSIGN_PRIVATE_KEY and COSIGN_PASSWORD (or the \
-             job's `id-token: write`); nothing further was published, and no chart is \
-             published for an unsigned image. Re-running the release finishes it",
-            self.what()
-        )
+        not_signed("sign", &self.what())
     }
 
     fn run(&self, cx: &mut Cx) -> Result<()> {
         self.command(cx)?.run()
     }
+}
+
+fn not_signed(verb: &str, what: &str) -> String {
+    format!(
+        "cosign could not {verb} {what}: check COSIGN_PRIVATE_KEY and COSIGN_PASSWORD (or the \
+         job's `id-token: write`); nothing further was published, and no chart is published \
+         for an unsigned image. Re-running the release finishes it"
+    )
 }
 
 /// A signed attestation of `subject` with `predicate` (`sha256-<hex>.att`).
@@ -198,12 +201,7 @@ impl Action for Attest {
     }
 
     fn hint(&self) -> String {
-        format!(
-            "cosign could not attest {}: check COSIGN_PRIVATE_KEY and COSIGN_PASSWORD (or the \
-             job's `id-token: write`); nothing further was published, and no chart is \
-             published for an unsigned image. Re-running the release finishes it",
-            self.what()
-        )
+        not_signed("attest", &self.what())
     }
 
     fn run(&self, cx: &mut Cx) -> Result<()> {
