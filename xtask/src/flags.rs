@@ -92,7 +92,8 @@ pub enum EnvAction {
     Up,
     Down,
     Status,
-    /// Empty the build cache of the environment's engine (the environment must be up).
+    /// Empty the build cache of the environment's engine and remove the registry seed (the
+    /// environment must be up).
     Prune,
 }
 

@@ -342,7 +342,9 @@ fn stop_engine_unless_used(dir: &Path, pid: u32) {
     services::stop_pid(pid, std::time::Duration::from_secs(30));
 }
 
-/// `cargo xtask env prune`: the engine's build cache, emptied; says what that freed.
+/// `cargo xtask env prune`: the engine's build cache emptied, and the registry seed removed
+/// (it only grows: a new seed is a copy of a registry that started from the old one); says
+/// what that freed. The next `env up` pushes the stand-ins in full and keeps a new seed.
 pub fn prune(dir: &Path) -> Result<()> {
     use anyhow::Context;
     let state = running(dir)?.context("the environment is not up: cargo xtask env up")?;
@@ -350,9 +352,10 @@ pub fn prune(dir: &Path) -> Result<()> {
     let before = disk::free_bytes(dir)?;
     let cache = disk::build_cache_bytes(host)?;
     disk::prune_build_cache(host)?;
+    services::remove_registry_seed()?;
     let after = disk::free_bytes(dir)?;
     println!(
-        "build cache of {} emptied; free space {} -> {}",
+        "build cache of {} emptied, registry seed removed; free space {} -> {}",
         disk::show(cache),
         disk::show(before),
         disk::show(after)

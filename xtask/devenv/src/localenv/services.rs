@@ -173,6 +173,20 @@ fn keep_registry_seed_at(seed: &Path, data: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Removes the seed; a registry started from it keeps its own links to the blobs.
+pub fn remove_registry_seed() -> Result<()> {
+    remove_registry_seed_at(&registry_seed())
+}
+
+fn remove_registry_seed_at(seed: &Path) -> Result<()> {
+    match std::fs::remove_dir_all(seed) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("cannot remove {}", seed.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The blobs are hard-linked: a registry writes a blob once (an upload renamed into place)
 /// and deletes it by unlinking, so the copies never change each other. The repositories'
 /// small link files are copied: a registry rewrites a tag's in place.
@@ -516,5 +530,12 @@ mod tests {
             .map(|e| e.file_name())
             .collect();
         assert_eq!(left.len(), 3, "no staging or old seed left: {left:?}");
+
+        // `env prune`: the seed goes, and the registry started from it keeps its blobs.
+        remove_registry_seed_at(&seed).unwrap();
+        assert!(!seed.exists());
+        let kept = std::fs::read_to_string(second.join(REGISTRY_TREE).join(blob)).unwrap();
+        assert_eq!(kept, "aa11");
+        remove_registry_seed_at(&seed).unwrap();
     }
 }
