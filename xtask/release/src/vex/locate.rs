@@ -6,6 +6,8 @@
 
 use std::collections::HashMap;
 
+use serde_json::Value;
+
 /// `path.key`, or `key` at the top: the JSON paths the locator records and errors name.
 pub(super) fn child(path: &str, key: &str) -> String {
     if path.is_empty() {
@@ -97,10 +99,9 @@ impl Scanner<'_> {
         match self.peek() {
             Some(b'{') => self.object(&path),
             Some(b'[') => self.array(&path),
-            Some(b'"') => {
-                self.string();
+            _ => {
+                self.token();
             }
-            _ => self.scalar(),
         }
     }
 
@@ -111,7 +112,7 @@ impl Scanner<'_> {
             self.skip_space();
             match self.peek() {
                 Some(b'"') => {
-                    let key = self.string();
+                    let key = self.token().as_str().unwrap_or_default().to_string();
                     let keys = self.lines.keys.entry(path.to_string()).or_default();
                     keys.push(key.clone());
                     self.skip_space();
@@ -147,33 +148,13 @@ impl Scanner<'_> {
         }
     }
 
-    /// Skips a string and returns it decoded (a key may be written with escapes).
-    fn string(&mut self) -> String {
-        let start = self.pos;
-        self.pos += 1;
-        while let Some(b) = self.peek() {
-            self.pos += 1;
-            match b {
-                b'\\' => self.pos += 1,
-                b'"' => break,
-                _ => {}
-            }
-        }
-        let end = self.pos.min(self.text.len());
-        self.text
-            .get(start..end)
-            .and_then(|s| serde_json::from_str(s).ok())
-            .unwrap_or_default()
-    }
-
-    /// Skips a number, `true`, `false` or `null`.
-    fn scalar(&mut self) {
-        self.pos += 1;
-        while let Some(b) = self.peek() {
-            if matches!(b, b',' | b']' | b'}') || b.is_ascii_whitespace() {
-                return;
-            }
-            self.pos += 1;
-        }
+    /// Skips a string, a number, `true`, `false` or `null`, and returns it decoded (a key may
+    /// be written with escapes). None holds a line break.
+    fn token(&mut self) -> Value {
+        let rest = self.text.get(self.pos..).unwrap_or_default();
+        let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<Value>();
+        let token = stream.next().and_then(Result::ok).unwrap_or_default();
+        self.pos += stream.byte_offset().max(1);
+        token
     }
 }
