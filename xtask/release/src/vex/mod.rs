@@ -42,6 +42,7 @@ mod rules;
 pub use contents::{check_products, crates_in_lockfiles, Contents};
 pub use render::{for_gate, for_release};
 
+use locate::Lines;
 use rules::{without_position, Checker};
 
 /// Where the project keeps its statements, relative to the source root.
@@ -60,13 +61,6 @@ pub enum Status {
     Affected,
     Fixed,
     UnderInvestigation,
-}
-
-impl Status {
-    /// Whether Trivy hides the findings the statement covers: only these two do.
-    pub fn suppresses(self) -> bool {
-        matches!(self, Status::NotAffected | Status::Fixed)
-    }
 }
 
 /// Why a product is not affected: OpenVEX's five machine-readable labels.
@@ -223,18 +217,17 @@ pub fn read(root: &Path) -> Result<Option<Document>> {
 /// Parses and checks a document; `file` is the name errors show. Every error names the line
 /// and the JSON path of the value to fix.
 pub fn parse(file: &str, text: &str) -> Result<Document> {
-    let value: Value = serde_json::from_str(text).map_err(|e| syntax_error(file, &e))?;
-    Checker::new(file, text).document(&value, text)
-}
-
-/// The position serde_json gives, in front.
-fn syntax_error(file: &str, e: &serde_json::Error) -> anyhow::Error {
-    anyhow!(
-        "{file}:{}:{}: not valid JSON: {}: fix the syntax there",
-        e.line(),
-        e.column(),
-        without_position(e)
-    )
+    // The position serde_json gives, in front.
+    let value: Value = serde_json::from_str(text).map_err(|e| {
+        anyhow!(
+            "{file}:{}:{}: not valid JSON: {}: fix the syntax there",
+            e.line(),
+            e.column(),
+            without_position(&e)
+        )
+    })?;
+    let lines = Lines::scan(text);
+    Checker { file, lines }.document(&value, text)
 }
 
 #[cfg(test)]

@@ -19,16 +19,10 @@ impl Checker<'_> {
         statement: &str,
     ) -> Result<Vec<ProductEntry>> {
         let path = child(statement, "products");
-        let List(items) = self.required(
-            raw,
-            &path,
-            &format!("Trivy applies a statement only to the products it lists ({PURL_FORMS})"),
-        )?;
+        let why = format!("Trivy applies a statement only to the products it lists ({PURL_FORMS})");
+        let List(items) = self.required(raw, &path, &why)?;
         if items.is_empty() {
-            return Err(self.error(
-                &path,
-                format!("is empty: Trivy applies a statement only to the products it lists ({PURL_FORMS})"),
-            ));
+            return Err(self.error(&path, format!("is empty: {why}")));
         }
         items
             .into_iter()
@@ -73,27 +67,20 @@ impl Checker<'_> {
         product: &str,
         items: Vec<Obj<RawSubcomponent>>,
     ) -> Result<Vec<Located<Crate>>> {
-        let mut subcomponents = Vec::new();
-        for (i, Obj(sub)) in items.into_iter().enumerate() {
+        let sub = |(i, Obj(sub)): (usize, Obj<RawSubcomponent>)| {
             let path = format!("{product}.subcomponents[{i}]");
-            let located =
+            let Located { value, path, line } =
                 self.purl::<RawSubcomponent>(&path, sub.id, sub.identifiers, "a subcomponent")?;
-            match located.value {
-                Product::Crate(krate) => subcomponents.push(Located {
-                    value: krate,
-                    path: located.path,
-                    line: located.line,
-                }),
-                Product::Image(_) => {
-                    return Err(self.error(
-                        &located.path,
-                        "is an image: a subcomponent is one of the image's crates, \
-                         pkg:cargo/<name>@<version>",
-                    ))
-                }
+            match value {
+                Product::Crate(value) => Ok(Located { value, path, line }),
+                Product::Image(_) => Err(self.error(
+                    &path,
+                    "is an image: a subcomponent is one of the image's crates, \
+                     pkg:cargo/<name>@<version>",
+                )),
             }
-        }
-        Ok(subcomponents)
+        };
+        items.into_iter().enumerate().map(sub).collect()
     }
 
     /// The purl of the product or subcomponent at `path` (read as `T`, which `what` names):

@@ -28,15 +28,7 @@ pub(super) struct Checker<'a> {
     pub(super) lines: Lines,
 }
 
-impl<'a> Checker<'a> {
-    /// A checker of `text`, its errors shown as `file`.
-    pub(super) fn new(file: &'a str, text: &str) -> Checker<'a> {
-        Checker {
-            file,
-            lines: Lines::scan(text),
-        }
-    }
-
+impl Checker<'_> {
     /// `file:line: path: message`, the line being that of `path` (or of what holds it).
     pub(super) fn error(&self, path: &str, message: impl fmt::Display) -> anyhow::Error {
         let line = self.lines.line(path);
@@ -114,21 +106,17 @@ impl<'a> Checker<'a> {
     /// serde would drop a misspelt field silently.
     pub(super) fn fields<T: DeserializeOwned>(&self, path: &str, what: &str) -> Result<()> {
         let allowed = fields_of::<T>();
-        match self
-            .lines
-            .keys(path)
-            .iter()
-            .find(|k| !allowed.contains(&k.as_str()))
-        {
-            Some(key) => Err(self.error(
+        let keys = self.lines.keys(path);
+        if let Some(key) = keys.iter().find(|k| !allowed.contains(&k.as_str())) {
+            return Err(self.error(
                 &child(path, key),
                 format!(
                     "not a field of {what} ({}): remove it, or correct its name",
                     allowed.join(", ")
                 ),
-            )),
-            None => Ok(()),
+            ));
         }
+        Ok(())
     }
 
     /// A field that must be given, at `path`, converted (a `Text` into its `String`); `what`
@@ -245,14 +233,9 @@ impl<'a> Checker<'a> {
     }
 
     /// go-vex's rules (stricter than the schema), plus the project's: a not_affected statement
-    /// gives the machine-readable reason, an impact_statement alone is not enough.
+    /// gives the machine-readable reason, an impact_statement alone is not enough. First the
+    /// fields a status does not allow, then those it needs.
     fn status_rules(&self, s: &Statement) -> Result<()> {
-        self.forbidden_by_status(s)?;
-        self.required_by_status(s)
-    }
-
-    /// The fields a status does not allow.
-    fn forbidden_by_status(&self, s: &Statement) -> Result<()> {
         let present = [
             ("justification", s.justification.is_some()),
             ("impact_statement", s.impact_statement.is_some()),
@@ -265,8 +248,8 @@ impl<'a> Checker<'a> {
                 &["justification", "impact_statement", "action_statement"]
             }
         };
-        match present.iter().find(|(k, p)| *p && forbidden.contains(k)) {
-            Some((key, _)) => Err(self.error(
+        if let Some((key, _)) = present.iter().find(|(k, p)| *p && forbidden.contains(k)) {
+            return Err(self.error(
                 &child(&s.path, key),
                 format!(
                     "a {} statement has no {key} (OpenVEX gives a justification or an \
@@ -274,13 +257,8 @@ impl<'a> Checker<'a> {
                      affected): remove it, or change the status",
                     s.status
                 ),
-            )),
-            None => Ok(()),
+            ));
         }
-    }
-
-    /// The fields a status needs: the reason of not_affected, the action of affected.
-    fn required_by_status(&self, s: &Statement) -> Result<()> {
         if s.status == Status::NotAffected && s.justification.is_none() {
             return Err(self.error(
                 &child(&s.path, "justification"),
@@ -305,8 +283,7 @@ impl<'a> Checker<'a> {
 /// serde_json's message without its position, which the error gives in front instead.
 pub(super) fn without_position(e: &serde_json::Error) -> String {
     let message = e.to_string();
-    match message.rsplit_once(" at line ") {
-        Some((m, _)) => m.to_string(),
-        None => message,
-    }
+    message
+        .rsplit_once(" at line ")
+        .map_or_else(|| message.clone(), |(m, _)| m.to_string())
 }
