@@ -29,14 +29,12 @@ pub(super) fn parse_purl(raw: &str) -> Result<Product> {
             shown(subpath)
         );
     }
-    let (rest, qualifiers) = match rest.split_once('?') {
-        Some((rest, q)) => (rest, Some(q)),
-        None => (rest, None),
-    };
-    let (kind_name, version) = match rest.rsplit_once('@') {
-        Some((kind_name, version)) => (kind_name, Some(version)),
-        None => (rest, None),
-    };
+    let (rest, qualifiers) = rest
+        .split_once('?')
+        .map_or((rest, None), |(r, q)| (r, Some(q)));
+    let (kind_name, version) = rest
+        .rsplit_once('@')
+        .map_or((rest, None), |(k, v)| (k, Some(v)));
     match kind_name.split_once('/') {
         Some(("oci", name)) => image_purl(&purl, name, version, qualifiers).map(Product::Image),
         Some(("cargo", name)) => crate_purl(&purl, name, version, qualifiers).map(Product::Crate),

@@ -107,17 +107,15 @@ fn gate_crates<'a>(s: &'a Statement, index_digest: &str, arch: Option<&str>) -> 
 
 /// The document around `statements`, or `None` if there are none.
 fn document_json(id: &str, author: &str, timestamp: &str, statements: Vec<Value>) -> Option<Value> {
-    (!statements.is_empty()).then(|| envelope(id, author, timestamp, statements))
-}
-
-fn envelope(id: &str, author: &str, timestamp: &str, statements: Vec<Value>) -> Value {
-    json!({
-        "@context": CONTEXT,
-        "@id": id,
-        "author": author,
-        "timestamp": timestamp,
-        "version": 1,
-        "statements": statements,
+    (!statements.is_empty()).then(|| {
+        json!({
+            "@context": CONTEXT,
+            "@id": id,
+            "author": author,
+            "timestamp": timestamp,
+            "version": 1,
+            "statements": statements,
+        })
     })
 }
 
