@@ -71,13 +71,10 @@ impl TrivyDb {
     /// Fetches the database once, before any platform is scanned, so that every platform is
     /// judged by the same one and its age can be checked first.
     pub fn download(&self) -> Cmd {
-        let cmd = Cmd::new("trivy")
+        Cmd::new("trivy")
             .args(["image", "--download-db-only", "--no-progress"])
-            .opt("--cache-dir", self.cache_dir.display().to_string());
-        match &self.repository {
-            Some(repo) => cmd.opt("--db-repository", repo),
-            None => cmd,
-        }
+            .opt("--cache-dir", self.cache_dir.display().to_string())
+            .args(self.repository.iter().flat_map(|r| ["--db-repository", r]))
     }
 
     pub fn metadata(&self) -> PathBuf {
@@ -215,15 +212,13 @@ impl ScanPlan {
     /// log (`--scanners` says which columns to show), or the SBOM of exactly the scanned bytes.
     pub fn convert(&self, format: ReportFormat) -> Cmd {
         let cmd = Cmd::new("trivy").args(["convert", "--format", format.as_ref()]);
-        let suppressed = |cmd: Cmd| match self.vex {
-            Some(_) => cmd.arg("--show-suppressed"),
-            None => cmd,
-        };
         match format {
             ReportFormat::Sarif => cmd
                 .opt("--output", self.sarif.display().to_string())
                 .arg(self.sarif_source().display().to_string()),
-            ReportFormat::Table => suppressed(cmd.opt("--scanners", "vuln,secret"))
+            ReportFormat::Table => cmd
+                .opt("--scanners", "vuln,secret")
+                .args(self.vex.is_some().then_some("--show-suppressed"))
                 .arg(self.json.display().to_string()),
             ReportFormat::CycloneDx => cmd
                 .opt("--output", self.sbom.display().to_string())

@@ -48,12 +48,9 @@ impl VexRelease {
 
 /// The digest a step's statements are judged for: the index built in this run, or given.
 fn index_of(digest: &Bound, cx: &Cx) -> Result<String> {
-    match digest {
-        Bound::Given(d) => Ok(d.clone()),
-        _ => match &cx.bindings.index {
-            Some(d) => Ok(d.clone()),
-            None => Ok(cx.bindings.image()?.index.digest.clone()),
-        },
+    match (digest, &cx.bindings.index) {
+        (Bound::Given(d), _) | (_, Some(d)) => Ok(d.clone()),
+        _ => Ok(cx.bindings.image()?.index.digest.clone()),
     }
 }
 
@@ -105,8 +102,7 @@ impl Action for RenderVex {
             let _ = std::fs::remove_file(path);
             match vex::for_gate(&doc, &index, platform) {
                 Some(gate) => {
-                    write_json(path, &gate)?;
-                    validate::check(Standard::OpenVex, path)?;
+                    write_checked(path, &gate)?;
                     cx.bindings.vex_gates.insert(platform.clone());
                 }
                 None => println!("no VEX statement applies to {platform}: scanned without one"),
@@ -117,8 +113,7 @@ impl Action for RenderVex {
         };
         match release.document(&doc, &index) {
             Some(document) => {
-                write_json(path, &document)?;
-                validate::check(Standard::OpenVex, path)?;
+                write_checked(path, &document)?;
                 let n = document["statements"].as_array().map_or(0, Vec::len);
                 println!("{n} VEX statement(s) apply to {index}");
                 cx.bindings.vex_applies = true;
@@ -138,8 +133,10 @@ fn read(source: &std::path::Path) -> Result<vex::Document> {
     vex::parse(&source.display().to_string(), &text)
 }
 
-fn write_json(path: &std::path::Path, value: &serde_json::Value) -> Result<()> {
-    crate::record::write_text(path, &serde_json::to_string_pretty(value)?)
+/// Writes an OpenVEX document, and checks it with OpenVEX's validator.
+fn write_checked(path: &std::path::Path, value: &serde_json::Value) -> Result<()> {
+    crate::record::write_text(path, &serde_json::to_string_pretty(value)?)?;
+    validate::check(Standard::OpenVex, path)
 }
 
 /// The statements that apply, attested on the index, when any does.
