@@ -89,18 +89,15 @@ pub fn identify_sarif(sarif: &mut Value, image: &ScannedImage, platform: &str) -
 fn fingerprint(result: &Value, platform: &str) -> String {
     let message = result["message"]["text"].as_str().unwrap_or_default();
     let field = |name: &str| {
-        message
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .unwrap_or_default()
-            .to_string()
+        let value = message.lines().find_map(|l| l.strip_prefix(name));
+        value.unwrap_or_default()
     };
     let rule = result["ruleId"].as_str().unwrap_or_default();
     let parts = [
-        rule.to_string(),
+        rule,
         field("Package: "),
         field("Installed Version: "),
-        platform.to_string(),
+        platform,
     ];
     let digest = sha256(parts.join("\n").as_bytes());
     digest.trim_start_matches("sha256:").to_string()

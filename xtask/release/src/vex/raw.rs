@@ -251,7 +251,7 @@ pub(super) struct Obj<T>(pub T);
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(Shaped::new(OBJECT)).map(Obj)
+        d.deserialize_any(Shaped(OBJECT, PhantomData)).map(Obj)
     }
 }
 
@@ -260,30 +260,20 @@ pub(super) struct List<T>(pub Vec<T>);
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(Shaped::new(ARRAY)).map(List)
+        d.deserialize_any(Shaped(ARRAY, PhantomData)).map(List)
     }
 }
 
 const OBJECT: &str = "an object";
 const ARRAY: &str = "an array";
 
-/// Reads `T` from a JSON object or array (`expected`), and refuses any other value as the
+/// Reads `T` from a JSON object or array (the one named), and refuses any other value as the
 /// value it is: serde's own message would name the Rust type instead.
-struct Shaped<T> {
-    expected: &'static str,
-    marker: PhantomData<T>,
-}
+struct Shaped<T>(&'static str, PhantomData<T>);
 
 impl<T> Shaped<T> {
-    fn new(expected: &'static str) -> Self {
-        Shaped {
-            expected,
-            marker: PhantomData,
-        }
-    }
-
     fn refuse<E: de::Error>(&self, value: Value) -> Result<T, E> {
-        Err(not_a(&value, self.expected))
+        Err(not_a(&value, self.0))
     }
 }
 
@@ -291,18 +281,18 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for Shaped<T> {
     type Value = T;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str(self.expected)
+        f.write_str(self.0)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
-        match self.expected {
+        match self.0 {
             OBJECT => T::deserialize(MapAccessDeserializer::new(map)),
             _ => self.refuse(Value::Object(Default::default())),
         }
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<T, A::Error> {
-        match self.expected {
+        match self.0 {
             ARRAY => T::deserialize(SeqAccessDeserializer::new(seq)),
             _ => self.refuse(Value::Array(Vec::new())),
         }
