@@ -244,6 +244,14 @@ pub struct ReportFiles {
     pub sarif: PathBuf,
 }
 
+impl ReportFiles {
+    /// The JSON report read and judged (`judge`).
+    pub fn judge(&self, gate: Severity, require_rust: bool) -> Result<Verdict> {
+        let report = read_report(&self.json)?;
+        Ok(judge(&self.platform, &report, gate, require_rust))
+    }
+}
+
 /// What a JSON report is converted into, named as Trivy's `--format` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::AsRefStr)]
 #[serde(rename_all = "lowercase")]

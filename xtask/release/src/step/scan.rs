@@ -323,15 +323,7 @@ impl Action for Gate {
         let verdicts = self
             .reports
             .iter()
-            .map(|r| {
-                let report = scan::read_report(&r.json)?;
-                Ok(scan::judge(
-                    &r.platform,
-                    &report,
-                    self.severity,
-                    self.require_rust,
-                ))
-            })
+            .map(|r| r.judge(self.severity, self.require_rust))
             .collect::<Result<Vec<_>>>()?;
         for v in &verdicts {
             println!(
@@ -424,12 +416,7 @@ impl Action for Rescanned {
         let mut verdicts = Vec::new();
         for r in &self.reports {
             self.categorise(r)?;
-            let verdict = scan::judge(
-                &r.platform,
-                &scan::read_report(&r.json)?,
-                self.severity,
-                false,
-            );
+            let verdict = r.judge(self.severity, false)?;
             // What the VEX statements suppressed is said, never dropped silently.
             for s in &verdict.suppressed {
                 println!(
