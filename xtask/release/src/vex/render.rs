@@ -3,9 +3,9 @@
 //! rewritten for where Trivy will compare them, and is `None` when nothing applies: OpenVEX
 //! wants at least one statement in a document.
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-use super::{Crate, Document, ImagePurl, Product, ProductEntry, Statement, Vulnerability, CONTEXT};
+use super::{Crate, Document, ImagePurl, Product, ProductEntry, Statement, CONTEXT};
 
 /// The document a release attests to its image: the statements that apply to this release,
 /// under the release's `id`, dated `timestamp` (the commit's time, so that two runs of one
@@ -124,41 +124,27 @@ fn document_json(id: &str, author: &str, timestamp: &str, statements: Vec<Value>
 /// the new document's. Its `@id`, `version`, `last_updated` and `supplier` describe it in the
 /// source file and are not carried over.
 fn statement_json(doc: &Document, s: &Statement, products: Vec<Value>) -> Value {
-    let mut m = Map::new();
-    m.insert("vulnerability".into(), vulnerability_json(&s.vulnerability));
-    let timestamp = s.timestamp.as_deref().unwrap_or(&doc.timestamp);
-    m.insert("timestamp".into(), timestamp.into());
-    m.insert("products".into(), products.into());
-    m.insert("status".into(), s.status.to_string().into());
-    if let Some(j) = s.justification {
-        m.insert("justification".into(), j.to_string().into());
-    }
-    let texts = [
-        ("impact_statement", &s.impact_statement),
-        ("action_statement", &s.action_statement),
-        ("action_statement_timestamp", &s.action_statement_timestamp),
-        ("status_notes", &s.status_notes),
-    ];
-    for (key, value) in texts {
-        if let Some(value) = value {
-            m.insert(key.into(), value.as_str().into());
-        }
-    }
-    Value::Object(m)
+    let v = &s.vulnerability;
+    let aliases = (!v.aliases.is_empty()).then_some(&v.aliases);
+    let vulnerability =
+        json!({"@id": v.id, "name": v.name, "description": v.description, "aliases": aliases});
+    given(json!({
+        "vulnerability": given(vulnerability),
+        "timestamp": s.timestamp.as_deref().unwrap_or(&doc.timestamp),
+        "products": products,
+        "status": s.status.to_string(),
+        "justification": s.justification.map(|j| j.to_string()),
+        "impact_statement": s.impact_statement,
+        "action_statement": s.action_statement,
+        "action_statement_timestamp": s.action_statement_timestamp,
+        "status_notes": s.status_notes,
+    }))
 }
 
-/// The vulnerability as given, its optional fields only when they were.
-fn vulnerability_json(v: &Vulnerability) -> Value {
-    let mut m = Map::new();
-    if let Some(id) = &v.id {
-        m.insert("@id".into(), id.as_str().into());
+/// The object without its null fields: an optional field is written only when it was given.
+fn given(mut object: Value) -> Value {
+    if let Value::Object(fields) = &mut object {
+        fields.retain(|_, value| !value.is_null());
     }
-    m.insert("name".into(), v.name.as_str().into());
-    if let Some(description) = &v.description {
-        m.insert("description".into(), description.as_str().into());
-    }
-    if !v.aliases.is_empty() {
-        m.insert("aliases".into(), v.aliases.clone().into());
-    }
-    Value::Object(m)
+    object
 }
