@@ -71,7 +71,6 @@ struct Scanner<'a> {
 }
 
 impl Scanner<'_> {
-    /// The byte at the scanner, if any.
     fn peek(&self) -> Option<u8> {
         self.text.as_bytes().get(self.pos).copied()
     }

@@ -132,7 +132,6 @@ impl Checker<'_> {
         }
     }
 
-    /// A product and where it was written.
     fn located(&self, value: Product, path: String) -> Located<Product> {
         Located {
             line: self.lines.line(&path),
