@@ -339,10 +339,14 @@ impl Action for Gate {
             actions.add_summary(&scan::summary(self.severity, &verdicts))?;
         }
         let failures: Vec<String> = verdicts.iter().flat_map(Verdict::failures).collect();
-        let index = cx.bindings.index.clone().unwrap_or_default();
+        let blocking: Vec<Verdict> = verdicts
+            .iter()
+            .filter(|v| !v.blocking.is_empty())
+            .cloned()
+            .collect();
         cx.bindings.scan = Some(Judged {
             gate: self.severity,
-            verdicts: verdicts.clone(),
+            verdicts,
         });
         if failures.is_empty() {
             return Ok(());
@@ -353,28 +357,17 @@ impl Action for Gate {
             }
             return Ok(());
         }
-        self.notify_failure(&verdicts, &index);
-        bail!("{}", failures.join("; "))
-    }
-}
-
-impl Gate {
-    fn notify_failure(&self, verdicts: &[Verdict], index: &str) {
-        let blocking: Vec<Verdict> = verdicts
-            .iter()
-            .filter(|v| !v.blocking.is_empty())
-            .cloned()
-            .collect();
-        if blocking.is_empty() {
-            return;
+        if !blocking.is_empty() {
+            let index = cx.bindings.index.as_deref().unwrap_or_default();
+            let why = format!(
+                "The release gate ({}) stopped this version: nothing was published. Build {index}.",
+                self.severity
+            );
+            let issue =
+                notify::findings_issue(&self.notify.image, &self.notify.version, &blocking, &why);
+            self.notify.send(&issue);
         }
-        let why = format!(
-            "The release gate ({}) stopped this version: nothing was published. Build {index}.",
-            self.severity
-        );
-        let issue =
-            notify::findings_issue(&self.notify.image, &self.notify.version, &blocking, &why);
-        self.notify.send(&issue);
+        bail!("{}", failures.join("; "))
     }
 }
 
