@@ -18,23 +18,17 @@ struct Claim<'a> {
 }
 
 impl Claim<'_> {
-    /// Whether a finding could be covered by both. Every repository an image is published to
-    /// is the same image, so the repository does not tell two claims apart; an unpinned image
-    /// or a crate product overlaps any digest and architecture.
-    fn overlaps(&self, other: &Claim) -> bool {
+    /// Whether a finding could be covered by both: then the first of its vulnerability IDs the
+    /// other claim has too, for the error. Every repository an image is published to is the
+    /// same image, so the repository does not tell two claims apart; an unpinned image or a
+    /// crate product overlaps any digest and architecture.
+    fn overlap(&self, other: &Claim) -> Option<&str> {
         let overlap = |a: Option<&str>, b: Option<&str>| a.is_none() || b.is_none() || a == b;
-        self.krate == other.krate
+        let same = self.krate == other.krate
             && overlap(self.digest, other.digest)
-            && overlap(self.arch, other.arch)
-            && self.ids.iter().any(|id| other.ids.contains(id))
-    }
-
-    /// The first of its vulnerability IDs the other claim has too, for the error.
-    fn shared_id(&self, other: &Claim) -> &str {
-        self.ids
-            .iter()
-            .find(|id| other.ids.contains(id))
-            .unwrap_or(&"")
+            && overlap(self.arch, other.arch);
+        let id = self.ids.iter().find(|id| other.ids.contains(id));
+        id.copied().filter(|_| same)
     }
 }
 
@@ -75,8 +69,7 @@ fn claims(index: usize, s: &Statement) -> Vec<Claim<'_>> {
 }
 
 /// Says what `new` overlaps with: another place in its own statement, or another statement.
-fn message(statements: &[Statement], earlier: &Claim, new: &Claim) -> String {
-    let id = earlier.shared_id(new);
+fn message(statements: &[Statement], earlier: &Claim, new: &Claim, id: &str) -> String {
     if earlier.statement == new.statement {
         return format!(
             "this statement already speaks of {id} in {} at {} (line {}): remove one of the two",
@@ -99,8 +92,9 @@ impl Checker<'_> {
         let mut seen: Vec<Claim> = Vec::new();
         for (i, s) in statements.iter().enumerate() {
             for claim in claims(i, s) {
-                if let Some(earlier) = seen.iter().find(|c| c.overlaps(&claim)) {
-                    return Err(self.error(claim.path, message(statements, earlier, &claim)));
+                let overlap = seen.iter().find_map(|c| Some((c, c.overlap(&claim)?)));
+                if let Some((earlier, id)) = overlap {
+                    return Err(self.error(claim.path, message(statements, earlier, &claim, id)));
                 }
                 seen.push(claim);
             }
