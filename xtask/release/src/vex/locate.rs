@@ -87,7 +87,8 @@ impl Scanner<'_> {
         }
     }
 
-    /// Records where the value at `path` starts (and the first key given twice), then skips it.
+    /// Records where the value at `path` starts (and the first key given twice), then skips it,
+    /// recording an object's values under `path.key` and an array's under `path[index]`.
     fn value(&mut self, path: String) {
         self.skip_space();
         if let Some(first) = self.lines.at.insert(path.clone(), self.line) {
@@ -95,52 +96,34 @@ impl Scanner<'_> {
                 .duplicate
                 .get_or_insert((path.clone(), first, self.line));
         }
-        match self.peek() {
-            Some(b'{') => self.object(&path),
-            Some(b'[') => self.array(&path),
+        let object = match self.peek() {
+            Some(b'{') => true,
+            Some(b'[') => false,
             _ => {
                 self.token();
+                return;
             }
-        }
-    }
-
-    /// Skips an object, recording each of its values under `path.key`.
-    fn object(&mut self, path: &str) {
-        self.pos += 1;
-        loop {
-            self.skip_space();
-            match self.peek() {
-                Some(b'"') => {
-                    let key = self.token().as_str().unwrap_or_default().to_string();
-                    let keys = self.lines.keys.entry(path.to_string()).or_default();
-                    keys.push(key.clone());
-                    self.skip_space();
-                    self.pos += 1; // the colon
-                    self.value(child(path, &key));
-                }
-                Some(b'}') | None => {
-                    self.pos += 1;
-                    return;
-                }
-                Some(_) => self.pos += 1, // a comma
-            }
-        }
-    }
-
-    /// Skips an array, recording each of its values under `path[index]`.
-    fn array(&mut self, path: &str) {
+        };
         self.pos += 1;
         let mut index = 0;
         loop {
             self.skip_space();
             match self.peek() {
-                Some(b']') | None => {
+                Some(b'}' | b']') | None => {
                     self.pos += 1;
                     return;
                 }
                 Some(b',') => {
                     self.pos += 1;
                     index += 1;
+                }
+                Some(_) if object => {
+                    let key = self.token().as_str().unwrap_or_default().to_string();
+                    let keys = self.lines.keys.entry(path.clone()).or_default();
+                    keys.push(key.clone());
+                    self.skip_space();
+                    self.pos += 1; // the colon
+                    self.value(child(&path, &key));
                 }
                 Some(_) => self.value(format!("{path}[{index}]")),
             }
