@@ -95,7 +95,9 @@ impl Action for RenderVex {
     }
 
     fn run(&self, cx: &mut Cx) -> Result<()> {
-        let doc = read(&self.source)?;
+        let text = std::fs::read_to_string(&self.source)
+            .with_context(|| format!("cannot read {}", self.source.display()))?;
+        let doc = vex::parse(&self.source.display().to_string(), &text)?;
         let index = index_of(&self.index, cx)?;
         for (platform, path) in &self.gates {
             let _ = std::fs::remove_file(path);
@@ -124,12 +126,6 @@ impl Action for RenderVex {
         }
         Ok(())
     }
-}
-
-fn read(source: &std::path::Path) -> Result<vex::Document> {
-    let text = std::fs::read_to_string(source)
-        .with_context(|| format!("cannot read {}", source.display()))?;
-    vex::parse(&source.display().to_string(), &text)
 }
 
 /// Writes an OpenVEX document, and checks it with OpenVEX's validator.

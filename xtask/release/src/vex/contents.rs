@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, ensure, Context, Result};
 
 use super::{Crate, Document, ImagePurl, Located, Product};
 
@@ -66,10 +66,8 @@ fn check_image(
     image: &ImagePurl,
     contents: &Contents,
 ) -> Result<()> {
-    if contents.repositories.contains(&image.repository) {
-        return Ok(());
-    }
-    bail!(
+    ensure!(
+        contents.repositories.contains(&image.repository),
         "{file}:{}: {}: {image}: the image is published to {}, not {}: write \
          repository_url={}",
         at.line,
@@ -80,7 +78,8 @@ fn check_image(
             .repositories
             .first()
             .map_or(crate::DEFAULT_IMAGE_REPOSITORY, String::as_str)
-    )
+    );
+    Ok(())
 }
 
 /// A crate must be one of a lockfile, at its version; the error lists the versions there are,
