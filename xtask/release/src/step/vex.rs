@@ -46,14 +46,6 @@ impl VexRelease {
     }
 }
 
-/// The digest a step's statements are judged for: the index built in this run, or given.
-fn index_of(digest: &Bound, cx: &Cx) -> Result<String> {
-    match (digest, &cx.bindings.index) {
-        (Bound::Given(d), _) | (_, Some(d)) => Ok(d.clone()),
-        _ => Ok(cx.bindings.image()?.index.digest.clone()),
-    }
-}
-
 /// Writes the gate's document for each platform and the release's document, from the file
 /// that was checked when the plan was made. Learns whether any statement applies.
 #[derive(Debug, Clone, Serialize)]
@@ -98,7 +90,11 @@ impl Action for RenderVex {
         let text = std::fs::read_to_string(&self.source)
             .with_context(|| format!("cannot read {}", self.source.display()))?;
         let doc = vex::parse(&self.source.display().to_string(), &text)?;
-        let index = index_of(&self.index, cx)?;
+        // The digest the statements are judged for: the index built in this run, or given.
+        let index = match (&self.index, &cx.bindings.index) {
+            (Bound::Given(d), _) | (_, Some(d)) => d.clone(),
+            _ => cx.bindings.image()?.index.digest.clone(),
+        };
         for (platform, path) in &self.gates {
             let _ = std::fs::remove_file(path);
             match vex::for_gate(&doc, &index, platform) {
