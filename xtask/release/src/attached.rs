@@ -9,12 +9,8 @@ use crate::registry::Registry;
 use crate::sign::{cosign_tag, AttestationType};
 use crate::withdrawal::{self, Withdrawal, Withdrawals};
 
-/// What actions/attest-build-provenance attaches to the index (a Sigstore bundle): v4 writes
-/// this media type; another version of the bundle format is found all the same
-/// (`is_provenance_bundle`).
-pub const PROVENANCE_ARTIFACT_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
-
-/// Every Sigstore bundle media type (`...bundle.v0.3+json`, `...bundle+json;version=0.2`).
+/// Every Sigstore bundle media type (`...bundle.v0.3+json`, which actions/attest-build-provenance
+/// v4 writes, `...bundle+json;version=0.2`).
 const BUNDLE_TYPE_PREFIX: &str = "application/vnd.dev.sigstore.bundle";
 
 /// The annotation `@sigstore/oci` writes on a bundle referrer with its statement's predicate.
@@ -39,14 +35,28 @@ pub fn has_provenance(registry: &Registry, index: &str, tags: &[String]) -> Resu
             return Ok(true);
         }
     }
-    let att = cosign_tag(index, "att");
-    if !tags.contains(&att) {
+    let Some(manifest) = attestations_of(registry, index, tags)? else {
         return Ok(false);
-    }
-    let types = attestation_types(registry, &att)?;
+    };
+    let types = manifest
+        .layers
+        .iter()
+        .map(|l| match annotated_type(l) {
+            Some(t) => Ok(Some(t.clone())),
+            // `cosign attach attestation` (the release's own provenance) names no type: the
+            // statement in the envelope does.
+            None => Ok(statement_type(&registry.blob(&l.digest)?)),
+        })
+        .filter_map(Result::transpose)
+        .collect::<Result<Vec<String>>>()?;
     Ok(types
         .iter()
         .any(|t| t == AttestationType::SlsaProvenance.predicate_type()))
+}
+
+/// The predicate type `cosign attest` names on an attestation layer.
+fn annotated_type(layer: &oci_client::manifest::OciDescriptor) -> Option<&String> {
+    layer.annotations.as_ref()?.get("predicateType")
 }
 
 /// Whether a bundle referrer holds SLSA provenance: by `@sigstore/oci`'s annotation, else by
@@ -111,11 +121,7 @@ pub fn attested_vex(
     };
     let vex_type = AttestationType::OpenVex.predicate_type();
     for layer in &manifest.layers {
-        let annotated = layer
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get("predicateType"));
-        if annotated.map(String::as_str) != Some(vex_type) {
+        if annotated_type(layer).map(String::as_str) != Some(vex_type) {
             continue;
         }
         let envelope = registry.blob(&layer.digest)?;
@@ -124,28 +130,6 @@ pub fn attested_vex(
         )));
     }
     Ok(None)
-}
-
-/// The predicate types cosign recorded in an attestation tag (`sha256-<hex>.att`).
-pub fn attestation_types(registry: &Registry, att_tag: &str) -> Result<Vec<String>> {
-    let Some((bytes, _)) = registry.manifest(&registry.repository.tag(att_tag))? else {
-        return Ok(Vec::new());
-    };
-    let manifest: oci_client::manifest::OciImageManifest = serde_json::from_slice(&bytes)
-        .with_context(|| format!("{}:{att_tag} is not an attestation", registry.repository))?;
-    manifest
-        .layers
-        .iter()
-        .map(
-            |l| match l.annotations.as_ref().and_then(|a| a.get("predicateType")) {
-                Some(t) => Ok(Some(t.clone())),
-                // `cosign attach attestation` (the release's own provenance) names no type: the
-                // statement in the envelope does.
-                None => Ok(statement_type(&registry.blob(&l.digest)?)),
-            },
-        )
-        .filter_map(Result::transpose)
-        .collect()
 }
 
 /// The `predicateType` of the in-toto statement in a DSSE envelope.
@@ -166,12 +150,8 @@ pub fn withdrawal_of(
     };
     let mut found = Vec::new();
     for layer in &manifest.layers {
-        let annotated = layer
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get("predicateType"));
         // `cosign attest` names the type; `cosign attach attestation` leaves it to the envelope.
-        if annotated.is_some_and(|t| t != withdrawal::PREDICATE_TYPE) {
+        if annotated_type(layer).is_some_and(|t| t != withdrawal::PREDICATE_TYPE) {
             continue;
         }
         let envelope = registry.blob(&layer.digest)?;
