@@ -10,6 +10,19 @@ use sha2::{Digest as _, Sha256};
 
 pub const INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
 pub const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+/// The `oci-layout` file that marks a directory as an OCI image layout.
+pub const LAYOUT_MARKER: &str = r#"{"imageLayoutVersion":"1.0.0"}"#;
+
+/// An image index listing `manifests`.
+pub fn index_of(manifests: Vec<ImageIndexEntry>) -> OciImageIndex {
+    OciImageIndex {
+        schema_version: 2,
+        media_type: Some(INDEX_MEDIA_TYPE.to_string()),
+        manifests,
+        artifact_type: None,
+        annotations: None,
+    }
+}
 
 /// `linux/arm64`, from an index entry's platform; attestation entries are `unknown/unknown`.
 pub fn platform_name(entry: &ImageIndexEntry) -> Option<String> {
@@ -127,18 +140,16 @@ impl Image {
             let to = blobs.join(hex(d)?);
             fs::hard_link(&from, &to).or_else(|_| fs::copy(&from, &to).map(|_| ()))?;
         }
-        fs::write(dest.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#)?;
-        let mut manifest = platform.manifest.clone();
-        manifest.annotations = None;
-        manifest.platform = None;
-        let index = OciImageIndex {
-            schema_version: 2,
-            media_type: Some(INDEX_MEDIA_TYPE.to_string()),
-            manifests: vec![manifest],
-            artifact_type: None,
+        fs::write(dest.join("oci-layout"), LAYOUT_MARKER)?;
+        let manifest = ImageIndexEntry {
             annotations: None,
+            platform: None,
+            ..platform.manifest.clone()
         };
-        fs::write(dest.join("index.json"), serde_json::to_vec(&index)?)?;
+        fs::write(
+            dest.join("index.json"),
+            serde_json::to_vec(&index_of(vec![manifest]))?,
+        )?;
         Ok(())
     }
 }
@@ -223,13 +234,7 @@ pub fn write_blob(root: &Path, bytes: &[u8]) -> Result<String> {
 }
 
 pub fn sha256(bytes: &[u8]) -> String {
-    let hash = Sha256::digest(bytes);
-    let mut out = String::with_capacity(71);
-    out.push_str("sha256:");
-    for b in hash {
-        out.push_str(&format!("{b:02x}"));
-    }
-    out
+    format!("sha256:{:x}", Sha256::digest(bytes))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use oci_client::manifest::{ImageIndexEntry, OciDescriptor, OciImageIndex, OciIma
 use serde::Serialize;
 
 use super::Registry;
-use crate::layout::{self, Image, INDEX_MEDIA_TYPE, MANIFEST_MEDIA_TYPE};
+use crate::layout::{self, index_of, Image, INDEX_MEDIA_TYPE, MANIFEST_MEDIA_TYPE};
 use crate::net::block_on;
 
 /// What a push did: a re-run of the same release uploads nothing.
@@ -150,7 +150,7 @@ impl Registry {
         let mut index = match self.manifest(&self.repository.tag(&tag))? {
             Some((bytes, _)) => serde_json::from_slice::<OciImageIndex>(&bytes)
                 .with_context(|| format!("{}:{tag} is not a referrers index", self.repository))?,
-            None => empty_index(),
+            None => index_of(Vec::new()),
         };
         index.manifests.push(entry.clone());
         let bytes = serde_json::to_vec(&index)?;
@@ -207,8 +207,10 @@ impl Registry {
     fn referrers_tag(&self, subject: &str) -> Result<OciImageIndex> {
         let tag = subject.replace(':', "-");
         Ok(match self.manifest(&self.repository.tag(&tag))? {
-            Some((bytes, _)) => serde_json::from_slice(&bytes).unwrap_or_else(|_| empty_index()),
-            None => empty_index(),
+            Some((bytes, _)) => {
+                serde_json::from_slice(&bytes).unwrap_or_else(|_| index_of(Vec::new()))
+            }
+            None => index_of(Vec::new()),
         })
     }
 
@@ -237,18 +239,8 @@ impl Registry {
         let top = serde_json::json!({"schemaVersion": 2, "manifests": [{
             "mediaType": INDEX_MEDIA_TYPE, "digest": index_digest, "size": index_bytes.len()}]});
         std::fs::write(dest.join("index.json"), serde_json::to_vec(&top)?)?;
-        std::fs::write(dest.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#)?;
+        std::fs::write(dest.join("oci-layout"), layout::LAYOUT_MARKER)?;
         Image::open(dest)
-    }
-}
-
-fn empty_index() -> OciImageIndex {
-    OciImageIndex {
-        schema_version: 2,
-        media_type: Some(INDEX_MEDIA_TYPE.to_string()),
-        manifests: Vec::new(),
-        artifact_type: None,
-        annotations: None,
     }
 }
 
