@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::net::block_on;
@@ -33,6 +33,25 @@ impl Notify {
         self.github
             .as_ref()
             .map(|_| crate::actions::Permission::IssuesWrite)
+    }
+
+    /// Writes the issue text, and on GitHub opens or updates the issue. A notification that
+    /// cannot be sent is a warning: it must not hide the failure it reports.
+    pub fn send(&self, issue: &IssueText) {
+        let text = format!("# {}\n\n{}", issue.title, issue.body);
+        if let Some(dir) = self.file.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        match std::fs::write(&self.file, text) {
+            Ok(()) => eprintln!("    issue text in {}", self.file.display()),
+            Err(e) => crate::github::warning(&format!("cannot write {}: {e}", self.file.display())),
+        }
+        if let Some(github) = &self.github {
+            match github.upsert(issue) {
+                Ok(url) => eprintln!("    issue {url}"),
+                Err(e) => crate::github::warning(&format!("{e:#}")),
+            }
+        }
     }
 }
 
@@ -127,7 +146,10 @@ impl GithubIssues {
                 .request(client, reqwest::Method::GET, &path)
                 .send()
                 .await?;
-            let issues: Vec<Issue> = check(response).await?.json().await?;
+            let issues: Vec<Issue> = crate::releases::checked(response, None)
+                .await?
+                .json()
+                .await?;
             if issues.is_empty() {
                 return Ok(None);
             }
@@ -143,23 +165,22 @@ impl GithubIssues {
         block_on(async {
             let client = crate::net::http_client();
             let existing = self.find(&client, &issue.title).await?;
-            let response = match &existing {
+            let request = match &existing {
                 Some(found) => {
                     let path = format!("issues/{}", found.number);
                     self.request(&client, reqwest::Method::PATCH, &path)
                         .json(&serde_json::json!({"body": issue.body}))
-                        .send()
-                        .await?
                 }
-                None => {
-                    self.request(&client, reqwest::Method::POST, "issues")
-                        .json(&serde_json::json!({
-                            "title": issue.title, "body": issue.body, "labels": [LABEL]}))
-                        .send()
-                        .await?
-                }
+                None => self
+                    .request(&client, reqwest::Method::POST, "issues")
+                    .json(&serde_json::json!({
+                        "title": issue.title, "body": issue.body, "labels": [LABEL]})),
             };
-            let saved: Issue = check(response).await?.json().await?;
+            let response = request.send().await?;
+            let saved: Issue = crate::releases::checked(response, None)
+                .await?
+                .json()
+                .await?;
             Ok::<_, anyhow::Error>(saved.html_url)
         })
         .with_context(|| {
@@ -168,39 +189,6 @@ impl GithubIssues {
                 self.repository
             )
         })
-    }
-}
-
-async fn check(response: reqwest::Response) -> Result<reqwest::Response> {
-    let status = response.status();
-    if !status.is_success() {
-        let text = response.text().await.unwrap_or_default();
-        bail!(
-            "GitHub answered {status}: {}",
-            text.chars().take(200).collect::<String>()
-        );
-    }
-    Ok(response)
-}
-
-impl Notify {
-    /// Writes the issue text, and on GitHub opens or updates the issue. A notification that
-    /// cannot be sent is a warning: it must not hide the failure it reports.
-    pub fn send(&self, issue: &IssueText) {
-        let text = format!("# {}\n\n{}", issue.title, issue.body);
-        if let Some(dir) = self.file.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        match std::fs::write(&self.file, text) {
-            Ok(()) => eprintln!("    issue text in {}", self.file.display()),
-            Err(e) => crate::github::warning(&format!("cannot write {}: {e}", self.file.display())),
-        }
-        if let Some(github) = &self.github {
-            match github.upsert(issue) {
-                Ok(url) => eprintln!("    issue {url}"),
-                Err(e) => crate::github::warning(&format!("{e:#}")),
-            }
-        }
     }
 }
 

@@ -112,16 +112,6 @@ const PACKAGES: &str = "`packages: read` (a fine-grained token's `Packages: read
 
 const TAG_RULES: [&str; 4] = ["creation", "update", "deletion", "non_fast_forward"];
 
-fn unreadable(protection: &str, status: String, permission: &str) -> Verdict {
-    Verdict {
-        protection: protection.into(),
-        state: State::Unreadable {
-            permission: permission.into(),
-        },
-        detail: status,
-    }
-}
-
 fn missing(protection: &str, detail: String, fix: String) -> Verdict {
     Verdict {
         protection: protection.into(),
@@ -140,19 +130,18 @@ fn protected(protection: &str, detail: String) -> Verdict {
 
 /// An answer that is no verdict: the one that says why.
 fn unread(protection: &str, answer: &Answer, permission: &str) -> Option<Verdict> {
-    match answer {
-        Answer::Refused(status) => Some(unreadable(
-            protection,
-            format!("GitHub answered {status}"),
-            permission,
-        )),
-        Answer::Failed(why) => Some(unreadable(
-            protection,
-            format!("cannot be read ({why})"),
-            permission,
-        )),
-        _ => None,
-    }
+    let detail = match answer {
+        Answer::Refused(status) => format!("GitHub answered {status}"),
+        Answer::Failed(why) => format!("cannot be read ({why})"),
+        _ => return None,
+    };
+    Some(Verdict {
+        protection: protection.into(),
+        state: State::Unreadable {
+            permission: permission.into(),
+        },
+        detail,
+    })
 }
 
 /// One verdict per protection, packages one each, in the order `check-repo` prints them.
@@ -335,12 +324,10 @@ fn workflow_token(a: &Answers) -> Verdict {
         return v;
     }
     let value = match &a.workflow_permissions {
-        Answer::Found(v) => v["default_workflow_permissions"]
-            .as_str()
-            .unwrap_or("?")
-            .to_string(),
-        _ => "?".into(),
-    };
+        Answer::Found(v) => v["default_workflow_permissions"].as_str(),
+        _ => None,
+    }
+    .unwrap_or("?");
     if value == "read" {
         return protected(P, "default_workflow_permissions is `read`".into());
     }
@@ -421,7 +408,7 @@ pub fn gather(api: &GithubApi, packages: &[Package]) -> Result<Answers> {
     let token = releases::token(api)?;
     let repo = |path: &str| format!("repos/{}/{path}", api.repository);
     Ok(block_on(async {
-        let client = releases::client();
+        let client = crate::net::http_client();
         let get = |path: String| fetch(&client, api, token, path);
         let rulesets = get(repo("rulesets?includes_parents=true")).await;
         let mut ruleset_details = Vec::new();

@@ -22,17 +22,13 @@ pub struct GithubRelease {
     pub name: Option<String>,
 }
 
-pub(crate) fn client() -> reqwest::Client {
-    crate::net::http_client()
-}
-
 fn request(
     api: &GithubApi,
     token: &Secret,
     method: reqwest::Method,
     path: &str,
 ) -> reqwest::RequestBuilder {
-    client()
+    crate::net::http_client()
         .request(
             method,
             format!("{}/repos/{}/{path}", api.url, api.repository),
@@ -64,24 +60,17 @@ pub fn release_of_tag(api: &GithubApi, tag: &str) -> Result<GithubRelease> {
                 api.repository
             );
         }
-        Ok(checked(response, "contents: read").await?.json().await?)
+        Ok(checked(response, Some("contents: read"))
+            .await?
+            .json()
+            .await?)
     })
     .with_context(|| format!("cannot read the GitHub release of {tag}"))
 }
 
 /// Replaces the release's body.
 pub fn set_body(api: &GithubApi, release: &GithubRelease, body: &str) -> Result<()> {
-    let token = token(api)?;
-    block_on(async {
-        let path = format!("releases/{}", release.id);
-        let response = request(api, token, reqwest::Method::PATCH, &path)
-            .json(&serde_json::json!({ "body": body }))
-            .send()
-            .await?;
-        checked(response, "contents: write").await?;
-        Ok::<_, anyhow::Error>(())
-    })
-    .with_context(|| format!("cannot update the GitHub release of {}", release.tag_name))
+    update(api, release, serde_json::json!({ "body": body }))
 }
 
 /// Replaces the release's title and body (what an immutable release still allows).
@@ -91,28 +80,43 @@ pub fn set_title_and_body(
     name: &str,
     body: &str,
 ) -> Result<()> {
+    update(
+        api,
+        release,
+        serde_json::json!({ "name": name, "body": body }),
+    )
+}
+
+fn update(api: &GithubApi, release: &GithubRelease, fields: serde_json::Value) -> Result<()> {
     let token = token(api)?;
     block_on(async {
         let path = format!("releases/{}", release.id);
         let response = request(api, token, reqwest::Method::PATCH, &path)
-            .json(&serde_json::json!({ "name": name, "body": body }))
+            .json(&fields)
             .send()
             .await?;
-        checked(response, "contents: write").await?;
+        checked(response, Some("contents: write")).await?;
         Ok::<_, anyhow::Error>(())
     })
     .with_context(|| format!("cannot update the GitHub release of {}", release.tag_name))
 }
 
-async fn checked(response: reqwest::Response, permission: &str) -> Result<reqwest::Response> {
+/// The response, or an error with the start of GitHub's answer; a refusal names `permission`
+/// when it is known.
+pub(crate) async fn checked(
+    response: reqwest::Response,
+    permission: Option<&str>,
+) -> Result<reqwest::Response> {
     let status = response.status();
     if status.is_success() {
         return Ok(response);
     }
     let text = response.text().await.unwrap_or_default();
     let text: String = text.chars().take(200).collect();
-    if status == reqwest::StatusCode::FORBIDDEN {
-        bail!("GitHub answered {status}: {text}; the job needs `permissions: {permission}`");
+    match permission {
+        Some(p) if status == reqwest::StatusCode::FORBIDDEN => {
+            bail!("GitHub answered {status}: {text}; the job needs `permissions: {p}`")
+        }
+        _ => bail!("GitHub answered {status}: {text}"),
     }
-    bail!("GitHub answered {status}: {text}")
 }
