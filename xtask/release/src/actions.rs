@@ -63,10 +63,7 @@ impl Actions {
         let Some(path) = &self.output else {
             return Ok(());
         };
-        let mut text = String::new();
-        for (k, v) in outputs {
-            text.push_str(&format!("{k}={v}\n"));
-        }
+        let text: String = outputs.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
         append(path, &text)
     }
 

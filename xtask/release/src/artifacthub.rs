@@ -112,14 +112,15 @@ impl ChartListing {
             (chart_key("images"), self.images()?),
             (chart_key("license"), self.license()?),
             (chart_key("links"), self.links()?),
-            (chart_key("prerelease"), bool_value(self.prerelease)),
+            // Artifact Hub reads the booleans with Go's `strconv.ParseBool`.
+            (chart_key("prerelease"), self.prerelease.to_string()),
         ];
         if let Some(changes) = &self.changes {
             out.push((chart_key("changes"), changes_value(changes)?));
         }
         out.push((
             chart_key("containsSecurityUpdates"),
-            bool_value(self.contains_security_updates()),
+            self.contains_security_updates().to_string(),
         ));
         Ok(out)
     }
@@ -175,11 +176,7 @@ impl ChartListing {
     }
 
     fn license(&self) -> Result<String> {
-        let field = chart_key("license");
-        if self.license.trim().is_empty() {
-            bail!("{field} is empty: pass the chart's SPDX license id, such as Apache-2.0");
-        }
-        Ok(self.license.clone())
+        license(&chart_key("license"), "chart", &self.license)
     }
 
     fn links(&self) -> Result<String> {
@@ -201,11 +198,6 @@ impl ChartListing {
 
 fn chart_key(name: &str) -> String {
     format!("artifacthub.io/{name}")
-}
-
-/// Artifact Hub reads these with Go's `strconv.ParseBool`.
-fn bool_value(b: bool) -> String {
-    if b { "true" } else { "false" }.to_string()
 }
 
 fn changes_value(changes: &[Change]) -> Result<String> {
@@ -320,7 +312,10 @@ pub fn image_annotations(
     let key = |name: &str| format!("io.artifacthub.package.{name}");
     Ok(vec![
         (key("readme-url"), readme(&key("readme-url"), readme_url)?),
-        (key("license"), image_license(&key("license"), license)?),
+        (
+            key("license"),
+            self::license(&key("license"), "image", license)?,
+        ),
         (
             key("maintainers"),
             maintainers_json(&key("maintainers"), maintainers)?,
@@ -350,9 +345,10 @@ fn readme(field: &str, url: &str) -> Result<String> {
     Ok(url.to_string())
 }
 
-fn image_license(field: &str, license: &str) -> Result<String> {
+/// `whose` (the chart's or the image's) SPDX license id.
+fn license(field: &str, whose: &str, license: &str) -> Result<String> {
     if license.trim().is_empty() {
-        bail!("{field} is empty: pass the image's SPDX license id, such as Apache-2.0");
+        bail!("{field} is empty: pass the {whose}'s SPDX license id, such as Apache-2.0");
     }
     Ok(license.to_string())
 }

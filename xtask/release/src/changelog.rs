@@ -81,7 +81,7 @@ pub struct Change {
 }
 
 /// One `## ` section.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Entry {
     /// `None` is the `## [Unreleased]` section.
     pub version: Option<Version>,
@@ -101,21 +101,15 @@ impl Entry {
                 kinds.push(change.kind);
             }
         }
-        let mut out = String::new();
-        for kind in kinds {
-            if !out.is_empty() {
-                out.push('\n');
-            }
-            out.push_str("### ");
-            out.push_str(kind.heading());
-            out.push_str("\n\n");
-            for change in self.changes.iter().filter(|c| c.kind == kind) {
-                out.push_str("- ");
-                out.push_str(&change.text);
-                out.push('\n');
-            }
-        }
-        out
+        let sections: Vec<String> = kinds
+            .into_iter()
+            .map(|kind| {
+                let bullets = self.changes.iter().filter(|c| c.kind == kind);
+                let bullets: String = bullets.map(|c| format!("- {}\n", c.text)).collect();
+                format!("### {}\n\n{bullets}", kind.heading())
+            })
+            .collect();
+        sections.join("\n")
     }
 
     /// Whether the entry lists a `### Security` change: Artifact Hub then marks the version as
@@ -125,10 +119,9 @@ impl Entry {
     }
 
     fn name(&self) -> String {
-        match &self.version {
-            Some(v) => v.to_string(),
-            None => "Unreleased".to_string(),
-        }
+        self.version
+            .as_ref()
+            .map_or("Unreleased".to_string(), Version::to_string)
     }
 }
 
@@ -220,10 +213,7 @@ pub fn read(root: &Path) -> Result<Changelog> {
 pub fn parse(file: &str, text: &str) -> Result<Changelog> {
     let mut parser = Parser {
         file,
-        entries: Vec::new(),
-        entry_lines: Vec::new(),
-        kind: None,
-        in_bullet: false,
+        ..Parser::default()
     };
     for (i, line) in text.lines().enumerate() {
         parser.line(i + 1, line)?;
@@ -280,6 +270,7 @@ fn is_link_reference(line: &str) -> bool {
         .is_some_and(|(label, _)| !label.is_empty() && !label.contains(']'))
 }
 
+#[derive(Default)]
 struct Parser<'a> {
     file: &'a str,
     entries: Vec<Entry>,
@@ -407,12 +398,7 @@ fn parse_heading(heading: &str) -> std::result::Result<Entry, String> {
                 shown(heading)
             ));
         }
-        return Ok(Entry {
-            version: None,
-            date: None,
-            yanked: false,
-            changes: Vec::new(),
-        });
+        return Ok(Entry::default());
     }
     if let Some(plain) = name
         .strip_prefix('v')
@@ -446,7 +432,7 @@ fn parse_heading(heading: &str) -> std::result::Result<Entry, String> {
         version: Some(version),
         date: Some(date.to_string()),
         yanked,
-        changes: Vec::new(),
+        ..Entry::default()
     })
 }
 

@@ -35,25 +35,15 @@ pub struct ChartData {
 impl ChartData {
     /// The values a checkout carries: no tag (appVersion is used) and no digest.
     pub fn development(operator_version: &str, repository: &str) -> Self {
-        let image_reference = format!("{repository}:{operator_version}");
         let platforms: Vec<String> = DEFAULT_PLATFORMS.iter().map(|p| p.to_string()).collect();
-        let listing = ChartListing::project(&image_reference, &platforms, false, None);
-        ChartData {
-            chart_version: operator_version.to_string(),
-            app_version: operator_version.to_string(),
-            prerelease: false,
-            image_repository: repository.to_string(),
-            image_tag: String::new(),
-            image_digest: String::new(),
-            image_reference,
-            annotations: listing
-                .chart_annotations_yaml()
-                .expect("the project's own listing is complete"),
-        }
+        let image = (repository, "", "");
+        ChartData::release(operator_version, false, image, &platforms, None)
+            .expect("the project's own listing is complete")
     }
 
     /// A release pins the image by its tag and the published index digest; Artifact Hub
-    /// lists its platforms and (unless the changelog was skipped) its changes.
+    /// lists its platforms and (unless the changelog was skipped) its changes. Without a tag
+    /// (`development`) the image is the repository at the version.
     pub fn release(
         version: &str,
         prerelease: bool,
@@ -61,7 +51,10 @@ impl ChartData {
         platforms: &[String],
         changes: Option<Vec<Change>>,
     ) -> Result<Self> {
-        let image_reference = format!("{repository}:{tag}@{digest}");
+        let image_reference = match tag {
+            "" => format!("{repository}:{version}"),
+            tag => format!("{repository}:{tag}@{digest}"),
+        };
         let listing = ChartListing::project(&image_reference, platforms, prerelease, changes);
         Ok(ChartData {
             chart_version: version.to_string(),
@@ -153,14 +146,6 @@ impl HelmPlan {
         Cmd::new("helm").env("HELM_REGISTRY_CONFIG", format!("{login_dir}/registry.json"))
     }
 
-    fn plain_http(&self, cmd: Cmd) -> Cmd {
-        if self.plain_http {
-            cmd.arg("--plain-http")
-        } else {
-            cmd
-        }
-    }
-
     /// The OCI repository the chart itself lands in.
     pub fn chart_repository(&self) -> Repository {
         self.repository.child(CHART_NAME)
@@ -185,22 +170,20 @@ impl HelmPlan {
     }
 
     pub fn push(&self, login_dir: &str) -> Cmd {
-        let cmd = self
-            .helm(login_dir)
+        self.helm(login_dir)
             .arg("push")
             .arg(self.package_file().display().to_string())
-            .arg(self.repository.oci_url());
-        self.plain_http(cmd)
+            .arg(self.repository.oci_url())
+            .args(self.plain_http.then_some("--plain-http"))
     }
 
     pub fn pull(&self, dest: &Path, login_dir: &str) -> Cmd {
-        let cmd = self
-            .helm(login_dir)
+        self.helm(login_dir)
             .arg("pull")
             .arg(self.chart_repository().oci_url())
             .opt("--version", &self.version)
-            .opt("--destination", dest.display().to_string());
-        self.plain_http(cmd)
+            .opt("--destination", dest.display().to_string())
+            .args(self.plain_http.then_some("--plain-http"))
     }
 }
 

@@ -25,7 +25,7 @@ pub const SECRET_VARS: &[&str] = &[
 ];
 
 /// One external program invocation. Secrets travel only in `secret_env` or `stdin`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Cmd {
     pub program: String,
     pub args: Vec<String>,
@@ -46,12 +46,7 @@ impl Cmd {
     pub fn new(program: impl Into<String>) -> Self {
         Cmd {
             program: program.into(),
-            args: Vec::new(),
-            env: Vec::new(),
-            secret_env: Vec::new(),
-            stdin: None,
-            dir: None,
-            clean_env: false,
+            ..Cmd::default()
         }
     }
 

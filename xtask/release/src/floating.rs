@@ -121,14 +121,18 @@ impl Registry {
         for _ in 0..2 {
             let (published, _) = self.eligible_versions()?;
             for tag in tags {
-                let Some(holder) = version::holder(tag, &published) else {
-                    if !moves.iter().any(|m| m.tag == *tag) {
+                let i = match moves.iter().position(|m| m.tag == *tag) {
+                    Some(i) => i,
+                    None => {
                         moves.push(FloatingMove {
                             tag: tag.clone(),
                             to: None,
                             moved: false,
                         });
+                        moves.len() - 1
                     }
+                };
+                let Some(holder) = version::holder(tag, &published) else {
                     continue;
                 };
                 let target = holder.to_string();
@@ -137,17 +141,8 @@ impl Registry {
                     self.copy_tag(&target, tag)?;
                     eprintln!("    {}:{tag} -> {target}", self.repository);
                 }
-                match moves.iter_mut().find(|m| m.tag == *tag) {
-                    Some(m) => {
-                        m.moved |= moved;
-                        m.to = Some(target);
-                    }
-                    None => moves.push(FloatingMove {
-                        tag: tag.clone(),
-                        to: Some(target),
-                        moved,
-                    }),
-                }
+                moves[i].moved |= moved;
+                moves[i].to = Some(target);
             }
         }
         Ok(moves)

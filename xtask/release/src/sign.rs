@@ -214,16 +214,13 @@ impl Cosign {
         login_dir: Option<&str>,
     ) -> Cmd {
         let words = ["attest", "--yes", "--type", kind.cosign_type()];
-        let cmd = signer
+        signer
             .apply(self.cosign(&words, login_dir))
-            .opt("--predicate", predicate.display().to_string());
-        // Trivy's `--vex oci` reads the first OpenVEX attestation it finds: statements that
-        // changed replace the old ones instead of being added after them.
-        let cmd = match kind {
-            AttestationType::OpenVex => cmd.arg("--replace"),
-            _ => cmd,
-        };
-        cmd.arg(reference)
+            .opt("--predicate", predicate.display().to_string())
+            // Trivy's `--vex oci` reads the first OpenVEX attestation it finds: statements that
+            // changed replace the old ones instead of being added after them.
+            .args((kind == AttestationType::OpenVex).then_some("--replace"))
+            .arg(reference)
     }
 
     /// Signs the bytes of `blob` (a DSSE pre-authentication encoding), the base64 signature
@@ -314,17 +311,17 @@ pub fn cosign_tag(digest: &str, kind: &str) -> String {
 
 /// `cosign verify-attestation`'s words for `kind`, with the bundle format when it is one.
 fn attestation_words(kind: AttestationType, bundle: bool) -> Vec<&'static str> {
-    let mut words = vec![
+    let words = [
         "verify-attestation",
         "--type",
         kind.cosign_type(),
         "--output",
         "json",
     ];
-    if bundle {
-        words.push("--new-bundle-format");
-    }
     words
+        .into_iter()
+        .chain(bundle.then_some("--new-bundle-format"))
+        .collect()
 }
 
 #[cfg(test)]

@@ -52,37 +52,29 @@ pub fn disguises(c: char) -> bool {
     RANGES.iter().any(|&(lo, hi)| (lo..=hi).contains(&c))
 }
 
-fn push_escaped(out: &mut String, c: char) {
+fn escaped(c: char) -> String {
     match c {
-        '\n' => out.push_str("\\n"),
-        '\r' => out.push_str("\\r"),
-        '\t' => out.push_str("\\t"),
-        c if disguises(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-        c => out.push(c),
+        '\n' => "\\n".into(),
+        '\r' => "\\r".into(),
+        '\t' => "\\t".into(),
+        c if disguises(c) => format!("\\u{{{:x}}}", c as u32),
+        c => c.into(),
     }
 }
 
 /// `s` with every character that `disguises` escaped (`\n`, `\u{1b}`, `\u{202e}`), and cut
 /// after 200 characters.
 pub fn shown(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for (i, c) in s.chars().enumerate() {
-        if i == 200 {
-            out.push_str("...");
-            break;
-        }
-        push_escaped(&mut out, c);
+    let mut out: String = s.chars().take(200).map(escaped).collect();
+    if s.chars().nth(200).is_some() {
+        out.push_str("...");
     }
     out
 }
 
 /// A whole message, one line: like `shown`, without the cut.
 pub fn one_line(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        push_escaped(&mut out, c);
-    }
-    out
+    s.chars().map(escaped).collect()
 }
 
 #[cfg(test)]

@@ -449,10 +449,12 @@ pub fn check(standard: Standard, file: &Path) -> Result<()> {
     let found = judge(standard, &out)
         .with_context(|| format!("{standard} validation of {}", file.display()))?;
     if !found.is_empty() {
-        bail!(
-            "{}",
-            rejection_message(standard, standard.validator(), file, &found)
-        );
+        bail!(rejection_message(
+            standard,
+            standard.validator(),
+            file,
+            &found
+        ));
     }
     if standard == Standard::Sarif {
         let text = std::fs::read_to_string(file)
@@ -461,10 +463,7 @@ pub fn check(standard: Standard, file: &Path) -> Result<()> {
             .with_context(|| format!("{} is not JSON", file.display()))?;
         let found = missing_fingerprints(&sarif);
         if !found.is_empty() {
-            bail!(
-                "{}",
-                rejection_message(standard, FINGERPRINT_RULE, file, &found)
-            );
+            bail!(rejection_message(standard, FINGERPRINT_RULE, file, &found));
         }
     }
     Ok(())

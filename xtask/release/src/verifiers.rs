@@ -141,16 +141,16 @@ pub fn matrix(checks: &[Check], version: impl Fn(Checker) -> String) -> Vec<Veri
         }
     }
     by.into_iter()
-        .map(|(checker, checks)| VerifierResult {
-            verifier: checker.name().into(),
-            version: version(checker),
-            checks: checks.len(),
-            failed: checks.iter().filter(|c| c.status == Status::Failed).count(),
-            warned: checks.iter().filter(|c| c.status == Status::Warned).count(),
-            skipped: checks
-                .iter()
-                .filter(|c| c.status == Status::Skipped)
-                .count(),
+        .map(|(checker, checks)| {
+            let count = |s| checks.iter().filter(|c| c.status == s).count();
+            VerifierResult {
+                verifier: checker.name().into(),
+                version: version(checker),
+                checks: checks.len(),
+                failed: count(Status::Failed),
+                warned: count(Status::Warned),
+                skipped: count(Status::Skipped),
+            }
         })
         .collect()
 }

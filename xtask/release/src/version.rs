@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 use semver::Version;
 use serde::Serialize;
 
@@ -26,10 +26,8 @@ impl ReleaseVersion {
         if plain.is_empty() {
             bail!("the release version is empty: {hint}");
         }
-        let version = match Version::parse(plain) {
-            Ok(v) => v,
-            Err(e) => bail!("`{shown}` is not a release version ({e}): {hint}"),
-        };
+        let version = Version::parse(plain)
+            .map_err(|e| anyhow!("`{shown}` is not a release version ({e}): {hint}"))?;
         if !version.build.is_empty() {
             // The tags are the version as given, so the suggestion keeps (or lacks) the `v`.
             let without = ReleaseVersion {
@@ -64,12 +62,12 @@ impl ReleaseVersion {
         self.version.to_string()
     }
 
-    /// The git tag, as given (`v1.2.3` or `1.2.3`), and the first image tag.
     /// `refs/tags/<tag>`: the git ref the release is built from and signed as.
     pub fn git_ref(&self) -> String {
         tag_ref(&self.tag())
     }
 
+    /// The git tag, as given (`v1.2.3` or `1.2.3`), and the first image tag.
     pub fn tag(&self) -> String {
         if self.prefixed {
             format!("v{}", self.version)
@@ -193,24 +191,20 @@ pub fn holder<'a>(tag: &str, published: &'a [Version]) -> Option<&'a Version> {
 /// version has no pre-release part.
 pub fn plan_tags(release: &ReleaseVersion, published: &[Version], prerelease: bool) -> TagPlan {
     let v = release.semver();
-    let version_tags = release.version_tags();
-    if release.is_prerelease() || prerelease {
-        return TagPlan {
-            version_tags,
-            floating: Vec::new(),
-        };
-    }
-    let floating = floating_candidates(v)
-        .into_iter()
-        .map(|tag| {
-            let held_by = holder(&tag, published)
-                .filter(|h| *h > v)
-                .map(|h| h.to_string());
-            Floating { tag, held_by }
-        })
-        .collect();
+    let floating = if release.is_prerelease() || prerelease {
+        Vec::new()
+    } else {
+        floating_candidates(v)
+            .into_iter()
+            .map(|tag| {
+                let held_by = holder(&tag, published).filter(|h| *h > v);
+                let held_by = held_by.map(|h| h.to_string());
+                Floating { tag, held_by }
+            })
+            .collect()
+    };
     TagPlan {
-        version_tags,
+        version_tags: release.version_tags(),
         floating,
     }
 }

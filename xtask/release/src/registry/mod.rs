@@ -168,10 +168,9 @@ fn detail_words(detail: &serde_json::Value) -> String {
 /// Each error as `CODE: message: detail`, whole: the detail is where a registry says why
 /// (`write .../data: no space left on device`).
 fn reasons(entries: impl Iterator<Item = (String, String, serde_json::Value)>) -> String {
-    let words = detail_words;
     entries
         .map(|(code, message, detail)| {
-            [code, message.trim().to_string(), words(&detail)]
+            [code, message.trim().to_string(), detail_words(&detail)]
                 .into_iter()
                 .filter(|part| !part.is_empty())
                 .collect::<Vec<_>>()
@@ -434,9 +433,7 @@ impl Registry {
             .map_err(|e| self.explain(&format!("reading blob {digest}"), e))
         })
     }
-}
 
-impl Registry {
     /// The labels of one platform image (its config's `config.Labels`).
     pub fn labels(&self, manifest: &str) -> Result<std::collections::BTreeMap<String, String>> {
         #[derive(serde::Deserialize)]
