@@ -7,47 +7,41 @@ pub const SOURCE_URL: &str = "https://github.com/alto9/kube9-operator";
 /// The licence of the operator, as an SPDX id.
 pub const LICENSE: &str = "Apache-2.0";
 
+/// What differs from one build of the image to the next; the rest of its labels are the
+/// project's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageMetadata {
-    pub title: String,
-    pub description: String,
     pub version: String,
     pub revision: String,
     pub created: String,
-    pub source: String,
-    pub url: String,
-    pub licenses: String,
 }
 
 impl ImageMetadata {
     pub fn new(release: &ReleaseVersion, commit: &str, commit_time: i64) -> Self {
         ImageMetadata {
-            title: "kube9-operator".into(),
-            description: "Kubernetes operator that reports cluster status to kube9's tooling"
-                .into(),
             version: release.plain(),
             revision: commit.into(),
             created: rfc3339(commit_time),
-            source: SOURCE_URL.into(),
-            url: SOURCE_URL.into(),
-            licenses: LICENSE.into(),
         }
     }
 
     /// `org.opencontainers.image.*` pairs, in a fixed order.
     pub fn labels(&self) -> Vec<(String, String)> {
         [
-            ("title", &self.title),
-            ("description", &self.description),
+            ("title", "kube9-operator"),
+            (
+                "description",
+                "Kubernetes operator that reports cluster status to kube9's tooling",
+            ),
             ("version", &self.version),
             ("revision", &self.revision),
             ("created", &self.created),
-            ("source", &self.source),
-            ("url", &self.url),
-            ("licenses", &self.licenses),
+            ("source", SOURCE_URL),
+            ("url", SOURCE_URL),
+            ("licenses", LICENSE),
         ]
         .into_iter()
-        .map(|(k, v)| (format!("org.opencontainers.image.{k}"), v.clone()))
+        .map(|(k, v)| (format!("org.opencontainers.image.{k}"), v.to_string()))
         .collect()
     }
 }

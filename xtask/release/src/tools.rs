@@ -44,8 +44,5 @@ pub fn which(program: &str) -> Option<PathBuf> {
 /// The skopeo that can check sigstore signatures: `skopeo-sigstore` (what `cargo xtask setup`
 /// installs beside Debian's, whose sigstore support is compiled out), else `skopeo`.
 pub fn node_skopeo() -> &'static str {
-    match which("skopeo-sigstore") {
-        Some(_) => "skopeo-sigstore",
-        None => "skopeo",
-    }
+    which("skopeo-sigstore").map_or("skopeo", |_| "skopeo-sigstore")
 }
