@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -60,34 +60,25 @@ impl Actions {
 
     /// Appends `key=value` lines to `$GITHUB_OUTPUT`.
     pub fn set_outputs(&self, outputs: &BTreeMap<&str, String>) -> Result<()> {
-        let Some(path) = &self.output else {
-            return Ok(());
-        };
         let text: String = outputs.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
-        append(path, &text)
+        append(&self.output, &text)
     }
 
     /// A step output of several lines, in GitHub's `name<<DELIMITER` form; the delimiter
     /// never occurs in the value.
     pub fn set_multiline_output(&self, name: &str, value: &str) -> Result<()> {
-        let Some(path) = &self.output else {
-            return Ok(());
-        };
         let mut delimiter = "KUBE9_EOF".to_string();
         while value.contains(&delimiter) {
             delimiter.push('_');
         }
         append(
-            path,
+            &self.output,
             &format!("{name}<<{delimiter}\n{value}\n{delimiter}\n"),
         )
     }
 
     pub fn add_summary(&self, markdown: &str) -> Result<()> {
-        let Some(path) = &self.summary else {
-            return Ok(());
-        };
-        append(path, markdown)
+        append(&self.summary, markdown)
     }
 }
 
@@ -126,7 +117,11 @@ impl Serialize for Permission {
     }
 }
 
-fn append(path: &Path, text: &str) -> Result<()> {
+/// Appends to a file of the Actions environment; off Actions (no such file) nothing.
+fn append(path: &Option<PathBuf>, text: &str) -> Result<()> {
+    let Some(path) = path else {
+        return Ok(());
+    };
     let mut file = OpenOptions::new()
         .create(true)
         .append(true)

@@ -45,6 +45,12 @@ impl Package {
             name: name.to_string(),
         })
     }
+
+    /// Its path in GitHub's API under `owners` (`orgs` or `users`): the name's `/` escaped.
+    fn api_path(&self, owners: &str) -> String {
+        let name = self.name.replace('/', "%2F");
+        format!("{owners}/{}/packages/container/{name}", self.owner)
+    }
 }
 
 /// Every answer `judge` needs.
@@ -393,13 +399,7 @@ pub fn requests(repository: &str, packages: &[Package]) -> Vec<String> {
     .iter()
     .map(|p| format!("repos/{repository}/{p}"))
     .collect();
-    for p in packages {
-        paths.push(format!(
-            "orgs/{}/packages/container/{}",
-            p.owner,
-            p.name.replace('/', "%2F")
-        ));
-    }
+    paths.extend(packages.iter().map(|p| p.api_path("orgs")));
     paths
 }
 
@@ -439,11 +439,10 @@ pub fn gather(api: &GithubApi, packages: &[Package]) -> Result<Answers> {
         let workflow_permissions = get(repo("actions/permissions/workflow")).await;
         let mut found = Vec::new();
         for p in packages {
-            let name = p.name.replace('/', "%2F");
             // An organisation's package, else a user's: the API has one path for each.
-            let mut answer = get(format!("orgs/{}/packages/container/{name}", p.owner)).await;
+            let mut answer = get(p.api_path("orgs")).await;
             if answer == Answer::NotFound {
-                answer = get(format!("users/{}/packages/container/{name}", p.owner)).await;
+                answer = get(p.api_path("users")).await;
             }
             found.push((p.clone(), answer));
         }

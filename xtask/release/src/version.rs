@@ -69,11 +69,8 @@ impl ReleaseVersion {
 
     /// The git tag, as given (`v1.2.3` or `1.2.3`), and the first image tag.
     pub fn tag(&self) -> String {
-        if self.prefixed {
-            format!("v{}", self.version)
-        } else {
-            self.version.to_string()
-        }
+        let v = if self.prefixed { "v" } else { "" };
+        format!("{v}{}", self.version)
     }
 
     /// The image's version tags: the tag as given, and the plain version (`v1.2.3 1.2.3`, or
@@ -139,12 +136,14 @@ pub fn tag_ref(tag: &str) -> String {
 /// release has `v1.2.3` and `1.2.3`; anything else, such as cosign's `sha256-<hex>.sig` or a
 /// referrers index `sha256-<hex>`, is ignored).
 pub fn published_versions<'a>(tags: impl IntoIterator<Item = &'a str>) -> Vec<Version> {
-    let versions: std::collections::BTreeSet<Version> = tags
+    let versions = tags
         .into_iter()
         .filter_map(|t| ReleaseVersion::parse(t).ok())
-        .map(|r| r.version)
-        .collect();
-    versions.into_iter().collect()
+        .map(|r| r.version);
+    versions
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
 }
 
 /// The releases that may hold a floating tag: the published ones, less those withdrawn (a
