@@ -33,8 +33,11 @@ pub struct Check {
 }
 
 /// A program a check is made with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, strum::IntoStaticStr,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "lowercase")]
 pub enum Checker {
     /// Signatures and attestations (the legacy `.sig`/`.att` layout every verifier reads).
     Cosign,
@@ -49,26 +52,20 @@ pub enum Checker {
     Docker,
     /// Each platform pulled through a `sigstoreSigned` policy, as CRI-O and podman nodes pull
     /// (skopeo with sigstore built in).
+    #[strum(serialize = "containers/image (skopeo)")]
     ContainersImage,
     /// The registry's API read by this tool (OCI distribution, anonymous pulls, referrers).
+    #[strum(serialize = "OCI distribution API (kube9-release)")]
     RegistryApi,
     /// The standards' own validators (CycloneDX, in-toto/SLSA, OpenVEX), on what the registry
     /// serves.
+    #[strum(serialize = "the standards' validators")]
     Validators,
 }
 
 impl Checker {
     pub fn name(self) -> &'static str {
-        match self {
-            Checker::Cosign => "cosign",
-            Checker::Gh => "gh",
-            Checker::Helm => "helm",
-            Checker::Helm3 => "helm3",
-            Checker::Docker => "docker",
-            Checker::ContainersImage => "containers/image (skopeo)",
-            Checker::RegistryApi => "OCI distribution API (kube9-release)",
-            Checker::Validators => "the standards' validators",
-        }
+        self.into()
     }
 
     /// The command that prints its version; `None` for this tool itself.

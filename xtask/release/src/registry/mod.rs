@@ -69,11 +69,14 @@ fn classify_codes(codes: &[&OciErrorCode]) -> Failure {
 }
 
 fn classify(err: &OciDistributionError) -> Failure {
+    if busy(err) {
+        return Failure::Transient;
+    }
     match err {
         OciDistributionError::ServerError { code, .. } => match code {
             401 | 403 => Failure::Denied,
             404 => Failure::NotFound,
-            408 | 429 | 500..=599 => Failure::Transient,
+            500..=599 => Failure::Transient,
             _ => Failure::Other,
         },
         OciDistributionError::UnauthorizedError { .. }
@@ -81,11 +84,6 @@ fn classify(err: &OciDistributionError) -> Failure {
         OciDistributionError::ImageManifestNotFoundError(_) => Failure::NotFound,
         OciDistributionError::RegistryError { envelope, .. } => {
             classify_codes(&envelope.errors.iter().map(|e| &e.code).collect::<Vec<_>>())
-        }
-        OciDistributionError::RequestError(e)
-            if e.is_connect() || e.is_timeout() || e.is_request() || e.is_body() =>
-        {
-            Failure::Transient
         }
         _ => Failure::Other,
     }
