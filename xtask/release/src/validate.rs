@@ -301,15 +301,12 @@ pub fn parse_python(stdout: &str) -> Vec<Rejection> {
     stdout
         .lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|line| match line.split_once(": ") {
-            Some((field, message)) => Rejection {
+        .map(|line| {
+            let (field, message) = line.split_once(": ").unwrap_or(("$", line));
+            Rejection {
                 field: field.trim().to_string(),
                 message: message.trim().to_string(),
-            },
-            None => Rejection {
-                field: "$".into(),
-                message: line.trim().to_string(),
-            },
+            }
         })
         .collect()
 }

@@ -206,12 +206,9 @@ impl Registry {
     /// The referrers index kept under the tag schema's tag (`sha256-<hex>`), empty if none.
     fn referrers_tag(&self, subject: &str) -> Result<OciImageIndex> {
         let tag = subject.replace(':', "-");
-        Ok(match self.manifest(&self.repository.tag(&tag))? {
-            Some((bytes, _)) => {
-                serde_json::from_slice(&bytes).unwrap_or_else(|_| index_of(Vec::new()))
-            }
-            None => index_of(Vec::new()),
-        })
+        let found = self.manifest(&self.repository.tag(&tag))?;
+        let index = found.and_then(|(bytes, _)| serde_json::from_slice(&bytes).ok());
+        Ok(index.unwrap_or_else(|| index_of(Vec::new())))
     }
 
     /// Reads a published image into an OCI layout at `dest`, byte for byte.
