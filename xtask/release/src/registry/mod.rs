@@ -307,6 +307,7 @@ impl Registry {
 
     /// Turns a failure into a message that says what to do.
     fn explain(&self, what: &str, err: OciDistributionError) -> anyhow::Error {
+        let base = anyhow!("{what} failed: {}", short(&err));
         let hint = match classify(&err) {
             Failure::Denied if self.authenticated => format!(
                 "the registry refused the credentials for {}: the token needs the `packages: write` \
@@ -329,14 +330,9 @@ impl Registry {
                  registry fixed, then run again",
                 self.repository.host, self.retry.attempts
             ),
-            Failure::NotFound | Failure::Other => String::new(),
+            Failure::NotFound | Failure::Other => return base,
         };
-        let base = anyhow!("{what} failed: {}", short(&err));
-        if hint.is_empty() {
-            base
-        } else {
-            base.context(hint)
-        }
+        base.context(hint)
     }
 
     /// A read that treats "not found" as `None`.

@@ -21,24 +21,15 @@ const EXAMPLE: &str = "e.g. ghcr.io/alto9/kube9-operator";
 
 /// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`: one path component of a repository name.
 fn valid_component(c: &str) -> bool {
-    let alnum = |ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit();
-    let separator_ok = |s: &str| matches!(s, "." | "_" | "__") || s.chars().all(|c| c == '-');
-    let mut separator = String::new();
-    let mut seen_alnum = false;
-    for ch in c.chars() {
-        if alnum(ch) {
-            if !separator.is_empty() && !separator_ok(&separator) {
-                return false;
-            }
-            separator.clear();
-            seen_alnum = true;
-        } else if matches!(ch, '.' | '_' | '-') && seen_alnum {
-            separator.push(ch);
-        } else {
-            return false;
-        }
-    }
-    seen_alnum && separator.is_empty()
+    // What lies between the letters and digits: nothing, or one separator.
+    let between: Vec<&str> = c
+        .split(|ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit())
+        .collect();
+    let separator = |s: &&str| matches!(*s, "." | "_" | "__") || s.bytes().all(|b| b == b'-');
+    !c.is_empty()
+        && between.first().is_some_and(|s| s.is_empty())
+        && between.last().is_some_and(|s| s.is_empty())
+        && between.iter().all(separator)
 }
 
 /// A port: digits only.
