@@ -64,16 +64,7 @@ pub fn render(page: &ReleasePage) -> Result<String> {
 }
 
 /// One row per platform: packages, findings per severity, what VEX suppressed.
-#[derive(Debug, Clone, Serialize)]
-struct ScanRow {
-    platform: String,
-    os_packages: u64,
-    rust_packages: u64,
-    findings: String,
-    suppressed: String,
-}
-
-fn scan_rows(scan: &ScanRecord) -> Vec<ScanRow> {
+fn scan_rows(scan: &ScanRecord) -> Vec<serde_json::Value> {
     let platforms = scan.platforms.as_array().cloned().unwrap_or_default();
     platforms
         .iter()
@@ -96,13 +87,13 @@ fn scan_rows(scan: &ScanRecord) -> Vec<ScanRow> {
                     )
                 })
                 .collect();
-            ScanRow {
-                platform: p["platform"].as_str().unwrap_or_default().to_string(),
-                os_packages: p["os_packages"].as_u64().unwrap_or_default(),
-                rust_packages: p["rust_packages"].as_u64().unwrap_or_default(),
-                findings: or_none(findings.join(", ")),
-                suppressed: or_none(suppressed.join(", ")),
-            }
+            serde_json::json!({
+                "platform": p["platform"].as_str().unwrap_or_default(),
+                "os_packages": p["os_packages"].as_u64().unwrap_or_default(),
+                "rust_packages": p["rust_packages"].as_u64().unwrap_or_default(),
+                "findings": or_none(findings.join(", ")),
+                "suppressed": or_none(suppressed.join(", ")),
+            })
         })
         .collect()
 }
