@@ -162,46 +162,38 @@ fn covers_v_tags(pattern: &str) -> bool {
     ["~ALL", "refs/tags/*", "refs/tags/**/*", "refs/tags/v*"].contains(&pattern)
 }
 
+/// The strings of a JSON array (none when it is not one).
+fn strings(v: &Value) -> impl Iterator<Item = &str> {
+    v.as_array().into_iter().flatten().filter_map(Value::as_str)
+}
+
 fn tags(a: &Answers) -> Verdict {
     const P: &str = "`v*` tags protected by a ruleset";
     if let Some(v) = unread(P, &a.rulesets, ADMINISTRATION) {
         return v;
     }
-    let mut rules: Vec<String> = Vec::new();
+    let mut rules: Vec<&str> = Vec::new();
     let mut names: Vec<String> = Vec::new();
     for detail in &a.ruleset_details {
         if let Some(v) = unread(P, detail, ADMINISTRATION) {
             return v;
         }
         let Answer::Found(r) = detail else { continue };
-        let patterns = |key: &str| -> Vec<String> {
-            r["conditions"]["ref_name"][key]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        };
+        let patterns = |key: &str| strings(&r["conditions"]["ref_name"][key]);
         // An exclusion of any `v` tag leaves some release tags unprotected.
-        let includes = patterns("include").iter().any(|p| covers_v_tags(p))
-            && !patterns("exclude")
-                .iter()
-                .any(|p| covers_v_tags(p) || p.starts_with("refs/tags/v"));
+        let includes = patterns("include").any(covers_v_tags)
+            && !patterns("exclude").any(|p| covers_v_tags(p) || p.starts_with("refs/tags/v"));
         if r["target"] != "tag" || r["enforcement"] != "active" || !includes {
             continue;
         }
         names.push(format!("`{}`", r["name"].as_str().unwrap_or("?")));
-        for rule in r["rules"].as_array().into_iter().flatten() {
-            if let Some(kind) = rule["type"].as_str() {
-                rules.push(kind.to_string());
-            }
-        }
+        let kinds = r["rules"].as_array().into_iter().flatten();
+        rules.extend(kinds.filter_map(|rule| rule["type"].as_str()));
     }
     let lacking: Vec<&str> = TAG_RULES
         .iter()
         .copied()
-        .filter(|want| !rules.iter().any(|r| r == want))
+        .filter(|want| !rules.contains(want))
         .collect();
     if lacking.is_empty() {
         return protected(
