@@ -83,25 +83,23 @@ impl Image {
         );
         let inner: OciImageIndex = serde_json::from_slice(&read_blob(root, &index.digest)?)
             .context("the image index is not valid")?;
-        let (mut platforms, mut attestations) = (Vec::new(), Vec::new());
+        let mut images = Vec::new();
         for entry in inner.manifests {
             let platform = platform_name(&entry).with_context(|| {
                 format!("manifest {} in the index names no platform", entry.digest)
             })?;
             let m: OciImageManifest = serde_json::from_slice(&read_blob(root, &entry.digest)?)
                 .with_context(|| format!("manifest {} is not valid", entry.digest))?;
-            let image = PlatformImage {
+            images.push(PlatformImage {
                 platform,
                 manifest: entry,
                 config: m.config,
                 layers: m.layers,
-            };
-            if image.platform.starts_with("unknown/") {
-                attestations.push(image);
-            } else {
-                platforms.push(image);
-            }
+            });
         }
+        let (attestations, platforms) = images
+            .into_iter()
+            .partition(|i| i.platform.starts_with("unknown/"));
         Ok(Image {
             root: root.to_path_buf(),
             index,
