@@ -144,6 +144,7 @@ impl Changelog {
     /// the section gets its number). Errors say that nothing was built: this is checked first.
     pub fn entry_for(&self, version: &Version) -> Result<&Entry> {
         let file = &self.file;
+        let hint = missing_hint(&version.to_string());
         if let Some(entry) = self
             .entries
             .iter()
@@ -157,8 +158,8 @@ impl Changelog {
             }
             if entry.changes.is_empty() {
                 bail!(
-                    "{file}: the section of {version} lists no change, so nothing was built: {}",
-                    missing_hint(&version.to_string())
+                    "{file}: the section of {version} lists no change, so nothing was built: \
+                     {hint}"
                 );
             }
             return Ok(entry);
@@ -168,16 +169,12 @@ impl Changelog {
                 Some(entry) if !entry.changes.is_empty() => return Ok(entry),
                 Some(_) => bail!(
                     "{file} has no section for {version} and its [Unreleased] section lists no \
-                     change, so nothing was built: {}",
-                    missing_hint(&version.to_string())
+                     change, so nothing was built: {hint}"
                 ),
                 None => {}
             }
         }
-        bail!(
-            "{file} has no section for {version}, so nothing was built: {}",
-            missing_hint(&version.to_string())
-        )
+        bail!("{file} has no section for {version}, so nothing was built: {hint}")
     }
 
     pub fn unreleased(&self) -> Option<&Entry> {
