@@ -95,24 +95,6 @@ pub enum Tool {
     Validators,
 }
 
-impl Tool {
-    /// The name `doctor` lists it under.
-    pub fn name(self) -> &'static str {
-        match self {
-            Tool::Git => "git",
-            Tool::Tar => "tar",
-            Tool::Docker => "docker",
-            Tool::Trivy => "trivy",
-            Tool::Helm => "helm",
-            Tool::Helm3 => "helm3",
-            Tool::Cosign => "cosign",
-            Tool::Gh => "gh",
-            Tool::NodeSkopeo => "skopeo-sigstore",
-            Tool::Validators => "validators",
-        }
-    }
-}
-
 /// What a step does with the registry, with the run's credentials when it has them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
