@@ -190,6 +190,8 @@ pub fn plan(inputs: &WithdrawInputs, facts: &WithdrawFacts) -> Result<Plan> {
         &floating,
     ));
 
+    // What `verify-release` will report, for the GitHub release's notice.
+    let summary = (!inputs.undo).then(|| wanted.summary());
     let mut steps = Vec::new();
     if said {
         notes.push(format!(
@@ -240,7 +242,6 @@ pub fn plan(inputs: &WithdrawInputs, facts: &WithdrawFacts) -> Result<Plan> {
             tags: floating,
         }));
     }
-    let summary = (!inputs.undo).then(|| wanted_summary(&plain, inputs));
     match inputs
         .github
         .as_ref()
@@ -274,18 +275,6 @@ pub fn plan(inputs: &WithdrawInputs, facts: &WithdrawFacts) -> Result<Plan> {
         steps,
     }
     .checked()
-}
-
-/// What `verify-release` will report, for the GitHub release's notice.
-fn wanted_summary(plain: &str, inputs: &WithdrawInputs) -> String {
-    Withdrawal {
-        version: plain.to_string(),
-        reason: inputs.reason.clone().unwrap_or_default().trim().to_string(),
-        replacement: inputs.replacement.as_ref().map(ReleaseVersion::plain),
-        withdrawn: true,
-        time: String::new(),
-    }
-    .summary()
 }
 
 /// Each floating tag in the version's scope: where it is and where the withdrawal (or undo)
