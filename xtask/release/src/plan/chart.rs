@@ -13,9 +13,8 @@ use crate::registry::Repository;
 use crate::sign::{Cosign, Signer};
 use crate::source::Source;
 use crate::step::{
-    Bound, ChartRelease, CheckChart, FreshDir, LintChart, Login, LoginClient, PackageChart,
-    PullChart, PushChart, PushRepoMetadata, RecordChart, Sign, StageChart, Step, Subject,
-    WaitForImage,
+    Bound, ChartRelease, CheckChart, FreshDir, LintChart, LoginClient, PackageChart, PullChart,
+    PushChart, PushRepoMetadata, RecordChart, Sign, StageChart, Step, Subject, WaitForImage,
 };
 use crate::version::ReleaseVersion;
 
@@ -86,16 +85,9 @@ pub fn plan(inputs: &ChartInputs, facts: &ChartFacts) -> Result<Plan> {
         interval_secs: inputs.poll_interval.max(1),
     })];
     steps.extend(package_steps(inputs, &helm));
-    if let Some(c) = &inputs.credentials {
-        steps.push(Step::Login(Login {
-            client: LoginClient::Helm {
-                plain_http: helm.plain_http,
-            },
-            host: inputs.charts.host.clone(),
-            username: c.username.clone(),
-            password: c.password.clone(),
-        }));
-    }
+    let plain_http = helm.plain_http;
+    let credentials = inputs.credentials.as_ref();
+    steps.extend(LoginClient::Helm { plain_http }.login(&inputs.charts.host, credentials));
     steps.push(Step::PushChart(PushChart {
         repository: helm.chart_repository(),
         version: inputs.release.plain(),
@@ -164,15 +156,8 @@ fn signing_steps(inputs: &ChartInputs, chart: &Repository) -> Vec<Step> {
     let Some(signer) = &inputs.signer else {
         return Vec::new();
     };
-    let mut steps = Vec::new();
-    if let Some(c) = &inputs.credentials {
-        steps.push(Step::Login(Login {
-            client: LoginClient::Cosign,
-            host: chart.host.clone(),
-            username: c.username.clone(),
-            password: c.password.clone(),
-        }));
-    }
+    let login = LoginClient::Cosign.login(&chart.host, inputs.credentials.as_ref());
+    let mut steps: Vec<Step> = login.into_iter().collect();
     steps.push(Step::Sign(Sign {
         cosign: Cosign::for_repository(chart, inputs.credentials.is_some()),
         signer: signer.clone(),

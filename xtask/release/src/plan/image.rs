@@ -18,9 +18,9 @@ use crate::scan::{ReportFormat, ScanPlan, ScannedImage, Severity, TrivyDb};
 use crate::sign::{AttestationType, Cosign, Signer};
 use crate::step::{
     AttachSbom, Attest, AttestProvenance, AttestVex, Bound, CheckDatabase, CheckSize, Convert,
-    FetchDatabase, FreshDir, Gate, Login, LoginClient, MoveFloatingTags, ProvenanceWait,
-    PullPublished, PushContent, PushRepoMetadata, PushVersionTags, RecordImage, RenderVex, Scan,
-    Sign, SplitPlatform, Step, Subject, VerifyImage, VexRelease, PROVENANCE_WAIT_SECONDS,
+    FetchDatabase, FreshDir, Gate, LoginClient, MoveFloatingTags, ProvenanceWait, PullPublished,
+    PushContent, PushRepoMetadata, PushVersionTags, RecordImage, RenderVex, Scan, Sign,
+    SplitPlatform, Step, Subject, VerifyImage, VexRelease, PROVENANCE_WAIT_SECONDS,
 };
 use crate::version::{self, TagPlan};
 use crate::vex;
@@ -598,15 +598,8 @@ fn signing_steps(inputs: &ImageInputs, need: &Signing) -> Vec<Step> {
             subject: inputs.subject(digest),
         })
     };
-    let mut steps = Vec::new();
-    if let Some(c) = &inputs.credentials {
-        steps.push(Step::Login(Login {
-            client: LoginClient::Cosign,
-            host: inputs.repository.host.clone(),
-            username: c.username.clone(),
-            password: c.password.clone(),
-        }));
-    }
+    let login = LoginClient::Cosign.login(&inputs.repository.host, inputs.credentials.as_ref());
+    let mut steps: Vec<Step> = login.into_iter().collect();
     let unsigned = need
         .index
         .then_some(Bound::Index)

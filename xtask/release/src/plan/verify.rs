@@ -16,9 +16,9 @@ use crate::registry::Repository;
 use crate::secret::Secret;
 use crate::sign::{AttestationType, Cosign, Verifier};
 use crate::step::{
-    AnonymousPull, Bound, CheckFloatingTags, CheckSboms, CheckWithdrawal, Login, LoginClient,
-    PullAsNode, Pullable, RecordVerification, RenderChart, ResolveChart, ResolveRelease, RunImage,
-    Step, Subject, VerifyAttestation, VerifyProvenance, VerifySignature, VerifyVex, VexRelease,
+    AnonymousPull, Bound, CheckFloatingTags, CheckSboms, CheckWithdrawal, LoginClient, PullAsNode,
+    Pullable, RecordVerification, RenderChart, ResolveChart, ResolveRelease, RunImage, Step,
+    Subject, VerifyAttestation, VerifyProvenance, VerifySignature, VerifyVex, VexRelease,
     WriteReleaseNotes,
 };
 use crate::verifiers::Checker;
@@ -289,24 +289,11 @@ fn node_steps(inputs: &VerifyInputs) -> Vec<Step> {
 /// Logins for a release whose packages are still private: cosign (signatures) and helm (the
 /// chart rendered), into the run's private directory.
 fn login_step(inputs: &VerifyInputs) -> Vec<Step> {
-    let Some(c) = inputs.credentials.as_ref() else {
-        return Vec::new();
-    };
-    let login = |client| {
-        Step::Login(Login {
-            client,
-            host: inputs.image.host.clone(),
-            username: c.username.clone(),
-            password: c.password.clone(),
-        })
-    };
-    let helm = login(LoginClient::Helm {
-        plain_http: inputs.charts.is_loopback(),
-    });
-    match inputs.signatures {
-        true => vec![login(LoginClient::Cosign), helm],
-        false => vec![helm],
-    }
+    let login = |client: LoginClient| client.login(&inputs.image.host, inputs.credentials.as_ref());
+    let cosign = inputs.signatures.then(|| login(LoginClient::Cosign));
+    let plain_http = inputs.charts.is_loopback();
+    let helm = login(LoginClient::Helm { plain_http });
+    cosign.flatten().into_iter().chain(helm).collect()
 }
 
 fn cosign(inputs: &VerifyInputs, repository: &Repository) -> Cosign {

@@ -16,8 +16,7 @@ use crate::credentials::Credentials;
 use crate::registry::Repository;
 use crate::sign::{Cosign, Signer};
 use crate::step::{
-    AttestWithdrawal, Bound, Login, LoginClient, MarkGithubRelease, MoveWithdrawnTags, Step,
-    Subject,
+    AttestWithdrawal, Bound, LoginClient, MarkGithubRelease, MoveWithdrawnTags, Step, Subject,
 };
 use crate::version::{self, ReleaseVersion};
 use crate::withdrawal::{Withdrawal, Withdrawals};
@@ -200,14 +199,8 @@ pub fn plan(inputs: &WithdrawInputs, facts: &WithdrawFacts) -> Result<Plan> {
         ));
     } else {
         let cosign = Cosign::for_repository(&inputs.repository, inputs.credentials.is_some());
-        if let Some(c) = &inputs.credentials {
-            steps.push(Step::Login(Login {
-                client: LoginClient::Cosign,
-                host: inputs.repository.host.clone(),
-                username: c.username.clone(),
-                password: c.password.clone(),
-            }));
-        }
+        let credentials = inputs.credentials.as_ref();
+        steps.extend(LoginClient::Cosign.login(&inputs.repository.host, credentials));
         let given = |d: &Option<String>, placeholder: &str| {
             Bound::Given(d.clone().unwrap_or_else(|| placeholder.into()))
         };

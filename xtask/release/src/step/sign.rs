@@ -6,8 +6,9 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use super::needs::{Access, Binding, Needs, Tool};
-use super::{reference, Action, Cx, Placeholders, Subject, Values};
+use super::{reference, Action, Cx, Placeholders, Step, Subject, Values};
 use crate::cmd::Cmd;
+use crate::credentials::Credentials;
 use crate::provenance;
 use crate::secret::Secret;
 use crate::sign::{AttestationType, Cosign, Signer};
@@ -22,6 +23,20 @@ pub enum LoginClient {
     /// `helm registry login`, into `HELM_REGISTRY_CONFIG`; `--plain-http` for plain HTTP
     /// (Helm 4's `--insecure` only skips certificate checks and still speaks HTTPS).
     Helm { plain_http: bool },
+}
+
+impl LoginClient {
+    /// Its login into `host`, when there are credentials to log in with.
+    pub fn login(self, host: &str, credentials: Option<&Credentials>) -> Option<Step> {
+        credentials.map(|c| {
+            Step::Login(Login {
+                client: self,
+                host: host.to_string(),
+                username: c.username.clone(),
+                password: c.password.clone(),
+            })
+        })
+    }
 }
 
 /// A registry login into the run's private directory, the password on stdin.
