@@ -120,15 +120,12 @@ impl WriteReleaseNotes {
     }
 
     fn install(&self) -> String {
-        let plain_http = if self.chart.is_loopback() {
-            " --plain-http"
-        } else {
-            ""
-        };
+        let plain_http = self.chart.is_loopback().then_some(" --plain-http");
         format!(
-            "helm install kube9-operator {} --version {}{plain_http}",
+            "helm install kube9-operator {} --version {}{}",
             self.chart.oci_url(),
-            self.version
+            self.version,
+            plain_http.unwrap_or_default()
         )
     }
 }

@@ -55,16 +55,10 @@ impl Login {
             LoginClient::Cosign => Cmd::new("cosign")
                 .args(["login", &self.host])
                 .env("DOCKER_CONFIG", dir),
-            LoginClient::Helm { plain_http } => {
-                let cmd = Cmd::new("helm")
-                    .env("HELM_REGISTRY_CONFIG", format!("{dir}/registry.json"))
-                    .args(["registry", "login", &self.host]);
-                if *plain_http {
-                    cmd.arg("--plain-http")
-                } else {
-                    cmd
-                }
-            }
+            LoginClient::Helm { plain_http } => Cmd::new("helm")
+                .env("HELM_REGISTRY_CONFIG", format!("{dir}/registry.json"))
+                .args(["registry", "login", &self.host])
+                .args(plain_http.then_some("--plain-http")),
         };
         Ok(cmd
             .opt("--username", &self.username)

@@ -674,16 +674,12 @@ pub struct RenderChart {
 impl RenderChart {
     pub fn command(&self, values: &mut dyn Values) -> Result<Cmd> {
         let dir = values.login_dir()?;
-        let cmd = Cmd::new(self.helm.name())
+        Ok(Cmd::new(self.helm.name())
             .env("HELM_REGISTRY_CONFIG", format!("{dir}/registry.json"))
             .args(["template", "kube9"])
             .arg(self.chart.oci_url())
-            .opt("--version", &self.version);
-        Ok(if self.chart.is_loopback() {
-            cmd.arg("--plain-http")
-        } else {
-            cmd
-        })
+            .opt("--version", &self.version)
+            .args(self.chart.is_loopback().then_some("--plain-http")))
     }
 
     fn what(&self) -> String {
