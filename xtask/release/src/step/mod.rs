@@ -433,7 +433,9 @@ impl Cx {
         let what = format!("{what} passes {}", standard.validator());
         let by = Some(crate::verifiers::Checker::Validators);
         let (status, detail) = if crate::validate::installed(standard) {
-            let file = self.scratch_file(&format!("served-{}.json", self.bindings.checks.len()))?;
+            // A scratch file in the run's private directory (removed when the run ends).
+            let name = format!("served-{}.json", self.bindings.checks.len());
+            let file = self.make_login_dir()?.join(name);
             std::fs::write(&file, document)?;
             match crate::validate::check(standard, &file) {
                 Ok(()) => (Status::Ok, "valid".to_string()),
@@ -448,14 +450,8 @@ impl Cx {
         };
         match status {
             Status::Ok => eprintln!("    ok: {what}"),
-            _ => eprintln!(
-                "    {}: {what}: {detail}",
-                if status == Status::Failed {
-                    "FAILED"
-                } else {
-                    "warning"
-                }
-            ),
+            Status::Failed => eprintln!("    FAILED: {what}: {detail}"),
+            _ => eprintln!("    warning: {what}: {detail}"),
         }
         self.bindings.checks.push(Check {
             what,
@@ -478,11 +474,6 @@ impl Cx {
             detail: detail.to_string(),
             by: None,
         });
-    }
-
-    /// A file in the run's private directory (removed when the run ends).
-    fn scratch_file(&mut self, name: &str) -> Result<PathBuf> {
-        Ok(self.make_login_dir()?.join(name))
     }
 
     fn make_login_dir(&mut self) -> Result<PathBuf> {
