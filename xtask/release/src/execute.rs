@@ -137,11 +137,11 @@ fn wrote_only_what_it_declares(
     after: &Bindings,
 ) -> Result<()> {
     let declared = step.needs().writes;
-    let undeclared: Vec<&str> = after
+    let undeclared: Vec<String> = after
         .known()
         .difference(before)
         .filter(|b| !declared.contains(b))
-        .map(|b| b.what())
+        .map(|b| b.to_string())
         .collect();
     if !undeclared.is_empty() {
         bail!(

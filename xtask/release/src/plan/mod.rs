@@ -118,10 +118,9 @@ pub fn check_order(steps: &[Step]) -> Result<()> {
     let needs: Vec<_> = steps.iter().map(Step::needs).collect();
     let mut written = std::collections::BTreeSet::new();
     for (i, n) in needs.iter().enumerate() {
-        if let Some(missing) = n.reads.iter().find(|b| !written.contains(*b)) {
+        if let Some(what) = n.reads.iter().find(|b| !written.contains(*b)) {
             let reader = format!("step {} ({})", i + 1, steps[i].kind());
-            let what = missing.what();
-            match needs[i..].iter().position(|m| m.writes.contains(missing)) {
+            match needs[i..].iter().position(|m| m.writes.contains(what)) {
                 Some(j) => bail!(
                     "internal: the plan is out of order: {reader} reads {what}, which only \
                      step {} ({}) after it learns",

@@ -13,66 +13,47 @@ use super::{Bound, Subject};
 use crate::actions::Permission;
 use crate::sign::Signer;
 
-/// A value one step leaves in `Bindings` for the steps after it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+/// A value one step leaves in `Bindings` for the steps after it; shown in words in the plan
+/// check's message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, strum::Display)]
 #[serde(rename_all = "kebab-case")]
 pub enum Binding {
-    /// The image's bytes: the built layout, or the published image read back.
+    /// The built layout, or the published image read back.
+    #[strum(to_string = "the image")]
     Image,
-    /// The index digest.
+    #[strum(to_string = "the index digest")]
     Index,
-    /// Each platform's manifest digest.
+    #[strum(to_string = "the platform digests")]
     Platforms,
-    /// When the build started and finished.
+    #[strum(to_string = "the build's times")]
     Built,
-    /// The scan as the gate judged it.
+    #[strum(to_string = "the scan's verdicts")]
     Scan,
     /// The scan at release, as the run that published it recorded it.
+    #[strum(to_string = "the recorded scan")]
     RecordedScan,
-    /// What the push uploaded.
+    #[strum(to_string = "the push report")]
     Pushed,
-    /// The version tags that hold the index.
+    #[strum(to_string = "the version tags")]
     VersionTags,
-    /// Where the floating tags went.
+    #[strum(to_string = "the floating tags")]
     Floating,
-    /// The published chart's digest.
+    #[strum(to_string = "the chart digest")]
     Chart,
-    /// The commit the published image is labelled with.
+    #[strum(to_string = "the image's revision")]
     Revision,
     /// The platforms a gate VEX document was written for.
+    #[strum(to_string = "the VEX gate documents")]
     VexGates,
-    /// Whether a statement of the release's VEX file applies to the image.
+    #[strum(to_string = "whether VEX statements apply")]
     VexApplies,
-    /// Whether the index carries the release's VEX statements.
+    #[strum(to_string = "whether VEX statements are attested")]
     VexAttested,
-    /// The latest verified withdrawal statement.
+    #[strum(to_string = "the withdrawal statement")]
     Withdrawal,
     /// Which verifiers made the checks, at which versions.
+    #[strum(to_string = "the verifiers")]
     Verifiers,
-}
-
-impl Binding {
-    /// In words, for the plan check's message.
-    pub fn what(self) -> &'static str {
-        match self {
-            Binding::Image => "the image",
-            Binding::Index => "the index digest",
-            Binding::Platforms => "the platform digests",
-            Binding::Built => "the build's times",
-            Binding::Scan => "the scan's verdicts",
-            Binding::RecordedScan => "the recorded scan",
-            Binding::Pushed => "the push report",
-            Binding::VersionTags => "the version tags",
-            Binding::Floating => "the floating tags",
-            Binding::Chart => "the chart digest",
-            Binding::Revision => "the image's revision",
-            Binding::VexGates => "the VEX gate documents",
-            Binding::VexApplies => "whether VEX statements apply",
-            Binding::VexAttested => "whether VEX statements are attested",
-            Binding::Withdrawal => "the withdrawal statement",
-            Binding::Verifiers => "the verifiers",
-        }
-    }
 }
 
 /// A program a step runs, as `doctor` checks it and `setup` installs it.
