@@ -76,31 +76,25 @@ pub trait Action {
 }
 
 /// Declares `Step`, one variant per kind, with the one dispatch over kinds (`action`) and
-/// their names (`kind`, `KINDS`) from the same list.
+/// their names (`kind`, `KINDS`: strum spells them as serde does) from the same list.
 macro_rules! steps {
     ($($kind:ident,)*) => {
         /// One step of a plan.
-        #[derive(Debug, Clone, Serialize)]
+        #[derive(Debug, Clone, Serialize, strum::IntoStaticStr, strum::VariantNames)]
         #[serde(tag = "step", rename_all = "kebab-case")]
+        #[strum(serialize_all = "kebab-case")]
         pub enum Step {
             $($kind($kind),)*
         }
 
         impl Step {
-            /// Every kind, as its variant is named.
-            pub const KINDS: &'static [&'static str] = &[$(stringify!($kind),)*];
+            /// Every kind, as `--plan-json` names it.
+            pub const KINDS: &'static [&'static str] = <Step as strum::VariantNames>::VARIANTS;
 
             /// The one dispatch over step kinds.
             pub fn action(&self) -> &dyn Action {
                 match self {
                     $(Step::$kind(s) => s,)*
-                }
-            }
-
-            /// The kind as `--plan-json` names it (`push-content`, `sign`, ...).
-            pub fn kind(&self) -> String {
-                match self {
-                    $(Step::$kind(_) => kebab(stringify!($kind)),)*
                 }
             }
         }
@@ -165,19 +159,12 @@ steps! {
     MarkGithubRelease,
 }
 
-/// `PushContent` as serde's `rename_all = "kebab-case"` spells it: `push-content`.
-pub fn kebab(variant: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in variant.chars().enumerate() {
-        if i > 0 && c.is_ascii_uppercase() {
-            out.push('-');
-        }
-        out.push(c.to_ascii_lowercase());
-    }
-    out
-}
-
 impl Step {
+    /// The kind as `--plan-json` names it (`push-content`, `sign`, ...).
+    pub fn kind(&self) -> String {
+        <&str>::from(self).to_string()
+    }
+
     pub fn describe(&self) -> String {
         self.action().describe()
     }
