@@ -556,8 +556,8 @@ fn sbom_steps(inputs: &ImageInputs, platforms: &[String]) -> Vec<Step> {
         .collect()
 }
 
-/// What is left to sign and attest.
-#[derive(Default)]
+/// What is left to sign and attest; nothing is the default.
+#[derive(Default, PartialEq)]
 struct Signing {
     index: bool,
     /// Platforms whose manifest is signed (CRI-O and podman check the platform they pull).
@@ -570,22 +570,12 @@ struct Signing {
     vex: bool,
 }
 
-impl Signing {
-    fn is_empty(&self) -> bool {
-        !self.index
-            && self.platforms.is_empty()
-            && self.sboms.is_empty()
-            && !self.provenance
-            && !self.vex
-    }
-}
-
 /// Logs cosign in (when there are credentials), then signs and attests what `need` lists.
 fn signing_steps(inputs: &ImageInputs, need: &Signing) -> Vec<Step> {
     let Some(signer) = &inputs.signer else {
         return Vec::new();
     };
-    if need.is_empty() {
+    if *need == Signing::default() {
         return Vec::new();
     }
     let cosign = inputs.cosign();
