@@ -431,18 +431,10 @@ fn check_rerun(inputs: &ImageInputs, published: &Published) -> Result<()> {
 /// The database once, then each platform: its own layout, the report, SARIF, table and SBOM;
 /// then the gate (enforced on a new build, reported on a re-run).
 fn scan_steps(inputs: &ImageInputs, enforce: bool) -> Vec<Step> {
-    let mut steps = vec![
-        Step::FreshDir(FreshDir {
-            path: inputs.build.out_dir.join("scan"),
-        }),
-        Step::FetchDatabase(FetchDatabase {
-            db: inputs.db.clone(),
-        }),
-        Step::CheckDatabase(CheckDatabase {
-            metadata: inputs.db.metadata(),
-            max_age_hours: inputs.db.max_age_hours,
-        }),
-    ];
+    let mut steps = vec![Step::FreshDir(FreshDir {
+        path: inputs.build.out_dir.join("scan"),
+    })];
+    steps.extend(database_steps(&inputs.db));
     let scans = inputs.scans();
     for s in &scans {
         steps.extend(platform_scan_steps(s, None, true));
@@ -455,6 +447,17 @@ fn scan_steps(inputs: &ImageInputs, enforce: bool) -> Vec<Step> {
         notify: inputs.notify.clone(),
     }));
     steps
+}
+
+/// The scanner's database, fetched and checked once before any scan.
+pub fn database_steps(db: &TrivyDb) -> [Step; 2] {
+    [
+        Step::FetchDatabase(FetchDatabase { db: db.clone() }),
+        Step::CheckDatabase(CheckDatabase {
+            metadata: db.metadata(),
+            max_age_hours: db.max_age_hours,
+        }),
+    ]
 }
 
 /// One platform: its own layout, the report, then SARIF, the table and (for a release) the

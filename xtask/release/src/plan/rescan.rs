@@ -7,14 +7,12 @@ use std::path::PathBuf;
 
 use semver::Version;
 
-use super::image::platform_scan_steps;
+use super::image::{database_steps, platform_scan_steps};
 use super::{Mode, Plan};
 use crate::notify::{GithubIssues, Notify};
 use crate::registry::Repository;
 use crate::scan::{ScanPlan, ScannedImage, Severity, TrivyDb};
-use crate::step::{
-    Bound, CheckDatabase, FetchDatabase, PullPublished, RenderVex, Rescanned, Step, Subject,
-};
+use crate::step::{Bound, PullPublished, RenderVex, Rescanned, Step, Subject};
 
 /// One published version to scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,15 +70,7 @@ pub fn supported(versions: &[Version], minors: usize) -> Vec<Version> {
 }
 
 pub fn plan(inputs: &RescanInputs) -> Result<Plan> {
-    let mut steps = vec![
-        Step::FetchDatabase(FetchDatabase {
-            db: inputs.db.clone(),
-        }),
-        Step::CheckDatabase(CheckDatabase {
-            metadata: inputs.db.metadata(),
-            max_age_hours: inputs.db.max_age_hours,
-        }),
-    ];
+    let mut steps = Vec::from(database_steps(&inputs.db));
     for image in &inputs.images {
         steps.extend(image_steps(inputs, image));
     }
