@@ -110,11 +110,10 @@ pub fn package_settings(repository: &Repository) -> String {
         .path
         .split_once('/')
         .unwrap_or((repository.path.as_str(), ""));
+    let package = package.replace('/', "%2F");
     format!(
-        "https://github.com/orgs/{owner}/packages/container/{}/settings (Danger Zone > Change \
-         visibility > Public; for a user account: https://github.com/users/{owner}/packages/container/{}/settings)",
-        package.replace('/', "%2F"),
-        package.replace('/', "%2F")
+        "https://github.com/orgs/{owner}/packages/container/{package}/settings (Danger Zone > Change \
+         visibility > Public; for a user account: https://github.com/users/{owner}/packages/container/{package}/settings)"
     )
 }
 
