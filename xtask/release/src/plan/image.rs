@@ -176,16 +176,8 @@ impl ImageInputs {
         }))
     }
 
-    fn cosign(&self) -> Cosign {
-        Cosign::for_repository(&self.repository, self.credentials.is_some())
-    }
-
     fn subject(&self, digest: Bound) -> Subject {
         Subject::new(&self.repository, digest)
-    }
-
-    fn provenance_file(&self) -> PathBuf {
-        self.build.out_dir.join("provenance.json")
     }
 
     /// Whether this release attests its own build provenance (with a key: a keyless
@@ -368,7 +360,7 @@ fn notes(inputs: &ImageInputs, facts: &ImageFacts, tags: &TagPlan) -> Vec<String
             ProvenanceSource::Release => format!(
                 "provenance SLSA provenance v1 of this build in an in-toto Statement v1, \
                  attested with the release's key ({})",
-                inputs.provenance_file().display()
+                inputs.build.out_dir.join("provenance.json").display()
             ),
         });
     }
@@ -581,7 +573,7 @@ fn signing_steps(inputs: &ImageInputs, need: &Signing) -> Vec<Step> {
     if *need == Signing::default() {
         return Vec::new();
     }
-    let cosign = inputs.cosign();
+    let cosign = Cosign::for_repository(&inputs.repository, inputs.credentials.is_some());
     let attest = |kind, predicate, digest| {
         Step::Attest(Attest {
             cosign: cosign.clone(),
