@@ -168,14 +168,9 @@ pub fn plan(inputs: &WithdrawInputs, facts: &WithdrawFacts) -> Result<Plan> {
     }
     notes.push("deleted    nothing: version tags, digests, chart, signatures stay".into());
     notes.push(format!("signing    {}", inputs.signer.describe()));
-    let withdrawn_after: Vec<Version> = {
-        let mut w = facts.withdrawals.withdrawn();
-        w.retain(|x| x != v);
-        if !inputs.undo {
-            w.push(v.clone());
-        }
-        w
-    };
+    let mut withdrawn_after = facts.withdrawals.withdrawn();
+    withdrawn_after.retain(|x| x != v);
+    withdrawn_after.extend((!inputs.undo).then(|| v.clone()));
     let floating = if inputs.release.is_prerelease() {
         Vec::new()
     } else {
