@@ -18,8 +18,8 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use anyhow::{bail, Result};
-use serde::ser::{SerializeStruct, Serializer};
 use serde::Serialize;
+use serde::Serializer;
 
 use crate::actions::Permission;
 
@@ -34,35 +34,25 @@ pub enum Mode {
     ReportAll,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Plan {
     pub title: String,
     /// Facts and decisions worth reading before the steps (tags, labels, warnings).
     pub notes: Vec<String>,
     pub mode: Mode,
+    #[serde(serialize_with = "described")]
     pub steps: Vec<Step>,
 }
 
-/// Each step as its kind, its typed inputs, and `what`: the line the printed plan shows.
-impl Serialize for Plan {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let steps: Vec<serde_json::Value> = self
-            .steps
-            .iter()
-            .map(|step| {
-                let mut value = serde_json::to_value(step).expect("steps serialise");
-                value["what"] = step.describe().into();
-                value["needs"] = serde_json::to_value(step.needs()).expect("needs serialise");
-                value
-            })
-            .collect();
-        let mut plan = s.serialize_struct("Plan", 4)?;
-        plan.serialize_field("title", &self.title)?;
-        plan.serialize_field("notes", &self.notes)?;
-        plan.serialize_field("mode", &self.mode)?;
-        plan.serialize_field("steps", &steps)?;
-        plan.end()
-    }
+/// Each step as its kind, its typed inputs, `what` (the line the printed plan shows) and
+/// its `needs`.
+fn described<S: Serializer>(steps: &[Step], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(steps.iter().map(|step| {
+        let mut value = serde_json::to_value(step).expect("steps serialise");
+        value["what"] = step.describe().into();
+        value["needs"] = serde_json::to_value(step.needs()).expect("needs serialise");
+        value
+    }))
 }
 
 impl fmt::Display for Plan {
