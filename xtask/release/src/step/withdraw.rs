@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{ensure, Context, Result};
+use anyhow::{Context, Result};
 use serde::Serialize;
 
 use super::needs::{Access, Binding, Needs, Tool};
@@ -288,13 +288,12 @@ impl Action for CheckWithdrawal {
             .filter_map(sign::dsse_statement)
             .filter_map(|s| withdrawal::from_statement(&s))
             .collect();
-        let latest = withdrawal::latest(verified);
-        ensure!(
-            latest.is_some(),
-            "cosign verified no withdrawal statement on {}@{digest}",
-            self.subject.repository
-        );
-        let latest = latest.expect("checked");
+        let latest = withdrawal::latest(verified).with_context(|| {
+            format!(
+                "cosign verified no withdrawal statement on {}@{digest}",
+                self.subject.repository
+            )
+        })?;
         eprintln!("    {} {}", latest.version, latest.summary());
         cx.pass(&what, &latest.summary());
         cx.bindings.withdrawal = Some(latest);
