@@ -76,18 +76,14 @@ impl Action for CheckBuild {
             "the build produced {built:?}, not the requested {wanted:?}"
         );
         println!("built {} ({})", image.index.digest, built.join(", "));
-        let b = &mut cx.bindings;
-        b.index = Some(image.index.digest.clone());
         for p in &image.platforms {
             println!(
                 "  {:<14} {:>8.2} MB compressed",
                 p.platform,
                 p.compressed_size() as f64 / 1e6
             );
-            b.platforms
-                .insert(p.platform.clone(), p.manifest.digest.clone());
         }
-        b.image = Some(image);
+        cx.bindings.learn_image(image);
         Ok(())
     }
 }

@@ -344,6 +344,15 @@ impl Bindings {
             .collect()
     }
 
+    /// An image built or read back: its bytes, its index and each platform's digest.
+    pub fn learn_image(&mut self, image: Image) {
+        self.index = Some(image.index.digest.clone());
+        let platforms = image.platforms.iter();
+        let digests = platforms.map(|p| (p.platform.clone(), p.manifest.digest.clone()));
+        self.platforms.extend(digests);
+        self.image = Some(image);
+    }
+
     pub fn digest(&self, digest: &Bound) -> Result<String> {
         let found = match digest {
             Bound::Index => self.index.clone(),

@@ -53,13 +53,7 @@ impl Action for PullPublished {
         let image = cx
             .registry(&self.subject.repository)
             .pull_layout(&digest, &self.layout)?;
-        let b = &mut cx.bindings;
-        b.index = Some(image.index.digest.clone());
-        for p in &image.platforms {
-            b.platforms
-                .insert(p.platform.clone(), p.manifest.digest.clone());
-        }
-        b.image = Some(image);
+        cx.bindings.learn_image(image);
         Ok(())
     }
 }
