@@ -429,11 +429,7 @@ impl Action for VerifyProvenance {
 
     fn run(&self, cx: &mut Cx) -> Result<()> {
         if let (Verifier::Key { .. }, Some(root)) = (&self.verifier, &self.bundle_root) {
-            if let Some(dir) = root.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            std::fs::write(root, sign::EMPTY_TRUSTED_ROOT)
-                .with_context(|| format!("cannot write {}", root.display()))?;
+            crate::record::write_text(root, sign::EMPTY_TRUSTED_ROOT)?;
         }
         let out = self.command(cx)?.read()?;
         cx.pass("build provenance of the index", "ok");
