@@ -96,11 +96,7 @@ impl Action for Login {
 
 /// The run's login directory, when cosign was logged in.
 pub fn login_dir(cosign: &Cosign, values: &mut dyn Values) -> Result<Option<String>> {
-    if cosign.logged_in {
-        Ok(Some(values.login_dir()?))
-    } else {
-        Ok(None)
-    }
+    cosign.logged_in.then(|| values.login_dir()).transpose()
 }
 
 /// Cosign signatures of `subjects` (each `sha256-<hex>.sig`), in one cosign run: the key is
