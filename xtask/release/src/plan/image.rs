@@ -105,10 +105,6 @@ pub struct ImageFacts {
     pub withdrawals: crate::withdrawal::Withdrawals,
 }
 
-fn platform_slug(platform: &str) -> String {
-    platform.replace('/', "-")
-}
-
 impl ImageInputs {
     fn tag_plan(&self, facts: &ImageFacts) -> TagPlan {
         let tags = facts.tags.as_deref().unwrap_or_default();
@@ -142,7 +138,7 @@ impl ImageInputs {
     /// The statements the gate applies to one platform (beside the scan's reports, which
     /// are emptied before each scan).
     fn gate_vex(&self, platform: &str) -> PathBuf {
-        let slug = platform_slug(platform);
+        let slug = platform.replace('/', "-");
         self.build
             .out_dir
             .join("vex")
@@ -199,7 +195,7 @@ impl ImageInputs {
         self.build
             .out_dir
             .join("scan")
-            .join(format!("sbom-{}.cdx.json", platform_slug(platform)))
+            .join(format!("sbom-{}.cdx.json", platform.replace('/', "-")))
     }
 }
 
