@@ -86,14 +86,8 @@ pub fn plan(inputs: &WithdrawInputs, facts: &WithdrawFacts) -> Result<Plan> {
     let v = inputs.release.semver();
     let plain = inputs.release.plain();
     let asked = facts.tags.is_some();
-    let published = version::published_versions(
-        facts
-            .tags
-            .as_deref()
-            .unwrap_or_default()
-            .iter()
-            .map(String::as_str),
-    );
+    let tags = facts.tags.as_deref().unwrap_or_default();
+    let published = version::published_versions(tags.iter().map(String::as_str));
     if asked && (facts.index.is_none() || !published.contains(v)) {
         bail!(
             "{} was never released to {repo}: its tag {plain} is not there; check the version \
