@@ -374,6 +374,10 @@ impl Bindings {
             .context("internal: no image was built or read before this step")
     }
 
+    pub fn a_check_failed(&self) -> bool {
+        self.checks.iter().any(|c| c.status == Status::Failed)
+    }
+
     /// The tags that hold the index after this run: version tags, then floating ones.
     pub fn tags(&self) -> Vec<String> {
         let floating = self.floating.as_ref().map(|f| f.taken.clone());

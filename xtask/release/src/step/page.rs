@@ -158,12 +158,7 @@ impl Action for WriteReleaseNotes {
     }
 
     fn run(&self, cx: &mut Cx) -> Result<()> {
-        if cx
-            .bindings
-            .checks
-            .iter()
-            .any(|c| c.status == Status::Failed)
-        {
+        if cx.bindings.a_check_failed() {
             println!("release page: not written, a check failed");
             return Ok(());
         }
