@@ -139,10 +139,7 @@ impl ImageInputs {
     /// are emptied before each scan).
     fn gate_vex(&self, platform: &str) -> PathBuf {
         let slug = platform.replace('/', "-");
-        self.build
-            .out_dir
-            .join("vex")
-            .join(format!("gate-{slug}.json"))
+        self.build.out_dir.join(format!("vex/gate-{slug}.json"))
     }
 
     fn vex_file(&self) -> PathBuf {
@@ -192,10 +189,10 @@ impl ImageInputs {
     }
 
     fn sbom(&self, platform: &str) -> PathBuf {
+        let slug = platform.replace('/', "-");
         self.build
             .out_dir
-            .join("scan")
-            .join(format!("sbom-{}.cdx.json", platform.replace('/', "-")))
+            .join(format!("scan/sbom-{slug}.cdx.json"))
     }
 }
 
