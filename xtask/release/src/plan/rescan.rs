@@ -71,9 +71,7 @@ pub fn supported(versions: &[Version], minors: usize) -> Vec<Version> {
 
 pub fn plan(inputs: &RescanInputs) -> Result<Plan> {
     let mut steps = Vec::from(database_steps(&inputs.db));
-    for image in &inputs.images {
-        steps.extend(image_steps(inputs, image));
-    }
+    steps.extend(inputs.images.iter().flat_map(|i| image_steps(inputs, i)));
     Plan {
         title: format!("Rescan {} with today's database", inputs.repository),
         notes: inputs
