@@ -43,28 +43,20 @@ impl WriteReleaseNotes {
         let index = b.digest(&Bound::Index)?;
         let chart_digest = b.digest(&Bound::Chart)?;
         let at = |digest: &str| format!("{}@{digest}", self.image);
-        let mut verify = vec![
-            self.image_cosign.verify(&self.verifier, &at(&index), None),
-            self.provenance(&at(&index)),
-        ];
+        let signature = |digest: &str| self.image_cosign.verify(&self.verifier, &at(digest), None);
+        let attestation = |kind, digest: &str| {
+            let cosign = &self.image_cosign;
+            cosign.verify_attestation(&self.verifier, kind, &at(digest), None)
+        };
+        let mut verify = vec![signature(&index), self.provenance(&at(&index))];
         // Each platform manifest is what a node pulls: its signature, and its SBOM (which
         // `verify-attestation` prints).
         for digest in b.platforms.values() {
-            verify.push(self.image_cosign.verify(&self.verifier, &at(digest), None));
-            verify.push(self.image_cosign.verify_attestation(
-                &self.verifier,
-                AttestationType::CycloneDx,
-                &at(digest),
-                None,
-            ));
+            verify.push(signature(digest));
+            verify.push(attestation(AttestationType::CycloneDx, digest));
         }
         if b.vex_attested {
-            verify.push(self.image_cosign.verify_attestation(
-                &self.verifier,
-                AttestationType::OpenVex,
-                &at(&index),
-                None,
-            ));
+            verify.push(attestation(AttestationType::OpenVex, &index));
         }
         let chart_ref = format!("{}@{chart_digest}", self.chart);
         verify.push(self.chart_cosign.verify(&self.verifier, &chart_ref, None));
