@@ -160,11 +160,11 @@ impl GithubStandin {
             )
             .route(
                 "/orgs/{owner}/packages/container/{package}",
-                get(org_package),
+                container_package(true),
             )
             .route(
                 "/users/{owner}/packages/container/{package}",
-                get(user_package),
+                container_package(false),
             )
             .route("/oidc/token", get(oidc_token))
             .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
@@ -327,22 +327,21 @@ impl GithubStandin {
         Some(grant.permissions.clone())
     }
 
-    /// GitHub's refusal, unless the request's token may `access` `scope`.
-    fn refusal(&self, headers: &HeaderMap, scope: &str, access: Access) -> Option<Response> {
+    /// GitHub's refusal (`Err`), unless the request's token may `access` `scope`.
+    fn check(&self, headers: &HeaderMap, scope: &str, access: Access) -> Result<(), Refusal> {
         let mut r = self.records();
         let authorization = headers
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
         r.authorizations.push(authorization.to_string());
-        let Some(token) = bearer(headers) else {
-            return Some(refusal(401, "Requires authentication"));
-        };
-        let Some(grant) = r.grants.iter().find(|g| g.token == token) else {
-            return Some(refusal(401, "Bad credentials"));
-        };
-        (!grant.permissions.allows(scope, access))
-            .then(|| refusal(403, "Resource not accessible by integration"))
+        let token = bearer(headers).ok_or(Refusal(401, "Requires authentication"))?;
+        let grant = r.grants.iter().find(|g| g.token == token);
+        let grant = grant.ok_or(Refusal(401, "Bad credentials"))?;
+        match grant.permissions.allows(scope, access) {
+            true => Ok(()),
+            false => Err(Refusal(403, "Resource not accessible by integration")),
+        }
     }
 }
 
@@ -352,10 +351,25 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
     matches!(kind.to_ascii_lowercase().as_str(), "bearer" | "token").then(|| token.to_string())
 }
 
-fn refusal(status: u16, message: &str) -> Response {
-    let status = StatusCode::from_u16(status).expect("a valid status");
-    let body = json!({"message": message, "documentation_url": "https://docs.github.com/rest"});
-    (status, Json(body)).into_response()
+/// GitHub's refusal: its status and message.
+struct Refusal(u16, &'static str);
+
+const NOT_FOUND: Refusal = Refusal(404, "Not Found");
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0).expect("a valid status");
+        let body = json!({"message": self.1, "documentation_url": "https://docs.github.com/rest"});
+        (status, Json(body)).into_response()
+    }
+}
+
+/// A handler's answer: GitHub's refusal, or what it serves.
+type Reply = Result<Response, Refusal>;
+
+/// What was asked for, or GitHub's 404.
+fn found(item: Option<impl serde::Serialize>) -> Reply {
+    Ok(Json(item.ok_or(NOT_FOUND)?).into_response())
 }
 
 /// The list parameters GitHub's "list repository issues" takes that the stand-in honours.
@@ -448,30 +462,23 @@ async fn list_issues(
     Path((owner, repo)): Path<(String, String)>,
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
-) -> Response {
-    if let Some(refused) = g.refusal(&headers, "issues", Access::Read) {
-        return refused;
-    }
+) -> Reply {
+    g.check(&headers, "issues", Access::Read)?;
     let url = format!("{}/repos/{owner}/{repo}/issues", g.url);
-    match list(g.issues(), &q, &url) {
+    Ok(match list(g.issues(), &q, &url) {
         Ok((shown, None)) => Json(Value::Array(shown)).into_response(),
         Ok((shown, Some(link))) => ([("link", link)], Json(Value::Array(shown))).into_response(),
-        Err(message) => refusal(422, message),
-    }
+        Err(message) => Refusal(422, message).into_response(),
+    })
 }
 
 async fn issue_by_number(
     State(g): State<GithubStandin>,
     Path((_, _, number)): Path<(String, String, u64)>,
     headers: HeaderMap,
-) -> Response {
-    if let Some(refused) = g.refusal(&headers, "issues", Access::Read) {
-        return refused;
-    }
-    match g.issues().into_iter().find(|i| i["number"] == number) {
-        Some(issue) => Json(issue).into_response(),
-        None => refusal(404, "Not Found"),
-    }
+) -> Reply {
+    g.check(&headers, "issues", Access::Read)?;
+    found(g.issues().into_iter().find(|i| i["number"] == number))
 }
 
 async fn open_issue(
@@ -479,10 +486,8 @@ async fn open_issue(
     Path((owner, repo)): Path<(String, String)>,
     headers: HeaderMap,
     Json(body): Json<Value>,
-) -> Response {
-    if let Some(refused) = g.refusal(&headers, "issues", Access::Write) {
-        return refused;
-    }
+) -> Reply {
+    g.check(&headers, "issues", Access::Write)?;
     let mut r = g.records();
     let number = r.issues.len() + 1;
     let issue = json!({
@@ -495,7 +500,17 @@ async fn open_issue(
     });
     r.issues.push(issue.clone());
     r.issue_writes.push(format!("POST {number}"));
-    (StatusCode::CREATED, Json(issue)).into_response()
+    Ok((StatusCode::CREATED, Json(issue)).into_response())
+}
+
+/// What is sent of `fields` changes; what is left out stays, as GitHub's PATCH does.
+fn patch_fields(item: &mut Value, body: &Value, fields: &[&str]) -> Response {
+    for field in fields {
+        if let Some(value) = body.get(field) {
+            item[field] = value.clone();
+        }
+    }
+    Json(item.clone()).into_response()
 }
 
 async fn update_issue(
@@ -503,53 +518,41 @@ async fn update_issue(
     Path((_, _, number)): Path<(String, String, u64)>,
     headers: HeaderMap,
     Json(body): Json<Value>,
-) -> Response {
-    if let Some(refused) = g.refusal(&headers, "issues", Access::Write) {
-        return refused;
-    }
+) -> Reply {
+    g.check(&headers, "issues", Access::Write)?;
     let mut r = g.records();
-    let Some(issue) = r.issues.iter_mut().find(|i| i["number"] == number) else {
-        return refusal(404, "Not Found");
-    };
-    // What is sent changes; what is left out stays, as GitHub's PATCH does.
-    for field in ["title", "body", "state", "labels"] {
-        if let Some(value) = body.get(field) {
-            issue[field] = value.clone();
-        }
-    }
-    let updated = issue.clone();
+    let issue = r.issues.iter_mut().find(|i| i["number"] == number);
+    let updated = patch_fields(
+        issue.ok_or(NOT_FOUND)?,
+        &body,
+        &["title", "body", "state", "labels"],
+    );
     r.issue_writes.push(format!("PATCH {number}"));
-    Json(updated).into_response()
+    Ok(updated)
 }
 
 async fn attest(
     State(g): State<GithubStandin>,
     headers: HeaderMap,
     Json(body): Json<Value>,
-) -> Response {
-    if let Some(refused) = g.refusal(&headers, "attestations", Access::Write) {
-        return refused;
-    }
+) -> Reply {
+    g.check(&headers, "attestations", Access::Write)?;
     let mut r = g.records();
     let id = r.attestations.len() + 1;
     r.attestations.push(body);
-    (StatusCode::CREATED, Json(json!({"id": id}))).into_response()
+    Ok((StatusCode::CREATED, Json(json!({"id": id}))).into_response())
 }
 
 async fn upload(
     State(g): State<GithubStandin>,
     headers: HeaderMap,
     Json(body): Json<Value>,
-) -> Response {
-    if let Some(refused) = g.refusal(&headers, "security-events", Access::Write) {
-        return refused;
-    }
-    let Some(sarif) = decode_sarif(&body["sarif"]) else {
-        return refusal(
-            400,
-            "Invalid SARIF: not a gzip-compressed, base64-encoded SARIF file",
-        );
-    };
+) -> Reply {
+    g.check(&headers, "security-events", Access::Write)?;
+    let sarif = decode_sarif(&body["sarif"]).ok_or(Refusal(
+        400,
+        "Invalid SARIF: not a gzip-compressed, base64-encoded SARIF file",
+    ))?;
     let mut r = g.records();
     let instance = json!({"ref": body["ref"], "category": body["category"]});
     for run in sarif["runs"].as_array().into_iter().flatten() {
@@ -560,7 +563,7 @@ async fn upload(
     }
     let id = format!("sarif-{}", r.analyses.len() + 1);
     r.analyses.push(body);
-    (StatusCode::ACCEPTED, Json(json!({"id": id}))).into_response()
+    Ok((StatusCode::ACCEPTED, Json(json!({"id": id}))).into_response())
 }
 
 /// The `sarif` field of an upload: gzip, then base64, as upload-sarif sends it.
@@ -611,30 +614,23 @@ fn raise_alert(alerts: &mut Vec<Value>, tool: &Value, result: &Value, instance: 
     }
 }
 
-async fn list_alerts(State(g): State<GithubStandin>, headers: HeaderMap) -> Response {
-    if let Some(refused) = g.refusal(&headers, "security-events", Access::Read) {
-        return refused;
-    }
-    Json(g.alerts()).into_response()
+async fn list_alerts(State(g): State<GithubStandin>, headers: HeaderMap) -> Reply {
+    g.check(&headers, "security-events", Access::Read)?;
+    Ok(Json(g.alerts()).into_response())
 }
 
 async fn release_by_tag(
     State(g): State<GithubStandin>,
     Path((_, _, tag)): Path<(String, String, String)>,
     headers: HeaderMap,
-) -> Response {
-    if let Some(refused) = g.refusal(&headers, "contents", Access::Read) {
-        return refused;
-    }
+) -> Reply {
+    g.check(&headers, "contents", Access::Read)?;
     // Only published releases are found by tag, as on GitHub.
-    match g
-        .releases()
-        .into_iter()
-        .find(|r| r["tag_name"] == tag.as_str())
-    {
-        Some(release) => Json(release).into_response(),
-        None => refusal(404, "Not Found"),
-    }
+    found(
+        g.releases()
+            .into_iter()
+            .find(|r| r["tag_name"] == tag.as_str()),
+    )
 }
 
 async fn edit_release(
@@ -642,33 +638,29 @@ async fn edit_release(
     Path((_, _, id)): Path<(String, String, u64)>,
     headers: HeaderMap,
     Json(body): Json<Value>,
-) -> Response {
-    if let Some(refused) = g.refusal(&headers, "contents", Access::Write) {
-        return refused;
-    }
+) -> Reply {
+    g.check(&headers, "contents", Access::Write)?;
     let mut r = g.records();
-    let Some(release) = r.releases.iter_mut().find(|r| r["id"] == id) else {
-        return refusal(404, "Not Found");
-    };
-    // What is sent changes; what is left out stays, as GitHub's PATCH does.
-    for field in ["body", "name"] {
-        if let Some(value) = body.get(field) {
-            release[field] = value.clone();
-        }
-    }
-    Json(release.clone()).into_response()
+    let release = r.releases.iter_mut().find(|r| r["id"] == id);
+    Ok(patch_fields(
+        release.ok_or(NOT_FOUND)?,
+        &body,
+        &["body", "name"],
+    ))
 }
 
 // Repository settings: a GITHUB_TOKEN can never be granted `administration`, so a workflow's
 // token is refused them all, as on GitHub; a maintainer's token (a test's) may read them.
 
-async fn list_rulesets(State(g): State<GithubStandin>, headers: HeaderMap) -> Response {
-    if let Some(refused) = g.refusal(&headers, "administration", Access::Read) {
-        return refused;
-    }
+/// The repository's settings, to a token that may read them.
+fn settings(g: &GithubStandin, headers: &HeaderMap) -> Result<RepoSettings, Refusal> {
+    g.check(headers, "administration", Access::Read)?;
+    Ok(g.settings())
+}
+
+async fn list_rulesets(State(g): State<GithubStandin>, headers: HeaderMap) -> Reply {
     // The list holds each ruleset's summary, not its conditions or rules.
-    let summaries: Vec<Value> = g
-        .settings()
+    let summaries: Vec<Value> = settings(&g, &headers)?
         .rulesets
         .iter()
         .map(|r| {
@@ -676,58 +668,46 @@ async fn list_rulesets(State(g): State<GithubStandin>, headers: HeaderMap) -> Re
                    "enforcement": r["enforcement"], "source_type": r["source_type"]})
         })
         .collect();
-    Json(summaries).into_response()
+    Ok(Json(summaries).into_response())
 }
 
 async fn ruleset(
     State(g): State<GithubStandin>,
     Path((_, _, id)): Path<(String, String, u64)>,
     headers: HeaderMap,
-) -> Response {
-    if let Some(refused) = g.refusal(&headers, "administration", Access::Read) {
-        return refused;
-    }
-    match g.settings().rulesets.into_iter().find(|r| r["id"] == id) {
-        Some(r) => Json(r).into_response(),
-        None => refusal(404, "Not Found"),
-    }
+) -> Reply {
+    found(
+        settings(&g, &headers)?
+            .rulesets
+            .into_iter()
+            .find(|r| r["id"] == id),
+    )
 }
 
-async fn immutable_releases(State(g): State<GithubStandin>, headers: HeaderMap) -> Response {
-    if let Some(refused) = g.refusal(&headers, "administration", Access::Read) {
-        return refused;
-    }
-    let enabled = g.settings().immutable_releases;
-    Json(json!({"enabled": enabled, "enforced_by_owner": false})).into_response()
+async fn immutable_releases(State(g): State<GithubStandin>, headers: HeaderMap) -> Reply {
+    let enabled = settings(&g, &headers)?.immutable_releases;
+    Ok(Json(json!({"enabled": enabled, "enforced_by_owner": false})).into_response())
 }
 
 async fn environment(
     State(g): State<GithubStandin>,
     Path((_, _, name)): Path<(String, String, String)>,
     headers: HeaderMap,
-) -> Response {
-    if let Some(refused) = g.refusal(&headers, "administration", Access::Read) {
-        return refused;
-    }
-    match g.settings().release_environment {
-        Some(policy) if name == "release" => {
-            Json(json!({"name": name, "deployment_branch_policy": policy})).into_response()
-        }
-        _ => refusal(404, "Not Found"),
-    }
+) -> Reply {
+    let policy = settings(&g, &headers)?
+        .release_environment
+        .filter(|_| name == "release");
+    found(policy.map(|policy| json!({"name": name, "deployment_branch_policy": policy})))
 }
 
 async fn branch_policies(
     State(g): State<GithubStandin>,
     Path((_, _, name)): Path<(String, String, String)>,
     headers: HeaderMap,
-) -> Response {
-    if let Some(refused) = g.refusal(&headers, "administration", Access::Read) {
-        return refused;
-    }
-    let settings = g.settings();
+) -> Reply {
+    let settings = settings(&g, &headers)?;
     if name != "release" || settings.release_environment.is_none() {
-        return refusal(404, "Not Found");
+        return Err(NOT_FOUND);
     }
     let policies: Vec<Value> = settings
         .branch_policies
@@ -735,57 +715,36 @@ async fn branch_policies(
         .enumerate()
         .map(|(i, p)| json!({"id": i + 1, "name": p["name"], "type": p["type"]}))
         .collect();
-    Json(json!({"total_count": policies.len(), "branch_policies": policies})).into_response()
+    Ok(Json(json!({"total_count": policies.len(), "branch_policies": policies})).into_response())
 }
 
-async fn workflow_permissions(State(g): State<GithubStandin>, headers: HeaderMap) -> Response {
-    if let Some(refused) = g.refusal(&headers, "administration", Access::Read) {
-        return refused;
-    }
-    let value = g.settings().default_workflow_permissions;
-    Json(json!({"default_workflow_permissions": value, "can_approve_pull_request_reviews": false}))
-        .into_response()
+async fn workflow_permissions(State(g): State<GithubStandin>, headers: HeaderMap) -> Reply {
+    let value = settings(&g, &headers)?.default_workflow_permissions;
+    Ok(Json(
+        json!({"default_workflow_permissions": value, "can_approve_pull_request_reviews": false}),
+    )
+    .into_response())
 }
 
-async fn org_package(
-    State(g): State<GithubStandin>,
-    Path((owner, package)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Response {
-    container_package(g, true, owner, package, headers)
-}
-
-async fn user_package(
-    State(g): State<GithubStandin>,
-    Path((owner, package)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Response {
-    container_package(g, false, owner, package, headers)
-}
-
-fn container_package(
-    g: GithubStandin,
-    organisation: bool,
-    owner: String,
-    package: String,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(refused) = g.refusal(&headers, "packages", Access::Read) {
-        return refused;
-    }
-    let found = g
-        .settings()
-        .packages
-        .into_iter()
-        .find(|p| p.organisation == organisation && p.owner == owner && p.name == package);
-    match found {
-        Some(p) => Json(json!({
-            "name": p.name, "package_type": "container", "visibility": p.visibility,
-            "owner": {"login": p.owner},
-        }))
-        .into_response(),
-        None => refusal(404, "Not Found"),
-    }
+/// GET /orgs/{owner}/... (`organisation`) or /users/{owner}/packages/container/{package}.
+fn container_package(organisation: bool) -> axum::routing::MethodRouter<GithubStandin> {
+    get(
+        move |State(g): State<GithubStandin>,
+              Path((owner, package)): Path<(String, String)>,
+              headers: HeaderMap| async move {
+            g.check(&headers, "packages", Access::Read)?;
+            let found =
+                g.settings().packages.into_iter().find(|p| {
+                    p.organisation == organisation && p.owner == owner && p.name == package
+                });
+            self::found(found.map(|p| {
+                json!({
+                    "name": p.name, "package_type": "container", "visibility": p.visibility,
+                    "owner": {"login": p.owner},
+                })
+            }))
+        },
+    )
 }
 
 #[derive(serde::Deserialize)]
@@ -799,14 +758,11 @@ async fn oidc_token(
     State(g): State<GithubStandin>,
     headers: HeaderMap,
     Query(q): Query<TokenQuery>,
-) -> Response {
-    let Some(request) = bearer(&headers) else {
-        return refusal(401, "Requires authentication");
-    };
+) -> Reply {
+    let request = bearer(&headers).ok_or(Refusal(401, "Requires authentication"))?;
     let r = g.records();
-    let Some((_, claims)) = r.claims.iter().find(|(t, _)| *t == request) else {
-        return refusal(401, "Bad credentials");
-    };
+    let claims = r.claims.iter().find(|(t, _)| *t == request);
+    let (_, claims) = claims.ok_or(Refusal(401, "Bad credentials"))?;
     let mut claims = claims.clone();
     claims["aud"] = q.audience.unwrap_or_default().into();
     let jwt = format!(
@@ -814,7 +770,7 @@ async fn oidc_token(
         base64url(br#"{"alg":"none","typ":"JWT"}"#),
         base64url(claims.to_string().as_bytes())
     );
-    Json(json!({"count": jwt.len(), "value": jwt})).into_response()
+    Ok(Json(json!({"count": jwt.len(), "value": jwt})).into_response())
 }
 
 fn base64url(bytes: &[u8]) -> String {
