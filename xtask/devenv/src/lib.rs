@@ -13,7 +13,8 @@ pub mod setup;
 pub mod staging;
 pub mod workflow_sim;
 
-use std::path::PathBuf;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 
 use kube9_release::cmd::Cmd;
 use kube9_release::workspace;
@@ -38,4 +39,19 @@ pub fn local_env_dir() -> PathBuf {
 /// The environment `cargo xtask ci` starts and stops.
 pub fn ci_env_dir() -> PathBuf {
     workspace::root().join("target/kube9-env/ci")
+}
+
+/// `bytes` bytes from the kernel's random source, in hex.
+pub(crate) fn random_hex(bytes: usize) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut buf = vec![0u8; bytes];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut buf)?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// A file only root can read (the environment's passwords, a simulated runner's secrets).
+pub(crate) fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    std::fs::write(path, text)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(())
 }

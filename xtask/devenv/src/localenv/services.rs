@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use super::{CosignKeys, Service, AUTH_USER, TRIVY_DB_PATH};
-use crate::docker;
+use crate::{docker, random_hex, write_private};
 use kube9_release::cmd::Cmd;
 use kube9_release::github;
 use kube9_release::net::block_on;
@@ -214,20 +214,6 @@ fn blobs(data: &Path) -> std::collections::BTreeSet<String> {
         .filter(|e| e.path().join("data").is_file())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect()
-}
-
-fn random_hex(bytes: usize) -> Result<String> {
-    use std::io::Read;
-    let mut buf = vec![0u8; bytes];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut buf)?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-/// A file only root can read.
-fn write_private(path: &Path, content: &str) -> Result<()> {
-    std::fs::write(path, content)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    Ok(())
 }
 
 /// The registry that requires a login; its password stays in a file readable by root only.

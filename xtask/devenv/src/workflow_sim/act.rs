@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::grants::{self, Grant};
 use super::{Event, RunOptions, Sim, REPOSITORY};
+use crate::{random_hex, write_private};
 use kube9_release::cmd::Cmd;
 use kube9_release::{tools, workspace};
 
@@ -62,13 +63,6 @@ fn local_repositories(workflow: &Path) -> Result<Vec<String>> {
     Ok(args)
 }
 
-/// A file only root can read, for the runner's environment and secrets.
-fn write_private(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    Ok(())
-}
-
 /// `KEY="value"` with newlines escaped, as act's env files read them.
 fn env_line(key: &str, value: &str) -> String {
     format!(
@@ -92,59 +86,50 @@ fn runner_env(sim: &Sim, run_dir: &Path, event: &Event, extra: &[(&str, &str)]) 
         .join(":");
     let git_ref = event.git_ref();
     let workflow = event.workflow();
-    let mut pairs: Vec<(String, String)> = vec![
+    let mut pairs: Vec<(&str, String)> = vec![
+        ("KUBE9_SIM_REPOSITORY", sim.repo.display().to_string()),
+        ("KUBE9_SIM_SOURCE_TIME", sim.source_time.clone()),
         (
-            "KUBE9_SIM_REPOSITORY".into(),
-            sim.repo.display().to_string(),
-        ),
-        ("KUBE9_SIM_SOURCE_TIME".into(), sim.source_time.clone()),
-        (
-            "KUBE9_SIM_OUTBOX".into(),
+            "KUBE9_SIM_OUTBOX",
             run_dir.join("outbox").display().to_string(),
         ),
         // The run's artifact store, shared by its jobs (the upload/download-artifact stand-ins).
         (
-            "KUBE9_SIM_ARTIFACTS".into(),
+            "KUBE9_SIM_ARTIFACTS",
             run_dir.join("artifacts").display().to_string(),
         ),
         (
-            "KUBE9_SIM_DOCKER_HOST".into(),
+            "KUBE9_SIM_DOCKER_HOST",
             e.docker_host.clone().unwrap_or_default(),
         ),
         // A GitHub-hosted runner has a Docker engine; this machine's is the environment's.
-        (
-            "DOCKER_HOST".into(),
-            e.docker_host.clone().unwrap_or_default(),
-        ),
-        ("KUBE9_SIM_TOOLS".into(), tool_path),
-        (
-            "CARGO_TARGET_DIR".into(),
-            sim.target_dir.display().to_string(),
-        ),
-        ("KUBE9_BUILD_CONTEXTS".into(), e.build_contexts.join(" ")),
+        ("DOCKER_HOST", e.docker_host.clone().unwrap_or_default()),
+        ("KUBE9_SIM_TOOLS", tool_path),
+        ("CARGO_TARGET_DIR", sim.target_dir.display().to_string()),
+        ("KUBE9_BUILD_CONTEXTS", e.build_contexts.join(" ")),
         // The environment's database is a fixture: judged at any age, in its own cache.
-        ("KUBE9_ALLOW_STALE_DB".into(), "true".into()),
+        ("KUBE9_ALLOW_STALE_DB", "true".into()),
         (
-            "TRIVY_CACHE_DIR".into(),
+            "TRIVY_CACHE_DIR",
             run_dir.join("trivy-cache").display().to_string(),
         ),
         // The public half of the key that stands in for the workflow's OIDC identity: what a
         // user verifies against here.
         (
-            "KUBE9_COSIGN_PUBLIC_KEY".into(),
+            "KUBE9_COSIGN_PUBLIC_KEY",
             e.cosign.public_key.display().to_string(),
         ),
-        ("GITHUB_API_URL".into(), sim.github.url().to_string()),
-        ("GITHUB_SERVER_URL".into(), "https://github.com".into()),
-        ("GITHUB_REPOSITORY".into(), REPOSITORY.into()),
-        ("GITHUB_REPOSITORY_OWNER".into(), "alto9".into()),
-        ("GITHUB_REF".into(), git_ref.clone()),
+        ("GITHUB_API_URL", sim.github.url().to_string()),
+        ("GITHUB_SERVER_URL", "https://github.com".into()),
+        ("GITHUB_REPOSITORY", REPOSITORY.into()),
+        ("GITHUB_REPOSITORY_OWNER", "alto9".into()),
+        ("GITHUB_REF", git_ref.clone()),
         (
-            "GITHUB_WORKFLOW_REF".into(),
+            "GITHUB_WORKFLOW_REF",
             format!("{REPOSITORY}/.github/workflows/{workflow}@{git_ref}"),
         ),
     ];
-    pairs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    pairs.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
     pairs.iter().map(|(k, v)| env_line(k, v)).collect()
 }
 
@@ -196,14 +181,14 @@ fn workflow_for_act(sim: &Sim, run_dir: &Path, event: &Event) -> Result<(PathBuf
     let workflow: Value = serde_saphyr::from_str(&text)
         .with_context(|| format!("{} is not YAML", original.display()))?;
     let sha = sim.head()?;
-    let mut random = || random_hex(12);
+    let mut random = || random_hex(12).expect("/dev/urandom is readable");
     let grants: Vec<Grant> = workflow["jobs"]
         .as_object()
         .into_iter()
         .flatten()
         .map(|(job, _)| Grant::for_job(&workflow, job, &mut random))
         .collect();
-    let mut secrets = env_line("GITHUB_TOKEN", &format!("ghs_unissued_{}", random_hex(12)));
+    let mut secrets = env_line("GITHUB_TOKEN", &format!("ghs_unissued_{}", random()));
     for grant in &grants {
         sim.github.issue(grant, claims(event, &grant.job, &sha));
         secrets.push_str(&env_line(&grant.token_secret(), &grant.token));
@@ -220,14 +205,6 @@ fn workflow_for_act(sim: &Sim, run_dir: &Path, event: &Event) -> Result<(PathBuf
     let path = run_dir.join(event.workflow());
     std::fs::write(&path, serde_json::to_vec_pretty(&copy)?)?;
     Ok((path, secrets))
-}
-
-fn random_hex(bytes: usize) -> String {
-    use std::io::Read;
-    let mut buf = vec![0u8; bytes];
-    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf));
-    read.expect("/dev/urandom is readable");
-    buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A stand-in for a compromised build dependency: a `cargo` first on the runner's `PATH` that
@@ -256,15 +233,15 @@ fn build_canary(run_dir: &Path) -> Result<PathBuf> {
 
 /// The machine's own environment a runner needs (paths, certificates, proxies): nothing of
 /// GitHub's, and no credential. `first` goes ahead of the tools on `PATH`.
-fn machine_env(home: &Path, first: &Path, wheels: &Path) -> Vec<(String, String)> {
+fn machine_env(home: &Path, first: &Path, wheels: &Path) -> Vec<(&'static str, String)> {
     let path = std::env::join_paths(
         std::iter::once(first.to_path_buf()).chain(std::env::split_paths(&tools::search_path())),
     )
     .unwrap_or_else(|_| tools::search_path());
     let mut vars = vec![
-        ("HOME".to_string(), home.display().to_string()),
-        ("PATH".to_string(), path.to_string_lossy().into_owned()),
-        ("LANG".to_string(), "C.UTF-8".to_string()),
+        ("HOME", home.display().to_string()),
+        ("PATH", path.to_string_lossy().into_owned()),
+        ("LANG", "C.UTF-8".to_string()),
     ];
     let real_home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
     // The machine's toolchains and package caches, as a runner's image has them: each job's
@@ -274,11 +251,11 @@ fn machine_env(home: &Path, first: &Path, wheels: &Path) -> Vec<(String, String)
         ("CARGO_HOME", format!("{real_home}/.cargo")),
         ("PIP_CACHE_DIR", format!("{real_home}/.cache/pip")),
     ] {
-        vars.push((key.into(), std::env::var(key).unwrap_or(default)));
+        vars.push((key, std::env::var(key).unwrap_or(default)));
     }
     // PyPI for the runners: the commit's pinned wheels, fetched once (`wheels`).
-    vars.push(("PIP_NO_INDEX".into(), "1".into()));
-    vars.push(("PIP_FIND_LINKS".into(), wheels.display().to_string()));
+    vars.push(("PIP_NO_INDEX", "1".into()));
+    vars.push(("PIP_FIND_LINKS", wheels.display().to_string()));
     for key in [
         "SSL_CERT_FILE",
         "SSL_CERT_DIR",
@@ -295,7 +272,7 @@ fn machine_env(home: &Path, first: &Path, wheels: &Path) -> Vec<(String, String)
         "PYENV_ROOT",
     ] {
         if let Ok(v) = std::env::var(key) {
-            vars.push((key.into(), v));
+            vars.push((key, v));
         }
     }
     vars
