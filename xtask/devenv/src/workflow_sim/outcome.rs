@@ -37,6 +37,9 @@ fn lines(dir: &Path, name: &str) -> Result<Vec<Vec<String>>> {
 impl Outbox {
     pub fn read(dir: &Path) -> Result<Outbox> {
         let field = |l: &Vec<String>, i: usize| l.get(i).cloned().unwrap_or_default();
+        let joined = |name| -> Result<Vec<String>> {
+            Ok(lines(dir, name)?.iter().map(|l| l.join(" ")).collect())
+        };
         Ok(Outbox {
             sarif: lines(dir, "sarif.tsv")?
                 .iter()
@@ -46,24 +49,22 @@ impl Outbox {
                 .iter()
                 .map(|l| (field(l, 1), field(l, 2), field(l, 3)))
                 .collect(),
-            caches: lines(dir, "caches.tsv")?
-                .iter()
-                .map(|l| l.join(" "))
-                .collect(),
-            setup: lines(dir, "setup.tsv")?
-                .iter()
-                .map(|l| l.join(" "))
-                .collect(),
-            artifacts: lines(dir, "artifacts.tsv")?
-                .iter()
-                .map(|l| l.join(" "))
-                .collect(),
+            caches: joined("caches.tsv")?,
+            setup: joined("setup.tsv")?,
+            artifacts: joined("artifacts.tsv")?,
             oidc_seen_by_build: lines(dir, "oidc-seen-by-build.tsv")?
                 .iter()
                 .map(|l| (field(l, 1), field(l, 2)))
                 .collect(),
         })
     }
+}
+
+/// The job of a line of act's log (`[workflow/job   ] ...`, padded; other lines may start
+/// with `[` too).
+fn job_of(line: &str) -> Option<&str> {
+    let (prefix, _) = line.strip_prefix('[')?.split_once(']')?;
+    Some(prefix.split_once('/')?.1.trim())
 }
 
 /// One run of act.
@@ -78,34 +79,18 @@ impl SimRun {
     /// The jobs in the order they started (act prefixes every line with `[workflow/job]`).
     pub fn jobs(&self) -> Vec<String> {
         let mut jobs: Vec<String> = Vec::new();
-        for line in self.log.lines() {
-            let Some(rest) = line.strip_prefix('[') else {
-                continue;
-            };
-            let Some((prefix, _)) = rest.split_once(']') else {
-                continue;
-            };
-            // `[workflow/job   ]`, padded; other lines may start with `[` too.
-            let Some((_, job)) = prefix.split_once('/') else {
-                continue;
-            };
-            let job = job.trim().to_string();
-            if !jobs.contains(&job) {
-                jobs.push(job);
+        for job in self.log.lines().filter_map(job_of) {
+            if !jobs.iter().any(|j| j == job) {
+                jobs.push(job.to_string());
             }
         }
         jobs
     }
 
     fn step_line(&self, job: &str, mark: &str, step: &str) -> bool {
-        self.log.lines().any(|l| {
-            let in_job = l
-                .strip_prefix('[')
-                .and_then(|r| r.split_once(']'))
-                .and_then(|(p, _)| p.split_once('/'))
-                .is_some_and(|(_, j)| j.trim() == job);
-            in_job && l.contains(mark) && l.contains(step)
-        })
+        self.log
+            .lines()
+            .any(|l| job_of(l) == Some(job) && l.contains(mark) && l.contains(step))
     }
 
     /// Whether a step of `job` ran (act does not mention steps it skipped).
