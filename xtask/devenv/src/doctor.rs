@@ -174,22 +174,37 @@ fn simple(
     fix: &'static str,
     required: bool,
 ) -> Check {
-    match probe(cmd) {
-        Ok(out) => Check {
-            name,
-            problem: at_least(parse_version(&out), min, name),
-            found: Some(first_line(&out)),
-            fix,
-            required,
-        },
-        Err(e) => Check {
-            name,
-            found: None,
-            problem: Some(e),
-            fix,
-            required,
-        },
+    let (found, problem) = match probe(cmd) {
+        Ok(out) => (
+            Some(first_line(&out)),
+            at_least(parse_version(&out), min, name),
+        ),
+        Err(e) => (None, Some(e)),
+    };
+    Check {
+        name,
+        found,
+        problem,
+        fix,
+        required,
     }
+}
+
+/// `simple` for `name` run as itself with `args` (words separated by spaces).
+fn program(
+    name: &'static str,
+    args: &str,
+    min: (u64, u64, u64),
+    fix: &'static str,
+    required: bool,
+) -> Check {
+    simple(
+        name,
+        Cmd::new(name).args(args.split(' ')),
+        min,
+        fix,
+        required,
+    )
 }
 
 /// The Docker engine's version question (the client alone answers nothing).
@@ -295,23 +310,19 @@ fn status(c: &Check) -> &'static str {
 /// Room for the test suite's builds on the workspace's filesystem.
 fn check_disk() -> Check {
     let fix = "cargo xtask env prune (empties the build cache), or remove old clones' target/";
-    match disk::free_bytes(&workspace::root()) {
-        Ok(free) => Check {
-            name: "disk space",
-            found: Some(format!("{} free", disk::show(free))),
-            problem: disk::require_ci_room(&workspace::root(), None)
-                .err()
-                .map(|e| format!("{e:#}")),
-            fix,
-            required: false,
-        },
-        Err(e) => Check {
-            name: "disk space",
-            found: None,
-            problem: Some(format!("{e:#}")),
-            fix,
-            required: false,
-        },
+    let (found, problem) = match disk::free_bytes(&workspace::root()) {
+        Ok(free) => (
+            Some(format!("{} free", disk::show(free))),
+            disk::require_ci_room(&workspace::root(), None).err(),
+        ),
+        Err(e) => (None, Some(e)),
+    };
+    Check {
+        name: "disk space",
+        found,
+        problem: problem.map(|e| format!("{e:#}")),
+        fix,
+        required: false,
     }
 }
 
@@ -331,20 +342,8 @@ pub fn check_all() -> Vec<Check> {
 /// How one program a step declares is checked: its version, the least that serves, the fix.
 fn check_tool(tool: Tool, docker: &dyn Fn() -> Cmd) -> Vec<Check> {
     let check = match tool {
-        Tool::Git => simple(
-            "git",
-            Cmd::new("git").arg("--version"),
-            (2, 0, 0),
-            "apt-get install git",
-            true,
-        ),
-        Tool::Tar => simple(
-            "tar",
-            Cmd::new("tar").arg("--version"),
-            (1, 0, 0),
-            "apt-get install tar",
-            true,
-        ),
+        Tool::Git => program("git", "--version", (2, 0, 0), "apt-get install git", true),
+        Tool::Tar => program("tar", "--version", (1, 0, 0), "apt-get install tar", true),
         Tool::Docker => {
             let engine = check_docker(docker);
             let buildx = if is_not_running(&engine) {
@@ -354,42 +353,30 @@ fn check_tool(tool: Tool, docker: &dyn Fn() -> Cmd) -> Vec<Check> {
             };
             return vec![engine, buildx];
         }
-        Tool::Trivy => simple(
-            "trivy",
-            Cmd::new("trivy").arg("--version"),
-            (0, 50, 0),
-            SETUP,
-            true,
-        ),
+        Tool::Trivy => program("trivy", "--version", (0, 50, 0), SETUP, true),
         // Helm 4.1.4: its `helm package` keeps only the files' own times (which the release
         // sets to the commit's), and it fixes GHSA-hr2v-4r36-88hr.
-        Tool::Helm => simple(
-            "helm",
-            Cmd::new("helm").args(["version", "--short"]),
-            (4, 1, 4),
-            SETUP,
-            true,
-        ),
+        Tool::Helm => program("helm", "version --short", (4, 1, 4), SETUP, true),
         // Optional: without it the verification says its Helm 3 rendering was skipped.
-        Tool::Helm3 => simple(
+        Tool::Helm3 => program(
             "helm3",
-            Cmd::new("helm3").args(["version", "--short"]),
+            "version --short",
             (3, 19, 0),
             "cargo xtask setup (Helm 3.19 as `helm3`, for the chart's compatibility check)",
             false,
         ),
         Tool::Cosign => simple("cosign", cosign_version(), (2, 0, 0), SETUP, true),
         // Only a keyless verification runs it, on GitHub's runners, which have it.
-        Tool::Gh => simple(
+        Tool::Gh => program(
             "gh",
-            Cmd::new("gh").arg("--version"),
+            "--version",
             (2, 0, 0),
             "GitHub's runners have it; elsewhere only a keyless verification needs it (apt-get install gh)",
             false,
         ),
-        Tool::NodeSkopeo => simple(
+        Tool::NodeSkopeo => program(
             "skopeo-sigstore",
-            Cmd::new("skopeo-sigstore").arg("--version"),
+            "--version",
             (1, 18, 0),
             "cargo xtask setup (trixie's skopeo, for checking signatures as CRI-O does)",
             false,
@@ -419,23 +406,23 @@ fn test_tools() -> Vec<Check> {
             "cargo xtask setup (@microsoft/sarif-multitool from npm; tests only)",
             false,
         ),
-        simple(
+        program(
             "skopeo",
-            Cmd::new("skopeo").arg("--version"),
+            "--version",
             (1, 0, 0),
             "apt-get install skopeo (tests only)",
             false,
         ),
-        simple(
+        program(
             "ctr",
-            Cmd::new("ctr").arg("--version"),
+            "--version",
             (1, 6, 0),
             "apt-get install containerd (tests only)",
             false,
         ),
-        simple(
+        program(
             "act",
-            Cmd::new("act").arg("--version"),
+            "--version",
             (0, 2, 89),
             "cargo xtask setup (workflow simulation and its tests)",
             false,
