@@ -60,18 +60,10 @@ impl Phases {
     }
 }
 
-fn cargo(args: &[&str], vars: &[(String, String)]) -> Cmd {
-    let mut cmd = Cmd::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(args.iter().copied())
-        .dir(workspace::root());
-    for (k, v) in vars {
-        cmd = cmd.env(k, v);
-    }
-    cmd
-}
-
-fn run_cargo(args: &[&str], vars: &[(String, String)]) -> Result<()> {
-    cargo(args, vars).run()
+fn cargo(args: impl IntoIterator<Item = impl Into<String>>, vars: &[(String, String)]) -> Cmd {
+    let cmd = Cmd::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let cmd = cmd.args(args).dir(workspace::root());
+    vars.iter().fold(cmd, |cmd, (k, v)| cmd.env(k, v))
 }
 
 /// Test targets of the xtask crate that belong to the skipped groups.
@@ -104,13 +96,18 @@ fn listing_invocation(skipped: &[String]) -> Option<Vec<String>> {
     if skipped.is_empty() {
         return None;
     }
-    let mut args: Vec<String> = ["test", "--workspace"].map(String::from).to_vec();
-    for t in skipped {
-        args.push("--test".into());
-        args.push(t.clone());
-    }
+    let mut args = with_targets(vec!["test".into(), "--workspace".into()], skipped);
     args.extend(["--", "--list", "--format", "terse"].map(String::from));
     Some(args)
+}
+
+/// `args` and `--test NAME` for each of `targets`.
+fn with_targets(mut args: Vec<String>, targets: &[impl ToString]) -> Vec<String> {
+    for t in targets {
+        args.push("--test".into());
+        args.push(t.to_string());
+    }
+    args
 }
 
 /// A test named by `--list --format terse` (`name: test`), not a benchmark or a summary.
@@ -123,8 +120,7 @@ fn count_skipped(skip: &[String], vars: &[(String, String)]) -> Result<u64> {
     let Some(args) = listing_invocation(&skipped_targets(skip)?) else {
         return Ok(0);
     };
-    let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let listing = cargo(&arg_refs, vars)
+    let listing = cargo(&args, vars)
         .read()
         .context("listing the tests of the skipped groups failed: they must compile to be counted as skipped")?;
     let names: Vec<&str> = listing.lines().filter_map(listed_test).collect();
@@ -164,13 +160,6 @@ fn test_runs(targets: &[String], skip: &[String]) -> TestRuns {
             .map(|a| a.to_string())
             .collect()
     };
-    let with_targets = |mut args: Vec<String>, names: &[&String]| {
-        for t in names {
-            args.push("--test".into());
-            args.push(t.to_string());
-        }
-        args
-    };
     let run: Vec<&String> = targets.iter().filter(|t| !in_groups(t, skip)).collect();
     let simulated = run.iter().any(|t| *t == SIMULATION);
     let in_simulation_lane =
@@ -197,7 +186,7 @@ struct Workspace {
 }
 
 fn read_workspace(vars: &[(String, String)]) -> Result<Workspace> {
-    let json = cargo(&["metadata", "--no-deps", "--format-version", "1"], vars).read()?;
+    let json = cargo(["metadata", "--no-deps", "--format-version", "1"], vars).read()?;
     let metadata: serde_json::Value =
         serde_json::from_str(&json).context("cargo metadata printed no JSON")?;
     let mut test_targets = Vec::new();
@@ -254,9 +243,8 @@ fn run_counted(
     vars: &[(String, String)],
     mut echo: impl FnMut(String),
 ) -> Result<Totals> {
-    let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut totals = (0, 0, 0);
-    let mut child = cargo(&arg_refs, vars).spawn(Stdio::piped(), Stdio::inherit())?;
+    let mut child = cargo(args, vars).spawn(Stdio::piped(), Stdio::inherit())?;
     for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
         let line = line?;
         count(&line, &mut totals);
@@ -284,11 +272,9 @@ fn add(totals: &mut Totals, more: Totals) {
 /// simulation's (its jobs' whole logs) in one piece when it ends.
 fn run_tests(targets: &[String], skip: &[String], vars: &[(String, String)]) -> Result<Totals> {
     let runs = test_runs(targets, skip);
-    run_cargo(
-        &runs.build.iter().map(String::as_str).collect::<Vec<_>>(),
-        vars,
-    )
-    .context("the tests do not build")?;
+    cargo(&runs.build, vars)
+        .run()
+        .context("the tests do not build")?;
     let simulation = runs.simulation.map(|args| {
         eprintln!(
             "the workflow simulation (and what follows it in its lane) runs beside the other tests: cargo {}",
@@ -439,21 +425,17 @@ fn checks_and_tests(
         disk::require_ci_room(&workspace::root(), engine_dir.as_deref())
     })?;
     phases.time("cargo fmt --check", || {
-        run_cargo(&["fmt", "--all", "--check"], vars)
+        cargo(["fmt", "--all", "--check"], vars).run()
     })?;
-    phases.time("cargo clippy", || {
-        run_cargo(
-            &[
-                "clippy",
-                "--workspace",
-                "--all-targets",
-                "--",
-                "-D",
-                "warnings",
-            ],
-            vars,
-        )
-    })?;
+    let clippy = [
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ];
+    phases.time("cargo clippy", || cargo(clippy, vars).run())?;
     let mut totals = phases.time_judged(
         "tests",
         || run_tests(&metadata.test_targets, skip, vars),
