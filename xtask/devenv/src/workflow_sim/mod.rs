@@ -489,25 +489,20 @@ pub fn fixture_dockerfile(rust_base: &str, app_dir: &str) -> String {
 
 /// The fixture crate at 1.0.1, which the fixture database's advisory spares.
 fn fix_the_crate(app: &Path) -> Result<()> {
-    let manifest = app.join("kube9-fixture-vulnerable/Cargo.toml");
-    let text = std::fs::read_to_string(&manifest)?;
-    std::fs::write(
-        &manifest,
-        text.replace("version = \"1.0.0\"", "version = \"1.0.1\""),
-    )?;
-    let lock = app.join("Cargo.lock");
-    let text = std::fs::read_to_string(&lock)?;
-    let fixed = text.replace(
-        "name = \"kube9-fixture-vulnerable\"\nversion = \"1.0.0\"",
-        "name = \"kube9-fixture-vulnerable\"\nversion = \"1.0.1\"",
-    );
-    std::fs::write(&lock, fixed)?;
-    let app_manifest = app.join("Cargo.toml");
-    let text = std::fs::read_to_string(&app_manifest)?;
-    std::fs::write(
-        &app_manifest,
-        text.replace("version = \"1.0.0\" }", "version = \"1.0.1\" }"),
-    )?;
+    for (file, before, after) in [
+        ("kube9-fixture-vulnerable/Cargo.toml", "version = \"", "\""),
+        (
+            "Cargo.lock",
+            "name = \"kube9-fixture-vulnerable\"\nversion = \"",
+            "\"",
+        ),
+        ("Cargo.toml", "version = \"", "\" }"),
+    ] {
+        let path = app.join(file);
+        let text = std::fs::read_to_string(&path)?;
+        let [old, new] = ["1.0.0", "1.0.1"].map(|v| format!("{before}{v}{after}"));
+        std::fs::write(&path, text.replace(&old, &new))?;
+    }
     Ok(())
 }
 
