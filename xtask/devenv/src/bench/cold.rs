@@ -12,6 +12,7 @@ use super::report::{median, Row};
 use super::{push_row, ratio_text};
 
 /// Every cold build of the run.
+#[derive(Default)]
 pub struct Cold {
     pub previous: Vec<Build>,
     pub both: Vec<Build>,
@@ -48,13 +49,7 @@ pub fn measure(
     let cold_build = |file, platforms: &[&str], name: String| {
         b.build(&b.plan(file, platforms, Cache::None, &name))
     };
-    let mut cold = Cold {
-        previous: Vec::new(),
-        both: Vec::new(),
-        no_auditable: Vec::new(),
-        amd64: Vec::new(),
-        arm64: Vec::new(),
-    };
+    let mut cold = Cold::default();
     // Each round builds the things compared one right after the other.
     for i in 0..pairs.max(1) {
         eprintln!("cold builds, round {} of {pairs}:", i + 1);

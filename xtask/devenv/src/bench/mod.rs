@@ -123,19 +123,15 @@ fn context_copies(work: &Path, baseline: &str) -> Result<(PathBuf, PathBuf)> {
     )?;
     let old = context_copy(work, "context-previous")?;
     let _ = std::fs::remove_dir_all(old.join("xtask"));
+    let manifests = baseline_tool_manifests(baseline)?;
     let mut files = vec![
-        (
-            "Dockerfile".to_string(),
-            builds::Dockerfile::Previous.file_name().to_string(),
-        ),
-        ("Cargo.toml".to_string(), "Cargo.toml".to_string()),
-        ("Cargo.lock".to_string(), "Cargo.lock".to_string()),
+        ("Dockerfile", builds::Dockerfile::Previous.file_name()),
+        ("Cargo.toml", "Cargo.toml"),
+        ("Cargo.lock", "Cargo.lock"),
     ];
-    for manifest in baseline_tool_manifests(baseline)? {
-        files.push((manifest.clone(), manifest));
-    }
+    files.extend(manifests.iter().map(|m| (m.as_str(), m.as_str())));
     for (file, dest) in files {
-        let text = git_show(baseline, &file)?;
+        let text = git_show(baseline, file)?;
         let dest = old.join(dest);
         std::fs::create_dir_all(dest.parent().context("a path inside the context")?)?;
         std::fs::write(dest, text)?;
@@ -146,9 +142,7 @@ fn context_copies(work: &Path, baseline: &str) -> Result<(PathBuf, PathBuf)> {
 /// The manifests of the baseline's release tooling (`xtask/**/Cargo.toml`): its workspace's
 /// members besides the operator, which its Dockerfile copies for the lock file to resolve.
 fn baseline_tool_manifests(baseline: &str) -> Result<Vec<String>> {
-    let listing = Cmd::new("git")
-        .arg("-C")
-        .arg(workspace::root().display().to_string())
+    let listing = git()
         .args(["ls-tree", "-r", "--name-only", baseline, "xtask"])
         .read()
         .with_context(|| format!("cannot list `{baseline}`'s files"))?;
@@ -161,9 +155,7 @@ fn baseline_tool_manifests(baseline: &str) -> Result<Vec<String>> {
 
 /// The newest `v*` tag reachable from HEAD: the last release.
 fn latest_release_tag() -> Result<String> {
-    let found = Cmd::new("git")
-        .arg("-C")
-        .arg(workspace::root().display().to_string())
+    let found = git()
         .args(["describe", "--tags", "--abbrev=0", "--match", "v*", "HEAD"])
         .read();
     match found {
@@ -176,10 +168,13 @@ fn latest_release_tag() -> Result<String> {
     }
 }
 
+/// git in the checkout.
+fn git() -> Cmd {
+    Cmd::new("git").opt("-C", workspace::root().display().to_string())
+}
+
 fn git_show(revision: &str, file: &str) -> Result<String> {
-    Cmd::new("git")
-        .arg("-C")
-        .arg(workspace::root().display().to_string())
+    git()
         .args(["show", &format!("{revision}:{file}")])
         .read()
         .with_context(|| format!("cannot read {file} from git history at `{revision}`"))
