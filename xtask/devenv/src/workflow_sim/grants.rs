@@ -148,39 +148,38 @@ pub fn for_act(
     if let Some(c) = copy["concurrency"].as_object_mut() {
         c.remove("queue");
     }
+    let secret = |name: &str| Value::from(format!("${{{{ secrets.{name} }}}}"));
     for grant in grants {
         let job = &mut copy["jobs"][&grant.job];
-        let token = format!("${{{{ secrets.{} }}}}", grant.token_secret());
         if let Some(c) = job["concurrency"].as_object_mut() {
             c.remove("queue");
         }
         rewrite_tokens(job, &grant.token_secret());
-        give_action_tokens(job, &token, token_inputs);
-        if let Some(_request) = &grant.oidc_request {
-            let env = job_env(job);
-            env.insert("ACTIONS_ID_TOKEN_REQUEST_URL".into(), oidc_url.into());
-            env.insert(
-                "ACTIONS_ID_TOKEN_REQUEST_TOKEN".into(),
-                format!("${{{{ secrets.{} }}}}", grant.oidc_secret()).into(),
-            );
-            env.insert(
-                "COSIGN_PRIVATE_KEY".into(),
-                format!("${{{{ secrets.{SIGNING_KEY_SECRET} }}}}").into(),
-            );
-            env.insert(
-                "COSIGN_PASSWORD".into(),
-                format!("${{{{ secrets.{SIGNING_PASSWORD_SECRET} }}}}").into(),
-            );
+        give_action_tokens(job, &secret(&grant.token_secret()), token_inputs);
+        if grant.oidc_request.is_some() {
+            let env = object(&mut job["env"]);
+            for (key, value) in [
+                ("ACTIONS_ID_TOKEN_REQUEST_URL", oidc_url.into()),
+                (
+                    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+                    secret(&grant.oidc_secret()),
+                ),
+                ("COSIGN_PRIVATE_KEY", secret(SIGNING_KEY_SECRET)),
+                ("COSIGN_PASSWORD", secret(SIGNING_PASSWORD_SECRET)),
+            ] {
+                env.insert(key.into(), value);
+            }
         }
     }
     copy
 }
 
-fn job_env(job: &mut Value) -> &mut serde_json::Map<String, Value> {
-    if !job["env"].is_object() {
-        job["env"] = Value::Object(Default::default());
+/// `value` as an object, made one first if it is not.
+fn object(value: &mut Value) -> &mut serde_json::Map<String, Value> {
+    if !value.is_object() {
+        *value = Value::Object(Default::default());
     }
-    job["env"].as_object_mut().expect("made an object above")
+    value.as_object_mut().expect("made an object above")
 }
 
 /// `secrets.GITHUB_TOKEN` and `github.token` in every string of the job, the job's own.
@@ -200,7 +199,7 @@ fn rewrite_tokens(value: &mut Value, secret: &str) {
 
 /// An action's inputs that default to `${{ github.token }}` get the job's token unless the
 /// step sets them: GitHub evaluates that default with the job's own token.
-fn give_action_tokens(job: &mut Value, token: &str, token_inputs: &dyn Fn(&str) -> Vec<String>) {
+fn give_action_tokens(job: &mut Value, token: &Value, token_inputs: &dyn Fn(&str) -> Vec<String>) {
     let Some(steps) = job["steps"].as_array_mut() else {
         return;
     };
@@ -210,11 +209,8 @@ fn give_action_tokens(job: &mut Value, token: &str, token_inputs: &dyn Fn(&str) 
         };
         let action = uses.split('@').next().unwrap_or_default().to_string();
         for input in token_inputs(&action) {
-            if !step["with"].is_object() {
-                step["with"] = Value::Object(Default::default());
-            }
-            let with = step["with"].as_object_mut().expect("made an object above");
-            with.entry(input).or_insert_with(|| token.into());
+            let with = object(&mut step["with"]);
+            with.entry(input).or_insert_with(|| token.clone());
         }
     }
 }
