@@ -168,13 +168,8 @@ fn is_referrers_api(path: &str) -> bool {
 }
 
 fn no_referrers_api() -> Response {
-    let body = r#"{"errors":[{"code":"NOT_FOUND","message":"404 page not found"}]}"#;
-    (
-        StatusCode::NOT_FOUND,
-        [("content-type", "application/json")],
-        body,
-    )
-        .into_response()
+    let body = errors("NOT_FOUND", "404 page not found");
+    (StatusCode::NOT_FOUND, [JSON], body).into_response()
 }
 
 fn basic_password(headers: &HeaderMap) -> Option<String> {
@@ -188,25 +183,19 @@ fn basic_password(headers: &HeaderMap) -> Option<String> {
     Some(text.split_once(':')?.1.to_string())
 }
 
+const JSON: (&str, &str) = ("content-type", "application/json");
+
+/// A registry's error body.
+fn errors(code: &str, message: &str) -> String {
+    format!(r#"{{"errors":[{{"code":"{code}","message":"{message}"}}]}}"#)
+}
+
 fn challenge(message: &str) -> Response {
-    let body = format!(r#"{{"errors":[{{"code":"UNAUTHORIZED","message":"{message}"}}]}}"#);
-    (
-        StatusCode::UNAUTHORIZED,
-        [
-            ("www-authenticate", "Basic realm=\"ghcr stand-in\""),
-            ("content-type", "application/json"),
-        ],
-        body,
-    )
-        .into_response()
+    let basic = ("www-authenticate", "Basic realm=\"ghcr stand-in\"");
+    let body = errors("UNAUTHORIZED", message);
+    (StatusCode::UNAUTHORIZED, [basic, JSON], body).into_response()
 }
 
 fn denied(message: &str) -> Response {
-    let body = format!(r#"{{"errors":[{{"code":"DENIED","message":"{message}"}}]}}"#);
-    (
-        StatusCode::FORBIDDEN,
-        [("content-type", "application/json")],
-        body,
-    )
-        .into_response()
+    (StatusCode::FORBIDDEN, [JSON], errors("DENIED", message)).into_response()
 }
