@@ -304,21 +304,14 @@ fn run_tests(targets: &[String], skip: &[String], vars: &[(String, String)]) -> 
     Ok(totals)
 }
 
-/// What `cargo xtask ci` was asked.
-#[derive(Debug, Clone, Default)]
-pub struct Options {
-    /// Test groups not to run.
-    pub skip: Vec<String>,
-    /// Install nothing; fail when a tool is missing.
-    pub no_install: bool,
-}
-
-pub fn run(args: &Options) -> Result<()> {
-    check_groups(&args.skip)?;
+/// The suite, but for the test groups in `skip`; with `no_install`, nothing is installed (a
+/// missing tool fails it).
+pub fn run(skip: &[String], no_install: bool) -> Result<()> {
+    check_groups(skip)?;
     forget_cargo_run_vars();
     let started = Instant::now();
     let mut phases = Phases(Vec::new());
-    if args.no_install {
+    if no_install {
         eprintln!("installing nothing (--no-install)");
     } else {
         for line in phases.time("setup", setup::run)? {
@@ -327,21 +320,21 @@ pub fn run(args: &Options) -> Result<()> {
     }
     let needs_env = GROUPS
         .iter()
-        .any(|(g, _)| *g != "workflows" && !args.skip.iter().any(|s| s == g));
+        .any(|(g, _)| *g != "workflows" && !skip.iter().any(|s| s == g));
     let env_dir = super::ci_env_dir();
     let state = if needs_env {
-        let docker = !args.skip.iter().any(|s| s == "docker");
+        let docker = !skip.iter().any(|s| s == "docker");
         Some(phases.time("environment up", || localenv::up(&env_dir, docker))?)
     } else {
         None
     };
     let vars = test_vars(state.as_ref());
     let engine_dir = state.as_ref().and_then(localenv::EnvState::engine_data_dir);
-    let result = checks_and_tests(&mut phases, &args.skip, &vars, engine_dir);
+    let result = checks_and_tests(&mut phases, skip, &vars, engine_dir);
     if state.is_some() {
         let _ = phases.time("environment down", || localenv::down(&env_dir));
     }
-    summary(&phases, started, &args.skip);
+    summary(&phases, started, skip);
     let (passed, failed, ignored) = result?;
     println!("ci: {passed} passed, {failed} failed, {ignored} skipped");
     if failed > 0 {

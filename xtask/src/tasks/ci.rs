@@ -7,9 +7,6 @@ use kube9_devenv::ci;
 
 impl flags::Ci {
     pub fn run(self) -> Result<()> {
-        ci::run(&ci::Options {
-            skip: self.skip,
-            no_install: self.no_install,
-        })
+        ci::run(&self.skip, self.no_install)
     }
 }
