@@ -102,18 +102,10 @@ pub fn check_buildx(docker: &dyn Fn() -> Cmd) -> Check {
     match probe(docker().args(["buildx", "inspect", "--bootstrap"])) {
         Err(e) => check.problem = Some(format!("no running builder: {e}")),
         Ok(inspect) => {
-            let buildkit = inspect
-                .lines()
-                .find_map(|l| l.trim().strip_prefix("BuildKit version:"));
-            let driver = inspect
-                .lines()
-                .find_map(|l| l.trim().strip_prefix("Driver:"))
-                .unwrap_or("")
-                .trim();
-            let platforms = inspect
-                .lines()
-                .find_map(|l| l.trim().strip_prefix("Platforms:"))
-                .unwrap_or("");
+            let field = |name| inspect.lines().find_map(|l| l.trim().strip_prefix(name));
+            let buildkit = field("BuildKit version:");
+            let driver = field("Driver:").unwrap_or("").trim();
+            let platforms = field("Platforms:").unwrap_or("");
             if let Some(v) = buildkit {
                 check.found = Some(format!(
                     "{} (driver {driver}, BuildKit {})",

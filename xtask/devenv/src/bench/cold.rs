@@ -98,35 +98,33 @@ fn pair_ratios(a: &[Build], b: &[Build]) -> (f64, String) {
 }
 
 fn comparisons(cold: &Cold, rows: &mut Vec<Row>) {
-    let (new_old, text) = pair_ratios(&cold.both, &cold.previous);
-    push_row(
-        rows,
-        Row::new(
+    for (what, other, most) in [
+        (
             "cold build of both platforms: current / previous release build",
-            text,
-            "cargo xtask bench",
-        )
-        .goal("<= 0.8", new_old <= 0.8),
-    );
-    let (_, text) = pair_ratios(&cold.both, &cold.no_auditable);
-    push_row(
-        rows,
-        Row::new(
-            "cold build of both platforms: with / without cargo-auditable",
-            text,
-            "cargo xtask bench",
+            &cold.previous,
+            Some(0.8),
         ),
-    );
-    let (both_one, text) = pair_ratios(&cold.both, &cold.amd64);
-    push_row(
-        rows,
-        Row::new(
+        (
+            "cold build of both platforms: with / without cargo-auditable",
+            &cold.no_auditable,
+            None,
+        ),
+        (
             "cold build: both platforms / linux/amd64 alone",
-            text,
-            "cargo xtask bench",
-        )
-        .goal("<= 1.6", both_one <= 1.6),
-    );
+            &cold.amd64,
+            Some(1.6),
+        ),
+    ] {
+        let (ratio, text) = pair_ratios(&cold.both, other);
+        let row = Row::new(what, text, "cargo xtask bench");
+        push_row(
+            rows,
+            match most {
+                Some(most) => row.goal(format!("<= {most}"), ratio <= most),
+                None => row,
+            },
+        );
+    }
 }
 
 /// Each kind of cold build's time, arm64 against amd64, and whether every cold build of both
