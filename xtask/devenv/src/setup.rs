@@ -58,25 +58,28 @@ fn engine_answers() -> bool {
     doctor::version_at_least(doctor::docker_server_version(), (24, 0, 0))
 }
 
-/// A second sources file for trixie, pinned low so that nothing else is upgraded from it.
-fn add_trixie() -> Result<bool> {
-    if Path::new(TRIXIE_SOURCES).exists() {
-        return Ok(false);
+/// A second sources file for trixie, pinned low so that nothing else is upgraded from it;
+/// then apt's package lists, updated.
+fn update_with_trixie() -> Result<()> {
+    if !Path::new(TRIXIE_SOURCES).exists() {
+        let uri = debian::mirror().context(
+            "cannot find the machine's Debian mirror in /etc/apt/sources.list.d/debian.sources",
+        )?;
+        std::fs::write(
+            TRIXIE_SOURCES,
+            format!(
+                "Types: deb\nURIs: {uri}\nSuites: trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n"
+            ),
+        )?;
+        std::fs::write(
+            TRIXIE_PIN,
+            "Package: *\nPin: release n=trixie\nPin-Priority: 100\n",
+        )?;
     }
-    let uri = debian::mirror().context(
-        "cannot find the machine's Debian mirror in /etc/apt/sources.list.d/debian.sources",
-    )?;
-    std::fs::write(
-        TRIXIE_SOURCES,
-        format!(
-            "Types: deb\nURIs: {uri}\nSuites: trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n"
-        ),
-    )?;
-    std::fs::write(
-        TRIXIE_PIN,
-        "Package: *\nPin: release n=trixie\nPin-Priority: 100\n",
-    )?;
-    Ok(true)
+    Cmd::new("apt-get")
+        .args(["update", "-q"])
+        .run()
+        .context("apt-get update failed")
 }
 
 fn apt_packages(report: &mut Vec<String>) -> Result<()> {
@@ -108,11 +111,7 @@ fn apt_packages(report: &mut Vec<String>) -> Result<()> {
             missing.iter().map(|(p, _)| *p).collect::<Vec<_>>()
         );
     }
-    add_trixie()?;
-    Cmd::new("apt-get")
-        .args(["update", "-q"])
-        .run()
-        .context("apt-get update failed")?;
+    update_with_trixie()?;
     let names: Vec<String> = missing
         .iter()
         .map(|(p, suite)| suite.map_or(p.to_string(), |s| format!("{p}/{s}")))
@@ -387,14 +386,10 @@ fn skopeo_with_sigstore(report: &mut Vec<String>) -> Result<()> {
         report.push("skopeo with sigstore: not on Debian, install skopeo >= 1.18 by hand".into());
         return Ok(());
     }
-    add_trixie()?;
+    update_with_trixie()?;
     let debs = tools_dir().join("download/skopeo-debs");
     let _ = std::fs::remove_dir_all(&debs);
     std::fs::create_dir_all(&debs)?;
-    Cmd::new("apt-get")
-        .args(["update", "-q"])
-        .run()
-        .context("apt-get update failed")?;
     Cmd::new("apt-get")
         .arg("download")
         .args(SIGSTORE_SKOPEO.iter().map(|p| format!("{p}/trixie")))
