@@ -248,13 +248,6 @@ pub fn image_inputs(
         read_only: f.image.build.cache_read_only,
     })?;
     let github = actions.and(GithubIssues::from_config(&config.github));
-    // On GitHub the workflow attests build provenance (keyless, GitHub's attestation store);
-    // elsewhere the release attests its own with its key.
-    let provenance = if config.in_actions() {
-        ProvenanceSource::Workflow
-    } else {
-        ProvenanceSource::Release
-    };
     let vex = vex_inputs(&source.dir, &repository)?;
     // An unpushed build publishes no changes: the changelog is read for a release only.
     let changes = changelog_entry(
@@ -266,7 +259,7 @@ pub fn image_inputs(
         vex,
         changes,
         repo_metadata: repo_metadata(&source.dir)?,
-        provenance,
+        provenance: provenance(config),
         hold_floating: f.hold_floating,
         provenance_attested: f.provenance_attested,
         db: trivy_db(&f.image.scan.db, config, &source.dir),
@@ -299,6 +292,17 @@ pub fn image_inputs(
             source,
         },
     })
+}
+
+/// On GitHub (and in its simulation) the workflow attests build provenance (keyless, GitHub's
+/// attestation store, which verify-release reads as a Sigstore bundle); elsewhere the release
+/// attests its own with its key.
+pub fn provenance(config: &Config) -> ProvenanceSource {
+    if config.in_actions() {
+        ProvenanceSource::Workflow
+    } else {
+        ProvenanceSource::Release
+    }
 }
 
 /// The base images the Dockerfile pulls, for the build's provenance.

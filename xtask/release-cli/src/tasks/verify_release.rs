@@ -6,7 +6,6 @@ use anyhow::{Context, Result};
 use super::inputs;
 use crate::flags;
 use kube9_release::config::Config;
-use kube9_release::plan::image::ProvenanceSource;
 use kube9_release::plan::verify::{self, VerifyInputs};
 use kube9_release::record::{ScanRecord, Timeline};
 use kube9_release::registry::Repository;
@@ -68,13 +67,7 @@ impl flags::VerifyRelease {
             prerelease,
             checkout,
             changes,
-            // On GitHub (and in its simulation) the workflow's attest step pushed the
-            // provenance as a Sigstore bundle; elsewhere the release attested its own.
-            provenance: if config.in_actions() {
-                ProvenanceSource::Workflow
-            } else {
-                ProvenanceSource::Release
-            },
+            provenance: inputs::provenance(config),
         };
         let plan = verify::plan(&inputs)?;
         let credentials = inputs.credentials.clone();
