@@ -27,7 +27,7 @@ use kube9_release::{record, tools};
 pub const AUTH_USER: &str = "kube9-test";
 pub const TRIVY_DB_PATH: &str = "aquasec/trivy-db";
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Service {
     pub pid: u32,
     pub port: u16,
@@ -58,7 +58,7 @@ pub struct CosignKeys {
 /// What `up` started: `env.json` in the environment's directory, the one description of a
 /// local environment. `env.sh` points at it (`KUBE9_ENV`), the tests and the workflow
 /// simulation read it, and `down` stops exactly what it lists.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct EnvState {
     pub dir: PathBuf,
     /// Set when this environment started dockerd (and so must stop it).
@@ -249,14 +249,9 @@ pub fn up(dir: &Path, docker: bool) -> Result<EnvState> {
         dockerd_pid: engine.pid,
         docker_host: engine.host.clone(),
         containerd_address: engine.containerd,
-        registry: Service { pid: 0, port: 0 },
-        auth_registry: Service { pid: 0, port: 0 },
         auth_user: AUTH_USER.into(),
         auth_password_file: dir.join("auth-password"),
-        trivy_db_repository: String::new(),
-        standins: standins::Standins::default(),
-        build_contexts: Vec::new(),
-        cosign: CosignKeys::default(),
+        ..EnvState::default()
     };
     if state.dockerd_pid.is_some() {
         users::add(&services::run_dir(), &dir)?;
