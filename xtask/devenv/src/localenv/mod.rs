@@ -274,7 +274,7 @@ fn start_services(state: &mut EnvState, own_engine: bool) -> Result<()> {
     github::step("starting the registries");
     let registry_data = state.dir.join("registry").join("data");
     if own_engine {
-        services::seed_registry(&registry_data);
+        services::seed_registry(&services::registry_seed(), &registry_data);
     }
     state.registry = services::start_registry(&state.dir, "registry", None)?;
     write_state(state)?;
@@ -294,7 +294,7 @@ fn start_services(state: &mut EnvState, own_engine: bool) -> Result<()> {
         state.standins = standins::ensure(host, &state.registry.address())?;
         // Only the next `env up`'s speed depends on it (the seed and the registry must share
         // a file system for the links).
-        if let Err(e) = services::keep_registry_seed(&registry_data) {
+        if let Err(e) = services::keep_registry_seed(&services::registry_seed(), &registry_data) {
             eprintln!("note: the registry's content is not kept for the next environment: {e:#}");
         }
         state.build_contexts = state
@@ -347,7 +347,7 @@ pub fn prune(dir: &Path) -> Result<()> {
     let before = disk::free_bytes(dir)?;
     let cache = disk::build_cache_bytes(host)?;
     disk::prune_build_cache(host)?;
-    services::remove_registry_seed()?;
+    services::remove_registry_seed(&services::registry_seed())?;
     let after = disk::free_bytes(dir)?;
     println!(
         "build cache of {} emptied, registry seed removed; free space {} -> {}",

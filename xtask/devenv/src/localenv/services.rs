@@ -139,7 +139,7 @@ pub fn start_registry(dir: &Path, name: &str, htpasswd: Option<&Path>) -> Result
 /// into it (some 450 MB) was most of its time: the suite starts five environments. A new
 /// registry starts from this copy, and the push then finds every blob there and sends only
 /// the manifests; whatever the copy lacks (new stand-ins, a copy cut short) it still uploads.
-fn registry_seed() -> PathBuf {
+pub fn registry_seed() -> PathBuf {
     Path::new(MACHINE_DIR).join("registry-seed")
 }
 
@@ -147,11 +147,7 @@ const REGISTRY_TREE: &str = "docker/registry/v2";
 
 /// Starts the registry's data directory `data` from the seed, if there is one. Best effort:
 /// the push that follows uploads whatever is missing.
-pub fn seed_registry(data: &Path) {
-    seed_registry_from(&registry_seed(), data)
-}
-
-fn seed_registry_from(seed: &Path, data: &Path) {
+pub fn seed_registry(seed: &Path, data: &Path) {
     if seed.join(REGISTRY_TREE).is_dir() {
         let _ = copy_registry(seed, data);
     }
@@ -159,11 +155,7 @@ fn seed_registry_from(seed: &Path, data: &Path) {
 
 /// Keeps `data` (a registry's data directory, just after the push) as the seed, unless the
 /// seed already holds every blob it does.
-pub fn keep_registry_seed(data: &Path) -> Result<()> {
-    keep_registry_seed_at(&registry_seed(), data)
-}
-
-fn keep_registry_seed_at(seed: &Path, data: &Path) -> Result<()> {
+pub fn keep_registry_seed(seed: &Path, data: &Path) -> Result<()> {
     if blobs(data).is_subset(&blobs(seed)) {
         return Ok(());
     }
@@ -174,11 +166,7 @@ fn keep_registry_seed_at(seed: &Path, data: &Path) -> Result<()> {
 }
 
 /// Removes the seed; a registry started from it keeps its own links to the blobs.
-pub fn remove_registry_seed() -> Result<()> {
-    remove_registry_seed_at(&registry_seed())
-}
-
-fn remove_registry_seed_at(seed: &Path) -> Result<()> {
+pub fn remove_registry_seed(seed: &Path) -> Result<()> {
     match std::fs::remove_dir_all(seed) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
             Err(e).with_context(|| format!("cannot remove {}", seed.display()))
@@ -476,13 +464,13 @@ mod tests {
             tmp.path().join("b"),
         );
         // No seed yet: nothing is copied, and the first registry's content is kept.
-        seed_registry_from(&seed, &first);
+        seed_registry(&seed, &first);
         assert!(!first.join(REGISTRY_TREE).exists());
         registry_data(&first, "aa11", "base/rust");
-        keep_registry_seed_at(&seed, &first).unwrap();
+        keep_registry_seed(&seed, &first).unwrap();
         assert_eq!(blobs(&seed), blobs(&first));
 
-        seed_registry_from(&seed, &second);
+        seed_registry(&seed, &second);
         assert_eq!(blobs(&second), ["aa11".to_string()].into());
         let inode = |dir: &Path, rel: &str| {
             std::fs::metadata(dir.join(REGISTRY_TREE).join(rel))
@@ -499,13 +487,13 @@ mod tests {
         assert_eq!(seed_tag, "sha256:aa11");
 
         // Nothing new: the seed stays as it is. A new blob (new stand-ins): it is replaced.
-        keep_registry_seed_at(&seed, &second).unwrap();
+        keep_registry_seed(&seed, &second).unwrap();
         assert_eq!(
             std::fs::read_to_string(seed.join(REGISTRY_TREE).join(tag)).unwrap(),
             "sha256:aa11"
         );
         registry_data(&second, "bb22", "base/runtime");
-        keep_registry_seed_at(&seed, &second).unwrap();
+        keep_registry_seed(&seed, &second).unwrap();
         assert_eq!(
             blobs(&seed),
             ["aa11".to_string(), "bb22".to_string()].into()
@@ -518,10 +506,10 @@ mod tests {
         assert_eq!(left.len(), 3, "no staging or old seed left: {left:?}");
 
         // `env prune`: the seed goes, and the registry started from it keeps its blobs.
-        remove_registry_seed_at(&seed).unwrap();
+        remove_registry_seed(&seed).unwrap();
         assert!(!seed.exists());
         let kept = std::fs::read_to_string(second.join(REGISTRY_TREE).join(blob)).unwrap();
         assert_eq!(kept, "aa11");
-        remove_registry_seed_at(&seed).unwrap();
+        remove_registry_seed(&seed).unwrap();
     }
 }
