@@ -141,12 +141,16 @@ pub fn signer(
         return Ok(None);
     }
     require_tag_identity(release, config)?;
-    match Signer::from_config(config) {
-        Ok(s) => Ok(Some(s)),
-        Err(_) if offline => Ok(Some(Signer::Keyless {
+    keyless_if_offline(Signer::from_config(config), offline).map(Some)
+}
+
+/// `signer`; when there is none and the run only shows its plan, GitHub's keyless signing.
+pub fn keyless_if_offline(signer: Result<Signer>, offline: bool) -> Result<Signer> {
+    match signer {
+        Err(_) if offline => Ok(Signer::Keyless {
             request_token: Secret::new(""),
-        })),
-        Err(e) => Err(e),
+        }),
+        signer => signer,
     }
 }
 

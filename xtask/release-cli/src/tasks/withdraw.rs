@@ -46,14 +46,8 @@ impl flags::Withdraw {
         }
         let offline = self.output.offline();
         let local_signer = local.and_then(|t| t.signer.clone());
-        let signer = match local_signer.map_or_else(|| Signer::from_config(config), Ok) {
-            Ok(s) => s,
-            // A dry run shows GitHub's keyless signing.
-            Err(_) if offline => Signer::Keyless {
-                request_token: kube9_release::secret::Secret::new(""),
-            },
-            Err(e) => return Err(e),
-        };
+        let signer = local_signer.map_or_else(|| Signer::from_config(config), Ok);
+        let signer = super::inputs::keyless_if_offline(signer, offline)?;
         if let (Signer::Keyless { .. }, Some(actions)) = (&signer, config.actions.as_ref()) {
             let git_ref = actions.git_ref.as_deref().unwrap_or("an unknown ref");
             ensure!(
