@@ -28,6 +28,12 @@ pub fn docker(host: Option<&str>) -> Cmd {
     }
 }
 
+/// `cp FLAGS FROM TO`.
+pub(crate) fn cp(flags: &str, from: &Path, to: &Path) -> Cmd {
+    let (from, to) = (from.display().to_string(), to.display().to_string());
+    Cmd::new("cp").args([flags, &from, &to])
+}
+
 /// The environment `cargo xtask env` and `release --local` manage (`KUBE9_LOCAL_ENV_DIR`
 /// moves it, so that a test's environment never touches a developer's).
 pub fn local_env_dir() -> PathBuf {

@@ -200,11 +200,7 @@ fn context_copy(work: &Path, name: &str) -> Result<PathBuf> {
     ] {
         let to = ctx.join(path);
         std::fs::create_dir_all(to.parent().context("a path inside the context")?)?;
-        Cmd::new("cp")
-            .arg("-a")
-            .arg(root.join(path).display().to_string())
-            .arg(to.display().to_string())
-            .read()?;
+        devenv::cp("-a", &root.join(path), &to).read()?;
     }
     Ok(ctx)
 }

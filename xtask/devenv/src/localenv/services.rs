@@ -182,10 +182,7 @@ fn copy_registry(from: &Path, to: &Path) -> Result<()> {
     let (from, to) = (from.join(REGISTRY_TREE), to.join(REGISTRY_TREE));
     std::fs::create_dir_all(&to)?;
     for (part, how) in [("blobs", "-al"), ("repositories", "-a")] {
-        Cmd::new("cp")
-            .arg(how)
-            .arg(from.join(part).display().to_string())
-            .arg(to.display().to_string())
+        crate::cp(how, &from.join(part), &to)
             .read()
             .with_context(|| format!("cannot copy the registry's {part}"))?;
     }

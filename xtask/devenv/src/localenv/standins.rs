@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::services::MACHINE_DIR;
-use crate::{debian, docker};
+use crate::{cp, debian, docker};
 use kube9_release::buildx::external_bases;
 use kube9_release::cmd::Cmd;
 use kube9_release::{github, tools, workspace};
@@ -122,26 +122,18 @@ fn debootstrap(rootfs: &Path) -> Result<()> {
         .context("debootstrap failed")
 }
 
-fn copy(from: &Path, to: &Path, flags: &str) -> Result<()> {
-    Cmd::new("cp")
-        .arg(flags)
-        .arg(from.display().to_string())
-        .arg(to.display().to_string())
-        .run()
-}
-
 /// The Debian root file system with this machine's toolchain, imported as an image.
 fn import_rust(host: Option<&str>, rootfs: &Path, host_ca: &[u8]) -> Result<()> {
     github::step("importing the Rust builder stand-in (debootstrap + this machine's toolchain)");
     let toolchain = rust_toolchain()?;
     let stage = Path::new(MACHINE_DIR).join("stage-rust");
     let _ = std::fs::remove_dir_all(&stage);
-    copy(rootfs, &stage, "-al")?;
+    cp("-al", rootfs, &stage).run()?;
     let dest = stage.join("usr/local/rustup/toolchains/1.95.0-x86_64-unknown-linux-gnu");
     std::fs::create_dir_all(&dest)?;
     for part in ["bin", "lib", "libexec", "etc"] {
         if toolchain.join(part).exists() {
-            copy(&toolchain.join(part), &dest, "-a")?;
+            cp("-a", &toolchain.join(part), &dest).run()?;
         }
     }
     let cargo_bin = stage.join("usr/local/cargo/bin");

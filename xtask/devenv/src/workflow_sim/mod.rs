@@ -214,16 +214,8 @@ impl Sim {
     /// database's CRITICAL advisory (`vulnerable`) or the fixed one.
     pub fn use_fixture_app(&self, vulnerable: bool) -> Result<()> {
         let app = self.repo.join("fixture-app");
-        Cmd::new("cp")
-            .arg("-a")
-            .arg(
-                workspace::root()
-                    .join("xtask/tests/fixtures/trivy-db-cargo/app")
-                    .display()
-                    .to_string(),
-            )
-            .arg(app.display().to_string())
-            .read()?;
+        let fixture = workspace::root().join("xtask/tests/fixtures/trivy-db-cargo/app");
+        crate::cp("-a", &fixture, &app).read()?;
         if !vulnerable {
             fix_the_crate(&app)?;
         }
@@ -361,10 +353,7 @@ pub fn runner_target_dir(commit: &str) -> Result<PathBuf> {
         for (part, how) in [("deps", "-al"), ("build", "-a"), (".fingerprint", "-a")] {
             let from = target.join("debug").join(part);
             if from.is_dir() {
-                Cmd::new("cp")
-                    .arg(how)
-                    .arg(from.display().to_string())
-                    .arg(staging.join("debug").display().to_string())
+                crate::cp(how, &from, &staging.join("debug"))
                     .read()
                     .context("cannot seed the simulated runners' target directory")?;
             }
