@@ -28,6 +28,12 @@ pub fn docker(host: Option<&str>) -> Cmd {
     }
 }
 
+/// A file's text; the error names the file.
+pub(crate) fn read_text(path: &Path) -> anyhow::Result<String> {
+    use anyhow::Context;
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
 /// `cp FLAGS FROM TO`.
 pub(crate) fn cp(flags: &str, from: &Path, to: &Path) -> Cmd {
     let (from, to) = (from.display().to_string(), to.display().to_string());

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use crate::localenv::EnvState;
+use crate::read_text as read;
 use kube9_release::cmd::Cmd;
 use kube9_release::execute::Timing;
 use kube9_release::layout::{Image, PlatformImage};
@@ -165,9 +166,6 @@ struct Latency {
 /// from the bench's), and what signing and SBOMs took of it, from the release's own timings.
 pub fn signing(env: &EnvState, work: &Path, rows: &mut Vec<Row>) -> Result<()> {
     let timings_file = work.join("release-timings.json");
-    let read = |p: &Path| {
-        std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))
-    };
     let repo = format!("{}/bench/signed-{}", env.registry.address(), run_id());
     let mut cmd = Cmd::new(super::xtask_exe()?)
         .args([

@@ -11,7 +11,7 @@ mod users;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 pub use kube9_release::buildx::external_bases;
@@ -106,7 +106,6 @@ impl EnvState {
 
     /// The environment `KUBE9_ENV` names (set by `env.sh` and `cargo xtask ci`).
     pub fn from_env() -> Result<EnvState> {
-        use anyhow::Context;
         let path = std::env::var_os(ENV_VAR).with_context(|| {
             format!(
                 "{ENV_VAR} is not set: the local environment is not up; run the suite with \
@@ -134,10 +133,6 @@ impl EnvState {
 
     /// Where a local release publishes, and with what it builds, scans and signs.
     pub fn release_target(&self) -> Result<LocalTarget> {
-        use anyhow::Context;
-        let read = |p: &Path| {
-            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))
-        };
         Ok(LocalTarget {
             registry: self.registry.address(),
             trivy_db_repository: self.trivy_db_repository.clone(),
@@ -145,8 +140,8 @@ impl EnvState {
             build_contexts: self.build_contexts.clone(),
             docker_host: self.docker_host.clone(),
             signer: Some(Signer::Key {
-                key: Secret::new(read(&self.cosign.private_key)?),
-                password: Secret::new(read(&self.cosign.password)?),
+                key: Secret::new(crate::read_text(&self.cosign.private_key)?),
+                password: Secret::new(crate::read_text(&self.cosign.password)?),
                 from: self.cosign.private_key.display().to_string(),
             }),
         })
@@ -341,7 +336,6 @@ fn stop_engine_unless_used(dir: &Path, pid: u32) {
 /// (it only grows: a new seed is a copy of a registry that started from the old one); says
 /// what that freed. The next `env up` pushes the stand-ins in full and keeps a new seed.
 pub fn prune(dir: &Path) -> Result<()> {
-    use anyhow::Context;
     let state = running(dir)?.context("the environment is not up: cargo xtask env up")?;
     let host = state.docker_host.as_deref();
     let before = disk::free_bytes(dir)?;
@@ -372,7 +366,6 @@ fn database_served(reference: &str) -> bool {
 
 /// `cargo xtask env status`: what the environment holds, and whether each service answers.
 pub fn print(dir: &Path) -> Result<()> {
-    use anyhow::Context;
     let state = read_state(dir)?.context("the environment is not up: cargo xtask env up")?;
     let registry = state.registry.address();
     let auth = state.auth_registry.address();

@@ -66,8 +66,7 @@ impl Standins {
 
 /// The project's Dockerfile.
 pub fn project_dockerfile() -> Result<String> {
-    let path = workspace::root().join("Dockerfile");
-    std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))
+    crate::read_text(&workspace::root().join("Dockerfile"))
 }
 
 /// Builds what is missing and pushes both stand-ins to `registry`.

@@ -176,8 +176,7 @@ fn claims(event: &Event, job: &str, sha: &str) -> Value {
 /// returns its path and the secrets file's lines.
 fn workflow_for_act(sim: &Sim, run_dir: &Path, event: &Event) -> Result<(PathBuf, String)> {
     let original = sim.repo.join(".github/workflows").join(event.workflow());
-    let text = std::fs::read_to_string(&original)
-        .with_context(|| format!("cannot read {}", original.display()))?;
+    let text = crate::read_text(&original)?;
     let workflow: Value = serde_saphyr::from_str(&text)
         .with_context(|| format!("{} is not YAML", original.display()))?;
     let sha = sim.head()?;
