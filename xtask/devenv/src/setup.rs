@@ -3,6 +3,7 @@
 //! with Docker Desktop, a GitHub runner) need none of this.
 
 use std::collections::BTreeSet;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -204,7 +205,6 @@ fn npm_tools(report: &mut Vec<String>) -> Result<()> {
 /// The SARIF multitool's package makes its program executable in a postinstall script, which
 /// npm 11 does not run unless the script is allowed; the program is all that script touches.
 fn make_executable(program: &Path) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(program)
         .with_context(|| format!("npm installed no {}", program.display()))?
         .permissions()
@@ -412,7 +412,6 @@ fn skopeo_with_sigstore(report: &mut Vec<String>) -> Result<()> {
     );
     std::fs::create_dir_all(wrapper.parent().expect("bin"))?;
     std::fs::write(&wrapper, script)?;
-    use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))?;
     std::fs::remove_dir_all(&debs)?;
     Cmd::new(wrapper.display().to_string())

@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
+use base64::Engine as _;
 
 use super::github::GithubStandin;
 use super::grants::Access;
@@ -33,7 +34,6 @@ struct Proxy {
 /// Starts the stand-in in front of `upstream` (reached with `user`/`password`); returns its
 /// address, `127.0.0.1:PORT`, where the workflows find "GHCR".
 pub fn start(upstream: &str, user: &str, password: &str, github: &GithubStandin) -> String {
-    use base64::Engine;
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
     let proxy = Proxy {
         upstream: upstream.to_string(),
@@ -173,7 +173,6 @@ fn no_referrers_api() -> Response {
 }
 
 fn basic_password(headers: &HeaderMap) -> Option<String> {
-    use base64::Engine;
     let value = headers.get("authorization")?.to_str().ok()?;
     let encoded = value.strip_prefix("Basic ")?;
     let decoded = base64::engine::general_purpose::STANDARD

@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post, put};
 use axum::{Json, Router};
+use base64::Engine as _;
 use serde_json::{json, Value};
 
 use super::grants::{Access, Grant, Permissions};
@@ -568,7 +569,6 @@ async fn upload(
 
 /// The `sarif` field of an upload: gzip, then base64, as upload-sarif sends it.
 fn decode_sarif(field: &Value) -> Option<Value> {
-    use base64::Engine;
     use std::io::Read;
     let gz = base64::engine::general_purpose::STANDARD
         .decode(field.as_str()?)
@@ -774,7 +774,6 @@ async fn oidc_token(
 }
 
 fn base64url(bytes: &[u8]) -> String {
-    use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
