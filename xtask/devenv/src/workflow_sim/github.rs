@@ -399,14 +399,11 @@ fn list(
     }
     let labels: Vec<&str> = q
         .labels
-        .as_deref()
-        .map(|l| {
-            l.split(',')
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
+        .iter()
+        .flat_map(|l| l.split(','))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     let mut matching: Vec<Value> = issues
         .into_iter()
         .filter(|i| state == "all" || i["state"] == state)
@@ -431,17 +428,14 @@ fn list(
         .skip((page - 1) * per_page)
         .take(per_page)
         .collect();
-    let link = |p: usize, rel: &str| {
-        let mut query = vec![format!("per_page={per_page}"), format!("page={p}")];
-        query.push(format!("state={state}"));
-        if let Some(l) = &q.labels {
-            query.push(format!("labels={l}"));
+    let mut rest = format!("&state={state}");
+    for (name, value) in [("labels", &q.labels), ("direction", &q.direction)] {
+        if let Some(value) = value {
+            rest.push_str(&format!("&{name}={value}"));
         }
-        if let Some(d) = &q.direction {
-            query.push(format!("direction={d}"));
-        }
-        format!("<{url}?{}>; rel=\"{rel}\"", query.join("&"))
-    };
+    }
+    let link =
+        |p: usize, rel: &str| format!("<{url}?per_page={per_page}&page={p}{rest}>; rel=\"{rel}\"");
     // As GitHub: `prev`/`first` after the first page, `next`/`last` before the last; no
     // header when everything fits on one page.
     let mut rels = Vec::new();
