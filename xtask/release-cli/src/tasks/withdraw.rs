@@ -106,18 +106,15 @@ fn read_facts(inputs: &WithdrawInputs) -> Result<WithdrawFacts> {
     let chart = charts.digest_of(&plain)?;
     let withdrawals = attached::withdrawals(&registry, &tags)?;
     let mut digests = BTreeMap::new();
+    let versions = version::published_versions(tags.iter().map(String::as_str));
+    // Each release's plain version tag, then the floating tags in the version's scope (they
+    // never share a name).
     let scope = version::floating_candidates(inputs.release.semver());
-    for v in version::published_versions(tags.iter().map(String::as_str)) {
-        let tag = v.to_string();
-        if tags.contains(&tag) && !digests.contains_key(&tag) {
+    for tag in versions.iter().map(|v| v.to_string()).chain(scope) {
+        if tags.contains(&tag) {
             if let Some(d) = registry.digest_of(&tag)? {
                 digests.insert(tag, d);
             }
-        }
-    }
-    for tag in scope.iter().filter(|t| tags.contains(t)) {
-        if let Some(d) = registry.digest_of(tag)? {
-            digests.insert(tag.clone(), d);
         }
     }
     Ok(WithdrawFacts {
