@@ -84,21 +84,18 @@ fn update_with_trixie() -> Result<()> {
 }
 
 fn apt_packages(report: &mut Vec<String>) -> Result<()> {
+    let buildx_answers = || {
+        Cmd::new("docker")
+            .args(["buildx", "version"])
+            .read()
+            .is_ok()
+    };
     let missing: Vec<(&str, Option<&str>)> = PACKAGES
         .iter()
-        .filter(|(package, _, program)| {
-            if *package == "docker.io" {
-                // An engine that answers (Docker Desktop, a runner's) serves as well.
-                !(docker_is_recent() || engine_answers())
-            } else if *package == "docker-buildx" {
-                !(installed(package)
-                    || Cmd::new("docker")
-                        .args(["buildx", "version"])
-                        .read()
-                        .is_ok())
-            } else {
-                !(installed(package) || tools::which(program).is_some())
-            }
+        .filter(|(package, _, program)| match *package {
+            "docker.io" => !(docker_is_recent() || engine_answers()),
+            "docker-buildx" => !(installed(package) || buildx_answers()),
+            _ => !(installed(package) || tools::which(program).is_some()),
         })
         .map(|(package, suite, _)| (*package, *suite))
         .collect();
@@ -321,8 +318,7 @@ fn helm(report: &mut Vec<String>, build: &HelmBuild) -> Result<()> {
             "-r",
         ])
         .arg(pins.display().to_string())
-        .arg("-d")
-        .arg(download.display().to_string())
+        .opt("-d", download.display().to_string())
         .run()
         .with_context(|| {
             format!(
