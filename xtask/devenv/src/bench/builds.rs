@@ -142,6 +142,11 @@ impl<'a> Builder<'a> {
             steps: steps(&out.stderr),
         })
     }
+
+    /// The checkout's Dockerfile, both platforms, on the builder's cache.
+    pub fn warm(&self, name: &str) -> Result<Build> {
+        self.build(&self.plan(Dockerfile::Current, BOTH, Cache::Builder, name))
+    }
 }
 
 fn describe(plan: &BuildPlan) -> String {

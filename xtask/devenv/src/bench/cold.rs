@@ -45,7 +45,7 @@ pub fn measure(
     // Crates downloaded and base images pulled once, before anything is timed: the first pair
     // must not pay for them.
     eprintln!("warm-up build (fills the cargo registry cache mount):");
-    b.build(&b.plan(Dockerfile::Current, BOTH, Cache::Builder, "warm-up"))?;
+    b.warm("warm-up")?;
     let cold_build = |file, platforms: &[&str], name: String| {
         b.build(&b.plan(file, platforms, Cache::None, &name))
     };
@@ -264,15 +264,7 @@ pub fn incremental(b: &Builder, runs: usize, cold: &Cold, rows: &mut Vec<Row>) -
     let cold_secs = cold.both_secs();
     let mut warm = Vec::new();
     for i in 0..runs.max(1) {
-        warm.push(
-            b.build(&b.plan(
-                Dockerfile::Current,
-                BOTH,
-                Cache::Builder,
-                &format!("warm-{i}"),
-            ))?
-            .secs,
-        );
+        warm.push(b.warm(&format!("warm-{i}"))?.secs);
     }
     let warm = median(warm);
     push_row(
@@ -308,15 +300,7 @@ fn source_change(b: &Builder, runs: usize) -> Result<f64> {
         // A change no earlier run made, so that BuildKit cannot answer it from its cache.
         let marker = format!("{}-{i}", super::run_id());
         std::fs::write(&main_rs, format!("{original}\n// bench change {marker}\n"))?;
-        times.push(
-            b.build(&b.plan(
-                Dockerfile::Current,
-                BOTH,
-                Cache::Builder,
-                &format!("src-{i}"),
-            ))?
-            .secs,
-        );
+        times.push(b.warm(&format!("src-{i}"))?.secs);
     }
     std::fs::write(&main_rs, original)?;
     Ok(median(times))
@@ -329,7 +313,7 @@ fn unrelated_change(b: &Builder, cold: &Cold, rows: &mut Vec<Row>) -> Result<()>
         b.context.join("charts/kube9-operator/values.yaml"),
         "# changed\n",
     )?;
-    let build = b.build(&b.plan(Dockerfile::Current, BOTH, Cache::Builder, "unrelated"))?;
+    let build = b.warm("unrelated")?;
     let same = build.digest == cold.both[0].digest;
     push_row(
         rows,
