@@ -53,18 +53,22 @@ impl flags::Release {
             inputs::signer(&args.sign, (&release, config), offline)?
         };
         let prerelease = inputs::prerelease(args.github.prerelease, (&release, config), offline)?;
-        let image = inputs::image_inputs(
-            &self.image_flags(prerelease),
-            &release,
-            config,
-            signer.clone(),
-        )?;
-        let chart = inputs::chart_inputs(
-            &self.chart_flags(prerelease),
-            (&release, config),
-            None,
-            signer,
-        )?;
+        let image = ImageFlags {
+            image: &self.image,
+            push: true,
+            hold_floating: false,
+            provenance_attested: false,
+            prerelease,
+        };
+        let chart = ChartFlags {
+            target: &self.image.target,
+            output: &self.image.output,
+            source: &self.image.source,
+            chart: &self.chart,
+            prerelease,
+        };
+        let image = inputs::image_inputs(&image, &release, config, signer.clone())?;
+        let chart = inputs::chart_inputs(&chart, (&release, config), None, signer)?;
         Ok(ReleaseInputs {
             image,
             chart,
@@ -76,26 +80,6 @@ impl flags::Release {
     fn check_source(&self, inputs: &ReleaseInputs) -> Result<()> {
         let build = &inputs.image.build;
         self.image.check_source(&build.source, &build.release)
-    }
-
-    fn image_flags(&self, prerelease: bool) -> ImageFlags<'_> {
-        ImageFlags {
-            image: &self.image,
-            push: true,
-            hold_floating: false,
-            provenance_attested: false,
-            prerelease,
-        }
-    }
-
-    fn chart_flags(&self, prerelease: bool) -> ChartFlags<'_> {
-        ChartFlags {
-            target: &self.image.target,
-            output: &self.image.output,
-            source: &self.image.source,
-            chart: &self.chart,
-            prerelease,
-        }
     }
 }
 

@@ -23,7 +23,14 @@ impl flags::ReleaseImage {
             inputs::signer(&image.sign, (&release, config), offline)?
         };
         let prerelease = inputs::prerelease(image.github.prerelease, (&release, config), offline)?;
-        let inputs = inputs::image_inputs(&self.flags(prerelease), &release, config, signer)?;
+        let flags = ImageFlags {
+            image,
+            push: !self.no_push,
+            hold_floating: self.hold_floating_tags,
+            provenance_attested: !self.provenance_attested.trim().is_empty(),
+            prerelease,
+        };
+        let inputs = inputs::image_inputs(&flags, &release, config, signer)?;
         image.check_source(&inputs.build.source, &release)?;
         let facts = if offline || self.no_push {
             ImageFacts::default()
@@ -40,15 +47,5 @@ impl flags::ReleaseImage {
         let credentials = inputs.credentials.clone();
         super::show_then_run(&image.output, &plan, credentials, config.actions.clone())?;
         Ok(())
-    }
-
-    pub fn flags(&self, prerelease: bool) -> ImageFlags<'_> {
-        ImageFlags {
-            image: &self.image,
-            push: !self.no_push,
-            hold_floating: self.hold_floating_tags,
-            provenance_attested: !self.provenance_attested.trim().is_empty(),
-            prerelease,
-        }
     }
 }
