@@ -30,10 +30,6 @@ impl Cold {
     pub fn previous_image(&self) -> Result<Image> {
         Image::open(&self.previous[0].output)
     }
-
-    fn both_secs(&self) -> f64 {
-        median(self.both.iter().map(|b| b.secs).collect())
-    }
 }
 
 pub fn measure(
@@ -261,7 +257,7 @@ fn breakdown(cold: &Cold, rows: &mut Vec<Row>, notes: &mut Vec<String>) {
 /// Warm rebuilds on the builder's cache: no change, an operator source change, a chart and
 /// README change.
 pub fn incremental(b: &Builder, runs: usize, cold: &Cold, rows: &mut Vec<Row>) -> Result<()> {
-    let cold_secs = cold.both_secs();
+    let cold_secs = median(cold.both.iter().map(|b| b.secs).collect());
     let mut warm = Vec::new();
     for i in 0..runs.max(1) {
         warm.push(b.warm(&format!("warm-{i}"))?.secs);
