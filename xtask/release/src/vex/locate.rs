@@ -1,12 +1,15 @@
 //! The JSON line locator. serde keeps no positions, yet every error of the project's file should
 //! point at the line to fix, also one found after reading (a rule of OpenVEX broken, a field
-//! missing); so the text serde_json accepted is scanned once more here, each JSON path mapped
-//! to the line its value starts on, and each object's keys noted, which serde would skip
-//! silently if unknown.
+//! missing); so the text serde_json accepted is walked once more here as raw values, each of
+//! which is a slice of the text that tells where it starts: each JSON path is mapped to the
+//! line its value starts on, and each object's keys noted, which serde would skip silently if
+//! unknown.
 
 use std::collections::HashMap;
+use std::fmt;
 
-use serde_json::Value;
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
 
 /// `path.key`, or `key` at the top: the JSON paths the locator records and errors name.
 pub(super) fn child(path: &str, key: &str) -> String {
@@ -29,16 +32,33 @@ pub(super) struct Lines {
 }
 
 impl Lines {
-    /// Scans a text serde_json has accepted.
+    /// Walks a text serde_json has accepted.
     pub(super) fn scan(text: &str) -> Lines {
-        let mut scanner = Scanner {
-            text,
-            pos: 0,
-            line: 1,
-            lines: Lines::default(),
-        };
-        scanner.value(String::new());
-        scanner.lines
+        let mut lines = Lines::default();
+        if let Ok(value) = serde_json::from_str::<&RawValue>(text) {
+            lines.value(text, String::new(), value);
+        }
+        lines
+    }
+
+    /// Records where `value` (at `path`, a slice of `text`) starts, and the first key given
+    /// twice; then an object's values under `path.key` and an array's under `path[index]`.
+    fn value(&mut self, text: &str, path: String, value: &RawValue) {
+        let start = value.get().as_ptr() as usize - text.as_ptr() as usize;
+        let line = text[..start].matches('\n').count() + 1;
+        if let Some(first) = self.at.insert(path.clone(), line) {
+            self.duplicate.get_or_insert((path.clone(), first, line));
+        }
+        if let Ok(Entries(entries)) = serde_json::from_str(value.get()) {
+            for (key, value) in entries {
+                self.keys.entry(path.clone()).or_default().push(key.clone());
+                self.value(text, child(&path, &key), value);
+            }
+        } else if let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(value.get()) {
+            for (i, item) in items.into_iter().enumerate() {
+                self.value(text, format!("{path}[{i}]"), item);
+            }
+        }
     }
 
     /// The line of `path`, or of the nearest value around it: a missing field is shown at the
@@ -62,81 +82,30 @@ impl Lines {
     }
 }
 
-/// A scanner for text serde_json has accepted: it need not report errors, only never loop.
-struct Scanner<'a> {
-    text: &'a str,
-    pos: usize,
-    line: usize,
-    lines: Lines,
+/// An object's entries in the order written, a key given twice kept twice (a map would keep
+/// one), each value still raw text.
+struct Entries<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Entries<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(EntriesVisitor)
+    }
 }
 
-impl Scanner<'_> {
-    fn peek(&self) -> Option<u8> {
-        self.text.as_bytes().get(self.pos).copied()
+struct EntriesVisitor;
+
+impl<'de> Visitor<'de> for EntriesVisitor {
+    type Value = Entries<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object")
     }
 
-    /// Skips whitespace, counting the lines it ends.
-    fn skip_space(&mut self) {
-        while let Some(b) = self.peek() {
-            match b {
-                b'\n' => self.line += 1,
-                b' ' | b'\t' | b'\r' => {}
-                _ => return,
-            }
-            self.pos += 1;
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries<'de>, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(entry) = map.next_entry()? {
+            entries.push(entry);
         }
-    }
-
-    /// Records where the value at `path` starts (and the first key given twice), then skips it,
-    /// recording an object's values under `path.key` and an array's under `path[index]`.
-    fn value(&mut self, path: String) {
-        self.skip_space();
-        if let Some(first) = self.lines.at.insert(path.clone(), self.line) {
-            self.lines
-                .duplicate
-                .get_or_insert((path.clone(), first, self.line));
-        }
-        let object = match self.peek() {
-            Some(b'{') => true,
-            Some(b'[') => false,
-            _ => {
-                self.token();
-                return;
-            }
-        };
-        self.pos += 1;
-        let mut index = 0;
-        loop {
-            self.skip_space();
-            match self.peek() {
-                Some(b'}' | b']') | None => {
-                    self.pos += 1;
-                    return;
-                }
-                Some(b',') => {
-                    self.pos += 1;
-                    index += 1;
-                }
-                Some(_) if object => {
-                    let key = self.token().as_str().unwrap_or_default().to_string();
-                    let keys = self.lines.keys.entry(path.clone()).or_default();
-                    keys.push(key.clone());
-                    self.skip_space();
-                    self.pos += 1; // the colon
-                    self.value(child(&path, &key));
-                }
-                Some(_) => self.value(format!("{path}[{index}]")),
-            }
-        }
-    }
-
-    /// Skips a string, a number, `true`, `false` or `null`, and returns it decoded (a key may
-    /// be written with escapes). None holds a line break.
-    fn token(&mut self) -> Value {
-        let rest = self.text.get(self.pos..).unwrap_or_default();
-        let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<Value>();
-        let token = stream.next().and_then(Result::ok).unwrap_or_default();
-        self.pos += stream.byte_offset().max(1);
-        token
+        Ok(Entries(entries))
     }
 }
