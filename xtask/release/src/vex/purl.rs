@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use anyhow::{anyhow, bail, Result};
 
 use super::{Crate, ImagePurl, Product};
+use crate::layout::check_digest;
 use crate::registry::Repository;
 use crate::text::shown;
 
@@ -60,7 +61,7 @@ fn image_purl(
              repository, and the repository goes in repository_url"
         );
     }
-    if let Some(v) = version.filter(|v| !is_digest(v)) {
+    if let Some(v) = version.filter(|v| check_digest(v).is_err()) {
         bail!(
             "`{purl}`: `@{}` is not an image digest: write @sha256:<64 lowercase hex digits> (the \
              image index digest) to speak of one release, or leave it out to speak of every one",
@@ -172,16 +173,6 @@ fn crate_purl(
     Ok(Crate {
         name: name.to_string(),
         version: version.to_string(),
-    })
-}
-
-/// `sha256:<64 lowercase hex>`.
-fn is_digest(v: &str) -> bool {
-    v.strip_prefix("sha256:").is_some_and(|hex| {
-        hex.len() == 64
-            && hex
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     })
 }
 
