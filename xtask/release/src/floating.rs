@@ -117,32 +117,28 @@ impl Registry {
     /// step back, or an undo's return), twice: a release that moved a tag meanwhile is
     /// followed, not undone. A tag with no eligible release stays where it is.
     pub fn converge_floating(&self, tags: &[String]) -> Result<Vec<FloatingMove>> {
-        let mut moves: Vec<FloatingMove> = Vec::new();
+        let mut moves: Vec<FloatingMove> = tags
+            .iter()
+            .map(|tag| FloatingMove {
+                tag: tag.clone(),
+                to: None,
+                moved: false,
+            })
+            .collect();
         for _ in 0..2 {
             let (published, _) = self.eligible_versions()?;
-            for tag in tags {
-                let i = match moves.iter().position(|m| m.tag == *tag) {
-                    Some(i) => i,
-                    None => {
-                        moves.push(FloatingMove {
-                            tag: tag.clone(),
-                            to: None,
-                            moved: false,
-                        });
-                        moves.len() - 1
-                    }
-                };
-                let Some(holder) = version::holder(tag, &published) else {
+            for m in &mut moves {
+                let Some(holder) = version::holder(&m.tag, &published) else {
                     continue;
                 };
                 let target = holder.to_string();
-                let moved = self.digest_of(tag)? != self.digest_of(&target)?;
+                let moved = self.digest_of(&m.tag)? != self.digest_of(&target)?;
                 if moved {
-                    self.copy_tag(&target, tag)?;
-                    eprintln!("    {}:{tag} -> {target}", self.repository);
+                    self.copy_tag(&target, &m.tag)?;
+                    eprintln!("    {}:{} -> {target}", self.repository, m.tag);
                 }
-                moves[i].moved |= moved;
-                moves[i].to = Some(target);
+                m.moved |= moved;
+                m.to = Some(target);
             }
         }
         Ok(moves)
