@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 
-use anyhow::{anyhow, bail, ensure, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 
 use super::{Crate, Document, ImagePurl, Located, Product};
 
@@ -140,55 +140,34 @@ pub fn crates_in_lockfiles(root: &Path) -> Result<BTreeSet<Crate>> {
     Ok(crates)
 }
 
-/// A `[[package]]` block of a lockfile being read, from the line it starts on.
-struct Block {
-    line: usize,
-    name: Option<String>,
-    version: Option<String>,
-}
-
-impl Block {
-    /// The crate of the block, which cargo always writes with a name and a version.
-    fn finish(self, file: &str) -> Result<Crate> {
-        match (self.name, self.version) {
-            (Some(name), Some(version)) => Ok(Crate { name, version }),
-            _ => Err(anyhow!(
+/// The `name` and `version` of each `[[package]]` block, which runs to the next `[` line.
+/// Cargo writes these as plain quoted strings on their own lines, which is all that is read:
+/// no TOML parser needed.
+pub(super) fn lockfile_crates(file: &str, text: &str) -> Result<Vec<Crate>> {
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    let mut crates = Vec::new();
+    for (i, _) in lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| **l == "[[package]]")
+    {
+        let (mut name, mut version) = (None, None);
+        for line in lines[i + 1..].iter().take_while(|l| !l.starts_with('[')) {
+            if let Some(value) = toml_string(line, "name") {
+                name = Some(value);
+            } else if let Some(value) = toml_string(line, "version") {
+                version = Some(value);
+            }
+        }
+        // Cargo always writes a block with a name and a version.
+        let (Some(name), Some(version)) = (name, version) else {
+            bail!(
                 "{file}:{}: a [[package]] without a name or a version: is this a Cargo.lock that \
                  cargo wrote? let cargo write it again",
-                self.line
-            )),
-        }
-    }
-}
-
-/// The `name` and `version` of each `[[package]]` block. Cargo writes these as plain quoted
-/// strings on their own lines, which is all that is read: no TOML parser needed.
-pub(super) fn lockfile_crates(file: &str, text: &str) -> Result<Vec<Crate>> {
-    let mut crates = Vec::new();
-    let mut block: Option<Block> = None;
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.starts_with('[') {
-            if let Some(done) = block.take() {
-                crates.push(done.finish(file)?);
-            }
-            if line == "[[package]]" {
-                block = Some(Block {
-                    line: n + 1,
-                    name: None,
-                    version: None,
-                });
-            }
-        } else if let Some(current) = &mut block {
-            if let Some(name) = toml_string(line, "name") {
-                current.name = Some(name);
-            } else if let Some(version) = toml_string(line, "version") {
-                current.version = Some(version);
-            }
-        }
-    }
-    if let Some(done) = block {
-        crates.push(done.finish(file)?);
+                i + 1
+            );
+        };
+        crates.push(Crate { name, version });
     }
     Ok(crates)
 }
