@@ -104,6 +104,11 @@ impl Repository {
         }
     }
 
+    /// The last element of the path (`kube9-operator`), which Trivy names an image after.
+    pub fn name(&self) -> &str {
+        self.path.rsplit('/').next().unwrap_or_default()
+    }
+
     /// `oci://host/path`, the form helm takes.
     pub fn oci_url(&self) -> String {
         format!("oci://{self}")

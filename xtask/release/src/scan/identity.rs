@@ -27,15 +27,10 @@ impl ScannedImage {
     /// purl-spec OCI form, qualifiers sorted and encoded as Trivy writes them, for the platform
     /// manifest `digest`.
     pub fn purl(&self, digest: &str, platform: &str) -> String {
-        let name = self
-            .repository
-            .path
-            .rsplit('/')
-            .next()
-            .unwrap_or(&self.repository.path);
         let arch = platform.split('/').nth(1).unwrap_or(platform);
         format!(
-            "pkg:oci/{name}@{}?arch={arch}&repository_url={}",
+            "pkg:oci/{}@{}?arch={arch}&repository_url={}",
+            self.repository.name(),
             digest.replace(':', "%3A"),
             self.repository.to_string().replace('/', "%2F")
         )

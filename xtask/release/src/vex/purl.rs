@@ -121,7 +121,7 @@ fn image_qualifiers(purl: &str, name: &str, raw: &str) -> Result<(String, Option
 fn image_repository(purl: &str, name: &str, url: &str) -> Result<String> {
     let repository =
         Repository::parse(url).map_err(|e| anyhow!("`{purl}`: repository_url: {e}"))?;
-    let last = repository.path.rsplit('/').next().unwrap_or_default();
+    let last = repository.name();
     if name != last {
         bail!(
             "`{purl}` names the image `{}` but its repository is {repository}: Trivy names an \
