@@ -39,7 +39,9 @@ impl Default for Retry {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a failure means for the caller, in the order it is told from several codes: a
+/// registry that says it is busy is busy, whatever else it says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Failure {
     Transient,
     Denied,
@@ -48,24 +50,16 @@ enum Failure {
 }
 
 fn classify_codes(codes: &[&OciErrorCode]) -> Failure {
-    let any = |f: &dyn Fn(&OciErrorCode) -> bool| codes.iter().any(|c| f(c));
-    if any(&|c| matches!(c, OciErrorCode::Toomanyrequests)) {
-        Failure::Transient
-    } else if any(&|c| matches!(c, OciErrorCode::Denied | OciErrorCode::Unauthorized)) {
-        Failure::Denied
-    } else if any(&|c| {
-        matches!(
-            c,
-            OciErrorCode::NameUnknown
-                | OciErrorCode::ManifestUnknown
-                | OciErrorCode::BlobUnknown
-                | OciErrorCode::NotFound
-        )
-    }) {
-        Failure::NotFound
-    } else {
-        Failure::Other
-    }
+    let failure = |code: &&OciErrorCode| match code {
+        OciErrorCode::Toomanyrequests => Failure::Transient,
+        OciErrorCode::Denied | OciErrorCode::Unauthorized => Failure::Denied,
+        OciErrorCode::NameUnknown
+        | OciErrorCode::ManifestUnknown
+        | OciErrorCode::BlobUnknown
+        | OciErrorCode::NotFound => Failure::NotFound,
+        _ => Failure::Other,
+    };
+    codes.iter().map(failure).min().unwrap_or(Failure::Other)
 }
 
 fn classify(err: &OciDistributionError) -> Failure {
