@@ -46,12 +46,10 @@ pub fn check_products(file: &str, doc: &Document, contents: &Contents) -> Result
             let product = &entry.product;
             match &product.value {
                 Product::Image(image) => check_image(file, product, image, contents)?,
-                Product::Crate(krate) => {
-                    check_crate(file, &product.path, product.line, krate, contents)?
-                }
+                Product::Crate(krate) => check_crate(file, product, krate, contents)?,
             }
             for sub in &entry.subcomponents {
-                check_crate(file, &sub.path, sub.line, &sub.value, contents)?;
+                check_crate(file, sub, &sub.value, contents)?;
             }
         }
     }
@@ -84,13 +82,8 @@ fn check_image(
 
 /// A crate must be one of a lockfile, at its version; the error lists the versions there are,
 /// as a crate named right at an old version is the likely mistake.
-fn check_crate(
-    file: &str,
-    path: &str,
-    line: usize,
-    krate: &Crate,
-    contents: &Contents,
-) -> Result<()> {
+fn check_crate<T>(file: &str, at: &Located<T>, krate: &Crate, contents: &Contents) -> Result<()> {
+    let Located { path, line, .. } = at;
     if contents.crates.contains(krate) {
         return Ok(());
     }
