@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{bail, Context, Result};
+use oci_client::manifest::{OciDescriptor, OciImageManifest};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -497,25 +498,6 @@ fn is_uuid(s: &str) -> bool {
             .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Manifest<'a> {
-    schema_version: u32,
-    media_type: &'a str,
-    config: Descriptor<'a>,
-    layers: [Descriptor<'a>; 1],
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Descriptor<'a> {
-    media_type: &'a str,
-    digest: String,
-    size: usize,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    annotations: BTreeMap<&'a str, &'a str>,
-}
-
 /// The OCI image manifest that carries `artifacthub-repo.yml` (`yml`, its exact bytes), as
 /// `oras push <repo>:artifacthub.io --config /dev/null:<CONFIG_MEDIA_TYPE>
 /// artifacthub-repo.yml:<LAYER_MEDIA_TYPE>` makes it: the config is the empty blob, the one
@@ -523,21 +505,24 @@ struct Descriptor<'a> {
 /// `yml` itself. The same file always gives the same bytes, so a re-run pushes nothing new.
 pub fn manifest(yml: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let config: Vec<u8> = Vec::new();
-    let manifest = Manifest {
-        schema_version: 2,
-        media_type: MANIFEST_MEDIA_TYPE,
-        config: Descriptor {
-            media_type: CONFIG_MEDIA_TYPE,
-            digest: sha256(&config),
-            size: config.len(),
-            annotations: BTreeMap::new(),
-        },
-        layers: [Descriptor {
-            media_type: LAYER_MEDIA_TYPE,
-            digest: sha256(yml),
-            size: yml.len(),
-            annotations: BTreeMap::from([("org.opencontainers.image.title", REPO_METADATA_PATH)]),
+    let descriptor = |media_type: &str, bytes: &[u8]| OciDescriptor {
+        media_type: media_type.to_string(),
+        digest: sha256(bytes),
+        size: bytes.len() as i64,
+        ..OciDescriptor::default()
+    };
+    let title = (
+        "org.opencontainers.image.title".to_string(),
+        REPO_METADATA_PATH.to_string(),
+    );
+    let manifest = OciImageManifest {
+        media_type: Some(MANIFEST_MEDIA_TYPE.to_string()),
+        config: descriptor(CONFIG_MEDIA_TYPE, &config),
+        layers: vec![OciDescriptor {
+            annotations: Some(BTreeMap::from([title])),
+            ..descriptor(LAYER_MEDIA_TYPE, yml)
         }],
+        ..OciImageManifest::default()
     };
     let bytes = serde_json::to_vec(&manifest).expect("a manifest of strings and numbers");
     (bytes, config)
