@@ -42,15 +42,14 @@ const SCOPES: &[&str] = &[
 impl Permissions {
     /// The job's own `permissions:`, else the workflow's, else GitHub's restricted default.
     pub fn of_job(workflow: &Value, job: &str) -> Permissions {
+        let restricted = serde_json::json!({"contents": "read", "packages": "read"});
         let own = &workflow["jobs"][job]["permissions"];
-        if !own.is_null() {
-            return Self::parse(own);
-        }
-        let top = &workflow["permissions"];
-        if !top.is_null() {
-            return Self::parse(top);
-        }
-        Self::parse(&serde_json::json!({"contents": "read", "packages": "read"}))
+        Self::parse(
+            [own, &workflow["permissions"]]
+                .into_iter()
+                .find(|p| !p.is_null())
+                .unwrap_or(&restricted),
+        )
     }
 
     fn parse(value: &Value) -> Permissions {
@@ -117,15 +116,8 @@ impl Grant {
 
 /// act's secret names are upper case; a job id may hold `-`.
 fn secret_suffix(job: &str) -> String {
-    job.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    job.to_ascii_uppercase()
+        .replace(|c: char| !c.is_ascii_alphanumeric(), "_")
 }
 
 /// The signing identity's secrets: the environment's key pair stands in for what GitHub's
