@@ -79,55 +79,37 @@ fn env_line(key: &str, value: &str) -> String {
 /// the variables GitHub sets for the event.
 fn runner_env(sim: &Sim, run_dir: &Path, event: &Event, extra: &[(&str, &str)]) -> String {
     let e = &sim.env;
+    let path = |p: &Path| p.display().to_string();
+    let in_run = |sub: &str| path(&run_dir.join(sub));
     let tool_path = tools::tool_dirs()
         .iter()
-        .map(|d| d.display().to_string())
-        .collect::<Vec<_>>()
-        .join(":");
-    let git_ref = event.git_ref();
-    let workflow = event.workflow();
+        .map(|d| path(d))
+        .collect::<Vec<_>>();
+    let docker_host = e.docker_host.clone().unwrap_or_default();
     let mut pairs: Vec<(&str, String)> = vec![
-        ("KUBE9_SIM_REPOSITORY", sim.repo.display().to_string()),
+        ("KUBE9_SIM_REPOSITORY", path(&sim.repo)),
         ("KUBE9_SIM_SOURCE_TIME", sim.source_time.clone()),
-        (
-            "KUBE9_SIM_OUTBOX",
-            run_dir.join("outbox").display().to_string(),
-        ),
+        ("KUBE9_SIM_OUTBOX", in_run("outbox")),
         // The run's artifact store, shared by its jobs (the upload/download-artifact stand-ins).
-        (
-            "KUBE9_SIM_ARTIFACTS",
-            run_dir.join("artifacts").display().to_string(),
-        ),
-        (
-            "KUBE9_SIM_DOCKER_HOST",
-            e.docker_host.clone().unwrap_or_default(),
-        ),
+        ("KUBE9_SIM_ARTIFACTS", in_run("artifacts")),
+        ("KUBE9_SIM_DOCKER_HOST", docker_host.clone()),
         // A GitHub-hosted runner has a Docker engine; this machine's is the environment's.
-        ("DOCKER_HOST", e.docker_host.clone().unwrap_or_default()),
-        ("KUBE9_SIM_TOOLS", tool_path),
-        ("CARGO_TARGET_DIR", sim.target_dir.display().to_string()),
+        ("DOCKER_HOST", docker_host),
+        ("KUBE9_SIM_TOOLS", tool_path.join(":")),
+        ("CARGO_TARGET_DIR", path(&sim.target_dir)),
         ("KUBE9_BUILD_CONTEXTS", e.build_contexts.join(" ")),
         // The environment's database is a fixture: judged at any age, in its own cache.
         ("KUBE9_ALLOW_STALE_DB", "true".into()),
-        (
-            "TRIVY_CACHE_DIR",
-            run_dir.join("trivy-cache").display().to_string(),
-        ),
+        ("TRIVY_CACHE_DIR", in_run("trivy-cache")),
         // The public half of the key that stands in for the workflow's OIDC identity: what a
         // user verifies against here.
-        (
-            "KUBE9_COSIGN_PUBLIC_KEY",
-            e.cosign.public_key.display().to_string(),
-        ),
+        ("KUBE9_COSIGN_PUBLIC_KEY", path(&e.cosign.public_key)),
         ("GITHUB_API_URL", sim.github.url().to_string()),
         ("GITHUB_SERVER_URL", "https://github.com".into()),
         ("GITHUB_REPOSITORY", REPOSITORY.into()),
         ("GITHUB_REPOSITORY_OWNER", "alto9".into()),
-        ("GITHUB_REF", git_ref.clone()),
-        (
-            "GITHUB_WORKFLOW_REF",
-            format!("{REPOSITORY}/.github/workflows/{workflow}@{git_ref}"),
-        ),
+        ("GITHUB_REF", event.git_ref()),
+        ("GITHUB_WORKFLOW_REF", event.workflow_ref()),
     ];
     pairs.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
     pairs.iter().map(|(k, v)| env_line(k, v)).collect()
@@ -154,10 +136,7 @@ fn token_inputs(action: &str) -> Vec<String> {
 /// The job's OIDC claims, as GitHub's provider would state them for this run.
 fn claims(event: &Event, job: &str, sha: &str) -> Value {
     let git_ref = event.git_ref();
-    let workflow_ref = format!(
-        "{REPOSITORY}/.github/workflows/{}@{git_ref}",
-        event.workflow()
-    );
+    let workflow_ref = event.workflow_ref();
     serde_json::json!({
         "iss": "https://token.actions.githubusercontent.com",
         "sub": format!("repo:{REPOSITORY}:ref:{git_ref}"),

@@ -83,6 +83,15 @@ impl Event {
         }
     }
 
+    /// `GITHUB_WORKFLOW_REF`: the workflow file at the event's ref.
+    fn workflow_ref(&self) -> String {
+        format!(
+            "{REPOSITORY}/.github/workflows/{}@{}",
+            self.workflow(),
+            self.git_ref()
+        )
+    }
+
     fn payload(&self, release_id: Option<u64>) -> serde_json::Value {
         let repository = serde_json::json!({"full_name": REPOSITORY, "visibility": "public"});
         match self {
