@@ -12,9 +12,6 @@ pub struct Outbox {
     pub sarif: Vec<(String, String)>,
     /// `(subject name, subject digest, push to registry)` of every provenance attestation.
     pub attestations: Vec<(String, String, String)>,
-    /// Lines of caches.tsv and setup.tsv.
-    pub caches: Vec<String>,
-    pub setup: Vec<String>,
     /// `upload|download job name digest` of every artifact moved between jobs.
     pub artifacts: Vec<String>,
     /// `(job, cargo's arguments)` of every cargo run that could read the job's OIDC request
@@ -37,9 +34,6 @@ fn lines(dir: &Path, name: &str) -> Result<Vec<Vec<String>>> {
 impl Outbox {
     pub fn read(dir: &Path) -> Result<Outbox> {
         let field = |l: &Vec<String>, i: usize| l.get(i).cloned().unwrap_or_default();
-        let joined = |name| -> Result<Vec<String>> {
-            Ok(lines(dir, name)?.iter().map(|l| l.join(" ")).collect())
-        };
         Ok(Outbox {
             sarif: lines(dir, "sarif.tsv")?
                 .iter()
@@ -49,9 +43,10 @@ impl Outbox {
                 .iter()
                 .map(|l| (field(l, 1), field(l, 2), field(l, 3)))
                 .collect(),
-            caches: joined("caches.tsv")?,
-            setup: joined("setup.tsv")?,
-            artifacts: joined("artifacts.tsv")?,
+            artifacts: lines(dir, "artifacts.tsv")?
+                .iter()
+                .map(|l| l.join(" "))
+                .collect(),
             oidc_seen_by_build: lines(dir, "oidc-seen-by-build.tsv")?
                 .iter()
                 .map(|l| (field(l, 1), field(l, 2)))
