@@ -121,44 +121,26 @@ pub struct GithubStandin {
 impl GithubStandin {
     pub fn start() -> GithubStandin {
         let mut standin = GithubStandin::default();
-        let router = Router::new()
+        // Every route of a repository: its handlers extract `owner` and `repo` from the prefix.
+        let repository = Router::new()
+            .route("/issues", get(list_issues).post(open_issue))
+            .route("/issues/{number}", get(issue_by_number).patch(update_issue))
+            .route("/attestations", post(attest))
+            .route("/code-scanning/analysis", put(upload))
+            .route("/code-scanning/alerts", get(list_alerts))
+            .route("/releases/tags/{tag}", get(release_by_tag))
+            .route("/releases/{id}", patch(edit_release))
+            .route("/rulesets", get(list_rulesets))
+            .route("/rulesets/{id}", get(ruleset))
+            .route("/immutable-releases", get(immutable_releases))
+            .route("/environments/{name}", get(environment))
             .route(
-                "/repos/{owner}/{repo}/issues",
-                get(list_issues).post(open_issue),
-            )
-            .route(
-                "/repos/{owner}/{repo}/issues/{number}",
-                get(issue_by_number).patch(update_issue),
-            )
-            .route("/repos/{owner}/{repo}/attestations", post(attest))
-            .route("/repos/{owner}/{repo}/code-scanning/analysis", put(upload))
-            .route(
-                "/repos/{owner}/{repo}/code-scanning/alerts",
-                get(list_alerts),
-            )
-            .route(
-                "/repos/{owner}/{repo}/releases/tags/{tag}",
-                get(release_by_tag),
-            )
-            .route("/repos/{owner}/{repo}/releases/{id}", patch(edit_release))
-            .route("/repos/{owner}/{repo}/rulesets", get(list_rulesets))
-            .route("/repos/{owner}/{repo}/rulesets/{id}", get(ruleset))
-            .route(
-                "/repos/{owner}/{repo}/immutable-releases",
-                get(immutable_releases),
-            )
-            .route(
-                "/repos/{owner}/{repo}/environments/{name}",
-                get(environment),
-            )
-            .route(
-                "/repos/{owner}/{repo}/environments/{name}/deployment-branch-policies",
+                "/environments/{name}/deployment-branch-policies",
                 get(branch_policies),
             )
-            .route(
-                "/repos/{owner}/{repo}/actions/permissions/workflow",
-                get(workflow_permissions),
-            )
+            .route("/actions/permissions/workflow", get(workflow_permissions));
+        let router = Router::new()
+            .nest("/repos/{owner}/{repo}", repository)
             .route(
                 "/orgs/{owner}/packages/container/{package}",
                 container_package(true),
