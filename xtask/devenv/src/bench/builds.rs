@@ -80,30 +80,31 @@ impl<'a> Builder<'a> {
         name: &str,
     ) -> BuildPlan {
         let platforms: Vec<String> = platforms.iter().map(|p| p.to_string()).collect();
-        let mut build_args = vec![
-            ("VERSION".to_string(), "0.0.0-bench".to_string()),
-            ("COMMIT".to_string(), "0".repeat(40)),
-            ("SOURCE_DATE_EPOCH".to_string(), "1700000000".to_string()),
-        ];
-        let build_contexts = match file {
-            Dockerfile::Current | Dockerfile::NoAuditable => {
-                build_args.push(("PLATFORMS".to_string(), platforms.join(",")));
-                self.env.build_contexts.clone()
-            }
+        let (context, extra_args, build_contexts) = match file {
+            Dockerfile::Current | Dockerfile::NoAuditable => (
+                &self.context,
+                vec![("PLATFORMS", platforms.join(","))],
+                self.env.build_contexts.clone(),
+            ),
             // It named its bases by build argument, before build contexts replaced them.
-            Dockerfile::Previous => {
-                build_args.push(("RUST_IMAGE".to_string(), self.env.standins.rust.clone()));
-                build_args.push((
-                    "RUNTIME_IMAGE".to_string(),
-                    self.env.standins.runtime.clone(),
-                ));
-                Vec::new()
-            }
+            Dockerfile::Previous => (
+                &self.previous_context,
+                vec![
+                    ("RUST_IMAGE", self.env.standins.rust.clone()),
+                    ("RUNTIME_IMAGE", self.env.standins.runtime.clone()),
+                ],
+                Vec::new(),
+            ),
         };
-        let context = match file {
-            Dockerfile::Previous => &self.previous_context,
-            Dockerfile::Current | Dockerfile::NoAuditable => &self.context,
-        };
+        let build_args = [
+            ("VERSION", "0.0.0-bench".to_string()),
+            ("COMMIT", "0".repeat(40)),
+            ("SOURCE_DATE_EPOCH", "1700000000".to_string()),
+        ]
+        .into_iter()
+        .chain(extra_args)
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
         BuildPlan {
             dockerfile: context.join(file.file_name()),
             context: context.clone(),
