@@ -49,23 +49,24 @@ pub fn measure(
     // Each round builds the things compared one right after the other.
     for i in 0..pairs.max(1) {
         eprintln!("cold builds, round {} of {pairs}:", i + 1);
-        cold.previous.push(cold_build(
-            Dockerfile::Previous,
-            BOTH,
-            format!("previous-{i}"),
-        )?);
-        cold.both
-            .push(cold_build(Dockerfile::Current, BOTH, format!("both-{i}"))?);
-        cold.no_auditable.push(cold_build(
-            Dockerfile::NoAuditable,
-            BOTH,
-            format!("no-auditable-{i}"),
-        )?);
-        cold.amd64.push(cold_build(
-            Dockerfile::Current,
-            &["linux/amd64"],
-            format!("amd64-{i}"),
-        )?);
+        for (builds, file, platforms, name) in [
+            (&mut cold.previous, Dockerfile::Previous, BOTH, "previous"),
+            (&mut cold.both, Dockerfile::Current, BOTH, "both"),
+            (
+                &mut cold.no_auditable,
+                Dockerfile::NoAuditable,
+                BOTH,
+                "no-auditable",
+            ),
+            (
+                &mut cold.amd64,
+                Dockerfile::Current,
+                &["linux/amd64"],
+                "amd64",
+            ),
+        ] {
+            builds.push(cold_build(file, platforms, format!("{name}-{i}"))?);
+        }
     }
     cold.arm64.push(cold_build(
         Dockerfile::Current,
@@ -213,7 +214,7 @@ fn reproducibility(builds: &[&Build]) -> Row {
 
 /// One row per phase: both platforms in one build, and each platform alone.
 fn breakdown(cold: &Cold, rows: &mut Vec<Row>, notes: &mut Vec<String>) {
-    let phase_median = |builds: &[&Build], phase: &str| {
+    let phase_median = |builds: &[Build], phase: &str| {
         let secs: Vec<f64> = builds
             .iter()
             .filter_map(|b| builds::phases(&b.steps).get(phase).copied())
@@ -224,15 +225,12 @@ fn breakdown(cold: &Cold, rows: &mut Vec<Row>, notes: &mut Vec<String>) {
             format!("{:.0} s", median(secs))
         }
     };
-    let both: Vec<&Build> = cold.both.iter().collect();
-    let amd64: Vec<&Build> = cold.amd64.iter().collect();
-    let arm64: Vec<&Build> = cold.arm64.iter().collect();
     for (phase, _) in builds::PHASES {
         let value = format!(
             "both: {}; amd64 alone: {}; arm64 alone: {}",
-            phase_median(&both, phase),
-            phase_median(&amd64, phase),
-            phase_median(&arm64, phase)
+            phase_median(&cold.both, phase),
+            phase_median(&cold.amd64, phase),
+            phase_median(&cold.arm64, phase)
         );
         push_row(
             rows,
