@@ -235,24 +235,24 @@ impl Sim {
         std::fs::write(self.repo.join(".dockerignore"), "target\n")?;
         git(&self.repo).args(["add", "-A"]).read()?;
         let what = if vulnerable { "vulnerable" } else { "fixed" };
-        self.git_committing()
-            .args(["commit", "--quiet", "-m"])
-            .arg(format!(
-                "workflow-sim: the {what} fixture app instead of the operator"
-            ))
-            .read()?;
-        Ok(())
+        self.commit(
+            "-m",
+            &format!("workflow-sim: the {what} fixture app instead of the operator"),
+        )
     }
 
-    /// git in the clone, committing at the time of the commit under test: a simulation's own
+    /// `git commit` in the clone at the time of the commit under test: a simulation's own
     /// commits (the fixture app, a changelog entry) are then the same commits in every run, and
     /// so are the images built from them. Dated now, each run's tag commit was new, and the
     /// image job compiled the operator again for the commit it embeds (12 s of CPU a run).
-    fn git_committing(&self) -> Cmd {
+    fn commit(&self, flags: &str, message: &str) -> Result<()> {
         let date = format!("@{} +0000", self.source_time);
         git(&self.repo)
             .env("GIT_AUTHOR_DATE", &date)
             .env("GIT_COMMITTER_DATE", date)
+            .args(["commit", "--quiet", flags, message])
+            .read()?;
+        Ok(())
     }
 
     /// A release tag, as a maintainer makes one: a stable version's CHANGELOG.md entry
@@ -275,11 +275,10 @@ impl Sim {
             return Ok(());
         }
         std::fs::write(&path, with_entry(&text, version))?;
-        self.git_committing()
-            .args(["commit", "--quiet", "-am"])
-            .arg(format!("workflow-sim: CHANGELOG.md entry for {version}"))
-            .read()?;
-        Ok(())
+        self.commit(
+            "-am",
+            &format!("workflow-sim: CHANGELOG.md entry for {version}"),
+        )
     }
 
     pub fn head(&self) -> Result<String> {
