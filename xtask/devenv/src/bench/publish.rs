@@ -168,13 +168,9 @@ pub fn signing(env: &EnvState, work: &Path, rows: &mut Vec<Row>) -> Result<()> {
     let timings_file = work.join("release-timings.json");
     let repo = format!("{}/bench/signed-{}", env.registry.address(), run_id());
     let mut cmd = Cmd::new(super::xtask_exe()?)
-        .args([
-            "release-image",
-            "--version",
-            "v0.0.1-bench",
-            "--repository",
-            &repo,
-        ])
+        .arg("release-image")
+        .opt("--version", "v0.0.1-bench")
+        .opt("--repository", &repo)
         .args(["--allow-dirty", "--allow-stale-db"])
         .opt("--trivy-db-repository", &env.trivy_db_repository)
         .opt(
