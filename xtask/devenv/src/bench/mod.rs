@@ -155,17 +155,16 @@ fn baseline_tool_manifests(baseline: &str) -> Result<Vec<String>> {
 
 /// The newest `v*` tag reachable from HEAD: the last release.
 fn latest_release_tag() -> Result<String> {
-    let found = git()
+    let tag = git()
         .args(["describe", "--tags", "--abbrev=0", "--match", "v*", "HEAD"])
-        .read();
-    match found {
-        Ok(tag) => Ok(tag.trim().to_string()),
-        Err(_) => anyhow::bail!(
+        .read()
+        .ok()
+        .context(
             "no release tag (v*) is reachable from HEAD to compare with: pass --baseline \
              <tag or revision>, e.g. --baseline 3941a72 (the last build before both platforms \
-             were compiled in one stage)"
-        ),
-    }
+             were compiled in one stage)",
+        )?;
+    Ok(tag.trim().to_string())
 }
 
 /// git in the checkout.
