@@ -192,17 +192,14 @@ fn rewrite_tokens(value: &mut Value, secret: &str) {
 /// An action's inputs that default to `${{ github.token }}` get the job's token unless the
 /// step sets them: GitHub evaluates that default with the job's own token.
 fn give_action_tokens(job: &mut Value, token: &Value, token_inputs: &dyn Fn(&str) -> Vec<String>) {
-    let Some(steps) = job["steps"].as_array_mut() else {
-        return;
-    };
-    for step in steps {
-        let Some(uses) = step["uses"].as_str().map(String::from) else {
-            continue;
-        };
-        let action = uses.split('@').next().unwrap_or_default().to_string();
-        for input in token_inputs(&action) {
-            let with = object(&mut step["with"]);
-            with.entry(input).or_insert_with(|| token.clone());
+    for step in job["steps"].as_array_mut().into_iter().flatten() {
+        let action = step["uses"]
+            .as_str()
+            .map(|u| u.split('@').next().unwrap_or_default());
+        for input in action.map(token_inputs).unwrap_or_default() {
+            object(&mut step["with"])
+                .entry(input)
+                .or_insert_with(|| token.clone());
         }
     }
 }
