@@ -176,11 +176,7 @@ impl Sim {
             .args(["checkout", "--quiet", "-B", "main", &commit])
             .read()
             .with_context(|| format!("cannot check out {revision} in the simulation"))?;
-        let source_time = git(&repo)
-            .args(["log", "-1", "--format=%ct", &commit])
-            .read()?
-            .trim()
-            .to_string();
+        let source_time = read_line(git(&repo).args(["log", "-1", "--format=%ct", &commit]))?;
         let wheels = wheels::wheelhouse(&repo)?;
         let github = GithubStandin::start();
         let ghcr = ghcr::start(
@@ -282,11 +278,7 @@ impl Sim {
     }
 
     pub fn head(&self) -> Result<String> {
-        Ok(git(&self.repo)
-            .args(["rev-parse", "HEAD"])
-            .read()?
-            .trim()
-            .to_string())
+        read_line(git(&self.repo).args(["rev-parse", "HEAD"]))
     }
 
     /// Runs the event's workflow.
@@ -334,12 +326,14 @@ fn with_entry(text: &str, version: &str) -> String {
 
 /// The commit `revision` names in this checkout.
 fn workspace_commit(revision: &str) -> Result<String> {
-    Ok(git(&workspace::root())
-        .args(["rev-parse", "--verify", &format!("{revision}^{{commit}}")])
-        .read()
-        .with_context(|| format!("{revision} is not a commit of this checkout"))?
-        .trim()
-        .to_string())
+    let verify = format!("{revision}^{{commit}}");
+    read_line(git(&workspace::root()).args(["rev-parse", "--verify", &verify]))
+        .with_context(|| format!("{revision} is not a commit of this checkout"))
+}
+
+/// The one line `cmd` prints.
+fn read_line(cmd: Cmd) -> Result<String> {
+    Ok(cmd.read()?.trim().to_string())
 }
 
 /// The target directory the simulated runners build the release tool in, one per commit under
