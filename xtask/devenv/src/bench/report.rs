@@ -53,11 +53,15 @@ pub fn median(mut xs: Vec<f64>) -> f64 {
     }
 }
 
+/// What `pick` finds first in `cmd`'s trimmed lines, else `unknown`.
+fn read_field(cmd: Cmd, pick: impl Fn(&str) -> Option<String>) -> String {
+    let out = cmd.read().unwrap_or_default();
+    let found = out.lines().find_map(|l| pick(l.trim()));
+    found.unwrap_or_else(|| "unknown".into())
+}
+
 fn first_line(cmd: Cmd) -> String {
-    cmd.read()
-        .ok()
-        .and_then(|o| o.lines().next().map(|l| l.trim().to_string()))
-        .unwrap_or_else(|| "unknown".into())
+    read_field(cmd, |l| Some(l.to_string()))
 }
 
 /// What the run measured on: machine, engine, builder and tools, each asked for its version.
@@ -74,18 +78,9 @@ pub fn environment(docker: &dyn Fn() -> Cmd) -> String {
     let engine = first_line(docker().args(["version", "--format", "{{.Server.Version}}"]));
     let store = first_line(docker().args(["info", "--format", "{{.Driver}}"]));
     let buildx = first_line(docker().args(["buildx", "version"]));
-    let driver = docker()
-        .args(["buildx", "inspect"])
-        .read()
-        .ok()
-        .and_then(|o| {
-            o.lines().find_map(|l| {
-                l.trim()
-                    .strip_prefix("Driver:")
-                    .map(|d| d.trim().to_string())
-            })
-        })
-        .unwrap_or_else(|| "unknown".into());
+    let driver = read_field(docker().args(["buildx", "inspect"]), |l| {
+        l.strip_prefix("Driver:").map(|d| d.trim().to_string())
+    });
     let trivy = first_line(Cmd::new("trivy").arg("--version"));
     let cosign = first_line(Cmd::new("dpkg-query").args(["-W", "-f=${Version}", "cosign"]));
     format!(
