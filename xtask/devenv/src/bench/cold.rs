@@ -81,13 +81,12 @@ pub fn measure(
 
 /// The median of pair ratios `a[i] / b[i]`, and each pair's figure.
 fn pair_ratios(a: &[Build], b: &[Build]) -> (f64, String) {
-    let ratios: Vec<(f64, String)> = a
+    let (ratios, each): (Vec<f64>, Vec<String>) = a
         .iter()
         .zip(b)
         .map(|(a, b)| (a.secs / b.secs, ratio_text(a.secs / b.secs, a.secs, b.secs)))
-        .collect();
-    let each: Vec<String> = ratios.iter().map(|r| r.1.clone()).collect();
-    let median = median(ratios.iter().map(|r| r.0).collect());
+        .unzip();
+    let median = median(ratios);
     (
         median,
         format!("median {median:.2}; pairs: {}", each.join(", ")),
