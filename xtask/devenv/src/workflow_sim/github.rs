@@ -212,10 +212,6 @@ impl GithubStandin {
         self.records().settings = settings;
     }
 
-    fn settings(&self) -> RepoSettings {
-        self.records().settings.clone()
-    }
-
     /// Every issue, open or closed, in the order they were opened.
     pub fn issues(&self) -> Vec<Value> {
         self.records().issues.clone()
@@ -631,7 +627,7 @@ async fn edit_release(
 /// The repository's settings, to a token that may read them.
 fn settings(g: &GithubStandin, headers: &HeaderMap) -> Result<RepoSettings, Refusal> {
     g.check(headers, "administration", Access::Read)?;
-    Ok(g.settings())
+    Ok(g.records().settings.clone())
 }
 
 async fn list_rulesets(State(g): State<GithubStandin>, headers: HeaderMap) -> Reply {
@@ -710,7 +706,7 @@ fn container_package(organisation: bool) -> axum::routing::MethodRouter<GithubSt
               headers: HeaderMap| async move {
             g.check(&headers, "packages", Access::Read)?;
             let found =
-                g.settings().packages.into_iter().find(|p| {
+                g.records().settings.packages.clone().into_iter().find(|p| {
                     p.organisation == organisation && p.owner == owner && p.name == package
                 });
             self::found(found.map(|p| {
