@@ -120,7 +120,12 @@ pub struct GithubStandin {
 
 impl GithubStandin {
     pub fn start() -> GithubStandin {
-        let mut standin = GithubStandin::default();
+        // The handlers' copy must know the address: GitHub's `Link` headers are absolute URLs.
+        let (listener, address) = super::serve::bind();
+        let standin = GithubStandin {
+            url: format!("http://{address}"),
+            ..GithubStandin::default()
+        };
         // Every route of a repository: its handlers extract `owner` and `repo` from the prefix.
         let repository = Router::new()
             .route("/issues", get(list_issues).post(open_issue))
@@ -152,7 +157,7 @@ impl GithubStandin {
             .route("/oidc/token", get(oidc_token))
             .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
             .with_state(standin.clone());
-        standin.url = format!("http://{}", super::serve::serve(router));
+        super::serve::serve_on(listener, router);
         standin
     }
 
@@ -819,6 +824,31 @@ mod tests {
         assert_eq!((all.len(), none), (45, None));
         let (capped, _) = list(issues(150), &query("state=all&per_page=500"), "u").unwrap();
         assert_eq!(capped.len(), 100, "GitHub's maximum");
+    }
+
+    #[test]
+    fn the_link_header_served_names_the_standins_own_address_as_githubs_does() {
+        use std::io::{Read, Write};
+        let g = GithubStandin::start();
+        let token = g.token("t", &[("issues", Access::Read)]);
+        for i in 1..=31 {
+            g.put_issue(&format!("t{i}"), "", &[], "open");
+        }
+        let address = g.url().trim_start_matches("http://").to_string();
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        write!(
+            stream,
+            "GET /repos/o/r/issues HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let link = response
+            .lines()
+            .find_map(|l| l.strip_prefix("link: "))
+            .unwrap_or_else(|| panic!("no Link header: {response}"));
+        let next = format!("<http://{address}/repos/o/r/issues?per_page=30&page=2&state=open>");
+        assert!(link.starts_with(&next), "{link}");
     }
 
     #[test]

@@ -5,11 +5,24 @@ use axum::Router;
 
 /// Serves `router` on a free loopback port; returns `127.0.0.1:PORT`.
 pub fn serve(router: Router) -> String {
+    let (listener, address) = bind();
+    serve_on(listener, router);
+    address
+}
+
+/// A free loopback port, bound, and its `127.0.0.1:PORT`: for a service whose answers name
+/// its own address, known before its router is built.
+pub fn bind() -> (std::net::TcpListener, String) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
     listener
         .set_nonblocking(true)
         .expect("a non-blocking socket");
     let address = listener.local_addr().expect("a bound socket").to_string();
+    (listener, address)
+}
+
+/// Serves `router` on `listener` on a thread of its own.
+pub fn serve_on(listener: std::net::TcpListener, router: Router) {
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -22,5 +35,4 @@ pub fn serve(router: Router) -> String {
                 .expect("the stand-in serves");
         });
     });
-    address
 }
