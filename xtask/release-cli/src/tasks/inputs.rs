@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, ensure, Context, Result};
 
 use crate::flags;
+use kube9_release::actions::Actions;
 use kube9_release::artifacthub;
 use kube9_release::buildx::{self, Cache, CacheInputs};
 use kube9_release::changelog;
@@ -243,25 +244,14 @@ pub fn image_inputs(
     let repository = f.image.target.repository()?;
     let out_dir = f.image.output.dir(&source.dir);
     let actions = config.actions.as_ref();
-    let cache = Cache::choose(&CacheInputs {
-        mode: f.image.build.cache,
-        actions,
-        repository: &repository.to_string(),
-        scope: &f.image.build.cache_scope,
-        local_dir: &source.dir.join("target/buildx-cache"),
-        read_only: f.image.build.cache_read_only,
-    })?;
-    let github = actions.and(GithubIssues::from_config(&config.github));
-    let vex = vex_inputs(&source.dir, &repository)?;
-    // An unpushed build publishes no changes: the changelog is read for a release only.
-    let changes = changelog_entry(
-        &source.dir,
-        release,
-        f.image.source.skip_changelog || !f.push,
-    )?;
     Ok(ImageInputs {
-        vex,
-        changes,
+        vex: vex_inputs(&source.dir, &repository)?,
+        // An unpushed build publishes no changes: the changelog is read for a release only.
+        changes: changelog_entry(
+            &source.dir,
+            release,
+            f.image.source.skip_changelog || !f.push,
+        )?,
         repo_metadata: repo_metadata(&source.dir)?,
         provenance: provenance(config),
         hold_floating: f.hold_floating,
@@ -277,24 +267,16 @@ pub fn image_inputs(
             image: repository.to_string(),
             version: release.plain(),
             file: out_dir.join(format!("issue-{}.md", release.plain())),
-            github,
+            github: actions.and(GithubIssues::from_config(&config.github)),
         },
         repository,
-        build: BuildInputs {
-            release: release.clone(),
-            prerelease: f.prerelease,
-            platforms: f.image.target.platforms()?,
-            dockerfile: f.image.build.dockerfile.clone(),
-            context: f.image.build.context.clone(),
-            build_args: build_args(&f.image.build.build_args)?,
-            build_contexts: build_contexts(&f.image.build.build_contexts, config)?,
-            base_images: base_images(&source.dir.join(&f.image.build.dockerfile))?,
-            cache,
-            provenance: f.image.build.provenance,
-            docker_host: None,
-            out_dir,
+        build: build_inputs(
+            &f.image.build,
+            (&f.image.target, &f.image.output),
             source,
-        },
+            (release, config),
+            (f.prerelease, actions),
+        )?,
     })
 }
 
@@ -320,21 +302,19 @@ fn base_images(dockerfile: &Path) -> Result<Vec<String>> {
     Ok(kube9_release::buildx::external_bases(&text))
 }
 
-/// What `verify-reproducible` builds.
+/// The build of `source` as the flags describe it (what `verify-reproducible` builds, and the
+/// image step's build); `actions` lets `--cache auto` choose GitHub's cache.
 pub fn build_inputs(
-    target: &flags::Target,
-    output: &flags::Output,
-    source: &flags::SourceArgs,
     build: &flags::BuildArgs,
+    (target, output): (&flags::Target, &flags::Output),
+    source: Source,
     (release, config): (&ReleaseVersion, &Config),
+    (prerelease, actions): (bool, Option<&Actions>),
 ) -> Result<BuildInputs> {
-    let source = source.read()?;
     let repository = target.repository()?;
     Ok(BuildInputs {
         release: release.clone(),
-        // verify-reproducible is not told GitHub's flag: a plain version GitHub marks a
-        // pre-release is listed (and so built) as one only by the release itself.
-        prerelease: false,
+        prerelease,
         platforms: target.platforms()?,
         dockerfile: build.dockerfile.clone(),
         context: build.context.clone(),
@@ -343,7 +323,7 @@ pub fn build_inputs(
         base_images: base_images(&source.dir.join(&build.dockerfile))?,
         cache: Cache::choose(&CacheInputs {
             mode: build.cache,
-            actions: None,
+            actions,
             repository: &repository.to_string(),
             scope: &build.cache_scope,
             local_dir: &source.dir.join("target/buildx-cache"),
