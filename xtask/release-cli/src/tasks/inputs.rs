@@ -39,12 +39,26 @@ pub fn release_version(flag: Option<&str>, config: &Config) -> Result<ReleaseVer
 }
 
 impl flags::SourceArgs {
-    pub fn dir(&self) -> PathBuf {
-        self.source.clone().unwrap_or_else(workspace::root)
+    pub fn read(&self) -> Result<Source> {
+        source::read(&self.source.clone().unwrap_or_else(workspace::root))
     }
 
-    pub fn read(&self) -> Result<Source> {
-        source::read(&self.dir())
+    /// What every release command checks before anything else, in a dry run too (it needs no
+    /// network, and a dry run that passes must mean the run will not fail on it): a clean
+    /// tree unless `--allow-dirty`; with `--require-tag`, since on GitHub the release is its
+    /// tag, the checkout must be that tag's commit (and the commit the release names).
+    pub fn check(
+        &self,
+        source: &Source,
+        github: &flags::GithubRelease,
+        release: &ReleaseVersion,
+    ) -> Result<()> {
+        source::require_clean(source, self.allow_dirty)?;
+        if github.require_tag {
+            let commit = github.expect_commit.as_deref();
+            source::require_release_commit(source, &release.tag(), commit)?;
+        }
+        Ok(())
     }
 }
 
@@ -64,37 +78,6 @@ impl flags::Target {
     pub fn platforms(&self) -> Result<Vec<String>> {
         buildx::check_platforms(&self.platforms)?;
         Ok(self.platforms.clone())
-    }
-}
-
-/// What every release command checks before anything else, in a dry run too (it needs no
-/// network, and a dry run that passes must mean the run will not fail on it): a clean tree
-/// unless `--allow-dirty`, and with `--require-tag` the tag's commit.
-pub fn check_source(
-    source: &Source,
-    flags: &flags::SourceArgs,
-    github: &flags::GithubRelease,
-    release: &ReleaseVersion,
-) -> Result<()> {
-    source::require_clean(source, flags.allow_dirty)?;
-    github.check(source, release)
-}
-
-impl flags::ImageArgs {
-    /// `check_source` of this command's checkout and tag.
-    pub fn check_source(&self, source: &Source, release: &ReleaseVersion) -> Result<()> {
-        check_source(source, &self.source, &self.github, release)
-    }
-}
-
-impl flags::GithubRelease {
-    /// On GitHub the release is its tag: the checkout must be that tag's commit (and the
-    /// commit the release names), checked before anything is built.
-    pub fn check(&self, source: &Source, release: &ReleaseVersion) -> Result<()> {
-        if self.require_tag {
-            source::require_release_commit(source, &release.tag(), self.expect_commit.as_deref())?;
-        }
-        Ok(())
     }
 }
 
@@ -221,25 +204,15 @@ pub fn trivy_db(db: &flags::DbArgs, config: &Config, dir: &std::path::Path) -> T
     }
 }
 
-/// The flags of the image step, borrowed from whichever command carries them.
-pub struct ImageFlags<'a> {
-    pub image: &'a flags::ImageArgs,
-    pub push: bool,
-    pub hold_floating: bool,
-    /// `--provenance-attested` was given a non-empty attestation id.
-    pub provenance_attested: bool,
-    /// Resolved from `github.prerelease`.
-    pub prerelease: bool,
-}
-
-/// The image step's inputs; `signer` is the caller's to choose (from the environment, or the
-/// local environment's key).
+/// The image step's inputs; `prerelease` is resolved from `--prerelease`, and `signer` is the
+/// caller's to choose (from the environment, or the local environment's key).
 pub fn image_inputs(
-    f: &ImageFlags,
-    release: &ReleaseVersion,
-    config: &Config,
+    f: &flags::ReleaseImage,
+    prerelease: bool,
+    (release, config): (&ReleaseVersion, &Config),
     signer: Option<Signer>,
 ) -> Result<ImageInputs> {
+    let push = !f.no_push;
     let source = f.image.source.read()?;
     let repository = f.image.target.repository()?;
     let out_dir = f.image.output.dir(&source.dir);
@@ -247,21 +220,17 @@ pub fn image_inputs(
     Ok(ImageInputs {
         vex: vex_inputs(&source.dir, &repository)?,
         // An unpushed build publishes no changes: the changelog is read for a release only.
-        changes: changelog_entry(
-            &source.dir,
-            release,
-            f.image.source.skip_changelog || !f.push,
-        )?,
+        changes: changelog_entry(&source.dir, release, f.image.source.skip_changelog || !push)?,
         repo_metadata: repo_metadata(&source.dir)?,
         provenance: provenance(config),
-        hold_floating: f.hold_floating,
-        provenance_attested: f.provenance_attested,
+        hold_floating: f.hold_floating_tags,
+        provenance_attested: !f.provenance_attested.trim().is_empty(),
         db: trivy_db(&f.image.scan.db, config, &source.dir),
         severity: f.image.scan.severity,
         require_rust: !f.image.scan.no_rust_binary,
         size_budget: f.image.scan.size_budget_mb * 1_000_000,
-        push: f.push,
-        signer: if f.push { signer } else { None },
+        push,
+        signer: if push { signer } else { None },
         credentials: config.registry.clone(),
         notify: Notify {
             image: repository.to_string(),
@@ -275,7 +244,7 @@ pub fn image_inputs(
             (&f.image.target, &f.image.output),
             source,
             (release, config),
-            (f.prerelease, actions),
+            (prerelease, actions),
         )?,
     })
 }
@@ -336,18 +305,11 @@ pub fn build_inputs(
     })
 }
 
-/// The flags of the chart step.
-pub struct ChartFlags<'a> {
-    pub target: &'a flags::Target,
-    pub output: &'a flags::Output,
-    pub source: &'a flags::SourceArgs,
-    pub chart: &'a flags::ChartArgs,
-    /// Resolved from `--prerelease`.
-    pub prerelease: bool,
-}
-
+/// The chart step's inputs; `prerelease` is resolved from `--prerelease`.
 pub fn chart_inputs(
-    f: &ChartFlags,
+    chart: &flags::ChartArgs,
+    (target, output, checkout): (&flags::Target, &flags::Output, &flags::SourceArgs),
+    prerelease: bool,
     (release, config): (&ReleaseVersion, &Config),
     expected_digest: Option<String>,
     signer: Option<Signer>,
@@ -355,8 +317,8 @@ pub fn chart_inputs(
     if let Some(d) = &expected_digest {
         layout::check_digest(d).context("--image-digest")?;
     }
-    let source = f.source.read()?;
-    let chart_dir = source.dir.join(&f.chart.chart);
+    let source = checkout.read()?;
+    let chart_dir = source.dir.join(&chart.chart);
     ensure!(
         chart_dir.join("Chart.yaml.j2").is_file(),
         "{} holds no chart templates (Chart.yaml.j2): point --chart at the chart's directory",
@@ -364,18 +326,18 @@ pub fn chart_inputs(
     );
     Ok(ChartInputs {
         release: release.clone(),
-        prerelease: f.prerelease,
-        image: f.target.repository()?,
-        charts: Repository::parse(&f.chart.chart_repository).context("--chart-repository")?,
-        platforms: f.target.platforms()?,
-        chart: f.chart.chart.clone(),
-        out_dir: f.output.dir(&source.dir),
+        prerelease,
+        image: target.repository()?,
+        charts: Repository::parse(&chart.chart_repository).context("--chart-repository")?,
+        platforms: target.platforms()?,
+        chart: chart.chart.clone(),
+        out_dir: output.dir(&source.dir),
         expected_digest,
-        wait_timeout: f.chart.wait_timeout,
-        poll_interval: f.chart.poll_interval,
+        wait_timeout: chart.wait_timeout,
+        poll_interval: chart.poll_interval,
         signer,
         credentials: config.registry.clone(),
-        changes: changelog_entry(&source.dir, release, f.source.skip_changelog)?,
+        changes: changelog_entry(&source.dir, release, checkout.skip_changelog)?,
         repo_metadata: repo_metadata(&source.dir)?,
         source,
     })

@@ -4,7 +4,7 @@
 
 use anyhow::Result;
 
-use super::inputs::{self, ChartFlags, ImageFlags};
+use super::inputs;
 use crate::flags;
 use kube9_release::config::Config;
 use kube9_release::facts;
@@ -46,29 +46,24 @@ impl flags::Release {
     fn inputs(&self, config: &Config, local: bool, offline: bool) -> Result<ReleaseInputs> {
         let args = &self.image;
         let release = inputs::release_version(args.target.version.as_deref(), config)?;
+        let at = (&release, config);
         // A local release signs with the environment's key (`plan::local`).
         let signer = if local {
             None
         } else {
-            inputs::signer(&args.sign, (&release, config), offline)?
+            inputs::signer(&args.sign, at, offline)?
         };
-        let prerelease = inputs::prerelease(args.github.prerelease, (&release, config), offline)?;
-        let image = ImageFlags {
-            image: &self.image,
-            push: true,
-            hold_floating: false,
-            provenance_attested: false,
-            prerelease,
+        let prerelease = inputs::prerelease(args.github.prerelease, at, offline)?;
+        // The image step of a release is `release-image` without a flag of its own.
+        let image = flags::ReleaseImage {
+            image: args.clone(),
+            no_push: false,
+            hold_floating_tags: false,
+            provenance_attested: String::new(),
         };
-        let chart = ChartFlags {
-            target: &self.image.target,
-            output: &self.image.output,
-            source: &self.image.source,
-            chart: &self.chart,
-            prerelease,
-        };
-        let image = inputs::image_inputs(&image, &release, config, signer.clone())?;
-        let chart = inputs::chart_inputs(&chart, (&release, config), None, signer)?;
+        let image = inputs::image_inputs(&image, prerelease, at, signer.clone())?;
+        let checkout = (&args.target, &args.output, &args.source);
+        let chart = inputs::chart_inputs(&self.chart, checkout, prerelease, at, None, signer)?;
         Ok(ReleaseInputs {
             image,
             chart,
@@ -79,7 +74,9 @@ impl flags::Release {
 
     fn check_source(&self, inputs: &ReleaseInputs) -> Result<()> {
         let build = &inputs.image.build;
-        self.image.check_source(&build.source, &build.release)
+        self.image
+            .source
+            .check(&build.source, &self.image.github, &build.release)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 
-use super::inputs::{self, ChartFlags};
+use super::inputs;
 use crate::flags;
 use kube9_release::config::Config;
 use kube9_release::facts;
@@ -14,20 +14,16 @@ impl flags::ReleaseChart {
     pub fn run(self) -> Result<()> {
         let config = Config::get();
         let release = inputs::release_version(self.target.version.as_deref(), config)?;
+        let at = (&release, config);
         let offline = self.output.offline();
-        let flags = ChartFlags {
-            target: &self.target,
-            output: &self.output,
-            source: &self.source,
-            chart: &self.chart,
-            prerelease: inputs::prerelease(self.github.prerelease, (&release, config), offline)?,
-        };
+        let prerelease = inputs::prerelease(self.github.prerelease, at, offline)?;
         let flag = self.image_digest.clone().filter(|d| !d.is_empty());
-        let signer = inputs::signer(&self.sign, (&release, config), offline)?;
-        let mut inputs = inputs::chart_inputs(&flags, (&release, config), flag, signer)?;
+        let signer = inputs::signer(&self.sign, at, offline)?;
+        let checkout = (&self.target, &self.output, &self.source);
+        let mut inputs = inputs::chart_inputs(&self.chart, checkout, prerelease, at, flag, signer)?;
         // The chart is staged from the working tree: uncommitted changes would be published
         // as if they were the commit.
-        inputs::check_source(&inputs.source, &self.source, &self.github, &release)?;
+        self.source.check(&inputs.source, &self.github, &release)?;
         let facts = if self.output.offline() {
             ChartFacts::default()
         } else {

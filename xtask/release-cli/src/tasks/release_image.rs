@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 
-use super::inputs::{self, ImageFlags};
+use super::inputs;
 use crate::flags;
 use kube9_release::config::Config;
 use kube9_release::facts;
@@ -15,23 +15,19 @@ impl flags::ReleaseImage {
         let config = Config::get();
         let image = &self.image;
         let release = inputs::release_version(image.target.version.as_deref(), config)?;
+        let at = (&release, config);
         let offline = image.output.offline();
         let signer = if self.no_push {
             // Nothing is published, so nothing is signed and no signer is needed.
             None
         } else {
-            inputs::signer(&image.sign, (&release, config), offline)?
+            inputs::signer(&image.sign, at, offline)?
         };
-        let prerelease = inputs::prerelease(image.github.prerelease, (&release, config), offline)?;
-        let flags = ImageFlags {
-            image,
-            push: !self.no_push,
-            hold_floating: self.hold_floating_tags,
-            provenance_attested: !self.provenance_attested.trim().is_empty(),
-            prerelease,
-        };
-        let inputs = inputs::image_inputs(&flags, &release, config, signer)?;
-        image.check_source(&inputs.build.source, &release)?;
+        let prerelease = inputs::prerelease(image.github.prerelease, at, offline)?;
+        let inputs = inputs::image_inputs(&self, prerelease, at, signer)?;
+        image
+            .source
+            .check(&inputs.build.source, &image.github, &release)?;
         let facts = if offline || self.no_push {
             ImageFacts::default()
         } else {
