@@ -9,11 +9,3 @@ pub mod flags;
 mod tasks;
 
 pub use tasks::release::{check_local, run_local};
-
-/// `withdraw` into a local environment (`cargo xtask withdraw --local`).
-pub fn withdraw_local(
-    flags: flags::Withdraw,
-    target: &kube9_release::plan::local::LocalTarget,
-) -> anyhow::Result<()> {
-    flags.run_with(Some(target))
-}

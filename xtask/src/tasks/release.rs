@@ -39,6 +39,6 @@ impl flags::WithdrawLocal {
         } else {
             localenv::up(&dir, true)?.release_target()?
         };
-        kube9_release_cli::withdraw_local(self.withdraw, &target)
+        self.withdraw.run_with(Some(&target))
     }
 }

@@ -108,13 +108,11 @@ impl flags::EarlierJobs {
             chart_served: time("--chart-served-at", &self.chart_served_at)?,
             verified: None,
         };
-        let scan = match self.image_scan.as_deref().filter(|v| !v.is_empty()) {
-            Some(json) => Some(
-                serde_json::from_str(json)
-                    .context("--image-scan is not the image job's `scan` output")?,
-            ),
-            None => None,
-        };
+        let scan = self.image_scan.as_deref().filter(|v| !v.is_empty());
+        let scan = scan
+            .map(serde_json::from_str)
+            .transpose()
+            .context("--image-scan is not the image job's `scan` output")?;
         Ok((timeline, scan))
     }
 }
