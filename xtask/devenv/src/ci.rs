@@ -66,33 +66,18 @@ fn cargo(args: impl IntoIterator<Item = impl Into<String>>, vars: &[(String, Str
     vars.iter().fold(cmd, |cmd, (k, v)| cmd.env(k, v))
 }
 
-/// Test targets of the xtask crate that belong to the skipped groups.
-fn skipped_targets(skip: &[String]) -> Result<Vec<String>> {
-    Ok(all_test_targets()?
-        .into_iter()
-        .filter(|name| in_groups(name, skip))
-        .collect())
-}
-
 fn in_groups(target: &str, groups: &[String]) -> bool {
     groups.iter().any(|g| target.starts_with(g.as_str()))
 }
 
-fn all_test_targets() -> Result<Vec<String>> {
-    let mut targets = Vec::new();
-    for entry in std::fs::read_dir(workspace::root().join("xtask/tests"))? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "rs") {
-            targets.push(path.file_stem().unwrap().to_string_lossy().to_string());
-        }
-    }
-    targets.sort();
-    Ok(targets)
+/// The test targets (of `targets`, the workspace's) that belong to the skipped groups.
+fn skipped_targets<'a>(targets: &'a [String], skip: &[String]) -> Vec<&'a String> {
+    targets.iter().filter(|t| in_groups(t, skip)).collect()
 }
 
 /// The cargo invocation that lists, without running, the tests of the skipped targets: each
 /// one counts as skipped in the suite's last line.
-fn listing_invocation(skipped: &[String]) -> Option<Vec<String>> {
+fn listing_invocation(skipped: &[&String]) -> Option<Vec<String>> {
     if skipped.is_empty() {
         return None;
     }
@@ -116,8 +101,8 @@ fn listed_test(line: &str) -> Option<&str> {
 }
 
 /// Counts the tests of the skipped targets, naming each on stderr.
-fn count_skipped(skip: &[String], vars: &[(String, String)]) -> Result<u64> {
-    let Some(args) = listing_invocation(&skipped_targets(skip)?) else {
+fn count_skipped(targets: &[String], skip: &[String], vars: &[(String, String)]) -> Result<u64> {
+    let Some(args) = listing_invocation(&skipped_targets(targets, skip)) else {
         return Ok(0);
     };
     let listing = cargo(&args, vars)
@@ -434,7 +419,8 @@ fn checks_and_tests(
         || run_tests(&metadata.test_targets, skip, vars),
         |t| t.1 == 0,
     )?;
-    totals.2 += phases.time("list skipped tests", || count_skipped(skip, vars))?;
+    let targets = &metadata.test_targets;
+    totals.2 += phases.time("list skipped tests", || count_skipped(targets, skip, vars))?;
     Ok(totals)
 }
 
@@ -616,8 +602,12 @@ mod tests {
             workspace.scratch
         );
         let targets = workspace.test_targets;
-        for t in all_test_targets().unwrap() {
-            assert!(targets.contains(&t), "{t} in {targets:?}");
+        let files = std::fs::read_dir(workspace::root().join("xtask/tests")).unwrap();
+        for path in files.map(|e| e.unwrap().path()) {
+            if path.extension().is_some_and(|e| e == "rs") {
+                let t = path.file_stem().unwrap().to_string_lossy().to_string();
+                assert!(targets.contains(&t), "{t} in {targets:?}");
+            }
         }
         assert!(
             targets.contains(&"status".to_string()),
@@ -628,14 +618,14 @@ mod tests {
     #[test]
     fn a_skipped_group_is_listed_not_run() {
         let skip = ["docker".to_string(), "act".to_string()];
-        let skipped = skipped_targets(&skip).unwrap();
-        assert!(skipped.contains(&"docker_release_image".to_string()));
-        assert!(skipped.contains(&"act_workflows".to_string()));
+        let all = read_workspace(&[]).unwrap().test_targets;
+        let skipped = skipped_targets(&all, &skip);
+        assert!(skipped.contains(&&"docker_release_image".to_string()));
+        assert!(skipped.contains(&&"act_workflows".to_string()));
         // Every target is run or listed, never neither.
-        let all = all_test_targets().unwrap();
         let runs = test_runs(&all, &skip);
         let mut both: Vec<&str> = names(&runs.rest[0]);
-        both.extend(skipped.iter().map(String::as_str));
+        both.extend(skipped.iter().map(|s| s.as_str()));
         both.sort();
         assert_eq!(both, all);
         let args = listing_invocation(&skipped).unwrap();
