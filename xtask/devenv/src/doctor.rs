@@ -99,45 +99,41 @@ pub fn check_buildx(docker: &dyn Fn() -> Cmd) -> Check {
         check.problem = Some(p);
         return check;
     }
-    match probe(docker().args(["buildx", "inspect", "--bootstrap"])) {
-        Err(e) => check.problem = Some(format!("no running builder: {e}")),
-        Ok(inspect) => {
-            let field = |name| inspect.lines().find_map(|l| l.trim().strip_prefix(name));
-            let buildkit = field("BuildKit version:");
-            let driver = field("Driver:").unwrap_or("").trim();
-            let platforms = field("Platforms:").unwrap_or("");
-            if let Some(v) = buildkit {
-                check.found = Some(format!(
-                    "{} (driver {driver}, BuildKit {})",
-                    first_line(&version),
-                    v.trim()
-                ));
-                // Docker's embedded BuildKit reports v0.0.0+unknown; the daemon version decides.
-                if !v.contains("unknown") {
-                    if let Some(p) = at_least(parse_version(v), (0, 13, 0), "BuildKit") {
-                        check.problem = Some(format!("{p} (rewrite-timestamp)"));
-                    }
-                }
-            }
-            if platforms.trim().is_empty() {
-                check.problem = Some(
-                    "the builder is not running: is the Docker engine up? (Debian: cargo xtask env up)"
-                        .into(),
-                );
-            }
-            if check.problem.is_none()
-                && !(platforms.contains("linux/amd64") && platforms.contains("linux/arm64"))
-            {
-                check.problem = Some(format!(
-                    "the builder cannot build linux/arm64 (platforms: {}): register QEMU binfmt (apt-get install qemu-user-static binfmt-support) or use a cross-compiling builder",
-                    platforms.trim()
-                ));
-            }
-            if check.problem.is_none() && driver == "docker" {
-                check.problem = docker_store_problem(docker);
-            }
+    let inspect = match probe(docker().args(["buildx", "inspect", "--bootstrap"])) {
+        Ok(inspect) => inspect,
+        Err(e) => {
+            check.problem = Some(format!("no running builder: {e}"));
+            return check;
         }
+    };
+    let field = |name| inspect.lines().find_map(|l| l.trim().strip_prefix(name));
+    let (driver, platforms) = (field("Driver:"), field("Platforms:"));
+    let (driver, platforms) = (driver.unwrap_or("").trim(), platforms.unwrap_or("").trim());
+    let buildkit = field("BuildKit version:").map(str::trim);
+    if let Some(v) = buildkit {
+        let version = first_line(&version);
+        check.found = Some(format!("{version} (driver {driver}, BuildKit {v})"));
     }
+    // Docker's embedded BuildKit reports v0.0.0+unknown; the daemon version decides.
+    let old_buildkit = buildkit
+        .filter(|v| !v.contains("unknown"))
+        .and_then(|v| at_least(parse_version(v), (0, 13, 0), "BuildKit"));
+    check.problem = if platforms.is_empty() {
+        Some(
+            "the builder is not running: is the Docker engine up? (Debian: cargo xtask env up)"
+                .into(),
+        )
+    } else if let Some(p) = old_buildkit {
+        Some(format!("{p} (rewrite-timestamp)"))
+    } else if !(platforms.contains("linux/amd64") && platforms.contains("linux/arm64")) {
+        Some(format!(
+            "the builder cannot build linux/arm64 (platforms: {platforms}): register QEMU binfmt (apt-get install qemu-user-static binfmt-support) or use a cross-compiling builder"
+        ))
+    } else if driver == "docker" {
+        docker_store_problem(docker)
+    } else {
+        None
+    };
     check
 }
 
