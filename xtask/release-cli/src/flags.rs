@@ -425,17 +425,14 @@ pub struct Withdraw {
 /// can say what is wrong with it.
 pub fn parse<P: Parser>() -> P {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    match P::try_parse_from(&args) {
-        Ok(parsed) => parsed,
-        Err(e) => {
-            if let Some(hint) = hyphen_value_hint(&e, &args) {
-                let _ = e.print();
-                eprintln!("\n  hint: {hint}");
-                std::process::exit(e.exit_code());
-            }
-            e.exit()
+    P::try_parse_from(&args).unwrap_or_else(|e| {
+        if let Some(hint) = hyphen_value_hint(&e, &args) {
+            let _ = e.print();
+            eprintln!("\n  hint: {hint}");
+            std::process::exit(e.exit_code());
         }
-    }
+        e.exit()
+    })
 }
 
 /// The hint for `--version -x`, which clap reports as an unexpected argument `-x`.

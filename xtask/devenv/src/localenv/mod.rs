@@ -354,14 +354,12 @@ pub fn prune(dir: &Path) -> Result<()> {
 
 /// Whether the registry serves the database as `repository:tag` names it.
 fn database_served(reference: &str) -> bool {
-    let Some((repository, tag)) = reference.rsplit_once(':') else {
-        return false;
+    let digest = |(repository, tag): (&str, &str)| {
+        let repository = kube9_release::registry::Repository::parse(repository).ok()?;
+        let registry = kube9_release::registry::Registry::anonymous(&repository);
+        registry.digest_of(tag).ok().flatten()
     };
-    let Ok(repository) = kube9_release::registry::Repository::parse(repository) else {
-        return false;
-    };
-    let registry = kube9_release::registry::Registry::anonymous(&repository);
-    registry.digest_of(tag).ok().flatten().is_some()
+    reference.rsplit_once(':').and_then(digest).is_some()
 }
 
 /// `cargo xtask env status`: what the environment holds, and whether each service answers.

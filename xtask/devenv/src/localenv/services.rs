@@ -353,11 +353,7 @@ fn uses_callers_engine(
     environments: &str,
     machine_answers: impl Fn() -> bool,
 ) -> bool {
-    match caller {
-        Some(host) if host == environments => machine_answers(),
-        Some(_) => true,
-        None => machine_answers(),
-    }
+    caller.is_some_and(|host| host != environments) || machine_answers()
 }
 
 /// The environments' dockerd, started by another environment (or left by a crashed one):

@@ -97,11 +97,8 @@ fn read_facts(inputs: &WithdrawInputs) -> Result<WithdrawFacts> {
     let registry = Registry::new(inputs.repository.clone(), credentials, Retry::default());
     let tags = registry.tags()?;
     let plain = inputs.release.plain();
-    let index = if tags.contains(&plain) {
-        registry.digest_of(&plain)?
-    } else {
-        None
-    };
+    let index = tags.contains(&plain).then(|| registry.digest_of(&plain));
+    let index = index.transpose()?.flatten();
     let charts = Registry::new(inputs.chart.clone(), credentials, Retry::default());
     let chart = charts.digest_of(&plain)?;
     let withdrawals = attached::withdrawals(&registry, &tags)?;
@@ -110,11 +107,10 @@ fn read_facts(inputs: &WithdrawInputs) -> Result<WithdrawFacts> {
     // Each release's plain version tag, then the floating tags in the version's scope (they
     // never share a name).
     let scope = version::floating_candidates(inputs.release.semver());
-    for tag in versions.iter().map(|v| v.to_string()).chain(scope) {
-        if tags.contains(&tag) {
-            if let Some(d) = registry.digest_of(&tag)? {
-                digests.insert(tag, d);
-            }
+    let names = versions.iter().map(|v| v.to_string()).chain(scope);
+    for tag in names.filter(|t| tags.contains(t)) {
+        if let Some(d) = registry.digest_of(&tag)? {
+            digests.insert(tag, d);
         }
     }
     Ok(WithdrawFacts {
