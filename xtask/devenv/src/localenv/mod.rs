@@ -273,9 +273,7 @@ fn start_services(state: &mut EnvState, own_engine: bool) -> Result<()> {
     }
     state.registry = services::start_registry(&state.dir, "registry", None)?;
     write_state(state)?;
-    let (auth, password_file) = services::start_auth_registry(&state.dir)?;
-    state.auth_registry = auth;
-    state.auth_password_file = password_file;
+    state.auth_registry = services::start_auth_registry(&state.dir, &state.auth_password_file)?;
     write_state(state)?;
     github::step("serving the Trivy database from the registry");
     state.trivy_db_repository = services::push_trivy_db(&state.registry.address())?;

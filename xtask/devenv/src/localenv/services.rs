@@ -201,11 +201,11 @@ fn blobs(data: &Path) -> std::collections::BTreeSet<String> {
         .collect()
 }
 
-/// The registry that requires a login; its password stays in a file readable by root only.
-pub fn start_auth_registry(dir: &Path) -> Result<(Service, PathBuf)> {
+/// The registry that requires a login; its password stays in `password_file`, readable by
+/// root only.
+pub fn start_auth_registry(dir: &Path, password_file: &Path) -> Result<Service> {
     let password = Secret::new(random_hex(16)?);
-    let password_file = dir.join("auth-password");
-    write_private(&password_file, password.expose())?;
+    write_private(password_file, password.expose())?;
     let htpasswd = Cmd::new("htpasswd")
         .args(["-B", "-i", "-n", AUTH_USER])
         .stdin_secret(password)
@@ -213,10 +213,7 @@ pub fn start_auth_registry(dir: &Path) -> Result<(Service, PathBuf)> {
         .context("htpasswd failed: apt-get install apache2-utils")?;
     let htpasswd_file = dir.join("htpasswd");
     std::fs::write(&htpasswd_file, htpasswd.trim())?;
-    Ok((
-        start_registry(dir, "auth-registry", Some(&htpasswd_file))?,
-        password_file,
-    ))
+    start_registry(dir, "auth-registry", Some(&htpasswd_file))
 }
 
 /// A key pair for the environment, its password random: the private key in cosign's own

@@ -40,14 +40,9 @@ impl flags::CheckRepo {
         for v in &verdicts {
             println!("{}", v.line());
         }
-        let missing = verdicts
-            .iter()
-            .filter(|v| matches!(v.state, State::Missing { .. }))
-            .count();
-        let unknown = verdicts
-            .iter()
-            .filter(|v| matches!(v.state, State::Unreadable { .. }))
-            .count();
+        let count = |of: fn(&State) -> bool| verdicts.iter().filter(|v| of(&v.state)).count();
+        let missing = count(|s| matches!(s, State::Missing { .. }));
+        let unknown = count(|s| matches!(s, State::Unreadable { .. }));
         if missing + unknown == 0 {
             println!("every protection is in place");
             return Ok(());

@@ -172,15 +172,12 @@ pub fn prerelease(
         flags::Prerelease::Github if offline => false,
         flags::Prerelease::Github => {
             let found = releases::release_of_tag(&config.github, &release.tag())?;
-            println!(
-                "the GitHub release of {} is {}",
-                release.tag(),
-                if found.prerelease {
-                    "a pre-release"
-                } else {
-                    "a release"
-                }
-            );
+            let kind = if found.prerelease {
+                "a pre-release"
+            } else {
+                "a release"
+            };
+            println!("the GitHub release of {} is {kind}", release.tag());
             found.prerelease
         }
     })
