@@ -7,5 +7,3 @@
 
 pub mod flags;
 mod tasks;
-
-pub use tasks::release::{check_local, run_local};

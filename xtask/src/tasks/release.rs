@@ -13,7 +13,7 @@ impl flags::ReleaseLocal {
             return self.release.run();
         }
         // What needs no network is checked before anything is installed or started.
-        kube9_release_cli::check_local(&self.release)?;
+        self.release.check_local()?;
         let dir = kube9_devenv::local_env_dir();
         let target = if self.release.image.output.offline() {
             // A dry run starts nothing: the environment as it is, or as it would start.
@@ -24,7 +24,7 @@ impl flags::ReleaseLocal {
             }
             localenv::up(&dir, true)?.release_target()?
         };
-        kube9_release_cli::run_local(self.release, target)
+        self.release.run_local(target)
     }
 }
 

@@ -3,7 +3,7 @@
 
 mod check_repo;
 mod inputs;
-pub mod release;
+mod release;
 mod release_chart;
 mod release_image;
 mod release_notes;

@@ -78,23 +78,24 @@ impl flags::Release {
             .source
             .check(&build.source, &self.image.github, &build.release)
     }
-}
 
-/// What `release --local` can check with no network and nothing started (the version, names,
-/// digests, the source, the changelog, `security/vex.json`): `cargo xtask` calls it before it
-/// installs tools or brings the local environment up, so a mistyped command fails in a moment.
-pub fn check_local(flags: &flags::Release) -> Result<()> {
-    let inputs = flags.inputs(Config::get(), true, true)?;
-    flags.check_source(&inputs)
-}
-
-/// `release` into a local environment: the same plan, composed for `target`; the signer is
-/// the environment's key unless `--no-sign`.
-pub fn run_local(flags: flags::Release, mut target: LocalTarget) -> Result<()> {
-    if flags.image.sign.no_sign {
-        target.signer = None;
+    /// What `release --local` can check with no network and nothing started (the version,
+    /// names, digests, the source, the changelog, `security/vex.json`): `cargo xtask` calls it
+    /// before it installs tools or brings the local environment up, so a mistyped command
+    /// fails in a moment.
+    pub fn check_local(&self) -> Result<()> {
+        let inputs = self.inputs(Config::get(), true, true)?;
+        self.check_source(&inputs)
     }
-    flags.run_with(Some(&target))
+
+    /// `release` into a local environment: the same plan, composed for `target`; the signer
+    /// is the environment's key unless `--no-sign`.
+    pub fn run_local(self, mut target: LocalTarget) -> Result<()> {
+        if self.image.sign.no_sign {
+            target.signer = None;
+        }
+        self.run_with(Some(&target))
+    }
 }
 
 /// What the registries hold: asked first, so that a registry that is down or refuses the
