@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 
 use crate::{disk, localenv, setup};
 use kube9_release::cmd::Cmd;
@@ -322,9 +322,7 @@ pub fn run(skip: &[String], no_install: bool) -> Result<()> {
     summary(&phases, started, skip);
     let (passed, failed, ignored) = result?;
     println!("ci: {passed} passed, {failed} failed, {ignored} skipped");
-    if failed > 0 {
-        bail!("{failed} tests failed");
-    }
+    ensure!(failed == 0, "{failed} tests failed");
     Ok(())
 }
 

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{ensure, Context, Result};
 
 use crate::docker;
 use kube9_release::cmd::Cmd;
@@ -71,17 +71,16 @@ pub fn free_bytes(path: &Path) -> Result<u64> {
 /// Fails unless the filesystem holding `path` has `needed` bytes free.
 pub fn require_free(path: &Path, needed: u64, what: &str) -> Result<()> {
     let free = free_bytes(path)?;
-    if free < needed {
-        bail!(
-            "only {} free on the filesystem of {}, and {what} needs about {}: a full disk \
+    ensure!(
+        free >= needed,
+        "only {} free on the filesystem of {}, and {what} needs about {}: a full disk \
              fails half-way (the linker dies with a bus error). Free space: \
              `cargo xtask env prune` empties the environment's build cache; old clones' \
              `target/` folders are the other large item",
-            show(free),
-            path.display(),
-            show(needed)
-        );
-    }
+        show(free),
+        path.display(),
+        show(needed)
+    );
     Ok(())
 }
 

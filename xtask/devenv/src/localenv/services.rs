@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 
 use super::{CosignKeys, Service, AUTH_USER, TRIVY_DB_PATH};
 use crate::{docker, random_hex, write_private};
@@ -328,9 +328,7 @@ fn start_docker() -> Result<Engine> {
         !alive(pid) || docker_answers(Some(&host))
     })
     .with_context(|| format!("see {}", log.display()))?;
-    if !alive(pid) {
-        bail!("dockerd exited at start; see {}", log.display());
-    }
+    ensure!(alive(pid), "dockerd exited at start; see {}", log.display());
     Ok(Engine {
         pid: Some(pid),
         host: Some(host),
