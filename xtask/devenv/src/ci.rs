@@ -377,11 +377,8 @@ fn test_threads() -> String {
 /// What the tests read: the environment's addresses, or without one the tools' PATH; and how
 /// many tests run at once.
 fn test_vars(state: Option<&localenv::EnvState>) -> Vec<(String, String)> {
-    let mut vars = state.map(|s| s.exports()).unwrap_or_default();
-    if state.is_none() {
-        let path = tools::search_path().to_string_lossy().into_owned();
-        vars.push(("PATH".into(), path));
-    }
+    let path = || tools::search_path().to_string_lossy().into_owned();
+    let mut vars = state.map_or_else(|| vec![("PATH".into(), path())], |s| s.exports());
     if std::env::var_os("RUST_TEST_THREADS").is_none() {
         vars.push(("RUST_TEST_THREADS".into(), test_threads()));
     }

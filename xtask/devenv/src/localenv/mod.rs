@@ -92,16 +92,13 @@ impl EnvState {
     /// What a shell (`env.sh`), the tests and tools need to find the environment: its
     /// description, its engine, its tools.
     pub fn exports(&self) -> Vec<(String, String)> {
-        let mut vars = vec![(
-            ENV_VAR.to_string(),
-            state_file(&self.dir).display().to_string(),
-        )];
-        if let Some(host) = &self.docker_host {
-            vars.push(("DOCKER_HOST".into(), host.clone()));
-        }
-        let search = tools::search_path();
-        vars.push(("PATH".into(), search.to_string_lossy().into_owned()));
-        vars
+        let state = (ENV_VAR.into(), state_file(&self.dir).display().to_string());
+        let host = self.docker_host.clone().map(|h| ("DOCKER_HOST".into(), h));
+        let path = (
+            "PATH".into(),
+            tools::search_path().to_string_lossy().into_owned(),
+        );
+        std::iter::once(state).chain(host).chain([path]).collect()
     }
 
     /// The environment `KUBE9_ENV` names (set by `env.sh` and `cargo xtask ci`).
