@@ -195,9 +195,9 @@ fn program(
     )
 }
 
-/// The Docker engine's version question (the client alone answers nothing).
-pub fn docker_server_version() -> Cmd {
-    Cmd::new("docker").args(["version", "--format", "{{.Server.Version}}"])
+/// The Docker engine's version question, asked by `docker` (the client alone answers nothing).
+pub fn server_version(docker: Cmd) -> Cmd {
+    docker.args(["version", "--format", "{{.Server.Version}}"])
 }
 
 /// Whether `cmd` prints a version of at least `min`.
@@ -221,7 +221,7 @@ fn cosign_version() -> Cmd {
 /// The engine: the caller's (`DOCKER_HOST` or the default socket), else the one the local
 /// environment started.
 fn docker_command() -> impl Fn() -> Cmd {
-    let default_answers = probe(docker_server_version()).is_ok();
+    let default_answers = probe(server_version(docker(None))).is_ok();
     let host = if default_answers {
         None
     } else {
@@ -233,13 +233,7 @@ fn docker_command() -> impl Fn() -> Cmd {
 /// The engine: one that answers; one that is installed but not running (started by `env up`,
 /// not by `setup`); or none installed.
 fn check_docker(docker: &dyn Fn() -> Cmd) -> Check {
-    let check = simple(
-        "docker",
-        docker().args(["version", "--format", "{{.Server.Version}}"]),
-        (24, 0, 0),
-        SETUP,
-        true,
-    );
+    let check = simple("docker", server_version(docker()), (24, 0, 0), SETUP, true);
     if check.found.is_some() {
         return check;
     }

@@ -56,7 +56,7 @@ fn docker_is_recent() -> bool {
 
 /// An engine that answers (Docker Desktop, a runner's) serves as well.
 fn engine_answers() -> bool {
-    doctor::version_at_least(doctor::docker_server_version(), (24, 0, 0))
+    doctor::version_at_least(doctor::server_version(Cmd::new("docker")), (24, 0, 0))
 }
 
 /// A second sources file for trixie, pinned low so that nothing else is upgraded from it;
