@@ -347,10 +347,8 @@ fn helm(report: &mut Vec<String>, build: &HelmBuild) -> Result<()> {
         build.version,
         pins.display()
     );
-    report.push(match before {
-        Some(old) => format!("{what}: installed (replaced {old})"),
-        None => format!("{what}: installed"),
-    });
+    let replaced = before.map_or(String::new(), |old| format!(" (replaced {old})"));
+    report.push(format!("{what}: installed{replaced}"));
     Ok(())
 }
 

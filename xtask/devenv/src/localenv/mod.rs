@@ -362,8 +362,6 @@ pub fn print(dir: &Path) -> Result<()> {
     let state = read_state(dir)?.context("the environment is not up: cargo xtask env up")?;
     let registry = state.registry.address();
     let auth = state.auth_registry.address();
-    let answers =
-        |address: &str, path: &str, expected: u16| http_status(address, path) == Some(expected);
     let docker_answers = state
         .docker_host
         .as_deref()
@@ -372,7 +370,7 @@ pub fn print(dir: &Path) -> Result<()> {
         (
             "registry",
             registry.clone(),
-            answers(&registry, "/v2/", 200),
+            http_status(&registry, "/v2/") == Some(200),
         ),
         (
             "auth registry",
@@ -380,7 +378,7 @@ pub fn print(dir: &Path) -> Result<()> {
                 "{auth} (user {AUTH_USER}, password in {})",
                 state.auth_password_file.display()
             ),
-            answers(&auth, "/v2/", 401),
+            http_status(&auth, "/v2/") == Some(401),
         ),
         (
             "trivy database",
@@ -396,14 +394,11 @@ pub fn print(dir: &Path) -> Result<()> {
             docker_answers,
         ),
     ];
-    let mut down = Vec::new();
     for (name, what, ok) in &rows {
         let mark = if *ok { "ok" } else { "NOT ANSWERING" };
         println!("{name:<15} {mark:<14} {what}");
-        if !ok {
-            down.push(*name);
-        }
     }
+    let down: Vec<&str> = rows.iter().filter(|r| !r.2).map(|r| r.0).collect();
     println!(
         "cosign key      {} (public: {})",
         state.cosign.private_key.display(),
