@@ -91,16 +91,13 @@ impl flags::EarlierJobs {
     /// error, an empty one is not known.
     fn read(&self) -> Result<(Timeline, Option<ScanRecord>)> {
         let time = |flag: &str, value: &Option<String>| -> Result<Option<String>> {
-            let Some(v) = value.as_deref().filter(|v| !v.is_empty()) else {
-                return Ok(None);
-            };
-            v.parse::<jiff::Timestamp>().with_context(|| {
-                format!(
-                    "{flag} `{}` is not an RFC 3339 time",
-                    kube9_release::text::shown(v)
-                )
-            })?;
-            Ok(Some(v.to_string()))
+            let given = value.clone().filter(|v| !v.is_empty());
+            if let Some(v) = &given {
+                let shown = kube9_release::text::shown(v);
+                let refusal = || format!("{flag} `{shown}` is not an RFC 3339 time");
+                v.parse::<jiff::Timestamp>().with_context(refusal)?;
+            }
+            Ok(given)
         };
         let timeline = Timeline {
             published: time("--published-at", &self.published_at)?,
