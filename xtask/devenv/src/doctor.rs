@@ -380,36 +380,24 @@ fn check_tool(tool: Tool, docker: &dyn Fn() -> Cmd) -> Vec<Check> {
 /// What only the tests run: the SARIF validator (the release writes SARIF, the tests judge
 /// it), the registry and node clients, and the workflow simulation.
 fn test_tools() -> Vec<Check> {
-    vec![
-        simple(
-            "sarif-multitool",
-            validate::sarif_version(),
-            (5, 7, 0),
-            "cargo xtask setup (@microsoft/sarif-multitool from npm; tests only)",
-            false,
-        ),
-        program(
-            "skopeo",
-            "--version",
-            (1, 0, 0),
-            "apt-get install skopeo (tests only)",
-            false,
-        ),
-        program(
-            "ctr",
-            "--version",
-            (1, 6, 0),
-            "apt-get install containerd (tests only)",
-            false,
-        ),
-        program(
+    let sarif = simple(
+        "sarif-multitool",
+        validate::sarif_version(),
+        (5, 7, 0),
+        "cargo xtask setup (@microsoft/sarif-multitool from npm; tests only)",
+        false,
+    );
+    let programs = [
+        ("skopeo", (1, 0, 0), "apt-get install skopeo (tests only)"),
+        ("ctr", (1, 6, 0), "apt-get install containerd (tests only)"),
+        (
             "act",
-            "--version",
             (0, 2, 89),
             "cargo xtask setup (workflow simulation and its tests)",
-            false,
         ),
-    ]
+    ];
+    let programs = programs.map(|(name, min, fix)| program(name, "--version", min, fix, false));
+    [sarif].into_iter().chain(programs).collect()
 }
 
 /// Prints the table; fails when a release cannot run here.
