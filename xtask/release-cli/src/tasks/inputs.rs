@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 
 use crate::flags;
 use kube9_release::actions::Actions;
@@ -29,12 +29,10 @@ use kube9_release::workspace;
 
 /// The version from `--version`, else the GitHub release tag.
 pub fn release_version(flag: Option<&str>, config: &Config) -> Result<ReleaseVersion> {
-    let actions = config.actions.as_ref();
-    let raw = match (flag, actions.and_then(|a| a.ref_name.as_deref())) {
-        (Some(v), _) => v,
-        (None, Some(r)) => r,
-        (None, None) => bail!("no release version: pass --version v1.2.3"),
-    };
+    let tag = config.actions.as_ref().and_then(|a| a.ref_name.as_deref());
+    let raw = flag
+        .or(tag)
+        .context("no release version: pass --version v1.2.3")?;
     ReleaseVersion::parse(raw)
 }
 
