@@ -99,6 +99,19 @@ pub fn login_dir(cosign: &Cosign, values: &mut dyn Values) -> Result<Option<Stri
     cosign.logged_in.then(|| values.login_dir()).transpose()
 }
 
+/// A cosign command on `subject`: `command` is given its reference, the digest from
+/// `values`, and the run's login directory when cosign was logged in.
+pub fn on_subject(
+    cosign: &Cosign,
+    subject: &Subject,
+    values: &mut dyn Values,
+    command: impl FnOnce(&str, Option<&str>) -> Cmd,
+) -> Result<Cmd> {
+    let target = reference(subject, values)?;
+    let login = login_dir(cosign, values)?;
+    Ok(command(&target, login.as_deref()))
+}
+
 /// Cosign signatures of `subjects` (each `sha256-<hex>.sig`), in one cosign run: the key is
 /// decrypted (or the keyless certificate obtained) once for all of them, where a run for each
 /// paid its scrypt again (0.16 s of CPU a signature).
@@ -176,15 +189,10 @@ pub struct Attest {
 
 impl Attest {
     pub fn command(&self, values: &mut dyn Values) -> Result<Cmd> {
-        let target = reference(&self.subject, values)?;
-        let login = login_dir(&self.cosign, values)?;
-        Ok(self.cosign.attest(
-            &self.signer,
-            self.kind,
-            &self.predicate,
-            &target,
-            login.as_deref(),
-        ))
+        on_subject(&self.cosign, &self.subject, values, |target, login| {
+            self.cosign
+                .attest(&self.signer, self.kind, &self.predicate, target, login)
+        })
     }
 
     fn what(&self) -> String {
@@ -242,13 +250,10 @@ impl AttestProvenance {
     }
 
     fn attach(&self, values: &mut dyn Values) -> Result<Cmd> {
-        let target = reference(&self.subject, values)?;
-        let login = login_dir(&self.cosign, values)?;
-        Ok(self.cosign.attach_attestation(
-            &self.file("provenance.intoto.json"),
-            &target,
-            login.as_deref(),
-        ))
+        on_subject(&self.cosign, &self.subject, values, |target, login| {
+            let envelope = self.file("provenance.intoto.json");
+            self.cosign.attach_attestation(&envelope, target, login)
+        })
     }
 }
 

@@ -10,7 +10,8 @@ use anyhow::{bail, ensure, Context, Result};
 use serde::Serialize;
 
 use super::needs::{Access, Binding, Needs, Tool};
-use super::{reference, Action, Bound, ChartPublished, Cx, Placeholders, Status, Subject, Values};
+use super::sign::on_subject;
+use super::{Action, Bound, ChartPublished, Cx, Placeholders, Status, Subject, Values};
 use crate::actions::Permission;
 use crate::chart;
 use crate::cmd::Cmd;
@@ -207,11 +208,9 @@ pub struct VerifySignature {
 
 impl VerifySignature {
     pub fn command(&self, values: &mut dyn Values) -> Result<Cmd> {
-        let target = reference(&self.subject, values)?;
-        let login = super::sign::login_dir(&self.cosign, values)?;
-        Ok(self
-            .cosign
-            .verify(&self.verifier, &target, login.as_deref()))
+        on_subject(&self.cosign, &self.subject, values, |target, login| {
+            self.cosign.verify(&self.verifier, target, login)
+        })
     }
 
     fn what(&self) -> String {
@@ -262,11 +261,10 @@ pub struct VerifyAttestation {
 
 impl VerifyAttestation {
     pub fn command(&self, values: &mut dyn Values) -> Result<Cmd> {
-        let target = reference(&self.subject, values)?;
-        let login = super::sign::login_dir(&self.cosign, values)?;
-        Ok(self
-            .cosign
-            .verify_attestation(&self.verifier, self.kind, &target, login.as_deref()))
+        on_subject(&self.cosign, &self.subject, values, |target, login| {
+            self.cosign
+                .verify_attestation(&self.verifier, self.kind, target, login)
+        })
     }
 
     fn what(&self) -> String {
@@ -378,16 +376,11 @@ pub(super) fn provenance_check(
 
 impl VerifyProvenance {
     pub fn command(&self, values: &mut dyn Values) -> Result<Cmd> {
-        let target = reference(&self.subject, values)?;
-        let login = super::sign::login_dir(&self.cosign, values)?;
-        let cmd = provenance_check(
-            &self.cosign,
-            &self.verifier,
-            &target,
-            (&self.github_repository, &self.source_ref),
-            login.as_deref(),
-            self.bundle_root.as_deref(),
-        );
+        let cmd = on_subject(&self.cosign, &self.subject, values, |target, login| {
+            let source = (self.github_repository.as_str(), self.source_ref.as_str());
+            let root = self.bundle_root.as_deref();
+            provenance_check(&self.cosign, &self.verifier, target, source, login, root)
+        })?;
         Ok(match (&self.verifier, &self.token) {
             (Verifier::Key { .. }, _) | (_, None) => cmd,
             (_, Some(t)) => cmd.secret_env("GH_TOKEN", t.clone()),

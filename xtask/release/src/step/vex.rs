@@ -9,7 +9,8 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use super::needs::{Access, Binding, Needs, Tool};
-use super::{reference, Action, Bound, Cx, Placeholders, Subject, Values};
+use super::sign::on_subject;
+use super::{Action, Bound, Cx, Placeholders, Subject, Values};
 use crate::cmd::Cmd;
 use crate::registry::Repository;
 use crate::sign::{self, AttestationType, Cosign, Signer, Verifier};
@@ -141,15 +142,11 @@ pub struct AttestVex {
 
 impl AttestVex {
     pub fn command(&self, values: &mut dyn Values) -> Result<Cmd> {
-        let target = reference(&self.subject, values)?;
-        let login = super::sign::login_dir(&self.cosign, values)?;
-        Ok(self.cosign.attest(
-            &self.signer,
-            AttestationType::OpenVex,
-            &self.predicate,
-            &target,
-            login.as_deref(),
-        ))
+        on_subject(&self.cosign, &self.subject, values, |target, login| {
+            let kind = AttestationType::OpenVex;
+            self.cosign
+                .attest(&self.signer, kind, &self.predicate, target, login)
+        })
     }
 }
 
@@ -200,14 +197,11 @@ pub struct VerifyVex {
 
 impl VerifyVex {
     pub fn command(&self, values: &mut dyn Values) -> Result<Cmd> {
-        let target = reference(&self.subject, values)?;
-        let login = super::sign::login_dir(&self.cosign, values)?;
-        Ok(self.cosign.verify_attestation(
-            &self.verifier,
-            AttestationType::OpenVex,
-            &target,
-            login.as_deref(),
-        ))
+        on_subject(&self.cosign, &self.subject, values, |target, login| {
+            let kind = AttestationType::OpenVex;
+            self.cosign
+                .verify_attestation(&self.verifier, kind, target, login)
+        })
     }
 
     /// `security/vex.json` as it was at `commit`; `None` when the commit had none.

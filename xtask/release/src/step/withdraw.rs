@@ -7,7 +7,8 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use super::needs::{Access, Binding, Needs, Tool};
-use super::{reference, Action, Cx, Placeholders, Subject, Values};
+use super::sign::on_subject;
+use super::{Action, Cx, Placeholders, Subject, Values};
 use crate::actions::Permission;
 use crate::cmd::Cmd;
 use crate::provenance;
@@ -50,27 +51,20 @@ impl AttestWithdrawal {
 
     /// One command per subject.
     fn commands(&self, values: &mut dyn Values) -> Result<Vec<Cmd>> {
-        let login = super::sign::login_dir(&self.cosign, values)?;
-        self.subjects
-            .iter()
-            .map(|subject| {
-                let target = reference(subject, values)?;
-                Ok(match &self.signer {
-                    Signer::Key { .. } => self.cosign.attach_attestation(
-                        &self.file("withdrawal.intoto.json"),
-                        &target,
-                        login.as_deref(),
-                    ),
-                    Signer::Keyless { .. } => self.cosign.attest(
-                        &self.signer,
-                        AttestationType::Withdrawal,
-                        &self.file("withdrawal-predicate.json"),
-                        &target,
-                        login.as_deref(),
-                    ),
-                })
-            })
-            .collect()
+        let command = |target: &str, login: Option<&str>| match &self.signer {
+            Signer::Key { .. } => {
+                let envelope = self.file("withdrawal.intoto.json");
+                self.cosign.attach_attestation(&envelope, target, login)
+            }
+            Signer::Keyless { .. } => {
+                let predicate = self.file("withdrawal-predicate.json");
+                let kind = AttestationType::Withdrawal;
+                self.cosign
+                    .attest(&self.signer, kind, &predicate, target, login)
+            }
+        };
+        let on = |subject| on_subject(&self.cosign, subject, values, command);
+        self.subjects.iter().map(on).collect()
     }
 
     fn what(&self) -> &'static str {
@@ -234,14 +228,11 @@ pub struct CheckWithdrawal {
 
 impl CheckWithdrawal {
     pub fn command(&self, values: &mut dyn Values) -> Result<Cmd> {
-        let target = reference(&self.subject, values)?;
-        let login = super::sign::login_dir(&self.cosign, values)?;
-        Ok(self.cosign.verify_attestation(
-            &self.verifier,
-            AttestationType::Withdrawal,
-            &target,
-            login.as_deref(),
-        ))
+        on_subject(&self.cosign, &self.subject, values, |target, login| {
+            let kind = AttestationType::Withdrawal;
+            self.cosign
+                .verify_attestation(&self.verifier, kind, target, login)
+        })
     }
 }
 
