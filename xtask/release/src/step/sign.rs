@@ -1,6 +1,6 @@
 //! Logins into the run's private directory, signatures and attestations with cosign.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -241,14 +241,6 @@ impl AttestProvenance {
         self.dir.join(name)
     }
 
-    fn sign(&self) -> Cmd {
-        self.cosign.sign_blob(
-            &self.signer,
-            &self.file("provenance.pae"),
-            &self.file("provenance.sig"),
-        )
-    }
-
     fn attach(&self, values: &mut dyn Values) -> Result<Cmd> {
         on_subject(&self.cosign, &self.subject, values, |target, login| {
             let envelope = self.file("provenance.intoto.json");
@@ -275,7 +267,7 @@ impl Action for AttestProvenance {
             self.subject.what(),
             statement.display(),
             validate::shown(Standard::InTotoProvenance, &statement),
-            self.sign()
+            sign_blob(&self.cosign, &self.signer, &self.file("provenance"))
         )
     }
 
@@ -300,17 +292,32 @@ impl Action for AttestProvenance {
         std::fs::create_dir_all(&self.dir)?;
         std::fs::write(self.file("provenance.json"), &payload)?;
         validate::check(Standard::InTotoProvenance, &self.file("provenance.json"))?;
-        std::fs::write(self.file("provenance.pae"), provenance::pae(&payload))?;
-        self.sign().run()?;
-        let sig = std::fs::read_to_string(self.file("provenance.sig"))
-            .context("cosign sign-blob wrote no signature")?;
-        let envelope = provenance::envelope(&payload, &sig);
-        std::fs::write(
-            self.file("provenance.intoto.json"),
-            serde_json::to_vec(&envelope)?,
+        seal(
+            &self.cosign,
+            &self.signer,
+            &self.file("provenance"),
+            &payload,
         )?;
         self.attach(cx)?.run()
     }
+}
+
+/// `cosign sign-blob` of `<stem>.pae`, a statement's DSSE encoding, into `<stem>.sig`.
+pub fn sign_blob(cosign: &Cosign, signer: &Signer, stem: &Path) -> Cmd {
+    let file = |ext| stem.with_extension(ext);
+    cosign.sign_blob(signer, &file("pae"), &file("sig"))
+}
+
+/// A statement (`payload`) made ready for `cosign attach attestation`: its DSSE encoding
+/// signed (`sign_blob`), the envelope written as `<stem>.intoto.json`.
+pub fn seal(cosign: &Cosign, signer: &Signer, stem: &Path, payload: &[u8]) -> Result<()> {
+    std::fs::write(stem.with_extension("pae"), provenance::pae(payload))?;
+    sign_blob(cosign, signer, stem).run()?;
+    let sig = std::fs::read_to_string(stem.with_extension("sig"))
+        .context("cosign sign-blob wrote no signature")?;
+    let envelope = serde_json::to_vec(&provenance::envelope(payload, &sig))?;
+    std::fs::write(stem.with_extension("intoto.json"), envelope)?;
+    Ok(())
 }
 
 /// The public half of the signing key, for checking the release's own signatures.

@@ -7,11 +7,10 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use super::needs::{Access, Binding, Needs, Tool};
-use super::sign::on_subject;
+use super::sign::{on_subject, seal, sign_blob};
 use super::{Action, Cx, Placeholders, Subject, Values};
 use crate::actions::Permission;
 use crate::cmd::Cmd;
-use crate::provenance;
 use crate::registry::Repository;
 use crate::secret::Secret;
 use crate::sign::{self, AttestationType, Cosign, Signer, Verifier};
@@ -39,14 +38,6 @@ pub struct AttestWithdrawal {
 impl AttestWithdrawal {
     fn file(&self, name: &str) -> PathBuf {
         self.dir.join(name)
-    }
-
-    fn sign_blob(&self) -> Cmd {
-        self.cosign.sign_blob(
-            &self.signer,
-            &self.file("withdrawal.pae"),
-            &self.file("withdrawal.sig"),
-        )
     }
 
     /// One command per subject.
@@ -96,7 +87,7 @@ impl Action for AttestWithdrawal {
             Signer::Key { .. } => format!(
                 "{}; {}; ",
                 validate::shown(Standard::InTotoStatement, &statement),
-                self.sign_blob()
+                sign_blob(&self.cosign, &self.signer, &self.file("withdrawal"))
             ),
             Signer::Keyless { .. } => String::new(),
         };
@@ -134,17 +125,12 @@ impl Action for AttestWithdrawal {
         std::fs::write(self.file("withdrawal.json"), &payload)?;
         validate::check(Standard::InTotoStatement, &self.file("withdrawal.json"))?;
         match &self.signer {
-            Signer::Key { .. } => {
-                std::fs::write(self.file("withdrawal.pae"), provenance::pae(&payload))?;
-                self.sign_blob().run()?;
-                let sig = std::fs::read_to_string(self.file("withdrawal.sig"))
-                    .context("cosign sign-blob wrote no signature")?;
-                let envelope = provenance::envelope(&payload, &sig);
-                std::fs::write(
-                    self.file("withdrawal.intoto.json"),
-                    serde_json::to_vec(&envelope)?,
-                )?;
-            }
+            Signer::Key { .. } => seal(
+                &self.cosign,
+                &self.signer,
+                &self.file("withdrawal"),
+                &payload,
+            )?,
             Signer::Keyless { .. } => std::fs::write(
                 self.file("withdrawal-predicate.json"),
                 serde_json::to_vec(&withdrawal)?,
