@@ -56,7 +56,6 @@ use crate::floating::Converged;
 use crate::layout::Image;
 use crate::record::Timeline;
 use crate::registry::{PushReport, Registry, Repository, Retry};
-use crate::scan::{Severity, Verdict};
 use crate::verifiers::{Check, Status};
 
 /// What a step does; `Step::action` gives every kind as one of these.
@@ -263,13 +262,6 @@ pub fn reference(subject: &Subject, values: &dyn Values) -> Result<String> {
     ))
 }
 
-/// The scan as the gate judged it.
-#[derive(Debug, Clone)]
-pub struct Judged {
-    pub gate: Severity,
-    pub verdicts: Vec<Verdict>,
-}
-
 /// The chart as the push step left it.
 #[derive(Debug, Clone)]
 pub struct ChartPublished {
@@ -288,7 +280,8 @@ pub struct Bindings {
     pub platforms: BTreeMap<String, String>,
     /// When this run's build started and finished (`Build`), for its provenance.
     pub built: Option<crate::provenance::BuildTimes>,
-    pub scan: Option<Judged>,
+    /// The scan as the gate judged it.
+    pub scan: Option<crate::record::ScanRecord>,
     /// The scan at release as recorded by the run that published it, on a run that scanned
     /// nothing (`RecordImage` keeps it), for the release page.
     pub recorded_scan: Option<crate::record::ScanRecord>,

@@ -62,13 +62,9 @@ impl WriteReleaseNotes {
         verify.push(self.chart_cosign.verify(&self.verifier, &chart_ref, None));
         let scan = self
             .scan
-            .clone()
-            .or_else(|| {
-                b.scan
-                    .as_ref()
-                    .map(|s| ScanRecord::new(&s.gate.to_string(), &s.verdicts))
-            })
-            .or_else(|| b.recorded_scan.clone());
+            .as_ref()
+            .or(b.scan.as_ref())
+            .or(b.recorded_scan.as_ref());
         Ok(ReleasePage {
             withdrawn: b
                 .withdrawal
@@ -87,7 +83,7 @@ impl WriteReleaseNotes {
                 "trivy image --vex oci --show-suppressed {}:{}",
                 self.image, self.version
             ),
-            scan,
+            scan: scan.cloned(),
             timeline: b.timeline.clone(),
             changes: self.changes.clone(),
             verifiers: b.verifiers.clone(),

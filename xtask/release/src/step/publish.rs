@@ -12,7 +12,7 @@ use super::needs::{Access, Binding, Needs};
 use super::{Action, Bound, Cx, Subject};
 use crate::actions::Actions;
 use crate::layout;
-use crate::record::{self, ImageRecord, PlatformRecord, ScanRecord};
+use crate::record::{self, ImageRecord, PlatformRecord};
 use crate::registry::{Artifact, Registry, Repository};
 use crate::scan::SBOM_ARTIFACT_TYPE;
 
@@ -590,11 +590,7 @@ impl RecordImage {
             tags: b.tags(),
             platforms: platforms.collect(),
             pushed: self.pushed,
-            scan: b
-                .scan
-                .as_ref()
-                .map(|s| ScanRecord::new(&s.gate.to_string(), &s.verdicts))
-                .unwrap_or_default(),
+            scan: b.scan.clone().unwrap_or_default(),
             blobs_uploaded: pushed.blobs_uploaded,
             bytes_uploaded: pushed.bytes_uploaded,
             timeline: b.timeline.clone(),

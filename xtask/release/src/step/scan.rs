@@ -7,9 +7,10 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use super::needs::{Binding, Needs, Tool};
-use super::{Action, Bound, Cx, Judged};
+use super::{Action, Bound, Cx};
 use crate::github;
 use crate::notify::{self, Notify};
+use crate::record::ScanRecord;
 use crate::scan::{self, ReportFiles, ReportFormat, ScanPlan, Severity, TrivyDb, Verdict};
 use crate::validate::{self, Standard};
 
@@ -344,10 +345,7 @@ impl Action for Gate {
             .filter(|v| !v.blocking.is_empty())
             .cloned()
             .collect();
-        cx.bindings.scan = Some(Judged {
-            gate: self.severity,
-            verdicts,
-        });
+        cx.bindings.scan = Some(ScanRecord::new(&self.severity.to_string(), &verdicts));
         if failures.is_empty() {
             return Ok(());
         }
