@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, ensure, Result};
+use anyhow::{ensure, Result};
 use serde::Serialize;
 
 use super::needs::{Binding, Needs, Tool};
@@ -131,9 +131,7 @@ pub fn check_sizes(image: &Image, budget: u64) -> Result<()> {
             )
         })
         .collect();
-    if !over.is_empty() {
-        bail!("{}", over.join("; "));
-    }
+    ensure!(over.is_empty(), "{}", over.join("; "));
     Ok(())
 }
 
@@ -167,10 +165,8 @@ impl Action for SameBuild {
     }
 
     fn run(&self, _: &mut Cx) -> Result<()> {
-        let (a, b) = (
-            layout::top_digest(&self.first)?,
-            layout::top_digest(&self.second)?,
-        );
+        let a = layout::top_digest(&self.first)?;
+        let b = layout::top_digest(&self.second)?;
         println!("first build:  {a}\nsecond build: {b}");
         ensure!(a == b, "the two builds differ ({a} and {b})");
         println!("reproducible: both builds gave the same index digest");

@@ -293,16 +293,6 @@ pub struct MarkGithubRelease {
     pub summary: Option<String>,
 }
 
-impl MarkGithubRelease {
-    fn api(&self) -> crate::config::GithubApi {
-        crate::config::GithubApi {
-            url: self.api_url.clone(),
-            repository: self.github_repository.clone(),
-            token: Some(self.token.clone()),
-        }
-    }
-}
-
 impl Action for MarkGithubRelease {
     fn needs(&self) -> Needs {
         Needs::new().github([Permission::ContentsWrite])
@@ -331,7 +321,11 @@ impl Action for MarkGithubRelease {
     }
 
     fn run(&self, _: &mut Cx) -> Result<()> {
-        let api = self.api();
+        let api = crate::config::GithubApi {
+            url: self.api_url.clone(),
+            repository: self.github_repository.clone(),
+            token: Some(self.token.clone()),
+        };
         let release = crate::releases::release_of_tag(&api, &self.tag)?;
         let body = release.body.clone().unwrap_or_default();
         let name =
