@@ -38,20 +38,6 @@ pub struct Outcome {
     pub executed: Vec<Timing>,
 }
 
-/// Who performs a step: the real one runs it; a recorder (for tests) only notes it.
-pub trait Runner {
-    fn perform(&mut self, step: &Step, cx: &mut Cx) -> Result<()>;
-}
-
-/// Runs each step for real.
-pub struct Real;
-
-impl Runner for Real {
-    fn perform(&mut self, step: &Step, cx: &mut Cx) -> Result<()> {
-        step.action().run(cx)
-    }
-}
-
 /// Notes each step instead of running it, and fails the `fail_at`-th (from 0) if asked:
 /// a plan's execution order, seen without any tool.
 #[derive(Debug, Default)]
@@ -60,14 +46,17 @@ pub struct Recorder {
     pub performed: Vec<String>,
 }
 
-impl Runner for Recorder {
-    fn perform(&mut self, step: &Step, _: &mut Cx) -> Result<()> {
-        let n = self.performed.len();
-        self.performed.push(step.kind());
-        if self.fail_at == Some(n) {
-            bail!("recorded failure");
+impl Recorder {
+    /// What `execute_with` performs each step with, in place of running it.
+    pub fn perform(&mut self) -> impl FnMut(&Step, &mut Cx) -> Result<()> + '_ {
+        |step: &Step, _: &mut Cx| {
+            let n = self.performed.len();
+            self.performed.push(step.kind());
+            if self.fail_at == Some(n) {
+                bail!("recorded failure");
+            }
+            Ok(())
         }
-        Ok(())
     }
 }
 
@@ -77,10 +66,16 @@ pub fn execute(
     credentials: Option<Credentials>,
     actions: Option<Actions>,
 ) -> Result<Outcome> {
-    execute_with(plan, Cx::new(credentials, actions), &mut Real)
+    let cx = Cx::new(credentials, actions);
+    execute_with(plan, cx, |step, cx| step.action().run(cx))
 }
 
-pub fn execute_with(plan: &Plan, mut cx: Cx, runner: &mut dyn Runner) -> Result<Outcome> {
+/// Runs `plan`, each step performed by `perform`: run, or (in tests) recorded.
+pub fn execute_with(
+    plan: &Plan,
+    mut cx: Cx,
+    mut perform: impl FnMut(&Step, &mut Cx) -> Result<()>,
+) -> Result<Outcome> {
     crate::plan::check_order(&plan.steps)?;
     let total = plan.steps.len();
     let mut executed = Vec::new();
@@ -90,8 +85,7 @@ pub fn execute_with(plan: &Plan, mut cx: Cx, runner: &mut dyn Runner) -> Result<
         let started = Instant::now();
         let checks_before = cx.bindings.checks.len();
         let known_before = cx.bindings.known();
-        let result = runner
-            .perform(step, &mut cx)
+        let result = perform(step, &mut cx)
             .and_then(|()| wrote_only_what_it_declares(step, &known_before, &cx.bindings))
             .with_context(|| step.hint());
         executed.push(Timing {

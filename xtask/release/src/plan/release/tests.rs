@@ -206,7 +206,7 @@ fn the_executor_runs_exactly_the_planned_steps_in_order() {
     ];
     for plan in &plans {
         let mut recorder = Recorder::default();
-        execute_with(plan, Cx::new(None, None), &mut recorder).unwrap();
+        execute_with(plan, Cx::new(None, None), recorder.perform()).unwrap();
         assert_eq!(recorder.performed, plan.kinds(), "{}", plan.title);
     }
 }
@@ -218,7 +218,7 @@ fn a_release_stops_at_its_first_failure_and_a_verification_goes_on() {
         fail_at: Some(5),
         ..Default::default()
     };
-    let err = execute_with(&release, Cx::new(None, None), &mut recorder).unwrap_err();
+    let err = execute_with(&release, Cx::new(None, None), recorder.perform()).unwrap_err();
     assert_eq!(recorder.performed, release.kinds()[..6]);
     // The error ends in the failed step's hint.
     assert!(
@@ -231,7 +231,7 @@ fn a_release_stops_at_its_first_failure_and_a_verification_goes_on() {
         fail_at: Some(1),
         ..Default::default()
     };
-    let err = execute_with(&verify, Cx::new(None, None), &mut recorder).unwrap_err();
+    let err = execute_with(&verify, Cx::new(None, None), recorder.perform()).unwrap_err();
     assert_eq!(recorder.performed, verify.kinds(), "every check ran");
     assert_eq!(err.to_string(), "1 of 1 checks failed (see above)");
 }
