@@ -567,15 +567,6 @@ fn signing_steps(inputs: &ImageInputs, need: &Signing) -> Vec<Step> {
         return Vec::new();
     }
     let cosign = Cosign::for_repository(&inputs.repository, inputs.credentials.is_some());
-    let attest = |kind, predicate, digest| {
-        Step::Attest(Attest {
-            cosign: cosign.clone(),
-            signer: signer.clone(),
-            kind,
-            predicate,
-            subject: inputs.subject(digest),
-        })
-    };
     let login = LoginClient::Cosign.login(&inputs.repository.host, inputs.credentials.as_ref());
     let mut steps: Vec<Step> = login.into_iter().collect();
     let unsigned = need
@@ -592,8 +583,13 @@ fn signing_steps(inputs: &ImageInputs, need: &Signing) -> Vec<Step> {
         }));
     }
     for p in &need.sboms {
-        let digest = Bound::Platform(p.clone());
-        steps.push(attest(AttestationType::CycloneDx, inputs.sbom(p), digest));
+        steps.push(Step::Attest(Attest {
+            cosign: cosign.clone(),
+            signer: signer.clone(),
+            kind: AttestationType::CycloneDx,
+            predicate: inputs.sbom(p),
+            subject: inputs.subject(Bound::Platform(p.clone())),
+        }));
     }
     // Before the provenance: Trivy's `--vex oci` takes the first OpenVEX layer it meets.
     if need.vex {
