@@ -50,23 +50,16 @@ pub fn supported_not_withdrawn(
 /// The versions worth scanning: the newest stable release of each of the `minors` newest
 /// minor lines (the newest of all is what `latest` holds).
 pub fn supported(versions: &[Version], minors: usize) -> Vec<Version> {
-    let mut stable: Vec<&Version> = versions.iter().filter(|v| v.pre.is_empty()).collect();
-    stable.sort();
-    stable.dedup();
-    let mut chosen: Vec<Version> = Vec::new();
-    for v in stable.into_iter().rev() {
-        if chosen
-            .iter()
-            .any(|c| (c.major, c.minor) == (v.major, v.minor))
-        {
-            continue;
-        }
-        if chosen.len() == minors {
-            break;
-        }
-        chosen.push(v.clone());
-    }
-    chosen
+    let mut stable: Vec<Version> = versions
+        .iter()
+        .filter(|v| v.pre.is_empty())
+        .cloned()
+        .collect();
+    // Newest first: each minor line's releases are then together, its newest first.
+    stable.sort_by(|a, b| b.cmp(a));
+    stable.dedup_by_key(|v| (v.major, v.minor));
+    stable.truncate(minors);
+    stable
 }
 
 pub fn plan(inputs: &RescanInputs) -> Result<Plan> {
