@@ -157,13 +157,12 @@ fn signing_steps(inputs: &ChartInputs, chart: &Repository) -> Vec<Step> {
         return Vec::new();
     };
     let login = LoginClient::Cosign.login(&chart.host, inputs.credentials.as_ref());
-    let mut steps: Vec<Step> = login.into_iter().collect();
-    steps.push(Step::Sign(Sign {
+    let sign = Step::Sign(Sign {
         cosign: Cosign::for_repository(chart, inputs.credentials.is_some()),
         signer: signer.clone(),
         subjects: vec![Subject::new(chart, Bound::Chart)],
-    }));
-    steps
+    });
+    login.into_iter().chain([sign]).collect()
 }
 
 #[cfg(test)]

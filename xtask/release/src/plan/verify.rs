@@ -259,7 +259,6 @@ fn run_steps(inputs: &VerifyInputs) -> Vec<Step> {
         .collect()
 }
 
-/// cosign's login, for packages that are still private (the first release on GHCR).
 /// Each platform pulled as a CRI-O or podman node that enforces the release key's signatures
 /// pulls it. A keyless release cannot be checked so (containers/image matches Fulcio
 /// certificates by e-mail only), which the plan's notes say.
