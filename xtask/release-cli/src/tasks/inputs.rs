@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{ensure, Context, Result};
 
 use crate::flags;
-use kube9_release::actions::Actions;
 use kube9_release::artifacthub;
 use kube9_release::buildx::{self, Cache, CacheInputs};
 use kube9_release::changelog;
@@ -212,10 +211,21 @@ pub fn image_inputs(
     let repository = f.image.target.repository()?;
     let out_dir = f.image.output.dir(&source.dir);
     let actions = config.actions.as_ref();
+    let cache = Cache::choose(&CacheInputs {
+        mode: f.image.build.cache,
+        actions,
+        repository: &repository.to_string(),
+        scope: &f.image.build.cache_scope,
+        local_dir: &source.dir.join("target/buildx-cache"),
+        read_only: f.image.build.cache_read_only,
+    })?;
+    let github = actions.and(GithubIssues::from_config(&config.github));
+    let vex = vex_inputs(&source.dir, &repository)?;
+    // An unpushed build publishes no changes: the changelog is read for a release only.
+    let changes = changelog_entry(&source.dir, release, f.image.source.skip_changelog || !push)?;
     Ok(ImageInputs {
-        vex: vex_inputs(&source.dir, &repository)?,
-        // An unpushed build publishes no changes: the changelog is read for a release only.
-        changes: changelog_entry(&source.dir, release, f.image.source.skip_changelog || !push)?,
+        vex,
+        changes,
         repo_metadata: repo_metadata(&source.dir)?,
         provenance: provenance(config),
         hold_floating: f.hold_floating_tags,
@@ -231,16 +241,24 @@ pub fn image_inputs(
             image: repository.to_string(),
             version: release.plain(),
             file: out_dir.join(format!("issue-{}.md", release.plain())),
-            github: actions.and(GithubIssues::from_config(&config.github)),
+            github,
         },
         repository,
-        build: build_inputs(
-            &f.image.build,
-            (&f.image.target, &f.image.output),
+        build: BuildInputs {
+            release: release.clone(),
+            prerelease,
+            platforms: f.image.target.platforms()?,
+            dockerfile: f.image.build.dockerfile.clone(),
+            context: f.image.build.context.clone(),
+            build_args: build_args(&f.image.build.build_args)?,
+            build_contexts: build_contexts(&f.image.build.build_contexts, config)?,
+            base_images: base_images(&source.dir.join(&f.image.build.dockerfile))?,
+            cache,
+            provenance: f.image.build.provenance,
+            docker_host: None,
+            out_dir,
             source,
-            (release, config),
-            (prerelease, actions),
-        )?,
+        },
     })
 }
 
@@ -266,19 +284,21 @@ fn base_images(dockerfile: &Path) -> Result<Vec<String>> {
     Ok(kube9_release::buildx::external_bases(&text))
 }
 
-/// The build of `source` as the flags describe it (what `verify-reproducible` builds, and the
-/// image step's build); `actions` lets `--cache auto` choose GitHub's cache.
+/// What `verify-reproducible` builds.
 pub fn build_inputs(
+    target: &flags::Target,
+    output: &flags::Output,
+    source: &flags::SourceArgs,
     build: &flags::BuildArgs,
-    (target, output): (&flags::Target, &flags::Output),
-    source: Source,
     (release, config): (&ReleaseVersion, &Config),
-    (prerelease, actions): (bool, Option<&Actions>),
 ) -> Result<BuildInputs> {
+    let source = source.read()?;
     let repository = target.repository()?;
     Ok(BuildInputs {
         release: release.clone(),
-        prerelease,
+        // verify-reproducible is not told GitHub's flag: a plain version GitHub marks a
+        // pre-release is listed (and so built) as one only by the release itself.
+        prerelease: false,
         platforms: target.platforms()?,
         dockerfile: build.dockerfile.clone(),
         context: build.context.clone(),
@@ -287,7 +307,7 @@ pub fn build_inputs(
         base_images: base_images(&source.dir.join(&build.dockerfile))?,
         cache: Cache::choose(&CacheInputs {
             mode: build.cache,
-            actions,
+            actions: None,
             repository: &repository.to_string(),
             scope: &build.cache_scope,
             local_dir: &source.dir.join("target/buildx-cache"),

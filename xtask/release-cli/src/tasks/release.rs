@@ -46,14 +46,14 @@ impl flags::Release {
     fn inputs(&self, config: &Config, local: bool, offline: bool) -> Result<ReleaseInputs> {
         let args = &self.image;
         let release = inputs::release_version(args.target.version.as_deref(), config)?;
-        let at = (&release, config);
+        let release_config = (&release, config);
         // A local release signs with the environment's key (`plan::local`).
         let signer = if local {
             None
         } else {
-            inputs::signer(&args.sign, at, offline)?
+            inputs::signer(&args.sign, release_config, offline)?
         };
-        let prerelease = inputs::prerelease(args.github.prerelease, at, offline)?;
+        let prerelease = inputs::prerelease(args.github.prerelease, release_config, offline)?;
         // The image step of a release is `release-image` without a flag of its own.
         let image = flags::ReleaseImage {
             image: args.clone(),
@@ -61,9 +61,16 @@ impl flags::Release {
             hold_floating_tags: false,
             provenance_attested: String::new(),
         };
-        let image = inputs::image_inputs(&image, prerelease, at, signer.clone())?;
-        let checkout = (&args.target, &args.output, &args.source);
-        let chart = inputs::chart_inputs(&self.chart, checkout, prerelease, at, None, signer)?;
+        let image = inputs::image_inputs(&image, prerelease, release_config, signer.clone())?;
+        let chart_flags = (&args.target, &args.output, &args.source);
+        let chart = inputs::chart_inputs(
+            &self.chart,
+            chart_flags,
+            prerelease,
+            release_config,
+            None,
+            signer,
+        )?;
         Ok(ReleaseInputs {
             image,
             chart,

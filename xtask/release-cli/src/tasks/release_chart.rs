@@ -14,13 +14,20 @@ impl flags::ReleaseChart {
     pub fn run(self) -> Result<()> {
         let config = Config::get();
         let release = inputs::release_version(self.target.version.as_deref(), config)?;
-        let at = (&release, config);
+        let release_config = (&release, config);
         let offline = self.output.offline();
-        let prerelease = inputs::prerelease(self.github.prerelease, at, offline)?;
+        let prerelease = inputs::prerelease(self.github.prerelease, release_config, offline)?;
         let flag = self.image_digest.clone().filter(|d| !d.is_empty());
-        let signer = inputs::signer(&self.sign, at, offline)?;
-        let checkout = (&self.target, &self.output, &self.source);
-        let mut inputs = inputs::chart_inputs(&self.chart, checkout, prerelease, at, flag, signer)?;
+        let signer = inputs::signer(&self.sign, release_config, offline)?;
+        let chart_flags = (&self.target, &self.output, &self.source);
+        let mut inputs = inputs::chart_inputs(
+            &self.chart,
+            chart_flags,
+            prerelease,
+            release_config,
+            flag,
+            signer,
+        )?;
         // The chart is staged from the working tree: uncommitted changes would be published
         // as if they were the commit.
         self.source.check(&inputs.source, &self.github, &release)?;

@@ -15,16 +15,16 @@ impl flags::ReleaseImage {
         let config = Config::get();
         let image = &self.image;
         let release = inputs::release_version(image.target.version.as_deref(), config)?;
-        let at = (&release, config);
+        let release_config = (&release, config);
         let offline = image.output.offline();
         let signer = if self.no_push {
             // Nothing is published, so nothing is signed and no signer is needed.
             None
         } else {
-            inputs::signer(&image.sign, at, offline)?
+            inputs::signer(&image.sign, release_config, offline)?
         };
-        let prerelease = inputs::prerelease(image.github.prerelease, at, offline)?;
-        let inputs = inputs::image_inputs(&self, prerelease, at, signer)?;
+        let prerelease = inputs::prerelease(image.github.prerelease, release_config, offline)?;
+        let inputs = inputs::image_inputs(&self, prerelease, release_config, signer)?;
         image
             .source
             .check(&inputs.build.source, &image.github, &release)?;

@@ -13,14 +13,12 @@ impl flags::VerifyReproducible {
     pub fn run(self) -> Result<()> {
         let config = Config::get();
         let release = inputs::release_version(self.target.version.as_deref(), config)?;
-        // Not told GitHub's pre-release flag: a plain version GitHub marks a pre-release is
-        // listed (and so built) as one only by the release itself.
         let build = inputs::build_inputs(
+            &self.target,
+            &self.output,
+            &self.source,
             &self.build,
-            (&self.target, &self.output),
-            self.source.read()?,
             (&release, config),
-            (false, None),
         )?;
         source::require_clean(&build.source, self.source.allow_dirty)?;
         let plan = build::reproducible(&build)?;
