@@ -153,7 +153,7 @@ impl ScanPlan {
         db: &TrivyDb,
         image: &ScannedImage,
     ) -> Self {
-        let slug = platform.replace('/', "-");
+        let slug = crate::text::platform_slug(platform);
         ScanPlan {
             platform: platform.to_string(),
             layout: layouts.join(&slug),

@@ -77,6 +77,11 @@ pub fn one_line(s: &str) -> String {
     s.chars().map(escaped).collect()
 }
 
+/// A platform as it appears in file names and categories: `linux/arm64` is `linux-arm64`.
+pub fn platform_slug(platform: &str) -> String {
+    platform.replace('/', "-")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,6 +22,7 @@ use crate::step::{
     PushContent, PushRepoMetadata, PushVersionTags, RecordImage, RenderVex, Scan, Sign,
     SplitPlatform, Step, Subject, VerifyImage, VexRelease, PROVENANCE_WAIT_SECONDS,
 };
+use crate::text::platform_slug;
 use crate::version::{self, TagPlan};
 use crate::vex;
 
@@ -138,7 +139,7 @@ impl ImageInputs {
     /// The statements the gate applies to one platform (beside the scan's reports, which
     /// are emptied before each scan).
     fn gate_vex(&self, platform: &str) -> PathBuf {
-        let slug = platform.replace('/', "-");
+        let slug = platform_slug(platform);
         self.build.out_dir.join(format!("vex/gate-{slug}.json"))
     }
 
@@ -189,7 +190,7 @@ impl ImageInputs {
     }
 
     fn sbom(&self, platform: &str) -> PathBuf {
-        let slug = platform.replace('/', "-");
+        let slug = platform_slug(platform);
         self.build
             .out_dir
             .join(format!("scan/sbom-{slug}.cdx.json"))

@@ -89,7 +89,7 @@ fn image_steps(inputs: &RescanInputs, image: &Published) -> Vec<Step> {
         subject: Subject::new(&inputs.repository, Bound::Given(image.digest.clone())),
         layout: dir.join("oci"),
     })];
-    let gate = |p: &str| dir.join(format!("vex-gate-{}.json", p.replace('/', "-")));
+    let gate = |p: &str| dir.join(format!("vex-gate-{}.json", crate::text::platform_slug(p)));
     if let Some(source) = &inputs.vex {
         steps.push(Step::RenderVex(RenderVex {
             source: source.clone(),

@@ -254,7 +254,7 @@ impl PullAsNode {
         Ok(format!(
             "{}/node-{}",
             values.login_dir()?,
-            self.platform.replace('/', "-")
+            crate::text::platform_slug(&self.platform)
         ))
     }
 

@@ -455,7 +455,7 @@ impl Action for Rescanned {
 impl Rescanned {
     /// The SARIF file with a category of its own: `trivy-rescan-<version>-<platform>`.
     fn categorise(&self, r: &ReportFiles) -> Result<()> {
-        let slug = r.platform.replace('/', "-");
+        let slug = crate::text::platform_slug(&r.platform);
         let category = format!("trivy-rescan-{}-{slug}", self.version);
         let mut sarif: serde_json::Value = serde_json::from_slice(&std::fs::read(&r.sarif)?)?;
         for run in sarif["runs"].as_array_mut().into_iter().flatten() {
