@@ -35,15 +35,25 @@ pub struct ChartData {
 impl ChartData {
     /// The values a checkout carries: no tag (appVersion is used) and no digest.
     pub fn development(operator_version: &str, repository: &str) -> Self {
+        let image_reference = format!("{repository}:{operator_version}");
         let platforms: Vec<String> = DEFAULT_PLATFORMS.iter().map(|p| p.to_string()).collect();
-        let image = (repository, "", "");
-        ChartData::release(operator_version, false, image, &platforms, None)
-            .expect("the project's own listing is complete")
+        let listing = ChartListing::project(&image_reference, &platforms, false, None);
+        ChartData {
+            chart_version: operator_version.to_string(),
+            app_version: operator_version.to_string(),
+            prerelease: false,
+            image_repository: repository.to_string(),
+            image_tag: String::new(),
+            image_digest: String::new(),
+            image_reference,
+            annotations: listing
+                .chart_annotations_yaml()
+                .expect("the project's own listing is complete"),
+        }
     }
 
     /// A release pins the image by its tag and the published index digest; Artifact Hub
-    /// lists its platforms and (unless the changelog was skipped) its changes. Without a tag
-    /// (`development`) the image is the repository at the version.
+    /// lists its platforms and (unless the changelog was skipped) its changes.
     pub fn release(
         version: &str,
         prerelease: bool,
@@ -51,10 +61,7 @@ impl ChartData {
         platforms: &[String],
         changes: Option<Vec<Change>>,
     ) -> Result<Self> {
-        let image_reference = match tag {
-            "" => format!("{repository}:{version}"),
-            tag => format!("{repository}:{tag}@{digest}"),
-        };
+        let image_reference = format!("{repository}:{tag}@{digest}");
         let listing = ChartListing::project(&image_reference, platforms, prerelease, changes);
         Ok(ChartData {
             chart_version: version.to_string(),

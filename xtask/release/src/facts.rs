@@ -15,10 +15,11 @@ use crate::version::ReleaseVersion;
 /// The tags, and the published build under the version tag if there is one.
 pub fn image(registry: &Registry, release: &ReleaseVersion) -> Result<ImageFacts> {
     let tags = registry.tags()?;
-    let published = tags
-        .contains(&release.tag())
-        .then(|| published(registry, release, &tags))
-        .transpose()?;
+    let published = if tags.contains(&release.tag()) {
+        Some(published(registry, release, &tags)?)
+    } else {
+        None
+    };
     let withdrawals = withdrawals(registry, &tags)?;
     Ok(ImageFacts {
         tags: Some(tags),

@@ -44,5 +44,9 @@ pub fn which(program: &str) -> Option<PathBuf> {
 /// The skopeo that can check sigstore signatures: `skopeo-sigstore` (what `cargo xtask setup`
 /// installs beside Debian's, whose sigstore support is compiled out), else `skopeo`.
 pub fn node_skopeo() -> &'static str {
-    which("skopeo-sigstore").map_or("skopeo", |_| "skopeo-sigstore")
+    if which("skopeo-sigstore").is_some() {
+        "skopeo-sigstore"
+    } else {
+        "skopeo"
+    }
 }

@@ -136,14 +136,12 @@ pub fn tag_ref(tag: &str) -> String {
 /// release has `v1.2.3` and `1.2.3`; anything else, such as cosign's `sha256-<hex>.sig` or a
 /// referrers index `sha256-<hex>`, is ignored).
 pub fn published_versions<'a>(tags: impl IntoIterator<Item = &'a str>) -> Vec<Version> {
-    let versions = tags
+    let versions: std::collections::BTreeSet<Version> = tags
         .into_iter()
         .filter_map(|t| ReleaseVersion::parse(t).ok())
-        .map(|r| r.version);
-    versions
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect()
+        .map(|r| r.version)
+        .collect();
+    versions.into_iter().collect()
 }
 
 /// The releases that may hold a floating tag: the published ones, less those withdrawn (a

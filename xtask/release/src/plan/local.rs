@@ -46,7 +46,11 @@ pub fn into_local(inputs: &ReleaseInputs, target: &LocalTarget) -> ReleaseInputs
     image.db.repository = Some(target.trivy_db_repository.clone());
     image.db.cache_dir = target.trivy_cache_dir.clone();
     image.db.max_age_hours = None;
-    image.signer = target.signer.clone().filter(|_| image.push);
+    image.signer = if image.push {
+        target.signer.clone()
+    } else {
+        None
+    };
     let chart = &mut local.chart;
     chart.image = repository;
     chart.charts = at(&inputs.chart.charts);

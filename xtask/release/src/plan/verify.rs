@@ -288,10 +288,13 @@ fn node_steps(inputs: &VerifyInputs) -> Vec<Step> {
 /// chart rendered), into the run's private directory.
 fn login_step(inputs: &VerifyInputs) -> Vec<Step> {
     let login = |client: LoginClient| client.login(&inputs.image.host, inputs.credentials.as_ref());
-    let cosign = inputs.signatures.then(|| login(LoginClient::Cosign));
+    let mut steps = Vec::new();
+    if inputs.signatures {
+        steps.extend(login(LoginClient::Cosign));
+    }
     let plain_http = inputs.charts.is_loopback();
-    let helm = login(LoginClient::Helm { plain_http });
-    cosign.flatten().into_iter().chain(helm).collect()
+    steps.extend(login(LoginClient::Helm { plain_http }));
+    steps
 }
 
 fn cosign(inputs: &VerifyInputs, repository: &Repository) -> Cosign {

@@ -256,9 +256,10 @@ impl Registry {
             read_timeout: Some(Duration::from_secs(120)),
             ..Default::default()
         });
-        let auth = credentials.map_or(RegistryAuth::Anonymous, |c| {
-            RegistryAuth::Basic(c.username.clone(), c.password.expose().to_string())
-        });
+        let auth = match credentials {
+            Some(c) => RegistryAuth::Basic(c.username.clone(), c.password.expose().to_string()),
+            None => RegistryAuth::Anonymous,
+        };
         Registry {
             client,
             auth,

@@ -75,7 +75,8 @@ pub trait Action {
 }
 
 /// Declares `Step`, one variant per kind, with the one dispatch over kinds (`action`) and
-/// their names (`kind`, `KINDS`: strum spells them as serde does) from the same list.
+/// their names (`KINDS`; `Step::kind` reads the same names, which strum spells as serde does)
+/// from the same list.
 macro_rules! steps {
     ($($kind:ident,)*) => {
         /// One step of a plan.
@@ -367,7 +368,9 @@ impl Bindings {
             .context("internal: no image was built or read before this step")
     }
 
-    pub fn a_check_failed(&self) -> bool {
+    /// Whether a check of `verify-release` recorded a failure so far (the report still lists
+    /// every check).
+    pub fn any_check_failed(&self) -> bool {
         self.checks.iter().any(|c| c.status == Status::Failed)
     }
 

@@ -108,12 +108,15 @@ impl WriteReleaseNotes {
     }
 
     fn install(&self) -> String {
-        let plain_http = self.chart.is_loopback().then_some(" --plain-http");
+        let plain_http = if self.chart.is_loopback() {
+            " --plain-http"
+        } else {
+            ""
+        };
         format!(
-            "helm install kube9-operator {} --version {}{}",
+            "helm install kube9-operator {} --version {}{plain_http}",
             self.chart.oci_url(),
             self.version,
-            plain_http.unwrap_or_default()
         )
     }
 }
@@ -146,7 +149,7 @@ impl Action for WriteReleaseNotes {
     }
 
     fn run(&self, cx: &mut Cx) -> Result<()> {
-        if cx.bindings.a_check_failed() {
+        if cx.bindings.any_check_failed() {
             println!("release page: not written, a check failed");
             return Ok(());
         }

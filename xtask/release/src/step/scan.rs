@@ -340,11 +340,6 @@ impl Action for Gate {
             actions.add_summary(&scan::summary(self.severity, &verdicts))?;
         }
         let failures: Vec<String> = verdicts.iter().flat_map(Verdict::failures).collect();
-        let blocking: Vec<Verdict> = verdicts
-            .iter()
-            .filter(|v| !v.blocking.is_empty())
-            .cloned()
-            .collect();
         cx.bindings.scan = Some(ScanRecord::new(&self.severity.to_string(), &verdicts));
         if failures.is_empty() {
             return Ok(());
@@ -355,6 +350,11 @@ impl Action for Gate {
             }
             return Ok(());
         }
+        let blocking: Vec<Verdict> = verdicts
+            .iter()
+            .filter(|v| !v.blocking.is_empty())
+            .cloned()
+            .collect();
         if !blocking.is_empty() {
             let index = cx.bindings.index.as_deref().unwrap_or_default();
             let why = format!(

@@ -96,7 +96,11 @@ impl Action for Login {
 
 /// The run's login directory, when cosign was logged in.
 pub fn login_dir(cosign: &Cosign, values: &mut dyn Values) -> Result<Option<String>> {
-    cosign.logged_in.then(|| values.login_dir()).transpose()
+    if cosign.logged_in {
+        Ok(Some(values.login_dir()?))
+    } else {
+        Ok(None)
+    }
 }
 
 /// A cosign command on `subject`: `command` is given its reference, the digest from

@@ -771,7 +771,7 @@ impl Action for RecordVerification {
         for what in &self.skipped {
             cx.record(what, Status::Skipped, "not run on request");
         }
-        let passed = !cx.bindings.a_check_failed();
+        let passed = !cx.bindings.any_check_failed();
         let mut timeline = cx.bindings.timeline.or(&self.given);
         if passed {
             timeline.verified = Some(crate::record::now());

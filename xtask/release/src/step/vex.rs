@@ -68,9 +68,10 @@ impl Action for RenderVex {
     }
 
     fn describe(&self) -> String {
-        let attest = self.attest.as_ref().map_or(String::new(), |(_, path)| {
-            format!(", and what applies to the index into {}", path.display())
-        });
+        let attest = match &self.attest {
+            Some((_, path)) => format!(", and what applies to the index into {}", path.display()),
+            None => String::new(),
+        };
         format!(
             "VEX statements of {} for {}: the gate's per platform{attest}, each checked \
              with {}",

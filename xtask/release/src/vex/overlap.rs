@@ -27,8 +27,10 @@ impl Claim<'_> {
         let same = self.krate == other.krate
             && overlap(self.digest, other.digest)
             && overlap(self.arch, other.arch);
-        let id = self.ids.iter().find(|id| other.ids.contains(id));
-        id.copied().filter(|_| same)
+        if !same {
+            return None;
+        }
+        self.ids.iter().find(|id| other.ids.contains(id)).copied()
     }
 }
 
@@ -92,7 +94,9 @@ impl Checker<'_> {
         let mut seen: Vec<Claim> = Vec::new();
         for (i, s) in statements.iter().enumerate() {
             for claim in claims(i, s) {
-                let overlap = seen.iter().find_map(|c| Some((c, c.overlap(&claim)?)));
+                let overlap = seen
+                    .iter()
+                    .find_map(|c| c.overlap(&claim).map(|id| (c, id)));
                 if let Some((earlier, id)) = overlap {
                     return Err(self.error(claim.path, message(statements, earlier, &claim, id)));
                 }

@@ -283,7 +283,8 @@ impl Checker<'_> {
 /// serde_json's message without its position, which the error gives in front instead.
 pub(super) fn without_position(e: &serde_json::Error) -> String {
     let message = e.to_string();
-    message
-        .rsplit_once(" at line ")
-        .map_or_else(|| message.clone(), |(m, _)| m.to_string())
+    match message.rsplit_once(" at line ") {
+        Some((m, _)) => m.to_string(),
+        None => message,
+    }
 }
