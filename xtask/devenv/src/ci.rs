@@ -307,9 +307,12 @@ pub fn run(skip: &[String], no_install: bool) -> Result<()> {
         .iter()
         .any(|(g, _)| *g != "workflows" && !skip.iter().any(|s| s == g));
     let env_dir = super::ci_env_dir();
-    let docker = !skip.iter().any(|s| s == "docker");
-    let up = || phases.time("environment up", || localenv::up(&env_dir, docker));
-    let state = needs_env.then(up).transpose()?;
+    let state = if needs_env {
+        let docker = !skip.iter().any(|s| s == "docker");
+        Some(phases.time("environment up", || localenv::up(&env_dir, docker))?)
+    } else {
+        None
+    };
     let vars = test_vars(state.as_ref());
     let engine_dir = state.as_ref().and_then(localenv::EnvState::engine_data_dir);
     let result = checks_and_tests(&mut phases, skip, &vars, engine_dir);

@@ -347,7 +347,10 @@ fn helm(report: &mut Vec<String>, build: &HelmBuild) -> Result<()> {
         build.version,
         pins.display()
     );
-    let replaced = before.map_or(String::new(), |old| format!(" (replaced {old})"));
+    let replaced = match before {
+        Some(old) => format!(" (replaced {old})"),
+        None => String::new(),
+    };
     report.push(format!("{what}: installed{replaced}"));
     Ok(())
 }

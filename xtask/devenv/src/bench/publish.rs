@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use crate::localenv::EnvState;
-use crate::read_text as read;
+use crate::read_text;
 use kube9_release::cmd::Cmd;
 use kube9_release::execute::Timing;
 use kube9_release::layout::{Image, PlatformImage};
@@ -183,16 +183,19 @@ pub fn signing(env: &EnvState, work: &Path, rows: &mut Vec<Row>) -> Result<()> {
         .env("KUBE9_BUILD_CONTEXTS", env.build_contexts.join(" "))
         .secret_env(
             "COSIGN_PRIVATE_KEY",
-            Secret::new(read(&env.cosign.private_key)?),
+            Secret::new(read_text(&env.cosign.private_key)?),
         )
-        .secret_env("COSIGN_PASSWORD", Secret::new(read(&env.cosign.password)?));
+        .secret_env(
+            "COSIGN_PASSWORD",
+            Secret::new(read_text(&env.cosign.password)?),
+        );
     if let Some(host) = &env.docker_host {
         cmd = cmd.env("DOCKER_HOST", host);
     }
     eprintln!("a signed release-image run:");
     let out = cmd.output()?;
     anyhow::ensure!(out.success, "the signed release failed:\n{}", out.stderr);
-    let timings: Vec<Timing> = serde_json::from_str(&read(&timings_file)?)?;
+    let timings: Vec<Timing> = serde_json::from_str(&read_text(&timings_file)?)?;
     push_row(rows, signing_row(&timings));
     Ok(())
 }

@@ -160,8 +160,11 @@ fn package_of(path: &str) -> Option<&str> {
 
 /// `/v2/<name>/referrers/<digest>`: the OCI 1.1 referrers API, which GHCR does not have.
 fn is_referrers_api(path: &str) -> bool {
-    package_of(path)
-        .is_some_and(|package| path["/v2/".len() + package.len()..].starts_with("/referrers/"))
+    package_of(path).is_some_and(|package| {
+        path.strip_prefix("/v2/")
+            .and_then(|rest| rest.strip_prefix(package))
+            .is_some_and(|rest| rest.starts_with("/referrers/"))
+    })
 }
 
 fn no_referrers_api() -> Response {

@@ -322,9 +322,10 @@ impl GithubStandin {
         let token = bearer(headers).ok_or(Refusal(401, "Requires authentication"))?;
         let grant = r.grants.iter().find(|g| g.token == token);
         let grant = grant.ok_or(Refusal(401, "Bad credentials"))?;
-        match grant.permissions.allows(scope, access) {
-            true => Ok(()),
-            false => Err(Refusal(403, "Resource not accessible by integration")),
+        if grant.permissions.allows(scope, access) {
+            Ok(())
+        } else {
+            Err(Refusal(403, "Resource not accessible by integration"))
         }
     }
 }
@@ -710,11 +711,11 @@ fn container_package(organisation: bool) -> axum::routing::MethodRouter<GithubSt
               Path((owner, package)): Path<(String, String)>,
               headers: HeaderMap| async move {
             g.check(&headers, "packages", Access::Read)?;
-            let found =
+            let setting =
                 g.records().settings.packages.clone().into_iter().find(|p| {
                     p.organisation == organisation && p.owner == owner && p.name == package
                 });
-            self::found(found.map(|p| {
+            found(setting.map(|p| {
                 json!({
                     "name": p.name, "package_type": "container", "visibility": p.visibility,
                     "owner": {"login": p.owner},

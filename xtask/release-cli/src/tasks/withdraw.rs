@@ -97,8 +97,11 @@ fn read_facts(inputs: &WithdrawInputs) -> Result<WithdrawFacts> {
     let registry = Registry::new(inputs.repository.clone(), credentials, Retry::default());
     let tags = registry.tags()?;
     let plain = inputs.release.plain();
-    let index = tags.contains(&plain).then(|| registry.digest_of(&plain));
-    let index = index.transpose()?.flatten();
+    let index = if tags.contains(&plain) {
+        registry.digest_of(&plain)?
+    } else {
+        None
+    };
     let charts = Registry::new(inputs.chart.clone(), credentials, Retry::default());
     let chart = charts.digest_of(&plain)?;
     let withdrawals = attached::withdrawals(&registry, &tags)?;
