@@ -35,28 +35,30 @@ impl Lines {
     /// Walks a text serde_json has accepted.
     pub(super) fn scan(text: &str) -> Lines {
         let mut lines = Lines::default();
+        // Where each line breaks, so that a value's line is a search, not a count from the top.
+        let breaks: Vec<usize> = text.match_indices('\n').map(|(i, _)| i).collect();
         if let Ok(value) = serde_json::from_str::<&RawValue>(text) {
-            lines.value(text, String::new(), value);
+            lines.value((text, &breaks), String::new(), value);
         }
         lines
     }
 
     /// Records where `value` (at `path`, a slice of `text`) starts, and the first key given
     /// twice; then an object's values under `path.key` and an array's under `path[index]`.
-    fn value(&mut self, text: &str, path: String, value: &RawValue) {
+    fn value(&mut self, (text, breaks): (&str, &[usize]), path: String, value: &RawValue) {
         let start = value.get().as_ptr() as usize - text.as_ptr() as usize;
-        let line = text[..start].matches('\n').count() + 1;
+        let line = breaks.partition_point(|&b| b < start) + 1;
         if let Some(first) = self.at.insert(path.clone(), line) {
             self.duplicate.get_or_insert((path.clone(), first, line));
         }
         if let Ok(Entries(entries)) = serde_json::from_str(value.get()) {
             for (key, value) in entries {
                 self.keys.entry(path.clone()).or_default().push(key.clone());
-                self.value(text, child(&path, &key), value);
+                self.value((text, breaks), child(&path, &key), value);
             }
         } else if let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(value.get()) {
             for (i, item) in items.into_iter().enumerate() {
-                self.value(text, format!("{path}[{i}]"), item);
+                self.value((text, breaks), format!("{path}[{i}]"), item);
             }
         }
     }
