@@ -350,8 +350,23 @@ pub fn fixture_image_repo(rootfs: &str, payload: &str) -> PathBuf {
         &fixtures().join("trivy-db").join(rootfs),
         &dir.join("rootfs"),
     );
-    std::fs::write(dir.join("payload-amd64.txt"), format!("{payload} amd64\n")).unwrap();
-    std::fs::write(dir.join("payload-arm64.txt"), format!("{payload} arm64\n")).unwrap();
+    // Padded to a length of the fixture's own. Every fixture is committed at one date, and the
+    // release's context is `git archive`d with every file at the commit time; BuildKit sends a
+    // context file again only when its size or time changed, so two fixtures whose payloads
+    // had one size (`referrers`, `wrong-key`), built at once, were given each other's payload.
+    // (One date for all keeps a COPY that hits another fixture's cache reproducible: BuildKit's
+    // cache key ignores file times, and the layer keeps the times of the build that made it.)
+    let pad = ".".repeat(own_length(&dir));
+    std::fs::write(
+        dir.join("payload-amd64.txt"),
+        format!("{payload} amd64\n{pad}"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("payload-arm64.txt"),
+        format!("{payload} arm64\n{pad}"),
+    )
+    .unwrap();
     std::fs::write(
         dir.join("Dockerfile"),
         "FROM scratch\nARG TARGETARCH\nARG VERSION\nCOPY rootfs/ /\nCOPY payload-${TARGETARCH}.txt /payload.txt\n",
@@ -360,6 +375,15 @@ pub fn fixture_image_repo(rootfs: &str, payload: &str) -> PathBuf {
     std::fs::write(dir.join(".gitignore"), "target/\n").unwrap();
     commit_all(&dir, "fixture image");
     dir
+}
+
+/// A length between 0 and 65520, by the directory's name (unique to the fixture).
+fn own_length(dir: &Path) -> usize {
+    let name = dir.file_name().unwrap().to_string_lossy();
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    (hash % 65_521) as usize
 }
 
 /// `cargo xtask release-image` on a source repository with a fixture Dockerfile (no Rust
