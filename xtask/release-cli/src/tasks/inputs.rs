@@ -211,14 +211,7 @@ pub fn image_inputs(
     let repository = f.image.target.repository()?;
     let out_dir = f.image.output.dir(&source.dir);
     let actions = config.actions.as_ref();
-    let cache = Cache::choose(&CacheInputs {
-        mode: f.image.build.cache,
-        actions,
-        repository: &repository.to_string(),
-        scope: &f.image.build.cache_scope,
-        local_dir: &source.dir.join("target/buildx-cache"),
-        read_only: f.image.build.cache_read_only,
-    })?;
+    let cache = choose_cache(&f.image.build, &repository, &source.dir, actions)?;
     let github = actions.and(GithubIssues::from_config(&config.github));
     let vex = vex_inputs(&source.dir, &repository)?;
     // An unpushed build publishes no changes: the changelog is read for a release only.
@@ -284,6 +277,23 @@ fn base_images(dockerfile: &Path) -> Result<Vec<String>> {
     Ok(kube9_release::buildx::external_bases(&text))
 }
 
+/// The build cache the flags ask for; `actions` lets `--cache auto` choose GitHub's.
+fn choose_cache(
+    build: &flags::BuildArgs,
+    repository: &Repository,
+    dir: &Path,
+    actions: Option<&kube9_release::actions::Actions>,
+) -> Result<Cache> {
+    Cache::choose(&CacheInputs {
+        mode: build.cache,
+        actions,
+        repository: &repository.to_string(),
+        scope: &build.cache_scope,
+        local_dir: &dir.join("target/buildx-cache"),
+        read_only: build.cache_read_only,
+    })
+}
+
 /// What `verify-reproducible` builds.
 pub fn build_inputs(
     target: &flags::Target,
@@ -305,14 +315,7 @@ pub fn build_inputs(
         build_args: build_args(&build.build_args)?,
         build_contexts: build_contexts(&build.build_contexts, config)?,
         base_images: base_images(&source.dir.join(&build.dockerfile))?,
-        cache: Cache::choose(&CacheInputs {
-            mode: build.cache,
-            actions: None,
-            repository: &repository.to_string(),
-            scope: &build.cache_scope,
-            local_dir: &source.dir.join("target/buildx-cache"),
-            read_only: build.cache_read_only,
-        })?,
+        cache: choose_cache(build, &repository, &source.dir, None)?,
         provenance: build.provenance,
         docker_host: None,
         out_dir: output.dir(&source.dir),
