@@ -377,13 +377,12 @@ pub fn fixture_image_repo(rootfs: &str, payload: &str) -> PathBuf {
     dir
 }
 
-/// A length between 0 and 65520, by the directory's name (unique to the fixture).
+/// A length between 0 and 65520, by the directory's path (unique to the fixture).
 fn own_length(dir: &Path) -> usize {
-    let name = dir.file_name().unwrap().to_string_lossy();
-    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    });
-    (hash % 65_521) as usize
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    dir.hash(&mut hasher);
+    (hasher.finish() % 65_521) as usize
 }
 
 /// `cargo xtask release-image` on a source repository with a fixture Dockerfile (no Rust
